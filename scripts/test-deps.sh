@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Install the Debian packages the test suite needs (idempotent; safe to run on every `make test`).
+#
+# Each entry is "CHECK : PACKAGE". CHECK is either a path (shell globs allowed) that must exist, or the
+# name of a command that must be on PATH. Add a line to DEPS to require another package.
+# Optional groups are switched on by environment variables:
+#   PANDA_TEST_BROWSER=1   also install chromium (browser tests; off by default)
+set -euo pipefail
+
+DEPS=(
+  "/usr/lib/postgresql/*/bin/initdb : postgresql"  # private PostgreSQL servers (tests/support/pgserver.py)
+)
+BROWSER_DEPS=(
+  "/usr/bin/chromium : chromium"
+)
+if [[ "${PANDA_TEST_BROWSER:-0}" == 1 ]]; then
+  DEPS+=("${BROWSER_DEPS[@]}")
+else
+  for dep in "${BROWSER_DEPS[@]}"; do
+    echo "test-deps: ${dep##*: } skipped (set PANDA_TEST_BROWSER=1 to install)"
+  done
+fi
+
+# found CHECK: print what satisfies CHECK and succeed, or fail quietly.
+found() {
+  local check=$1 match
+  if [[ $check == */* ]]; then
+    for match in $check; do  # unquoted on purpose: expand the glob
+      [[ -e $match ]] && { echo "$match"; return 0; }
+    done
+    return 1
+  fi
+  command -v "$check"
+}
+
+missing=()
+for dep in "${DEPS[@]}"; do
+  check=${dep%% : *} package=${dep##* : }
+  if where=$(found "$check"); then
+    echo "test-deps: $package present ($where)"
+  else
+    missing+=("$package")
+  fi
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+as_root=()
+if [[ $EUID -ne 0 ]]; then
+  if command -v sudo >/dev/null; then
+    as_root=(sudo)
+  else
+    echo "test-deps: missing Debian packages: ${missing[*]}; run this script as root or install sudo" >&2
+    exit 1
+  fi
+fi
+if ! command -v apt-get >/dev/null; then
+  echo "test-deps: missing packages: ${missing[*]}, and no apt-get to install them (Debian/Ubuntu only)" >&2
+  exit 1
+fi
+
+echo "test-deps: installing ${missing[*]} ..."
+"${as_root[@]}" apt-get update -qq
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+status=0
+for dep in "${DEPS[@]}"; do
+  check=${dep%% : *} package=${dep##* : }
+  [[ " ${missing[*]} " == *" $package "* ]] || continue
+  if where=$(found "$check"); then
+    echo "test-deps: $package installed ($where)"
+  else
+    echo "test-deps: $package installed but '$check' still not found" >&2
+    status=1
+  fi
+done
+exit $status

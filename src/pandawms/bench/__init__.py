@@ -1,0 +1,1 @@
+"""Benchmarks run through the real HTTP API (``panda bench ...``)."""

@@ -1,0 +1,193 @@
+"""``panda bench dispatch``: submit N jobs, then K simulated pilots cycle them over real HTTP.
+
+Phases, each timed separately on a fresh server process:
+1. submit: N jobs in batches (``submit_per_s``);
+2. dispatch: K pilots only claim (activated -> sent) until the queue is empty (``dispatch_per_s``);
+3. cycle: N more jobs; K pilots do acquire -> update(running) -> update(finished) (``cycles_per_s``),
+   with p50/p99 latency over every request of this phase.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+
+from pandawms.protocol import paths
+
+QUEUE = "BENCH"
+QUEUE_FILE = f'[[queue]]\nname = "{QUEUE}"\ncores = 8\nmax_memory_per_core = 4000\n'
+
+
+@dataclass
+class BenchResult:
+    backend: str
+    jobs: int
+    pilots: int
+    submit_per_s: float
+    dispatch_per_s: float
+    cycles_per_s: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    cpu_count: int
+    python: str
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def server_process(db_url: str, workdir: Path) -> Iterator[str]:
+    """A real ``panda server`` in its own process; yields its API base URL."""
+    port = free_port()
+    (workdir / "queues.toml").write_text(QUEUE_FILE)
+    cmd = [
+        sys.executable,
+        "-m",
+        "pandawms.cli.main",
+        "server",
+        "--port",
+        str(port),
+        "--db",
+        db_url,
+        "--queues",
+        str(workdir / "queues.toml"),
+        "--no-agents",
+        "--log-level",
+        "warning",
+    ]
+    log = (workdir / "server.log").open("w")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}{paths.API_PREFIX}"
+    try:
+        _wait_healthy(base, proc, workdir)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def _wait_healthy(base: str, proc: subprocess.Popen[bytes], workdir: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {(workdir / 'server.log').read_text()[-2000:]}")
+        try:
+            if httpx.get(base + paths.HEALTH, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("server did not become healthy within 30 s")
+
+
+def submit_jobs(base: str, n: int, batch: int = 5000) -> float:
+    job = {"transformation": "/bin/true", "computingSite": QUEUE, "prodUserName": "bench"}
+    started = time.perf_counter()
+    with httpx.Client(timeout=300) as client:
+        for start in range(0, n, batch):
+            count = min(batch, n - start)
+            r = client.post(base + paths.JOB_SUBMIT, json={"jobs": [job] * count})
+            r.raise_for_status()
+    return n / (time.perf_counter() - started)
+
+
+async def _pilot(client: httpx.AsyncClient, base: str, full_cycle: bool, lat: list[float], node: str) -> int:
+    done = 0
+    acquire = {"site_name": QUEUE, "n_jobs": 1, "node": node}
+    while True:
+        t0 = time.perf_counter()
+        r = await client.post(base + paths.PILOT_ACQUIRE_JOBS, json=acquire)
+        lat.append(time.perf_counter() - t0)
+        jobs = r.json()["data"]["jobs"]
+        if not jobs:
+            return done
+        if full_cycle:
+            jid = jobs[0]["PandaID"]
+            for status in ("running", "finished"):
+                t0 = time.perf_counter()
+                r = await client.post(
+                    base + paths.PILOT_UPDATE_JOB, json={"job_id": jid, "job_status": status}
+                )
+                lat.append(time.perf_counter() - t0)
+                r.raise_for_status()
+        done += 1
+
+
+async def run_pilots(base: str, pilots: int, full_cycle: bool) -> tuple[int, float, list[float]]:
+    lat: list[float] = []
+    limits = httpx.Limits(max_connections=pilots, max_keepalive_connections=pilots)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        started = time.perf_counter()
+        counts = await asyncio.gather(
+            *(_pilot(client, base, full_cycle, lat, f"wn{i}") for i in range(pilots))
+        )
+        elapsed = time.perf_counter() - started
+    return sum(counts), elapsed, lat
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def bench_dispatch(backend: str, db_url: str, jobs: int, pilots: int, workdir: Path) -> BenchResult:
+    with server_process(db_url, workdir) as base:
+        submit_rate = submit_jobs(base, jobs)
+        dispatched, d_elapsed, _ = asyncio.run(run_pilots(base, pilots, full_cycle=False))
+        submit_jobs(base, jobs)
+        cycled, c_elapsed, lat = asyncio.run(run_pilots(base, pilots, full_cycle=True))
+    if dispatched != jobs or cycled != jobs:
+        raise RuntimeError(f"lost jobs: dispatched {dispatched}, cycled {cycled}, expected {jobs} each")
+    return BenchResult(
+        backend=backend,
+        jobs=jobs,
+        pilots=pilots,
+        submit_per_s=round(submit_rate, 1),
+        dispatch_per_s=round(dispatched / d_elapsed, 1),
+        cycles_per_s=round(cycled / c_elapsed, 1),
+        p50_ms=round(percentile(lat, 0.50) * 1000, 2),
+        p99_ms=round(percentile(lat, 0.99) * 1000, 2),
+        requests=len(lat),
+        cpu_count=os.cpu_count() or 0,
+        python=sys.version.split()[0],
+    )
+
+
+@contextmanager
+def database_for(backend: str, db_url: str | None) -> Iterator[tuple[str, Path]]:
+    """The URL to benchmark against: the given one, a fresh SQLite file, or a private PostgreSQL."""
+    with tempfile.TemporaryDirectory(prefix="panda-bench-") as tmp:
+        workdir = Path(tmp)
+        if db_url:
+            yield db_url, workdir
+        elif backend == "sqlite":
+            yield f"sqlite:///{workdir / 'bench.db'}", workdir
+        else:
+            from pandawms.bench.pgserver import PostgresServer
+
+            with PostgresServer(workdir / "pg") as pg:
+                yield pg.create_database("bench"), workdir

@@ -1,0 +1,1 @@
+"""The ``panda`` command."""

@@ -1,0 +1,127 @@
+"""Typed configuration, read once in main() from a TOML file and ``PANDA_*`` environment variables.
+
+Precedence: explicit overrides (command-line flags) > environment > file > defaults. Nothing else in the
+package reads os.environ; the resulting ``ServerConfig`` is passed to whoever needs it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "PANDA_"
+
+
+@dataclass(frozen=True, slots=True)
+class WatchdogConfig:
+    """Thresholds of the watchdog agents, in seconds (reference states.md §6.1)."""
+
+    interval: float = 60.0
+    lost_heartbeat: int = 7200
+    sent_timeout: int = 1800
+    holding_timeout: int = 172800
+    transferring_timeout: int = 518400
+    activated_expiry: int = 604800
+    defined_timeout: int = 14400
+    batch_size: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 25080
+    db_url: str = ""
+    data_dir: Path = Path("~/.local/share/pandawms")
+    queues_file: Path | None = None
+    workers: int = 1
+    log_level: str = "info"
+    max_submit_batch: int = 10_000
+    default_max_attempt: int = 3
+    non_retryable: tuple[str, ...] = ("pilot:1346", "pilot:1349", "pilot:1371", "pilot:1190", "pilot:1144")
+    agents: bool = True
+    watchdog: WatchdogConfig = field(default_factory=WatchdogConfig)
+
+    @property
+    def resolved_db_url(self) -> str:
+        if self.db_url:
+            return self.db_url
+        return f"sqlite:///{self.data_dir.expanduser() / 'panda.db'}"
+
+
+def load_config(
+    path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> ServerConfig:
+    """Build the config; raises ValueError naming the offending key on bad values."""
+    values: dict[str, Any] = {}
+    env = os.environ if env is None else env
+    file_path = path or (Path(env[ENV_PREFIX + "CONFIG"]) if ENV_PREFIX + "CONFIG" in env else None)
+    if file_path is not None:
+        try:
+            values.update(tomllib.loads(file_path.read_text()).get("server", {}))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ValueError(f"cannot read config file {file_path}: {exc}") from exc
+    for layer in (_from_env(env), {k: v for k, v in (overrides or {}).items() if v is not None}):
+        watchdog = {**values.get("watchdog", {}), **layer.pop("watchdog", {})}
+        values.update(layer)
+        if watchdog:
+            values["watchdog"] = watchdog
+    return _build(values)
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    names = {f.name for f in dataclasses.fields(ServerConfig)}
+    wd_names = {f.name for f in dataclasses.fields(WatchdogConfig)}
+    for key, raw in env.items():
+        if not key.startswith(ENV_PREFIX):
+            continue
+        name = key[len(ENV_PREFIX) :].lower()
+        if name in names:
+            out[name] = raw
+        elif name.startswith("watchdog_") and name[9:] in wd_names:
+            out.setdefault("watchdog", {})[name[9:]] = raw
+    return out
+
+
+def _build(values: dict[str, Any]) -> ServerConfig:
+    wd_raw = values.pop("watchdog", {})
+    unknown = set(values) - {f.name for f in dataclasses.fields(ServerConfig)}
+    if unknown:
+        raise ValueError(f"unknown server config key(s): {', '.join(sorted(unknown))}")
+    watchdog = WatchdogConfig(**_coerce_all(WatchdogConfig, wd_raw, "watchdog."))
+    return ServerConfig(watchdog=watchdog, **_coerce_all(ServerConfig, values, ""))
+
+
+def _coerce_all(cls: type, raw: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    out: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name not in fields:
+            raise ValueError(f"unknown config key {prefix}{name}")
+        out[name] = _coerce(prefix + name, str(fields[name].type), value)
+    return out
+
+
+def _coerce(name: str, type_name: str, value: Any) -> Any:
+    try:
+        if type_name == "int":
+            return int(value)
+        if type_name == "float":
+            return float(value)
+        if type_name == "bool":
+            return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
+        if type_name.startswith("Path"):
+            return Path(value) if value not in (None, "") else None
+        if type_name.startswith("tuple"):
+            items = value.split(",") if isinstance(value, str) else list(value)
+            return tuple(s.strip() for s in items if s.strip())
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"config {name}: invalid value {value!r} ({exc})") from exc

@@ -1,0 +1,1 @@
+"""Pure domain: states, specs, decisions. No I/O, no SQL, no HTTP, no clock reads."""

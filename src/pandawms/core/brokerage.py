@@ -1,0 +1,193 @@
+"""Job brokerage: choose a PanDA queue for a job from frozen queue specs and loads (scheduling.md §3).
+
+Pure and deterministic: every queue ends up either ranked (best first, ties by name) or rejected with a reason
+that says whether it is permanent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from types import MappingProxyType
+
+from pandawms.core.ids import QueueName
+from pandawms.core.specs import ProdSourceLabel, QueueLoad, QueueSpec, QueueStatus, ResourceRequest
+
+TEST_LABELS: frozenset[ProdSourceLabel] = frozenset(
+    {ProdSourceLabel.TEST, ProdSourceLabel.PTEST, ProdSourceLabel.PROD_TEST}
+)
+"""The only labels a queue in status ``test`` accepts."""
+
+_NO_LOAD = QueueLoad()
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerageRequest:
+    """What brokerage needs of a job: resources, label and the user's site lists (fnmatch patterns)."""
+
+    resources: ResourceRequest
+    prod_source_label: ProdSourceLabel
+    included_sites: tuple[str, ...] = ()
+    excluded_sites: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why a queue was refused; ``permanent`` means the job can never run there as configured."""
+
+    reason: str
+    permanent: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerageDecision:
+    """Acceptable queues ranked best first with their weight, and every other queue with its rejection."""
+
+    ranked: tuple[tuple[QueueName, float], ...]
+    rejected: Mapping[QueueName, Rejection] = field(hash=False)
+
+    def __post_init__(self) -> None:
+        # Freeze whatever mapping the caller gave, in queue-name order, so the decision is immutable.
+        frozen = MappingProxyType(dict(sorted(self.rejected.items())))
+        object.__setattr__(self, "rejected", frozen)
+
+    @property
+    def chosen(self) -> QueueName | None:
+        """The best queue, or None when no queue is acceptable."""
+        return self.ranked[0][0] if self.ranked else None
+
+    @property
+    def hopeless(self) -> bool:
+        """True when nothing is ranked and no rejection can go away (or there are no queues at all)."""
+        return not self.ranked and all(r.permanent for r in self.rejected.values())
+
+    def summary(self) -> str:
+        """One line for users: the chosen queue and weight, then every rejection ordered by queue name."""
+        reasons = "; ".join(f"{name}: {rej.reason}" for name, rej in sorted(self.rejected.items()))
+        if not self.ranked:
+            return f"no queue: {reasons or 'no queues configured'}"
+        name, weight = self.ranked[0]
+        head = f"chosen {name} (weight {weight:.4g})"
+        return f"{head}; rejected: {reasons}" if reasons else head
+
+
+_Filter = Callable[[BrokerageRequest, QueueSpec, QueueLoad], Rejection | None]
+
+
+def _check_site_lists(request: BrokerageRequest, queue: QueueSpec, load: QueueLoad) -> Rejection | None:
+    name = str(queue.name)
+    for pattern in request.excluded_sites:
+        if fnmatchcase(name, pattern):
+            return Rejection(f"excluded by excluded_sites pattern {pattern!r}", permanent=True)
+    if request.included_sites and not any(fnmatchcase(name, p) for p in request.included_sites):
+        listed = ", ".join(request.included_sites)
+        return Rejection(f"not in included_sites ({listed})", permanent=True)
+    return None
+
+
+def _check_status(request: BrokerageRequest, queue: QueueSpec, load: QueueLoad) -> Rejection | None:
+    if queue.status is QueueStatus.OFFLINE:
+        return Rejection("queue is offline", permanent=False)
+    if queue.status is QueueStatus.BROKEROFF:
+        return Rejection("queue is brokeroff (takes no new jobs from brokerage)", permanent=False)
+    if queue.status is QueueStatus.TEST and request.prod_source_label not in TEST_LABELS:
+        allowed = "/".join(sorted(label.value for label in TEST_LABELS))
+        label = request.prod_source_label.value
+        return Rejection(f"test queue accepts only {allowed} jobs, not {label}", permanent=True)
+    return None
+
+
+def _check_cores(request: BrokerageRequest, queue: QueueSpec, load: QueueLoad) -> Rejection | None:
+    cores = request.resources.cores
+    if cores > queue.cores:
+        return Rejection(f"job needs {cores} core(s) but queue has {queue.cores}", permanent=True)
+    return None
+
+
+def _check_memory(request: BrokerageRequest, queue: QueueSpec, load: QueueLoad) -> Rejection | None:
+    memory = request.resources.memory
+    cores = max(request.resources.cores, 1)
+    limit = queue.max_memory_per_core * cores
+    if memory > 0 and queue.max_memory_per_core > 0 and memory > limit:
+        return Rejection(
+            f"memory {memory} MB for {cores} core(s) exceeds queue limit "
+            f"{queue.max_memory_per_core} MB/core x {cores} = {limit} MB",
+            permanent=True,
+        )
+    return None
+
+
+def _check_walltime(request: BrokerageRequest, queue: QueueSpec, load: QueueLoad) -> Rejection | None:
+    walltime = request.resources.walltime
+    if walltime > 0 and queue.max_walltime > 0 and walltime > queue.max_walltime:
+        return Rejection(f"walltime {walltime} s exceeds queue limit {queue.max_walltime} s", permanent=True)
+    return None
+
+
+def _check_disk(request: BrokerageRequest, queue: QueueSpec, load: QueueLoad) -> Rejection | None:
+    disk = request.resources.disk
+    if queue.max_disk > 0 and disk > queue.max_disk:
+        return Rejection(f"disk {disk} MB exceeds queue limit {queue.max_disk} MB", permanent=True)
+    return None
+
+
+def _check_queued(request: BrokerageRequest, queue: QueueSpec, load: QueueLoad) -> Rejection | None:
+    if queue.max_queued > 0 and load.queued >= queue.max_queued:
+        return Rejection(
+            f"queue full: {load.queued} jobs queued (defined+assigned+activated) >= max_queued "
+            f"{queue.max_queued}",
+            permanent=False,
+        )
+    return None
+
+
+FILTERS: tuple[_Filter, ...] = (
+    _check_site_lists,
+    _check_status,
+    _check_cores,
+    _check_memory,
+    _check_walltime,
+    _check_disk,
+    _check_queued,
+)
+"""The filters in the order they run; the first one that refuses gives the queue's reason."""
+
+
+def queue_weight(load: QueueLoad) -> float:
+    """Weight without data locality: ``(R + 1) / (activated + assigned + starting + defined + 10)``."""
+    waiting = load.activated + load.assigned + load.starting + load.defined
+    return (load.running + 1) / (waiting + 10)
+
+
+def check_queue(request: BrokerageRequest, queue: QueueSpec, load: QueueLoad) -> Rejection | None:
+    """Run the filters on one queue; None when the queue is acceptable."""
+    for check in FILTERS:
+        rejection = check(request, queue, load)
+        if rejection is not None:
+            return rejection
+    return None
+
+
+def broker(
+    request: BrokerageRequest, queues: Sequence[QueueSpec], loads: Mapping[QueueName, QueueLoad]
+) -> BrokerageDecision:
+    """Rank every acceptable queue by weight (descending, ties by name) and give every other queue a reason.
+
+    Queues missing from ``loads`` count as empty. Raises ValueError if two queues share a name.
+    """
+    accepted: list[tuple[QueueName, float]] = []
+    rejected: dict[QueueName, Rejection] = {}
+    seen: set[QueueName] = set()
+    for queue in queues:
+        if queue.name in seen:
+            raise ValueError(f"queue {queue.name!r} is listed twice")
+        seen.add(queue.name)
+        load = loads.get(queue.name, _NO_LOAD)
+        rejection = check_queue(request, queue, load)
+        if rejection is None:
+            accepted.append((queue.name, queue_weight(load)))
+        else:
+            rejected[queue.name] = rejection
+    accepted.sort(key=lambda item: (-item[1], item[0]))
+    return BrokerageDecision(ranked=tuple(accepted), rejected=rejected)

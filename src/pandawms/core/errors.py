@@ -1,0 +1,31 @@
+"""Domain errors grouped by what the caller should do; server/errors.py maps each group to an HTTP status."""
+
+from __future__ import annotations
+
+
+class PandaError(Exception):
+    """Base of all domain errors."""
+
+
+class InvalidInput(PandaError):
+    """The caller sent something malformed; the message names the field."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NotFound(PandaError):
+    """The named object does not exist."""
+
+
+class Conflict(PandaError):
+    """The request is valid but not allowed in the object's current state."""
+
+
+class Transient(PandaError):
+    """A passing problem (lock timeout, database busy): the caller should retry with backoff."""
+
+
+class Fatal(PandaError):
+    """An internal error the caller cannot fix."""

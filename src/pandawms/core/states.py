@@ -1,0 +1,70 @@
+"""Job state machine as data: the allowed transitions, terminal set and state groups (reference/states.md §1).
+
+Adding a state is editing JOB_TRANSITIONS. services/lifecycle.py is the only code that applies it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class JobStatus(StrEnum):
+    DEFINED = "defined"
+    WAITING = "waiting"
+    ASSIGNED = "assigned"
+    ACTIVATED = "activated"
+    SENT = "sent"
+    STARTING = "starting"
+    RUNNING = "running"
+    HOLDING = "holding"
+    TRANSFERRING = "transferring"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    CLOSED = "closed"
+
+
+S = JobStatus
+
+FINAL_STATES: frozenset[JobStatus] = frozenset({S.FINISHED, S.FAILED, S.CANCELLED, S.CLOSED})
+# Before a pilot has the job: killing these ends them at once (closed/cancelled by kill code).
+PRE_DISPATCH_STATES: frozenset[JobStatus] = frozenset({S.DEFINED, S.WAITING, S.ASSIGNED, S.ACTIVATED})
+# A pilot holds the job: a kill becomes commandToPilot='tobekilled', ended at the next heartbeat.
+PILOT_STATES: frozenset[JobStatus] = frozenset({S.SENT, S.STARTING, S.RUNNING})
+ACTIVE_STATES: frozenset[JobStatus] = frozenset(set(JobStatus) - FINAL_STATES)
+# States the pilot may report in update_job (protocol.md §4).
+PILOT_REPORTABLE: frozenset[str] = frozenset(
+    {"starting", "running", "holding", "transferring", "finished", "failed"}
+)
+
+_ENDS = {S.FAILED, S.CANCELLED, S.CLOSED}
+
+JOB_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    S.DEFINED: frozenset({S.ASSIGNED, S.ACTIVATED, S.WAITING, *_ENDS}),
+    S.WAITING: frozenset({S.DEFINED, S.ACTIVATED, *_ENDS}),
+    S.ASSIGNED: frozenset({S.ACTIVATED, *_ENDS}),
+    S.ACTIVATED: frozenset({S.SENT, *_ENDS}),
+    S.SENT: frozenset({S.STARTING, S.RUNNING, S.HOLDING, *_ENDS}),
+    S.STARTING: frozenset({S.RUNNING, S.HOLDING, S.TRANSFERRING, *_ENDS}),
+    S.RUNNING: frozenset({S.HOLDING, S.TRANSFERRING, *_ENDS}),
+    S.HOLDING: frozenset({S.TRANSFERRING, S.FINISHED, *_ENDS}),
+    S.TRANSFERRING: frozenset({S.FINISHED, *_ENDS}),
+    S.FINISHED: frozenset(),
+    S.FAILED: frozenset(),
+    S.CANCELLED: frozenset(),
+    S.CLOSED: frozenset(),
+}
+
+
+def is_allowed(current: JobStatus, target: JobStatus) -> bool:
+    """True when the table allows current -> target (a same-state write is not a transition)."""
+    return target in JOB_TRANSITIONS[current]
+
+
+def parse_status(value: str) -> JobStatus:
+    """Parse a status string; raises ValueError naming the allowed values."""
+    try:
+        return JobStatus(value)
+    except ValueError:
+        allowed = ", ".join(s.value for s in JobStatus)
+        raise ValueError(f"unknown job status {value!r}; expected one of: {allowed}") from None

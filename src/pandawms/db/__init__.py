@@ -1,0 +1,1 @@
+"""The only package with SQL: schema, engine/transactions and one repository module per aggregate."""

@@ -1,0 +1,49 @@
+"""Brokerage decision repository: the latest decision per job, so users can ask why a job went where."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, delete, insert, select
+
+from pandawms.db.schema import brokerage_decisions as bd
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDecision:
+    panda_id: int
+    time: datetime
+    chosen: str | None
+    summary: str
+    rejected: dict[str, dict[str, object]]
+
+
+def save(conn: Connection, decisions: Sequence[StoredDecision]) -> None:
+    if not decisions:
+        return
+    conn.execute(delete(bd).where(bd.c.panda_id.in_([d.panda_id for d in decisions])))
+    conn.execute(
+        insert(bd),
+        [
+            {
+                "panda_id": d.panda_id,
+                "decision_time": d.time,
+                "chosen": d.chosen,
+                "summary": d.summary,
+                "rejected": json.dumps(d.rejected, sort_keys=True),
+            }
+            for d in decisions
+        ],
+    )
+
+
+def get(conn: Connection, panda_id: int) -> StoredDecision | None:
+    row = conn.execute(select(bd).where(bd.c.panda_id == panda_id)).mappings().first()
+    if row is None:
+        return None
+    return StoredDecision(
+        row["panda_id"], row["decision_time"], row["chosen"], row["summary"], json.loads(row["rejected"])
+    )

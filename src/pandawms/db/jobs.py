@@ -1,0 +1,330 @@
+"""Job repository: every SQL statement on jobs, job files and status history.
+
+Status columns are written only by ``write_status``, ``claim_activated`` and ``insert_jobs``, and those
+are called only from services/lifecycle.py (a test enforces it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from pandawms.core.dispatch import ClaimCriteria
+from pandawms.core.ids import PandaID, QueueName
+from pandawms.core.specs import FileSpec, Job, JobQuery, QueueLoad
+from pandawms.core.states import ACTIVE_STATES, JobStatus
+from pandawms.db.rows import file_to_row, row_to_file, row_to_job
+from pandawms.db.schema import job_files, job_status_history, jobs
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    panda_id: PandaID
+    status: str
+    previous: str
+    time: datetime
+    host: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRow:
+    """The few columns a transition needs, read under the row lock."""
+
+    panda_id: PandaID
+    status: JobStatus
+    attempt_nr: int
+    command_to_pilot: str
+
+
+# -- inserts -------------------------------------------------------------------------------------------
+
+
+def insert_jobs(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[PandaID]:
+    """Insert job rows (each with job_status set) and return their new PandaIDs in order."""
+    if not rows:
+        return []
+    result = conn.execute(insert(jobs).returning(jobs.c.panda_id, sort_by_parameter_order=True), list(rows))
+    return [PandaID(r[0]) for r in result]
+
+
+def insert_files(conn: Connection, files: Iterable[tuple[int, FileSpec]]) -> None:
+    rows = [file_to_row(pid, f) for pid, f in files]
+    if rows:
+        conn.execute(insert(job_files), rows)
+
+
+def insert_history(conn: Connection, entries: Sequence[HistoryEntry]) -> None:
+    if not entries:
+        return
+    conn.execute(
+        insert(job_status_history),
+        [
+            {
+                "panda_id": e.panda_id,
+                "job_status": e.status,
+                "previous_status": e.previous,
+                "change_time": e.time,
+                "modification_host": e.host[:128],
+                "reason": e.reason[:500],
+            }
+            for e in entries
+        ],
+    )
+
+
+# -- status writes (lifecycle only) --------------------------------------------------------------------
+
+
+def lock_status(conn: Connection, panda_id: int) -> StatusRow | None:
+    """Read and lock (PostgreSQL FOR UPDATE; SQLite holds the writer lock already) the job's status."""
+    stmt = (
+        select(jobs.c.panda_id, jobs.c.job_status, jobs.c.attempt_nr, jobs.c.command_to_pilot)
+        .where(jobs.c.panda_id == panda_id)
+        .with_for_update()
+    )
+    row = conn.execute(stmt).first()
+    if row is None:
+        return None
+    return StatusRow(PandaID(row[0]), JobStatus(row[1]), row[2], row[3])
+
+
+_WRITE_STATUS = (
+    update(jobs)
+    .where(jobs.c.panda_id == bindparam("b_id"), jobs.c.job_status == bindparam("b_expected"))
+    .values(job_status=bindparam("b_status"), state_change_time=bindparam("b_now"))
+)
+
+
+def write_status(
+    conn: Connection,
+    panda_id: int,
+    expected: JobStatus,
+    status: JobStatus,
+    now: datetime,
+    fields: Mapping[str, Any],
+) -> bool:
+    """Compare-and-set the status (plus extra columns); True when the row was in ``expected``."""
+    if "job_status" in fields:
+        raise ValueError("status is written through the status argument")
+    values = {"modification_time": now, **fields}
+    stmt = _WRITE_STATUS.values(**values)
+    params = {"b_id": panda_id, "b_expected": expected.value, "b_status": status.value, "b_now": now}
+    return conn.execute(stmt, params).rowcount == 1
+
+
+def claim_activated(
+    conn: Connection, criteria: ClaimCriteria, n_jobs: int, now: datetime, host: str
+) -> list[PandaID]:
+    """Atomically move up to n activated jobs matching ``criteria`` to sent, priority then age order.
+
+    PostgreSQL: candidates are locked FOR UPDATE SKIP LOCKED, so concurrent pilots skip each other's rows.
+    SQLite: the caller's BEGIN IMMEDIATE serialises writers. Both: the UPDATE re-checks
+    job_status='activated' (compare-and-set), so a row is never claimed twice.
+    """
+    cand = (
+        select(jobs.c.panda_id)
+        .where(jobs.c.job_status == JobStatus.ACTIVATED.value, jobs.c.computing_site == criteria.site)
+        .where(*_resource_filters(criteria))
+        .order_by(jobs.c.current_priority.desc(), jobs.c.panda_id)
+        .limit(n_jobs)
+        .with_for_update(skip_locked=True)
+    )
+    ids = [r[0] for r in conn.execute(cand)]
+    if not ids:
+        return []
+    stmt = (
+        update(jobs)
+        .where(jobs.c.panda_id.in_(ids), jobs.c.job_status == JobStatus.ACTIVATED.value)
+        .values(
+            job_status=JobStatus.SENT.value,
+            state_change_time=now,
+            modification_time=now,
+            modification_host=host[:128],
+        )
+        .returning(jobs.c.panda_id)
+    )
+    return sorted((PandaID(r[0]) for r in conn.execute(stmt)), key=ids.index)
+
+
+def _resource_filters(c: ClaimCriteria) -> list[ColumnElement[bool]]:
+    filters: list[ColumnElement[bool]] = [jobs.c.prod_source_label.in_(sorted(lbl.value for lbl in c.labels))]
+    if c.memory:
+        filters.append(jobs.c.min_ram_count <= c.memory)
+    if c.disk:
+        filters.append(jobs.c.max_disk_count <= c.disk)
+    if c.cores:
+        filters.append(jobs.c.core_count <= c.cores)
+    if c.remaining_time:
+        filters.append(jobs.c.max_walltime <= c.remaining_time)
+    return filters
+
+
+# -- non-status writes ---------------------------------------------------------------------------------
+
+
+def update_fields(conn: Connection, panda_id: int, fields: Mapping[str, Any]) -> None:
+    """Write non-status columns (heartbeat, metrics, command to pilot)."""
+    if "job_status" in fields:
+        raise ValueError("job_status must be changed through services.lifecycle")
+    if fields:
+        conn.execute(update(jobs).where(jobs.c.panda_id == panda_id).values(**fields))
+
+
+def update_file_outputs(conn: Connection, panda_id: int, report: Mapping[str, Mapping[str, Any]]) -> None:
+    """Store the pilot's output file report (lfn -> guid, fsize, checksum, surl, endpoint)."""
+    for lfn, meta in report.items():
+        values = {
+            "guid": str(meta.get("guid", ""))[:64],
+            "fsize": int(meta.get("fsize", 0) or 0),
+            "checksum": _checksum(meta),
+            "surl": str(meta.get("surl", "")),
+            "destination_se": str(meta.get("endpoint", ""))[:128],
+            "status": "ready",
+        }
+        stmt = (
+            update(job_files).where(job_files.c.panda_id == panda_id, job_files.c.lfn == lfn).values(**values)
+        )
+        if conn.execute(stmt).rowcount == 0:
+            kind = "log" if lfn.endswith((".tgz", ".tar.gz")) and "log" in lfn else "output"
+            conn.execute(insert(job_files).values(panda_id=panda_id, type=kind, lfn=lfn[:256], **values))
+
+
+def _checksum(meta: Mapping[str, Any]) -> str:
+    if meta.get("adler32"):
+        return f"ad:{meta['adler32']}"
+    return str(meta.get("checksum", ""))[:64]
+
+
+# -- reads ---------------------------------------------------------------------------------------------
+
+
+def get_job(conn: Connection, panda_id: int, *, with_files: bool = False) -> Job | None:
+    row = conn.execute(select(jobs).where(jobs.c.panda_id == panda_id)).mappings().first()
+    if row is None:
+        return None
+    return row_to_job(row, get_files(conn, panda_id) if with_files else ())
+
+
+def get_jobs(conn: Connection, ids: Sequence[int], *, with_files: bool = False) -> list[Job]:
+    if not ids:
+        return []
+    rows = conn.execute(select(jobs).where(jobs.c.panda_id.in_(list(ids)))).mappings().all()
+    files = files_of(conn, ids) if with_files else {}
+    by_id = {r["panda_id"]: row_to_job(r, files.get(r["panda_id"], ())) for r in rows}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def get_files(conn: Connection, panda_id: int) -> list[FileSpec]:
+    stmt = select(job_files).where(job_files.c.panda_id == panda_id).order_by(job_files.c.row_id)
+    return [row_to_file(r) for r in conn.execute(stmt).mappings()]
+
+
+def files_of(conn: Connection, ids: Sequence[int]) -> dict[int, list[FileSpec]]:
+    out: dict[int, list[FileSpec]] = {}
+    stmt = select(job_files).where(job_files.c.panda_id.in_(list(ids))).order_by(job_files.c.row_id)
+    for r in conn.execute(stmt).mappings():
+        out.setdefault(r["panda_id"], []).append(row_to_file(r))
+    return out
+
+
+def list_jobs(conn: Connection, q: JobQuery) -> list[Job]:
+    """Newest first; pass the last PandaID of a page as ``before_id`` for the next one."""
+    stmt = select(jobs).where(*_query_filters(q)).order_by(jobs.c.panda_id.desc()).limit(q.limit)
+    return [row_to_job(r) for r in conn.execute(stmt).mappings()]
+
+
+def _query_filters(q: JobQuery) -> list[ColumnElement[bool]]:
+    pairs: list[tuple[Any, tuple[Any, ...]]] = [
+        (jobs.c.job_status, q.statuses),
+        (jobs.c.computing_site, q.sites),
+        (jobs.c.prod_user_name, q.users),
+        (jobs.c.prod_source_label, q.labels),
+        (jobs.c.panda_id, q.ids),
+    ]
+    filters: list[ColumnElement[bool]] = [col.in_(vals) for col, vals in pairs if vals]
+    if q.parent_id is not None:
+        filters.append(jobs.c.parent_id == q.parent_id)
+    if q.since is not None:
+        filters.append(jobs.c.modification_time >= q.since)
+    if q.until is not None:
+        filters.append(jobs.c.modification_time < q.until)
+    if q.before_id is not None:
+        filters.append(jobs.c.panda_id < q.before_id)
+    return filters
+
+
+def history(conn: Connection, panda_id: int) -> list[HistoryEntry]:
+    h = job_status_history
+    stmt = select(h).where(h.c.panda_id == panda_id).order_by(h.c.row_id)
+    return [
+        HistoryEntry(
+            PandaID(r["panda_id"]),
+            r["job_status"],
+            r["previous_status"],
+            r["change_time"],
+            r["modification_host"],
+            r["reason"],
+        )
+        for r in conn.execute(stmt).mappings()
+    ]
+
+
+def stale_ids(conn: Connection, statuses: Sequence[JobStatus], cutoff: datetime, limit: int) -> list[PandaID]:
+    """Jobs in ``statuses`` not modified since ``cutoff`` (index range scan on ix_jobs_status_modtime)."""
+    out: list[PandaID] = []
+    for status in statuses:
+        stmt = (
+            select(jobs.c.panda_id)
+            .where(jobs.c.job_status == status.value, jobs.c.modification_time < cutoff)
+            .order_by(jobs.c.modification_time)
+            .limit(limit - len(out))
+        )
+        out.extend(PandaID(r[0]) for r in conn.execute(stmt))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def unbrokered_ids(conn: Connection, limit: int) -> list[PandaID]:
+    """Defined jobs waiting for a queue (computing_site NULL)."""
+    stmt = (
+        select(jobs.c.panda_id)
+        .where(jobs.c.job_status == JobStatus.DEFINED.value, jobs.c.computing_site.is_(None))
+        .order_by(jobs.c.panda_id)
+        .limit(limit)
+    )
+    return [PandaID(r[0]) for r in conn.execute(stmt)]
+
+
+def queue_loads(conn: Connection) -> dict[QueueName, QueueLoad]:
+    """Per-queue counts of active jobs (index ix_jobs_site_status; final states are not read)."""
+    wanted = ("defined", "assigned", "activated", "sent", "starting", "running")
+    stmt = (
+        select(jobs.c.computing_site, jobs.c.job_status, func.count())
+        .where(jobs.c.job_status.in_(wanted), jobs.c.computing_site.is_not(None))
+        .group_by(jobs.c.computing_site, jobs.c.job_status)
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for site, status, n in conn.execute(stmt):
+        counts.setdefault(site, {})[status] = n
+    return {QueueName(site): QueueLoad(**c) for site, c in counts.items()}
+
+
+def count_by_status(conn: Connection, sites: Sequence[str] = ()) -> dict[str, int]:
+    stmt = select(jobs.c.job_status, func.count()).where(
+        jobs.c.job_status.in_([s.value for s in ACTIVE_STATES])
+    )
+    if sites:
+        stmt = stmt.where(jobs.c.computing_site.in_(list(sites)))
+    return {s: n for s, n in conn.execute(stmt.group_by(jobs.c.job_status))}
+
+
+def children(conn: Connection, panda_id: int) -> list[PandaID]:
+    stmt = select(jobs.c.panda_id).where(jobs.c.parent_id == panda_id).order_by(jobs.c.panda_id)
+    return [PandaID(r[0]) for r in conn.execute(stmt)]

@@ -1,0 +1,1 @@
+"""Alembic migrations of the task buffer; run by db.migrate.upgrade()."""

@@ -1,0 +1,26 @@
+"""URL paths of API v1 (reference protocol.md §2 and §8 names: /api/v1/<module>/<method>)."""
+
+API_PREFIX = "/api/v1"
+
+HEALTH = "/health"
+IS_ALIVE = "/system/is_alive"
+
+JOB_SUBMIT = "/job/submit"
+JOB_GET_STATUS = "/job/get_status"
+JOB_GET_DESCRIPTION = "/job/get_description"
+JOB_LIST = "/job/list"
+JOB_KILL = "/job/kill"
+JOB_REASSIGN = "/job/reassign"
+JOB_RETRY = "/job/retry"
+
+PILOT_ACQUIRE_JOBS = "/pilot/acquire_jobs"
+PILOT_UPDATE_JOB = "/pilot/update_job"
+PILOT_GET_JOB_STATUS = "/pilot/get_job_status"
+
+QUEUE_LIST = "/queue/list"
+QUEUE_GET = "/queue/get"
+QUEUE_UPSERT = "/queue/upsert"
+QUEUE_SET_STATUS = "/queue/set_status"
+
+FILE_UPLOAD_LOG = "/file_server/upload_log"
+FILE_DOWNLOAD_LOG = "/file_server/download_log"

@@ -1,0 +1,68 @@
+"""Queue configuration model: the queue file ([[queue]] tables in TOML) and the queue API share it."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pandawms.core.ids import QueueName
+from pandawms.core.specs import QueueSpec, QueueStatus
+
+
+class QueueConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")
+    status: QueueStatus = QueueStatus.ONLINE
+    site: str = Field("", max_length=128)
+    cores: int = Field(1, ge=1, le=4096)
+    max_memory_per_core: int = Field(2000, ge=1, description="MB")
+    max_walltime: int = Field(86400, ge=1, description="s")
+    max_disk: int = Field(0, ge=0, description="MB per job, 0 = unchecked")
+    max_running: int = Field(0, ge=0)
+    max_queued: int = Field(0, ge=0)
+    storage_element: str = Field("", max_length=128)
+    copy_tool: str = Field("cp", max_length=32)
+    description: str = Field("", max_length=2000)
+
+    def to_spec(self) -> QueueSpec:
+        values = self.model_dump()
+        values["name"] = QueueName(self.name)
+        return QueueSpec(**values)
+
+    @classmethod
+    def from_spec(cls, spec: QueueSpec) -> QueueConfig:
+        return cls(**{f: getattr(spec, f) for f in cls.model_fields})
+
+
+class QueueStatusRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=128)
+    status: QueueStatus
+
+
+def parse_queue_file(path: Path) -> list[QueueSpec]:
+    """Read ``[[queue]]`` tables; ValueError names the file, the queue index and the bad field."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"cannot read queue file {path}: {exc}") from exc
+    entries = data.get("queue", [])
+    if not isinstance(entries, list):
+        raise ValueError(f"{path}: 'queue' must be an array of tables ([[queue]])")
+    specs: list[QueueSpec] = []
+    for i, entry in enumerate(entries):
+        try:
+            specs.append(QueueConfig.model_validate(entry).to_spec())
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"])
+            raise ValueError(
+                f"{path}: queue #{i + 1} ({entry.get('name', '?')}): {field}: {err['msg']}"
+            ) from None
+    names = [s.name for s in specs]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"{path}: duplicate queue name(s): {', '.join(dupes)}")
+    return specs

@@ -1,0 +1,1 @@
+"""HTTP adapter: parse, call a service, map errors. Thin."""

@@ -1,0 +1,45 @@
+"""Envelope responses and the table mapping domain errors to HTTP status codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic_core
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from starlette.responses import Response
+
+from pandawms.core.errors import Conflict, Fatal, InvalidInput, NotFound, PandaError, Transient
+
+ERROR_STATUS: dict[type[PandaError], int] = {
+    InvalidInput: 400,
+    NotFound: 404,
+    Conflict: 409,
+    Transient: 503,
+    Fatal: 500,
+}
+
+
+def envelope(
+    data: Any = None, *, success: bool = True, message: str = "", status_code: int = 200
+) -> Response:
+    body = pydantic_core.to_json({"success": success, "message": message, "data": data}, by_alias=True)
+    return Response(content=body, status_code=status_code, media_type="application/json")
+
+
+async def panda_error_handler(_request: Request, exc: Exception) -> Response:
+    status = next((code for cls, code in ERROR_STATUS.items() if isinstance(exc, cls)), 500)
+    headers = {"Retry-After": "1"} if isinstance(exc, Transient) else None
+    resp = envelope(success=False, message=str(exc), status_code=status)
+    if headers:
+        resp.headers.update(headers)
+    return resp
+
+
+async def validation_error_handler(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query")]
+        problems.append(f"{'.'.join(loc) or 'request'}: {err.get('msg', 'invalid')}")
+    return envelope(success=False, message="; ".join(problems), status_code=422)

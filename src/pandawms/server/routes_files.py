@@ -1,0 +1,38 @@
+"""Log tarball upload (pilot) and download (CLI, monitor)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import FileResponse, Response
+
+from pandawms.protocol import paths
+from pandawms.protocol.envelope import Envelope
+from pandawms.server.context import ServerContext, get_ctx
+from pandawms.server.responses import envelope
+
+router = APIRouter(tags=["files"])
+Ctx = Annotated[ServerContext, Depends(get_ctx)]
+
+
+@router.post(paths.FILE_UPLOAD_LOG, response_model=Envelope[dict[str, object]])
+async def upload_log(
+    request: Request,
+    ctx: Ctx,
+    job_id: Annotated[int, Query(ge=1)],
+    filename: Annotated[str, Query(min_length=1, max_length=128)],
+    attempt_nr: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    """Store the job's log tarball (raw body, application/octet-stream)."""
+    data = await request.body()
+    with ctx.db.write() as conn:
+        path = ctx.logs.save(conn, job_id, attempt_nr, filename, data)
+    return envelope({"filename": path.name, "size": len(data)}, message="log stored")
+
+
+@router.get(paths.FILE_DOWNLOAD_LOG, response_class=FileResponse)
+def download_log(ctx: Ctx, job_id: Annotated[int, Query(ge=1)]) -> Response:
+    """The job's log tarball (404 with a message when none was uploaded)."""
+    path = ctx.logs.find(job_id)
+    return FileResponse(path, media_type="application/gzip", filename=path.name)

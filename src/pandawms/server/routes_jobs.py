@@ -1,0 +1,179 @@
+"""Client-side job endpoints: submit, status, description, list, kill, reassign, retry."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from starlette.responses import Response
+
+from pandawms.core.errors import InvalidInput
+from pandawms.core.specs import JobQuery
+from pandawms.core.states import parse_status
+from pandawms.protocol import paths
+from pandawms.protocol.envelope import Envelope
+from pandawms.protocol.jobs import (
+    BrokerageInfo,
+    JobActionResult,
+    JobDescription,
+    JobPage,
+    JobRecord,
+    KillRequest,
+    ReassignRequest,
+    RetryRequest,
+    StatusChange,
+    SubmitRequest,
+    SubmittedJob,
+)
+from pandawms.server.context import ServerContext, get_ctx
+from pandawms.server.responses import envelope
+from pandawms.services import control, queries, submission
+from pandawms.services.control import ActionResult
+
+router = APIRouter(tags=["jobs"])
+Ctx = Annotated[ServerContext, Depends(get_ctx)]
+
+
+@router.post(paths.JOB_SUBMIT, response_model=Envelope[list[SubmittedJob]])
+def submit(body: SubmitRequest, ctx: Ctx) -> Response:
+    """Submit up to ``max_submit_batch`` (default 10,000) jobs; all are stored or none."""
+    specs = [j.to_spec() for j in body.jobs]
+    now = ctx.clock()
+    with ctx.db.write() as conn:
+        placed = submission.submit(conn, specs, now, ctx.config.max_submit_batch)
+    data = [
+        SubmittedJob(
+            panda_id=p.panda_id,
+            job_status=p.status.value,
+            computing_site=p.computing_site,
+            brokerage_diag=p.diag,
+        )
+        for p in placed
+    ]
+    return envelope(data, message=f"{len(data)} job(s) submitted")
+
+
+@router.get(paths.JOB_GET_STATUS, response_model=Envelope[list[dict[str, object]]])
+def get_status(ctx: Ctx, job_ids: Annotated[list[int], Query(min_length=1, max_length=10_000)]) -> Response:
+    """Status and attempt of each job (unknown ids are reported with jobStatus null)."""
+    with ctx.db.read() as conn:
+        found = queries.jobs_by_id(conn, job_ids)
+    data = [
+        {
+            "PandaID": i,
+            "jobStatus": found[i].status.value if i in found else None,
+            "attemptNr": found[i].attempt_nr if i in found else None,
+        }
+        for i in job_ids
+    ]
+    return envelope(data)
+
+
+@router.get(paths.JOB_GET_DESCRIPTION, response_model=Envelope[JobDescription])
+def get_description(ctx: Ctx, job_id: Annotated[int, Query(ge=1)]) -> Response:
+    """Every attribute of one job, its status history, its brokerage decision and its retries."""
+    with ctx.db.read() as conn:
+        d = queries.describe(conn, job_id)
+    brokerage = None
+    if d.brokerage is not None:
+        brokerage = BrokerageInfo(
+            time=d.brokerage.time,
+            chosen=d.brokerage.chosen,
+            summary=d.brokerage.summary,
+            rejected=d.brokerage.rejected,
+        )
+    desc = JobDescription(
+        job=JobRecord.from_job(d.job),
+        history=[
+            StatusChange(status=h.status, previous=h.previous, time=h.time, host=h.host, reason=h.reason)
+            for h in d.history
+        ],
+        brokerage=brokerage,
+        retries=list(d.retries),
+    )
+    return envelope(desc)
+
+
+def _multi(values: list[str] | None) -> tuple[str, ...]:
+    out: list[str] = []
+    for v in values or []:
+        out.extend(p.strip() for p in v.replace("|", ",").split(",") if p.strip())
+    return tuple(out)
+
+
+@router.get(paths.JOB_LIST, response_model=Envelope[JobPage])
+def list_jobs(
+    ctx: Ctx,
+    status: Annotated[list[str] | None, Query(description="job status(es); comma or | separated")] = None,
+    queue: Annotated[list[str] | None, Query(description="computingSite(s)")] = None,
+    user: Annotated[list[str] | None, Query(description="prodUserName(s)")] = None,
+    label: Annotated[list[str] | None, Query(description="prodSourceLabel(s)")] = None,
+    parent_id: Annotated[int | None, Query(ge=1)] = None,
+    since: Annotated[datetime | None, Query(description="modified at or after (UTC)")] = None,
+    until: Annotated[datetime | None, Query(description="modified before (UTC)")] = None,
+    hours: Annotated[float | None, Query(gt=0, description="modified in the last N hours")] = None,
+    before_id: Annotated[
+        int | None, Query(ge=1, description="keyset cursor: next_before_id of the previous page")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> Response:
+    """Jobs newest first, filtered; page with ``before_id``."""
+    statuses = _multi(status)
+    for s in statuses:
+        try:
+            parse_status(s)
+        except ValueError as exc:
+            raise InvalidInput(f"status: {exc}", "status") from None
+    if hours is not None:
+        since = ctx.clock() - timedelta(hours=hours)
+    q = JobQuery(
+        statuses=statuses,
+        sites=_multi(queue),
+        users=_multi(user),
+        labels=_multi(label),
+        parent_id=parent_id,
+        since=since,
+        until=until,
+        before_id=before_id,
+        limit=limit,
+    )
+    with ctx.db.read() as conn:
+        page, cursor = queries.list_jobs(conn, q)
+    return envelope(JobPage(jobs=[JobRecord.from_job(j) for j in page], next_before_id=cursor))
+
+
+def _actions(results: list[ActionResult]) -> Response:
+    data = [
+        JobActionResult(
+            panda_id=r.panda_id,
+            outcome=r.outcome,
+            job_status=r.status,
+            message=r.message,
+            new_panda_id=r.new_panda_id,
+        )
+        for r in results
+    ]
+    done = sum(r.outcome in ("done", "requested") for r in results)
+    return envelope(data, message=f"{done} of {len(results)} job(s) acted on")
+
+
+@router.post(paths.JOB_KILL, response_model=Envelope[list[JobActionResult]])
+def kill(body: KillRequest, ctx: Ctx) -> Response:
+    """Kill jobs with a PanDA kill code; running jobs are killed by their pilot at its next heartbeat."""
+    with ctx.db.write() as conn:
+        return _actions(control.kill(conn, body.job_ids, body.code, body.reason, ctx.clock()))
+
+
+@router.post(paths.JOB_REASSIGN, response_model=Envelope[list[JobActionResult]])
+def reassign(body: ReassignRequest, ctx: Ctx) -> Response:
+    """Close not-yet-running jobs and create new attempts at ``site`` or re-brokered elsewhere."""
+    with ctx.db.write() as conn:
+        return _actions(control.reassign(conn, body.job_ids, body.site, ctx.clock()))
+
+
+@router.post(paths.JOB_RETRY, response_model=Envelope[list[JobActionResult]])
+def retry(body: RetryRequest, ctx: Ctx) -> Response:
+    """Retry failed/cancelled/closed jobs as new attempts."""
+    with ctx.db.write() as conn:
+        return _actions(control.retry(conn, body.job_ids, ctx.clock()))

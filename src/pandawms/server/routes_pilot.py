@@ -1,0 +1,130 @@
+"""Pilot-side endpoints: acquire_jobs (dispatch), update_job (heartbeat / final), get_job_status."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from starlette.responses import Response
+
+from pandawms.core.errors import InvalidInput
+from pandawms.core.specs import ErrorComponent, JobErrors, JobMetrics
+from pandawms.core.updates import PilotReport
+from pandawms.protocol import paths
+from pandawms.protocol.commands import PilotCommand, StatusCode
+from pandawms.protocol.envelope import Envelope
+from pandawms.protocol.pilot import AcquireRequest, AcquireResponse, PilotJob, UpdateRequest, UpdateResponse
+from pandawms.server.context import ServerContext, get_ctx
+from pandawms.server.responses import envelope
+from pandawms.services import pilot, queries
+
+router = APIRouter(tags=["pilot"])
+Ctx = Annotated[ServerContext, Depends(get_ctx)]
+TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
+
+
+@router.post(paths.PILOT_ACQUIRE_JOBS, response_model=Envelope[AcquireResponse])
+def acquire_jobs(body: AcquireRequest, ctx: Ctx) -> Response:
+    """Claim up to ``n_jobs`` activated jobs for the pilot's queue and resources (activated -> sent)."""
+    query = pilot.AcquireQuery(
+        site=body.site_name,
+        n_jobs=body.n_jobs,
+        prod_source_label=body.prod_source_label or body.job_type,
+        memory=body.memory,
+        disk=body.disk_space,
+        cores=body.core_count,
+        remaining_time=body.remaining_time,
+        node=body.node,
+    )
+    with ctx.db.write() as conn:
+        got = pilot.acquire_jobs(conn, query, ctx.clock())
+    jobs = [PilotJob.from_job(j) for j in got.jobs]
+    code = StatusCode.OK if jobs else StatusCode.NO_JOBS
+    return envelope(AcquireResponse(jobs=jobs, StatusCode=code, message=got.message), message=got.message)
+
+
+def _parse_time(field: str, value: str | None) -> datetime | None:
+    if not value:
+        return None
+    for fmt in TIME_FORMATS:
+        try:
+            return datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+    raise InvalidInput(f"{field}: expected 'YYYY-MM-DD HH:MM:SS', got {value!r}", field)
+
+
+def to_report(body: UpdateRequest) -> PilotReport:
+    codes: dict[ErrorComponent, int] = {}
+    diags: dict[ErrorComponent, str] = {}
+    for comp, code, diag in (
+        (ErrorComponent.PILOT, body.pilot_error_code, body.pilot_error_diag),
+        (ErrorComponent.EXE, body.exe_error_code, body.exe_error_diag),
+    ):
+        if code is not None:
+            codes[comp] = code
+        if diag is not None:
+            diags[comp] = diag
+    metrics = JobMetrics(
+        cpu_consumption_time=body.cpu_consumption_time,
+        max_rss=body.max_rss,
+        max_pss=body.max_pss,
+        max_vmem=body.max_vmem,
+        max_swap=body.max_swap,
+        avg_rss=body.avg_rss,
+        avg_pss=body.avg_pss,
+        actual_core_count=body.core_count,
+        n_events=body.n_events,
+        job_metrics=body.job_metrics or "",
+    )
+    report = {lfn: f.model_dump() for lfn, f in (body.job_output_report or {}).items()}
+    return PilotReport(
+        panda_id=body.job_id,
+        status=body.job_status,
+        attempt_nr=body.attempt_nr,
+        sub_status=body.job_sub_status,
+        node=body.node,
+        pilot_id=body.pilot_id,
+        batch_id=body.batch_id,
+        start_time=_parse_time("start_time", body.start_time),
+        end_time=_parse_time("end_time", body.end_time),
+        trans_exit_code=body.trans_exit_code,
+        errors=JobErrors(codes=codes, diags=diags),
+        metrics=metrics,
+        output_report=report,
+    )
+
+
+@router.post(paths.PILOT_UPDATE_JOB, response_model=Envelope[UpdateResponse])
+def update_job(body: UpdateRequest, ctx: Ctx) -> Response:
+    """Heartbeat or final update; the answer's ``command`` tells the pilot to go on, kill or stop."""
+    report = to_report(body)
+    with ctx.db.write() as conn:
+        res = pilot.update_job(conn, report, ctx.clock(), ctx.policy)
+    resp = UpdateResponse(
+        StatusCode=StatusCode.OK,
+        command=res.command or PilotCommand.NONE.value,
+        jobStatus=res.status,
+        message=res.message,
+    )
+    return envelope(resp, message=res.message)
+
+
+@router.get(paths.PILOT_GET_JOB_STATUS, response_model=Envelope[list[dict[str, object]]])
+def get_job_status(
+    ctx: Ctx, job_ids: Annotated[list[int], Query(min_length=1, max_length=10_000)]
+) -> Response:
+    """Status, attempt and pending command of each job (the pilot's view)."""
+    with ctx.db.read() as conn:
+        found = queries.jobs_by_id(conn, job_ids)
+    data = [
+        {
+            "PandaID": i,
+            "jobStatus": found[i].status.value if i in found else None,
+            "attemptNr": found[i].attempt_nr if i in found else None,
+            "command": found[i].command_to_pilot or PilotCommand.NONE.value if i in found else None,
+        }
+        for i in job_ids
+    ]
+    return envelope(data)

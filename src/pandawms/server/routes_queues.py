@@ -1,0 +1,52 @@
+"""Queue endpoints: list, get, upsert and live status changes (no restart needed)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from starlette.responses import Response
+
+from pandawms.protocol import paths
+from pandawms.protocol.envelope import Envelope
+from pandawms.protocol.queues import QueueConfig, QueueStatusRequest
+from pandawms.server.context import ServerContext, get_ctx
+from pandawms.server.responses import envelope
+from pandawms.services import queues as queue_service
+from pandawms.services.queries import queue_overview
+
+router = APIRouter(tags=["queues"])
+Ctx = Annotated[ServerContext, Depends(get_ctx)]
+
+
+@router.get(paths.QUEUE_LIST, response_model=Envelope[list[dict[str, object]]])
+def list_queues(ctx: Ctx) -> Response:
+    """Every queue with its configuration and current job counts."""
+    with ctx.db.read() as conn:
+        overview = queue_overview(conn)
+    data = [{**QueueConfig.from_spec(q).model_dump(mode="json"), "jobs": counts} for q, counts in overview]
+    return envelope(data)
+
+
+@router.get(paths.QUEUE_GET, response_model=Envelope[QueueConfig])
+def get_queue(ctx: Ctx, name: Annotated[str, Query(min_length=1)]) -> Response:
+    with ctx.db.read() as conn:
+        return envelope(QueueConfig.from_spec(queue_service.get(conn, name)))
+
+
+@router.post(paths.QUEUE_UPSERT, response_model=Envelope[QueueConfig])
+def upsert_queue(body: QueueConfig, ctx: Ctx) -> Response:
+    """Create or replace a queue's configuration."""
+    with ctx.db.write() as conn:
+        queue_service.sync(conn, [body.to_spec()], ctx.clock())
+        return envelope(
+            QueueConfig.from_spec(queue_service.get(conn, body.name)), message=f"queue {body.name} saved"
+        )
+
+
+@router.post(paths.QUEUE_SET_STATUS, response_model=Envelope[QueueConfig])
+def set_queue_status(body: QueueStatusRequest, ctx: Ctx) -> Response:
+    """online / brokeroff / offline / test; brokerage and dispatch see it on their next call."""
+    with ctx.db.write() as conn:
+        spec = queue_service.set_status(conn, body.name, body.status, ctx.clock())
+    return envelope(QueueConfig.from_spec(spec), message=f"queue {body.name} is now {body.status.value}")

@@ -1,0 +1,54 @@
+"""Health and liveness endpoints."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from sqlalchemy import text
+from starlette.responses import Response
+
+from pandawms import __version__
+from pandawms.protocol import PROTOCOL_VERSION, paths
+from pandawms.protocol.envelope import Envelope
+from pandawms.server.context import ServerContext, get_ctx
+from pandawms.server.responses import envelope
+
+router = APIRouter(tags=["system"])
+Ctx = Annotated[ServerContext, Depends(get_ctx)]
+
+
+@router.get(paths.HEALTH, response_model=Envelope[dict[str, object]])
+def health(ctx: Ctx) -> Response:
+    """Server version, database reachability and the agents' counters."""
+    db_ok = True
+    try:
+        with ctx.db.read() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception:  # report, don't raise: health must answer even when the DB is down
+        db_ok = False
+    agents = {}
+    if ctx.runner is not None:
+        agents = {
+            a.name: {
+                "runs": a.stats.runs,
+                "errors": a.stats.errors,
+                "acted": a.stats.acted,
+                "last_error": a.stats.last_error,
+            }
+            for a in ctx.runner.agents
+        }
+    data = {
+        "status": "ok" if db_ok else "degraded",
+        "version": __version__,
+        "protocol": PROTOCOL_VERSION,
+        "database": ctx.db.dialect,
+        "database_ok": db_ok,
+        "agents": agents,
+    }
+    return envelope(data, success=db_ok, status_code=200 if db_ok else 503)
+
+
+@router.get(paths.IS_ALIVE, response_model=Envelope[dict[str, str]])
+def is_alive() -> Response:
+    return envelope({"alive": "yes"})

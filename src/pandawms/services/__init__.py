@@ -1,0 +1,1 @@
+"""Use cases: load -> decide (core) -> persist (db), each inside one transaction."""

@@ -1,0 +1,153 @@
+"""The ONLY code that changes a job's status: creation, transitions and the dispatch claim.
+
+Each change is checked against core.states.JOB_TRANSITIONS, written with compare-and-set under the row
+lock and recorded in job_status_history in the same transaction. Repeats are no-ops; refusals carry
+the reason and the current status.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection
+
+from pandawms.core.dispatch import ClaimCriteria
+from pandawms.core.errors import NotFound
+from pandawms.core.ids import PandaID
+from pandawms.core.specs import FileSpec
+from pandawms.core.states import JobStatus, is_allowed
+from pandawms.db import jobs as jobs_db
+from pandawms.db.jobs import HistoryEntry
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    NOOP = "noop"
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionResult:
+    outcome: Outcome
+    current: JobStatus
+    previous: JobStatus
+    reason: str = ""
+    attempt_nr: int = 0
+    command_to_pilot: str = ""
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome is Outcome.ACCEPTED
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A job row to create: its columns (from db.rows.spec_to_row plus lineage) and files."""
+
+    status: JobStatus
+    columns: Mapping[str, Any]
+    files: Sequence[FileSpec] = ()
+    reason: str = "submitted"
+    via: tuple[JobStatus, ...] = ()  # states passed through on the way to ``status`` (e.g. defined)
+
+
+def create_jobs(conn: Connection, new_jobs: Sequence[NewJob], now: datetime, host: str = "") -> list[PandaID]:
+    """Insert jobs in their initial status, recording every state of ``via`` + status in the history.
+
+    Creating a brokered job directly as activated (via defined) saves an UPDATE per job while keeping
+    the history and the transition table honest.
+    """
+    for nj in new_jobs:
+        _check_path((*nj.via, nj.status))
+    rows = [
+        {
+            **nj.columns,
+            "job_status": nj.status.value,
+            "creation_time": now,
+            "modification_time": now,
+            "state_change_time": now,
+        }
+        for nj in new_jobs
+    ]
+    ids = jobs_db.insert_jobs(conn, rows)
+    jobs_db.insert_files(conn, ((pid, f) for pid, nj in zip(ids, new_jobs, strict=True) for f in nj.files))
+    entries: list[HistoryEntry] = []
+    for pid, nj in zip(ids, new_jobs, strict=True):
+        path = (*nj.via, nj.status)
+        entries.extend(
+            HistoryEntry(
+                pid,
+                st.value,
+                path[i - 1].value if i else "",
+                now,
+                host,
+                nj.reason if i == len(path) - 1 else "",
+            )
+            for i, st in enumerate(path)
+        )
+    jobs_db.insert_history(conn, entries)
+    return ids
+
+
+def _check_path(path: tuple[JobStatus, ...]) -> None:
+    for a, b in itertools.pairwise(path):
+        if not is_allowed(a, b):
+            raise ValueError(f"invalid creation path {a.value} -> {b.value}")
+
+
+def transition(
+    conn: Connection,
+    panda_id: int,
+    target: JobStatus,
+    now: datetime,
+    *,
+    reason: str = "",
+    host: str = "",
+    fields: Mapping[str, Any] | None = None,
+    only_from: frozenset[JobStatus] | None = None,
+) -> TransitionResult:
+    """Move one job to ``target``; raises NotFound if there is no such job.
+
+    ``only_from`` narrows the table for callers that act on a state they just read (watchdogs): a job
+    that moved on in between is refused instead of being changed.
+    """
+    row = jobs_db.lock_status(conn, panda_id)
+    if row is None:
+        raise NotFound(f"job {panda_id} not found")
+    current = row.status
+
+    def result(outcome: Outcome, status: JobStatus, why: str) -> TransitionResult:
+        return TransitionResult(outcome, status, current, why, row.attempt_nr, row.command_to_pilot)
+
+    if current is target:
+        return result(Outcome.NOOP, current, f"job {panda_id} is already {target.value}")
+    if not is_allowed(current, target) or (only_from is not None and current not in only_from):
+        return result(
+            Outcome.REJECTED, current, f"job {panda_id} cannot go from {current.value} to {target.value}"
+        )
+    if not jobs_db.write_status(conn, panda_id, current, target, now, fields or {}):
+        return result(Outcome.REJECTED, current, f"job {panda_id} changed concurrently")
+    history = [HistoryEntry(PandaID(panda_id), target.value, current.value, now, host, reason)]
+    jobs_db.insert_history(conn, history)
+    return result(Outcome.ACCEPTED, target, reason)
+
+
+def claim_for_dispatch(
+    conn: Connection, criteria: ClaimCriteria, n_jobs: int, now: datetime, host: str
+) -> list[PandaID]:
+    """activated -> sent for up to n matching jobs, atomically; each job is handed out at most once."""
+    assert is_allowed(JobStatus.ACTIVATED, JobStatus.SENT)
+    ids = jobs_db.claim_activated(conn, criteria, n_jobs, now, host)
+    jobs_db.insert_history(
+        conn,
+        [
+            HistoryEntry(pid, JobStatus.SENT.value, JobStatus.ACTIVATED.value, now, host, "dispatched")
+            for pid in ids
+        ],
+    )
+    return ids

@@ -1,0 +1,59 @@
+"""Job log tarballs: the pilot uploads one per attempt; the CLI and monitor download it.
+
+Stored as ``<data_dir>/logs/<PandaID>/<filename>``; writes go to a temp file then rename, so a reader
+never sees half a tarball. (The data service will move this behind the storage interface.)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from sqlalchemy import Connection
+
+from pandawms.core.errors import InvalidInput, NotFound
+from pandawms.db import jobs as jobs_db
+
+MAX_LOG_BYTES = 50 * 1024 * 1024
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
+
+
+class LogStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def save(
+        self, conn: Connection, panda_id: int, attempt_nr: int | None, filename: str, data: bytes
+    ) -> Path:
+        if not _SAFE_NAME.fullmatch(filename) or filename.startswith("."):
+            raise InvalidInput(f"filename: {filename!r} is not a plain file name", "filename")
+        if len(data) > MAX_LOG_BYTES:
+            raise InvalidInput(f"body: log of {len(data)} bytes exceeds {MAX_LOG_BYTES}", "body")
+        if not data:
+            raise InvalidInput("body: empty log upload", "body")
+        row = jobs_db.lock_status(conn, panda_id)
+        if row is None:
+            raise NotFound(f"job {panda_id} not found")
+        if attempt_nr is not None and attempt_nr != row.attempt_nr:
+            raise InvalidInput(
+                f"attempt_nr: {attempt_nr} is not the job's attempt {row.attempt_nr}", "attempt_nr"
+            )
+        target_dir = self.root / str(panda_id)
+        target_dir.mkdir(parents=True, exist_ok=True)
+        target = target_dir / filename
+        tmp = target_dir / f".{filename}.part"
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+        return target
+
+    def find(self, panda_id: int) -> Path:
+        folder = self.root / str(panda_id)
+        files = (
+            sorted(p for p in folder.glob("*") if p.is_file() and not p.name.startswith("."))
+            if folder.is_dir()
+            else []
+        )
+        if not files:
+            raise NotFound(f"job {panda_id} has no log uploaded")
+        return files[-1]

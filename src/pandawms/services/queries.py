@@ -1,0 +1,61 @@
+"""Read-only job queries: one job with its history, brokerage and retries; filtered listings."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from pandawms.core.errors import NotFound
+from pandawms.core.ids import PandaID
+from pandawms.core.specs import Job, JobQuery, QueueSpec
+from pandawms.db import brokerage as brokerage_db
+from pandawms.db import jobs as jobs_db
+from pandawms.db import queues as queues_db
+from pandawms.db.brokerage import StoredDecision
+from pandawms.db.jobs import HistoryEntry
+
+
+@dataclass(frozen=True, slots=True)
+class JobDetail:
+    job: Job
+    history: list[HistoryEntry]
+    brokerage: StoredDecision | None
+    retries: list[PandaID]
+
+
+def describe(conn: Connection, panda_id: int) -> JobDetail:
+    job = jobs_db.get_job(conn, panda_id, with_files=True)
+    if job is None:
+        raise NotFound(f"job {panda_id} not found")
+    return JobDetail(
+        job,
+        jobs_db.history(conn, panda_id),
+        brokerage_db.get(conn, panda_id),
+        jobs_db.children(conn, panda_id),
+    )
+
+
+def list_jobs(conn: Connection, query: JobQuery) -> tuple[list[Job], int | None]:
+    """A page and the keyset cursor of the next one (None on the last page)."""
+    page = jobs_db.list_jobs(conn, query)
+    cursor = page[-1].panda_id if len(page) == query.limit else None
+    return page, cursor
+
+
+def queue_overview(conn: Connection) -> list[tuple[QueueSpec, dict[str, int]]]:
+    """Each queue with its active job counts by status."""
+    loads = jobs_db.queue_loads(conn)
+    out = []
+    for q in queues_db.list_all(conn):
+        load = loads.get(q.name)
+        counts = dataclasses.asdict(load) if load is not None else {}
+        out.append((q, counts))
+    return out
+
+
+def jobs_by_id(conn: Connection, ids: Sequence[int]) -> dict[int, Job]:
+    """The jobs that exist among ``ids``, keyed by PandaID (unknown ids are simply absent)."""
+    return {int(j.panda_id): j for j in jobs_db.get_jobs(conn, list(ids))}

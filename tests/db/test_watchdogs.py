@@ -1,0 +1,102 @@
+"""Watchdog agents with a frozen clock: lost heartbeat, sent/holding timeouts, expiry, re-brokerage."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from pandawms.agents.brokerage import brokerage_agent
+from pandawms.agents.watchdogs import watchdog_agents
+from pandawms.config import WatchdogConfig
+from pandawms.db.engine import Database
+from pandawms.services.termination import RetryPolicy
+from tests.conftest import FrozenClock
+from tests.db.helpers import API, acquire, describe, ok, status_of, submit, update
+
+CFG = WatchdogConfig(
+    lost_heartbeat=7200,
+    sent_timeout=1800,
+    holding_timeout=3600,
+    activated_expiry=86400,
+    defined_timeout=14400,
+)
+
+
+def run_watchdogs(db: Database, clock: FrozenClock) -> dict[str, int]:
+    return {a.name: a.run_once(clock()) for a in watchdog_agents(db, CFG, RetryPolicy())}
+
+
+def test_lost_heartbeat_fails_the_job_with_code_100_and_retries_it(
+    client: TestClient, db: Database, clock: FrozenClock
+) -> None:
+    [j] = submit(client, computingSite="SMALL")
+    acquire(client, "SMALL")
+    update(client, j["PandaID"], "running")
+    clock.advance(seconds=7199)
+    assert run_watchdogs(db, clock)["lost_heartbeat"] == 0
+    update(client, j["PandaID"], "running")  # a heartbeat resets the clock
+    clock.advance(seconds=7199)
+    assert run_watchdogs(db, clock)["lost_heartbeat"] == 0
+    clock.advance(seconds=2)
+    assert run_watchdogs(db, clock)["lost_heartbeat"] == 1
+    d = describe(client, j["PandaID"])
+    errs = {e["component"]: e for e in d["job"]["errors"]}
+    assert d["job"]["jobStatus"] == "failed" and errs["jobdispatcher"]["code"] == 100
+    assert len(d["retries"]) == 1 and status_of(client, d["retries"][0]) == "activated"
+    # the dead pilot, if it comes back, is told to stop
+    assert update(client, j["PandaID"], "running")["command"] == "tobekilled"
+    assert run_watchdogs(db, clock)["lost_heartbeat"] == 0  # idempotent
+
+
+def test_sent_timeout_code_102(client: TestClient, db: Database, clock: FrozenClock) -> None:
+    [j] = submit(client, computingSite="SMALL")
+    acquire(client, "SMALL")
+    clock.advance(seconds=1801)
+    assert run_watchdogs(db, clock)["sent_timeout"] == 1
+    errs = {e["component"]: e["code"] for e in describe(client, j["PandaID"])["job"]["errors"]}
+    assert errs == {"jobdispatcher": 102}
+
+
+def test_holding_timeout_code_103(client: TestClient, db: Database, clock: FrozenClock) -> None:
+    [j] = submit(client, computingSite="SMALL")
+    acquire(client, "SMALL")
+    update(client, j["PandaID"], "holding")
+    clock.advance(seconds=3601)
+    assert run_watchdogs(db, clock)["holding_timeout"] == 1
+    assert status_of(client, j["PandaID"]) == "failed"
+
+
+def test_killed_job_with_lost_pilot_ends_cancelled(
+    client: TestClient, db: Database, clock: FrozenClock
+) -> None:
+    [j] = submit(client, computingSite="SMALL")
+    acquire(client, "SMALL")
+    update(client, j["PandaID"], "running")
+    ok(client.post(f"{API}/job/kill", json={"job_ids": [j["PandaID"]]}))
+    clock.advance(hours=3)
+    run_watchdogs(db, clock)
+    d = describe(client, j["PandaID"])
+    assert d["job"]["jobStatus"] == "cancelled" and d["retries"] == []
+
+
+def test_never_started_jobs_expire_as_closed(client: TestClient, db: Database, clock: FrozenClock) -> None:
+    [j] = submit(client, computingSite="SMALL")
+    clock.advance(days=1, seconds=1)
+    assert run_watchdogs(db, clock)["activated_expiry"] == 1
+    d = describe(client, j["PandaID"])
+    assert d["job"]["jobStatus"] == "closed" and d["retries"] == []
+    assert {e["component"]: e["code"] for e in d["job"]["errors"]} == {"taskbuffer": 102}
+
+
+def test_waiting_job_is_rebrokered_when_a_queue_comes_back(
+    client: TestClient, db: Database, clock: FrozenClock
+) -> None:
+    for name in ("SMALL", "BIG"):
+        ok(client.post(f"{API}/queue/set_status", json={"name": name, "status": "offline"}))
+    [j] = submit(client)
+    assert j["jobStatus"] == "defined"
+    agent = brokerage_agent(db, 60, 100)
+    assert agent.run_once(clock()) == 0
+    ok(client.post(f"{API}/queue/set_status", json={"name": "BIG", "status": "online"}))
+    assert agent.run_once(clock()) == 1
+    job = describe(client, j["PandaID"])["job"]
+    assert job["jobStatus"] == "activated" and job["computingSite"] == "BIG"

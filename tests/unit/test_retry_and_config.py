@@ -1,0 +1,58 @@
+"""Retry decisions and typed configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pandawms.config import load_config
+from pandawms.core.retry import decide_retry, parse_error_keys
+from pandawms.core.specs import ErrorComponent, JobErrors
+
+NR = parse_error_keys(["pilot:1346", "exe:65"])
+
+
+@pytest.mark.parametrize(
+    ("attempt", "max_attempt", "codes", "killed", "retry"),
+    [
+        (1, 3, {ErrorComponent.PILOT: 1305}, False, True),
+        (3, 3, {ErrorComponent.PILOT: 1305}, False, False),
+        (1, 3, {ErrorComponent.PILOT: 1346}, False, False),
+        (1, 3, {ErrorComponent.EXE: 65}, False, False),
+        (1, 3, {}, True, False),
+        (1, 1, {}, False, False),
+    ],
+)
+def test_decide_retry(
+    attempt: int, max_attempt: int, codes: dict[ErrorComponent, int], killed: bool, retry: bool
+) -> None:
+    assert decide_retry(attempt, max_attempt, JobErrors(codes=codes), NR, killed).retry is retry
+
+
+def test_parse_error_keys_rejects_bad_entries() -> None:
+    with pytest.raises(ValueError, match="'pilot1346'"):
+        parse_error_keys(["pilot1346"])
+    with pytest.raises(ValueError, match="'nobody:1'"):
+        parse_error_keys(["nobody:1"])
+
+
+def test_config_precedence_file_env_overrides(tmp_path: Path) -> None:
+    f = tmp_path / "panda.toml"
+    f.write_text('[server]\nport = 1111\nhost = "0.0.0.0"\n[server.watchdog]\nlost_heartbeat = 60\n')
+    cfg = load_config(
+        f, env={"PANDA_PORT": "2222", "PANDA_WATCHDOG_SENT_TIMEOUT": "5"}, overrides={"host": "h"}
+    )
+    assert (cfg.port, cfg.host, cfg.watchdog.lost_heartbeat, cfg.watchdog.sent_timeout) == (2222, "h", 60, 5)
+    assert cfg.resolved_db_url.startswith("sqlite:///")
+
+
+def test_config_errors_name_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="port"):
+        load_config(env={"PANDA_PORT": "eighty"})
+    f = tmp_path / "panda.toml"
+    f.write_text("[server]\ncolour = 1\n")
+    with pytest.raises(ValueError, match="colour"):
+        load_config(f, env={})
+    with pytest.raises(ValueError, match="cannot read"):
+        load_config(tmp_path / "missing.toml", env={})
