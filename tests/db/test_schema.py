@@ -9,7 +9,6 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select, text
 
-from pandawms.core.dispatch import SERVED_LABELS, ClaimCriteria
 from pandawms.core.states import JobStatus
 from pandawms.db import jobs as jobs_db
 from pandawms.db.engine import Database
@@ -27,14 +26,8 @@ def _compiled(db: Database, stmt: object) -> str:
 
 
 def test_dispatch_and_stale_scans_use_indexes(db: Database) -> None:
-    crit = ClaimCriteria(site="Q", labels=SERVED_LABELS["unified"], memory=2000)
-    cand = (
-        select(jobs.c.panda_id)
-        .where(jobs.c.job_status == "activated", jobs.c.computing_site == crit.site)
-        .where(*jobs_db._resource_filters(crit))
-        .order_by(jobs.c.current_priority.desc(), jobs.c.panda_id)
-        .limit(10)
-    )
+    cand = jobs_db._claim_candidates_stmt(memory=True, disk=False, cores=False, remaining_time=False)
+    cand_params = {"b_site": "Q", "b_labels": ["user", "managed"], "b_memory": 2000, "b_limit": 10}
     stale = (
         select(jobs.c.panda_id)
         .where(jobs.c.job_status == JobStatus.RUNNING.value, jobs.c.modification_time < datetime(2026, 1, 1))
@@ -42,7 +35,10 @@ def test_dispatch_and_stale_scans_use_indexes(db: Database) -> None:
         .limit(100)
     )
     with db.read() as conn:
-        for stmt, index in ((cand, "ix_jobs_dispatch"), (stale, "ix_jobs_status_modtime")):
+        for stmt, index in (
+            (cand.params(cand_params), "ix_jobs_dispatch"),
+            (stale, "ix_jobs_status_modtime"),
+        ):
             sql = _compiled(db, stmt)
             if db.is_sqlite:
                 plan = "\n".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))

@@ -20,9 +20,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from pandawms.bench.httpclient import MiniHTTP
 from pandawms.protocol import paths
 
 QUEUE = "BENCH"
@@ -113,38 +115,42 @@ def submit_jobs(base: str, n: int, batch: int = 5000) -> float:
     return n / (time.perf_counter() - started)
 
 
-async def _pilot(client: httpx.AsyncClient, base: str, full_cycle: bool, lat: list[float], node: str) -> int:
+async def _pilot(base: str, full_cycle: bool, lat: list[float], node: str) -> int:
+    """One simulated pilot on its own keep-alive connection: acquire -> running -> finished."""
+    http = MiniHTTP(base)
     done = 0
     acquire = {"site_name": QUEUE, "n_jobs": 1, "node": node}
-    while True:
-        t0 = time.perf_counter()
-        r = await client.post(base + paths.PILOT_ACQUIRE_JOBS, json=acquire)
-        lat.append(time.perf_counter() - t0)
-        jobs = r.json()["data"]["jobs"]
-        if not jobs:
-            return done
-        if full_cycle:
-            jid = jobs[0]["PandaID"]
-            for status in ("running", "finished"):
-                t0 = time.perf_counter()
-                r = await client.post(
-                    base + paths.PILOT_UPDATE_JOB, json={"job_id": jid, "job_status": status}
-                )
-                lat.append(time.perf_counter() - t0)
-                r.raise_for_status()
-        done += 1
+    try:
+        while True:
+            t0 = time.perf_counter()
+            status, body = await http.post_json(paths.PILOT_ACQUIRE_JOBS, acquire)
+            lat.append(time.perf_counter() - t0)
+            _check(status, body)
+            jobs = body["data"]["jobs"]
+            if not jobs:
+                return done
+            if full_cycle:
+                for state in ("running", "finished"):
+                    update = {"job_id": jobs[0]["PandaID"], "job_status": state}
+                    t0 = time.perf_counter()
+                    status, body = await http.post_json(paths.PILOT_UPDATE_JOB, update)
+                    lat.append(time.perf_counter() - t0)
+                    _check(status, body)
+            done += 1
+    finally:
+        await http.close()
+
+
+def _check(status: int, body: Any) -> None:
+    if status != 200 or not body.get("success"):
+        raise RuntimeError(f"server answered {status}: {body}")
 
 
 async def run_pilots(base: str, pilots: int, full_cycle: bool) -> tuple[int, float, list[float]]:
     lat: list[float] = []
-    limits = httpx.Limits(max_connections=pilots, max_keepalive_connections=pilots)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-        started = time.perf_counter()
-        counts = await asyncio.gather(
-            *(_pilot(client, base, full_cycle, lat, f"wn{i}") for i in range(pilots))
-        )
-        elapsed = time.perf_counter() - started
-    return sum(counts), elapsed, lat
+    started = time.perf_counter()
+    counts = await asyncio.gather(*(_pilot(base, full_cycle, lat, f"wn{i}") for i in range(pilots)))
+    return sum(counts), time.perf_counter() - started, lat
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from pandawms import __version__
+from pandawms.cli.user import register as register_user_commands
 
 app = typer.Typer(name="panda", help="pandawms: the PanDA workload management system.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks (figures go in docs/benchmarks.md).", no_args_is_help=True)
@@ -72,6 +73,53 @@ def server(
     uvicorn.run(create_app(cfg), host=cfg.host, port=cfg.port, log_level=cfg.log_level, access_log=False)
 
 
+@app.command()
+def pilot(
+    queue: Annotated[str, typer.Option(help="PanDA queue (computingSite) to take jobs from.")],
+    server: Annotated[
+        str | None, typer.Option(help="Server URL (default $PANDA_URL or http://127.0.0.1:25080).")
+    ] = None,
+    lifetime: Annotated[float, typer.Option(help="Seconds this pilot may live.")] = 324_000.0,
+    workdir: Annotated[Path | None, typer.Option(help="Work directory (default ./pandawms-pilot).")] = None,
+    heartbeat: Annotated[float, typer.Option(help="Heartbeat interval, s.")] = 1800.0,
+    memory: Annotated[int, typer.Option(help="MB to advertise (0 = from the queue).")] = 0,
+    disk: Annotated[int, typer.Option(help="MB of scratch to advertise (0 = free disk).")] = 0,
+    cores: Annotated[int, typer.Option(help="Cores to advertise (0 = from the queue).")] = 0,
+    memory_factor: Annotated[float, typer.Option(help="Kill at this x the job's memory request.")] = 2.0,
+    kill_grace: Annotated[float, typer.Option(help="Seconds between SIGTERM and SIGKILL.")] = 10.0,
+    looping_timeout: Annotated[
+        float, typer.Option(help="Seconds without output change -> looping (0 = off).")
+    ] = 7200.0,
+    storage_dir: Annotated[Path | None, typer.Option(help="Local storage element directory.")] = None,
+    max_empty: Annotated[int, typer.Option(help="Empty acquires (with backoff) before exiting.")] = 3,
+    label: Annotated[str | None, typer.Option(help="prodSourceLabel to ask for (default: any).")] = None,
+) -> None:
+    """Run a pilot: take jobs for QUEUE, run them under limits, report, and exit with the shell contract."""
+    import os
+    import sys
+
+    from pandawms.pilot import PilotConfig, run_pilot
+
+    url = server or os.environ.get("PANDA_URL") or "http://127.0.0.1:25080"
+    cfg = PilotConfig(
+        server_url=url,
+        queue=queue,
+        lifetime=lifetime,
+        workdir=workdir or Path.cwd() / "pandawms-pilot",
+        heartbeat_interval=heartbeat,
+        memory_mb=memory,
+        disk_mb=disk,
+        cores=cores,
+        memory_limit_factor=memory_factor,
+        kill_grace=kill_grace,
+        looping_timeout=looping_timeout,
+        storage_dir=storage_dir,
+        max_empty_acquires=max_empty,
+        prod_source_label=label,
+    )
+    sys.exit(run_pilot(cfg))
+
+
 @bench_app.command("dispatch")
 def bench_dispatch(
     backend: Annotated[str, typer.Option(help="sqlite or postgresql.")] = "sqlite",
@@ -102,6 +150,9 @@ def bench_dispatch(
 
 def main() -> None:
     app()
+
+
+register_user_commands(app)
 
 
 if __name__ == "__main__":

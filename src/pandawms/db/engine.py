@@ -8,8 +8,9 @@ transaction where rows are locked explicitly (``FOR UPDATE [SKIP LOCKED]``). Rea
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,15 @@ class Database:
         self.url = url
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
+        # SQLite has one writer at a time. Threads of this process queue on a mutex instead of on
+        # SQLite's busy handler, which sleeps in growing steps (ms to 100 ms) and wrecks tail latency;
+        # other processes still wait through busy_timeout.
+        self._write_lock: AbstractContextManager[object] = nullcontext()
         if self.dialect == "sqlite":
             _ensure_parent_dir(parsed.database)
             self.writer = _sqlite_engine(url, "BEGIN IMMEDIATE")
             self.reader = _sqlite_engine(url, "BEGIN")
+            self._write_lock = threading.Lock()
         elif self.dialect == "postgresql":
             self.writer = create_engine(
                 url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True
@@ -50,7 +56,7 @@ class Database:
     def write(self) -> Iterator[Connection]:
         """One write transaction; commits on success, rolls back on error. Lock timeouts become Transient."""
         try:
-            with self.writer.begin() as conn:
+            with self._write_lock, self.writer.begin() as conn:
                 yield conn
         except OperationalError as exc:
             if _is_lock_error(exc):

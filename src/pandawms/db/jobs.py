@@ -6,12 +6,13 @@ are called only from services/lifecycle.py (a test enforces it).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Integer, Select, Update, bindparam, func, insert, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from pandawms.core.dispatch import ClaimCriteria
@@ -63,7 +64,7 @@ def insert_history(conn: Connection, entries: Sequence[HistoryEntry]) -> None:
     if not entries:
         return
     conn.execute(
-        insert(job_status_history),
+        _INSERT_HISTORY,
         [
             {
                 "panda_id": e.panda_id,
@@ -81,14 +82,25 @@ def insert_history(conn: Connection, entries: Sequence[HistoryEntry]) -> None:
 # -- status writes (lifecycle only) --------------------------------------------------------------------
 
 
+# Hot statements are built once: SQLAlchemy then reuses their compiled form and memoized cache key
+# (building them per call cost more CPU than executing them).
+_LOCK_STATUS = (
+    select(jobs.c.panda_id, jobs.c.job_status, jobs.c.attempt_nr, jobs.c.command_to_pilot)
+    .where(jobs.c.panda_id == bindparam("b_id"))
+    .with_for_update()
+)
+_INSERT_HISTORY = insert(job_status_history)
+_JOBS_BY_IDS = select(jobs).where(jobs.c.panda_id.in_(bindparam("b_ids", expanding=True)))
+_FILES_BY_IDS = (
+    select(job_files)
+    .where(job_files.c.panda_id.in_(bindparam("b_ids", expanding=True)))
+    .order_by(job_files.c.row_id)
+)
+
+
 def lock_status(conn: Connection, panda_id: int) -> StatusRow | None:
     """Read and lock (PostgreSQL FOR UPDATE; SQLite holds the writer lock already) the job's status."""
-    stmt = (
-        select(jobs.c.panda_id, jobs.c.job_status, jobs.c.attempt_nr, jobs.c.command_to_pilot)
-        .where(jobs.c.panda_id == panda_id)
-        .with_for_update()
-    )
-    row = conn.execute(stmt).first()
+    row = conn.execute(_LOCK_STATUS, {"b_id": panda_id}).first()
     if row is None:
         return None
     return StatusRow(PandaID(row[0]), JobStatus(row[1]), row[2], row[3])
@@ -113,9 +125,14 @@ def write_status(
     if "job_status" in fields:
         raise ValueError("status is written through the status argument")
     values = {"modification_time": now, **fields}
-    stmt = _WRITE_STATUS.values(**values)
     params = {"b_id": panda_id, "b_expected": expected.value, "b_status": status.value, "b_now": now}
-    return conn.execute(stmt, params).rowcount == 1
+    params.update({f"v_{k}": v for k, v in values.items()})
+    return conn.execute(_write_status_stmt(frozenset(values)), params).rowcount == 1
+
+
+@functools.lru_cache(maxsize=256)
+def _write_status_stmt(names: frozenset[str]) -> Update:
+    return _WRITE_STATUS.values({name: bindparam(f"v_{name}") for name in sorted(names)})
 
 
 def claim_activated(
@@ -127,42 +144,59 @@ def claim_activated(
     SQLite: the caller's BEGIN IMMEDIATE serialises writers. Both: the UPDATE re-checks
     job_status='activated' (compare-and-set), so a row is never claimed twice.
     """
-    cand = (
-        select(jobs.c.panda_id)
-        .where(jobs.c.job_status == JobStatus.ACTIVATED.value, jobs.c.computing_site == criteria.site)
-        .where(*_resource_filters(criteria))
-        .order_by(jobs.c.current_priority.desc(), jobs.c.panda_id)
-        .limit(n_jobs)
-        .with_for_update(skip_locked=True)
-    )
-    ids = [r[0] for r in conn.execute(cand)]
+    shape = (bool(criteria.memory), bool(criteria.disk), bool(criteria.cores), bool(criteria.remaining_time))
+    params = {
+        "b_site": criteria.site,
+        "b_labels": sorted(label.value for label in criteria.labels),
+        "b_memory": criteria.memory,
+        "b_disk": criteria.disk,
+        "b_cores": criteria.cores,
+        "b_time": criteria.remaining_time,
+        "b_limit": n_jobs,
+    }
+    ids: list[int] = [int(r[0]) for r in conn.execute(_claim_candidates_stmt(*shape), params)]
     if not ids:
         return []
-    stmt = (
-        update(jobs)
-        .where(jobs.c.panda_id.in_(ids), jobs.c.job_status == JobStatus.ACTIVATED.value)
-        .values(
-            job_status=JobStatus.SENT.value,
-            state_change_time=now,
-            modification_time=now,
-            modification_host=host[:128],
-        )
-        .returning(jobs.c.panda_id)
+    claimed = conn.execute(_CLAIM, {"b_ids": ids, "b_now": now, "b_host": host[:128]})
+    return sorted((PandaID(r[0]) for r in claimed), key=ids.index)
+
+
+_CLAIM = (
+    update(jobs)
+    .where(
+        jobs.c.panda_id.in_(bindparam("b_ids", expanding=True)),
+        jobs.c.job_status == JobStatus.ACTIVATED.value,
     )
-    return sorted((PandaID(r[0]) for r in conn.execute(stmt)), key=ids.index)
+    .values(
+        job_status=JobStatus.SENT.value,
+        state_change_time=bindparam("b_now"),
+        modification_time=bindparam("b_now"),
+        modification_host=bindparam("b_host"),
+    )
+    .returning(jobs.c.panda_id)
+)
 
 
-def _resource_filters(c: ClaimCriteria) -> list[ColumnElement[bool]]:
-    filters: list[ColumnElement[bool]] = [jobs.c.prod_source_label.in_(sorted(lbl.value for lbl in c.labels))]
-    if c.memory:
-        filters.append(jobs.c.min_ram_count <= c.memory)
-    if c.disk:
-        filters.append(jobs.c.max_disk_count <= c.disk)
-    if c.cores:
-        filters.append(jobs.c.core_count <= c.cores)
-    if c.remaining_time:
-        filters.append(jobs.c.max_walltime <= c.remaining_time)
-    return filters
+@functools.lru_cache(maxsize=32)
+def _claim_candidates_stmt(memory: bool, disk: bool, cores: bool, remaining_time: bool) -> Select[Any]:
+    """Candidates in priority-then-age order on ix_jobs_dispatch; one statement per filter shape."""
+    filters: list[ColumnElement[bool]] = [jobs.c.prod_source_label.in_(bindparam("b_labels", expanding=True))]
+    if memory:
+        filters.append(jobs.c.min_ram_count <= bindparam("b_memory"))
+    if disk:
+        filters.append(jobs.c.max_disk_count <= bindparam("b_disk"))
+    if cores:
+        filters.append(jobs.c.core_count <= bindparam("b_cores"))
+    if remaining_time:
+        filters.append(jobs.c.max_walltime <= bindparam("b_time"))
+    return (
+        select(jobs.c.panda_id)
+        .where(jobs.c.job_status == JobStatus.ACTIVATED.value, jobs.c.computing_site == bindparam("b_site"))
+        .where(*filters)
+        .order_by(jobs.c.current_priority.desc(), jobs.c.panda_id)
+        .limit(bindparam("b_limit", type_=Integer))
+        .with_for_update(skip_locked=True)
+    )
 
 
 # -- non-status writes ---------------------------------------------------------------------------------
@@ -173,7 +207,14 @@ def update_fields(conn: Connection, panda_id: int, fields: Mapping[str, Any]) ->
     if "job_status" in fields:
         raise ValueError("job_status must be changed through services.lifecycle")
     if fields:
-        conn.execute(update(jobs).where(jobs.c.panda_id == panda_id).values(**fields))
+        params = {"b_id": panda_id, **{f"v_{k}": v for k, v in fields.items()}}
+        conn.execute(_update_fields_stmt(frozenset(fields)), params)
+
+
+@functools.lru_cache(maxsize=256)
+def _update_fields_stmt(names: frozenset[str]) -> Update:
+    stmt = update(jobs).where(jobs.c.panda_id == bindparam("b_id"))
+    return stmt.values({name: bindparam(f"v_{name}") for name in sorted(names)})
 
 
 def update_file_outputs(conn: Connection, panda_id: int, report: Mapping[str, Mapping[str, Any]]) -> None:
@@ -214,7 +255,7 @@ def get_job(conn: Connection, panda_id: int, *, with_files: bool = False) -> Job
 def get_jobs(conn: Connection, ids: Sequence[int], *, with_files: bool = False) -> list[Job]:
     if not ids:
         return []
-    rows = conn.execute(select(jobs).where(jobs.c.panda_id.in_(list(ids)))).mappings().all()
+    rows = conn.execute(_JOBS_BY_IDS, {"b_ids": list(ids)}).mappings().all()
     files = files_of(conn, ids) if with_files else {}
     by_id = {r["panda_id"]: row_to_job(r, files.get(r["panda_id"], ())) for r in rows}
     return [by_id[i] for i in ids if i in by_id]
@@ -227,8 +268,7 @@ def get_files(conn: Connection, panda_id: int) -> list[FileSpec]:
 
 def files_of(conn: Connection, ids: Sequence[int]) -> dict[int, list[FileSpec]]:
     out: dict[int, list[FileSpec]] = {}
-    stmt = select(job_files).where(job_files.c.panda_id.in_(list(ids))).order_by(job_files.c.row_id)
-    for r in conn.execute(stmt).mappings():
+    for r in conn.execute(_FILES_BY_IDS, {"b_ids": list(ids)}).mappings():
         out.setdefault(r["panda_id"], []).append(row_to_file(r))
     return out
 

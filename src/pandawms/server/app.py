@@ -24,6 +24,7 @@ from pandawms.protocol import paths
 from pandawms.protocol.queues import parse_queue_file
 from pandawms.server import routes_files, routes_jobs, routes_pilot, routes_queues, routes_system
 from pandawms.server.context import ServerContext
+from pandawms.server.fastpath import PilotFastPath
 from pandawms.server.responses import panda_error_handler, validation_error_handler
 from pandawms.services import queues as queue_service
 from pandawms.services.logstore import LogStore
@@ -85,6 +86,7 @@ def create_app(
         app.include_router(router, prefix=paths.API_PREFIX)
     app.add_exception_handler(PandaError, panda_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_middleware(PilotFastPath, ctx=ctx)
     return app
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pydantic_core
@@ -28,18 +29,27 @@ def envelope(
 
 
 async def panda_error_handler(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PandaError)
+    return error_response(exc)
+
+
+def validation_message(errors: Sequence[Any]) -> str:
+    """One line naming every bad field: ``jobs.0.coreCount: Input should be greater than 0``."""
+    problems = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query")]
+        problems.append(f"{'.'.join(loc) or 'request'}: {err.get('msg', 'invalid')}")
+    return "; ".join(problems)
+
+
+def error_response(exc: PandaError) -> Response:
     status = next((code for cls, code in ERROR_STATUS.items() if isinstance(exc, cls)), 500)
-    headers = {"Retry-After": "1"} if isinstance(exc, Transient) else None
     resp = envelope(success=False, message=str(exc), status_code=status)
-    if headers:
-        resp.headers.update(headers)
+    if isinstance(exc, Transient):
+        resp.headers["Retry-After"] = "1"
     return resp
 
 
 async def validation_error_handler(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    problems = []
-    for err in exc.errors():
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query")]
-        problems.append(f"{'.'.join(loc) or 'request'}: {err.get('msg', 'invalid')}")
-    return envelope(success=False, message="; ".join(problems), status_code=422)
+    return envelope(success=False, message=validation_message(exc.errors()), status_code=422)

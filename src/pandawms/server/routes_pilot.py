@@ -27,6 +27,10 @@ TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
 @router.post(paths.PILOT_ACQUIRE_JOBS, response_model=Envelope[AcquireResponse])
 def acquire_jobs(body: AcquireRequest, ctx: Ctx) -> Response:
     """Claim up to ``n_jobs`` activated jobs for the pilot's queue and resources (activated -> sent)."""
+    return handle_acquire(ctx, body)
+
+
+def handle_acquire(ctx: ServerContext, body: AcquireRequest) -> Response:
     query = pilot.AcquireQuery(
         site=body.site_name,
         n_jobs=body.n_jobs,
@@ -99,6 +103,10 @@ def to_report(body: UpdateRequest) -> PilotReport:
 @router.post(paths.PILOT_UPDATE_JOB, response_model=Envelope[UpdateResponse])
 def update_job(body: UpdateRequest, ctx: Ctx) -> Response:
     """Heartbeat or final update; the answer's ``command`` tells the pilot to go on, kill or stop."""
+    return handle_update(ctx, body)
+
+
+def handle_update(ctx: ServerContext, body: UpdateRequest) -> Response:
     report = to_report(body)
     with ctx.db.write() as conn:
         res = pilot.update_job(conn, report, ctx.clock(), ctx.policy)
