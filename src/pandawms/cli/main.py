@@ -93,6 +93,7 @@ def pilot(
     storage_dir: Annotated[Path | None, typer.Option(help="Local storage element directory.")] = None,
     max_empty: Annotated[int, typer.Option(help="Empty acquires (with backoff) before exiting.")] = 3,
     label: Annotated[str | None, typer.Option(help="prodSourceLabel to ask for (default: any).")] = None,
+    worker_id: Annotated[int | None, typer.Option(help="Factory worker id this pilot runs as.")] = None,
 ) -> None:
     """Run a pilot: take jobs for QUEUE, run them under limits, report, and exit with the shell contract."""
     import os

@@ -68,3 +68,31 @@ def parse_status(value: str) -> JobStatus:
     except ValueError:
         allowed = ", ".join(s.value for s in JobStatus)
         raise ValueError(f"unknown job status {value!r}; expected one of: {allowed}") from None
+
+
+class WorkerStatus(StrEnum):
+    """Factory worker (pilot slot) states (reference states.md §7)."""
+
+    SUBMITTED = "submitted"
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    MISSED = "missed"
+
+
+W = WorkerStatus
+_WORKER_ENDS = frozenset({W.FINISHED, W.FAILED, W.CANCELLED, W.MISSED})
+WORKER_FINAL_STATES: frozenset[WorkerStatus] = _WORKER_ENDS
+WORKER_TRANSITIONS: dict[WorkerStatus, frozenset[WorkerStatus]] = {
+    W.SUBMITTED: frozenset({W.RUNNING, *_WORKER_ENDS}),
+    W.RUNNING: _WORKER_ENDS,
+    W.FINISHED: frozenset(),
+    W.FAILED: frozenset(),
+    W.CANCELLED: frozenset(),
+    W.MISSED: frozenset(),
+}
+
+
+def worker_allowed(current: WorkerStatus, target: WorkerStatus) -> bool:
+    return target in WORKER_TRANSITIONS[current]

@@ -7,6 +7,9 @@ Tables
 - ``job_status_history``: every status change (PanDA's jobs_StatusLog), written by services/lifecycle.py.
 - ``brokerage_decisions``: the latest brokerage outcome per job (chosen queue, why each other was rejected).
 - ``queues``: PanDA queues (computingSite) with status and limits; synced from the queue file or the API.
+- ``workers``: pilot-factory workers (one pilot slot each) per factory (harvester_id) and queue; status
+  changes only through services/lifecycle.py. ``ix_workers_queue_status`` serves the per-queue counts the
+  factories' atomic sizing reads.
 
 Indexes (designed for 1M+ jobs; each hot query is an index range scan)
 - ``ix_jobs_dispatch`` (computing_site, current_priority DESC, panda_id) WHERE job_status='activated':
@@ -172,3 +175,22 @@ queues = Table(
     Column("description", Text, nullable=False, server_default=""),
     Column("modification_time", DateTime, nullable=False),
 )
+
+workers = Table(
+    "workers",
+    metadata,
+    Column("worker_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("harvester_id", String(64), nullable=False),
+    Column("queue", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("batch_id", String(80), nullable=False, server_default=""),
+    Column("exit_code", Integer, nullable=True),
+    Column("diag", String(500), nullable=False, server_default=""),
+    Column("panda_id", BigInteger, nullable=True),
+    Column("submit_time", DateTime, nullable=False),
+    Column("start_time", DateTime, nullable=True),
+    Column("end_time", DateTime, nullable=True),
+    Column("modification_time", DateTime, nullable=False),
+)
+Index("ix_workers_queue_status", workers.c.queue, workers.c.status)
+Index("ix_workers_status_modtime", workers.c.status, workers.c.modification_time)

@@ -40,6 +40,7 @@ class PilotConfig:
     node: str = field(default_factory=socket.gethostname)
     pilot_id: str = field(default_factory=_default_pilot_id)
     prod_source_label: str | None = None
+    worker_id: int | None = None  # the factory worker this pilot runs as (links worker and job)
     backoff_base: float = 2.0  # s, first retry delay bound
     backoff_cap: float = 120.0  # s, largest single delay
     backoff_budget: float = 600.0  # s a server call may spend retrying before it gives up

@@ -168,6 +168,7 @@ class Pilot:
             remaining_time=int(remaining),
             node=cfg.node[:128],
             pilot_id=cfg.pilot_id[:200],
+            worker_id=cfg.worker_id,
         )
         try:
             answer = self.client.acquire_jobs(req, cancel=self.stop)

@@ -24,3 +24,7 @@ QUEUE_SET_STATUS = "/queue/set_status"
 
 FILE_UPLOAD_LOG = "/file_server/upload_log"
 FILE_DOWNLOAD_LOG = "/file_server/download_log"
+
+HARVESTER_ADD_WORKERS = "/harvester/add_workers"
+HARVESTER_UPDATE_WORKERS = "/harvester/update_workers"
+HARVESTER_GET_WORKER_STATS = "/harvester/get_worker_stats"

@@ -22,7 +22,14 @@ from pandawms.db import migrate
 from pandawms.db.engine import Database
 from pandawms.protocol import paths
 from pandawms.protocol.queues import parse_queue_file
-from pandawms.server import routes_files, routes_jobs, routes_pilot, routes_queues, routes_system
+from pandawms.server import (
+    routes_files,
+    routes_harvester,
+    routes_jobs,
+    routes_pilot,
+    routes_queues,
+    routes_system,
+)
 from pandawms.server.context import ServerContext
 from pandawms.server.fastpath import PilotFastPath
 from pandawms.server.responses import panda_error_handler, validation_error_handler
@@ -37,6 +44,7 @@ ROUTERS = (
     routes_pilot.router,
     routes_queues.router,
     routes_files.router,
+    routes_harvester.router,
 )
 
 

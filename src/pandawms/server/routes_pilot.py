@@ -40,6 +40,7 @@ def handle_acquire(ctx: ServerContext, body: AcquireRequest) -> Response:
         cores=body.core_count,
         remaining_time=body.remaining_time,
         node=body.node,
+        worker_id=body.worker_id,
     )
     with ctx.db.write() as conn:
         got = pilot.acquire_jobs(conn, query, ctx.clock())

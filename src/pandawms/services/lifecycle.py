@@ -20,8 +20,9 @@ from pandawms.core.dispatch import ClaimCriteria
 from pandawms.core.errors import NotFound
 from pandawms.core.ids import PandaID
 from pandawms.core.specs import FileSpec
-from pandawms.core.states import JobStatus, is_allowed
+from pandawms.core.states import JobStatus, WorkerStatus, is_allowed, worker_allowed
 from pandawms.db import jobs as jobs_db
+from pandawms.db import workers as workers_db
 from pandawms.db.jobs import HistoryEntry
 
 
@@ -151,3 +152,36 @@ def claim_for_dispatch(
         ],
     )
     return ids
+
+
+# -- factory workers -----------------------------------------------------------------------------------
+
+
+def create_workers(conn: Connection, harvester_id: str, queue: str, n: int, now: datetime) -> list[int]:
+    """New workers start as submitted."""
+    return workers_db.insert_workers(conn, harvester_id, queue, n, now)
+
+
+def transition_worker(
+    conn: Connection,
+    worker_id: int,
+    target: WorkerStatus,
+    now: datetime,
+    fields: Mapping[str, Any] | None = None,
+) -> tuple[Outcome, WorkerStatus, str]:
+    """Move one worker along WORKER_TRANSITIONS; NotFound if unknown. Returns (outcome, status, reason)."""
+    row = workers_db.lock_worker(conn, worker_id)
+    if row is None:
+        raise NotFound(f"worker {worker_id} not found")
+    if row.status is target:
+        return Outcome.NOOP, target, f"worker {worker_id} is already {target.value}"
+    if not worker_allowed(row.status, target):
+        return (
+            Outcome.REJECTED,
+            row.status,
+            f"worker {worker_id} cannot go from {row.status.value} to {target.value}",
+        )
+    values = {"modification_time": now, **(fields or {})}
+    if not workers_db.write_status(conn, worker_id, row.status, target, values):
+        return Outcome.REJECTED, row.status, f"worker {worker_id} changed concurrently"
+    return Outcome.ACCEPTED, target, ""

@@ -15,7 +15,7 @@ from pandawms.core.updates import KILL, PilotReport, UpdateKind, plan_update
 from pandawms.db import jobs as jobs_db
 from pandawms.db import queues as queues_db
 from pandawms.db.rows import report_columns
-from pandawms.services import lifecycle
+from pandawms.services import lifecycle, workers
 from pandawms.services.termination import RetryPolicy, end_job
 
 
@@ -29,6 +29,7 @@ class AcquireQuery:
     cores: int = 0
     remaining_time: int = 0
     node: str = ""
+    worker_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,8 @@ def acquire_jobs(conn: Connection, query: AcquireQuery, now: datetime) -> Acquir
     ids = lifecycle.claim_for_dispatch(conn, criteria, query.n_jobs, now, query.node)
     if not ids:
         return Acquired([], f"no jobs for queue {query.site}")
+    if query.worker_id is not None:
+        workers.pilot_took_job(conn, query.worker_id, ids[0], now)
     return Acquired(jobs_db.get_jobs(conn, ids, with_files=True))
 
 

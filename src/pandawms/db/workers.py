@@ -1,0 +1,95 @@
+"""Worker repository: pilot-factory workers and the per-queue counts factories are sized on.
+
+Status is written only by ``insert_workers`` and ``write_status``, called only from services/lifecycle.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from pandawms.core.states import JobStatus, WorkerStatus
+from pandawms.db.schema import jobs, queues, workers
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerRow:
+    worker_id: int
+    harvester_id: str
+    queue: str
+    status: WorkerStatus
+
+
+def lock_queue(conn: Connection, queue: str) -> bool:
+    """Serialise sizing for one queue across factories (row lock on PostgreSQL; SQLite has one writer)."""
+    row = conn.execute(select(queues.c.name).where(queues.c.name == queue).with_for_update()).first()
+    return row is not None
+
+
+def insert_workers(conn: Connection, harvester_id: str, queue: str, n: int, now: datetime) -> list[int]:
+    if n <= 0:
+        return []
+    row = {
+        "harvester_id": harvester_id,
+        "queue": queue,
+        "status": WorkerStatus.SUBMITTED.value,
+        "submit_time": now,
+        "modification_time": now,
+    }
+    result = conn.execute(
+        insert(workers).returning(workers.c.worker_id, sort_by_parameter_order=True), [row] * n
+    )
+    return [int(r[0]) for r in result]
+
+
+def lock_worker(conn: Connection, worker_id: int) -> WorkerRow | None:
+    stmt = (
+        select(workers.c.worker_id, workers.c.harvester_id, workers.c.queue, workers.c.status)
+        .where(workers.c.worker_id == worker_id)
+        .with_for_update()
+    )
+    row = conn.execute(stmt).first()
+    return WorkerRow(int(row[0]), row[1], row[2], WorkerStatus(row[3])) if row is not None else None
+
+
+def write_status(
+    conn: Connection, worker_id: int, expected: WorkerStatus, status: WorkerStatus, fields: Mapping[str, Any]
+) -> bool:
+    stmt = (
+        update(workers)
+        .where(workers.c.worker_id == worker_id, workers.c.status == expected.value)
+        .values(status=status.value, **fields)
+    )
+    return conn.execute(stmt).rowcount == 1
+
+
+def counts_by_status(conn: Connection, queue: str | None = None) -> dict[str, dict[str, int]]:
+    stmt = select(workers.c.queue, workers.c.status, func.count()).group_by(workers.c.queue, workers.c.status)
+    if queue is not None:
+        stmt = stmt.where(workers.c.queue == queue)
+    out: dict[str, dict[str, int]] = {}
+    for q, status, n in conn.execute(stmt):
+        out.setdefault(q, {s.value: 0 for s in WorkerStatus})[status] = n
+    return out
+
+
+def active_counts(conn: Connection, queue: str) -> tuple[int, int]:
+    """(queued, running) workers of a queue; only active rows are read (ix_workers_queue_status)."""
+    stmt = (
+        select(workers.c.status, func.count())
+        .where(workers.c.queue == queue, workers.c.status.in_(["submitted", "running"]))
+        .group_by(workers.c.status)
+    )
+    counts = {s: n for s, n in conn.execute(stmt)}
+    return counts.get("submitted", 0), counts.get("running", 0)
+
+
+def activated_jobs(conn: Connection, queue: str) -> int:
+    stmt = select(func.count()).where(
+        jobs.c.job_status == JobStatus.ACTIVATED.value, jobs.c.computing_site == queue
+    )
+    return int(conn.execute(stmt).scalar_one())

@@ -1,0 +1,54 @@
+"""Factory (Harvester-style) models: atomic worker grants, worker reports and worker statistics."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_STRICT = ConfigDict(extra="forbid")
+HARVESTER_ID = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")
+
+
+class AddWorkersRequest(BaseModel):
+    model_config = _STRICT
+    harvester_id: str = HARVESTER_ID
+    queue: str = Field(min_length=1, max_length=128)
+    max_workers: int = Field(ge=0, le=100_000, description="queued + running workers of this factory's limit")
+    max_queued: int = Field(ge=0, le=100_000, description="workers waiting for a job")
+    max_new: int = Field(0, ge=0, le=100_000, description="new workers this cycle; 0 = no cap")
+
+
+class GrantedWorker(BaseModel):
+    worker_id: int
+
+
+class AddWorkersResponse(BaseModel):
+    workers: list[GrantedWorker]
+    granted: int
+    reason: str
+    activated: int
+    queued: int
+    running: int
+
+
+class WorkerUpdate(BaseModel):
+    model_config = _STRICT
+    worker_id: int = Field(ge=1)
+    status: Literal["running", "finished", "failed", "cancelled", "missed"]
+    batch_id: str = Field("", max_length=80)
+    exit_code: int | None = None
+    diag: str = Field("", max_length=2000)
+
+
+class UpdateWorkersRequest(BaseModel):
+    model_config = _STRICT
+    harvester_id: str = HARVESTER_ID
+    workers: list[WorkerUpdate] = Field(min_length=1, max_length=1000)
+
+
+class WorkerUpdateResult(BaseModel):
+    worker_id: int
+    outcome: str
+    status: str | None
+    message: str = ""

@@ -1,0 +1,110 @@
+"""Pilot-factory use cases: atomic worker grants over all factories of a queue, worker reports, counts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from pandawms.core.errors import NotFound
+from pandawms.core.factory import SizingDecision, WorkerLimits, size_workers
+from pandawms.core.specs import QueueStatus
+from pandawms.core.states import WORKER_FINAL_STATES, WorkerStatus
+from pandawms.db import queues as queues_db
+from pandawms.db import workers as workers_db
+from pandawms.services import lifecycle
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    worker_ids: list[int]
+    decision: SizingDecision
+    activated: int
+    queued: int
+    running: int
+
+
+def add_workers(
+    conn: Connection, harvester_id: str, queue: str, limits: WorkerLimits, now: datetime
+) -> Grant:
+    """Create as many submitted workers as the queue needs now, counting every factory's workers.
+
+    The queue row is locked first, so two factories sizing the same queue take turns and the second
+    sees the first one's workers.
+    """
+    if not workers_db.lock_queue(conn, queue):
+        raise NotFound(f"queue {queue!r} not found")
+    spec = queues_db.get(conn, queue)
+    assert spec is not None
+    activated = workers_db.activated_jobs(conn, queue)
+    queued, running = workers_db.active_counts(conn, queue)
+    if spec.status is QueueStatus.OFFLINE:
+        return Grant([], SizingDecision(0, f"queue {queue} is offline"), activated, queued, running)
+    if spec.max_running:
+        limits = WorkerLimits(min(limits.max_workers, spec.max_running), limits.max_queued, limits.max_new)
+    decision = size_workers(activated, queued, running, limits)
+    ids = lifecycle.create_workers(conn, harvester_id, queue, decision.n_new, now)
+    return Grant(ids, decision, activated, queued, running)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerReport:
+    worker_id: int
+    status: WorkerStatus
+    batch_id: str = ""
+    exit_code: int | None = None
+    diag: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReportResult:
+    worker_id: int
+    outcome: str
+    status: str | None
+    message: str = ""
+
+
+def update_workers(
+    conn: Connection, harvester_id: str, reports: Sequence[WorkerReport], now: datetime
+) -> list[ReportResult]:
+    return [_update_one(conn, harvester_id, r, now) for r in reports]
+
+
+def _update_one(conn: Connection, harvester_id: str, r: WorkerReport, now: datetime) -> ReportResult:
+    row = workers_db.lock_worker(conn, r.worker_id)
+    if row is None:
+        return ReportResult(r.worker_id, "notfound", None, f"worker {r.worker_id} not found")
+    if row.harvester_id != harvester_id:
+        return ReportResult(
+            r.worker_id,
+            "rejected",
+            row.status.value,
+            f"worker {r.worker_id} belongs to factory {row.harvester_id}",
+        )
+    fields: dict[str, object] = {"diag": r.diag[:500]}
+    if r.batch_id:
+        fields["batch_id"] = r.batch_id[:80]
+    if r.exit_code is not None:
+        fields["exit_code"] = r.exit_code
+    if r.status in WORKER_FINAL_STATES:
+        fields["end_time"] = now
+    elif r.status is WorkerStatus.RUNNING:
+        fields["start_time"] = now
+    outcome, status, reason = lifecycle.transition_worker(conn, r.worker_id, r.status, now, fields)
+    return ReportResult(r.worker_id, outcome.value, status.value, reason)
+
+
+def pilot_took_job(conn: Connection, worker_id: int, panda_id: int, now: datetime) -> None:
+    """A worker is running once its pilot holds a job; unknown or ended workers are left alone."""
+    row = workers_db.lock_worker(conn, worker_id)
+    if row is None or row.status is not WorkerStatus.SUBMITTED:
+        return
+    lifecycle.transition_worker(
+        conn, worker_id, WorkerStatus.RUNNING, now, {"start_time": now, "panda_id": panda_id}
+    )
+
+
+def stats(conn: Connection, queue: str | None) -> dict[str, dict[str, int]]:
+    return workers_db.counts_by_status(conn, queue)

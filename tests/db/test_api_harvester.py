@@ -1,0 +1,91 @@
+"""Factory endpoints: grants sized over every factory of a queue, reports, stats, and the worker-job link."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.db.helpers import API, acquire, ok, submit
+
+LIMITS = {"max_workers": 5, "max_queued": 5, "max_new": 0}
+
+
+def grant(client: TestClient, harvester: str, queue: str = "SMALL", **kw: Any) -> dict[str, Any]:
+    body = {"harvester_id": harvester, "queue": queue, **LIMITS, **kw}
+    data: dict[str, Any] = ok(client.post(f"{API}/harvester/add_workers", json=body))
+    return data
+
+
+def test_grants_follow_activated_jobs_and_count_all_factories(client: TestClient) -> None:
+    assert grant(client, "f1")["granted"] == 0  # no activated job, no pilot
+    submit(client, n=3, computingSite="SMALL")
+    first = grant(client, "f1")
+    assert first["granted"] == 3 and first["activated"] == 3
+    second = grant(client, "f2")  # another factory: the 3 queued workers already cover the jobs
+    assert second["granted"] == 0 and second["queued"] == 3
+    submit(client, n=10, computingSite="SMALL")
+    assert grant(client, "f2")["granted"] == 2  # max_workers 5 over both factories
+
+
+def test_worker_runs_when_its_pilot_takes_a_job_and_reports_end(client: TestClient) -> None:
+    submit(client, computingSite="SMALL")
+    [w] = grant(client, "f1")["workers"]
+    acquire(client, "SMALL", worker_id=w["worker_id"])
+    assert (
+        ok(client.get(f"{API}/harvester/get_worker_stats", params={"queue": "SMALL"}))["SMALL"]["running"]
+        == 1
+    )
+    body = {
+        "harvester_id": "f1",
+        "workers": [{"worker_id": w["worker_id"], "status": "finished", "exit_code": 0}],
+    }
+    [r] = ok(client.post(f"{API}/harvester/update_workers", json=body))
+    assert r["outcome"] == "accepted" and r["status"] == "finished"
+    [again] = ok(client.post(f"{API}/harvester/update_workers", json=body))
+    assert again["outcome"] == "noop"
+    back = {"harvester_id": "f1", "workers": [{"worker_id": w["worker_id"], "status": "running"}]}
+    assert ok(client.post(f"{API}/harvester/update_workers", json=back))[0]["outcome"] == "rejected"
+    other = {"harvester_id": "f2", "workers": [{"worker_id": w["worker_id"], "status": "failed"}]}
+    assert ok(client.post(f"{API}/harvester/update_workers", json=other))[0]["outcome"] == "rejected"
+    missing = {"harvester_id": "f1", "workers": [{"worker_id": 9999, "status": "failed"}]}
+    assert ok(client.post(f"{API}/harvester/update_workers", json=missing))[0]["outcome"] == "notfound"
+
+
+def test_bad_input_and_offline_queue(client: TestClient) -> None:
+    resp = client.post(f"{API}/harvester/add_workers", json={"harvester_id": "f1", "queue": "NOPE", **LIMITS})
+    assert resp.status_code == 404 and "NOPE" in resp.json()["message"]
+    resp = client.post(
+        f"{API}/harvester/add_workers", json={"harvester_id": "f 1", "queue": "SMALL", **LIMITS}
+    )
+    assert resp.status_code == 422 and "harvester_id" in resp.json()["message"]
+    resp = client.post(
+        f"{API}/harvester/update_workers",
+        json={"harvester_id": "f1", "workers": [{"worker_id": 1, "status": "sleeping"}]},
+    )
+    assert resp.status_code == 422 and "status" in resp.json()["message"]
+    submit(client, n=2, computingSite="SMALL")
+    ok(client.post(f"{API}/queue/set_status", json={"name": "SMALL", "status": "offline"}))
+    off = grant(client, "f1")
+    assert off["granted"] == 0 and "offline" in off["reason"]
+
+
+def test_concurrent_factories_never_over_submit(client: TestClient) -> None:
+    submit(client, n=50, computingSite="BIG")
+    granted: list[int] = []
+    lock = threading.Lock()
+
+    def factory(name: str) -> None:
+        for _ in range(5):
+            n = grant(client, name, queue="BIG", max_workers=7, max_queued=7)["granted"]
+            with lock:
+                granted.append(n)
+
+    threads = [threading.Thread(target=factory, args=(f"f{i}",)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(granted) == 7
+    assert ok(client.get(f"{API}/harvester/get_worker_stats"))["BIG"]["submitted"] == 7
