@@ -109,6 +109,8 @@ def test_list_filters_and_keyset_pagination(client: TestClient) -> None:
         if cursor is None:
             break
     assert seen == sorted(seen, reverse=True) and len(seen) == 8
+    exact = ok(client.get(f"{API}/job/list", params={"limit": 8}))
+    assert len(exact["jobs"]) == 8 and exact["next_before_id"] is None  # no empty extra page
     assert ok(client.get(f"{API}/job/list", params={"label": "managed"}))["jobs"] == []
     assert len(ok(client.get(f"{API}/job/list", params={"hours": 1}))["jobs"]) == 8
 

@@ -164,7 +164,10 @@ def test_get_job_status_for_pilot(client: TestClient, clock: FrozenClock) -> Non
 def test_log_upload_and_download(client: TestClient) -> None:
     [j] = submit(client, computingSite="SMALL")
     jid = j["PandaID"]
-    assert client.get(f"{API}/file_server/download_log", params={"job_id": jid}).status_code == 404
+    none_yet = client.get(f"{API}/file_server/download_log", params={"job_id": jid})
+    assert none_yet.status_code == 404 and "no log" in none_yet.json()["message"]
+    no_job = client.get(f"{API}/file_server/download_log", params={"job_id": 777777})
+    assert no_job.status_code == 404 and "job 777777 not found" in no_job.json()["message"]
     url = f"{API}/file_server/upload_log"
     resp = client.post(
         url, params={"job_id": jid, "filename": "log.tgz", "attempt_nr": 1}, content=b"TARBALL"

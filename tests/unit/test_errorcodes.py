@@ -51,6 +51,7 @@ def test_catalog_is_sorted_and_covers_the_server_components() -> None:
     assert components == {
         P,
         ErrorComponent.JOBDISPATCHER,
+        ErrorComponent.BROKERAGE,
         ErrorComponent.DDM,
         ErrorComponent.TASKBUFFER,
         ErrorComponent.SUP,
@@ -161,7 +162,8 @@ def test_unknown_codes_are_described_not_refused() -> None:
     )
     exe = ec.describe("exe", 65)
     assert (exe.acronym, exe.description, exe.phase) == ("UNKNOWN", "unknown exe error code 65", "exe")
-    assert ec.describe("brokerage", 1).category is ErrorCategory.UNCATEGORIZED
+    assert ec.describe("brokerage", 2).category is ErrorCategory.UNCATEGORIZED
+    assert ec.describe("brokerage", 1).acronym == "NO_QUEUE"
     assert {1137, 1141, 1152}.issubset(ec.PILOT_RECOVERABLE_CODES)
     assert ec.describe(P, 1135).acronym == "UNKNOWN"  # named in the reference only as recoverable
 

@@ -14,9 +14,6 @@ from pandawms.pilot.payload import PayloadExit
 from pandawms.pilot.state import PilotError
 from pandawms.protocol import errorcodes as ec
 
-# In the catalog (payload phase) but without a named constant in protocol.errorcodes.
-PILOT_UNRECOGNIZEDTRFARGUMENTS = 1349
-
 # A signal the pilot itself receives (pilot.md §5): the job ends failed with this code.
 SIGNAL_CODES: Mapping[int, int] = MappingProxyType(
     {

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pandawms.pilot.client import ServerClient, ServerError, ServerRejected
-from pandawms.pilot.codes import PILOT_UNRECOGNIZEDTRFARGUMENTS, payload_error
+from pandawms.pilot.codes import payload_error
 from pandawms.pilot.config import PilotConfig
 from pandawms.pilot.heartbeat import Heartbeat
 from pandawms.pilot.limits import JobLimits, build_limits
@@ -135,7 +135,7 @@ class JobRun:
         try:
             self._argv = build_command(self.job.transformation, self.job.job_pars)
         except CommandError as exc:
-            raise StepError(PILOT_UNRECOGNIZEDTRFARGUMENTS, str(exc)) from None
+            raise StepError(ec.PILOT_UNRECOGNIZEDTRFARGUMENTS, str(exc)) from None
         self.state.advance(JobPhase.SETUP)
         try:
             self.dir.mkdir(parents=True, exist_ok=True, mode=0o770)

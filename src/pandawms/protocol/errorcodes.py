@@ -344,9 +344,15 @@ _SUP: tuple[_ServerRow, ...] = (
     (2, "WORKER_ALREADY_DONE", _C.TERMINATION, "worker already done"),
 )
 
+# pandawms: PanDA leaves brokerage codes unused; ours say why a job could not be placed.
+_BROKERAGE: tuple[_ServerRow, ...] = (
+    (1, "NO_QUEUE", _C.SOFTWARE, "no queue can run this job (its request exceeds every queue's limits)"),
+)
+
 _SERVER_TABLES: Mapping[ErrorComponent, tuple[_ServerRow, ...]] = MappingProxyType(
     {
         ErrorComponent.JOBDISPATCHER: _JOBDISPATCHER,
+        ErrorComponent.BROKERAGE: _BROKERAGE,
         ErrorComponent.DDM: _DDM,
         ErrorComponent.TASKBUFFER: _TASKBUFFER,
         ErrorComponent.SUP: _SUP,
@@ -416,6 +422,7 @@ PILOT_BADMEMORYMONITORJSON = 1337
 PILOT_MIDDLEWAREIMPORTFAILURE = 1342
 PILOT_NOOUTPUTINJOBREPORT = 1343
 PILOT_TRANSFORMNOTFOUND = 1346
+PILOT_UNRECOGNIZEDTRFARGUMENTS = 1349
 PILOT_EMPTYOUTPUTFILE = 1350
 PILOT_COREDUMP = 1355
 PILOT_PANDAQUEUENOTACTIVE = 1359
@@ -471,6 +478,7 @@ TASKBUFFER_CLONE_SEMAPHORE_LOST = 200
 TASKBUFFER_WORKER_ENDED = 300
 
 SUP_INVALID_BATCH_ID = 1
+BROKERAGE_NO_QUEUE = 1
 SUP_WORKER_ALREADY_DONE = 2
 
 # Stage-out codes after which the job may go to holding instead of failed (errors.md §3.4), and the input

@@ -34,5 +34,6 @@ async def upload_log(
 @router.get(paths.FILE_DOWNLOAD_LOG, response_class=FileResponse)
 def download_log(ctx: Ctx, job_id: Annotated[int, Query(ge=1)]) -> Response:
     """The job's log tarball (404 with a message when none was uploaded)."""
-    path = ctx.logs.find(job_id)
+    with ctx.db.read() as conn:
+        path = ctx.logs.find(conn, job_id)
     return FileResponse(path, media_type="application/gzip", filename=path.name)

@@ -47,7 +47,10 @@ class LogStore:
         os.replace(tmp, target)
         return target
 
-    def find(self, panda_id: int) -> Path:
+    def find(self, conn: Connection, panda_id: int) -> Path:
+        """The newest log of the job; NotFound says whether the job or only its log is missing."""
+        if jobs_db.lock_status(conn, panda_id) is None:
+            raise NotFound(f"job {panda_id} not found")
         folder = self.root / str(panda_id)
         files = (
             sorted(p for p in folder.glob("*") if p.is_file() and not p.name.startswith("."))

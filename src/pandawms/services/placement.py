@@ -25,10 +25,10 @@ from pandawms.db import jobs as jobs_db
 from pandawms.db import queues as queues_db
 from pandawms.db.brokerage import StoredDecision
 from pandawms.db.rows import spec_to_row
+from pandawms.protocol.errorcodes import BROKERAGE_NO_QUEUE
 from pandawms.services import lifecycle
 from pandawms.services.lifecycle import NewJob
 
-BROKERAGE_NO_QUEUE = 1
 BROKERAGE_DIAG_LIMIT = 500
 # Every new row carries the same keys, so one executemany inserts a mixed batch.
 _PLACEMENT_DEFAULTS: dict[str, Any] = {

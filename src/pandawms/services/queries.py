@@ -40,8 +40,9 @@ def describe(conn: Connection, panda_id: int) -> JobDetail:
 
 def list_jobs(conn: Connection, query: JobQuery) -> tuple[list[Job], int | None]:
     """A page and the keyset cursor of the next one (None on the last page)."""
-    page = jobs_db.list_jobs(conn, query)
-    cursor = page[-1].panda_id if len(page) == query.limit else None
+    rows = jobs_db.list_jobs(conn, dataclasses.replace(query, limit=query.limit + 1))
+    page = rows[: query.limit]
+    cursor = page[-1].panda_id if len(rows) > query.limit else None
     return page, cursor
 
 
