@@ -39,8 +39,10 @@ class Database:
             self.reader = _sqlite_engine(url, "BEGIN")
             self._write_lock = threading.Lock()
         elif self.dialect == "postgresql":
+            # No pool_pre_ping: it costs a round trip per transaction; stale connections are recycled
+            # instead, and a dropped one surfaces as an OperationalError the caller retries.
             self.writer = create_engine(
-                url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True
+                url, pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=1800
             )
             self.reader = self.writer
         else:

@@ -23,7 +23,7 @@ from pandawms.core.specs import FileSpec
 from pandawms.core.states import JobStatus, WorkerStatus, is_allowed, worker_allowed
 from pandawms.db import jobs as jobs_db
 from pandawms.db import workers as workers_db
-from pandawms.db.jobs import HistoryEntry
+from pandawms.db.jobs import HistoryEntry, StatusRow
 
 
 class Outcome(StrEnum):
@@ -111,13 +111,18 @@ def transition(
     host: str = "",
     fields: Mapping[str, Any] | None = None,
     only_from: frozenset[JobStatus] | None = None,
+    via: tuple[JobStatus, ...] = (),
+    locked: StatusRow | None = None,
 ) -> TransitionResult:
-    """Move one job to ``target``; raises NotFound if there is no such job.
+    """Move one job to ``target`` (through the states in ``via``); NotFound if there is no such job.
 
+    Every step of current -> via... -> target must be in the table; the job is written once and each
+    step gets its history row (a pilot's final update is running -> holding -> finished in one write).
     ``only_from`` narrows the table for callers that act on a state they just read (watchdogs): a job
-    that moved on in between is refused instead of being changed.
+    that moved on in between is refused instead of being changed. ``locked`` is the row the caller
+    already locked with ``db.jobs.lock_status`` in this transaction (saves reading it again).
     """
-    row = jobs_db.lock_status(conn, panda_id)
+    row = locked or jobs_db.lock_status(conn, panda_id)
     if row is None:
         raise NotFound(f"job {panda_id} not found")
     current = row.status
@@ -127,13 +132,18 @@ def transition(
 
     if current is target:
         return result(Outcome.NOOP, current, f"job {panda_id} is already {target.value}")
-    if not is_allowed(current, target) or (only_from is not None and current not in only_from):
-        return result(
-            Outcome.REJECTED, current, f"job {panda_id} cannot go from {current.value} to {target.value}"
-        )
+    path = (current, *via, target)
+    if not all(is_allowed(a, b) for a, b in itertools.pairwise(path)) or (
+        only_from is not None and current not in only_from
+    ):
+        steps = " -> ".join(s.value for s in path)
+        return result(Outcome.REJECTED, current, f"job {panda_id} cannot go {steps}")
     if not jobs_db.write_status(conn, panda_id, current, target, now, fields or {}):
         return result(Outcome.REJECTED, current, f"job {panda_id} changed concurrently")
-    history = [HistoryEntry(PandaID(panda_id), target.value, current.value, now, host, reason)]
+    history = [
+        HistoryEntry(PandaID(panda_id), b.value, a.value, now, host, reason if b is target else "")
+        for a, b in itertools.pairwise(path)
+    ]
     jobs_db.insert_history(conn, history)
     return result(Outcome.ACCEPTED, target, reason)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -14,6 +15,7 @@ from pandawms.core.states import JobStatus
 from pandawms.core.updates import KILL, PilotReport, UpdateKind, plan_update
 from pandawms.db import jobs as jobs_db
 from pandawms.db import queues as queues_db
+from pandawms.db.jobs import StatusRow
 from pandawms.db.rows import report_columns
 from pandawms.services import lifecycle, workers
 from pandawms.services.termination import RetryPolicy, end_job
@@ -85,6 +87,8 @@ def update_job(conn: Connection, report: PilotReport, now: datetime, policy: Ret
     if plan.kind is UpdateKind.HEARTBEAT:
         jobs_db.update_fields(conn, report.panda_id, columns)
         return UpdateResult(plan.command, row.status.value)
+    if plan.kind is UpdateKind.FINAL:
+        return _finalize(conn, report, row, columns, now, policy)
     assert plan.target is not None
     if plan.target is JobStatus.RUNNING and row.status in (JobStatus.SENT, JobStatus.STARTING):
         columns.setdefault("start_time", now)
@@ -96,25 +100,40 @@ def update_job(conn: Connection, report: PilotReport, now: datetime, policy: Ret
         reason=f"pilot: {report.status}",
         host=report.node or "",
         fields=columns,
+        locked=row,
     )
-    if not result.accepted:
-        return UpdateResult(plan.command, result.current.value, result.reason)
-    if plan.kind is UpdateKind.FINAL:
-        return _finalize(conn, report, row.command_to_pilot, now, policy)
-    return UpdateResult(plan.command, result.current.value)
+    return UpdateResult(plan.command, result.current.value, "" if result.accepted else result.reason)
 
 
 def _finalize(
-    conn: Connection, report: PilotReport, command: str, now: datetime, policy: RetryPolicy
+    conn: Connection,
+    report: PilotReport,
+    row: StatusRow,
+    columns: dict[str, Any],
+    now: datetime,
+    policy: RetryPolicy,
 ) -> UpdateResult:
-    """holding -> finished / failed / cancelled (the Adder's step; outputs are registered here)."""
+    """The final update: via holding to finished / failed / cancelled in one write (the Adder's step:
+    outputs are registered here; a pending kill ends the job cancelled)."""
     jobs_db.update_file_outputs(conn, report.panda_id, report.output_report)
-    if command == KILL:
+    if row.command_to_pilot == KILL:
         target, why = JobStatus.CANCELLED, "killed: pilot ended the job after tobekilled"
     elif report.status == "finished":
         target, why = JobStatus.FINISHED, "outputs registered"
     else:
         target, why = JobStatus.FAILED, "pilot reported failure"
-    fields = {"end_time": report.end_time or now}
-    result = end_job(conn, report.panda_id, target, now, policy, reason=why, fields=fields)
-    return UpdateResult("", result.current.value)
+    via = () if row.status is JobStatus.HOLDING else (JobStatus.HOLDING,)
+    columns["end_time"] = report.end_time or now
+    result = end_job(
+        conn,
+        report.panda_id,
+        target,
+        now,
+        policy,
+        reason=why,
+        fields=columns,
+        via=via,
+        locked=row,
+        host=report.node or "",
+    )
+    return UpdateResult("", result.current.value, "" if result.accepted else result.reason)

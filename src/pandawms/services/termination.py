@@ -20,6 +20,7 @@ from pandawms.core.retry import decide_retry
 from pandawms.core.specs import ErrorComponent, FileSpec, FileType, Job
 from pandawms.core.states import JobStatus
 from pandawms.db import jobs as jobs_db
+from pandawms.db.jobs import StatusRow
 from pandawms.services import lifecycle, placement
 from pandawms.services.lifecycle import TransitionResult
 
@@ -42,11 +43,22 @@ def end_job(
     fields: Mapping[str, Any] | None = None,
     only_from: frozenset[JobStatus] | None = None,
     host: str = "",
+    via: tuple[JobStatus, ...] = (),
+    locked: StatusRow | None = None,
 ) -> TransitionResult:
     """Move a job to a final state (stamping end_time); a failure then gets its retry decision."""
     values = {"end_time": now, **(fields or {})}
     result = lifecycle.transition(
-        conn, panda_id, target, now, reason=reason, fields=values, only_from=only_from, host=host
+        conn,
+        panda_id,
+        target,
+        now,
+        reason=reason,
+        fields=values,
+        only_from=only_from,
+        host=host,
+        via=via,
+        locked=locked,
     )
     if result.accepted and target is JobStatus.FAILED:
         retry_failed(conn, PandaID(panda_id), now, policy)
