@@ -18,7 +18,7 @@ test-deps:
 	bash scripts/test-deps.sh
 
 demo: install
-	bash scripts/demo.sh
+	$(BIN)/panda demo
 
 test: install test-deps
 	$(BIN)/pytest -q

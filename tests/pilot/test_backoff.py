@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from pandawms.pilot.backoff import compute_backoff, next_delay
+from pandawms.core.backoff import compute_backoff, next_delay
 
 
 class FixedRandom:

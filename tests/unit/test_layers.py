@@ -21,6 +21,7 @@ ALLOWED = {
     "cli": {"core", "protocol", "config", "server", "pilot", "factory", "bench"},
     "bench": {"core", "protocol", "config"},
     "monitor": {"core", "protocol", "services", "db", "config"},
+    "examples": set(),  # demo payloads: standard library only, they run anywhere a pilot does
 }
 STATUS_WRITERS = {"claim_activated", "write_status", "insert_jobs", "insert_workers"}
 

@@ -117,8 +117,61 @@ def pilot(
         storage_dir=storage_dir,
         max_empty_acquires=max_empty,
         prod_source_label=label,
+        worker_id=worker_id,
     )
     sys.exit(run_pilot(cfg))
+
+
+@app.command()
+def factory(
+    config: Annotated[
+        Path, typer.Option(help="Factory config (TOML: [factory], [factory.pilot], [[queue]]).")
+    ],
+    server: Annotated[
+        str | None, typer.Option(help="Server URL (default $PANDA_URL, else server_url in the file).")
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+) -> None:
+    """Keep pilots flowing to the configured queues until SIGTERM/Ctrl-C."""
+    import os
+    import sys
+
+    from pandawms.factory import load_factory_config, run_factory
+
+    level = log_level.upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        typer.echo(f"panda factory: --log-level: unknown level {log_level!r}", err=True)
+        raise typer.Exit(2)
+    try:
+        cfg = load_factory_config(config, server_url=server or os.environ.get("PANDA_URL"))
+    except ValueError as exc:
+        typer.echo(f"panda factory: {exc}", err=True)
+        raise typer.Exit(2) from None
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    sys.exit(run_factory(cfg))
+
+
+@app.command()
+def demo(
+    once: Annotated[
+        bool, typer.Option("--once", help="Exit when the workload is done (0 = all final).")
+    ] = False,
+    jobs: Annotated[int, typer.Option(min=1, max=10_000, help="Monte Carlo jobs to submit.")] = 300,
+    port: Annotated[int, typer.Option(help="Server port.")] = 25080,
+    data_dir: Annotated[Path | None, typer.Option(help="Data directory (default: a new temp dir).")] = None,
+    timeout: Annotated[float, typer.Option(help="Give up on stuck jobs after this many seconds.")] = 900.0,
+) -> None:
+    """Run the whole system on this machine: server, local pilot factory and a real workload."""
+    import tempfile
+
+    from rich.console import Console
+
+    from pandawms.cli.demo import DemoConfig, run_demo
+
+    folder = data_dir or Path(tempfile.mkdtemp(prefix="panda-demo-"))
+    cfg = DemoConfig(port=port, data_dir=folder, jobs=jobs, once=once, timeout=timeout)
+    raise typer.Exit(run_demo(cfg, Console()))
 
 
 @bench_app.command("dispatch")

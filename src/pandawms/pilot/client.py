@@ -6,7 +6,6 @@ one error class per thing the caller should do: ServerUnreachable (retry later /
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -16,43 +15,37 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 
-from pandawms.pilot.backoff import RandomSource, next_delay
+from pandawms.core.backoff import RandomSource, next_delay
 from pandawms.protocol import paths
+from pandawms.protocol.http import (
+    BadResponse,
+    Cancelled,
+    ClientError,
+    EnvelopeClient,
+    ServerRejected,
+    ServerUnreachable,
+    TransientAnswer,
+    api_base,
+    unwrap,
+)
 from pandawms.protocol.pilot import AcquireRequest, AcquireResponse, UpdateRequest, UpdateResponse
 from pandawms.protocol.queues import QueueConfig
 
 log = logging.getLogger(__name__)
 
-_TRANSIENT_STATUS = frozenset({408, 425, 429})
+ServerError = ClientError  # the pilot's name for the base class
 
-
-class ServerError(Exception):
-    """Base of the client's errors."""
-
-
-class ServerUnreachable(ServerError):
-    """Transient failures (network, 5xx) lasted longer than the retry budget."""
-
-
-class ServerRejected(ServerError):
-    """The server refused the request (4xx or success=false): retrying the same request will not help."""
-
-    def __init__(self, status_code: int, message: str) -> None:
-        super().__init__(f"HTTP {status_code}: {message}")
-        self.status_code = status_code
-        self.message = message
-
-
-class BadResponse(ServerError):
-    """The answer does not match the protocol models (a version mismatch, not a passing problem)."""
-
-
-class Cancelled(ServerError):
-    """The caller's stop event was set while waiting to retry."""
-
-
-class _TransientAnswer(Exception):
-    pass
+__all__ = [
+    "BadResponse",
+    "Cancelled",
+    "RetryPolicy",
+    "ServerClient",
+    "ServerError",
+    "ServerRejected",
+    "ServerUnreachable",
+    "api_base",
+    "unwrap",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,41 +55,7 @@ class RetryPolicy:
     budget: float = 600.0
 
 
-def api_base(url: str) -> str:
-    """Accept the server root or the /api/v1 URL."""
-    url = url.rstrip("/")
-    return url if url.endswith(paths.API_PREFIX) else url + paths.API_PREFIX
-
-
-def _message(resp: httpx.Response) -> str:
-    try:
-        body = resp.json()
-    except ValueError:
-        return resp.text[:500] or resp.reason_phrase
-    if isinstance(body, dict):
-        msg = body.get("message") or body.get("detail") or body
-        return str(msg)[:500]
-    return str(body)[:500]
-
-
-def unwrap(resp: httpx.Response) -> Any:
-    """The envelope's ``data``; raises _TransientAnswer or ServerRejected for unusable answers."""
-    if resp.status_code >= 500 or resp.status_code in _TRANSIENT_STATUS:
-        raise _TransientAnswer(f"HTTP {resp.status_code}: {_message(resp)}")
-    if resp.status_code >= 400:
-        raise ServerRejected(resp.status_code, _message(resp))
-    try:
-        body = resp.json()
-    except ValueError:
-        raise _TransientAnswer(f"HTTP {resp.status_code}: answer is not JSON: {resp.text[:200]!r}") from None
-    if not isinstance(body, dict) or "data" not in body:
-        raise BadResponse(f"answer is not a v1 envelope: {str(body)[:200]}")
-    if body.get("success") is False:
-        raise ServerRejected(resp.status_code, str(body.get("message", "")))
-    return body["data"]
-
-
-class ServerClient:
+class ServerClient(EnvelopeClient):
     """Typed calls to the pilot-facing endpoints. Safe to share between the job and heartbeat threads."""
 
     def __init__(
@@ -109,20 +68,8 @@ class ServerClient:
         rng: RandomSource | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.base_url = api_base(url)
+        super().__init__(url, timeout=timeout, transport=transport, rng=rng, clock=clock)
         self.retry = retry or RetryPolicy()
-        self._rng: RandomSource = rng or random.Random()
-        self._clock = clock
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> ServerClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def request(
         self,
@@ -146,7 +93,7 @@ class ServerClient:
                     method, path, json=json, params=params, content=content, headers=headers
                 )
                 return unwrap(resp)
-            except (httpx.TransportError, httpx.DecodingError, _TransientAnswer) as exc:
+            except (httpx.TransportError, httpx.DecodingError, TransientAnswer) as exc:
                 problem = f"{type(exc).__name__}: {exc}"
             elapsed = self._clock() - start
             delay = next_delay(attempt, elapsed, budget, self.retry.base, self.retry.cap, self._rng)

@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
+from pandawms.core.backoff import compute_backoff
 from pandawms.core.specs import QueueStatus
-from pandawms.pilot.backoff import compute_backoff
 from pandawms.pilot.client import (
     Cancelled,
     RetryPolicy,

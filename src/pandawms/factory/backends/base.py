@@ -1,0 +1,80 @@
+"""The batch-system interface every factory backend implements: submit / status / cancel / sweep.
+
+Each backend translates its native states (exit statuses, squeue/sacct, condor JobStatus, pod phases) into
+the one WorkerState enum through a plain table in its own module; the factory sees nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from pandawms.core.states import WorkerStatus
+
+WorkerState = WorkerStatus
+"""A worker as its batch system sees it; the strings are the server's worker statuses (states.md §7).
+
+submitted  accepted by the batch system, not started yet
+running    executing (the server calls it running only once its pilot holds a job)
+finished   ended with a success exit: 0, or 82 "no jobs" (an empty pilot is not a failure)
+failed     ended with any other exit status (128+N when killed by signal N)
+cancelled  removed or killed on the factory's request
+missed     never ran or lost: submission failed, or the batch system no longer knows the id
+"""
+
+FINAL_STATES: frozenset[WorkerState] = frozenset(
+    {WorkerState.FINISHED, WorkerState.FAILED, WorkerState.CANCELLED, WorkerState.MISSED}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSpec:
+    """What to run for one granted worker: the pilot command line, its directory and log file."""
+
+    worker_id: int
+    queue: str
+    argv: tuple[str, ...]
+    workdir: Path
+    log_path: Path  # stdout and stderr of the pilot
+    env: Mapping[str, str] | None = None  # None = inherit the factory's environment
+
+
+@dataclass(frozen=True, slots=True)
+class BatchStatus:
+    """One worker's state with its exit status (shell convention) and a short diagnosis."""
+
+    state: WorkerState
+    exit_code: int | None = None
+    diag: str = ""
+
+    @property
+    def final(self) -> bool:
+        return self.state in FINAL_STATES
+
+
+class SubmitError(Exception):
+    """The batch system refused or could not run the worker (it becomes ``missed``)."""
+
+
+class BatchBackend(Protocol):
+    """One batch system. Calls never block for long: escalation and waiting happen across status polls."""
+
+    name: str
+
+    def submit(self, spec: WorkerSpec) -> str:
+        """Start the worker and return its batch id; SubmitError if it cannot be started."""
+        ...
+
+    def status(self, batch_ids: Sequence[str]) -> dict[str, BatchStatus]:
+        """The current state of each id (``missed`` for ids the batch system does not know)."""
+        ...
+
+    def cancel(self, batch_id: str) -> None:
+        """Ask the worker to stop (graceful first, forced after the backend's grace); idempotent."""
+        ...
+
+    def sweep(self, batch_id: str) -> None:
+        """Forget a worker whose final state was reported (Harvester's sweeper)."""
+        ...

@@ -1,0 +1,307 @@
+"""The factory cycle: poll workers -> report ended ones -> per queue: skip offline, size, add_workers,
+start one pilot per granted worker id. The server grants workers atomically over every factory of a
+queue, so a factory starts exactly the workers it was granted and never more. State lives in memory only.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from pandawms.core.factory import WorkerLimits
+from pandawms.core.specs import QueueStatus
+from pandawms.factory.backends import BatchBackend, BatchStatus, SubmitError, WorkerSpec, WorkerState
+from pandawms.factory.client import FactoryClientError, ServerRejected, Stopped
+from pandawms.factory.config import FactoryConfig, FactoryQueue
+from pandawms.factory.reports import PendingReports
+from pandawms.factory.sizing import QueueLoad, plan_ask, rotate
+from pandawms.factory.workdirs import collect_parked, hand_over_parked, spool_dir, sweep_old, worker_dir
+from pandawms.protocol import errorcodes as ec
+from pandawms.protocol.factory import AddWorkersRequest, AddWorkersResponse, WorkerUpdate, WorkerUpdateResult
+from pandawms.protocol.queues import QueueConfig
+
+log = logging.getLogger(__name__)
+
+_DIAG_MAX = 2000
+
+
+class FactoryServer(Protocol):
+    """The server calls a factory makes (FactoryClient; an in-memory fake in unit tests)."""
+
+    def get_queue(self, name: str, *, cancel: threading.Event | None = None) -> QueueConfig: ...
+
+    def add_workers(
+        self, req: AddWorkersRequest, *, cancel: threading.Event | None = None
+    ) -> AddWorkersResponse: ...
+
+    def update_workers(
+        self,
+        harvester_id: str,
+        updates: list[WorkerUpdate],
+        *,
+        budget: float | None = None,
+        cancel: threading.Event | None = None,
+    ) -> list[WorkerUpdateResult]: ...
+
+    def get_worker_stats(
+        self, queue: str | None = None, *, cancel: threading.Event | None = None
+    ) -> dict[str, dict[str, int]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Worker:
+    """A pilot this factory started: where it runs and where its output goes."""
+
+    worker_id: int
+    queue: str
+    backend: str
+    batch_id: str
+    workdir: Path
+    log_path: Path
+
+
+@dataclass(slots=True)
+class QueueCycle:
+    """What happened to one queue in one cycle (for the log line and for tests)."""
+
+    asked: int = 0
+    granted: int = 0
+    started: int = 0
+    note: str = ""
+    ended: Counter[str] = field(default_factory=Counter)  # final state, and "empty" for exit 82 -> count
+
+
+@dataclass(slots=True)
+class CycleSummary:
+    number: int
+    queues: dict[str, QueueCycle] = field(default_factory=dict)
+    alive: int = 0
+    pending_reports: int = 0
+
+    @property
+    def ended(self) -> Counter[str]:
+        return sum((q.ended for q in self.queues.values()), Counter[str]())
+
+    def line(self) -> str:
+        parts = [
+            f"{name}: asked {q.asked} granted {q.granted} started {q.started}, ended {_counts(q.ended)}"
+            f" ({q.note})"
+            for name, q in self.queues.items()
+        ]
+        tail = f"alive {self.alive} | reports pending {self.pending_reports}"
+        return f"cycle {self.number}: {'; '.join(parts)} | {tail}"
+
+
+def _counts(counter: Counter[str]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counter.items())) or "none"
+
+
+def pilot_argv(config: FactoryConfig, queue: FactoryQueue, worker_id: int, workdir: Path) -> tuple[str, ...]:
+    """The ``panda pilot`` command line of one worker."""
+    return (
+        sys.executable,
+        *("-m", "pandawms.cli.main", "pilot"),
+        *("--server", config.server_url),
+        *("--queue", queue.name),
+        *("--worker-id", str(worker_id)),
+        *("--workdir", str(workdir)),
+        *config.pilot_options(queue).argv(),
+    )
+
+
+def report_for(worker: Worker, status: BatchStatus) -> WorkerUpdate:
+    """The server report of an ended worker (missed stays missed; every other state is sent as is)."""
+    return WorkerUpdate(
+        worker_id=worker.worker_id,
+        status=status.state.value,
+        batch_id=worker.batch_id[:80],
+        exit_code=status.exit_code,
+        diag=status.diag[:_DIAG_MAX],
+    )
+
+
+class Factory:
+    """One factory instance: its queues, backends, live workers and pending reports."""
+
+    def __init__(
+        self,
+        config: FactoryConfig,
+        client: FactoryServer,
+        backends: Mapping[str, BatchBackend],
+        *,
+        stop: threading.Event,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.client = client
+        self.backends = backends
+        self.stop = stop
+        self.clock = clock
+        self.wall_clock = wall_clock
+        self.workers: dict[int, Worker] = {}
+        self.reports = PendingReports(config.harvester_id)
+        self.cycles = 0
+
+    # -- one cycle -------------------------------------------------------------------------------------
+
+    def cycle(self) -> CycleSummary:
+        """Run one cycle; server trouble in one step never blocks the others."""
+        summary = CycleSummary(self.cycles)
+        self.cycles += 1
+        self._poll(summary)
+        self.reports.flush(self.client, cancel=self.stop)
+        stats = self._stats()
+        budget = self.config.max_new_workers
+        for queue in rotate(self.config.queues, summary.number):
+            if self.stop.is_set():
+                break
+            q = summary.queues.setdefault(queue.name, QueueCycle())
+            if stats is None:
+                q.note = "no worker statistics from the server"
+                continue
+            budget -= self._provision(queue, stats.get(queue.name, {}), budget, q)
+        self._sweep_dirs()
+        summary.alive = len(self.workers)
+        summary.pending_reports = len(self.reports)
+        log.info("%s", summary.line())
+        return summary
+
+    def _poll(self, summary: CycleSummary) -> None:
+        by_backend: dict[str, list[Worker]] = {}
+        for worker in self.workers.values():
+            by_backend.setdefault(worker.backend, []).append(worker)
+        for name, workers in by_backend.items():
+            backend = self.backends[name]
+            statuses = backend.status([w.batch_id for w in workers])
+            for worker in workers:
+                status = statuses.get(worker.batch_id)
+                if status is not None and status.final:
+                    self._ended(worker, status, summary)
+
+    def _ended(self, worker: Worker, status: BatchStatus, summary: CycleSummary) -> None:
+        log.info("worker %d (%s, %s) ended: %s", worker.worker_id, worker.queue, worker.batch_id, status.diag)
+        self.reports.add(report_for(worker, status))
+        self.backends[worker.backend].sweep(worker.batch_id)
+        parked = collect_parked(worker.workdir, spool_dir(self.config.workdir, worker.queue))
+        if parked:
+            log.warning("worker %d left %d undelivered final update(s): spooled", worker.worker_id, parked)
+        del self.workers[worker.worker_id]
+        ended = summary.queues.setdefault(worker.queue, QueueCycle()).ended
+        ended[status.state.value] += 1
+        if status.exit_code == ec.EXIT_NO_JOBS:
+            ended["empty"] += 1  # pilots that found no job (factory.md §8 #1)
+
+    def _stats(self) -> dict[str, dict[str, int]] | None:
+        try:
+            return self.client.get_worker_stats(cancel=self.stop)
+        except Stopped:
+            return None
+        except FactoryClientError as exc:
+            log.warning("no worker statistics, no submission this cycle: %s", exc)
+            return None
+
+    def _provision(self, queue: FactoryQueue, counts: Mapping[str, int], budget: int, q: QueueCycle) -> int:
+        """Ask for and start workers for one queue; returns how many were granted."""
+        try:
+            status = self.client.get_queue(queue.name, cancel=self.stop).status
+        except ServerRejected as exc:
+            q.note = f"queue rejected by the server: {exc.message}"
+            log.error("queue %s: %s", queue.name, q.note)
+            return 0
+        except FactoryClientError as exc:
+            q.note = f"queue config unavailable: {exc}"
+            return 0
+        if status is QueueStatus.OFFLINE:
+            q.note = "queue is offline"
+            return 0
+        limits = WorkerLimits(queue.max_workers, queue.queued_limit, queue.max_new)
+        load = QueueLoad(None, counts.get("submitted", 0), counts.get("running", 0))
+        ask = plan_ask(load, limits, budget)
+        q.asked, q.note = ask.n, ask.reason
+        if ask.n <= 0:  # never send max_new=0: on the wire it means "no cap"
+            return 0
+        req = AddWorkersRequest(
+            harvester_id=self.config.harvester_id,
+            queue=queue.name,
+            max_workers=queue.max_workers,
+            max_queued=queue.queued_limit,
+            max_new=ask.n,
+        )
+        try:
+            grant = self.client.add_workers(req, cancel=self.stop)
+        except FactoryClientError as exc:
+            q.note = f"add_workers failed: {exc}"
+            log.warning("queue %s: %s", queue.name, q.note)
+            return 0
+        q.granted, q.note = grant.granted, grant.reason
+        for granted in grant.workers:
+            q.started += self._start(queue, granted.worker_id)
+        return len(grant.workers)
+
+    def _start(self, queue: FactoryQueue, worker_id: int) -> int:
+        if worker_id in self.workers:
+            log.error("worker %d granted twice: ignored", worker_id)
+            return 0
+        workdir = worker_dir(self.config.workdir, queue.name, worker_id)
+        handed = hand_over_parked(spool_dir(self.config.workdir, queue.name), workdir)
+        if handed:
+            log.info("worker %d gets %d parked final update(s) to re-send", worker_id, handed)
+        spec = WorkerSpec(
+            worker_id=worker_id,
+            queue=queue.name,
+            argv=pilot_argv(self.config, queue, worker_id, workdir),
+            workdir=workdir,
+            log_path=workdir / "pilot.out",
+        )
+        try:
+            batch_id = self.backends[queue.backend].submit(spec)
+        except SubmitError as exc:
+            log.error("worker %d (%s) not started: %s", worker_id, queue.name, exc)
+            collect_parked(workdir, spool_dir(self.config.workdir, queue.name))  # for the next worker
+            self.reports.add(WorkerUpdate(worker_id=worker_id, status="missed", diag=str(exc)[:_DIAG_MAX]))
+            return 0
+        self.workers[worker_id] = Worker(
+            worker_id, queue.name, queue.backend, batch_id, workdir, spec.log_path
+        )
+        log.info("worker %d (%s) started as %s, log %s", worker_id, queue.name, batch_id, spec.log_path)
+        return 1
+
+    def _sweep_dirs(self) -> None:
+        live = {w.workdir for w in self.workers.values()}
+        now = self.wall_clock()
+        for queue in self.config.queues:
+            queue_dir = self.config.workdir / queue.name
+            removed = sweep_old(queue_dir, self.config.worker_dir_retention, now, live)
+            if removed:
+                log.info("removed %d old worker dir(s) of %s", removed, queue.name)
+
+    # -- shutdown --------------------------------------------------------------------------------------
+
+    def shutdown(self, *, poll_interval: float = 0.2) -> None:
+        """Cancel every live pilot (SIGTERM, then SIGKILL after the grace), report them, deliver reports."""
+        summary = CycleSummary(self.cycles)
+        for worker in self.workers.values():
+            self.backends[worker.backend].cancel(worker.batch_id)
+        deadline = self.clock() + self.config.cancel_grace + 10.0
+        while self.workers and self.clock() < deadline:
+            self._poll(summary)
+            if self.workers:
+                time.sleep(poll_interval)
+        for worker in list(self.workers.values()):  # did not even die from SIGKILL: report it anyway
+            lost = BatchStatus(WorkerState.CANCELLED, None, "cancelled; the process did not end in time")
+            self._ended(worker, lost, summary)
+        if len(self.reports):
+            self.reports.flush(self.client, budget=self.config.stop_report_budget)
+        if len(self.reports):
+            log.error("%d worker report(s) could not be delivered before exit", len(self.reports))
+        log.info(
+            "factory %s stopped; workers ended at stop: %s", self.config.harvester_id, _counts(summary.ended)
+        )

@@ -1,0 +1,80 @@
+"""``run_factory``: cycles until the stop event (or SIGTERM/SIGINT), then cancels live pilots, reports them.
+
+A cycle that raises is logged and the next one runs on schedule: one bad answer never stops provisioning.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from types import FrameType
+
+from pandawms.factory.backends import BatchBackend, make_backend
+from pandawms.factory.client import FactoryClient, RetryPolicy, Stopped
+from pandawms.factory.config import FactoryConfig
+from pandawms.factory.factory import Factory
+
+log = logging.getLogger(__name__)
+
+_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """In the main thread, SIGTERM and SIGINT set ``stop``; elsewhere signals are left alone."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %s: stopping after this step", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in _SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def run_factory(config: FactoryConfig, *, stop: threading.Event | None = None) -> int:
+    """Run the factory until ``stop`` is set or a signal arrives; returns the exit status (0)."""
+    stop = stop or threading.Event()
+    config.workdir.mkdir(parents=True, exist_ok=True)
+    backends: dict[str, BatchBackend] = {
+        name: make_backend(name, cancel_grace=config.cancel_grace)
+        for name in {q.backend for q in config.queues}
+    }
+    retry = RetryPolicy(config.retry_base, config.retry_cap, config.retry_budget)
+    with FactoryClient(config.server_url, retry, timeout=config.http_timeout) as client:
+        factory = Factory(config, client, backends, stop=stop)
+        log.info(
+            "factory %s serving %s on %s, cycle %.1f s",
+            config.harvester_id,
+            ", ".join(f"{q.name} ({q.backend})" for q in config.queues),
+            client.base_url,
+            config.cycle_interval,
+        )
+        with _stop_on_signals(stop):
+            try:
+                _loop(factory, config.cycle_interval, stop)
+            finally:
+                factory.shutdown()
+    return 0
+
+
+def _loop(factory: Factory, interval: float, stop: threading.Event) -> None:
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            factory.cycle()
+        except Stopped:
+            break
+        except Exception:  # error isolation: log, then try again next cycle
+            log.exception("factory cycle %d failed", factory.cycles - 1)
+        stop.wait(max(0.0, interval - (time.monotonic() - started)))

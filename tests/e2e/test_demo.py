@@ -1,0 +1,100 @@
+"""``panda demo --once``: a real server, a real factory and real pilots run 200+ Monte Carlo jobs to the end.
+
+The workload includes payload failures (exit 3), memory hogs and walltime overruns, each retried once, so the
+database must end with every job final, the expected pilot error codes, retries linked to their parents, real
+output files for the finished jobs, and every factory worker accounted for.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import PANDA, free_port
+
+JOBS = 200
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    data = tmp_path_factory.mktemp("demo")
+    cmd = [*PANDA, "demo", "--once", "--jobs", str(JOBS), "--port", str(free_port()), "--data-dir", str(data)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=840, check=False)
+    return done, data
+
+
+def _rows(data: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(f"file:{data / 'panda.db'}?mode=ro", uri=True) as db:
+        return db.execute(sql).fetchall()
+
+
+def test_demo_exits_zero_and_prints_the_summary(
+    demo_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    done, _ = demo_run
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Summary by state:" in done.stdout
+    assert "PAYLOADEXCEEDMAXMEM" in done.stdout
+    assert "Where to look next" in done.stdout
+
+
+def test_every_job_is_final_with_the_designed_failures(
+    demo_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    _, data = demo_run
+    states = Counter(dict(_rows(data, "SELECT job_status, count(*) FROM jobs GROUP BY job_status")))
+    assert set(states) <= {"finished", "failed"}, states
+    first = _rows(data, "SELECT count(*) FROM jobs WHERE attempt_nr = 1")[0][0]
+    assert first == JOBS
+    bad = sum(1 for i in range(JOBS) if i % 25 in (7, 13, 19))
+    # each designed failure fails twice (attempt 1 and its retry); everything else finishes first time
+    assert states["failed"] == 2 * bad
+    assert states["finished"] == JOBS - bad
+    codes = Counter(
+        dict(_rows(data, "SELECT pilot_error_code, count(*) FROM jobs WHERE job_status='failed' GROUP BY 1"))
+    )
+    per_kind = JOBS // 25 * 2
+    assert codes == {1305: per_kind, 1235: per_kind, 1213: per_kind}, codes
+    exits = _rows(data, "SELECT DISTINCT trans_exit_code FROM jobs WHERE pilot_error_code = 1305")
+    assert exits == [(3,)]
+
+
+def test_retries_are_new_attempts_linked_to_their_parents(
+    demo_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    _, data = demo_run
+    pairs = _rows(
+        data,
+        "SELECT c.attempt_nr, p.job_status, p.job_name = c.job_name FROM jobs c "
+        "JOIN jobs p ON p.panda_id = c.parent_id",
+    )
+    assert pairs and all(row == (2, "failed", 1) for row in pairs), pairs
+    history = _rows(
+        data,
+        "SELECT count(DISTINCT h.panda_id) FROM job_status_history h WHERE h.job_status = 'running'",
+    )[0][0]
+    assert history == len(_rows(data, "SELECT panda_id FROM jobs"))
+
+
+def test_finished_jobs_wrote_real_outputs(demo_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    _, data = demo_run
+    finished = _rows(data, "SELECT panda_id FROM jobs WHERE job_status = 'finished'")
+    outputs = sorted((data / "storage").glob("*/mc_pi.*.json"))
+    assert len(outputs) >= len(finished)
+    for path in outputs[:20]:
+        result = json.loads(path.read_text())
+        assert abs(result["pi"] - 3.14159) < 6 * result["error"] + 1e-3, result
+
+
+def test_every_factory_worker_ended(demo_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    _, data = demo_run
+    workers = Counter(dict(_rows(data, "SELECT status, count(*) FROM workers GROUP BY status")))
+    assert workers and set(workers) <= {"finished", "failed", "cancelled"}, workers
+    assert workers["finished"] >= 1

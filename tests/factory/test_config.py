@@ -1,0 +1,165 @@
+"""Factory TOML: a full file, defaults and merging of pilot options, and errors naming file, queue, field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pandawms.factory import FactoryConfig, FactoryQueue, PilotOptions, load_factory_config
+from pandawms.factory.factory import pilot_argv
+
+FULL = """
+[factory]
+server_url = "http://127.0.0.1:25080"
+harvester_id = "node1.factory"
+cycle_interval = 30
+workdir = "/tmp/pw-factory"
+max_new_workers = 7
+cancel_grace = 20
+worker_dir_retention = 0
+
+[factory.pilot]
+heartbeat = 600
+max_empty = 2
+storage_dir = "/data/se"
+
+[[queue]]
+name = "Q1"
+max_workers = 4
+max_queued = 2
+max_new = 1
+[queue.pilot]
+max_empty = 5
+lifetime = 3600
+
+[[queue]]
+name = "Q2"
+backend = "local"
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "factory.toml"
+    path.write_text(text)
+    return path
+
+
+def test_full_file(tmp_path: Path) -> None:
+    cfg = load_factory_config(_write(tmp_path, FULL))
+    assert cfg.server_url == "http://127.0.0.1:25080"
+    assert (cfg.harvester_id, cfg.cycle_interval, cfg.max_new_workers) == ("node1.factory", 30.0, 7)
+    assert cfg.workdir == Path("/tmp/pw-factory") and cfg.cancel_grace == 20.0
+    assert cfg.worker_dir_retention == 0.0
+    q1, q2 = cfg.queues
+    assert (q1.name, q1.backend, q1.max_workers, q1.queued_limit, q1.max_new) == ("Q1", "local", 4, 2, 1)
+    # queue pilot options override the factory's, which override the defaults
+    assert cfg.pilot_options(q1) == PilotOptions(
+        heartbeat=600, max_empty=5, lifetime=3600, storage_dir=Path("/data/se")
+    )
+    assert cfg.pilot_options(q2) == PilotOptions(heartbeat=600, max_empty=2, storage_dir=Path("/data/se"))
+    # safe non-zero defaults: max_queued follows max_workers
+    assert (q2.max_workers, q2.queued_limit, q2.max_new) == (10, 10, 0)
+
+
+def test_server_flag_wins_and_harvester_id_defaults_to_host_pid(tmp_path: Path) -> None:
+    text = '[[queue]]\nname = "Q"\n'
+    cfg = load_factory_config(_write(tmp_path, text), server_url="http://h:1")
+    assert cfg.server_url == "http://h:1"
+    assert cfg.harvester_id.endswith(f"-{__import__('os').getpid()}")
+    assert cfg.cycle_interval == 60.0
+
+
+def test_pilot_command_line(tmp_path: Path) -> None:
+    cfg = FactoryConfig(
+        server_url="http://h:1",
+        queues=(FactoryQueue("Q"),),
+        pilot=PilotOptions(heartbeat=1, max_empty=1, storage_dir=Path("/se"), label="managed", cores=2),
+    )
+    argv = pilot_argv(cfg, cfg.queues[0], 42, tmp_path / "w")
+    assert argv[1:4] == ("-m", "pandawms.cli.main", "pilot")
+    flags = dict(zip(argv[4::2], argv[5::2], strict=True))
+    assert flags == {
+        "--server": "http://h:1",
+        "--queue": "Q",
+        "--worker-id": "42",
+        "--workdir": str(tmp_path / "w"),
+        "--heartbeat": "1.0",
+        "--lifetime": "324000.0",
+        "--kill-grace": "10.0",
+        "--memory-factor": "2.0",
+        "--looping-timeout": "7200.0",
+        "--max-empty": "1",
+        "--cores": "2",
+        "--storage-dir": "/se",
+        "--label": "managed",
+    }
+
+
+BAD = [
+    ("[[queue]]\nname = 'Q'\n", "server_url: missing"),
+    ("[factory]\nserver_url = 'ftp://x'\n[[queue]]\nname = 'Q'\n", "[factory]: server_url: must be an http"),
+    ("[factory]\nserver_url = 'http://x'\n", "no [[queue]] table"),
+    (
+        "[factory]\nserver_url = 'http://x'\ncycle = 3\n[[queue]]\nname = 'Q'\n",
+        "[factory]: cycle: unknown field",
+    ),
+    (
+        "[factory]\nserver_url = 'http://x'\nharvester_id = 'a b'\n[[queue]]\nname='Q'\n",
+        "harvester_id: must be",
+    ),
+    (
+        "[factory]\nserver_url = 'http://x'\ncycle_interval = 'x'\n[[queue]]\nname='Q'\n",
+        "cycle_interval: must be a number",
+    ),
+    (
+        "[factory]\nserver_url = 'http://x'\nmax_new_workers = 0\n[[queue]]\nname='Q'\n",
+        "max_new_workers: must be >= 1",
+    ),
+    ("[factory]\nserver_url = 'http://x'\n[[queue]]\nmax_workers = 3\n", "[[queue]] #1: name: must be"),
+    (
+        "[factory]\nserver_url = 'http://x'\n[[queue]]\nname = 'Q'\nmax_workers = 0\n",
+        "queue 'Q': max_workers: must be >= 1",
+    ),
+    (
+        "[factory]\nserver_url = 'http://x'\n[[queue]]\nname = 'Q'\nmax_workers = true\n",
+        "queue 'Q': max_workers: must be an integer",
+    ),
+    (
+        "[factory]\nserver_url = 'http://x'\n[[queue]]\nname = 'Q'\nmax_queued = 0\n",
+        "queue 'Q': max_queued: must be >= 1",
+    ),
+    (
+        "[factory]\nserver_url = 'http://x'\n[[queue]]\nname = 'Q'\nbackend = 'slurm'\n",
+        "queue 'Q': backend: unknown backend 'slurm'",
+    ),
+    (
+        "[factory]\nserver_url = 'http://x'\n[[queue]]\nname = 'Q'\nmaxWorkers = 3\n",
+        "queue 'Q': maxWorkers: unknown field",
+    ),
+    (
+        "[factory]\nserver_url = 'http://x'\n[[queue]]\nname = 'Q'\n[queue.pilot]\nmax_empty = 0\n",
+        "queue 'Q' pilot: max_empty: must be >= 1",
+    ),
+    (
+        "[factory]\nserver_url = 'http://x'\n[factory.pilot]\nbeat = 1\n[[queue]]\nname = 'Q'\n",
+        "[factory.pilot]: beat: unknown field",
+    ),
+    ("[factory]\nserver_url = 'http://x'\n[[queue]]\nname = 'Q'\n[[queue]]\nname = 'Q'\n", "listed twice: Q"),
+    ("[factory]\nserver_url = 'http://x'\n[queues]\n", "unknown top-level table(s): queues"),
+    ("[factory\n", "cannot read factory config"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD)
+def test_bad_config_names_file_queue_and_field(tmp_path: Path, text: str, message: str) -> None:
+    path = _write(tmp_path, text)
+    with pytest.raises(ValueError) as err:
+        load_factory_config(path)
+    assert str(path) in str(err.value)
+    assert message in str(err.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="cannot read factory config"):
+        load_factory_config(tmp_path / "nope.toml")
