@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: install test-deps demo test check lint format typecheck bench clean
+.PHONY: install test-deps demo test check lint format typecheck bench clean screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,3 +42,7 @@ bench: install test-deps
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Refresh the monitor screenshots in docs/ (README) from the browser tests.
+screenshots: install test-deps
+	PANDA_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/monitor/test_browser.py

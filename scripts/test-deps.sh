@@ -3,23 +3,12 @@
 #
 # Each entry is "CHECK : PACKAGE". CHECK is either a path (shell globs allowed) that must exist, or the
 # name of a command that must be on PATH. Add a line to DEPS to require another package.
-# Optional groups are switched on by environment variables:
-#   PANDA_TEST_BROWSER=1   also install chromium (browser tests; off by default)
 set -euo pipefail
 
 DEPS=(
-  "/usr/lib/postgresql/*/bin/initdb : postgresql"  # private PostgreSQL servers (tests/support/pgserver.py)
+  "/usr/lib/postgresql/*/bin/initdb : postgresql"  # private PostgreSQL servers (pandawms/bench/pgserver.py)
+  "/usr/bin/chromium : chromium"                    # monitor browser tests (tests/monitor/test_browser.py)
 )
-BROWSER_DEPS=(
-  "/usr/bin/chromium : chromium"
-)
-if [[ "${PANDA_TEST_BROWSER:-0}" == 1 ]]; then
-  DEPS+=("${BROWSER_DEPS[@]}")
-else
-  for dep in "${BROWSER_DEPS[@]}"; do
-    echo "test-deps: ${dep##*: } skipped (set PANDA_TEST_BROWSER=1 to install)"
-  done
-fi
 
 # found CHECK: print what satisfies CHECK and succeed, or fail quietly.
 found() {

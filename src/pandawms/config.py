@@ -28,6 +28,7 @@ class WatchdogConfig:
     transferring_timeout: int = 518400
     activated_expiry: int = 604800
     defined_timeout: int = 14400
+    factory_silence: int = 3600  # a factory's workers end as missed after this long without a call from it
     batch_size: int = 1000
 
 

@@ -6,7 +6,15 @@ import threading
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from pandawms.agents.watchdogs import missed_workers_agent
+from pandawms.config import WatchdogConfig
+from pandawms.db import schema
+from pandawms.db import workers as workers_db
+from pandawms.db.engine import Database
+from pandawms.services import workers
+from tests.conftest import FrozenClock
 from tests.db.helpers import API, acquire, ok, submit
 
 LIMITS = {"max_workers": 5, "max_queued": 5, "max_new": 0}
@@ -89,3 +97,63 @@ def test_concurrent_factories_never_over_submit(client: TestClient) -> None:
         t.join()
     assert sum(granted) == 7
     assert ok(client.get(f"{API}/harvester/get_worker_stats"))["BIG"]["submitted"] == 7
+
+
+def _stats(client: TestClient, queue: str) -> dict[str, int]:
+    data: dict[str, dict[str, int]] = ok(
+        client.get(f"{API}/harvester/get_worker_stats", params={"queue": queue})
+    )
+    return data[queue]
+
+
+def test_heartbeat_is_recorded_and_validated(client: TestClient, db: Database, clock: FrozenClock) -> None:
+    body = {"harvester_id": "f1", "host": "node1", "alive_workers": 4}
+    data = ok(client.post(f"{API}/harvester/heartbeat", json=body))
+    assert data == {"harvester_id": "f1", "last_seen": clock().isoformat()}
+    clock.advance(seconds=30)
+    ok(client.post(f"{API}/harvester/heartbeat", json=body))
+    with db.read() as conn:
+        assert workers_db.last_seen(conn, "f1") == clock()
+    bad = client.post(f"{API}/harvester/heartbeat", json={"harvester_id": "f1", "alive_workers": -1})
+    assert bad.status_code == 422 and "alive_workers" in bad.json()["message"]
+
+
+def test_workers_of_a_silent_factory_end_missed_and_free_the_queue(
+    client: TestClient, db: Database, clock: FrozenClock
+) -> None:
+    # given two factories on SMALL: f1 holds every queued slot, f2 has a running worker
+    submit(client, n=10, computingSite="SMALL")
+    held = grant(client, "f1", max_workers=3, max_queued=3)["workers"]
+    [running] = grant(client, "f2", max_workers=4, max_queued=4)["workers"]
+    acquire(client, "SMALL", worker_id=running["worker_id"])
+    assert grant(client, "f2", max_workers=4, max_queued=4)["granted"] == 0  # the queue is full
+    # when f1 goes silent for longer than factory_silence while f2 keeps calling
+    for _ in range(4):
+        clock.advance(seconds=1000)
+        ok(client.post(f"{API}/harvester/heartbeat", json={"harvester_id": "f2"}))
+    with db.write() as conn:
+        ended = workers.mark_missed(conn, clock(), silence=3600, limit=1000)
+        again = workers.mark_missed(conn, clock(), silence=3600, limit=1000)
+    # then only f1's workers end, as missed, once, with a diagnostic naming the factory
+    assert (ended, again) == (3, 0)
+    stats = _stats(client, "SMALL")
+    assert stats["missed"] == 3 and stats["running"] == 1 and stats["submitted"] == 0
+    with db.read() as conn:
+        diag = conn.execute(
+            select(schema.workers.c.diag).where(schema.workers.c.worker_id == held[0]["worker_id"])
+        ).scalar_one()
+    assert "f1" in diag and "3600" in diag
+    # and f2 may now fill the freed slots
+    assert grant(client, "f2", max_workers=4, max_queued=4)["granted"] == 3
+    # and f1's late report of a missed worker is settled, not an error
+    late = {"harvester_id": "f1", "workers": [{"worker_id": held[0]["worker_id"], "status": "finished"}]}
+    [r] = ok(client.post(f"{API}/harvester/update_workers", json=late))
+    assert r["outcome"] == "rejected" and r["status"] == "missed"
+
+
+def test_missed_workers_agent_runs_from_config(client: TestClient, db: Database, clock: FrozenClock) -> None:
+    submit(client, computingSite="SMALL")
+    grant(client, "f1")
+    agent = missed_workers_agent(db, WatchdogConfig(factory_silence=60))
+    assert agent.run_once(clock.advance(seconds=59)) == 0
+    assert agent.run_once(clock.advance(seconds=2)) == 1

@@ -43,6 +43,7 @@ def test_demo_exits_zero_and_prints_the_summary(
     assert "Summary by state:" in done.stdout
     assert "PAYLOADEXCEEDMAXMEM" in done.stdout
     assert "Where to look next" in done.stdout
+    assert "/errors/" in done.stdout  # the monitor URL
 
 
 def test_every_job_is_final_with_the_designed_failures(

@@ -18,6 +18,8 @@ from pandawms.protocol.factory import (
     AddWorkersRequest,
     AddWorkersResponse,
     GrantedWorker,
+    HeartbeatRequest,
+    HeartbeatResponse,
     WorkerUpdate,
     WorkerUpdateResult,
 )
@@ -35,6 +37,7 @@ class FakeServer:
         self.reports: list[WorkerUpdate] = []
         self.stats: dict[str, dict[str, int]] = {}
         self.down = False
+        self.heartbeats: list[HeartbeatRequest] = []
 
     def get_queue(self, name: str, *, cancel: threading.Event | None = None) -> QueueConfig:
         if name not in self.statuses:
@@ -68,6 +71,12 @@ class FakeServer:
         self, queue: str | None = None, *, cancel: threading.Event | None = None
     ) -> dict[str, dict[str, int]]:
         return self.stats
+
+    def heartbeat(self, req: HeartbeatRequest, *, cancel: threading.Event | None = None) -> HeartbeatResponse:
+        if self.down:
+            raise ServerUnreachable("down")
+        self.heartbeats.append(req)
+        return HeartbeatResponse(harvester_id=req.harvester_id, last_seen="2026-11-30T06:00:00")
 
 
 class FakeBackend:
@@ -206,3 +215,24 @@ def test_shutdown_cancels_live_workers_and_reports_them(tmp_path: Path) -> None:
     assert sorted(backend.cancelled) == ["fake-1", "fake-2"]
     assert sorted((r.worker_id, r.status) for r in server.reports) == [(1, "cancelled"), (2, "cancelled")]
     assert factory.workers == {}
+
+
+def test_every_cycle_sends_a_heartbeat_with_the_live_worker_count(tmp_path: Path) -> None:
+    # given a factory whose queue is granted 3 workers
+    server = FakeServer({"Q": QueueStatus.ONLINE}, {"Q": 3})
+    factory, _ = _factory(tmp_path, server, [FactoryQueue("Q", max_workers=3)])
+    # when two cycles run
+    factory.cycle()
+    factory.cycle()
+    # then each said the factory is alive, the second with the workers started by the first
+    assert [(h.harvester_id, h.alive_workers) for h in server.heartbeats] == [("h", 0), ("h", 3)]
+
+
+def test_a_lost_heartbeat_does_not_stop_the_cycle(tmp_path: Path) -> None:
+    # given a server that cannot take heartbeats or reports right now
+    server = FakeServer({"Q": QueueStatus.ONLINE}, {"Q": 1})
+    server.down = True
+    factory, _ = _factory(tmp_path, server, [FactoryQueue("Q", max_workers=1)])
+    # when a cycle runs, then it still provisions
+    summary = factory.cycle()
+    assert summary.queues["Q"].started == 1

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
 
 from pandawms.config import ServerConfig, WatchdogConfig
 from pandawms.server.app import create_app
@@ -35,27 +36,17 @@ class LiveServer:
         return self.url + "/api/v1"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
 @contextmanager
-def live_server(
-    data_dir: Path,
-    queues_toml: str = DEFAULT_QUEUES,
-    watchdog: WatchdogConfig | None = None,
-    agents: bool = False,
-) -> Iterator[LiveServer]:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    qfile = data_dir / "queues.toml"
-    qfile.write_text(queues_toml)
-    port = _free_port()
-    cfg = ServerConfig(
-        port=port, data_dir=data_dir, queues_file=qfile, agents=agents, watchdog=watchdog or WatchdogConfig()
-    )
-    server = uvicorn.Server(uvicorn.Config(create_app(cfg), host="127.0.0.1", port=port, log_level="warning"))
+def serve_in_thread(app: FastAPI) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free port in a daemon thread; yields its root URL once healthy."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
@@ -69,7 +60,24 @@ def live_server(
     else:
         raise RuntimeError("live server did not start")
     try:
-        yield LiveServer(url, data_dir)
+        yield url
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@contextmanager
+def live_server(
+    data_dir: Path,
+    queues_toml: str = DEFAULT_QUEUES,
+    watchdog: WatchdogConfig | None = None,
+    agents: bool = False,
+) -> Iterator[LiveServer]:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    qfile = data_dir / "queues.toml"
+    qfile.write_text(queues_toml)
+    cfg = ServerConfig(
+        data_dir=data_dir, queues_file=qfile, agents=agents, watchdog=watchdog or WatchdogConfig()
+    )
+    with serve_in_thread(create_app(cfg)) as url:
+        yield LiveServer(url, data_dir)

@@ -15,10 +15,11 @@ ALLOWED = {
     "db": {"core"},
     "services": {"core", "db", "protocol"},
     "agents": {"core", "db", "services", "protocol", "config"},
-    "server": {"core", "protocol", "services", "agents", "config", "db"},  # db: engine + migrate only
+    # server: db for engine + migrate only; monitor is mounted by create_app
+    "server": {"core", "protocol", "services", "agents", "config", "db", "monitor"},
     "pilot": {"core", "protocol"},
     "factory": {"core", "protocol"},
-    "cli": {"core", "protocol", "config", "server", "pilot", "factory", "bench"},
+    "cli": {"core", "protocol", "config", "server", "pilot", "factory", "bench", "monitor"},
     "bench": {"core", "protocol", "config"},
     "monitor": {"core", "protocol", "services", "db", "config"},
     "examples": set(),  # demo payloads: standard library only, they run anywhere a pilot does

@@ -1,4 +1,5 @@
-"""Watchdog agents: one per timeout rule (lost heartbeat, sent/holding/transferring timeouts, expiry)."""
+"""Watchdog agents: one per timeout rule (lost heartbeat, sent/holding/transferring timeouts, expiry),
+and one ending the workers of silent factories as missed."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pandawms.agents.runner import Agent
 from pandawms.config import WatchdogConfig
 from pandawms.core.timeouts import TimeoutRule, default_rules
 from pandawms.db.engine import Database
-from pandawms.services import watchdog
+from pandawms.services import watchdog, workers
 from pandawms.services.termination import RetryPolicy
 
 
@@ -32,3 +33,13 @@ def watchdog_agents(db: Database, cfg: WatchdogConfig, policy: RetryPolicy) -> l
         return Agent(rule.name, cfg.interval, run_once)
 
     return [make(rule) for rule in rules_from_config(cfg)]
+
+
+def missed_workers_agent(db: Database, cfg: WatchdogConfig) -> Agent:
+    """Workers of a factory silent for ``factory_silence`` s end as missed (they would block grants)."""
+
+    def run_once(now: datetime) -> int:
+        with db.write() as conn:
+            return workers.mark_missed(conn, now, cfg.factory_silence, cfg.batch_size)
+
+    return Agent("missed_workers", cfg.interval, run_once)

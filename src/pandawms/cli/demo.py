@@ -195,11 +195,14 @@ def summary(jobs: list[dict[str, Any]], api: str) -> str:
     lines += [
         "",
         "Where to look next:",
+        f"  {server}/errors/                 # the monitor: failures by code, per queue and user",
+        f"  {server}/jobs/?jobstatus=failed  # the failed jobs; click any value to filter",
         f"  export PANDA_URL={server}",
         "  .venv/bin/panda jobs --status failed        # the failures, with their error codes",
     ]
     if failed is not None:
         lines += [
+            f"  {server}/job/{failed}/           # one job: attributes, history, errors, its log files",
             f"  .venv/bin/panda job {failed}                     # attributes, history, errors explained",
             f"  .venv/bin/panda logs {failed}                    # payload stdout/stderr and pilot log",
         ]
@@ -239,7 +242,9 @@ def run_demo(cfg: DemoConfig, console: Console) -> int:
         httpx.Client(base_url=api, timeout=120) as client,
     ):
         _wait_healthy(api, server, server_log)
+        root = api.removesuffix("/api/v1")
         console.print(f"server up at {api} (OpenAPI: {api}/docs)")
+        console.print(f"[bold]monitor: {root}/[/]  (jobs {root}/jobs/, errors {root}/errors/, live)")
         workload = build_workload(cfg.jobs, sys.executable, cfg.seed)
         client.post("/job/submit", json={"jobs": workload}).raise_for_status()
         n_bad = sum(1 for i in range(cfg.jobs) if i % 25 in (7, 13, 19))
@@ -272,7 +277,8 @@ def _follow(client: httpx.Client, cfg: DemoConfig, console: Console) -> list[dic
 
 
 def _serve_until_interrupted(console: Console, api: str) -> None:
-    console.print(f"\nThe server keeps running at {api} — press Ctrl-C to stop.")
+    root = api.removesuffix("/api/v1")
+    console.print(f"\nThe server keeps running: monitor {root}/, API {api} — press Ctrl-C to stop.")
     try:
         while True:
             time.sleep(3600)

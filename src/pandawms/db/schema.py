@@ -10,6 +10,8 @@ Tables
 - ``workers``: pilot-factory workers (one pilot slot each) per factory (harvester_id) and queue; status
   changes only through services/lifecycle.py. ``ix_workers_queue_status`` serves the per-queue counts the
   factories' atomic sizing reads.
+- ``harvesters``: one row per factory with its last call (heartbeat, add_workers, update_workers); the
+  missed-worker watchdog ends the live workers of a factory silent for too long.
 
 Indexes (designed for 1M+ jobs; each hot query is an index range scan)
 - ``ix_jobs_dispatch`` (computing_site, current_priority DESC, panda_id) WHERE job_status='activated':
@@ -194,3 +196,15 @@ workers = Table(
 )
 Index("ix_workers_queue_status", workers.c.queue, workers.c.status)
 Index("ix_workers_status_modtime", workers.c.status, workers.c.modification_time)
+
+# One row per factory: its last call. Workers of a factory silent for longer than the watchdog's
+# factory_silence end as missed (services/workers.mark_missed). Few rows: no index beyond the key.
+harvesters = Table(
+    "harvesters",
+    metadata,
+    Column("harvester_id", String(64), primary_key=True),
+    Column("host", String(128), nullable=False, server_default=""),
+    Column("alive_workers", Integer, nullable=False, server_default="0"),
+    Column("first_seen", DateTime, nullable=False),
+    Column("last_seen", DateTime, nullable=False),
+)

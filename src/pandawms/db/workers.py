@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from pandawms.core.states import JobStatus, WorkerStatus
-from pandawms.db.schema import jobs, queues, workers
+from pandawms.db.schema import harvesters, jobs, queues, workers
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,3 +94,47 @@ def activated_jobs(conn: Connection, queue: str) -> int:
         jobs.c.job_status == JobStatus.ACTIVATED.value, jobs.c.computing_site == queue
     )
     return int(conn.execute(stmt).scalar_one())
+
+
+_ACTIVE = (WorkerStatus.SUBMITTED.value, WorkerStatus.RUNNING.value)
+
+
+def touch_harvester(
+    conn: Connection, harvester_id: str, now: datetime, host: str | None = None, alive: int | None = None
+) -> None:
+    """Record a call from a factory (insert on its first call); host/alive are kept when not given."""
+    values: dict[str, Any] = {"last_seen": now}
+    if host is not None:
+        values["host"] = host[:128]
+    if alive is not None:
+        values["alive_workers"] = alive
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(harvesters).values(harvester_id=harvester_id, first_seen=now, **values)
+    conn.execute(stmt.on_conflict_do_update(index_elements=[harvesters.c.harvester_id], set_=values))
+
+
+def last_seen(conn: Connection, harvester_id: str) -> datetime | None:
+    stmt = select(harvesters.c.last_seen).where(harvesters.c.harvester_id == harvester_id)
+    return conn.execute(stmt).scalar_one_or_none()
+
+
+def orphaned_workers(
+    conn: Connection, cutoff: datetime, limit: int
+) -> list[tuple[int, str, datetime | None]]:
+    """Live workers whose factory has been silent since before ``cutoff``: (worker_id, harvester, last seen).
+
+    A factory never recorded (workers older than liveness tracking) counts as silent since its worker's last
+    change. Reads the active rows only (ix_workers_status_modtime), joined to the few harvester rows.
+    """
+    seen = harvesters.c.last_seen
+    stmt = (
+        select(workers.c.worker_id, workers.c.harvester_id, seen)
+        .select_from(workers.outerjoin(harvesters, harvesters.c.harvester_id == workers.c.harvester_id))
+        .where(
+            workers.c.status.in_(_ACTIVE),
+            or_(seen < cutoff, and_(seen.is_(None), workers.c.modification_time < cutoff)),
+        )
+        .order_by(workers.c.worker_id)
+        .limit(limit)
+    )
+    return [(int(r[0]), str(r[1]), r[2]) for r in conn.execute(stmt)]

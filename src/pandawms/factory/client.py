@@ -19,6 +19,8 @@ from pandawms.protocol import paths
 from pandawms.protocol.factory import (
     AddWorkersRequest,
     AddWorkersResponse,
+    HeartbeatRequest,
+    HeartbeatResponse,
     UpdateWorkersRequest,
     WorkerUpdate,
     WorkerUpdateResult,
@@ -158,6 +160,13 @@ class FactoryClient(EnvelopeClient):
             return [WorkerUpdateResult.model_validate(item) for item in data]
         except ValueError as exc:  # pydantic's ValidationError
             raise BadResponse(f"update_workers answer: {exc}") from None
+
+    def heartbeat(self, req: HeartbeatRequest, *, cancel: threading.Event | None = None) -> HeartbeatResponse:
+        data = self.request("POST", paths.HARVESTER_HEARTBEAT, json=req.model_dump(), cancel=cancel)
+        try:
+            return HeartbeatResponse.model_validate(data)
+        except ValueError as exc:  # pydantic's ValidationError
+            raise BadResponse(f"heartbeat answer: {exc}") from None
 
     def get_worker_stats(
         self, queue: str | None = None, *, cancel: threading.Event | None = None

@@ -6,6 +6,7 @@ queue, so a factory starts exactly the workers it was granted and never more. St
 from __future__ import annotations
 
 import logging
+import socket
 import sys
 import threading
 import time
@@ -24,12 +25,20 @@ from pandawms.factory.reports import PendingReports
 from pandawms.factory.sizing import QueueLoad, plan_ask, rotate
 from pandawms.factory.workdirs import collect_parked, hand_over_parked, spool_dir, sweep_old, worker_dir
 from pandawms.protocol import errorcodes as ec
-from pandawms.protocol.factory import AddWorkersRequest, AddWorkersResponse, WorkerUpdate, WorkerUpdateResult
+from pandawms.protocol.factory import (
+    AddWorkersRequest,
+    AddWorkersResponse,
+    HeartbeatRequest,
+    HeartbeatResponse,
+    WorkerUpdate,
+    WorkerUpdateResult,
+)
 from pandawms.protocol.queues import QueueConfig
 
 log = logging.getLogger(__name__)
 
 _DIAG_MAX = 2000
+_HOST = socket.gethostname()[:128]
 
 
 class FactoryServer(Protocol):
@@ -53,6 +62,10 @@ class FactoryServer(Protocol):
     def get_worker_stats(
         self, queue: str | None = None, *, cancel: threading.Event | None = None
     ) -> dict[str, dict[str, int]]: ...
+
+    def heartbeat(
+        self, req: HeartbeatRequest, *, cancel: threading.Event | None = None
+    ) -> HeartbeatResponse: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +170,7 @@ class Factory:
         summary = CycleSummary(self.cycles)
         self.cycles += 1
         self._poll(summary)
+        self._heartbeat()
         self.reports.flush(self.client, cancel=self.stop)
         stats = self._stats()
         budget = self.config.max_new_workers
@@ -198,6 +212,20 @@ class Factory:
         ended[status.state.value] += 1
         if status.exit_code == ec.EXIT_NO_JOBS:
             ended["empty"] += 1  # pilots that found no job (factory.md §8 #1)
+
+    def _heartbeat(self) -> None:
+        """Tell the server this factory is alive; a silent factory's workers end as missed there."""
+        req = HeartbeatRequest(
+            harvester_id=self.config.harvester_id, host=_HOST, alive_workers=len(self.workers)
+        )
+        try:
+            self.client.heartbeat(req, cancel=self.stop)
+        except Stopped:
+            return
+        except FactoryClientError as exc:
+            log.warning(
+                "heartbeat not delivered (the server ends our workers as missed if this lasts): %s", exc
+            )
 
     def _stats(self) -> dict[str, dict[str, int]] | None:
         try:

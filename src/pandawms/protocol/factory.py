@@ -52,3 +52,17 @@ class WorkerUpdateResult(BaseModel):
     outcome: str
     status: str | None
     message: str = ""
+
+
+class HeartbeatRequest(BaseModel):
+    """A factory's liveness, sent every cycle: its workers stay trusted while it keeps calling."""
+
+    model_config = _STRICT
+    harvester_id: str = HARVESTER_ID
+    host: str = Field("", max_length=128)
+    alive_workers: int = Field(0, ge=0, le=10_000_000, description="workers this factory is watching")
+
+
+class HeartbeatResponse(BaseModel):
+    harvester_id: str
+    last_seen: str = Field(description="server time of this heartbeat (UTC, ISO 8601)")

@@ -14,12 +14,13 @@ from pandawms import __version__
 from pandawms.agents.brokerage import brokerage_agent
 from pandawms.agents.queue_file import queue_file_agent
 from pandawms.agents.runner import Agent, AgentRunner, utcnow
-from pandawms.agents.watchdogs import watchdog_agents
+from pandawms.agents.watchdogs import missed_workers_agent, watchdog_agents
 from pandawms.config import ServerConfig
 from pandawms.core.errors import PandaError
 from pandawms.core.retry import parse_error_keys
 from pandawms.db import migrate
 from pandawms.db.engine import Database
+from pandawms.monitor import mount_monitor
 from pandawms.protocol import paths
 from pandawms.protocol.queues import parse_queue_file
 from pandawms.server import (
@@ -50,6 +51,7 @@ ROUTERS = (
 
 def build_agents(db: Database, config: ServerConfig, policy: RetryPolicy) -> list[Agent]:
     agents = watchdog_agents(db, config.watchdog, policy)
+    agents.append(missed_workers_agent(db, config.watchdog))
     agents.append(brokerage_agent(db, config.watchdog.interval, config.watchdog.batch_size))
     if config.queues_file is not None:
         agents.append(queue_file_agent(db, config.queues_file))
@@ -95,6 +97,7 @@ def create_app(
     app.add_exception_handler(PandaError, panda_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_middleware(PilotFastPath, ctx=ctx)
+    mount_monitor(app, ctx)  # the web monitor's pages at BigPanDA's paths (/, /jobs/, /job/N/, ...)
     return app
 
 

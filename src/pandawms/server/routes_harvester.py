@@ -15,6 +15,8 @@ from pandawms.protocol.factory import (
     AddWorkersRequest,
     AddWorkersResponse,
     GrantedWorker,
+    HeartbeatRequest,
+    HeartbeatResponse,
     UpdateWorkersRequest,
     WorkerUpdateResult,
 )
@@ -64,3 +66,12 @@ def get_worker_stats(ctx: Ctx, queue: Annotated[str | None, Query(max_length=128
     """Worker counts by status for one queue or all."""
     with ctx.db.read() as conn:
         return envelope(workers.stats(conn, queue))
+
+
+@router.post(paths.HARVESTER_HEARTBEAT, response_model=Envelope[HeartbeatResponse])
+def heartbeat(body: HeartbeatRequest, ctx: Ctx) -> Response:
+    """A factory is alive (send every cycle). Workers of a factory silent for the watchdog's
+    ``factory_silence`` end as missed; add_workers and update_workers count as calls too."""
+    with ctx.db.write() as conn:
+        seen = workers.heartbeat(conn, body.harvester_id, body.host, body.alive_workers, ctx.clock())
+    return envelope(HeartbeatResponse(harvester_id=body.harvester_id, last_seen=seen.isoformat()))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
@@ -15,6 +15,7 @@ from pandawms.core.states import WORKER_FINAL_STATES, WorkerStatus
 from pandawms.db import queues as queues_db
 from pandawms.db import workers as workers_db
 from pandawms.services import lifecycle
+from pandawms.services.lifecycle import Outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,7 @@ def add_workers(
     """
     if not workers_db.lock_queue(conn, queue):
         raise NotFound(f"queue {queue!r} not found")
+    workers_db.touch_harvester(conn, harvester_id, now)
     spec = queues_db.get(conn, queue)
     assert spec is not None
     activated = workers_db.activated_jobs(conn, queue)
@@ -69,7 +71,31 @@ class ReportResult:
 def update_workers(
     conn: Connection, harvester_id: str, reports: Sequence[WorkerReport], now: datetime
 ) -> list[ReportResult]:
+    workers_db.touch_harvester(conn, harvester_id, now)
     return [_update_one(conn, harvester_id, r, now) for r in reports]
+
+
+def heartbeat(conn: Connection, harvester_id: str, host: str, alive: int, now: datetime) -> datetime:
+    """A factory says it is alive (every cycle); its workers are trusted while it keeps saying so."""
+    workers_db.touch_harvester(conn, harvester_id, now, host=host, alive=alive)
+    return now
+
+
+def mark_missed(conn: Connection, now: datetime, silence: int, limit: int) -> int:
+    """End as ``missed`` up to ``limit`` live workers whose factory has been silent for ``silence`` s.
+
+    Nobody will ever report them: without this they would count as queued or running forever and hold
+    back every factory's grants on their queue. Their jobs are left to the lost-heartbeat watchdog.
+    """
+    cutoff = now - timedelta(seconds=silence)
+    ended = 0
+    for worker_id, harvester_id, seen in workers_db.orphaned_workers(conn, cutoff, limit):
+        since = seen.isoformat(sep=" ", timespec="seconds") if seen is not None else "never heard from"
+        diag = f"factory {harvester_id} silent (last call: {since}) > {silence} s"
+        fields = {"end_time": now, "diag": diag}
+        outcome, _, _ = lifecycle.transition_worker(conn, worker_id, WorkerStatus.MISSED, now, fields)
+        ended += outcome is Outcome.ACCEPTED
+    return ended
 
 
 def _update_one(conn: Connection, harvester_id: str, r: WorkerReport, now: datetime) -> ReportResult:

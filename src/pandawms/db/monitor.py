@@ -1,0 +1,425 @@
+"""Monitor reads: every SQL statement behind the web monitor's pages (read-only).
+
+A page's selection is a ``Selection`` (states, attribute patterns, ids, error codes, time window on
+``modification_time``). Listings and summaries read one status at a time on ``ix_jobs_status_modtime``
+(status, modification_time) newest first with a LIMIT, then merge: each part is an index range scan that
+stops early, so a page costs O(limit) rows whatever the table size. Summaries over a selection are
+computed in Python from one LIMITed projection (``facts``); per-queue and per-user pages use grouped
+counts over the window.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, NamedTuple
+
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Integer,
+    Select,
+    and_,
+    cast,
+    extract,
+    false,
+    func,
+    not_,
+    or_,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+from pandawms.core.specs import ErrorComponent
+from pandawms.core.states import ACTIVE_STATES, FINAL_STATES
+from pandawms.db.schema import brokerage_decisions, job_status_history, jobs, workers
+
+TEXT_COLUMNS = frozenset(
+    {
+        "computing_site",
+        "prod_user_name",
+        "prod_source_label",
+        "job_name",
+        "transformation",
+        "modification_host",
+    }
+)
+INT_COLUMNS = frozenset({"panda_id", "task_id", "jobset_id", "parent_id", "attempt_nr"})
+COMPONENTS: tuple[str, ...] = tuple(c.value for c in ErrorComponent)
+NOT_SPECIFIED = "Not specified"
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One pattern: ``*`` is a wildcard, a lone ``*`` means "set", ``Not specified`` means NULL/empty."""
+
+    pattern: str
+    negate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """An attribute filter on a text column: OR over groups, AND inside a group (``a|b,!c``)."""
+
+    column: str
+    any_of: tuple[tuple[Term, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which jobs a page shows. ``statuses`` is never empty (the parser expands wildcards)."""
+
+    statuses: tuple[str, ...]
+    matches: tuple[Match, ...] = ()
+    ints: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    errors: tuple[tuple[str, int], ...] = ()  # OR of (component, code)
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @property
+    def status_only(self) -> bool:
+        return not (self.matches or self.ints or self.errors)
+
+
+class SortKey(StrEnum):
+    TIME_DESC = "time-descending"
+    TIME_ASC = "time-ascending"
+    ID_DESC = "pandaid-descending"
+    ID_ASC = "pandaid-ascending"
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Keyset position: the sort key and PandaID of the last row shown."""
+
+    time: datetime | None
+    panda_id: int
+
+
+class Fact(NamedTuple):
+    """The columns job summaries need, times as epoch seconds (naive UTC)."""
+
+    panda_id: int
+    status: str
+    site: str | None
+    user: str
+    label: str
+    attempt: int
+    modified: int
+    created: int
+    started: int | None
+    ended: int | None
+    max_pss: int | None
+    cores: int
+    cpu: int | None
+
+
+class ErrorFact(NamedTuple):
+    """A failed or holding job with an error code: what error summaries need."""
+
+    panda_id: int
+    status: str
+    site: str | None
+    user: str
+    modified: int
+    errors: tuple[tuple[str, int, str], ...]  # (component, code, diag) of each component that set one
+
+
+ERROR_STATES = ("failed", "holding")
+
+
+# -- selection -> SQL ----------------------------------------------------------------------------------
+
+
+def _like(pattern: str) -> str:
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%").lower()
+
+
+def _term(col: Any, term: Term) -> ColumnElement[bool]:
+    if term.pattern == NOT_SPECIFIED:
+        cond: ColumnElement[bool] = or_(col.is_(None), col == "")
+    elif term.pattern == "*":
+        cond = and_(col.is_not(None), col != "")
+    elif "*" in term.pattern:
+        cond = func.lower(col).like(_like(term.pattern), escape="\\")
+    else:
+        cond = col == term.pattern
+    return not_(func.coalesce(cond, false())) if term.negate else cond
+
+
+def _match(m: Match) -> ColumnElement[bool]:
+    if m.column not in TEXT_COLUMNS:
+        raise ValueError(f"column {m.column!r} cannot be filtered")
+    col = jobs.c[m.column]
+    return or_(*(and_(*(_term(col, t) for t in group)) for group in m.any_of))
+
+
+def _filters(sel: Selection, *, with_status: bool = True) -> list[ColumnElement[bool]]:
+    out: list[ColumnElement[bool]] = []
+    if with_status:
+        out.append(jobs.c.job_status.in_(sel.statuses))
+    out.extend(_match(m) for m in sel.matches)
+    for name, values in sel.ints:
+        if name not in INT_COLUMNS:
+            raise ValueError(f"column {name!r} cannot be filtered")
+        out.append(jobs.c[name].in_(values))
+    if sel.errors:
+        out.append(or_(*(jobs.c[f"{comp}_error_code"] == code for comp, code in sel.errors)))
+    if sel.since is not None:
+        out.append(jobs.c.modification_time >= sel.since)
+    if sel.until is not None:
+        out.append(jobs.c.modification_time < sel.until)
+    return out
+
+
+def _epoch(conn: Connection, col: Any) -> ColumnElement[int]:
+    if conn.dialect.name == "sqlite":
+        return cast(func.strftime("%s", col), Integer)
+    return cast(extract("epoch", col), BigInteger)
+
+
+def _keyset(order: SortKey, cursor: Cursor | None) -> list[ColumnElement[bool]]:
+    if cursor is None:
+        return []
+    desc = order in (SortKey.TIME_DESC, SortKey.ID_DESC)
+    pid = jobs.c.panda_id
+    if order in (SortKey.ID_DESC, SortKey.ID_ASC) or cursor.time is None:
+        return [pid < cursor.panda_id if desc else pid > cursor.panda_id]
+    t = jobs.c.modification_time
+    if desc:
+        return [t <= cursor.time, or_(t < cursor.time, pid < cursor.panda_id)]
+    return [t >= cursor.time, or_(t > cursor.time, pid > cursor.panda_id)]
+
+
+def _newest_ids(
+    sel: Selection, order: SortKey, n: int, extra: Sequence[ColumnElement[bool]] = ()
+) -> Select[Any]:
+    """PandaIDs of up to n jobs of the selection in ``order``.
+
+    One LIMITed read per status in index order (index-only on ix_jobs_status_modtime or ix_jobs_status_id
+    when only states and the window filter), merged; rows are fetched afterwards for the n ids only.
+    """
+    by_time = order in (SortKey.TIME_DESC, SortKey.TIME_ASC)
+    desc = order in (SortKey.TIME_DESC, SortKey.ID_DESC)
+    key = jobs.c.modification_time if by_time else jobs.c.panda_id
+    ordering = (key.desc(), jobs.c.panda_id.desc()) if desc else (key.asc(), jobs.c.panda_id.asc())
+    cols = [key.label("sort_key"), jobs.c.panda_id.label("sort_id")]
+    common = [*_filters(sel, with_status=False), *extra]
+    parts = [
+        select(*cols).where(jobs.c.job_status == st, *common).order_by(*ordering).limit(n).subquery()
+        for st in sel.statuses
+    ]
+    if not parts:
+        return select(jobs.c.panda_id).where(false())
+    merged = union_all(*(select(p) for p in parts)).subquery()
+    outer = (
+        (merged.c.sort_key.desc(), merged.c.sort_id.desc()) if desc else (merged.c.sort_key, merged.c.sort_id)
+    )
+    return select(merged.c.sort_id).order_by(*outer).limit(n)
+
+
+def _newest(
+    columns: Sequence[Any], sel: Selection, n: int, extra: Sequence[ColumnElement[bool]] = ()
+) -> Select[Any]:
+    """``columns`` of the newest n jobs of the selection (in no particular order)."""
+    ids = _newest_ids(sel, SortKey.TIME_DESC, n, extra).subquery()
+    return select(*columns).where(jobs.c.panda_id.in_(select(ids.c.sort_id)))
+
+
+# -- jobs pages ----------------------------------------------------------------------------------------
+
+
+def count_by_status(conn: Connection, sel: Selection) -> dict[str, int]:
+    """Exact counts per state; index-only on ix_jobs_status_modtime when only states and window are set."""
+    stmt = select(jobs.c.job_status, func.count()).where(*_filters(sel)).group_by(jobs.c.job_status)
+    return {str(s): int(n) for s, n in conn.execute(stmt)}
+
+
+def list_page(
+    conn: Connection, sel: Selection, order: SortKey, cursor: Cursor | None, n: int
+) -> list[dict[str, Any]]:
+    """One page of full job rows in ``order`` after ``cursor``."""
+    ids_stmt = _newest_ids(sel, order, n, _keyset(order, cursor))
+    ids = [int(r[0]) for r in conn.execute(ids_stmt)]
+    if not ids:
+        return []
+    rows = {
+        int(r["panda_id"]): dict(r)
+        for r in conn.execute(select(jobs).where(jobs.c.panda_id.in_(ids))).mappings()
+    }
+    return [rows[i] for i in ids if i in rows]
+
+
+def facts(conn: Connection, sel: Selection, cap: int) -> list[Fact]:
+    """The newest ``cap`` jobs of the selection as summary facts (one LIMITed read)."""
+    c = jobs.c
+    cols = [
+        c.panda_id,
+        c.job_status,
+        c.computing_site,
+        c.prod_user_name,
+        c.prod_source_label,
+        c.attempt_nr,
+        _epoch(conn, c.modification_time).label("t_mod"),
+        _epoch(conn, c.creation_time).label("t_created"),
+        _epoch(conn, c.start_time).label("t_start"),
+        _epoch(conn, c.end_time).label("t_end"),
+        c.max_pss,
+        c.core_count,
+        c.cpu_consumption_time,
+    ]
+    return [Fact._make(r) for r in conn.execute(_newest(cols, sel, cap)).all()]
+
+
+def error_facts(conn: Connection, sel: Selection, cap: int) -> list[ErrorFact]:
+    """The newest ``cap`` failed/holding jobs of the selection that carry an error code."""
+    c = jobs.c
+    states = tuple(s for s in sel.statuses if s in ERROR_STATES)
+    if not states:
+        return []
+    codes = [c[f"{comp}_error_code"] for comp in COMPONENTS]
+    cols = [
+        c.panda_id,
+        c.job_status,
+        c.computing_site,
+        c.prod_user_name,
+        _epoch(conn, c.modification_time).label("t_mod"),
+        *codes,
+        *(c[f"{comp}_error_diag"] for comp in COMPONENTS),
+    ]
+    narrowed = Selection(states, sel.matches, sel.ints, sel.errors, sel.since, sel.until)
+    k = len(COMPONENTS)
+    stmt = _newest(cols, narrowed, cap, [or_(*(code != 0 for code in codes))])
+    out = []
+    for r in conn.execute(stmt).all():
+        errors = tuple((COMPONENTS[i], r[5 + i], r[5 + k + i]) for i in range(k) if r[5 + i])
+        out.append(ErrorFact(r[0], r[1], r[2], r[3], r[4], errors))
+    return out
+
+
+def capped_count(conn: Connection, sel: Selection, cap: int) -> int:
+    """min(count, cap) for a selection with attribute filters (stops reading at the cap)."""
+    inner = _newest_ids(sel, SortKey.TIME_DESC, cap).subquery()
+    return int(conn.execute(select(func.count()).select_from(inner)).scalar_one())
+
+
+# -- sites, users, workers -----------------------------------------------------------------------------
+
+
+def _window(since: datetime, until: datetime | None) -> list[ColumnElement[bool]]:
+    out = [jobs.c.modification_time >= since]
+    if until is not None:
+        out.append(jobs.c.modification_time < until)
+    return out
+
+
+def counts_by(
+    conn: Connection, column: str, since: datetime, until: datetime | None, only: str | None = None
+) -> list[tuple[str | None, str, int, int]]:
+    """(value, state, jobs, CPU s) per ``column`` value: active jobs now plus final jobs in the window."""
+    col = jobs.c[column]
+    where_only = [col == only] if only is not None else []
+    active = [s.value for s in ACTIVE_STATES]
+    final = [s.value for s in FINAL_STATES]
+    cpu = func.coalesce(func.sum(jobs.c.cpu_consumption_time), 0)
+    out: list[tuple[str | None, str, int, int]] = []
+    for states, window in ((active, []), (final, _window(since, until))):
+        stmt = (
+            select(col, jobs.c.job_status, func.count(), cpu)
+            .where(jobs.c.job_status.in_(states), *window, *where_only)
+            .group_by(col, jobs.c.job_status)
+        )
+        out.extend((r[0], str(r[1]), int(r[2]), int(r[3])) for r in conn.execute(stmt))
+    return out
+
+
+def worker_counts(conn: Connection, since: datetime, queue: str | None = None) -> list[tuple[str, str, int]]:
+    """(queue, worker status, n): live workers plus those that ended in the window."""
+    w = workers.c
+    live = w.status.in_(("submitted", "running"))
+    ended = and_(w.status.not_in(("submitted", "running")), w.modification_time >= since)
+    stmt = select(w.queue, w.status, func.count()).where(or_(live, ended))
+    if queue is not None:
+        stmt = stmt.where(w.queue == queue)
+    return [(str(q), str(s), int(n)) for q, s, n in conn.execute(stmt.group_by(w.queue, w.status))]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    panda_id: int
+    time: datetime
+    reason: str
+    permanent: bool
+
+
+def queue_rejections(conn: Connection, queue: str, scan: int = 5000, limit: int = 20) -> list[Rejection]:
+    """Why brokerage refused ``queue``, newest first, among the latest ``scan`` decisions."""
+    bd = brokerage_decisions.c
+    newest = select(bd.panda_id).order_by(bd.panda_id.desc()).limit(scan).subquery()
+    needle = "%" + json.dumps(queue)[:-1].replace("%", "\\%").replace("_", "\\_") + '"%'
+    stmt = (
+        select(bd.panda_id, bd.decision_time, bd.rejected)
+        .where(bd.panda_id.in_(select(newest.c.panda_id)), bd.rejected.like(needle, escape="\\"))
+        .order_by(bd.panda_id.desc())
+        .limit(limit)
+    )
+    out = []
+    for pid, when, raw in conn.execute(stmt):
+        entry = json.loads(raw).get(queue)
+        if isinstance(entry, dict):
+            out.append(Rejection(int(pid), when, str(entry.get("reason", "")), bool(entry.get("permanent"))))
+    return out
+
+
+def unbrokered(conn: Connection, queue: str, limit: int = 20) -> list[tuple[int, str]]:
+    """Defined jobs still waiting for a queue whose brokerage explanation names ``queue`` (oldest first)."""
+    needle = "%" + queue.replace("%", "\\%").replace("_", "\\_") + ":%"
+    stmt = (
+        select(jobs.c.panda_id, jobs.c.brokerage_error_diag)
+        .where(jobs.c.job_status == "defined", jobs.c.computing_site.is_(None))
+        .where(jobs.c.brokerage_error_diag.like(needle, escape="\\"))
+        .order_by(jobs.c.panda_id)
+        .limit(limit)
+    )
+    return [(int(p), str(d)) for p, d in conn.execute(stmt)]
+
+
+# -- seeding support (non-status columns only) ---------------------------------------------------------
+
+
+def newest_ids(conn: Connection, n: int) -> list[tuple[int, str | None, datetime]]:
+    """(PandaID, queue, creation time) of the newest n jobs."""
+    c = jobs.c
+    stmt = select(c.panda_id, c.computing_site, c.creation_time).order_by(c.panda_id.desc()).limit(n)
+    return [(int(p), s, t) for p, s, t in conn.execute(stmt)]
+
+
+def running_count(conn: Connection, queue: str) -> int:
+    stmt = select(func.count()).where(jobs.c.computing_site == queue, jobs.c.job_status == "running")
+    return int(conn.execute(stmt).scalar_one())
+
+
+def seed_retime(conn: Connection, first_id: int, last_id: int) -> None:
+    """Seeded jobs: move time columns and history from the creation instant to the job's own times.
+
+    ``create_jobs`` stamps every time with its ``now``; a seeded history needs start/end-based times.
+    """
+    when = func.coalesce(jobs.c.end_time, jobs.c.start_time, jobs.c.creation_time)
+    in_range = jobs.c.panda_id.between(first_id, last_id)
+    conn.execute(update(jobs).where(in_range).values(modification_time=when, state_change_time=when))
+    h = job_status_history.c
+    late = ("holding", "transferring", *(s.value for s in FINAL_STATES))
+    for states, col in ((("starting", "running"), jobs.c.start_time), (late, jobs.c.end_time)):
+        stmt = (
+            update(job_status_history)
+            .where(h.panda_id == jobs.c.panda_id, h.panda_id.between(first_id, last_id))
+            .where(h.job_status.in_(states), col.is_not(None))
+            .values(change_time=col)
+        )
+        conn.execute(stmt)

@@ -1,0 +1,24 @@
+"""The read-only web monitor: BigPanDA's pages (/, /jobs/, /job/N/, /errors/, /sites/, /users/, ...).
+
+Every page is server-rendered HTML whose JSON twin is the same URL with ``?json``. The API stays under
+/api/v1; ``mount_monitor`` adds the pages and /static to the server's app.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
+
+from pandawms.monitor.routes import MonitorContext, build_router
+
+STATIC = Path(__file__).parent / "static"
+
+__all__ = ["MonitorContext", "mount_monitor"]
+
+
+def mount_monitor(app: FastAPI, ctx: MonitorContext) -> None:
+    """Add the monitor's page routes and its static files to ``app``."""
+    app.include_router(build_router(ctx))
+    app.mount("/static", StaticFiles(directory=STATIC), name="monitor-static")

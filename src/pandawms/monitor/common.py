@@ -1,0 +1,184 @@
+"""Builders shared by the pages: links that add a filter, error entries, state counts, job rows, charts."""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from pandawms.core.specs import Job
+from pandawms.db.monitor import ErrorFact, Fact
+from pandawms.db.rows import row_to_job
+from pandawms.monitor import summaries as sm
+from pandawms.monitor.models import (
+    Chart,
+    ChartSeries,
+    ErrorEntry,
+    JobRow,
+    SelectionOut,
+    StateCount,
+    WindowOut,
+)
+from pandawms.monitor.params import WINDOW_PARAMS, Window
+from pandawms.monitor.style import STATE_ORDER, chart_color
+from pandawms.protocol.errorcodes import category_info, describe
+
+
+def link(path: str, params: Mapping[str, str], **changes: str | None) -> str:
+    """``path`` with ``params`` where ``changes`` set (a value) or drop (None) parameters."""
+    merged = {k: v for k, v in params.items() if k not in ("json", "cursor", "_", "timestamp")}
+    for key, value in changes.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return path + ("?" + urlencode(merged) if merged else "")
+
+
+def window_params(params: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in params.items() if k in WINDOW_PARAMS}
+
+
+def epoch(t: datetime) -> int:
+    return calendar.timegm(t.timetuple())
+
+
+def from_epoch(t: int | None) -> datetime | None:
+    return None if t is None else datetime.fromtimestamp(t, UTC).replace(tzinfo=None)
+
+
+def selection_out(
+    params: Mapping[str, str], window: Window, description: str, limit: int = 0
+) -> SelectionOut:
+    shown = {k: v for k, v in params.items() if k not in ("json", "_", "timestamp")}
+    return SelectionOut(
+        params=shown,
+        window=WindowOut(since=window.since, until=window.until, label=window.label),
+        description=description,
+        limit=limit,
+    )
+
+
+def error_entry(component: str, code: int, **extra: Any) -> ErrorEntry:
+    info = describe(component, code)
+    cat = category_info(info.category)
+    return ErrorEntry(
+        component=component,
+        code=code,
+        acronym=info.acronym,
+        description=info.description,
+        category=int(info.category),
+        category_name=cat.name,
+        fill=cat.fill,
+        strong=cat.strong,
+        advice=cat.advice,
+        **extra,
+    )
+
+
+def error_entries(
+    groups: Iterable[sm.ErrorGroup], params: Mapping[str, str], key_param: str | None = None
+) -> list[ErrorEntry]:
+    """Entries whose links list the failed jobs with that code (and the group's queue or user)."""
+    out = []
+    for g in groups:
+        changes: dict[str, str | None] = {
+            "jobstatus": "failed|holding",
+            "errorcode": f"{g.component}:{g.code}",
+        }
+        if key_param is not None:
+            changes[key_param] = g.key or "Not specified"
+        url = link("/jobs/", params, **changes)
+        latest = from_epoch(g.latest)
+        out.append(
+            error_entry(g.component, g.code, count=g.count, latest=latest, sample_diag=g.sample_diag, url=url)
+        )
+    return out
+
+
+def state_counts(
+    counts: Mapping[str, int], params: Mapping[str, str], path: str = "/jobs/"
+) -> list[StateCount]:
+    return [
+        StateCount(state=s, count=counts[s], url=link(path, params, jobstatus=s))
+        for s in STATE_ORDER
+        if counts.get(s)
+    ]
+
+
+def job_row(row: Mapping[str, Any] | Job) -> JobRow:
+    job = row if isinstance(row, Job) else row_to_job(row)
+    rec = JobRow.from_job(job)
+    assert isinstance(rec, JobRow)
+    first = job.errors.first()
+    error = ""
+    if first is not None:
+        comp, code, diag = first
+        error = f"{comp.value}:{code} {describe(comp, code).acronym} {diag}".strip()
+    to_start = (job.start_time - job.creation_time).total_seconds() if job.start_time else None
+    dur = (job.end_time - job.start_time).total_seconds() if job.start_time and job.end_time else None
+    return rec.model_copy(
+        update={
+            "time_to_start": int(to_start) if to_start is not None else None,
+            "duration": int(dur) if dur is not None else None,
+            "error": error,
+        }
+    )
+
+
+# -- charts --------------------------------------------------------------------------------------------
+
+
+def _time_chart(name: str, title: str, bins: sm.Bins, data: Mapping[str, list[int]]) -> Chart:
+    fmt = "%H:%M" if bins.width * bins.count <= 86400 else "%m-%d %H:%M" if bins.width < 86400 else "%Y-%m-%d"
+    labels = [f"{from_epoch(t):{fmt}}" for t in bins.starts()]
+    series = [ChartSeries(name=n, color=chart_color(n, i), values=v) for i, (n, v) in enumerate(data.items())]
+    return Chart(name=name, title=title, kind="stacked", labels=labels, series=series)
+
+
+def _state_order(data: Mapping[str, list[int]]) -> dict[str, list[int]]:
+    return {s: data[s] for s in STATE_ORDER if s in data} | {
+        k: v for k, v in data.items() if k not in STATE_ORDER
+    }
+
+
+def time_charts(
+    facts: Sequence[Fact], errors: Sequence[ErrorFact], window: Window, now: datetime
+) -> list[Chart]:
+    """Jobs by state over time and failures by code over time (by last modification)."""
+    end = epoch(now)
+    start = epoch(window.since) if window.since else min((f.modified for f in facts), default=end - 3600)
+    bins = sm.make_bins(start, epoch(window.until) if window.until else end)
+    by_state = _state_order(sm.series(facts, bins, lambda f: (f.status,), top=20))
+    failures = sm.series(errors, bins, sm.failure_labels, top=8)
+    return [
+        _time_chart("states", "Jobs by state over time (last modification)", bins, by_state),
+        _time_chart("failures", "Failures over time by error code", bins, failures),
+    ]
+
+
+def histograms(facts: Sequence[Fact]) -> list[Chart]:
+    """Walltime and max PSS per core of ended jobs, finished vs failed."""
+    out = []
+    specs: tuple[tuple[str, str, Sequence[float], Sequence[str], _Values], ...] = (
+        ("walltime", "Walltime of ended jobs", sm.WALLTIME_EDGES, sm.WALLTIME_LABELS, sm.walltimes),
+        (
+            "memory",
+            "Max PSS per core of ended jobs (MB)",
+            sm.MEMORY_EDGES,
+            sm.MEMORY_LABELS,
+            sm.memory_per_core_mb,
+        ),
+    )
+    for name, title, edges, labels, values in specs:
+        series = [
+            ChartSeries(name=st, color=chart_color(st, 0), values=sm.histogram(values(facts, st), edges))
+            for st in ("finished", "failed")
+        ]
+        out.append(Chart(name=name, title=title, kind="bars", labels=list(labels), series=series))
+    return out
+
+
+_Values = Callable[[Sequence[Fact], str], Sequence[float]]

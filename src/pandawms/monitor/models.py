@@ -1,0 +1,247 @@
+"""The data of every monitor page: one model per page, rendered as HTML or served as its JSON twin.
+
+JSON keys are camelCase (``errsByCount``, ``selectionsummary`` as BigPanDA names them); jobs carry the
+API's PanDA field names (``PandaID``, ``jobStatus``, ...) plus the monitor's derived columns.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from pandawms.protocol.jobs import JobRecord
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class WindowOut(_Model):
+    since: datetime | None
+    until: datetime | None
+    label: str
+
+
+class SelectionOut(_Model):
+    """What the page shows: the filters as given in the URL, the time window and the read limit."""
+
+    params: dict[str, str]
+    window: WindowOut
+    description: str
+    limit: int = 0
+
+
+class StateCount(_Model):
+    state: str
+    count: int
+    url: str
+
+
+class AttrValue(_Model):
+    value: str
+    count: int
+    url: str = Field(description="this page with the filter added")
+
+
+class Attribute(_Model):
+    name: str = Field(description="the URL parameter")
+    label: str
+    values: list[AttrValue]
+
+
+class ErrorEntry(_Model):
+    component: str
+    code: int
+    acronym: str
+    description: str
+    category: int
+    category_name: str
+    fill: str
+    strong: str
+    advice: str
+    count: int = 0
+    latest: datetime | None = None
+    sample_diag: str = ""
+    url: str = Field("", description="the job list of these failures")
+
+
+class ChartSeries(_Model):
+    name: str
+    color: str
+    values: list[int]
+
+
+class Chart(_Model):
+    name: str
+    title: str
+    kind: str = Field(description="stacked (time bars) or bars (histogram)")
+    labels: list[str]
+    series: list[ChartSeries]
+    unit: str = "jobs"
+
+
+class JobRow(JobRecord):
+    """A job with every column, plus time to start, duration (seconds) and its first error."""
+
+    time_to_start: int | None = Field(None, alias="timeToStart")
+    duration: int | None = Field(None, alias="duration")
+    error: str = Field("", alias="error")
+
+
+class JobsPage(_Model):
+    selection: SelectionOut
+    total: int
+    total_exact: bool
+    summarised: int = Field(description="jobs the summaries cover (the newest `limit` of the selection)")
+    state_counts: list[StateCount]
+    selectionsummary: list[Attribute]
+    errs_by_count: list[ErrorEntry]
+    jobs: list[JobRow]
+    next_url: str | None
+    charts: list[Chart]
+
+
+class HistoryRow(_Model):
+    status: str
+    previous: str
+    time: datetime
+    host: str
+    reason: str
+
+
+class ResourceRow(_Model):
+    name: str
+    requested: str
+    used: str
+
+
+class LogFile(_Model):
+    name: str
+    size: int
+    text: str | None = Field(description="content (escaped in HTML) when it is a text file")
+    truncated: bool
+    binary: bool
+
+
+class LogOut(_Model):
+    filename: str
+    size: int
+    files: list[LogFile]
+    error: str = ""
+
+
+class BrokerageOut(_Model):
+    time: datetime
+    chosen: str | None
+    summary: str
+    rejected: dict[str, dict[str, object]]
+
+
+class JobPage(_Model):
+    job: JobRow
+    files: list[dict[str, object]]
+    history: list[HistoryRow]
+    errors: list[ErrorEntry]
+    resources: list[ResourceRow]
+    brokerage: BrokerageOut | None
+    parent: int | None
+    retries: list[int]
+    log: LogOut | None
+    log_message: str = ""
+
+
+class GroupErrors(_Model):
+    name: str
+    url: str
+    finished: int
+    failed: int
+    failure_rate: float | None
+    errors: list[ErrorEntry]
+
+
+class ErrorsPage(_Model):
+    selection: SelectionOut
+    job_summary: list[StateCount]
+    failure_rate: float | None
+    errs_by_count: list[ErrorEntry]
+    errs_by_site: list[GroupErrors]
+    errs_by_user: list[GroupErrors]
+    charts: list[Chart]
+
+
+class SiteRow(_Model):
+    name: str
+    status: str
+    site: str
+    url: str
+    counts: dict[str, int] = Field(description="active jobs now, final jobs in the window, by state")
+    failure_rate: float | None
+    workers: dict[str, int]
+    cores: int
+    max_memory_per_core: int
+    max_walltime: int
+    max_running: int
+    max_queued: int
+
+
+class RejectionOut(_Model):
+    panda_id: int = Field(alias="PandaID")
+    time: datetime
+    reason: str
+    permanent: bool
+
+
+class SitesPage(_Model):
+    selection: SelectionOut
+    sites: list[SiteRow]
+
+
+class SitePage(_Model):
+    selection: SelectionOut
+    site: SiteRow
+    description: str
+    storage_element: str
+    copy_tool: str
+    diagnosis: list[str] = Field(description="plain answers to 'why is nothing running here?'")
+    rejections: list[RejectionOut]
+    waiting: list[RejectionOut] = Field(
+        description="defined jobs still unbrokered whose diagnosis names this queue"
+    )
+    errs_by_count: list[ErrorEntry]
+    charts: list[Chart]
+
+
+class UserRow(_Model):
+    name: str
+    url: str
+    counts: dict[str, int]
+    failure_rate: float | None
+    cpu_hours: float
+
+
+class UsersPage(_Model):
+    selection: SelectionOut
+    users: list[UserRow]
+
+
+class UserPage(_Model):
+    selection: SelectionOut
+    user: UserRow
+    errs_by_count: list[ErrorEntry]
+    charts: list[Chart]
+
+
+class HomePage(_Model):
+    selection: SelectionOut
+    state_counts: list[StateCount]
+    total: int
+    failure_rate: float | None
+    charts: list[Chart]
+
+
+class ErrorBody(BaseModel):
+    """A refused request (400 bad parameter, 404 not found), as BigPanDA answers it."""
+
+    error: str

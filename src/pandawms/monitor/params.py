@@ -1,0 +1,235 @@
+"""The monitor's URL grammar (reference monitor-and-client.md A2): query parameters -> a db Selection.
+
+``|`` is OR, ``,`` is AND inside one OR term, ``!`` negates, ``*`` is a wildcard, a lone ``*`` means
+"set", ``Not specified`` means empty. Bad input raises InvalidInput naming the parameter (HTTP 400).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from pandawms.core.errors import InvalidInput
+from pandawms.core.states import ACTIVE_STATES, JobStatus
+from pandawms.db.monitor import Cursor, Match, Selection, SortKey, Term
+from pandawms.protocol.errorcodes import parse_component
+
+TEXT_PARAMS: Mapping[str, str] = {
+    "computingsite": "computing_site",
+    "produsername": "prod_user_name",
+    "user": "prod_user_name",
+    "prodsourcelabel": "prod_source_label",
+    "jobname": "job_name",
+    "transformation": "transformation",
+    "modificationhost": "modification_host",
+}
+INT_PARAMS: Mapping[str, str] = {
+    "pandaid": "panda_id",
+    "taskid": "task_id",
+    "jeditaskid": "task_id",
+    "jobsetid": "jobset_id",
+    "parentid": "parent_id",
+    "attemptnr": "attempt_nr",
+}
+# Selective keys lift the default time window (a job list by id is wanted whatever its age).
+SELECTIVE = frozenset({"pandaid", "taskid", "jeditaskid", "jobsetid", "parentid", "jobname"})
+JOBTYPES: Mapping[str, str] = {"analysis": "user", "production": "managed", "test": "test|ptest|prod_test"}
+WINDOW_PARAMS = frozenset({"hours", "days", "date_from", "date_to"})
+ALWAYS = frozenset({"json", "timestamp", "_"})
+FILTER_PARAMS = frozenset({*TEXT_PARAMS, *INT_PARAMS, "jobstatus", "errorcode", "jobtype"})
+LIST_PARAMS = frozenset({*FILTER_PARAMS, *WINDOW_PARAMS, "limit", "display_limit", "sortby", "cursor"})
+MAX_HOURS = 24 * 366
+DEFAULT_LIMIT = 10_000
+MAX_LIMIT = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    since: datetime | None
+    until: datetime | None
+    label: str
+    hours: float | None  # length when bounded
+
+
+def query_dict(items: Sequence[tuple[str, str]], allowed: frozenset[str]) -> dict[str, str]:
+    """The query as a dict; unknown, repeated, empty or unsafe parameters are refused."""
+    out: dict[str, str] = {}
+    for key, value in items:
+        if key not in allowed | ALWAYS:
+            valid = ", ".join(sorted(allowed)) or "none"
+            raise InvalidInput(f"{key}: unknown parameter; valid parameters here: {valid}", key)
+        if key in out:
+            raise InvalidInput(f"{key}: given more than once (use | to OR values)", key)
+        value = value.strip()
+        if key not in ALWAYS and not value:
+            raise InvalidInput(f"{key}: empty value", key)
+        if "<" in value or ">" in value:
+            raise InvalidInput(f"{key}: markup is not allowed in parameters", key)
+        if "%" in value:
+            raise InvalidInput(f"{key}: '%' is not a wildcard here, use '*'", key)
+        out[key] = value
+    return out
+
+
+def parse_int(q: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    raw = q.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name}: {raw!r} is not an integer", name) from None
+    if not lo <= value <= hi:
+        raise InvalidInput(f"{name}: {value} is out of range {lo}..{hi}", name)
+    return value
+
+
+def _parse_date(q: Mapping[str, str], name: str) -> datetime | None:
+    raw = q.get(name)
+    if raw is None:
+        return None
+    for fmt in ("%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"):
+        try:
+            return datetime.strptime(raw, fmt)
+        except ValueError:
+            continue
+    raise InvalidInput(f"{name}: {raw!r} is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM)", name)
+
+
+def parse_window(q: Mapping[str, str], now: datetime, default_hours: int, *, lift: bool = False) -> Window:
+    """hours=N | days=N | date_from/date_to; ``lift`` drops the default window (explicit ones still apply)."""
+    if "hours" in q and "days" in q:
+        raise InvalidInput("days: give either hours or days, not both", "days")
+    date_from, date_to = _parse_date(q, "date_from"), _parse_date(q, "date_to")
+    if date_from is not None or date_to is not None:
+        if "hours" in q or "days" in q:
+            raise InvalidInput("date_from: give either a date range or hours/days, not both", "date_from")
+        if date_from is not None and date_to is not None and date_to <= date_from:
+            raise InvalidInput("date_to: must be after date_from", "date_to")
+        start = date_from or (date_to or now) - timedelta(hours=default_hours)
+        end = date_to
+        span = ((end or now) - start).total_seconds() / 3600
+        label = f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}" if end else f"since {start:%Y-%m-%d %H:%M}"
+        return Window(start, end, label, span)
+    if "days" in q:
+        hours = parse_int(q, "days", 0, 1, MAX_HOURS // 24) * 24
+    elif "hours" in q:
+        hours = parse_int(q, "hours", 0, 1, MAX_HOURS)
+    elif lift:
+        return Window(None, None, "any time", None)
+    else:
+        hours = default_hours
+    label = f"last {hours // 24} days" if hours % 24 == 0 and hours >= 48 else f"last {hours} hours"
+    return Window(now - timedelta(hours=hours), None, label, float(hours))
+
+
+def _groups(raw: str) -> tuple[tuple[Term, ...], ...]:
+    groups = []
+    for alternative in raw.split("|"):
+        terms = []
+        for part in alternative.split(","):
+            part = part.strip()
+            negate = part.startswith("!")
+            pattern = part[1:].strip() if negate else part
+            if not pattern:
+                raise ValueError("empty term")
+            terms.append(Term(pattern, negate))
+        groups.append(tuple(terms))
+    return tuple(groups)
+
+
+def _term_matches(term: Term, value: str) -> bool:
+    hit = fnmatch.fnmatchcase(value, term.pattern)
+    return hit != term.negate
+
+
+def parse_statuses(raw: str | None) -> tuple[str, ...]:
+    """The job states a ``jobstatus`` expression selects (all when absent)."""
+    every = [s.value for s in JobStatus]
+    if raw is None:
+        return tuple(every)
+    try:
+        groups = _groups(raw)
+    except ValueError:
+        raise InvalidInput(f"jobstatus: {raw!r} has an empty term", "jobstatus") from None
+    for group in groups:
+        for t in group:
+            if "*" not in t.pattern and t.pattern not in every:
+                allowed = ", ".join(every)
+                raise InvalidInput(f"jobstatus: unknown state {t.pattern!r}; states: {allowed}", "jobstatus")
+    chosen = tuple(s for s in every if any(all(_term_matches(t, s) for t in g) for g in groups))
+    if not chosen:
+        raise InvalidInput(f"jobstatus: {raw!r} matches no job state", "jobstatus")
+    return chosen
+
+
+def parse_errors(raw: str) -> tuple[tuple[str, int], ...]:
+    """``component:code|component:code`` -> pairs; the component may be a monitor alias."""
+    out = []
+    for part in raw.split("|"):
+        comp, sep, code = part.strip().partition(":")
+        if not sep:
+            raise InvalidInput(f"errorcode: {part!r} is not component:code (e.g. pilot:1099)", "errorcode")
+        try:
+            component = parse_component(comp)
+            out.append((component.value, int(code)))
+        except ValueError as exc:
+            raise InvalidInput(f"errorcode: {exc}", "errorcode") from None
+    return tuple(out)
+
+
+def _ints(name: str, raw: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in raw.replace("|", ",").split(",") if v.strip())
+    except ValueError:
+        raise InvalidInput(f"{name}: {raw!r} is not a list of integers", name) from None
+
+
+def parse_selection(q: Mapping[str, str], now: datetime, default_hours: int) -> tuple[Selection, Window]:
+    matches: list[Match] = []
+    for name, column in TEXT_PARAMS.items():
+        if name in q:
+            try:
+                matches.append(Match(column, _groups(q[name])))
+            except ValueError:
+                raise InvalidInput(f"{name}: {q[name]!r} has an empty term", name) from None
+    if "jobtype" in q:
+        if q["jobtype"] not in JOBTYPES:
+            raise InvalidInput(f"jobtype: expected one of {', '.join(JOBTYPES)}", "jobtype")
+        matches.append(Match("prod_source_label", _groups(JOBTYPES[q["jobtype"]])))
+    ints = tuple((column, _ints(name, q[name])) for name, column in INT_PARAMS.items() if name in q)
+    statuses = parse_statuses(q.get("jobstatus"))
+    only_active = "jobstatus" in q and set(statuses) <= {s.value for s in ACTIVE_STATES}
+    lift = only_active or any(k in q for k in SELECTIVE)
+    window = parse_window(q, now, default_hours, lift=lift)
+    errors = parse_errors(q["errorcode"]) if "errorcode" in q else ()
+    sel = Selection(statuses, tuple(matches), ints, errors, window.since, window.until)
+    return sel, window
+
+
+def parse_sort(q: Mapping[str, str]) -> SortKey:
+    raw = q.get("sortby", SortKey.TIME_DESC.value)
+    aliases = {"pandaid": SortKey.ID_DESC.value}
+    try:
+        return SortKey(aliases.get(raw, raw))
+    except ValueError:
+        valid = ", ".join(k.value for k in SortKey)
+        raise InvalidInput(f"sortby: unknown order {raw!r}; valid: {valid}", "sortby") from None
+
+
+def parse_cursor(q: Mapping[str, str]) -> Cursor | None:
+    """``cursor=<PandaID>`` or ``cursor=<ISO time>_<PandaID>`` (the next-page links carry it)."""
+    raw = q.get("cursor")
+    if raw is None:
+        return None
+    stamp, _, pid = raw.rpartition("_")
+    try:
+        return Cursor(datetime.fromisoformat(stamp) if stamp else None, int(pid))
+    except ValueError:
+        raise InvalidInput(f"cursor: {raw!r} is not a page cursor", "cursor") from None
+
+
+def format_cursor(time: datetime | None, panda_id: int) -> str:
+    return f"{time.isoformat()}_{panda_id}" if time is not None else str(panda_id)

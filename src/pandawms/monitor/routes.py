@@ -1,0 +1,272 @@
+"""Page routes at BigPanDA's paths: HTML, or the JSON twin with ``?json`` / ``Accept: application/json``.
+
+Bad parameters answer 400 (``{"error": msg}`` in JSON) naming the parameter; unknown objects 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+from sqlalchemy import Connection
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+
+from pandawms.core.errors import InvalidInput, NotFound
+from pandawms.db import queues as queues_db
+from pandawms.db.engine import Database
+from pandawms.monitor import models, pages_jobs, pages_overview
+from pandawms.monitor.params import FILTER_PARAMS, LIST_PARAMS, WINDOW_PARAMS, query_dict
+from pandawms.monitor.render import render
+from pandawms.services.logstore import LogStore
+
+Builder = Callable[[Connection, Mapping[str, str], datetime], BaseModel]
+PARAM_DOCS = {
+    "jobstatus": "job states; | ORs, , ANDs, ! negates, * is a wildcard (e.g. run*|fail*)",
+    "computingsite": "queue name pattern",
+    "produsername": "user name pattern (alias: user)",
+    "prodsourcelabel": "managed, user, test, ... (jobtype=analysis|production|test is a shortcut)",
+    "errorcode": "component:code, | ORs (e.g. pilot:1099|exe:65)",
+    "pandaid": "PanDA ids, comma separated (lifts the default time window)",
+    "hours": "time window on last modification: last N hours",
+    "days": "time window: last N days",
+    "date_from": "window start YYYY-MM-DD[THH:MM]",
+    "date_to": "window end YYYY-MM-DD[THH:MM]",
+    "limit": "rows read for the summaries (default 10,000; the newest jobs of the selection)",
+    "display_limit": "rows listed per page (default 100)",
+    "sortby": "time-descending (default), time-ascending, pandaid-descending, pandaid-ascending",
+    "cursor": "keyset position of the next page (from nextUrl)",
+    "json": "answer with the JSON twin (same as Accept: application/json)",
+}
+
+
+class MonitorContext(Protocol):
+    """What the monitor needs from the server context (ServerContext satisfies it)."""
+
+    @property
+    def db(self) -> Database: ...
+
+    @property
+    def logs(self) -> LogStore: ...
+
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+
+
+def wants_json(request: Request) -> bool:
+    if "json" in request.query_params:
+        return True
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept or "text/json" in accept
+
+
+def _error(request: Request, status: int, message: str) -> Response:
+    if wants_json(request):
+        return Response(
+            models.ErrorBody(error=message).model_dump_json(), status, media_type="application/json"
+        )
+    return HTMLResponse(render("error.html", status=status, message=message, params={}, path=""), status)
+
+
+def serve(
+    request: Request, ctx: MonitorContext, template: str, allowed: frozenset[str], build: Builder
+) -> Response:
+    """Parse the query, build the page model in one read transaction, answer HTML or JSON."""
+    try:
+        params = query_dict(request.query_params.multi_items(), allowed)
+        with ctx.db.read() as conn:
+            page = build(conn, params, ctx.clock())
+    except InvalidInput as exc:
+        return _error(request, 400, str(exc))
+    except NotFound as exc:
+        return _error(request, 404, str(exc))
+    headers = {"Cache-Control": "no-store"}
+    if wants_json(request):
+        body = page.model_dump_json(by_alias=True)
+        return Response(body, media_type="application/json", headers=headers)
+    html = render(template, page=page, params=params, path=request.url.path)
+    return HTMLResponse(html, headers=headers)
+
+
+def _doc(names: frozenset[str]) -> dict[str, Any]:
+    return {
+        "parameters": [
+            {
+                "name": n,
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": PARAM_DOCS[n],
+            }
+            for n in sorted(names)
+            if n in PARAM_DOCS
+        ]
+    }
+
+
+def _responses() -> dict[int | str, dict[str, Any]]:
+    return {
+        200: {"content": {"text/html": {"schema": {"type": "string"}}}},
+        400: {"model": models.ErrorBody, "description": "a bad parameter, named in the message"},
+        404: {"model": models.ErrorBody, "description": "no such job, queue or user"},
+    }
+
+
+def _pid(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"pandaid: {raw!r} is not a PanDA job id", "pandaid") from None
+    if value < 1:
+        raise InvalidInput(f"pandaid: {value} is not a PanDA job id", "pandaid")
+    return value
+
+
+def build_router(ctx: MonitorContext) -> APIRouter:
+    """The monitor's page routes (tag "monitor" in the OpenAPI spec)."""
+    router = APIRouter(tags=["monitor"])
+    page_routes: list[tuple[str, type[BaseModel], str, frozenset[str], Builder, str]] = [
+        ("/", models.HomePage, "home.html", WINDOW_PARAMS, pages_jobs.home_page, "Home: jobs by state."),
+        (
+            "/jobs/",
+            models.JobsPage,
+            "jobs.html",
+            LIST_PARAMS,
+            pages_jobs.jobs_page,
+            "Job list with summaries.",
+        ),
+        (
+            "/errors/",
+            models.ErrorsPage,
+            "errors.html",
+            FILTER_PARAMS | WINDOW_PARAMS | {"limit"},
+            pages_overview.errors_page,
+            "Error summary: by code, per queue, per user; failure rate failed/(failed+finished).",
+        ),
+        ("/sites/", models.SitesPage, "sites.html", WINDOW_PARAMS, pages_overview.sites_page, "Queues."),
+        ("/users/", models.UsersPage, "users.html", WINDOW_PARAMS, pages_overview.users_page, "Users."),
+    ]
+    for path, model, template, allowed, build, summary in page_routes:
+        _add(router, ctx, path, model, template, frozenset(allowed), build, summary)
+
+    @router.get(
+        "/job/{pandaid}/",
+        response_model=models.JobPage,
+        responses=_responses(),
+        openapi_extra=_doc(frozenset({"json"})),
+    )
+    def job(request: Request, pandaid: str) -> Response:
+        """One job: every attribute, history, resources, files, errors with advice, retries and log files."""
+
+        def build(conn: Connection, _p: Mapping[str, str], _now: datetime) -> BaseModel:
+            return pages_jobs.job_page(conn, _pid(pandaid), ctx.logs)
+
+        return serve(request, ctx, "job.html", frozenset(), build)
+
+    @router.get(
+        "/site/{name}/",
+        response_model=models.SitePage,
+        responses=_responses(),
+        openapi_extra=_doc(WINDOW_PARAMS),
+    )
+    def site(request: Request, name: str) -> Response:
+        """One queue: job counts, failure %, workers, limits, brokerage rejections and a diagnosis."""
+        return serve(
+            request, ctx, "site.html", WINDOW_PARAMS, lambda c, p, n: pages_overview.site_page(c, name, p, n)
+        )
+
+    @router.get(
+        "/user/{name}/",
+        response_model=models.UserPage,
+        responses=_responses(),
+        openapi_extra=_doc(WINDOW_PARAMS),
+    )
+    def user(request: Request, name: str) -> Response:
+        """One user: jobs by state, failure %, CPU hours, errors and plots."""
+        return serve(
+            request, ctx, "user.html", WINDOW_PARAMS, lambda c, p, n: pages_overview.user_page(c, name, p, n)
+        )
+
+    @router.get("/job", include_in_schema=False)
+    @router.get("/job/", summary="Job by id", response_class=RedirectResponse)
+    def job_by_id(request: Request) -> Response:
+        """``/job?pandaid=N`` redirects to ``/job/N/`` (keeps ``json``)."""
+        return _job_by_id(request)
+
+    @router.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return FileResponse(Path(__file__).parent / "static" / "favicon.svg", media_type="image/svg+xml")
+
+    @router.get("/search/", summary="Quick search", response_class=RedirectResponse)
+    def search(request: Request) -> Response:
+        """``q`` (or ``pandaid``, ``queue``, ``user``): a job id, a queue, else a user."""
+        return _search(request, ctx)
+
+    return router
+
+
+def _add(
+    router: APIRouter,
+    ctx: MonitorContext,
+    path: str,
+    model: type[BaseModel],
+    template: str,
+    allowed: frozenset[str],
+    build: Builder,
+    summary: str,
+) -> None:
+    def endpoint(request: Request) -> Response:
+        return serve(request, ctx, template, allowed, build)
+
+    router.add_api_route(
+        path,
+        endpoint,
+        methods=["GET"],
+        response_model=model,
+        summary=summary,
+        description=summary + " HTML by default; the JSON twin with ?json or Accept: application/json.",
+        responses=_responses(),
+        openapi_extra=_doc(allowed | {"json"}),
+        name=f"monitor{path.replace('/', '_')}",
+    )
+
+
+def _job_by_id(request: Request) -> Response:
+    raw = request.query_params.get("pandaid", "").strip()
+    try:
+        if not raw:
+            raise InvalidInput("pandaid: required (/job?pandaid=N)", "pandaid")
+        pid = _pid(raw)
+    except InvalidInput as exc:
+        return _error(request, 400, str(exc))
+    return RedirectResponse(f"/job/{pid}/" + ("?json" if "json" in request.query_params else ""), 302)
+
+
+def _search(request: Request, ctx: MonitorContext) -> Response:
+    qp = request.query_params
+    pandaid, queue, user = (
+        qp.get("pandaid", "").strip(),
+        qp.get("queue", "").strip(),
+        qp.get("user", "").strip(),
+    )
+    text = qp.get("q", "").strip()
+    if text.isdigit():
+        pandaid = text
+    if pandaid:
+        try:
+            return RedirectResponse(f"/job/{_pid(pandaid)}/", 302)
+        except InvalidInput as exc:
+            return _error(request, 400, str(exc))
+    if text and not queue and not user:
+        with ctx.db.read() as conn:
+            is_queue = queues_db.get(conn, text) is not None
+        queue, user = (text, "") if is_queue else ("", text)
+    if queue:
+        return RedirectResponse(f"/site/{quote(queue, safe='')}/", 302)
+    if user:
+        return RedirectResponse(f"/user/{quote(user, safe='')}/", 302)
+    return _error(request, 400, "q: give a PanDA id, a queue or a user name")

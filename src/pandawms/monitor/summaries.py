@@ -1,0 +1,180 @@
+"""Pure summaries of a selection's facts: attribute counts, error groups, time series and histograms.
+
+No I/O: the pages read ``db.monitor.facts`` once and derive every summary here, so each is a table test.
+Failure rate is failed / (failed + finished), rounded to 0.1 % (reference A8).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from pandawms.db.monitor import ErrorFact, Fact
+
+OTHER = "Other"
+F = TypeVar("F", Fact, ErrorFact)
+
+
+def failure_rate(finished: int, failed: int) -> float | None:
+    """failed / (failed + finished) in percent (0.1 % precision); None when neither happened."""
+    total = finished + failed
+    return round(100.0 * failed / total, 1) if total else None
+
+
+def attribute_counts(facts: Sequence[Fact], errors: Iterable[ErrorFact]) -> dict[str, Counter[str]]:
+    """Per attribute (URL parameter name) the distinct values and their counts."""
+    return {
+        "jobstatus": Counter(f.status for f in facts),
+        "computingsite": Counter(f.site or "Not specified" for f in facts),
+        "produsername": Counter(f.user or "Not specified" for f in facts),
+        "prodsourcelabel": Counter(f.label for f in facts),
+        "attemptnr": Counter(str(f.attempt) for f in facts),
+        "errorcode": Counter(f"{c}:{code}" for e in errors for c, code, _ in e.errors),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorGroup:
+    """One (component, code) within a group key (overall, a queue or a user)."""
+
+    key: str
+    component: str
+    code: int
+    count: int
+    latest: int
+    sample_diag: str
+
+
+def error_groups(
+    facts: Iterable[ErrorFact], key: Callable[[ErrorFact], str] = lambda f: ""
+) -> list[ErrorGroup]:
+    """Errors of failed/holding jobs by (key, component, code), most frequent first."""
+    counts: Counter[tuple[str, str, int]] = Counter()
+    latest: dict[tuple[str, str, int], int] = {}
+    sample: dict[tuple[str, str, int], str] = {}
+    for f in facts:
+        for comp, code, diag in f.errors:
+            k = (key(f), comp, code)
+            counts[k] += 1
+            if f.modified >= latest.get(k, -1):
+                latest[k] = f.modified
+                sample[k] = diag or sample.get(k, "")
+    return [
+        ErrorGroup(k[0], k[1], k[2], n, latest[k], sample[k])
+        for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+
+
+def state_counts(facts: Iterable[Fact], key: Callable[[Fact], str]) -> dict[str, Counter[str]]:
+    """Per key value, the number of jobs in each state."""
+    out: dict[str, Counter[str]] = {}
+    for f in facts:
+        out.setdefault(key(f), Counter())[f.status] += 1
+    return out
+
+
+# -- time series ---------------------------------------------------------------------------------------
+
+_STEPS = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800)
+
+
+@dataclass(frozen=True, slots=True)
+class Bins:
+    start: int  # epoch of the first bin
+    width: int  # seconds
+    count: int
+
+    def index(self, t: int) -> int | None:
+        i = (t - self.start) // self.width
+        return i if 0 <= i < self.count else None
+
+    def starts(self) -> list[int]:
+        return [self.start + i * self.width for i in range(self.count)]
+
+
+def make_bins(start: int, end: int, max_bins: int = 60) -> Bins:
+    """At most ``max_bins`` bins of a round width covering [start, end], aligned on the width."""
+    span = max(end - start, 60)
+    width = next((s for s in _STEPS if span / s <= max_bins), _STEPS[-1])
+    first = start - start % width
+    return Bins(first, width, (end - first) // width + 1)
+
+
+def series(
+    facts: Iterable[F], bins: Bins, label: Callable[[F], Iterable[str]], top: int = 10
+) -> dict[str, list[int]]:
+    """Counts per label per bin (by modification time); labels past ``top`` merge into "Other"."""
+    raw: dict[str, list[int]] = {}
+    for f in facts:
+        i = bins.index(f.modified)
+        if i is None:
+            continue
+        for name in label(f):
+            raw.setdefault(name, [0] * bins.count)[i] += 1
+    ranked = sorted(raw, key=lambda n: -sum(raw[n]))
+    out = {n: raw[n] for n in ranked[:top]}
+    if len(ranked) > top:
+        other = [0] * bins.count
+        for n in ranked[top:]:
+            other = [a + b for a, b in zip(other, raw[n], strict=True)]
+        out[OTHER] = other
+    return out
+
+
+def failure_labels(f: ErrorFact) -> list[str]:
+    return [f"{c}:{code}" for c, code, _ in f.errors]
+
+
+# -- histograms ----------------------------------------------------------------------------------------
+
+WALLTIME_EDGES = (0, 60, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400)
+WALLTIME_LABELS = (
+    "<1m",
+    "1-5m",
+    "5-15m",
+    "15-30m",
+    "30m-1h",
+    "1-2h",
+    "2-4h",
+    "4-8h",
+    "8-12h",
+    "12-24h",
+    ">24h",
+)
+MEMORY_EDGES = (0, 250, 500, 1000, 1500, 2000, 2500, 3000, 4000, 6000, 8000)  # MB per core
+MEMORY_LABELS = (
+    "<250",
+    "250-500",
+    "0.5-1G",
+    "1-1.5G",
+    "1.5-2G",
+    "2-2.5G",
+    "2.5-3G",
+    "3-4G",
+    "4-6G",
+    "6-8G",
+    ">8G",
+)
+
+
+def histogram(values: Iterable[float], edges: Sequence[float]) -> list[int]:
+    """Counts per bin [edges[i], edges[i+1]); the last bin is open-ended."""
+    out = [0] * len(edges)
+    for v in values:
+        out[max(bisect.bisect_right(edges, v) - 1, 0)] += 1
+    return out
+
+
+def walltimes(facts: Iterable[Fact], status: str) -> list[int]:
+    return [
+        f.ended - f.started
+        for f in facts
+        if f.status == status and f.started is not None and f.ended is not None and f.ended >= f.started
+    ]
+
+
+def memory_per_core_mb(facts: Iterable[Fact], status: str) -> list[float]:
+    return [f.max_pss / 1024 / max(f.cores, 1) for f in facts if f.status == status and f.max_pss]

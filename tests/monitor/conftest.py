@@ -1,0 +1,30 @@
+"""Monitor fixtures: the server app with the monitor mounted, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from pandawms.config import ServerConfig
+from pandawms.db.engine import Database
+from pandawms.server.app import create_app
+from tests.conftest import DEFAULT_QUEUES, FrozenClock, add_queues
+
+
+def monitor_app(
+    config: ServerConfig, db: Database | None = None, clock: FrozenClock | None = None
+) -> FastAPI:
+    """The server's app (create_app mounts the monitor)."""
+    return create_app(config, db) if clock is None else create_app(config, db, clock=clock)
+
+
+@pytest.fixture
+def mon(db: Database, clock: FrozenClock, tmp_path: Path) -> Iterator[TestClient]:
+    add_queues(db, DEFAULT_QUEUES, clock())
+    config = ServerConfig(agents=False, db_url=db.url, data_dir=tmp_path / "data")
+    with TestClient(monitor_app(config, db, clock)) as client:
+        yield client

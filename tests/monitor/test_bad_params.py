@@ -1,0 +1,56 @@
+"""Bad parameters answer 400 with a readable message naming the parameter (JSON {"error": ...} or HTML)."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+BAD = [
+    ("/jobs/?jobstatus=runing", "jobstatus", "unknown state 'runing'"),
+    ("/jobs/?jobstatus=zzz*", "jobstatus", "matches no job state"),
+    ("/jobs/?hours=abc", "hours", "not an integer"),
+    ("/jobs/?days=0", "days", "out of range"),
+    ("/jobs/?hours=1&days=1", "days", "either hours or days"),
+    ("/jobs/?date_from=yesterday", "date_from", "not a date"),
+    ("/jobs/?date_from=2026-01-02&date_to=2026-01-01", "date_to", "after date_from"),
+    ("/jobs/?errorcode=pilot", "errorcode", "component:code"),
+    ("/jobs/?errorcode=nosuch:1", "errorcode", "unknown error component"),
+    ("/jobs/?errorcode=pilot:x", "errorcode", "invalid literal"),
+    ("/jobs/?limit=0", "limit", "out of range"),
+    ("/jobs/?display_limit=5000", "display_limit", "out of range"),
+    ("/jobs/?sortby=random", "sortby", "unknown order"),
+    ("/jobs/?cursor=nonsense", "cursor", "not a page cursor"),
+    ("/jobs/?produsername=", "produsername", "empty value"),
+    ("/jobs/?produsername=al%25", "produsername", "use '*'"),
+    ("/jobs/?produsername=<script>", "produsername", "markup"),
+    ("/jobs/?jobstatsu=running", "jobstatsu", "unknown parameter"),
+    ("/jobs/?user=a&user=b", "user", "more than once"),
+    ("/jobs/?pandaid=1,x", "pandaid", "list of integers"),
+    ("/jobs/?jobtype=weird", "jobtype", "expected one of"),
+    ("/sites/?jobstatus=running", "jobstatus", "unknown parameter"),
+    ("/errors/?days=-1", "days", "out of range"),
+    ("/users/?hours=x", "hours", "not an integer"),
+    ("/job/abc/", "pandaid", "not a PanDA job id"),
+    ("/job?pandaid=x", "pandaid", "not a PanDA job id"),
+    ("/job/", "pandaid", "required"),
+]
+
+
+@pytest.mark.parametrize(("url", "param", "text"), BAD, ids=[b[0] for b in BAD])
+def test_bad_parameter_is_400_naming_it(mon: TestClient, url: str, param: str, text: str) -> None:
+    # when asked for JSON and for HTML
+    as_json = mon.get(url, headers={"Accept": "application/json"})
+    as_html = mon.get(url)
+    # then both are 400 and the message starts with the parameter's name
+    assert as_json.status_code == 400, as_json.text
+    message = as_json.json()["error"]
+    assert message.startswith(f"{param}:") and text in message, message
+    assert as_html.status_code == 400 and as_html.headers["content-type"].startswith("text/html")
+    assert f"{param}:" in as_html.text
+
+
+@pytest.mark.parametrize("url", ["/job/999999/", "/site/NOPE/"])
+def test_unknown_objects_are_404(mon: TestClient, url: str) -> None:
+    resp = mon.get(url + "?json")
+    assert resp.status_code == 404 and "not found" in resp.json()["error"]
+    assert mon.get(url).status_code == 404

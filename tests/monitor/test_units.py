@@ -1,0 +1,136 @@
+"""Pure parts of the monitor: URL grammar, summaries, SVG charts, log tarball reader (no database)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from pandawms.core.errors import InvalidInput
+from pandawms.db.monitor import ErrorFact, Fact
+from pandawms.monitor import summaries as sm
+from pandawms.monitor.logs import read_log
+from pandawms.monitor.models import Chart, ChartSeries
+from pandawms.monitor.params import parse_statuses, parse_window, query_dict
+from pandawms.monitor.svg import render
+from tests.monitor.helpers import make_tarball
+
+NOW = datetime(2026, 1, 1, 12, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("expr", "states"),
+    [
+        ("running", {"running"}),
+        ("run*|fail*", {"running", "failed"}),
+        ("*ing", {"waiting", "starting", "running", "holding", "transferring"}),
+        ("!*ed,!*ing", {"sent"}),
+        ("fin*|!*e*", {"finished", "waiting", "starting", "running", "holding"}),
+    ],
+)
+def test_status_expressions(expr: str, states: set[str]) -> None:
+    assert set(parse_statuses(expr)) == states
+
+
+def test_windows() -> None:
+    assert parse_window({}, NOW, 12).label == "last 12 hours"
+    assert parse_window({"days": "7"}, NOW, 12).label == "last 7 days"
+    assert parse_window({}, NOW, 12, lift=True).since is None
+    w = parse_window({"date_from": "2026-01-01", "date_to": "2026-01-01T06:30"}, NOW, 12)
+    assert (w.since, w.until, w.hours) == (datetime(2026, 1, 1), datetime(2026, 1, 1, 6, 30), 6.5)
+
+
+def test_query_dict_refuses_unknown_and_repeated() -> None:
+    assert query_dict([("hours", "3"), ("json", "")], frozenset({"hours"})) == {"hours": "3", "json": ""}
+    with pytest.raises(InvalidInput, match=r"^bogus: unknown parameter"):
+        query_dict([("bogus", "1")], frozenset({"hours"}))
+
+
+def _fact(status: str, t: int, **kw: object) -> Fact:
+    base: dict[str, object] = dict(
+        panda_id=1,
+        status=status,
+        site="Q",
+        user="u",
+        label="user",
+        attempt=1,
+        modified=t,
+        created=t - 100,
+        started=None,
+        ended=None,
+        max_pss=None,
+        cores=1,
+        cpu=None,
+    )
+    base.update(kw)
+    return Fact(**base)  # type: ignore[arg-type]
+
+
+def _err(t: int, codes: dict[str, int]) -> ErrorFact:
+    return ErrorFact(1, "failed", "Q", "u", t, tuple((c, code, "d") for c, code in codes.items()))
+
+
+def test_failure_rate_excludes_cancelled_and_closed() -> None:
+    assert sm.failure_rate(2, 1) == 33.3 and sm.failure_rate(0, 0) is None and sm.failure_rate(0, 5) == 100.0
+
+
+def test_error_groups_and_series() -> None:
+    facts = [_err(1000, {"pilot": 1099}), _err(5000, {"pilot": 1099, "exe": 65})]
+    groups = sm.error_groups(facts)
+    assert [(g.component, g.code, g.count, g.latest) for g in groups] == [
+        ("pilot", 1099, 2, 5000),
+        ("exe", 65, 1, 5000),
+    ]
+    bins = sm.make_bins(0, 7200, max_bins=60)
+    assert bins.width == 300 and bins.count == 25
+    series = sm.series(facts, bins, sm.failure_labels)
+    assert series["pilot:1099"][3] == 1 and series["pilot:1099"][16] == 1 and sum(series["exe:65"]) == 1
+
+
+def test_histograms() -> None:
+    assert sm.histogram([0, 59, 60, 10**6], sm.WALLTIME_EDGES) == [2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1]
+    facts = [_fact("finished", 0, started=100, ended=400, max_pss=2048 * 1024, cores=2)]
+    assert sm.walltimes(facts, "finished") == [300] and sm.memory_per_core_mb(facts, "finished") == [1024.0]
+
+
+def test_svg_escapes_text_and_draws_bars() -> None:
+    chart = Chart(
+        name="x",
+        title="<t>",
+        kind="stacked",
+        labels=["a", "b"],
+        series=[ChartSeries(name="<script>", color="#fff", values=[1, 2])],
+    )
+    svg = render(chart)
+    assert svg.startswith("<svg") and "<script>" not in svg and "&lt;script&gt;" in svg
+    assert svg.count("<rect") == 3  # two bars and one legend swatch
+    empty = render(Chart(name="e", title="e", kind="bars", labels=["a"], series=[]))
+    assert "no data" in empty
+
+
+def test_log_reader_caps_and_survives_damage(tmp_path: Path) -> None:
+    good = tmp_path / "log.tgz"
+    good.write_bytes(make_tarball({"a.txt": "héllo".encode(), "b.bin": b"\x00\x01"}))
+    log = read_log(good)
+    assert [(f.name, f.text, f.binary) for f in log.files] == [
+        ("a.txt", "héllo", False),
+        ("b.bin", None, True),
+    ]
+    damaged = tmp_path / "bad.tgz"
+    damaged.write_bytes(good.read_bytes()[:40])
+    out = read_log(damaged)
+    assert out.error
+
+
+def test_svg_legend_names_the_series_that_do_not_fit() -> None:
+    # given more series than one legend row can hold
+    names = [f"pilot:{1000 + i}" for i in range(12)]
+    series = [ChartSeries(name=n, color="#123456", values=[1]) for n in names]
+    # when
+    svg = render(Chart(name="f", title="failures", kind="stacked", labels=["t0"], series=series))
+    # then the swatches shown plus the "+N more" entry account for every series
+    shown = svg.count('class="lg">')
+    assert 0 < shown < len(names)
+    assert f"+{len(names) - shown} more" in svg
+    assert names[-1] in svg  # named in the hover title
