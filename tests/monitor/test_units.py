@@ -67,8 +67,8 @@ def _fact(status: str, t: int, **kw: object) -> Fact:
     return Fact(**base)  # type: ignore[arg-type]
 
 
-def _err(t: int, codes: dict[str, int]) -> ErrorFact:
-    return ErrorFact(1, "failed", "Q", "u", t, tuple((c, code, "d") for c, code in codes.items()))
+def _err(t: int, codes: dict[str, int], pid: int = 1) -> ErrorFact:
+    return ErrorFact(pid, "failed", "Q", "u", t, tuple(codes.items()))
 
 
 def test_failure_rate_excludes_cancelled_and_closed() -> None:
@@ -76,11 +76,11 @@ def test_failure_rate_excludes_cancelled_and_closed() -> None:
 
 
 def test_error_groups_and_series() -> None:
-    facts = [_err(1000, {"pilot": 1099}), _err(5000, {"pilot": 1099, "exe": 65})]
+    facts = [_err(1000, {"pilot": 1099}, pid=7), _err(5000, {"pilot": 1099, "exe": 65}, pid=8)]
     groups = sm.error_groups(facts)
-    assert [(g.component, g.code, g.count, g.latest) for g in groups] == [
-        ("pilot", 1099, 2, 5000),
-        ("exe", 65, 1, 5000),
+    assert [(g.component, g.code, g.count, g.latest, g.sample_pid) for g in groups] == [
+        ("pilot", 1099, 2, 5000, 8),
+        ("exe", 65, 1, 5000, 8),
     ]
     bins = sm.make_bins(0, 7200, max_bins=60)
     assert bins.width == 300 and bins.count == 25

@@ -343,7 +343,7 @@ def unbrokered_ids(conn: Connection, limit: int) -> list[PandaID]:
 
 
 def queue_loads(conn: Connection) -> dict[QueueName, QueueLoad]:
-    """Per-queue counts of active jobs (index ix_jobs_site_status; final states are not read)."""
+    """Per-queue counts of active jobs (index ix_jobs_site_status_modtime; final states are not read)."""
     wanted = ("defined", "assigned", "activated", "sent", "starting", "running")
     stmt = (
         select(jobs.c.computing_site, jobs.c.job_status, func.count())

@@ -11,6 +11,7 @@ counts over the window.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -52,6 +53,8 @@ TEXT_COLUMNS = frozenset(
 INT_COLUMNS = frozenset({"panda_id", "task_id", "jobset_id", "parent_id", "attempt_nr"})
 COMPONENTS: tuple[str, ...] = tuple(c.value for c in ErrorComponent)
 NOT_SPECIFIED = "Not specified"
+
+_SQLITE_HAS_UNIXEPOCH = sqlite3.sqlite_version_info >= (3, 38, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +130,7 @@ class ErrorFact(NamedTuple):
     site: str | None
     user: str
     modified: int
-    errors: tuple[tuple[str, int, str], ...]  # (component, code, diag) of each component that set one
+    errors: tuple[tuple[str, int], ...]  # (component, code) of each component that set one
 
 
 ERROR_STATES = ("failed", "holding")
@@ -179,7 +182,10 @@ def _filters(sel: Selection, *, with_status: bool = True) -> list[ColumnElement[
 
 
 def _epoch(conn: Connection, col: Any) -> ColumnElement[int]:
+    """Seconds since 1970 computed in SQL (summaries read up to tens of thousands of these per page)."""
     if conn.dialect.name == "sqlite":
+        if _SQLITE_HAS_UNIXEPOCH:  # 3x faster than strftime('%s') on 10k rows
+            return cast(func.unixepoch(col), Integer)
         return cast(func.strftime("%s", col), Integer)
     return cast(extract("epoch", col), BigInteger)
 
@@ -278,7 +284,11 @@ def facts(conn: Connection, sel: Selection, cap: int) -> list[Fact]:
 
 
 def error_facts(conn: Connection, sel: Selection, cap: int) -> list[ErrorFact]:
-    """The newest ``cap`` failed/holding jobs of the selection that carry an error code."""
+    """The newest ``cap`` failed/holding jobs of the selection that carry an error code.
+
+    Codes only: diagnostics are long strings and a summary shows one per (component, code), so they are
+    read afterwards for the few sample jobs (``error_diags``).
+    """
     c = jobs.c
     states = tuple(s for s in sel.statuses if s in ERROR_STATES)
     if not states:
@@ -291,15 +301,25 @@ def error_facts(conn: Connection, sel: Selection, cap: int) -> list[ErrorFact]:
         c.prod_user_name,
         _epoch(conn, c.modification_time).label("t_mod"),
         *codes,
-        *(c[f"{comp}_error_diag"] for comp in COMPONENTS),
     ]
     narrowed = Selection(states, sel.matches, sel.ints, sel.errors, sel.since, sel.until)
-    k = len(COMPONENTS)
     stmt = _newest(cols, narrowed, cap, [or_(*(code != 0 for code in codes))])
     out = []
-    for r in conn.execute(stmt).all():
-        errors = tuple((COMPONENTS[i], r[5 + i], r[5 + k + i]) for i in range(k) if r[5 + i])
-        out.append(ErrorFact(r[0], r[1], r[2], r[3], r[4], errors))
+    for pid, status, site, user, t_mod, *values in conn.execute(stmt).all():
+        errors = tuple((comp, code) for comp, code in zip(COMPONENTS, values, strict=True) if code)
+        out.append(ErrorFact(pid, status, site, user, t_mod, errors))
+    return out
+
+
+def error_diags(conn: Connection, panda_ids: Sequence[int]) -> dict[tuple[int, str], str]:
+    """{(panda_id, component): diagnostic} of the given jobs (non-empty diagnostics only)."""
+    if not panda_ids:
+        return {}
+    c = jobs.c
+    cols = [c.panda_id, *(c[f"{comp}_error_diag"] for comp in COMPONENTS)]
+    out: dict[tuple[int, str], str] = {}
+    for pid, *diags in conn.execute(select(*cols).where(c.panda_id.in_(sorted(set(panda_ids))))):
+        out.update({(int(pid), comp): d for comp, d in zip(COMPONENTS, diags, strict=True) if d})
     return out
 
 

@@ -19,7 +19,11 @@ Indexes (designed for 1M+ jobs; each hot query is an index range scan)
 - ``ix_jobs_status_modtime`` (job_status, modification_time): watchdogs (lost heartbeat, sent/holding
   timeouts, expiry) scan ``job_status = :s AND modification_time < :cutoff``.
 - ``ix_jobs_status_id``, ``ix_jobs_site_id``, ``ix_jobs_user_id``, ``ix_jobs_label_id``: filtered job
-  listings with keyset pagination on panda_id; ``ix_jobs_site_status`` for per-queue load counts.
+  listings with keyset pagination on panda_id.
+- ``ix_jobs_site_status_modtime``, ``ix_jobs_user_status_modtime`` (queue or user, job_status,
+  modification_time): per-queue load counts (brokerage, factory sizing) and the monitor's per-queue and
+  per-user pages, which read the newest jobs of one queue/user per state in a time window (the rowid after
+  modification_time keeps their (modification_time, panda_id) order, so no column may follow it).
 - ``ix_jobs_creation``: time-window listings; ``ix_jobs_parent``: retry chains.
 """
 
@@ -112,8 +116,9 @@ Index(
 Index("ix_jobs_status_modtime", jobs.c.job_status, jobs.c.modification_time)
 Index("ix_jobs_status_id", jobs.c.job_status, jobs.c.panda_id)
 Index("ix_jobs_site_id", jobs.c.computing_site, jobs.c.panda_id)
-Index("ix_jobs_site_status", jobs.c.computing_site, jobs.c.job_status)
+Index("ix_jobs_site_status_modtime", jobs.c.computing_site, jobs.c.job_status, jobs.c.modification_time)
 Index("ix_jobs_user_id", jobs.c.prod_user_name, jobs.c.panda_id)
+Index("ix_jobs_user_status_modtime", jobs.c.prod_user_name, jobs.c.job_status, jobs.c.modification_time)
 Index("ix_jobs_label_id", jobs.c.prod_source_label, jobs.c.panda_id)
 Index("ix_jobs_creation", jobs.c.creation_time)
 Index("ix_jobs_parent", jobs.c.parent_id)

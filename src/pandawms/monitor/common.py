@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from sqlalchemy import Connection
+
 from pandawms.core.specs import Job
-from pandawms.db.monitor import ErrorFact, Fact
+from pandawms.db.monitor import ErrorFact, Fact, error_diags
 from pandawms.db.rows import row_to_job
 from pandawms.monitor import summaries as sm
 from pandawms.monitor.models import (
@@ -76,6 +79,12 @@ def error_entry(component: str, code: int, **extra: Any) -> ErrorEntry:
         advice=cat.advice,
         **extra,
     )
+
+
+def with_samples(conn: Connection, groups: Sequence[sm.ErrorGroup]) -> list[sm.ErrorGroup]:
+    """The groups with the diagnostic of their latest occurrence (one query for all of them)."""
+    diags = error_diags(conn, [g.sample_pid for g in groups])
+    return [replace(g, sample_diag=diags.get((g.sample_pid, g.component), "")) for g in groups]
 
 
 def error_entries(

@@ -21,6 +21,7 @@ from pandawms.monitor.common import (
     selection_out,
     state_counts,
     time_charts,
+    with_samples,
 )
 from pandawms.monitor.logs import read_log
 from pandawms.monitor.models import (
@@ -122,7 +123,7 @@ def jobs_page(conn: Connection, params: Mapping[str, str], now: datetime) -> Job
         summarised=len(facts),
         state_counts=state_counts(counts, params),
         selectionsummary=_attributes(facts, errors, params),
-        errs_by_count=error_entries(sm.error_groups(errors), params),
+        errs_by_count=error_entries(with_samples(conn, sm.error_groups(errors)), params),
         jobs=page,
         next_url=next_url,
         charts=[*time_charts(facts, errors, window, now), *histograms(facts)],

@@ -23,6 +23,7 @@ from pandawms.monitor.common import (
     state_counts,
     time_charts,
     window_params,
+    with_samples,
 )
 from pandawms.monitor.diagnosis import diagnose
 from pandawms.monitor.models import (
@@ -48,6 +49,7 @@ ALL_STATES = tuple(s.value for s in JobStatus)
 
 
 def _groups(
+    conn: Connection,
     facts: list[mdb.Fact],
     errors: list[mdb.ErrorFact],
     key: str,
@@ -60,6 +62,10 @@ def _groups(
     for g in sm.error_groups(errors, lambda f: getattr(f, key) or ""):
         by_key.setdefault(g.key, []).append(g)
     ranked = sorted(by_key, key=lambda k: (-sum(g.count for g in by_key[k]), k))[:TOP_GROUPS]
+    shown = with_samples(conn, [g for k in ranked for g in by_key[k][:5]])
+    by_key = {}
+    for g in shown:
+        by_key.setdefault(g.key, []).append(g)
     return [
         GroupErrors(
             name=k or "Not specified",
@@ -71,7 +77,7 @@ def _groups(
             failure_rate=sm.failure_rate(
                 counts.get(k, Counter())["finished"], counts.get(k, Counter())["failed"]
             ),
-            errors=error_entries(by_key[k][:5], params, param),
+            errors=error_entries(by_key[k], params, param),
         )
         for k in ranked
     ]
@@ -90,9 +96,9 @@ def errors_page(conn: Connection, params: Mapping[str, str], now: datetime) -> E
         selection=selection_out(params, window, describe_selection(params, "errors of jobs"), limit),
         job_summary=state_counts(counts, params),
         failure_rate=sm.failure_rate(counts["finished"], counts["failed"]),
-        errs_by_count=error_entries(sm.error_groups(errors), params),
-        errs_by_site=_groups(facts, errors, "site", params, "computingsite", "/site/"),
-        errs_by_user=_groups(facts, errors, "user", params, "produsername", "/user/"),
+        errs_by_count=error_entries(with_samples(conn, sm.error_groups(errors)), params),
+        errs_by_site=_groups(conn, facts, errors, "site", params, "computingsite", "/site/"),
+        errs_by_user=_groups(conn, facts, errors, "user", params, "produsername", "/user/"),
         charts=time_charts(facts, errors, window, now)[::-1],
     )
 
@@ -180,7 +186,7 @@ def site_page(conn: Connection, name: str, params: Mapping[str, str], now: datet
             RejectionOut(panda_id=pid, time=now, reason=diag, permanent=False)
             for pid, diag in mdb.unbrokered(conn, name)
         ],
-        errs_by_count=error_entries(sm.error_groups(errors), jobs_params),
+        errs_by_count=error_entries(with_samples(conn, sm.error_groups(errors)), jobs_params),
         charts=[*time_charts(facts, errors, window, now), *histograms(facts)],
     )
 
@@ -236,6 +242,6 @@ def user_page(conn: Connection, name: str, params: Mapping[str, str], now: datet
     return UserPage(
         selection=selection_out(params, window, f"user {name}"),
         user=user,
-        errs_by_count=error_entries(sm.error_groups(errors), jobs_params),
+        errs_by_count=error_entries(with_samples(conn, sm.error_groups(errors)), jobs_params),
         charts=[*time_charts(facts, errors, window, now), *histograms(facts)],
     )

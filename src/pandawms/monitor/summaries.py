@@ -32,7 +32,7 @@ def attribute_counts(facts: Sequence[Fact], errors: Iterable[ErrorFact]) -> dict
         "produsername": Counter(f.user or "Not specified" for f in facts),
         "prodsourcelabel": Counter(f.label for f in facts),
         "attemptnr": Counter(str(f.attempt) for f in facts),
-        "errorcode": Counter(f"{c}:{code}" for e in errors for c, code, _ in e.errors),
+        "errorcode": Counter(f"{c}:{code}" for e in errors for c, code in e.errors),
     }
 
 
@@ -45,7 +45,8 @@ class ErrorGroup:
     code: int
     count: int
     latest: int
-    sample_diag: str
+    sample_pid: int  # the job of the latest occurrence, whose diagnostic the summary shows
+    sample_diag: str = ""  # filled by the page from the sample job (db.monitor.error_diags)
 
 
 def error_groups(
@@ -53,26 +54,29 @@ def error_groups(
 ) -> list[ErrorGroup]:
     """Errors of failed/holding jobs by (key, component, code), most frequent first."""
     counts: Counter[tuple[str, str, int]] = Counter()
-    latest: dict[tuple[str, str, int], int] = {}
-    sample: dict[tuple[str, str, int], str] = {}
+    latest: dict[tuple[str, str, int], tuple[int, int]] = {}
     for f in facts:
-        for comp, code, diag in f.errors:
-            k = (key(f), comp, code)
+        group = key(f)
+        for comp, code in f.errors:
+            k = (group, comp, code)
             counts[k] += 1
-            if f.modified >= latest.get(k, -1):
-                latest[k] = f.modified
-                sample[k] = diag or sample.get(k, "")
+            seen = (f.modified, f.panda_id)
+            if seen > latest.get(k, (-1, -1)):
+                latest[k] = seen
     return [
-        ErrorGroup(k[0], k[1], k[2], n, latest[k], sample[k])
+        ErrorGroup(k[0], k[1], k[2], n, latest[k][0], latest[k][1])
         for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     ]
 
 
 def state_counts(facts: Iterable[Fact], key: Callable[[Fact], str]) -> dict[str, Counter[str]]:
     """Per key value, the number of jobs in each state."""
+    pairs = Counter((key(f), f.status) for f in facts)  # one pass, no Counter built per fact
     out: dict[str, Counter[str]] = {}
-    for f in facts:
-        out.setdefault(key(f), Counter())[f.status] += 1
+    for (k, status), n in pairs.items():
+        if k not in out:
+            out[k] = Counter()
+        out[k][status] = n
     return out
 
 
@@ -108,12 +112,16 @@ def series(
 ) -> dict[str, list[int]]:
     """Counts per label per bin (by modification time); labels past ``top`` merge into "Other"."""
     raw: dict[str, list[int]] = {}
+    start, width, count = bins.start, bins.width, bins.count
     for f in facts:
-        i = bins.index(f.modified)
-        if i is None:
+        i = (f.modified - start) // width
+        if not 0 <= i < count:
             continue
         for name in label(f):
-            raw.setdefault(name, [0] * bins.count)[i] += 1
+            row = raw.get(name)
+            if row is None:
+                row = raw[name] = [0] * count
+            row[i] += 1
     ranked = sorted(raw, key=lambda n: -sum(raw[n]))
     out = {n: raw[n] for n in ranked[:top]}
     if len(ranked) > top:
@@ -125,7 +133,7 @@ def series(
 
 
 def failure_labels(f: ErrorFact) -> list[str]:
-    return [f"{c}:{code}" for c, code, _ in f.errors]
+    return [f"{c}:{code}" for c, code in f.errors]
 
 
 # -- histograms ----------------------------------------------------------------------------------------
