@@ -45,6 +45,7 @@ class ServerConfig:
     default_max_attempt: int = 3
     non_retryable: tuple[str, ...] = ("pilot:1346", "pilot:1349", "pilot:1371", "pilot:1190", "pilot:1144")
     agents: bool = True
+    monitor_cache_seconds: float = 5.0  # a built monitor page is shared by every viewer this long; 0 = off
     watchdog: WatchdogConfig = field(default_factory=WatchdogConfig)
 
     @property
@@ -97,7 +98,10 @@ def _build(values: dict[str, Any]) -> ServerConfig:
     if unknown:
         raise ValueError(f"unknown server config key(s): {', '.join(sorted(unknown))}")
     watchdog = WatchdogConfig(**_coerce_all(WatchdogConfig, wd_raw, "watchdog."))
-    return ServerConfig(watchdog=watchdog, **_coerce_all(ServerConfig, values, ""))
+    config = ServerConfig(watchdog=watchdog, **_coerce_all(ServerConfig, values, ""))
+    if config.monitor_cache_seconds < 0:
+        raise ValueError(f"monitor_cache_seconds: must be >= 0 (0 = off), got {config.monitor_cache_seconds}")
+    return config
 
 
 def _coerce_all(cls: type, raw: Mapping[str, Any], prefix: str) -> dict[str, Any]:

@@ -25,6 +25,8 @@ def monitor_app(
 @pytest.fixture
 def mon(db: Database, clock: FrozenClock, tmp_path: Path) -> Iterator[TestClient]:
     add_queues(db, DEFAULT_QUEUES, clock())
-    config = ServerConfig(agents=False, db_url=db.url, data_dir=tmp_path / "data")
+    # no page cache: these tests change the data between two reads of a page (tests/monitor/test_cache.py
+    # covers the cache)
+    config = ServerConfig(agents=False, db_url=db.url, data_dir=tmp_path / "data", monitor_cache_seconds=0)
     with TestClient(monitor_app(config, db, clock)) as client:
         yield client

@@ -16,7 +16,7 @@ def test_bench_times_every_page_of_a_seeded_server(tmp_path: Path) -> None:
         timings = bench_monitor(srv.url, repeat=1)
         result = CliRunner().invoke(app, ["bench", "monitor", "--server", srv.url, "--repeat", "1", "--json"])
     assert [t.label for t in timings] == [label for label, _ in PAGES]
-    assert all(t.bytes > 0 and 0 < t.median_ms <= t.worst_ms for t in timings)
+    assert all(t.bytes > 0 and 0 < t.median_ms <= t.worst_ms and t.cached_ms > 0 for t in timings)
     assert "{" not in "".join(t.path for t in timings)  # every placeholder was filled
     assert result.exit_code == 0, result.output
     assert '"label": "errors (12 h)"' in result.output

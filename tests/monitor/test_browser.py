@@ -28,6 +28,8 @@ ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--no-first-run",
+    "--disable-quic",
+    "--disable-sync",
 ]
 # Screenshots go to a scratch dir; `make screenshots` points this at docs/screenshots to refresh the docs.
 pytestmark = pytest.mark.browser

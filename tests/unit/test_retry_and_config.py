@@ -56,3 +56,6 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
         load_config(f, env={})
     with pytest.raises(ValueError, match="cannot read"):
         load_config(tmp_path / "missing.toml", env={})
+    with pytest.raises(ValueError, match="monitor_cache_seconds"):
+        load_config(env={"PANDA_MONITOR_CACHE_SECONDS": "-1"})
+    assert load_config(env={"PANDA_MONITOR_CACHE_SECONDS": "0"}).monitor_cache_seconds == 0.0

@@ -1,8 +1,10 @@
 """``panda bench monitor``: time the monitor's pages on a running server, over real HTTP.
 
 Made for a seeded task buffer (``panda seed --jobs 1000000``): each page is requested once to warm up,
-then ``repeat`` times; the median and worst wall times (request sent to last byte read) and the answer
-size are reported. Pages are the JSON twins plus the HTML of the biggest pages, so the template cost shows.
+then ``repeat`` times with ``timestamp=`` (so the server builds it each time instead of answering from its
+page cache); the median and worst wall times (request sent to last byte read) and the answer size are
+reported, and the median of ``repeat`` plain requests, which the page cache answers. Pages are the JSON
+twins plus the HTML of the biggest pages, so the template cost shows.
 """
 
 from __future__ import annotations
@@ -46,19 +48,27 @@ class PageTiming:
     path: str
     median_ms: float
     worst_ms: float
+    cached_ms: float
     bytes: int
 
 
-def _time(client: httpx.Client, path: str, repeat: int) -> tuple[float, float, int]:
-    resp = client.get(path)  # warm-up: statement cache, templates, page cache
+def _with(path: str, param: str) -> str:
+    return path + ("&" if "?" in path else "?") + param
+
+
+def _time(client: httpx.Client, path: str, repeat: int) -> tuple[float, float, float, int]:
+    resp = client.get(path)  # warm-up: statement cache, templates, and the page cache for the cached run
     if resp.status_code != 200:
         raise RuntimeError(f"GET {path}: HTTP {resp.status_code}: {resp.text[:300]}")
-    samples = []
-    for _ in range(repeat):
+    built, cached = [], []
+    for i in range(repeat):
         start = time.perf_counter()
-        resp = client.get(path)
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples), max(samples), len(resp.content)
+        resp = client.get(_with(path, f"timestamp={i}"))
+        built.append((time.perf_counter() - start) * 1000)
+        start = time.perf_counter()
+        client.get(path)
+        cached.append((time.perf_counter() - start) * 1000)
+    return statistics.median(built), max(built), statistics.median(cached), len(resp.content)
 
 
 def _busiest(rows: Iterable[dict[str, Any]], what: str) -> str:
@@ -85,8 +95,8 @@ def bench_monitor(server: str, repeat: int = 5) -> list[PageTiming]:
         out = []
         for label, template in PAGES:
             path = special.get(template) or template.format(**fill)
-            median, worst, size = _time(client, path, repeat)
-            out.append(PageTiming(label, path, round(median, 1), round(worst, 1), size))
+            median, worst, cached, size = _time(client, path, repeat)
+            out.append(PageTiming(label, path, round(median, 1), round(worst, 1), round(cached, 1), size))
         return out
 
 

@@ -419,7 +419,7 @@ class PostgresServer:
         }
         lines = [f"{key} = {_conf_value(value)}" for key, value in settings.items()]
         with (self.data_dir / "postgresql.conf").open("a") as conf:
-            conf.write("\n# --- tests/support/pgserver.py ---\n" + "\n".join(lines) + "\n")
+            conf.write("\n# --- pandawms/bench/pgserver.py ---\n" + "\n".join(lines) + "\n")
 
     def _read_pid(self) -> int | None:
         try:

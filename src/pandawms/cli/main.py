@@ -262,10 +262,13 @@ def bench_monitor_pages(
     if as_json:
         typer.echo(json.dumps(as_dicts(timings)))
         return
-    typer.echo(f"{'page':24s} {'median':>9s} {'worst':>9s} {'bytes':>10s}  path")
+    typer.echo(f"{'page':24s} {'median':>9s} {'worst':>9s} {'cached':>9s} {'bytes':>10s}  path")
     for t in timings:
         flag = "  <-- over 300 ms" if t.median_ms > 300 else ""
-        typer.echo(f"{t.label:24s} {t.median_ms:7.1f}ms {t.worst_ms:7.1f}ms {t.bytes:10,d}  {t.path}{flag}")
+        typer.echo(
+            f"{t.label:24s} {t.median_ms:7.1f}ms {t.worst_ms:7.1f}ms {t.cached_ms:7.1f}ms "
+            f"{t.bytes:10,d}  {t.path}{flag}"
+        )
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
+from pandawms.monitor.cache import PageCache
 from pandawms.monitor.routes import MonitorContext, build_router
 
 STATIC = Path(__file__).parent / "static"
@@ -18,7 +19,9 @@ STATIC = Path(__file__).parent / "static"
 __all__ = ["MonitorContext", "mount_monitor"]
 
 
-def mount_monitor(app: FastAPI, ctx: MonitorContext) -> None:
-    """Add the monitor's page routes and its static files to ``app``."""
-    app.include_router(build_router(ctx))
+def mount_monitor(app: FastAPI, ctx: MonitorContext, *, cache_seconds: float = 5.0) -> PageCache:
+    """Add the monitor's page routes and its static files to ``app``; returns the page cache."""
+    cache = PageCache(cache_seconds)
+    app.include_router(build_router(ctx, cache))
     app.mount("/static", StaticFiles(directory=STATIC), name="monitor-static")
+    return cache

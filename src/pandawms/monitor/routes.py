@@ -20,11 +20,13 @@ from pandawms.core.errors import InvalidInput, NotFound
 from pandawms.db import queues as queues_db
 from pandawms.db.engine import Database
 from pandawms.monitor import models, pages_jobs, pages_overview
+from pandawms.monitor.cache import PageCache
 from pandawms.monitor.params import FILTER_PARAMS, LIST_PARAMS, WINDOW_PARAMS, query_dict
 from pandawms.monitor.render import render
 from pandawms.services.logstore import LogStore
 
 Builder = Callable[[Connection, Mapping[str, str], datetime], BaseModel]
+_UNCACHED = frozenset({"json", "_", "timestamp"})  # parameters that do not change the page's data
 PARAM_DOCS = {
     "jobstatus": "job states; | ORs, , ANDs, ! negates, * is a wildcard (e.g. run*|fail*)",
     "computingsite": "queue name pattern",
@@ -41,6 +43,7 @@ PARAM_DOCS = {
     "sortby": "time-descending (default), time-ascending, pandaid-descending, pandaid-ascending",
     "cursor": "keyset position of the next page (from nextUrl)",
     "json": "answer with the JSON twin (same as Accept: application/json)",
+    "timestamp": "any value: build the page now instead of taking it from the few-seconds page cache",
 }
 
 
@@ -73,13 +76,27 @@ def _error(request: Request, status: int, message: str) -> Response:
 
 
 def serve(
-    request: Request, ctx: MonitorContext, template: str, allowed: frozenset[str], build: Builder
+    request: Request,
+    ctx: MonitorContext,
+    cache: PageCache,
+    template: str,
+    allowed: frozenset[str],
+    build: Builder,
 ) -> Response:
-    """Parse the query, build the page model in one read transaction, answer HTML or JSON."""
+    """Parse the query, build the page model in one read transaction (or take it from the page cache,
+    keyed by path and parameters, so HTML and JSON share it), answer HTML or JSON."""
     try:
         params = query_dict(request.query_params.multi_items(), allowed)
-        with ctx.db.read() as conn:
-            page = build(conn, params, ctx.clock())
+
+        def fresh() -> BaseModel:
+            with ctx.db.read() as conn:
+                return build(conn, params, ctx.clock())
+
+        if "timestamp" in params:  # BigPanDA's convention: bypass the cache
+            page = fresh()
+        else:
+            key = (request.url.path, tuple(sorted((k, v) for k, v in params.items() if k not in _UNCACHED)))
+            page = cache.get_or_build(key, fresh)
     except InvalidInput as exc:
         return _error(request, 400, str(exc))
     except NotFound as exc:
@@ -126,7 +143,7 @@ def _pid(raw: str) -> int:
     return value
 
 
-def build_router(ctx: MonitorContext) -> APIRouter:
+def build_router(ctx: MonitorContext, cache: PageCache) -> APIRouter:
     """The monitor's page routes (tag "monitor" in the OpenAPI spec)."""
     router = APIRouter(tags=["monitor"])
     page_routes: list[tuple[str, type[BaseModel], str, frozenset[str], Builder, str]] = [
@@ -151,7 +168,7 @@ def build_router(ctx: MonitorContext) -> APIRouter:
         ("/users/", models.UsersPage, "users.html", WINDOW_PARAMS, pages_overview.users_page, "Users."),
     ]
     for path, model, template, allowed, build, summary in page_routes:
-        _add(router, ctx, path, model, template, frozenset(allowed), build, summary)
+        _add(router, ctx, cache, path, model, template, frozenset(allowed), build, summary)
 
     @router.get(
         "/job/{pandaid}/",
@@ -165,7 +182,7 @@ def build_router(ctx: MonitorContext) -> APIRouter:
         def build(conn: Connection, _p: Mapping[str, str], _now: datetime) -> BaseModel:
             return pages_jobs.job_page(conn, _pid(pandaid), ctx.logs)
 
-        return serve(request, ctx, "job.html", frozenset(), build)
+        return serve(request, ctx, cache, "job.html", frozenset(), build)
 
     @router.get(
         "/site/{name}/",
@@ -176,7 +193,12 @@ def build_router(ctx: MonitorContext) -> APIRouter:
     def site(request: Request, name: str) -> Response:
         """One queue: job counts, failure %, workers, limits, brokerage rejections and a diagnosis."""
         return serve(
-            request, ctx, "site.html", WINDOW_PARAMS, lambda c, p, n: pages_overview.site_page(c, name, p, n)
+            request,
+            ctx,
+            cache,
+            "site.html",
+            WINDOW_PARAMS,
+            lambda c, p, n: pages_overview.site_page(c, name, p, n),
         )
 
     @router.get(
@@ -188,7 +210,12 @@ def build_router(ctx: MonitorContext) -> APIRouter:
     def user(request: Request, name: str) -> Response:
         """One user: jobs by state, failure %, CPU hours, errors and plots."""
         return serve(
-            request, ctx, "user.html", WINDOW_PARAMS, lambda c, p, n: pages_overview.user_page(c, name, p, n)
+            request,
+            ctx,
+            cache,
+            "user.html",
+            WINDOW_PARAMS,
+            lambda c, p, n: pages_overview.user_page(c, name, p, n),
         )
 
     @router.get("/job", include_in_schema=False)
@@ -212,6 +239,7 @@ def build_router(ctx: MonitorContext) -> APIRouter:
 def _add(
     router: APIRouter,
     ctx: MonitorContext,
+    cache: PageCache,
     path: str,
     model: type[BaseModel],
     template: str,
@@ -220,7 +248,7 @@ def _add(
     summary: str,
 ) -> None:
     def endpoint(request: Request) -> Response:
-        return serve(request, ctx, template, allowed, build)
+        return serve(request, ctx, cache, template, allowed, build)
 
     router.add_api_route(
         path,

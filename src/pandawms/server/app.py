@@ -97,7 +97,8 @@ def create_app(
     app.add_exception_handler(PandaError, panda_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_middleware(PilotFastPath, ctx=ctx)
-    mount_monitor(app, ctx)  # the web monitor's pages at BigPanDA's paths (/, /jobs/, /job/N/, ...)
+    # the web monitor's pages at BigPanDA's paths (/, /jobs/, /job/N/, ...)
+    mount_monitor(app, ctx, cache_seconds=config.monitor_cache_seconds)
     return app
 
 

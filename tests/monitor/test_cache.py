@@ -1,0 +1,79 @@
+"""The page cache: one build per URL for a few seconds, shared by HTML and JSON, bypassed by timestamp=."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import BaseModel
+
+from pandawms.config import ServerConfig
+from pandawms.db.engine import Database
+from pandawms.monitor.cache import PageCache
+from tests.conftest import DEFAULT_QUEUES, FrozenClock, add_queues
+from tests.db.helpers import API, ok, submit
+from tests.monitor.conftest import monitor_app
+
+
+class Page(BaseModel):
+    n: int
+
+
+class Ticks:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_entries_live_ttl_seconds_and_the_oldest_go_first() -> None:
+    ticks = Ticks()
+    cache = PageCache(ttl=5, size=2, clock=ticks)
+    builds: list[str] = []
+
+    def build(key: str) -> Page:
+        builds.append(key)
+        return Page(n=len(builds))
+
+    assert cache.get_or_build("a", lambda: build("a")).n == 1
+    ticks.t = 4.9
+    assert cache.get_or_build("a", lambda: build("a")).n == 1  # fresh: no rebuild
+    ticks.t = 5.0
+    assert cache.get_or_build("a", lambda: build("a")).n == 2  # expired
+    cache.get_or_build("b", lambda: build("b"))
+    cache.get_or_build("c", lambda: build("c"))  # evicts "a", the least recently used
+    cache.get_or_build("a", lambda: build("a"))
+    assert builds == ["a", "a", "b", "c", "a"]
+    assert (cache.hits, cache.misses) == (1, 5)
+
+
+def test_ttl_zero_is_off_and_bad_settings_are_refused() -> None:
+    cache = PageCache(ttl=0)
+    pages = [cache.get_or_build("k", lambda: Page(n=1)) for _ in range(2)]
+    assert pages[0] is not pages[1]
+    with pytest.raises(ValueError, match="ttl"):
+        PageCache(ttl=-1)
+
+
+def test_a_page_is_shared_for_its_ttl_and_timestamp_bypasses_it(
+    db: Database, clock: FrozenClock, tmp_path: Path
+) -> None:
+    add_queues(db, DEFAULT_QUEUES, clock())
+    config = ServerConfig(agents=False, db_url=db.url, data_dir=tmp_path / "data", monitor_cache_seconds=60)
+    with TestClient(monitor_app(config, db, clock)) as client:
+        submit(client, n=2, computingSite="SMALL")
+        first = client.get("/jobs/?json").json()
+        assert first["total"] == 2
+        # when more jobs arrive within the TTL
+        ok(
+            client.post(
+                f"{API}/job/submit", json={"jobs": [{"transformation": "x", "computingSite": "SMALL"}]}
+            )
+        )
+        # then the cached page is served (HTML and JSON alike) until timestamp= asks for a fresh one
+        assert client.get("/jobs/?json").json()["total"] == 2
+        assert client.get("/jobs/", headers={"Accept": "application/json"}).json()["total"] == 2
+        assert client.get("/jobs/?json&timestamp=1").json()["total"] == 3
+        assert client.get("/jobs/?jobstatus=activated&json").json()["total"] == 3  # another URL, built now
