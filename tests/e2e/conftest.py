@@ -38,6 +38,19 @@ FAST_WATCHDOGS = {
 PANDA = [sys.executable, "-m", "pandawms.cli.main"]
 
 
+def wait_healthy(api: str, timeout: float = 30) -> bool:
+    """Poll ``api``/health until it answers 200; False when ``timeout`` s pass first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(api + "/health", timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -100,14 +113,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
         env={**os.environ, **FAST_WATCHDOGS},
     )
     root = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(root + "/api/v1/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    else:
+    if not wait_healthy(root + "/api/v1"):
         proc.kill()
         raise RuntimeError((data / "server.log").read_text())
     try:

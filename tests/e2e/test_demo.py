@@ -13,9 +13,10 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.e2e.conftest import PANDA, free_port
+from tests.e2e.conftest import PANDA, free_port, wait_healthy
 
 JOBS = 200
 
@@ -99,3 +100,35 @@ def test_every_factory_worker_ended(demo_run: tuple[subprocess.CompletedProcess[
     workers = Counter(dict(_rows(data, "SELECT status, count(*) FROM workers GROUP BY status")))
     assert workers and set(workers) <= {"finished", "failed", "cancelled"}, workers
     assert workers["finished"] >= 1
+
+
+def test_the_monitor_shows_the_demo_workload(demo_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    # given the demo's task buffer served again by a plain `panda server`
+    _, data = demo_run
+    port = free_port()
+    cmd = [
+        *PANDA,
+        "server",
+        "--data-dir",
+        str(data),
+        "--port",
+        str(port),
+        "--no-agents",
+        "--log-level",
+        "warning",
+    ]
+    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        root = f"http://127.0.0.1:{port}"
+        assert wait_healthy(root + "/api/v1"), "the server on the demo's data did not start"
+        # when an operator opens the error summary of the last day
+        errors = httpx.get(f"{root}/errors/?days=1&json", timeout=30).json()
+        page = httpx.get(f"{root}/errors/?days=1", timeout=30)
+    finally:
+        server.terminate()
+        server.wait(20)
+    # then it counts the designed failures by code, and the HTML page names them
+    by_code = {(e["component"], e["code"]): e["count"] for e in errors["errsByCount"]}
+    per_kind = JOBS // 25 * 2
+    assert by_code == {("pilot", 1305): per_kind, ("pilot", 1235): per_kind, ("pilot", 1213): per_kind}
+    assert page.status_code == 200 and "PAYLOADEXCEEDMAXMEM" in page.text
