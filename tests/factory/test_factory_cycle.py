@@ -5,9 +5,12 @@ ended and unstartable workers, and cancels live ones at shutdown."""
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+
+import pytest
 
 from pandawms.core.specs import QueueStatus
 from pandawms.factory import FactoryConfig, FactoryQueue
@@ -236,3 +239,18 @@ def test_a_lost_heartbeat_does_not_stop_the_cycle(tmp_path: Path) -> None:
     # when a cycle runs, then it still provisions
     summary = factory.cycle()
     assert summary.queues["Q"].started == 1
+
+
+def test_only_eventful_cycles_are_logged_at_info(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # given a queue granted one worker on the first cycle and nothing after
+    server = FakeServer({"Q": QueueStatus.ONLINE}, {"Q": 1})
+    factory, _ = _factory(tmp_path, server, [FactoryQueue("Q", max_workers=1)])
+    caplog.set_level(logging.DEBUG, logger="pandawms.factory.factory")
+    # when two cycles run
+    first = factory.cycle()
+    server.grant["Q"] = 0
+    second = factory.cycle()
+    # then the start is news, the idle cycle is not
+    assert first.eventful and not second.eventful
+    levels = [r.levelno for r in caplog.records if r.getMessage().startswith("cycle")]
+    assert levels == [logging.INFO, logging.DEBUG]

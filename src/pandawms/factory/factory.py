@@ -102,6 +102,11 @@ class CycleSummary:
     def ended(self) -> Counter[str]:
         return sum((q.ended for q in self.queues.values()), Counter[str]())
 
+    @property
+    def eventful(self) -> bool:
+        """Whether anything changed this cycle (workers started or ended, reports still pending)."""
+        return self.pending_reports > 0 or any(q.started or q.ended for q in self.queues.values())
+
     def line(self) -> str:
         parts = [
             f"{name}: asked {q.asked} granted {q.granted} started {q.started}, ended {_counts(q.ended)}"
@@ -185,7 +190,8 @@ class Factory:
         self._sweep_dirs()
         summary.alive = len(self.workers)
         summary.pending_reports = len(self.reports)
-        log.info("%s", summary.line())
+        # an idle factory cycles every minute: its unchanged state goes to debug, changes to info
+        log.log(logging.INFO if summary.eventful else logging.DEBUG, "%s", summary.line())
         return summary
 
     def _poll(self, summary: CycleSummary) -> None:
