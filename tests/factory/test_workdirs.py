@@ -37,6 +37,18 @@ def test_parked_updates_go_from_an_ended_pilot_to_the_next(tmp_path: Path) -> No
     assert hand_over_parked(spool, worker_dir(tmp_path, "Q", 4)) == 0
 
 
+def test_a_spool_that_cannot_be_created_keeps_the_updates_in_place(tmp_path: Path) -> None:
+    # given an ended worker with a parked update, and a queue dir where the spool cannot be made
+    old = worker_dir(tmp_path, "Q", 1)
+    (old / PILOT_PENDING).mkdir(parents=True)
+    (old / PILOT_PENDING / "final-7-1.json").write_text("{}")
+    spool = spool_dir(tmp_path, "Q")
+    spool.write_text("a file where the spool directory should be")  # mkdir fails like a full disk
+    # when the factory collects it, then nothing is lost and nothing raises: a later cycle can retry
+    assert collect_parked(old, spool) == 0
+    assert (old / PILOT_PENDING / "final-7-1.json").exists()
+
+
 def test_sweep_removes_only_old_ended_worker_dirs(tmp_path: Path) -> None:
     queue_dir = tmp_path / "Q"
     dirs = {name: queue_dir / name for name in ("worker-1", "worker-2", "worker-3", "parked-updates")}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -77,3 +79,39 @@ def test_a_page_is_shared_for_its_ttl_and_timestamp_bypasses_it(
         assert client.get("/jobs/", headers={"Accept": "application/json"}).json()["total"] == 2
         assert client.get("/jobs/?json&timestamp=1").json()["total"] == 3
         assert client.get("/jobs/?jobstatus=activated&json").json()["total"] == 3  # another URL, built now
+
+
+def test_concurrent_misses_of_one_key_build_once() -> None:
+    # given a slow page and eight viewers asking for it at the same moment
+    cache = PageCache(ttl=5)
+    release = threading.Event()
+    builds: list[int] = []
+
+    def slow() -> Page:
+        builds.append(1)
+        release.wait(5)
+        return Page(n=len(builds))
+
+    results: list[Page] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(cache.get_or_build("p", slow))) for _ in range(8)
+    ]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)  # let every thread reach the cache while the first build is still running
+    release.set()
+    for t in threads:
+        t.join(5)
+    # then the page was built once and every viewer got it
+    assert builds == [1] and [r.n for r in results] == [1] * 8
+
+
+def test_a_failed_build_does_not_block_the_next_request() -> None:
+    cache = PageCache(ttl=5)
+
+    def broken() -> Page:
+        raise RuntimeError("database down")
+
+    with pytest.raises(RuntimeError):
+        cache.get_or_build("p", broken)
+    assert cache.get_or_build("p", lambda: Page(n=2)).n == 2

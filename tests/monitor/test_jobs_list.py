@@ -138,6 +138,14 @@ def test_total_is_marked_approximate_past_the_read_limit(mon: TestClient) -> Non
     assert "approximate" in mon.get("/jobs/?produsername=carol&limit=4").text
 
 
+def test_an_exact_total_still_says_when_summaries_cover_only_the_newest(mon: TestClient) -> None:
+    submit(mon, 5, computingSite="SMALL")
+    data = page_json(mon, "/jobs/?limit=2")
+    assert (data["total"], data["totalExact"], data["summarised"]) == (5, True, 2)
+    assert "summaries cover the newest 2" in mon.get("/jobs/?limit=2").text
+    assert "summaries cover the newest" not in mon.get("/jobs/").text
+
+
 def test_time_window_and_its_lifting(mon: TestClient, clock: FrozenClock) -> None:
     # given an old queued job and a recent one
     [old] = submit(mon, 1, computingSite="SMALL")

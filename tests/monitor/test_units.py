@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import io
+import tarfile
+import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pandawms.core.errors import InvalidInput
 from pandawms.db.monitor import ErrorFact, Fact
+from pandawms.monitor import logs
 from pandawms.monitor import summaries as sm
 from pandawms.monitor.logs import read_log
 from pandawms.monitor.models import Chart, ChartSeries
@@ -134,3 +140,58 @@ def test_svg_legend_names_the_series_that_do_not_fit() -> None:
     assert 0 < shown < len(names)
     assert f"+{len(names) - shown} more" in svg
     assert names[-1] in svg  # named in the hover title
+
+
+def _tgz(build: Callable[[tarfile.TarFile], None]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        build(tar)
+    return buf.getvalue()
+
+
+def test_log_reader_stops_at_a_tarball_that_expands_far_beyond_its_size(tmp_path: Path) -> None:
+    # given a small upload: one text file, then 100 MB of zeros (100 kB compressed)
+    def build(tar: tarfile.TarFile) -> None:
+        first = tarfile.TarInfo("pilotlog.txt")
+        first.size = 5
+        tar.addfile(first, io.BytesIO(b"hello"))
+        big = tarfile.TarInfo("zeros.bin")
+        big.size = 100 << 20
+        tar.addfile(big, _Zeros(big.size))
+
+    path = tmp_path / "bomb.tgz"
+    path.write_bytes(_tgz(build))
+    # when the job page reads it, then it lists what came before and says why it stopped, at once
+    started = time.perf_counter()
+    log = read_log(path)
+    assert time.perf_counter() - started < 2.0
+    assert [f.name for f in log.files] == ["pilotlog.txt"] and "MB of content" in log.error
+
+
+def test_log_reader_counts_every_entry_not_only_files(tmp_path: Path) -> None:
+    def build(tar: tarfile.TarFile) -> None:
+        for i in range(logs.MAX_ENTRIES + 50):
+            info = tarfile.TarInfo(f"d{i}")
+            info.type = tarfile.DIRTYPE
+            tar.addfile(info)
+
+    path = tmp_path / "dirs.tgz"
+    path.write_bytes(_tgz(build))
+    log = read_log(path)
+    assert log.files == [] and "more entries" in log.error
+
+
+class _Zeros(io.RawIOBase):
+    """``n`` zero bytes, produced on demand (so the test never holds a gigabyte)."""
+
+    def __init__(self, n: int) -> None:
+        self.left = n
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        k = min(len(b), self.left)
+        b[:k] = bytes(k)
+        self.left -= k
+        return k

@@ -98,6 +98,14 @@ _FILES_BY_IDS = (
 )
 
 
+_EXISTS = select(jobs.c.panda_id).where(jobs.c.panda_id == bindparam("b_id"))
+
+
+def exists(conn: Connection, panda_id: int) -> bool:
+    """Whether the job is in the task buffer (a plain read: no row lock, safe in read transactions)."""
+    return conn.execute(_EXISTS, {"b_id": panda_id}).first() is not None
+
+
 def lock_status(conn: Connection, panda_id: int) -> StatusRow | None:
     """Read and lock (PostgreSQL FOR UPDATE; SQLite holds the writer lock already) the job's status."""
     row = conn.execute(_LOCK_STATUS, {"b_id": panda_id}).first()

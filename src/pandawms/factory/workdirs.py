@@ -32,7 +32,11 @@ def _move_all(source: Path, target: Path) -> int:
     files = sorted(source.glob(_PARKED_GLOB)) if source.is_dir() else []
     if not files:
         return 0
-    target.mkdir(parents=True, exist_ok=True)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # full or read-only disk: the files stay where they are for a later try
+        log.error("cannot create %s for %d parked update(s): %s", target, len(files), exc)
+        return 0
     moved = 0
     for path in files:
         try:

@@ -16,6 +16,8 @@ from collections.abc import Callable, Hashable
 
 from pydantic import BaseModel
 
+WAIT = 60.0  # s a request waits for another request's build of the same page
+
 
 class PageCache:
     """Page models by key for ``ttl`` seconds, at most ``size`` entries (least recently used go first)."""
@@ -28,25 +30,57 @@ class PageCache:
         self._clock = clock
         self._entries: OrderedDict[Hashable, tuple[float, BaseModel]] = OrderedDict()
         self._lock = threading.Lock()
+        self._building: dict[Hashable, threading.Event] = {}
         self.hits = 0
         self.misses = 0
 
     def get_or_build(self, key: Hashable, build: Callable[[], BaseModel]) -> BaseModel:
-        """The cached model for ``key`` if still fresh, else ``build()`` (stored when the cache is on)."""
+        """The cached model for ``key`` if still fresh, else ``build()`` (stored when the cache is on).
+
+        One build per key at a time: requests that miss while a build of the same key runs wait for it
+        (up to ``WAIT`` s) instead of starting their own, so a slow page polled by many viewers is built
+        once, not once per viewer.
+        """
         if self.ttl == 0:
             return build()
-        now = self._clock()
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None and now - entry[0] < self.ttl:
-                self._entries.move_to_end(key)
+            page = self._fresh(key)
+            if page is not None:
                 self.hits += 1
-                return entry[1]
+                return page
+            running = self._building.get(key)
+            if running is None:
+                running = self._building[key] = threading.Event()
+                owner = True
+            else:
+                owner = False
+        if not owner:
+            running.wait(WAIT)
+            with self._lock:
+                page = self._fresh(key)
+                if page is not None:
+                    self.hits += 1
+                    return page
+            return build()  # the other build failed or is too slow: do our own, uncached
+        try:
             self.misses += 1
-        page = build()  # outside the lock: a slow page never blocks other pages
-        with self._lock:
-            self._entries[key] = (now, page)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-        return page
+            started = self._clock()
+            page = build()  # outside the lock: a slow page never blocks other pages
+            with self._lock:
+                self._entries[key] = (started, page)
+                self._entries.move_to_end(key)
+                while len(self._entries) > self.size:
+                    self._entries.popitem(last=False)
+            return page
+        finally:
+            with self._lock:
+                del self._building[key]
+            running.set()
+
+    def _fresh(self, key: Hashable) -> BaseModel | None:
+        """The entry if younger than ttl (caller holds the lock)."""
+        entry = self._entries.get(key)
+        if entry is None or self._clock() - entry[0] >= self.ttl:
+            return None
+        self._entries.move_to_end(key)
+        return entry[1]

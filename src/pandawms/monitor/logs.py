@@ -1,7 +1,10 @@
 """Read a job's log tarball for the job page: list its members and the text of small text files.
 
-Nothing is extracted to disk; member count, bytes per file and bytes per page are capped so a huge or
-hostile tarball cannot exhaust the server. Text is returned raw; templates escape it.
+Nothing is extracted to disk. The tarball is read as a stream, once, and every bound counts what reading
+costs, not only what is shown: entries of any kind (directories and links too), decompressed bytes walked
+through (a skipped member is still decompressed), files listed, bytes per file and per page. So a small
+upload that expands to gigabytes or holds 200,000 directory entries stops early instead of tying up the
+server. Text is returned raw; templates escape it.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from pathlib import Path
 from pandawms.monitor.models import LogFile, LogOut
 
 MAX_MEMBERS = 500
+MAX_ENTRIES = 2000
+MAX_SCANNED_BYTES = 64 * 1024 * 1024
 MAX_FILE_BYTES = 256 * 1024
 MAX_TOTAL_BYTES = 4 * 1024 * 1024
 
@@ -34,15 +39,21 @@ def read_log(path: Path) -> LogOut:
     files: list[LogFile] = []
     error = ""
     try:
-        tar = tarfile.open(path, "r:*")  # noqa: SIM115 - closed below; opening may fail on its own
+        tar = tarfile.open(path, "r|*")  # noqa: SIM115 - closed below; opening may fail on its own
     except (tarfile.TarError, OSError, EOFError):
         return _plain(path, size)
     budget = MAX_TOTAL_BYTES
+    scanned = 0
     with tar:
         try:
-            for member in tar:
-                if len(files) >= MAX_MEMBERS:
-                    error = f"only the first {MAX_MEMBERS} members are listed"
+            for entries, member in enumerate(tar, start=1):
+                scanned += member.size
+                if entries > MAX_ENTRIES or len(files) >= MAX_MEMBERS:
+                    error = f"only the first {len(files)} files are listed (the tarball has more entries)"
+                    break
+                if scanned > MAX_SCANNED_BYTES:
+                    mb = MAX_SCANNED_BYTES // 2**20
+                    error = f"only the first {len(files)} files are listed (more than {mb} MB of content)"
                     break
                 if not member.isfile():
                     continue

@@ -41,6 +41,8 @@ ALWAYS = frozenset({"json", "timestamp", "_"})
 FILTER_PARAMS = frozenset({*TEXT_PARAMS, *INT_PARAMS, "jobstatus", "errorcode", "jobtype"})
 LIST_PARAMS = frozenset({*FILTER_PARAMS, *WINDOW_PARAMS, "limit", "display_limit", "sortby", "cursor"})
 MAX_HOURS = 24 * 366
+FIRST_YEAR, LAST_YEAR = 1970, 9998  # dates outside cannot be binned or shifted by a window
+MAX_DB_INT = 2**63 - 1  # BIGINT; larger ids cannot be stored, so they are bad input, not a server error
 DEFAULT_LIMIT = 10_000
 MAX_LIMIT = 200_000
 
@@ -92,10 +94,24 @@ def _parse_date(q: Mapping[str, str], name: str) -> datetime | None:
         return None
     for fmt in ("%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"):
         try:
-            return datetime.strptime(raw, fmt)
+            value = datetime.strptime(raw, fmt)
         except ValueError:
             continue
+        if not FIRST_YEAR <= value.year <= LAST_YEAR:
+            raise InvalidInput(f"{name}: {raw!r} is outside the years {FIRST_YEAR}..{LAST_YEAR}", name)
+        return value
     raise InvalidInput(f"{name}: {raw!r} is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM)", name)
+
+
+def _id(name: str, raw: str) -> int:
+    """A database integer (PanDA id, code, attempt): 0..2**63-1, else InvalidInput naming ``name``."""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name}: {raw!r} is not an integer", name) from None
+    if not 0 <= value <= MAX_DB_INT:
+        raise InvalidInput(f"{name}: {value} is out of range 0..{MAX_DB_INT}", name)
+    return value
 
 
 def parse_window(q: Mapping[str, str], now: datetime, default_hours: int, *, lift: bool = False) -> Window:
@@ -111,6 +127,8 @@ def parse_window(q: Mapping[str, str], now: datetime, default_hours: int, *, lif
         start = date_from or (date_to or now) - timedelta(hours=default_hours)
         end = date_to
         span = ((end or now) - start).total_seconds() / 3600
+        if span > MAX_HOURS:
+            raise InvalidInput(f"date_from: the window is longer than {MAX_HOURS // 24} days", "date_from")
         label = f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}" if end else f"since {start:%Y-%m-%d %H:%M}"
         return Window(start, end, label, span)
     if "days" in q:
@@ -174,17 +192,14 @@ def parse_errors(raw: str) -> tuple[tuple[str, int], ...]:
             raise InvalidInput(f"errorcode: {part!r} is not component:code (e.g. pilot:1099)", "errorcode")
         try:
             component = parse_component(comp)
-            out.append((component.value, int(code)))
         except ValueError as exc:
             raise InvalidInput(f"errorcode: {exc}", "errorcode") from None
+        out.append((component.value, _id("errorcode", code.strip())))
     return tuple(out)
 
 
 def _ints(name: str, raw: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(v) for v in raw.replace("|", ",").split(",") if v.strip())
-    except ValueError:
-        raise InvalidInput(f"{name}: {raw!r} is not a list of integers", name) from None
+    return tuple(_id(name, v.strip()) for v in raw.replace("|", ",").split(",") if v.strip())
 
 
 def parse_selection(q: Mapping[str, str], now: datetime, default_hours: int) -> tuple[Selection, Window]:
@@ -226,8 +241,8 @@ def parse_cursor(q: Mapping[str, str]) -> Cursor | None:
         return None
     stamp, _, pid = raw.rpartition("_")
     try:
-        return Cursor(datetime.fromisoformat(stamp) if stamp else None, int(pid))
-    except ValueError:
+        return Cursor(datetime.fromisoformat(stamp) if stamp else None, _id("cursor", pid))
+    except (ValueError, InvalidInput):
         raise InvalidInput(f"cursor: {raw!r} is not a page cursor", "cursor") from None
 
 

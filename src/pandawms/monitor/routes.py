@@ -21,7 +21,7 @@ from pandawms.db import queues as queues_db
 from pandawms.db.engine import Database
 from pandawms.monitor import models, pages_jobs, pages_overview
 from pandawms.monitor.cache import PageCache
-from pandawms.monitor.params import FILTER_PARAMS, LIST_PARAMS, WINDOW_PARAMS, query_dict
+from pandawms.monitor.params import FILTER_PARAMS, LIST_PARAMS, MAX_DB_INT, WINDOW_PARAMS, query_dict
 from pandawms.monitor.render import render
 from pandawms.services.logstore import LogStore
 
@@ -138,7 +138,7 @@ def _pid(raw: str) -> int:
         value = int(raw)
     except ValueError:
         raise InvalidInput(f"pandaid: {raw!r} is not a PanDA job id", "pandaid") from None
-    if value < 1:
+    if not 1 <= value <= MAX_DB_INT:
         raise InvalidInput(f"pandaid: {value} is not a PanDA job id", "pandaid")
     return value
 

@@ -49,7 +49,7 @@ class LogStore:
 
     def find(self, conn: Connection, panda_id: int) -> Path:
         """The newest log of the job; NotFound says whether the job or only its log is missing."""
-        if jobs_db.lock_status(conn, panda_id) is None:
+        if not jobs_db.exists(conn, panda_id):
             raise NotFound(f"job {panda_id} not found")
         folder = self.root / str(panda_id)
         files = (
