@@ -157,3 +157,24 @@ def test_missed_workers_agent_runs_from_config(client: TestClient, db: Database,
     agent = missed_workers_agent(db, WatchdogConfig(factory_silence=60))
     assert agent.run_once(clock.advance(seconds=59)) == 0
     assert agent.run_once(clock.advance(seconds=2)) == 1
+
+
+def test_a_repeated_request_id_gets_the_first_grant_not_new_workers(client: TestClient) -> None:
+    # given a factory whose add_workers answer was lost after the server granted 2 workers
+    submit(client, n=5, computingSite="SMALL")
+    first = grant(client, "f1", max_new=2, request_id="req-0001-abcdef")
+    assert first["granted"] == 2
+    # when it asks again with the same request id
+    again = grant(client, "f1", max_new=2, request_id="req-0001-abcdef")
+    # then it gets the same workers and nothing more was created
+    assert [w["worker_id"] for w in again["workers"]] == [w["worker_id"] for w in first["workers"]]
+    assert "repeated request" in again["reason"]
+    assert _stats(client, "SMALL")["submitted"] == 2
+    # and the same id from another factory, or a new id, is a new request
+    assert grant(client, "f2", max_new=1, request_id="req-0001-abcdef")["granted"] == 1
+    assert grant(client, "f1", max_new=1, request_id="req-0002-abcdef")["granted"] == 1
+    bad = client.post(
+        f"{API}/harvester/add_workers",
+        json={"harvester_id": "f1", "queue": "SMALL", **LIMITS, "request_id": "short"},
+    )
+    assert bad.status_code == 422 and "request_id" in bad.json()["message"]

@@ -92,6 +92,24 @@ def test_add_workers_is_retried_when_the_connection_failed() -> None:
     assert calls == 3 and [w.worker_id for w in grant.workers] == [7]
 
 
+def test_add_workers_with_a_request_id_is_retried_after_a_lost_answer() -> None:
+    # given a server whose first answer is lost (read timeout after it may have granted)
+    bodies: list[dict[str, object]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        if len(bodies) == 1:
+            raise httpx.ReadTimeout("no answer", request=request)
+        return _envelope(OK_ADD)
+
+    req = _add_request().model_copy(update={"request_id": "abcdef0123456789"})
+    # when the factory asks with a request id, then it asks again with the same id and gets the grant
+    with _client(handler) as client:
+        grant = client.add_workers(req)
+    assert [w.worker_id for w in grant.workers] == [7]
+    assert [b["request_id"] for b in bodies] == ["abcdef0123456789"] * 2
+
+
 def test_idempotent_calls_retry_5xx_and_stop_on_4xx() -> None:
     answers = [httpx.Response(500, text="oops"), _envelope({"Q": {"submitted": 1, "running": 2}})]
     with _client(lambda _r: answers.pop(0)) as client:

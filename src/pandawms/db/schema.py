@@ -11,7 +11,8 @@ Tables
   changes only through services/lifecycle.py. ``ix_workers_queue_status`` serves the per-queue counts the
   factories' atomic sizing reads.
 - ``harvesters``: one row per factory with its last call (heartbeat, add_workers, update_workers); the
-  missed-worker watchdog ends the live workers of a factory silent for too long.
+  missed-worker watchdog ends the live workers of a factory silent for too long. ``ix_workers_request``
+  (harvester_id, request_id) finds the workers of a repeated add_workers call.
 
 Indexes (designed for 1M+ jobs; each hot query is an index range scan)
 - ``ix_jobs_dispatch`` (computing_site, current_priority DESC, panda_id) WHERE job_status='activated':
@@ -198,8 +199,10 @@ workers = Table(
     Column("start_time", DateTime, nullable=True),
     Column("end_time", DateTime, nullable=True),
     Column("modification_time", DateTime, nullable=False),
+    Column("request_id", String(64), nullable=True),
 )
 Index("ix_workers_queue_status", workers.c.queue, workers.c.status)
+Index("ix_workers_request", workers.c.harvester_id, workers.c.request_id)
 Index("ix_workers_status_modtime", workers.c.status, workers.c.modification_time)
 
 # One row per factory: its last call. Workers of a factory silent for longer than the watchdog's

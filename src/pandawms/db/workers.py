@@ -31,7 +31,9 @@ def lock_queue(conn: Connection, queue: str) -> bool:
     return row is not None
 
 
-def insert_workers(conn: Connection, harvester_id: str, queue: str, n: int, now: datetime) -> list[int]:
+def insert_workers(
+    conn: Connection, harvester_id: str, queue: str, n: int, now: datetime, request_id: str | None = None
+) -> list[int]:
     if n <= 0:
         return []
     row = {
@@ -40,6 +42,7 @@ def insert_workers(conn: Connection, harvester_id: str, queue: str, n: int, now:
         "status": WorkerStatus.SUBMITTED.value,
         "submit_time": now,
         "modification_time": now,
+        "request_id": request_id,
     }
     result = conn.execute(
         insert(workers).returning(workers.c.worker_id, sort_by_parameter_order=True), [row] * n
@@ -138,3 +141,13 @@ def orphaned_workers(
         .limit(limit)
     )
     return [(int(r[0]), str(r[1]), r[2]) for r in conn.execute(stmt)]
+
+
+def granted_by(conn: Connection, harvester_id: str, request_id: str) -> list[int]:
+    """Ids of the workers an earlier add_workers call with this request id created (ix_workers_request)."""
+    stmt = (
+        select(workers.c.worker_id)
+        .where(workers.c.harvester_id == harvester_id, workers.c.request_id == request_id)
+        .order_by(workers.c.worker_id)
+    )
+    return [int(r[0]) for r in conn.execute(stmt)]

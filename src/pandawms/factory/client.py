@@ -136,8 +136,11 @@ class FactoryClient(EnvelopeClient):
     def add_workers(
         self, req: AddWorkersRequest, *, cancel: threading.Event | None = None
     ) -> AddWorkersResponse:
-        body = req.model_dump()
-        data = self.request("POST", paths.HARVESTER_ADD_WORKERS, json=body, idempotent=False, cancel=cancel)
+        body = req.model_dump(exclude_none=True)
+        # with a request_id a repeat gets the first call's workers, so a lost answer may be retried
+        idempotent = req.request_id is not None
+        path = paths.HARVESTER_ADD_WORKERS
+        data = self.request("POST", path, json=body, idempotent=idempotent, cancel=cancel)
         try:
             return AddWorkersResponse.model_validate(data)
         except ValueError as exc:  # pydantic's ValidationError

@@ -10,6 +10,7 @@ import socket
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -268,6 +269,7 @@ class Factory:
             max_workers=queue.max_workers,
             max_queued=queue.queued_limit,
             max_new=ask.n,
+            request_id=uuid.uuid4().hex,  # retried with the same id if the answer is lost
         )
         try:
             grant = self.client.add_workers(req, cancel=self.stop)

@@ -17,6 +17,14 @@ class AddWorkersRequest(BaseModel):
     max_workers: int = Field(ge=0, le=100_000, description="queued + running workers of this factory's limit")
     max_queued: int = Field(ge=0, le=100_000, description="workers waiting for a job")
     max_new: int = Field(0, ge=0, le=100_000, description="new workers this cycle; 0 = no cap")
+    request_id: str | None = Field(
+        None,
+        min_length=8,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.:\-]+$",
+        description="makes the call safe to repeat: a repeated request_id of this factory gets the workers "
+        "granted the first time instead of new ones",
+    )
 
 
 class GrantedWorker(BaseModel):

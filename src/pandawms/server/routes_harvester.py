@@ -33,7 +33,9 @@ def add_workers(body: AddWorkersRequest, ctx: Ctx) -> Response:
     """Grant new workers for a queue, sized over every factory serving it (never over-submits)."""
     limits = WorkerLimits(body.max_workers, body.max_queued, body.max_new)
     with ctx.db.write() as conn:
-        grant = workers.add_workers(conn, body.harvester_id, body.queue, limits, ctx.clock())
+        grant = workers.add_workers(
+            conn, body.harvester_id, body.queue, limits, ctx.clock(), request_id=body.request_id
+        )
     data = AddWorkersResponse(
         workers=[GrantedWorker(worker_id=w) for w in grant.worker_ids],
         granted=len(grant.worker_ids),

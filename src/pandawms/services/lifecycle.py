@@ -167,9 +167,11 @@ def claim_for_dispatch(
 # -- factory workers -----------------------------------------------------------------------------------
 
 
-def create_workers(conn: Connection, harvester_id: str, queue: str, n: int, now: datetime) -> list[int]:
+def create_workers(
+    conn: Connection, harvester_id: str, queue: str, n: int, now: datetime, request_id: str | None = None
+) -> list[int]:
     """New workers start as submitted."""
-    return workers_db.insert_workers(conn, harvester_id, queue, n, now)
+    return workers_db.insert_workers(conn, harvester_id, queue, n, now, request_id)
 
 
 def transition_worker(

@@ -28,12 +28,18 @@ class Grant:
 
 
 def add_workers(
-    conn: Connection, harvester_id: str, queue: str, limits: WorkerLimits, now: datetime
+    conn: Connection,
+    harvester_id: str,
+    queue: str,
+    limits: WorkerLimits,
+    now: datetime,
+    request_id: str | None = None,
 ) -> Grant:
     """Create as many submitted workers as the queue needs now, counting every factory's workers.
 
     The queue row is locked first, so two factories sizing the same queue take turns and the second
-    sees the first one's workers.
+    sees the first one's workers. A repeated ``request_id`` (the factory lost the answer and asks again)
+    gets the workers granted the first time, so a lost answer never leaves workers nobody started.
     """
     if not workers_db.lock_queue(conn, queue):
         raise NotFound(f"queue {queue!r} not found")
@@ -42,12 +48,15 @@ def add_workers(
     assert spec is not None
     activated = workers_db.activated_jobs(conn, queue)
     queued, running = workers_db.active_counts(conn, queue)
+    if request_id is not None and (earlier := workers_db.granted_by(conn, harvester_id, request_id)):
+        decision = SizingDecision(len(earlier), f"repeated request {request_id}: the workers granted then")
+        return Grant(earlier, decision, activated, queued, running)
     if spec.status is QueueStatus.OFFLINE:
         return Grant([], SizingDecision(0, f"queue {queue} is offline"), activated, queued, running)
     if spec.max_running:
         limits = WorkerLimits(min(limits.max_workers, spec.max_running), limits.max_queued, limits.max_new)
     decision = size_workers(activated, queued, running, limits)
-    ids = lifecycle.create_workers(conn, harvester_id, queue, decision.n_new, now)
+    ids = lifecycle.create_workers(conn, harvester_id, queue, decision.n_new, now, request_id)
     return Grant(ids, decision, activated, queued, running)
 
 
