@@ -110,3 +110,13 @@ def test_site_page_lists_jobs_waiting_for_brokerage(mon: TestClient) -> None:
     assert [w["PandaID"] for w in waiting] == [j["PandaID"]]
     assert "SMALL: queue is offline" in waiting[0]["reason"]
     assert "Jobs still waiting for brokerage" in mon.get("/site/SMALL/").text
+
+
+def test_a_user_named_by_a_grid_dn_has_a_page(mon: TestClient) -> None:
+    # given a user whose name is a certificate DN, as grid users often are
+    dn = "/DC=ch/DC=cern/OU=Users/CN=jdoe"
+    run_jobs(mon, "SMALL", 2, user=dn)
+    # when the users list links to their page, then the link works
+    [row] = [u for u in page_json(mon, "/users/")["users"] if u["name"] == dn]
+    page = page_json(mon, row["url"])
+    assert page["user"]["name"] == dn and page["user"]["counts"]["finished"] == 2

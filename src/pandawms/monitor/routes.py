@@ -202,7 +202,7 @@ def build_router(ctx: MonitorContext, cache: PageCache) -> APIRouter:
         )
 
     @router.get(
-        "/user/{name}/",
+        "/user/{name:path}/",
         response_model=models.UserPage,
         responses=_responses(),
         openapi_extra=_doc(WINDOW_PARAMS),
