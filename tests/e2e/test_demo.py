@@ -7,13 +7,18 @@ output files for the finished jobs, and every factory worker accounted for.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import sqlite3
 import subprocess
+import time
 from collections import Counter
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from tests.e2e.conftest import PANDA, free_port, wait_healthy
@@ -132,3 +137,28 @@ def test_the_monitor_shows_the_demo_workload(demo_run: tuple[subprocess.Complete
     per_kind = JOBS // 25 * 2
     assert by_code == {("pilot", 1305): per_kind, ("pilot", 1235): per_kind, ("pilot", 1213): per_kind}
     assert page.status_code == 200 and "PAYLOADEXCEEDMAXMEM" in page.text
+
+
+def test_sigterm_to_the_demo_stops_its_server_and_factory(tmp_path: Path) -> None:
+    # given a demo serving after a small workload (not --once), started in its own session
+    port = free_port()
+    cmd = [*PANDA, "demo", "--jobs", "3", "--port", str(port), "--data-dir", str(tmp_path / "data")]
+    demo = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    children: list[psutil.Process] = []
+    try:
+        assert wait_healthy(f"http://127.0.0.1:{port}/api/v1", timeout=60)
+        deadline = time.monotonic() + 60
+        while len(children) < 2 and time.monotonic() < deadline:  # the factory starts after the submit
+            time.sleep(0.2)
+            children = psutil.Process(demo.pid).children(recursive=True)
+        assert len(children) >= 2, children  # the server and the factory (and maybe pilots)
+        # when only the demo process gets SIGTERM (as `kill PID` or a service manager sends it)
+        os.kill(demo.pid, signal.SIGTERM)
+        demo.wait(60)
+        # then the processes it started are gone too
+        _, alive = psutil.wait_procs(children, timeout=30)
+        assert alive == [], [p.cmdline() for p in alive]
+    finally:  # leave nothing running, whatever happened
+        for proc in [*children, psutil.Process(demo.pid)] if demo.poll() is None else children:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()

@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 import random
 import shlex
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -20,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import httpx
@@ -213,7 +216,19 @@ def summary(jobs: list[dict[str, Any]], api: str) -> str:
     return "\n".join(lines)
 
 
+def _exit_on_sigterm() -> None:
+    """SIGTERM (``kill``, a service manager) exits through the normal path, so the server and factory
+    processes this demo started are stopped too instead of being left running."""
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
+
+
 def run_demo(cfg: DemoConfig, console: Console) -> int:
+    _exit_on_sigterm()
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
     queues_file = Path(str(resources.files("pandawms.examples") / "queues.toml"))
     factory_file = cfg.data_dir / "factory.toml"
