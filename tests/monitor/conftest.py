@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from pandawms.config import ServerConfig
@@ -15,18 +14,11 @@ from pandawms.server.app import create_app
 from tests.conftest import DEFAULT_QUEUES, FrozenClock, add_queues
 
 
-def monitor_app(
-    config: ServerConfig, db: Database | None = None, clock: FrozenClock | None = None
-) -> FastAPI:
-    """The server's app (create_app mounts the monitor)."""
-    return create_app(config, db) if clock is None else create_app(config, db, clock=clock)
-
-
 @pytest.fixture
 def mon(db: Database, clock: FrozenClock, tmp_path: Path) -> Iterator[TestClient]:
     add_queues(db, DEFAULT_QUEUES, clock())
     # no page cache: these tests change the data between two reads of a page (tests/monitor/test_cache.py
     # covers the cache)
     config = ServerConfig(agents=False, db_url=db.url, data_dir=tmp_path / "data", monitor_cache_seconds=0)
-    with TestClient(monitor_app(config, db, clock)) as client:
+    with TestClient(create_app(config, db, clock=clock)) as client:
         yield client

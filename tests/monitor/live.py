@@ -12,8 +12,8 @@ from pandawms.config import ServerConfig
 from pandawms.db import migrate
 from pandawms.db.engine import Database
 from pandawms.monitor.seed import seed_jobs
+from pandawms.server.app import create_app
 from tests.livesupport.live_server import serve_in_thread
-from tests.monitor.conftest import monitor_app
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ def live_monitor(data_dir: Path, jobs: int = 3000) -> Iterator[LiveMonitor]:
     seed_jobs(db, jobs, now=datetime.now(UTC).replace(tzinfo=None))
     config = ServerConfig(data_dir=data_dir, db_url=db.url, agents=False)
     try:
-        with serve_in_thread(monitor_app(config, db)) as url:
+        with serve_in_thread(create_app(config, db)) as url:
             yield LiveMonitor(url, db)
     finally:
         db.dispose()

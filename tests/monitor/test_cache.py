@@ -13,9 +13,9 @@ from pydantic import BaseModel
 from pandawms.config import ServerConfig
 from pandawms.db.engine import Database
 from pandawms.monitor.cache import PageCache
+from pandawms.server.app import create_app
 from tests.conftest import DEFAULT_QUEUES, FrozenClock, add_queues
 from tests.db.helpers import API, ok, submit
-from tests.monitor.conftest import monitor_app
 
 
 class Page(BaseModel):
@@ -64,7 +64,7 @@ def test_a_page_is_shared_for_its_ttl_and_timestamp_bypasses_it(
 ) -> None:
     add_queues(db, DEFAULT_QUEUES, clock())
     config = ServerConfig(agents=False, db_url=db.url, data_dir=tmp_path / "data", monitor_cache_seconds=60)
-    with TestClient(monitor_app(config, db, clock)) as client:
+    with TestClient(create_app(config, db, clock=clock)) as client:
         submit(client, n=2, computingSite="SMALL")
         first = client.get("/jobs/?json").json()
         assert first["total"] == 2
@@ -99,6 +99,9 @@ def test_concurrent_misses_of_one_key_build_once() -> None:
     for t in threads:
         t.start()
     time.sleep(0.2)  # let every thread reach the cache while the first build is still running
+    # while the build runs nobody has an answer and nobody started a second build (without one build per
+    # key, all eight would be inside slow() now)
+    assert builds == [1] and results == []
     release.set()
     for t in threads:
         t.join(5)
