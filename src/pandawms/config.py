@@ -39,10 +39,9 @@ class ServerConfig:
     db_url: str = ""
     data_dir: Path = Path("~/.local/share/pandawms")
     queues_file: Path | None = None
-    workers: int = 1
     log_level: str = "info"
     max_submit_batch: int = 10_000
-    default_max_attempt: int = 3
+    default_max_attempt: int = 3  # maxAttempt of a submitted job that sets none
     non_retryable: tuple[str, ...] = ("pilot:1346", "pilot:1349", "pilot:1371", "pilot:1190", "pilot:1144")
     agents: bool = True
     monitor_cache_seconds: float = 5.0  # a built monitor page is shared by every viewer this long; 0 = off
@@ -94,11 +93,18 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
 
 def _build(values: dict[str, Any]) -> ServerConfig:
     wd_raw = values.pop("watchdog", {})
+    if "workers" in values:  # accepted and ignored before: say so instead of running one process silently
+        raise ValueError(
+            "workers: not supported; run one `panda server` per process (several servers on one "
+            "PostgreSQL database share the work)"
+        )
     unknown = set(values) - {f.name for f in dataclasses.fields(ServerConfig)}
     if unknown:
         raise ValueError(f"unknown server config key(s): {', '.join(sorted(unknown))}")
     watchdog = WatchdogConfig(**_coerce_all(WatchdogConfig, wd_raw, "watchdog."))
     config = ServerConfig(watchdog=watchdog, **_coerce_all(ServerConfig, values, ""))
+    if not 1 <= config.default_max_attempt <= 50:
+        raise ValueError(f"default_max_attempt: must be 1..50, got {config.default_max_attempt}")
     if config.monitor_cache_seconds < 0:
         raise ValueError(f"monitor_cache_seconds: must be >= 0 (0 = off), got {config.monitor_cache_seconds}")
     return config

@@ -338,7 +338,7 @@ def test_watch_refreshes_until_every_job_is_final(
         waits.append(seconds)
         panda.report(pid, next(steps))
 
-    monkeypatch.setattr("pandawms.cli.user._sleep", pilot_moves_on)
+    monkeypatch.setattr("pandawms.cli.follow._sleep", pilot_moves_on)
 
     result = panda("watch", str(pid), "--interval", "2", env={"TTY_COMPATIBLE": terminal})
 

@@ -8,7 +8,7 @@ from pandawms.agents.brokerage import brokerage_agent
 from pandawms.agents.watchdogs import watchdog_agents
 from pandawms.config import WatchdogConfig
 from pandawms.db.engine import Database
-from pandawms.services.termination import RetryPolicy
+from pandawms.services.termination import JobRetryPolicy
 from tests.conftest import FrozenClock
 from tests.db.helpers import API, acquire, describe, ok, status_of, submit, update
 
@@ -22,7 +22,7 @@ CFG = WatchdogConfig(
 
 
 def run_watchdogs(db: Database, clock: FrozenClock) -> dict[str, int]:
-    return {a.name: a.run_once(clock()) for a in watchdog_agents(db, CFG, RetryPolicy())}
+    return {a.name: a.run_once(clock()) for a in watchdog_agents(db, CFG, JobRetryPolicy())}
 
 
 def test_lost_heartbeat_fails_the_job_with_code_100_and_retries_it(

@@ -71,7 +71,7 @@ def only(request: BrokerageRequest, queue: QueueSpec, load: QueueLoad | None = N
             req(label=ProdSourceLabel.MANAGED),
             q("A", status=QueueStatus.TEST),
             None,
-            "test queue accepts only prod_test/ptest/test jobs, not managed",
+            "test queue accepts only install/prod_test/ptest/test jobs, not managed",
             True,
             id="test-queue",
         ),

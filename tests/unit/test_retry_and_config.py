@@ -59,3 +59,13 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="monitor_cache_seconds"):
         load_config(env={"PANDA_MONITOR_CACHE_SECONDS": "-1"})
     assert load_config(env={"PANDA_MONITOR_CACHE_SECONDS": "0"}).monitor_cache_seconds == 0.0
+
+
+def test_settings_that_did_nothing_are_refused_or_honoured(tmp_path: Path) -> None:
+    f = tmp_path / "panda.toml"
+    f.write_text("[server]\nworkers = 4\n")
+    with pytest.raises(ValueError, match="workers: not supported"):
+        load_config(f, env={})
+    with pytest.raises(ValueError, match=r"default_max_attempt: must be 1\.\.50"):
+        load_config(env={"PANDA_DEFAULT_MAX_ATTEMPT": "0"})
+    assert load_config(env={"PANDA_DEFAULT_MAX_ATTEMPT": "5"}).default_max_attempt == 5

@@ -10,7 +10,7 @@ from pandawms.config import WatchdogConfig
 from pandawms.core.timeouts import TimeoutRule, default_rules
 from pandawms.db.engine import Database
 from pandawms.services import watchdog, workers
-from pandawms.services.termination import RetryPolicy
+from pandawms.services.termination import JobRetryPolicy
 
 
 def rules_from_config(cfg: WatchdogConfig) -> tuple[TimeoutRule, ...]:
@@ -24,7 +24,7 @@ def rules_from_config(cfg: WatchdogConfig) -> tuple[TimeoutRule, ...]:
     )
 
 
-def watchdog_agents(db: Database, cfg: WatchdogConfig, policy: RetryPolicy) -> list[Agent]:
+def watchdog_agents(db: Database, cfg: WatchdogConfig, policy: JobRetryPolicy) -> list[Agent]:
     def make(rule: TimeoutRule) -> Agent:
         def run_once(now: datetime) -> int:
             with db.write() as conn:

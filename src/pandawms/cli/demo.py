@@ -30,8 +30,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from pandawms.cli.render import STATE_ORDER
 from pandawms.core.states import FINAL_STATES
+from pandawms.protocol.display import STATE_ORDER
 from pandawms.protocol.errorcodes import describe
 
 FINAL = {s.value for s in FINAL_STATES}

@@ -17,6 +17,7 @@ from rich.text import Text
 
 from pandawms.cli.client import QueueSummary
 from pandawms.protocol import errorcodes
+from pandawms.protocol.display import STATE_FILL, STATE_ORDER
 from pandawms.protocol.jobs import (
     BrokerageInfo,
     ErrorOut,
@@ -27,41 +28,6 @@ from pandawms.protocol.jobs import (
     SubmittedJob,
 )
 
-STATE_FILL = {
-    "finished": "#96ca69",
-    "transferring": "#addf80",
-    "running": "#C7E9A9",
-    "starting": "#C7E9A9",
-    "online": "#C7E9A9",
-    "activated": "#d9efde",
-    "assigned": "#d9efef",
-    "defined": "#e6f0f6",
-    "test": "#e6f0f6",
-    "waiting": "#FFF5D6",
-    "sent": "#FFF5D6",
-    "brokeroff": "#FFF5D6",
-    "holding": "#FFE38E",
-    "cancelled": "#FFD65D",
-    "failed": "#FFABA2",
-    "closed": "#bdbdbd",
-    "offline": "#bdbdbd",
-}
-# Display order of job states (the lifecycle order), for count lines and summaries.
-STATE_ORDER = (
-    "defined",
-    "waiting",
-    "assigned",
-    "activated",
-    "sent",
-    "starting",
-    "running",
-    "holding",
-    "transferring",
-    "finished",
-    "failed",
-    "cancelled",
-    "closed",
-)
 OUTCOME_STYLE = {
     "done": "green",
     "requested": "cyan",
@@ -244,6 +210,8 @@ def _attributes(j: JobRecord) -> Table:
         ("pilot / batch", f"{j.pilot_id or '-'} / {j.batch_id or '-'}"),
         ("exit code", _count(j.trans_exit_code)),
     ]
+    if j.destination_se:
+        rows.append(("outputs to", j.destination_se))
     if j.command_to_pilot:
         rows.append(("command to pilot", j.command_to_pilot))
     for key, value in rows:

@@ -11,13 +11,9 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from types import MappingProxyType
 
+from pandawms.core.dispatch import TEST_LABELS  # the labels a queue in status test takes (one definition)
 from pandawms.core.ids import QueueName
 from pandawms.core.specs import ProdSourceLabel, QueueLoad, QueueSpec, QueueStatus, ResourceRequest
-
-TEST_LABELS: frozenset[ProdSourceLabel] = frozenset(
-    {ProdSourceLabel.TEST, ProdSourceLabel.PTEST, ProdSourceLabel.PROD_TEST}
-)
-"""The only labels a queue in status ``test`` accepts."""
 
 _NO_LOAD = QueueLoad()
 

@@ -17,6 +17,7 @@ SERVED_LABELS: dict[str, frozenset[ProdSourceLabel]] = {
     "unified": frozenset(ProdSourceLabel),
 }
 TEST_LABELS = SERVED_LABELS["test"]
+"""The only labels a queue in status ``test`` takes, in brokerage and at dispatch."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -160,6 +160,7 @@ class JobSpec:
     max_attempt: int = 3
     task_id: int | None = None
     jobset_id: int | None = None
+    destination_se: str = ""  # the storage element (RSE) the outputs go to; "" = the queue's
     files: tuple[FileSpec, ...] = ()
 
 

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from pandawms.core.commands import PilotCommand
 from pandawms.core.specs import JobErrors, JobMetrics
 from pandawms.core.states import FINAL_STATES, JobStatus
 
 S = JobStatus
-KILL = "tobekilled"
-ALREADYDONE = "alreadydone"
+KILL = PilotCommand.TOBEKILLED
+ALREADYDONE = PilotCommand.ALREADYDONE
 
 
 class UpdateKind(StrEnum):
@@ -44,6 +45,9 @@ class PilotReport:
     errors: JobErrors = field(default_factory=JobErrors)
     metrics: JobMetrics = field(default_factory=JobMetrics)
     output_report: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    site_name: str | None = None  # the queue the pilot runs at; must be the job's
+    meta_data: str | None = None  # the payload's job report (JSON text), kept for the monitor and users
+    pilot_log: str | None = None  # the tail of the pilot's log, kept likewise
 
     @property
     def is_final(self) -> bool:
@@ -56,14 +60,18 @@ class UpdatePlan:
     target: JobStatus | None = None
     command: str = ""
     message: str = ""
+    via: tuple[JobStatus, ...] = ()  # a final update passes through holding (the Adder's step)
 
 
 def plan_update(
-    current: JobStatus, attempt_nr: int, command_to_pilot: str, report: PilotReport
+    current: JobStatus, attempt_nr: int, command_to_pilot: str, report: PilotReport, site: str | None = None
 ) -> UpdatePlan:
-    """Decide what an update does; never raises for a well-formed report."""
+    """Decide what an update does; never raises for a well-formed report. ``site`` is the job's queue."""
     if report.attempt_nr is not None and report.attempt_nr != attempt_nr:
         msg = f"attempt {report.attempt_nr} does not match the job's current attempt {attempt_nr}"
+        return UpdatePlan(UpdateKind.REFUSE, command=KILL, message=msg)
+    if report.site_name and site and report.site_name != site:
+        msg = f"the job runs at {site}, not at {report.site_name}"
         return UpdatePlan(UpdateKind.REFUSE, command=KILL, message=msg)
     if current in FINAL_STATES:
         if report.is_final:
@@ -73,7 +81,9 @@ def plan_update(
         return UpdatePlan(UpdateKind.REFUSE, command=KILL, message=f"job is already {current.value}")
     command = KILL if command_to_pilot == KILL else ""
     if report.is_final:
-        return UpdatePlan(UpdateKind.FINAL, S.HOLDING, command)
+        target = S.FINISHED if report.status == "finished" else S.FAILED
+        via = () if current is S.HOLDING else (S.HOLDING,)
+        return UpdatePlan(UpdateKind.FINAL, target, command, via=via)
     return _plan_progress(current, JobStatus(report.status), command)
 
 

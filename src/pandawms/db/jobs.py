@@ -6,6 +6,7 @@ are called only from services/lifecycle.py (a test enforces it).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -15,12 +16,13 @@ from typing import Any
 from sqlalchemy import Connection, Integer, Select, Update, bindparam, func, insert, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
+from pandawms.core.changes import JobChange
 from pandawms.core.dispatch import ClaimCriteria
 from pandawms.core.ids import PandaID, QueueName
 from pandawms.core.specs import FileSpec, Job, JobQuery, QueueLoad
 from pandawms.core.states import ACTIVE_STATES, JobStatus
-from pandawms.db.rows import file_to_row, row_to_file, row_to_job
-from pandawms.db.schema import job_files, job_status_history, jobs
+from pandawms.db.rows import change_columns, file_to_row, row_to_file, row_to_job
+from pandawms.db.schema import job_files, job_reports, job_status_history, jobs
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,7 @@ class StatusRow:
     status: JobStatus
     attempt_nr: int
     command_to_pilot: str
+    computing_site: str | None = None
 
 
 # -- inserts -------------------------------------------------------------------------------------------
@@ -85,7 +88,9 @@ def insert_history(conn: Connection, entries: Sequence[HistoryEntry]) -> None:
 # Hot statements are built once: SQLAlchemy then reuses their compiled form and memoized cache key
 # (building them per call cost more CPU than executing them).
 _LOCK_STATUS = (
-    select(jobs.c.panda_id, jobs.c.job_status, jobs.c.attempt_nr, jobs.c.command_to_pilot)
+    select(
+        jobs.c.panda_id, jobs.c.job_status, jobs.c.attempt_nr, jobs.c.command_to_pilot, jobs.c.computing_site
+    )
     .where(jobs.c.panda_id == bindparam("b_id"))
     .with_for_update()
 )
@@ -111,7 +116,7 @@ def lock_status(conn: Connection, panda_id: int) -> StatusRow | None:
     row = conn.execute(_LOCK_STATUS, {"b_id": panda_id}).first()
     if row is None:
         return None
-    return StatusRow(PandaID(row[0]), JobStatus(row[1]), row[2], row[3])
+    return StatusRow(PandaID(row[0]), JobStatus(row[1]), row[2], row[3], row[4])
 
 
 _WRITE_STATUS = (
@@ -127,12 +132,10 @@ def write_status(
     expected: JobStatus,
     status: JobStatus,
     now: datetime,
-    fields: Mapping[str, Any],
+    change: JobChange,
 ) -> bool:
-    """Compare-and-set the status (plus extra columns); True when the row was in ``expected``."""
-    if "job_status" in fields:
-        raise ValueError("status is written through the status argument")
-    values = {"modification_time": now, **fields}
+    """Compare-and-set the status (plus the change's columns); True when the row was in ``expected``."""
+    values = {**change_columns(change, now), "modification_time": now}
     params = {"b_id": panda_id, "b_expected": expected.value, "b_status": status.value, "b_now": now}
     params.update({f"v_{k}": v for k, v in values.items()})
     return conn.execute(_write_status_stmt(frozenset(values)), params).rowcount == 1
@@ -144,7 +147,7 @@ def _write_status_stmt(names: frozenset[str]) -> Update:
 
 
 def claim_activated(
-    conn: Connection, criteria: ClaimCriteria, n_jobs: int, now: datetime, host: str
+    conn: Connection, criteria: ClaimCriteria, n_jobs: int, now: datetime, host: str, pilot_id: str = ""
 ) -> list[PandaID]:
     """Atomically move up to n activated jobs matching ``criteria`` to sent, priority then age order.
 
@@ -165,7 +168,8 @@ def claim_activated(
     ids: list[int] = [int(r[0]) for r in conn.execute(_claim_candidates_stmt(*shape), params)]
     if not ids:
         return []
-    claimed = conn.execute(_CLAIM, {"b_ids": ids, "b_now": now, "b_host": host[:128]})
+    params = {"b_ids": ids, "b_now": now, "b_host": host[:128], "b_pilot": pilot_id[:200]}
+    claimed = conn.execute(_CLAIM, params)
     return sorted((PandaID(r[0]) for r in claimed), key=ids.index)
 
 
@@ -180,6 +184,7 @@ _CLAIM = (
         state_change_time=bindparam("b_now"),
         modification_time=bindparam("b_now"),
         modification_host=bindparam("b_host"),
+        pilot_id=bindparam("b_pilot"),
     )
     .returning(jobs.c.panda_id)
 )
@@ -210,13 +215,11 @@ def _claim_candidates_stmt(memory: bool, disk: bool, cores: bool, remaining_time
 # -- non-status writes ---------------------------------------------------------------------------------
 
 
-def update_fields(conn: Connection, panda_id: int, fields: Mapping[str, Any]) -> None:
-    """Write non-status columns (heartbeat, metrics, command to pilot)."""
-    if "job_status" in fields:
-        raise ValueError("job_status must be changed through services.lifecycle")
-    if fields:
-        params = {"b_id": panda_id, **{f"v_{k}": v for k, v in fields.items()}}
-        conn.execute(_update_fields_stmt(frozenset(fields)), params)
+def update_fields(conn: Connection, panda_id: int, change: JobChange, now: datetime) -> None:
+    """Write a change's non-status columns (heartbeat, metrics, command to pilot, diagnostics)."""
+    values = change_columns(change, now)
+    params = {"b_id": panda_id, **{f"v_{k}": v for k, v in values.items()}}
+    conn.execute(_update_fields_stmt(frozenset(values)), params)
 
 
 @functools.lru_cache(maxsize=256)
@@ -248,6 +251,35 @@ def _checksum(meta: Mapping[str, Any]) -> str:
     if meta.get("adler32"):
         return f"ad:{meta['adler32']}"
     return str(meta.get("checksum", ""))[:64]
+
+
+def save_report_texts(
+    conn: Connection, panda_id: int, now: datetime, meta_data: str | None, pilot_log: str | None
+) -> None:
+    """Keep the latest job report (metadata) and pilot log a pilot sent; None leaves a text as it is."""
+    values: dict[str, Any] = {"modification_time": now}
+    if meta_data is not None:
+        values["meta_data"] = meta_data
+    if pilot_log is not None:
+        values["pilot_log"] = pilot_log
+    where = job_reports.c.panda_id == panda_id
+    if conn.execute(update(job_reports).where(where).values(**values)).rowcount == 0:
+        conn.execute(insert(job_reports).values(panda_id=panda_id, **values))
+
+
+@dataclass(frozen=True, slots=True)
+class ReportTexts:
+    meta_data: str
+    pilot_log: str
+    time: datetime
+
+
+def report_texts(conn: Connection, panda_id: int) -> ReportTexts | None:
+    r = job_reports.c
+    row = conn.execute(
+        select(r.meta_data, r.pilot_log, r.modification_time).where(r.panda_id == panda_id)
+    ).first()
+    return ReportTexts(row[0], row[1], row[2]) if row is not None else None
 
 
 # -- reads ---------------------------------------------------------------------------------------------
@@ -323,6 +355,16 @@ def history(conn: Connection, panda_id: int) -> list[HistoryEntry]:
     ]
 
 
+_MODIFIED_SINCE = select(jobs.c.panda_id).where(
+    jobs.c.panda_id == bindparam("b_id"), jobs.c.modification_time >= bindparam("b_cutoff")
+)
+
+
+def modified_since(conn: Connection, panda_id: int, cutoff: datetime) -> bool:
+    """Whether the job was touched at or after ``cutoff`` (a watchdog's re-check under the row lock)."""
+    return conn.execute(_MODIFIED_SINCE, {"b_id": panda_id, "b_cutoff": cutoff}).first() is not None
+
+
 def stale_ids(conn: Connection, statuses: Sequence[JobStatus], cutoff: datetime, limit: int) -> list[PandaID]:
     """Jobs in ``statuses`` not modified since ``cutoff`` (index range scan on ix_jobs_status_modtime)."""
     out: list[PandaID] = []
@@ -352,7 +394,7 @@ def unbrokered_ids(conn: Connection, limit: int) -> list[PandaID]:
 
 def queue_loads(conn: Connection) -> dict[QueueName, QueueLoad]:
     """Per-queue counts of active jobs (index ix_jobs_site_status_modtime; final states are not read)."""
-    wanted = ("defined", "assigned", "activated", "sent", "starting", "running")
+    wanted = [f.name for f in dataclasses.fields(QueueLoad)]  # its fields are job states (a test checks)
     stmt = (
         select(jobs.c.computing_site, jobs.c.job_status, func.count())
         .where(jobs.c.job_status.in_(wanted), jobs.c.computing_site.is_not(None))

@@ -1,9 +1,12 @@
 """Task-buffer schema (SQLAlchemy Core). Alembic migrations in db/migrations must match it (a test checks).
 
 Tables
-- ``jobs``: one row per job attempt (PandaID). Active and archived jobs share the table; the hot queries
+- ``jobs``: one row per job attempt (PandaID); its columns are declared in core/fields.JOB_FIELDS (plus the
+  per-component error code/diag pairs), not here. Active and archived jobs share the table; the hot queries
   only touch active rows through partial/leading-status indexes, so finished history does not slow them.
 - ``job_files``: input/output/log file rows of each attempt.
+- ``job_reports``: the latest job report (the payload's metadata, JSON text) and pilot-log tail a pilot
+  sent for a job (update_job ``meta_data``/``pilot_log``); shown by job/get_description and the monitor.
 - ``job_status_history``: every status change (PanDA's jobs_StatusLog), written by services/lifecycle.py.
 - ``brokerage_decisions``: the latest brokerage outcome per job (chosen queue, why each other was rejected).
 - ``queues``: PanDA queues (computingSite) with status and limits; synced from the queue file or the API.
@@ -30,6 +33,9 @@ Indexes (designed for 1M+ jobs; each hot query is an index range scan)
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -43,17 +49,41 @@ from sqlalchemy import (
     Text,
     text,
 )
+from sqlalchemy.types import TypeEngine
+
+from pandawms.core.fields import (
+    ERROR_DIAG_LENGTH,
+    JOB_FIELDS,
+    JobField,
+    Kind,
+    error_code_column,
+    error_diag_column,
+)
+from pandawms.core.specs import ErrorComponent
 
 metadata = MetaData()
 
-_ERROR_COMPONENTS = ("pilot", "exe", "ddm", "jobdispatcher", "taskbuffer", "brokerage", "sup")
+_SQL_TYPES: dict[Kind, Callable[[JobField], TypeEngine[Any]]] = {
+    Kind.INT: lambda f: Integer(),
+    Kind.BIGINT: lambda f: BigInteger(),
+    Kind.STR: lambda f: String(f.length),
+    Kind.TEXT: lambda f: Text(),
+    Kind.DATETIME: lambda f: DateTime(),
+}
 
 
-def _error_columns() -> list[Column[object]]:
-    cols: list[Column[object]] = []
-    for comp in _ERROR_COMPONENTS:
-        cols.append(Column(f"{comp}_error_code", Integer, nullable=False, server_default="0"))
-        cols.append(Column(f"{comp}_error_diag", String(500), nullable=False, server_default=""))
+def _job_column(f: JobField) -> Column[Any]:
+    """A ``jobs`` column from its declaration in core/fields.JOB_FIELDS."""
+    return Column(f.column, _SQL_TYPES[f.kind](f), nullable=f.nullable, server_default=f.default)
+
+
+def _error_columns() -> list[Column[Any]]:
+    cols: list[Column[Any]] = []
+    for comp in ErrorComponent:
+        cols.append(Column(error_code_column(comp), Integer, nullable=False, server_default="0"))
+        cols.append(
+            Column(error_diag_column(comp), String(ERROR_DIAG_LENGTH), nullable=False, server_default="")
+        )
     return cols
 
 
@@ -61,49 +91,8 @@ jobs = Table(
     "jobs",
     metadata,
     Column("panda_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("job_name", String(256), nullable=False, server_default=""),
-    Column("job_status", String(32), nullable=False),
-    Column("job_sub_status", String(80), nullable=False, server_default=""),
-    Column("command_to_pilot", String(250), nullable=False, server_default=""),
-    Column("attempt_nr", Integer, nullable=False, server_default="1"),
-    Column("max_attempt", Integer, nullable=False, server_default="3"),
-    Column("parent_id", BigInteger, nullable=True),
-    Column("relation_type", String(32), nullable=False, server_default=""),
-    Column("task_id", BigInteger, nullable=True),
-    Column("jobset_id", BigInteger, nullable=True),
-    Column("prod_source_label", String(20), nullable=False),
-    Column("prod_user_name", String(128), nullable=False, server_default=""),
-    Column("current_priority", Integer, nullable=False, server_default="1000"),
-    Column("computing_site", String(128), nullable=True),
-    Column("relocation_flag", Integer, nullable=False, server_default="0"),
-    Column("included_sites", Text, nullable=False, server_default=""),
-    Column("excluded_sites", Text, nullable=False, server_default=""),
-    Column("transformation", Text, nullable=False),
-    Column("job_parameters", Text, nullable=False, server_default=""),
-    Column("min_ram_count", Integer, nullable=False, server_default="0"),
-    Column("core_count", Integer, nullable=False, server_default="1"),
-    Column("max_walltime", Integer, nullable=False, server_default="0"),
-    Column("max_disk_count", Integer, nullable=False, server_default="0"),
-    Column("creation_time", DateTime, nullable=False),
-    Column("modification_time", DateTime, nullable=False),
-    Column("state_change_time", DateTime, nullable=False),
-    Column("start_time", DateTime, nullable=True),
-    Column("end_time", DateTime, nullable=True),
-    Column("modification_host", String(128), nullable=False, server_default=""),
-    Column("pilot_id", String(200), nullable=False, server_default=""),
-    Column("batch_id", String(80), nullable=False, server_default=""),
-    Column("trans_exit_code", Integer, nullable=True),
+    *(_job_column(f) for f in JOB_FIELDS),
     *_error_columns(),
-    Column("cpu_consumption_time", BigInteger, nullable=True),
-    Column("max_rss", BigInteger, nullable=True),
-    Column("max_pss", BigInteger, nullable=True),
-    Column("max_vmem", BigInteger, nullable=True),
-    Column("max_swap", BigInteger, nullable=True),
-    Column("avg_rss", BigInteger, nullable=True),
-    Column("avg_pss", BigInteger, nullable=True),
-    Column("actual_core_count", Integer, nullable=True),
-    Column("n_events", BigInteger, nullable=True),
-    Column("job_metrics", String(500), nullable=False, server_default=""),
 )
 
 Index(
@@ -141,6 +130,15 @@ job_files = Table(
     Column("surl", Text, nullable=False, server_default=""),
 )
 Index("ix_job_files_panda_id", job_files.c.panda_id)
+
+job_reports = Table(
+    "job_reports",
+    metadata,
+    Column("panda_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("meta_data", Text, nullable=False, server_default=""),
+    Column("pilot_log", Text, nullable=False, server_default=""),
+    Column("modification_time", DateTime, nullable=False),
+)
 
 job_status_history = Table(
     "job_status_history",

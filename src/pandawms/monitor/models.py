@@ -150,6 +150,8 @@ class JobPage(_Model):
     retries: list[int]
     log: LogOut | None
     log_message: str = ""
+    pilot_log: str = Field("", description="the tail of the pilot log sent with the pilot's updates")
+    meta_data: str = Field("", description="the job report (metadata, JSON) the pilot sent")
 
 
 class GroupErrors(_Model):

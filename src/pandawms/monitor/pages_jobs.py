@@ -188,4 +188,6 @@ def job_page(conn: Connection, panda_id: int, logs: LogStore) -> JobPage:
         retries=list(d.retries),
         log=log,
         log_message=message,
+        pilot_log=d.report.pilot_log if d.report else "",
+        meta_data=d.report.meta_data if d.report else "",
     )

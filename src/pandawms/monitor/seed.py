@@ -1,6 +1,6 @@
 """A realistic job history for demos and benchmarks: ``seed_jobs(db, n, now=...)`` (``panda seed --jobs N``).
 
-Queues come through services.queues.sync, jobs only through services.lifecycle.create_jobs (each with its
+Queues come through services.queues.sync, jobs only through services.lifecycle.import_jobs (each with its
 real path of states), workers through lifecycle.create_workers/transition_worker. Jobs arrive over days
 to weeks (about 35,000 a day), run with lognormal waits and walltimes, fail with per-queue error mixes
 (one queue has a storage incident) and are retried with parent links. Deterministic for a given seed.
@@ -36,7 +36,7 @@ from pandawms.db.rows import spec_to_row
 from pandawms.monitor import seed_data as data
 from pandawms.services import lifecycle
 from pandawms.services import queues as queue_service
-from pandawms.services.lifecycle import NewJob
+from pandawms.services.lifecycle import ImportedJob
 
 S = JobStatus
 BATCH = 500
@@ -109,7 +109,7 @@ class _Generator:
             return S.CLOSED, None
         return S.FINISHED, None
 
-    def job(self, plan: _Plan) -> tuple[NewJob, data.Failure | None]:
+    def job(self, plan: _Plan) -> tuple[ImportedJob, data.Failure | None]:
         rng = self.rng
         t = plan.template or self.template(plan.user)
         plan.template = t
@@ -137,7 +137,7 @@ class _Generator:
             ),
             FileSpec(lfn=f"log.{rng.getrandbits(40):010x}.tgz", type=FileType.LOG, scope=t["scope"]),
         )
-        return NewJob(status, cols, files, "seeded", via), failure
+        return ImportedJob(status, cols, files, "seeded", via), failure
 
     def active(
         self, created: datetime, start: datetime, end: datetime, cols: dict[str, Any]
@@ -261,7 +261,7 @@ class _Seeder:
         self.users = list(data.USERS)
         self.weights = [data.USERS[u].weight for u in self.users]
         self.retries: list[tuple[datetime, int, _Plan]] = []
-        self.pending: list[tuple[_Plan, NewJob]] = []
+        self.pending: list[tuple[_Plan, ImportedJob]] = []
 
     def add(self, conn: Connection, i: int, t: datetime) -> None:
         rng = self.rng
@@ -299,11 +299,11 @@ def seed_jobs(db: Database, n: int, *, now: datetime, seed: int = 1) -> int:
     return n
 
 
-def _flush(conn: Connection, pending: list[tuple[_Plan, NewJob]]) -> None:
+def _flush(conn: Connection, pending: list[tuple[_Plan, ImportedJob]]) -> None:
     if not pending:
         return
     batch_time = pending[0][0].created
-    ids = lifecycle.create_jobs(conn, [nj for _, nj in pending], batch_time, host="seed")
+    ids = lifecycle.import_jobs(conn, [nj for _, nj in pending], batch_time, host="seed")
     for (plan, _), pid in zip(pending, ids, strict=True):
         plan.panda_id = int(pid)
     monitor_db.seed_retime(conn, int(ids[0]), int(ids[-1]))

@@ -5,34 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from pandawms.core.states import JobStatus
+from pandawms.protocol.display import STATE_FILL, STATE_ORDER, state_fill
 
-# Fill colour per state (black text on the fill); reference monitor-and-client.md A9.
-STATE_FILL: Mapping[str, str] = MappingProxyType(
-    {
-        "finished": "#96ca69",
-        "transferring": "#addf80",
-        "running": "#C7E9A9",
-        "starting": "#DBF1C6",
-        "activated": "#d9efde",
-        "assigned": "#d9efef",
-        "defined": "#e6f0f6",
-        "sent": "#FFF5D6",
-        "waiting": "#FFF5D6",
-        "pending": "#FFF5D6",
-        "holding": "#FFE38E",
-        "throttled": "#FFE38E",
-        "cancelled": "#FFD65D",
-        "failed": "#FFABA2",
-        "closed": "#bdbdbd",
-        "online": "#C7E9A9",
-        "test": "#e6f0f6",
-        "brokeroff": "#FFF5D6",
-        "offline": "#bdbdbd",
-        "submitted": "#d9efde",
-        "missed": "#db9591",
-    }
-)
+__all__ = ["STATE_CHART", "STATE_FILL", "STATE_ORDER", "chart_color", "state_fill"]
+
 # A stronger line colour per state for charts (the fills are too pale to tell apart in a stack).
 STATE_CHART: Mapping[str, str] = MappingProxyType(
     {
@@ -51,8 +27,6 @@ STATE_CHART: Mapping[str, str] = MappingProxyType(
         "waiting": "#e8dcb0",
     }
 )
-# Order in which states are listed: the life of a job, then the ends.
-STATE_ORDER: tuple[str, ...] = tuple(s.value for s in JobStatus)
 PALETTE = (
     "#4e79a7",
     "#f28e2b",
@@ -67,10 +41,6 @@ PALETTE = (
     "#8cd17d",
 )
 OTHER_COLOR = "#cfcfcf"
-
-
-def state_fill(state: str) -> str:
-    return STATE_FILL.get(state, "#eeeeee")
 
 
 def chart_color(name: str, index: int) -> str:

@@ -133,7 +133,7 @@ class JobRun:
 
     def _prepare(self) -> None:
         try:
-            self._argv = build_command(self.job.transformation, self.job.job_pars)
+            self._argv = build_command(self.job.transformation, self.job.job_parameters)
         except CommandError as exc:
             raise StepError(ec.PILOT_UNRECOGNIZEDTRFARGUMENTS, str(exc)) from None
         self.state.advance(JobPhase.SETUP)

@@ -1,15 +1,8 @@
 """Server -> pilot commands carried in update_job answers (reference protocol.md §6)."""
 
-from enum import StrEnum
+from pandawms.core.commands import PilotCommand
 
-
-class PilotCommand(StrEnum):
-    NONE = "NULL"
-    TOBEKILLED = "tobekilled"
-    SOFTKILL = "softkill"
-    DEBUG = "debug"
-    DEBUGOFF = "debugoff"
-    ALREADYDONE = "alreadydone"
+__all__ = ["PilotCommand", "StatusCode"]
 
 
 class StatusCode:

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from pandawms.core.ids import QueueName
-from pandawms.core.specs import (
-    ErrorComponent,
-    FileSpec,
-    FileType,
-    Job,
-    JobSpec,
-    ProdSourceLabel,
-    ResourceRequest,
-)
+from pandawms.core.fields import RECORD_FIELDS, SUBMIT_FIELDS, job_values, spec_from_columns
+from pandawms.core.specs import ErrorComponent, FileSpec, FileType, Job, JobSpec, ProdSourceLabel
 
 LFN_PATTERN = r"^[A-Za-z0-9_.:+\-]{1,255}$"
 QUEUE_PATTERN = r"^[A-Za-z0-9_.\-*]{1,128}$"
@@ -65,9 +58,12 @@ class JobSubmission(BaseModel):
     core_count: int = Field(1, alias="coreCount", ge=1, le=4096)
     max_walltime: int = Field(0, alias="maxWalltime", ge=0, le=100 * 86400)
     max_disk_count: int = Field(0, alias="maxDiskCount", ge=0, le=1_000_000_000)
-    max_attempt: int = Field(3, alias="maxAttempt", ge=1, le=50)
+    max_attempt: int | None = Field(
+        None, alias="maxAttempt", ge=1, le=50, description="default: the server's default_max_attempt"
+    )
     task_id: int | None = Field(None, alias="taskID", ge=1)
     jobset_id: int | None = Field(None, alias="jobsetID", ge=1)
+    destination_se: str = Field("", alias="destinationSE", max_length=128, pattern=r"^[A-Za-z0-9_.\-]*$")
     files: list[FileIn] = Field(default_factory=list, max_length=10_000)
 
     @field_validator("included_sites", "excluded_sites")
@@ -80,31 +76,19 @@ class JobSubmission(BaseModel):
                 raise ValueError(f"invalid queue name {name!r}")
         return v
 
-    def to_spec(self) -> JobSpec:
-        priority = self.current_priority
-        if priority is None:
-            priority = DEFAULT_PRIORITY.get(self.prod_source_label, USER_DEFAULT_PRIORITY)
-        return JobSpec(
-            transformation=self.transformation,
-            job_name=self.job_name,
-            job_parameters=self.job_parameters,
-            prod_source_label=self.prod_source_label,
-            prod_user_name=self.prod_user_name,
-            current_priority=priority,
-            computing_site=QueueName(self.computing_site) if self.computing_site else None,
-            included_sites=tuple(self.included_sites),
-            excluded_sites=tuple(self.excluded_sites),
-            resources=ResourceRequest(
-                memory=self.min_ram_count,
-                cores=self.core_count,
-                walltime=self.max_walltime,
-                disk=self.max_disk_count,
-            ),
-            max_attempt=self.max_attempt,
-            task_id=self.task_id,
-            jobset_id=self.jobset_id,
-            files=tuple(f.to_spec() for f in self.files),
-        )
+    def to_spec(self, default_max_attempt: int = 3) -> JobSpec:
+        """The JobSpec, through the field table (core/fields.py); defaults that depend on the server
+        (priority by label, maxAttempt) are filled here."""
+        values: dict[str, Any] = {f.column: getattr(self, f.column) for f in SUBMIT_FIELDS}
+        if self.current_priority is None:
+            values["current_priority"] = DEFAULT_PRIORITY.get(self.prod_source_label, USER_DEFAULT_PRIORITY)
+        if self.max_attempt is None:
+            values["max_attempt"] = default_max_attempt
+        for name in ("included_sites", "excluded_sites"):
+            values[name] = ",".join(values[name])
+        values["relocation_flag"] = 1 if self.computing_site else 0
+        values["computing_site"] = self.computing_site
+        return spec_from_columns(values, [f.to_spec() for f in self.files])
 
 
 class SubmitRequest(BaseModel):
@@ -166,6 +150,10 @@ class FileOut(BaseModel):
     destination_se: str = Field(alias="destinationSE")
     surl: str
 
+    @classmethod
+    def from_spec(cls, f: FileSpec) -> FileOut:
+        return cls.model_validate({**dataclasses.asdict(f), "type": f.type.value})
+
 
 class ErrorOut(BaseModel):
     component: str
@@ -188,10 +176,13 @@ class JobRecord(BaseModel):
     relation_type: str = Field(alias="relationType")
     task_id: int | None = Field(alias="taskID")
     jobset_id: int | None = Field(alias="jobsetID")
+    destination_se: str = Field(alias="destinationSE")
     prod_source_label: str = Field(alias="prodSourceLabel")
     prod_user_name: str = Field(alias="prodUserName")
     current_priority: int = Field(alias="currentPriority")
     computing_site: str | None = Field(alias="computingSite")
+    included_sites: list[str] = Field(alias="includedSites")
+    excluded_sites: list[str] = Field(alias="excludedSites")
     transformation: str
     job_parameters: str = Field(alias="jobParameters")
     min_ram_count: int = Field(alias="minRamCount")
@@ -212,6 +203,7 @@ class JobRecord(BaseModel):
     max_rss: int | None = Field(alias="maxRSS")
     max_pss: int | None = Field(alias="maxPSS")
     max_vmem: int | None = Field(alias="maxVMEM")
+    max_swap: int | None = Field(alias="maxSWAP")
     avg_rss: int | None = Field(alias="avgRSS")
     avg_pss: int | None = Field(alias="avgPSS")
     actual_core_count: int | None = Field(alias="actualCoreCount")
@@ -221,69 +213,20 @@ class JobRecord(BaseModel):
 
     @classmethod
     def from_job(cls, job: Job) -> JobRecord:
-        s, m = job.spec, job.metrics
         errors = [
             ErrorOut(component=c.value, code=job.errors.codes.get(c, 0), diag=job.errors.diags.get(c, ""))
             for c in ErrorComponent
             if job.errors.codes.get(c, 0) or job.errors.diags.get(c, "")
         ]
-        files = [
-            FileOut(
-                lfn=f.lfn,
-                type=f.type.value,
-                scope=f.scope,
-                dataset=f.dataset,
-                guid=f.guid,
-                fsize=f.fsize,
-                checksum=f.checksum,
-                status=f.status,
-                destination_se=f.destination_se,
-                surl=f.surl,
-            )
-            for f in job.files
-        ]
-        return cls(
-            panda_id=job.panda_id,
-            job_name=s.job_name,
-            job_status=job.status.value,
-            job_sub_status=job.job_sub_status,
-            command_to_pilot=job.command_to_pilot,
-            attempt_nr=job.attempt_nr,
-            max_attempt=s.max_attempt,
-            parent_id=job.parent_id,
-            relation_type=job.relation_type,
-            task_id=s.task_id,
-            jobset_id=s.jobset_id,
-            prod_source_label=s.prod_source_label.value,
-            prod_user_name=s.prod_user_name,
-            current_priority=s.current_priority,
-            computing_site=job.computing_site,
-            transformation=s.transformation,
-            job_parameters=s.job_parameters,
-            min_ram_count=s.resources.memory,
-            core_count=s.resources.cores,
-            max_walltime=s.resources.walltime,
-            max_disk_count=s.resources.disk,
-            creation_time=job.creation_time,
-            modification_time=job.modification_time,
-            state_change_time=job.state_change_time,
-            start_time=job.start_time,
-            end_time=job.end_time,
-            modification_host=job.modification_host,
-            pilot_id=job.pilot_id,
-            batch_id=job.batch_id,
-            trans_exit_code=job.trans_exit_code,
-            errors=errors,
-            cpu_consumption_time=m.cpu_consumption_time,
-            max_rss=m.max_rss,
-            max_pss=m.max_pss,
-            max_vmem=m.max_vmem,
-            avg_rss=m.avg_rss,
-            avg_pss=m.avg_pss,
-            actual_core_count=m.actual_core_count,
-            n_events=m.n_events,
-            job_metrics=m.job_metrics,
-            files=files,
+        files = [FileOut.from_spec(f) for f in job.files]
+        values = job_values(job)
+        return cls.model_validate(
+            {
+                **{f.column: values[f.column] for f in RECORD_FIELDS},
+                "panda_id": job.panda_id,
+                "errors": errors,
+                "files": files,
+            }
         )
 
 
@@ -309,6 +252,10 @@ class JobDescription(BaseModel):
     history: list[StatusChange]
     brokerage: BrokerageInfo | None
     retries: list[int]
+    meta_data: str = Field("", alias="metaData", description="the payload's job report the pilot sent (JSON)")
+    pilot_log: str = Field("", alias="pilotLog", description="the tail of the pilot log the pilot sent")
+
+    model_config = ConfigDict(populate_by_name=True)
 
 
 class JobPage(BaseModel):

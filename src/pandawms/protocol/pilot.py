@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from pandawms.core.fields import PILOT_FIELDS, job_values
 from pandawms.core.specs import FileType, Job
 
 _STRICT = ConfigDict(extra="forbid", populate_by_name=True)
+MAX_REPORT_TEXT = 1_000_000  # characters of job report (metadata) or pilot log kept per job
 
 PilotReportedStatus = Literal["starting", "running", "holding", "transferring", "finished", "failed"]
 
@@ -48,7 +52,8 @@ class PilotFile(BaseModel):
 
 
 class PilotJob(BaseModel):
-    """The job description a pilot runs (PanDA field names; files as a list instead of comma strings)."""
+    """The job description a pilot runs: the JobSpec fields with a ``pilot`` name in core/fields.py (PanDA's
+    names), plus the comma-joined file lists of the legacy format and the files as a list."""
 
     model_config = ConfigDict(populate_by_name=True)
     panda_id: int = Field(alias="PandaID")
@@ -57,11 +62,12 @@ class PilotJob(BaseModel):
     task_id: int | None = Field(alias="taskID")
     jobset_id: int | None = Field(alias="jobsetID")
     prod_source_label: str = Field(alias="prodSourceLabel")
-    prod_user_id: str = Field(alias="prodUserID")
+    prod_user_name: str = Field(alias="prodUserID")
     current_priority: int = Field(alias="currentPriority")
     computing_site: str = Field(alias="computingSite")
+    destination_se: str = Field("", alias="destinationSE")
     transformation: str
-    job_pars: str = Field(alias="jobPars")
+    job_parameters: str = Field(alias="jobPars")
     core_count: int = Field(alias="coreCount")
     min_ram_count: int = Field(alias="minRamCount")
     max_disk_count: int = Field(alias="maxDiskCount")
@@ -73,42 +79,20 @@ class PilotJob(BaseModel):
 
     @classmethod
     def from_job(cls, job: Job) -> PilotJob:
-        s = job.spec
         by_type: dict[FileType, list[str]] = {t: [] for t in FileType}
         for f in job.files:
             by_type[f.type].append(f.lfn)
-        return cls(
-            panda_id=job.panda_id,
-            attempt_nr=job.attempt_nr,
-            job_name=s.job_name,
-            task_id=s.task_id,
-            jobset_id=s.jobset_id,
-            prod_source_label=s.prod_source_label.value,
-            prod_user_id=s.prod_user_name,
-            current_priority=s.current_priority,
-            computing_site=job.computing_site or "",
-            transformation=s.transformation,
-            job_pars=s.job_parameters,
-            core_count=s.resources.cores,
-            min_ram_count=s.resources.memory,
-            max_disk_count=s.resources.disk,
-            max_walltime=s.resources.walltime,
-            in_files=",".join(by_type[FileType.INPUT]),
-            out_files=",".join(by_type[FileType.OUTPUT] + by_type[FileType.LOG]),
-            log_file=",".join(by_type[FileType.LOG]),
-            files=[
-                PilotFile(
-                    lfn=f.lfn,
-                    type=f.type.value,
-                    scope=f.scope,
-                    dataset=f.dataset,
-                    guid=f.guid,
-                    fsize=f.fsize,
-                    checksum=f.checksum,
-                    destination_se=f.destination_se,
-                )
-                for f in job.files
-            ],
+        values = job_values(job)
+        return cls.model_validate(
+            {
+                **{f.column: values[f.column] for f in PILOT_FIELDS},
+                "panda_id": job.panda_id,
+                "computing_site": job.computing_site or "",
+                "in_files": ",".join(by_type[FileType.INPUT]),
+                "out_files": ",".join(by_type[FileType.OUTPUT] + by_type[FileType.LOG]),
+                "log_file": ",".join(by_type[FileType.LOG]),
+                "files": [{**dataclasses.asdict(f), "type": f.type.value} for f in job.files],
+            }
         )
 
 
@@ -157,8 +141,22 @@ class UpdateRequest(BaseModel):
     n_events: int | None = Field(None, ge=0)
     job_metrics: str | None = None
     job_output_report: dict[str, OutputFileReport] | None = None
-    meta_data: dict[str, Any] | str | None = None
-    pilot_log: str | None = None
+    meta_data: dict[str, Any] | str | None = Field(
+        None, description="the payload's job report; kept (as JSON text, at most 1 MB) for the monitor"
+    )
+    pilot_log: str | None = Field(None, max_length=MAX_REPORT_TEXT, description="tail of the pilot log")
+
+    @field_validator("meta_data")
+    @classmethod
+    def _bounded_metadata(cls, v: dict[str, Any] | str | None) -> dict[str, Any] | str | None:
+        if v is not None and len(v if isinstance(v, str) else json.dumps(v)) > MAX_REPORT_TEXT:
+            raise ValueError(f"metadata longer than {MAX_REPORT_TEXT} characters")
+        return v
+
+    def meta_data_text(self) -> str | None:
+        if self.meta_data is None or isinstance(self.meta_data, str):
+            return self.meta_data
+        return json.dumps(self.meta_data, sort_keys=True)
 
 
 class UpdateResponse(BaseModel):

@@ -36,7 +36,7 @@ from pandawms.server.fastpath import PilotFastPath
 from pandawms.server.responses import panda_error_handler, validation_error_handler
 from pandawms.services import queues as queue_service
 from pandawms.services.logstore import LogStore
-from pandawms.services.termination import RetryPolicy
+from pandawms.services.termination import JobRetryPolicy
 
 log = logging.getLogger("pandawms.server")
 ROUTERS = (
@@ -49,7 +49,7 @@ ROUTERS = (
 )
 
 
-def build_agents(db: Database, config: ServerConfig, policy: RetryPolicy) -> list[Agent]:
+def build_agents(db: Database, config: ServerConfig, policy: JobRetryPolicy) -> list[Agent]:
     agents = watchdog_agents(db, config.watchdog, policy)
     agents.append(missed_workers_agent(db, config.watchdog))
     agents.append(brokerage_agent(db, config.watchdog.interval, config.watchdog.batch_size))
@@ -66,7 +66,7 @@ def create_app(
 ) -> FastAPI:
     """Build the app; the database is migrated and the queue file synced before the first request."""
     db = db or Database(config.resolved_db_url)
-    policy = RetryPolicy(non_retryable=parse_error_keys(config.non_retryable))
+    policy = JobRetryPolicy(non_retryable=parse_error_keys(config.non_retryable))
     logs = LogStore(config.data_dir.expanduser() / "logs")
     ctx = ServerContext(db=db, config=config, policy=policy, logs=logs, clock=clock)
 

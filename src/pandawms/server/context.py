@@ -12,14 +12,14 @@ from pandawms.agents.runner import AgentRunner
 from pandawms.config import ServerConfig
 from pandawms.db.engine import Database
 from pandawms.services.logstore import LogStore
-from pandawms.services.termination import RetryPolicy
+from pandawms.services.termination import JobRetryPolicy
 
 
 @dataclass
 class ServerContext:
     db: Database
     config: ServerConfig
-    policy: RetryPolicy
+    policy: JobRetryPolicy
     logs: LogStore
     clock: Callable[[], datetime]
     runner: AgentRunner | None = None

@@ -38,7 +38,7 @@ Ctx = Annotated[ServerContext, Depends(get_ctx)]
 @router.post(paths.JOB_SUBMIT, response_model=Envelope[list[SubmittedJob]])
 def submit(body: SubmitRequest, ctx: Ctx) -> Response:
     """Submit up to ``max_submit_batch`` (default 10,000) jobs; all are stored or none."""
-    specs = [j.to_spec() for j in body.jobs]
+    specs = [j.to_spec(ctx.config.default_max_attempt) for j in body.jobs]
     now = ctx.clock()
     with ctx.db.write() as conn:
         placed = submission.submit(conn, specs, now, ctx.config.max_submit_batch)
@@ -91,6 +91,8 @@ def get_description(ctx: Ctx, job_id: Annotated[int, Query(ge=1)]) -> Response:
         ],
         brokerage=brokerage,
         retries=list(d.retries),
+        meta_data=d.report.meta_data if d.report else "",
+        pilot_log=d.report.pilot_log if d.report else "",
     )
     return envelope(desc)
 

@@ -40,7 +40,9 @@ def handle_acquire(ctx: ServerContext, body: AcquireRequest) -> Response:
         cores=body.core_count,
         remaining_time=body.remaining_time,
         node=body.node,
+        pilot_id=body.pilot_id,
         worker_id=body.worker_id,
+        harvester_id=body.harvester_id,
     )
     with ctx.db.write() as conn:
         got = pilot.acquire_jobs(conn, query, ctx.clock())
@@ -98,6 +100,9 @@ def to_report(body: UpdateRequest) -> PilotReport:
         errors=JobErrors(codes=codes, diags=diags),
         metrics=metrics,
         output_report=report,
+        site_name=body.site_name,
+        meta_data=body.meta_data_text(),
+        pilot_log=body.pilot_log,
     )
 
 

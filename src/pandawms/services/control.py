@@ -8,14 +8,18 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
+from pandawms.core.changes import JobChange, JobError
+from pandawms.core.commands import PilotCommand
 from pandawms.core.errors import InvalidInput
 from pandawms.core.ids import PandaID
+from pandawms.core.specs import ErrorComponent
 from pandawms.core.states import FINAL_STATES, PILOT_STATES, PRE_DISPATCH_STATES, JobStatus
 from pandawms.db import jobs as jobs_db
 from pandawms.db import queues as queues_db
 from pandawms.protocol import errorcodes
 from pandawms.services import lifecycle
-from pandawms.services.termination import KILL_COMMAND, new_attempt
+from pandawms.services.lifecycle import Move
+from pandawms.services.termination import new_attempt
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,29 +39,26 @@ def kill(conn: Connection, ids: Sequence[int], code: int, reason: str, now: date
     except ValueError as exc:
         raise InvalidInput(f"code: {exc}", "code") from None
     diag = f"killed with code {code}" + (f": {reason}" if reason else "")
-    fields = {"taskbuffer_error_code": errorcodes.TASKBUFFER_KILLED, "taskbuffer_error_diag": diag[:300]}
-    return [_kill_one(conn, pid, code, final, fields, now) for pid in ids]
+    error = JobError(ErrorComponent.TASKBUFFER, errorcodes.TASKBUFFER_KILLED, diag[:300])
+    change = JobChange(errors=(error,), command=PilotCommand.TOBEKILLED)
+    force = code in errorcodes.KILL_FORCE_CODES
+    return [_kill_one(conn, pid, final, change, force, now) for pid in ids]
 
 
 def _kill_one(
-    conn: Connection, pid: int, code: int, final: JobStatus, fields: dict[str, object], now: datetime
+    conn: Connection, pid: int, final: JobStatus, change: JobChange, force: bool, now: datetime
 ) -> ActionResult:
     row = jobs_db.lock_status(conn, pid)
     if row is None:
         return ActionResult(pid, "notfound", None, f"job {pid} not found")
     if row.status in FINAL_STATES:
         return ActionResult(pid, "noop", row.status.value, f"job is already {row.status.value}")
-    force = code in errorcodes.KILL_FORCE_CODES
     if row.status in PILOT_STATES and not force:
-        jobs_db.update_fields(
-            conn, pid, {**fields, "command_to_pilot": KILL_COMMAND, "modification_time": now}
-        )
+        lifecycle.update_job_fields(conn, pid, change, now)
         return ActionResult(pid, "requested", row.status.value, "the pilot will be told to kill the job")
     target = final if row.status in PRE_DISPATCH_STATES else JobStatus.CANCELLED
-    values = {**fields, "command_to_pilot": KILL_COMMAND, "end_time": now}
-    result = lifecycle.transition(
-        conn, pid, target, now, reason=str(fields["taskbuffer_error_diag"]), fields=values
-    )
+    move = Move(target, change.errors[0].diag, change=change)
+    result = lifecycle.transition(conn, pid, move, now, locked=row)
     return ActionResult(pid, "done" if result.accepted else "rejected", result.current.value, result.reason)
 
 
@@ -76,14 +77,12 @@ def _reassign_one(conn: Connection, pid: int, site: str | None, now: datetime) -
         return ActionResult(
             pid, "rejected", job.status.value, "only jobs not yet dispatched can be reassigned"
         )
-    fields = {
-        "taskbuffer_error_code": errorcodes.TASKBUFFER_REASSIGNED,
-        "taskbuffer_error_diag": f"reassigned{' to ' + site if site else ''}",
-        "end_time": now,
-    }
-    result = lifecycle.transition(
-        conn, pid, JobStatus.CLOSED, now, reason="reassigned", fields=fields, only_from=PRE_DISPATCH_STATES
+    diag = f"reassigned{' to ' + site if site else ''}"
+    error = JobError(ErrorComponent.TASKBUFFER, errorcodes.TASKBUFFER_REASSIGNED, diag)
+    move = Move(
+        JobStatus.CLOSED, "reassigned", change=JobChange(errors=(error,)), only_from=PRE_DISPATCH_STATES
     )
+    result = lifecycle.transition(conn, pid, move, now)
     if not result.accepted:
         return ActionResult(pid, "rejected", result.current.value, result.reason)
     new_id = new_attempt(

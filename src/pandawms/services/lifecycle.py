@@ -16,14 +16,18 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from pandawms.core.changes import NO_CHANGE, JobChange, NewJob
+from pandawms.core.commands import PilotCommand
 from pandawms.core.dispatch import ClaimCriteria
 from pandawms.core.errors import NotFound
 from pandawms.core.ids import PandaID
+from pandawms.core.rules import NO_RULE, Rule, plan_transition, rule_for
 from pandawms.core.specs import FileSpec
 from pandawms.core.states import JobStatus, WorkerStatus, is_allowed, worker_allowed
 from pandawms.db import jobs as jobs_db
 from pandawms.db import workers as workers_db
 from pandawms.db.jobs import HistoryEntry, StatusRow
+from pandawms.db.rows import new_job_row
 
 
 class Outcome(StrEnum):
@@ -40,6 +44,7 @@ class TransitionResult:
     reason: str = ""
     attempt_nr: int = 0
     command_to_pilot: str = ""
+    retry_due: bool = False  # the rule of this transition asks for a retry decision (termination.end_job)
 
     @property
     def accepted(self) -> bool:
@@ -47,47 +52,76 @@ class TransitionResult:
 
 
 @dataclass(frozen=True, slots=True)
-class NewJob:
-    """A job row to create: its columns (from db.rows.spec_to_row plus lineage) and files."""
+class Move:
+    """A requested status change: target (through ``via``), why, by whom, and what else to write.
+
+    ``only_from`` narrows the table for callers acting on a state they just read (watchdogs): a job that
+    moved on in between is refused instead of being changed.
+    """
+
+    target: JobStatus
+    reason: str = ""
+    host: str = ""
+    change: JobChange = NO_CHANGE
+    via: tuple[JobStatus, ...] = ()
+    only_from: frozenset[JobStatus] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedJob:
+    """A historical job row with its columns as they were (``panda seed``; a future PanDA importer)."""
 
     status: JobStatus
     columns: Mapping[str, Any]
     files: Sequence[FileSpec] = ()
-    reason: str = "submitted"
-    via: tuple[JobStatus, ...] = ()  # states passed through on the way to ``status`` (e.g. defined)
+    reason: str = "imported"
+    via: tuple[JobStatus, ...] = ()
 
 
 def create_jobs(conn: Connection, new_jobs: Sequence[NewJob], now: datetime, host: str = "") -> list[PandaID]:
     """Insert jobs in their initial status, recording every state of ``via`` + status in the history.
 
     Creating a brokered job directly as activated (via defined) saves an UPDATE per job while keeping
-    the history and the transition table honest.
+    the history and the transition table honest. The rules' time stamps apply (a job created failed has
+    its end time); a job failed at creation (by brokerage) has run nowhere and gets no retry.
     """
+    rows = []
     for nj in new_jobs:
-        _check_path((*nj.via, nj.status))
-    rows = [
-        {
-            **nj.columns,
-            "job_status": nj.status.value,
-            "creation_time": now,
-            "modification_time": now,
-            "state_change_time": now,
-        }
-        for nj in new_jobs
-    ]
+        rule = _check_path((*nj.via, nj.status))
+        rows.append(new_job_row(nj, now, now if rule.stamp_end else None))
+    return _insert(
+        conn, rows, [(nj.spec.files, nj.reason, (*nj.via, nj.status)) for nj in new_jobs], now, host
+    )
+
+
+def import_jobs(
+    conn: Connection, jobs: Sequence[ImportedJob], now: datetime, host: str = ""
+) -> list[PandaID]:
+    """Insert historical rows as they are (their own times), with their path of states in the history."""
+    rows = []
+    for j in jobs:
+        _check_path((*j.via, j.status))
+        rows.append({"creation_time": now, "modification_time": now, "state_change_time": now, **j.columns})
+        rows[-1]["job_status"] = j.status.value
+    return _insert(conn, rows, [(j.files, j.reason, (*j.via, j.status)) for j in jobs], now, host)
+
+
+def _insert(
+    conn: Connection,
+    rows: list[dict[str, Any]],
+    meta: Sequence[tuple[Sequence[FileSpec], str, tuple[JobStatus, ...]]],
+    now: datetime,
+    host: str,
+) -> list[PandaID]:
     ids = jobs_db.insert_jobs(conn, rows)
-    jobs_db.insert_files(conn, ((pid, f) for pid, nj in zip(ids, new_jobs, strict=True) for f in nj.files))
+    jobs_db.insert_files(
+        conn, ((pid, f) for pid, (files, _, _) in zip(ids, meta, strict=True) for f in files)
+    )
     entries: list[HistoryEntry] = []
-    for pid, nj in zip(ids, new_jobs, strict=True):
-        path = (*nj.via, nj.status)
+    for pid, (_, reason, path) in zip(ids, meta, strict=True):
         entries.extend(
             HistoryEntry(
-                pid,
-                st.value,
-                path[i - 1].value if i else "",
-                now,
-                host,
-                nj.reason if i == len(path) - 1 else "",
+                pid, st.value, path[i - 1].value if i else "", now, host, reason if i == len(path) - 1 else ""
             )
             for i, st in enumerate(path)
         )
@@ -95,65 +129,64 @@ def create_jobs(conn: Connection, new_jobs: Sequence[NewJob], now: datetime, hos
     return ids
 
 
-def _check_path(path: tuple[JobStatus, ...]) -> None:
+def _check_path(path: tuple[JobStatus, ...]) -> Rule:
     for a, b in itertools.pairwise(path):
         if not is_allowed(a, b):
             raise ValueError(f"invalid creation path {a.value} -> {b.value}")
+    return rule_for(path[-2], path[-1]) if len(path) > 1 else NO_RULE
 
 
 def transition(
-    conn: Connection,
-    panda_id: int,
-    target: JobStatus,
-    now: datetime,
-    *,
-    reason: str = "",
-    host: str = "",
-    fields: Mapping[str, Any] | None = None,
-    only_from: frozenset[JobStatus] | None = None,
-    via: tuple[JobStatus, ...] = (),
-    locked: StatusRow | None = None,
+    conn: Connection, panda_id: int, move: Move, now: datetime, *, locked: StatusRow | None = None
 ) -> TransitionResult:
-    """Move one job to ``target`` (through the states in ``via``); NotFound if there is no such job.
+    """Apply ``move`` to one job under core.rules; NotFound if there is no such job.
 
     Every step of current -> via... -> target must be in the table; the job is written once and each
     step gets its history row (a pilot's final update is running -> holding -> finished in one write).
-    ``only_from`` narrows the table for callers that act on a state they just read (watchdogs): a job
-    that moved on in between is refused instead of being changed. ``locked`` is the row the caller
-    already locked with ``db.jobs.lock_status`` in this transaction (saves reading it again).
+    A pending kill redirects an ending to cancelled, and the rule's time stamps are added. ``locked`` is
+    the row the caller already locked with ``db.jobs.lock_status`` in this transaction.
     """
     row = locked or jobs_db.lock_status(conn, panda_id)
     if row is None:
         raise NotFound(f"job {panda_id} not found")
     current = row.status
 
-    def result(outcome: Outcome, status: JobStatus, why: str) -> TransitionResult:
-        return TransitionResult(outcome, status, current, why, row.attempt_nr, row.command_to_pilot)
+    def result(outcome: Outcome, status: JobStatus, why: str, retry: bool = False) -> TransitionResult:
+        return TransitionResult(outcome, status, current, why, row.attempt_nr, row.command_to_pilot, retry)
 
-    if current is target:
-        return result(Outcome.NOOP, current, f"job {panda_id} is already {target.value}")
-    path = (current, *via, target)
-    if not all(is_allowed(a, b) for a, b in itertools.pairwise(path)) or (
-        only_from is not None and current not in only_from
-    ):
-        steps = " -> ".join(s.value for s in path)
-        return result(Outcome.REJECTED, current, f"job {panda_id} cannot go {steps}")
-    if not jobs_db.write_status(conn, panda_id, current, target, now, fields or {}):
+    if current is move.target and not move.via:
+        return result(Outcome.NOOP, current, f"job {panda_id} is already {current.value}")
+    kill_pending = row.command_to_pilot == PilotCommand.TOBEKILLED
+    plan = plan_transition(
+        current, move.target, move.via, kill_pending=kill_pending, only_from=move.only_from
+    )
+    if plan.refusal:
+        return result(Outcome.REJECTED, current, f"job {panda_id} {plan.refusal}")
+    target = plan.target
+    change = move.change.stamped(
+        start=now if plan.rule.stamp_start else None, end=now if plan.rule.stamp_end else None
+    )
+    if not jobs_db.write_status(conn, panda_id, current, target, now, change):
         return result(Outcome.REJECTED, current, f"job {panda_id} changed concurrently")
     history = [
-        HistoryEntry(PandaID(panda_id), b.value, a.value, now, host, reason if b is target else "")
-        for a, b in itertools.pairwise(path)
+        HistoryEntry(PandaID(panda_id), b.value, a.value, now, move.host, move.reason if b is target else "")
+        for a, b in itertools.pairwise(plan.path)
     ]
     jobs_db.insert_history(conn, history)
-    return result(Outcome.ACCEPTED, target, reason)
+    return result(Outcome.ACCEPTED, target, move.reason, plan.rule.retry and target is JobStatus.FAILED)
+
+
+def update_job_fields(conn: Connection, panda_id: int, change: JobChange, now: datetime) -> None:
+    """Write a change without a status change (heartbeat, pending kill, brokerage diagnostics)."""
+    jobs_db.update_fields(conn, panda_id, change, now)
 
 
 def claim_for_dispatch(
-    conn: Connection, criteria: ClaimCriteria, n_jobs: int, now: datetime, host: str
+    conn: Connection, criteria: ClaimCriteria, n_jobs: int, now: datetime, host: str, pilot_id: str = ""
 ) -> list[PandaID]:
     """activated -> sent for up to n matching jobs, atomically; each job is handed out at most once."""
     assert is_allowed(JobStatus.ACTIVATED, JobStatus.SENT)
-    ids = jobs_db.claim_activated(conn, criteria, n_jobs, now, host)
+    ids = jobs_db.claim_activated(conn, criteria, n_jobs, now, host, pilot_id)
     jobs_db.insert_history(
         conn,
         [

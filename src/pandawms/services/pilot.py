@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection
 
+from pandawms.core.changes import JobChange
 from pandawms.core.dispatch import ClaimCriteria, dispatch_refusal, served_labels
-from pandawms.core.errors import InvalidInput
+from pandawms.core.errors import Conflict, InvalidInput
+from pandawms.core.rules import plan_transition
 from pandawms.core.specs import Job
 from pandawms.core.states import JobStatus
-from pandawms.core.updates import KILL, PilotReport, UpdateKind, plan_update
+from pandawms.core.updates import KILL, PilotReport, UpdateKind, UpdatePlan, plan_update
 from pandawms.db import jobs as jobs_db
 from pandawms.db import queues as queues_db
 from pandawms.db.jobs import StatusRow
-from pandawms.db.rows import report_columns
 from pandawms.services import lifecycle, workers
-from pandawms.services.termination import RetryPolicy, end_job
+from pandawms.services.lifecycle import Move
+from pandawms.services.termination import JobRetryPolicy, end_job
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +32,9 @@ class AcquireQuery:
     cores: int = 0
     remaining_time: int = 0
     node: str = ""
+    pilot_id: str = ""
     worker_id: int | None = None
+    harvester_id: str = ""  # the factory of ``worker_id``; checked when both are given
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +63,9 @@ def acquire_jobs(conn: Connection, query: AcquireQuery, now: datetime) -> Acquir
         cores=query.cores,
         remaining_time=query.remaining_time,
     )
-    ids = lifecycle.claim_for_dispatch(conn, criteria, query.n_jobs, now, query.node)
+    if query.worker_id is not None and query.harvester_id:
+        workers.check_owner(conn, query.worker_id, query.harvester_id)
+    ids = lifecycle.claim_for_dispatch(conn, criteria, query.n_jobs, now, query.node, query.pilot_id)
     if not ids:
         return Acquired([], f"no jobs for queue {query.site}")
     if query.worker_id is not None:
@@ -75,65 +80,60 @@ class UpdateResult:
     message: str = ""
 
 
-def update_job(conn: Connection, report: PilotReport, now: datetime, policy: RetryPolicy) -> UpdateResult:
+def update_job(conn: Connection, report: PilotReport, now: datetime, policy: JobRetryPolicy) -> UpdateResult:
     """Apply one pilot update; refusals and repeats answer with a command instead of an error."""
     row = jobs_db.lock_status(conn, report.panda_id)
     if row is None:
         return UpdateResult(KILL, None, f"job {report.panda_id} not found")
-    plan = plan_update(row.status, row.attempt_nr, row.command_to_pilot, report)
+    plan = plan_update(row.status, row.attempt_nr, row.command_to_pilot, report, row.computing_site)
     if plan.kind is UpdateKind.REFUSE:
         return UpdateResult(plan.command, row.status.value, plan.message)
-    columns = report_columns(report, now)
+    if report.meta_data is not None or report.pilot_log is not None:
+        jobs_db.save_report_texts(conn, report.panda_id, now, report.meta_data, report.pilot_log)
+    change = JobChange(report=report)
     if plan.kind is UpdateKind.HEARTBEAT:
-        jobs_db.update_fields(conn, report.panda_id, columns)
+        lifecycle.update_job_fields(conn, report.panda_id, change, now)
         return UpdateResult(plan.command, row.status.value)
-    if plan.kind is UpdateKind.FINAL:
-        return _finalize(conn, report, row, columns, now, policy)
     assert plan.target is not None
-    if plan.target is JobStatus.RUNNING and row.status in (JobStatus.SENT, JobStatus.STARTING):
-        columns.setdefault("start_time", now)
-    result = lifecycle.transition(
-        conn,
-        report.panda_id,
-        plan.target,
-        now,
-        reason=f"pilot: {report.status}",
-        host=report.node or "",
-        fields=columns,
-        locked=row,
-    )
+    if plan.kind is UpdateKind.FINAL:
+        return _finalize(conn, report, row, plan, now, policy)
+    move = Move(plan.target, f"pilot: {report.status}", report.node or "", change)
+    result = lifecycle.transition(conn, report.panda_id, move, now, locked=row)
     return UpdateResult(plan.command, result.current.value, "" if result.accepted else result.reason)
+
+
+_WHY = {
+    JobStatus.FINISHED: "outputs registered",
+    JobStatus.FAILED: "pilot reported failure",
+    JobStatus.CANCELLED: "killed: pilot ended the job after tobekilled",
+}
 
 
 def _finalize(
     conn: Connection,
     report: PilotReport,
     row: StatusRow,
-    columns: dict[str, Any],
+    plan: UpdatePlan,
     now: datetime,
-    policy: RetryPolicy,
+    policy: JobRetryPolicy,
 ) -> UpdateResult:
     """The final update: via holding to finished / failed / cancelled in one write (the Adder's step:
-    outputs are registered here; a pending kill ends the job cancelled)."""
+    outputs are registered here; a pending kill ends the job cancelled).
+
+    The transition is decided before anything is written, so a refused ending leaves no output
+    registered (no half outcome).
+    """
+    assert plan.target is not None
+    kill_pending = row.command_to_pilot == KILL
+    decided = plan_transition(row.status, plan.target, plan.via, kill_pending=kill_pending)
+    if decided.refusal:
+        return UpdateResult("", row.status.value, f"job {report.panda_id} {decided.refusal}")
+    change = JobChange(report=report, end_time=report.end_time or now)
+    move = Move(plan.target, _WHY[decided.target], report.node or "", change, plan.via)
     jobs_db.update_file_outputs(conn, report.panda_id, report.output_report)
-    if row.command_to_pilot == KILL:
-        target, why = JobStatus.CANCELLED, "killed: pilot ended the job after tobekilled"
-    elif report.status == "finished":
-        target, why = JobStatus.FINISHED, "outputs registered"
-    else:
-        target, why = JobStatus.FAILED, "pilot reported failure"
-    via = () if row.status is JobStatus.HOLDING else (JobStatus.HOLDING,)
-    columns["end_time"] = report.end_time or now
-    result = end_job(
-        conn,
-        report.panda_id,
-        target,
-        now,
-        policy,
-        reason=why,
-        fields=columns,
-        via=via,
-        locked=row,
-        host=report.node or "",
-    )
-    return UpdateResult("", result.current.value, "" if result.accepted else result.reason)
+    result = end_job(conn, report.panda_id, move, now, policy, locked=row)
+    if not result.accepted:  # cannot happen under the row lock; never leave the outputs without the ending
+        raise Conflict(
+            f"job {report.panda_id}: final update refused after outputs were registered: {result.reason}"
+        )
+    return UpdateResult("", result.current.value)

@@ -8,35 +8,27 @@ tries again. Permanent rejections everywhere -> the job fails with a brokerage e
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection
 
 from pandawms.core.brokerage import BrokerageDecision, BrokerageRequest, broker
+from pandawms.core.changes import JobChange, JobError, Lineage, NewJob
 from pandawms.core.errors import InvalidInput
 from pandawms.core.ids import PandaID, QueueName
-from pandawms.core.specs import JobSpec, QueueLoad, QueueSpec
+from pandawms.core.specs import ErrorComponent, JobSpec, QueueLoad, QueueSpec
 from pandawms.core.states import JobStatus
 from pandawms.db import brokerage as brokerage_db
 from pandawms.db import jobs as jobs_db
 from pandawms.db import queues as queues_db
 from pandawms.db.brokerage import StoredDecision
-from pandawms.db.rows import spec_to_row
 from pandawms.protocol.errorcodes import BROKERAGE_NO_QUEUE
 from pandawms.services import lifecycle
-from pandawms.services.lifecycle import NewJob
+from pandawms.services.lifecycle import Move
 
 BROKERAGE_DIAG_LIMIT = 500
-# Every new row carries the same keys, so one executemany inserts a mixed batch.
-_PLACEMENT_DEFAULTS: dict[str, Any] = {
-    "computing_site": None,
-    "brokerage_error_code": 0,
-    "brokerage_error_diag": "",
-    "end_time": None,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,15 +37,6 @@ class Placement:
     status: JobStatus
     computing_site: str | None
     diag: str
-
-
-@dataclass(frozen=True, slots=True)
-class Lineage:
-    """How a new job relates to an earlier attempt."""
-
-    attempt_nr: int = 1
-    parent_id: int | None = None
-    relation_type: str = ""
 
 
 class Broker:
@@ -85,27 +68,48 @@ class Broker:
         self.loads[site] = dataclasses.replace(load, activated=load.activated + 1)
 
 
+BrokerSource = Callable[[], Broker]
+"""Gives the batch's brokerage snapshot, loading it on first use (see ``load_once``)."""
+
+
+def load_once(conn: Connection) -> BrokerSource:
+    """One snapshot of queues and loads for a whole batch, read only if some job needs brokerage."""
+    snapshot: list[Broker] = []
+
+    def get() -> Broker:
+        if not snapshot:
+            snapshot.append(Broker.load(conn))
+        return snapshot[0]
+
+    return get
+
+
 def _rejections(decision: BrokerageDecision) -> dict[str, dict[str, object]]:
     return {q: {"reason": r.reason, "permanent": r.permanent} for q, r in decision.rejected.items()}
 
 
+def _brokerage_error(decision: BrokerageDecision) -> JobError:
+    code = BROKERAGE_NO_QUEUE if decision.hopeless else 0
+    return JobError(ErrorComponent.BROKERAGE, code, decision.summary()[:BROKERAGE_DIAG_LIMIT])
+
+
 def _plan(
-    spec: JobSpec, broker_: Broker
-) -> tuple[JobStatus, tuple[JobStatus, ...], dict[str, Any], BrokerageDecision | None]:
-    """Initial status, creation path and extra columns for one new job."""
+    spec: JobSpec, lineage: Lineage, reason: str, broker_: Broker
+) -> tuple[NewJob, BrokerageDecision | None]:
+    """The new job (initial status, creation path, queue, brokerage error) and the decision to store."""
+    base = NewJob(spec, JobStatus.ACTIVATED, lineage=lineage, reason=reason, via=(JobStatus.DEFINED,))
     if spec.computing_site is not None:
         if spec.computing_site not in broker_.by_name:
             raise InvalidInput(f"computingSite: unknown queue {spec.computing_site!r}", "computingSite")
         broker_.count_activated(spec.computing_site)
-        return JobStatus.ACTIVATED, (JobStatus.DEFINED,), {"computing_site": spec.computing_site}, None
+        return dataclasses.replace(base, computing_site=spec.computing_site), None
     decision = broker_.decide(spec)
     if decision.chosen is not None:
-        return JobStatus.ACTIVATED, (JobStatus.DEFINED,), {"computing_site": decision.chosen}, decision
-    diag: dict[str, Any] = {"brokerage_error_diag": decision.summary()[:BROKERAGE_DIAG_LIMIT]}
+        return dataclasses.replace(base, computing_site=decision.chosen), decision
+    errors = (_brokerage_error(decision),)
     if decision.hopeless:
-        diag["brokerage_error_code"] = BROKERAGE_NO_QUEUE
-        return JobStatus.FAILED, (JobStatus.DEFINED,), diag, decision
-    return JobStatus.DEFINED, (), diag, decision
+        return dataclasses.replace(base, status=JobStatus.FAILED, errors=errors), decision
+    return dataclasses.replace(base, status=JobStatus.DEFINED, errors=errors, via=()), decision
 
 
 def create_and_place(
@@ -118,28 +122,12 @@ def create_and_place(
 ) -> list[Placement]:
     """Create jobs, brokering each one that has no preset queue; all in the caller's transaction."""
     broker_ = broker_ or Broker.load(conn)
-    new_jobs: list[NewJob] = []
-    decisions: list[BrokerageDecision | None] = []
-    for spec, lineage in specs:
-        status, via, extra, decision = _plan(spec, broker_)
-        columns = {
-            **_PLACEMENT_DEFAULTS,
-            **spec_to_row(spec),
-            **extra,
-            "attempt_nr": lineage.attempt_nr,
-            "parent_id": lineage.parent_id,
-            "relation_type": lineage.relation_type,
-        }
-        if status is JobStatus.FAILED:
-            columns["end_time"] = now
-        new_jobs.append(NewJob(status, columns, spec.files, reason, via))
-        decisions.append(decision)
+    planned = [_plan(spec, lineage, reason, broker_) for spec, lineage in specs]
+    new_jobs = [nj for nj, _ in planned]
     ids = lifecycle.create_jobs(conn, new_jobs, now)
-    _store_decisions(conn, ids, decisions, now)
+    _store_decisions(conn, ids, [d for _, d in planned], now)
     return [
-        Placement(
-            pid, nj.status, nj.columns.get("computing_site"), nj.columns.get("brokerage_error_diag", "")
-        )
+        Placement(pid, nj.status, nj.computing_site, nj.errors[0].diag if nj.errors else "")
         for pid, nj in zip(ids, new_jobs, strict=True)
     ]
 
@@ -158,36 +146,25 @@ def _store_decisions(
 def rebroker(
     conn: Connection, panda_id: PandaID, broker_: Broker, now: datetime
 ) -> lifecycle.TransitionResult | None:
-    """Try again to place a defined job without a queue; None when it must keep waiting."""
+    """Try again to place a defined job without a queue; None when it must keep waiting.
+
+    A job no queue can ever run fails without a retry (a new attempt would meet the same queues).
+    """
     job = jobs_db.get_job(conn, panda_id)
     if job is None or job.status is not JobStatus.DEFINED or job.computing_site is not None:
         return None
     decision = broker_.decide(job.spec)
     _store_decisions(conn, [panda_id], [decision], now)
+    error = _brokerage_error(decision)
     if decision.chosen is not None:
+        change = JobChange(errors=(dataclasses.replace(error, diag=""),), computing_site=decision.chosen)
         return lifecycle.transition(
-            conn,
-            panda_id,
-            JobStatus.ACTIVATED,
-            now,
-            reason=f"brokered to {decision.chosen}",
-            fields={"computing_site": decision.chosen, "brokerage_error_diag": ""},
+            conn, panda_id, Move(JobStatus.ACTIVATED, f"brokered to {decision.chosen}", change=change), now
         )
-    diag = decision.summary()[:BROKERAGE_DIAG_LIMIT]
     if decision.hopeless:
-        return lifecycle.transition(
-            conn,
-            panda_id,
-            JobStatus.FAILED,
-            now,
-            reason="no queue can run this job",
-            fields={
-                "brokerage_error_code": BROKERAGE_NO_QUEUE,
-                "brokerage_error_diag": diag,
-                "end_time": now,
-            },
-        )
-    jobs_db.update_fields(conn, panda_id, {"brokerage_error_diag": diag})
+        move = Move(JobStatus.FAILED, "no queue can run this job", change=JobChange(errors=(error,)))
+        return lifecycle.transition(conn, panda_id, move, now)
+    lifecycle.update_job_fields(conn, panda_id, JobChange(errors=(error,), touch=False), now)
     return None
 
 

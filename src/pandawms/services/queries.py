@@ -15,7 +15,7 @@ from pandawms.db import brokerage as brokerage_db
 from pandawms.db import jobs as jobs_db
 from pandawms.db import queues as queues_db
 from pandawms.db.brokerage import StoredDecision
-from pandawms.db.jobs import HistoryEntry
+from pandawms.db.jobs import HistoryEntry, ReportTexts
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +24,7 @@ class JobDetail:
     history: list[HistoryEntry]
     brokerage: StoredDecision | None
     retries: list[PandaID]
+    report: ReportTexts | None = None  # the latest job report (metadata) and pilot-log tail from the pilot
 
 
 def describe(conn: Connection, panda_id: int) -> JobDetail:
@@ -35,6 +36,7 @@ def describe(conn: Connection, panda_id: int) -> JobDetail:
         jobs_db.history(conn, panda_id),
         brokerage_db.get(conn, panda_id),
         jobs_db.children(conn, panda_id),
+        jobs_db.report_texts(conn, panda_id),
     )
 
 

@@ -7,9 +7,10 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
+from pandawms.core.changes import Lineage
 from pandawms.core.errors import InvalidInput
 from pandawms.core.specs import JobSpec
-from pandawms.services.placement import Lineage, Placement, create_and_place
+from pandawms.services.placement import Placement, create_and_place
 
 
 def submit(conn: Connection, specs: Sequence[JobSpec], now: datetime, max_batch: int) -> list[Placement]:

@@ -1,71 +1,65 @@
 """Ending jobs: the final step after a pilot's last update (the Adder's job), failures and their retries.
 
 A failed job is retried as a new job (attempt + 1, parent linked, re-brokered unless its queue was
-preset) in the same transaction, so no failure is ever left without its retry decision.
+preset) in the same transaction, so no failure is ever left without its retry decision. Which endings
+get a retry decision is the rule table's (core/rules.py); this module carries it out.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection
 
+from pandawms.core.changes import Lineage
+from pandawms.core.commands import PilotCommand
 from pandawms.core.errors import NotFound
 from pandawms.core.ids import PandaID, QueueName
 from pandawms.core.retry import decide_retry
 from pandawms.core.specs import ErrorComponent, FileSpec, FileType, Job
-from pandawms.core.states import JobStatus
 from pandawms.db import jobs as jobs_db
 from pandawms.db.jobs import StatusRow
 from pandawms.services import lifecycle, placement
-from pandawms.services.lifecycle import TransitionResult
-
-KILL_COMMAND = "tobekilled"
+from pandawms.services.lifecycle import Move, TransitionResult
+from pandawms.services.placement import BrokerSource
 
 
 @dataclass(frozen=True, slots=True)
-class RetryPolicy:
+class JobRetryPolicy:
+    """Which (component, code) failures are never retried (config ``non_retryable``)."""
+
     non_retryable: frozenset[tuple[ErrorComponent, int]] = frozenset()
 
 
 def end_job(
     conn: Connection,
     panda_id: int,
-    target: JobStatus,
+    move: Move,
     now: datetime,
-    policy: RetryPolicy,
+    policy: JobRetryPolicy,
     *,
-    reason: str,
-    fields: Mapping[str, Any] | None = None,
-    only_from: frozenset[JobStatus] | None = None,
-    host: str = "",
-    via: tuple[JobStatus, ...] = (),
     locked: StatusRow | None = None,
+    brokers: BrokerSource | None = None,
 ) -> TransitionResult:
-    """Move a job to a final state (stamping end_time); a failure then gets its retry decision."""
-    values = {"end_time": now, **(fields or {})}
-    result = lifecycle.transition(
-        conn,
-        panda_id,
-        target,
-        now,
-        reason=reason,
-        fields=values,
-        only_from=only_from,
-        host=host,
-        via=via,
-        locked=locked,
-    )
-    if result.accepted and target is JobStatus.FAILED:
-        retry_failed(conn, PandaID(panda_id), now, policy)
+    """Apply ``move``; when its rule asks (a failure), the job then gets its retry decision.
+
+    ``brokers`` shares one brokerage snapshot across a batch (a watchdog tick ending 1,000 jobs).
+    """
+    result = lifecycle.transition(conn, panda_id, move, now, locked=locked)
+    if result.retry_due:
+        retry_failed(conn, PandaID(panda_id), now, policy, brokers)
     return result
 
 
-def retry_failed(conn: Connection, panda_id: PandaID, now: datetime, policy: RetryPolicy) -> PandaID | None:
+def retry_failed(
+    conn: Connection,
+    panda_id: PandaID,
+    now: datetime,
+    policy: JobRetryPolicy,
+    brokers: BrokerSource | None = None,
+) -> PandaID | None:
     """Create the next attempt of a failed job when the policy allows; returns its PandaID."""
     job = jobs_db.get_job(conn, panda_id, with_files=True)
     if job is None:
@@ -75,11 +69,11 @@ def retry_failed(conn: Connection, panda_id: PandaID, now: datetime, policy: Ret
         job.spec.max_attempt,
         job.errors,
         policy.non_retryable,
-        killed=job.command_to_pilot == KILL_COMMAND,
+        killed=job.command_to_pilot == PilotCommand.TOBEKILLED,
     )
     if not decision.retry or jobs_db.children(conn, panda_id):
         return None
-    return new_attempt(conn, job, now, relation="retry")
+    return new_attempt(conn, job, now, relation="retry", brokers=brokers)
 
 
 def new_attempt(
@@ -91,6 +85,7 @@ def new_attempt(
     exclude: str | None = None,
     site: str | None = None,
     keep_pin: bool = True,
+    brokers: BrokerSource | None = None,
 ) -> PandaID:
     """A fresh job for the same work: attempt + 1, linked to ``job``; re-brokered unless pinned.
 
@@ -108,8 +103,11 @@ def new_attempt(
         computing_site=QueueName(site) if site else pinned,
         max_attempt=max(job.spec.max_attempt, job.attempt_nr + 1),
     )
-    lineage = placement.Lineage(attempt_nr=job.attempt_nr + 1, parent_id=job.panda_id, relation_type=relation)
-    placed = placement.create_and_place(conn, [(spec, lineage)], now, reason=f"{relation} of {job.panda_id}")
+    lineage = Lineage(attempt_nr=job.attempt_nr + 1, parent_id=job.panda_id, relation_type=relation)
+    broker_ = (brokers or placement.load_once(conn))()
+    placed = placement.create_and_place(
+        conn, [(spec, lineage)], now, reason=f"{relation} of {job.panda_id}", broker_=broker_
+    )
     return placed[0].panda_id
 
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
-from pandawms.core.errors import NotFound
+from pandawms.core.errors import InvalidInput, NotFound
 from pandawms.core.factory import SizingDecision, WorkerLimits, size_workers
 from pandawms.core.specs import QueueStatus
 from pandawms.core.states import WORKER_FINAL_STATES, WorkerStatus
@@ -129,6 +129,16 @@ def _update_one(conn: Connection, harvester_id: str, r: WorkerReport, now: datet
         fields["start_time"] = now
     outcome, status, reason = lifecycle.transition_worker(conn, r.worker_id, r.status, now, fields)
     return ReportResult(r.worker_id, outcome.value, status.value, reason)
+
+
+def check_owner(conn: Connection, worker_id: int, harvester_id: str) -> None:
+    """A pilot naming its worker and factory must name a worker of that factory (InvalidInput if not)."""
+    row = workers_db.lock_worker(conn, worker_id)
+    if row is not None and row.harvester_id != harvester_id:
+        raise InvalidInput(
+            f"harvester_id: worker {worker_id} belongs to factory {row.harvester_id!r}, not {harvester_id!r}",
+            "harvester_id",
+        )
 
 
 def pilot_took_job(conn: Connection, worker_id: int, panda_id: int, now: datetime) -> None:
