@@ -134,7 +134,8 @@ def pilot(
 @app.command()
 def factory(
     config: Annotated[
-        Path, typer.Option(help="Factory config (TOML: [factory], [factory.pilot], [[queue]]).")
+        Path,
+        typer.Option(help="Factory config (TOML: [factory], [factory.pilot], [[queue]] + [queue.backend])."),
     ],
     server: Annotated[
         str | None, typer.Option(help="Server URL (default $PANDA_URL, else server_url in the file).")

@@ -28,7 +28,6 @@ BACKEND_CONFIGS: Mapping[str, type[BackendConfig]] = MappingProxyType(
         "local": LocalBackendConfig,
     }
 )
-BACKEND_NAMES: tuple[str, ...] = tuple(BACKEND_CONFIGS)
 
 
 def make_backend(config: BackendConfig) -> BatchBackend:
@@ -38,7 +37,6 @@ def make_backend(config: BackendConfig) -> BatchBackend:
 
 __all__ = [
     "BACKEND_CONFIGS",
-    "BACKEND_NAMES",
     "FINAL_STATES",
     "BackendConfig",
     "BatchBackend",
