@@ -1,4 +1,5 @@
-"""Factory TOML: a full file, defaults and merging of pilot options, and errors naming file, queue, field."""
+"""Factory TOML: a full file, defaults and merging of pilot and backend options, and errors naming file,
+queue and field."""
 
 from __future__ import annotations
 
@@ -6,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from pandawms.factory import FactoryConfig, FactoryQueue, PilotOptions, load_factory_config
+from pandawms.cli.demo import FACTORY_TOML
+from pandawms.factory import (
+    FactoryConfig,
+    FactoryQueue,
+    LocalBackendConfig,
+    PilotOptions,
+    load_factory_config,
+)
 from pandawms.factory.factory import pilot_argv
 
 FULL = """
@@ -33,6 +41,10 @@ max_new = 1
 max_empty = 5
 lifetime = 3600
 
+[queue.backend]
+type = "local"
+cancel_grace = 5
+
 [[queue]]
 name = "Q2"
 backend = "local"
@@ -49,15 +61,19 @@ def test_full_file(tmp_path: Path) -> None:
     cfg = load_factory_config(_write(tmp_path, FULL))
     assert cfg.server_url == "http://127.0.0.1:25080"
     assert (cfg.harvester_id, cfg.cycle_interval, cfg.max_new_workers) == ("node1.factory", 30.0, 7)
-    assert cfg.workdir == Path("/tmp/pw-factory") and cfg.cancel_grace == 20.0
-    assert cfg.worker_dir_retention == 0.0
+    assert cfg.workdir == Path("/tmp/pw-factory") and cfg.worker_dir_retention == 0.0
     q1, q2 = cfg.queues
-    assert (q1.name, q1.backend, q1.max_workers, q1.queued_limit, q1.max_new) == ("Q1", "local", 4, 2, 1)
+    assert (q1.name, q1.max_workers, q1.queued_limit, q1.max_new) == ("Q1", 4, 2, 1)
+    # a queue's [queue.backend] wins over [factory] cancel_grace, the default of every queue's backend
+    assert q1.backend == LocalBackendConfig(cancel_grace=5.0)
+    assert q2.backend == LocalBackendConfig(cancel_grace=20.0)
     # queue pilot options override the factory's, which override the defaults
     assert cfg.pilot_options(q1) == PilotOptions(
-        heartbeat=600, max_empty=5, lifetime=3600, storage_dir=Path("/data/se")
+        heartbeat_interval=600, max_empty_acquires=5, lifetime=3600, storage_dir=Path("/data/se")
     )
-    assert cfg.pilot_options(q2) == PilotOptions(heartbeat=600, max_empty=2, storage_dir=Path("/data/se"))
+    assert cfg.pilot_options(q2) == PilotOptions(
+        heartbeat_interval=600, max_empty_acquires=2, storage_dir=Path("/data/se")
+    )
     # safe non-zero defaults: max_queued follows max_workers
     assert (q2.max_workers, q2.queued_limit, q2.max_new) == (10, 10, 0)
 
@@ -68,13 +84,29 @@ def test_server_flag_wins_and_harvester_id_defaults_to_host_pid(tmp_path: Path) 
     assert cfg.server_url == "http://h:1"
     assert cfg.harvester_id.endswith(f"-{__import__('os').getpid()}")
     assert cfg.cycle_interval == 60.0
+    # a queue without a [queue.backend] table runs local pilots with the backend's defaults
+    assert cfg.queues[0].backend == LocalBackendConfig() and LocalBackendConfig().cancel_grace == 60.0
+
+
+def test_demo_config_parses(tmp_path: Path) -> None:
+    text = FACTORY_TOML.format(workdir=tmp_path / "factory", storage=tmp_path / "storage")
+    cfg = load_factory_config(_write(tmp_path, text), server_url="http://127.0.0.1:1")
+    assert [q.name for q in cfg.queues] == ["LOCAL_SMALL", "LOCAL_MEDIUM", "LOCAL_HIMEM"]
+    assert {q.backend for q in cfg.queues} == {LocalBackendConfig(cancel_grace=15.0)}
+    assert cfg.pilot.max_empty_acquires == 2 and cfg.pilot.storage_dir == tmp_path / "storage"
 
 
 def test_pilot_command_line(tmp_path: Path) -> None:
     cfg = FactoryConfig(
         server_url="http://h:1",
         queues=(FactoryQueue("Q"),),
-        pilot=PilotOptions(heartbeat=1, max_empty=1, storage_dir=Path("/se"), label="managed", cores=2),
+        pilot=PilotOptions(
+            heartbeat_interval=1,
+            max_empty_acquires=1,
+            storage_dir=Path("/se"),
+            prod_source_label="managed",
+            cores=2,
+        ),
     )
     argv = pilot_argv(cfg, cfg.queues[0], 42, tmp_path / "w")
     assert argv[1:4] == ("-m", "pandawms.cli.main", "pilot")
@@ -90,12 +122,15 @@ def test_pilot_command_line(tmp_path: Path) -> None:
         "--memory-factor": "2.0",
         "--looping-timeout": "7200.0",
         "--max-empty": "1",
+        "--memory": "0",
+        "--disk": "0",
         "--cores": "2",
         "--storage-dir": "/se",
         "--label": "managed",
     }
 
 
+SMALL = "[factory]\nserver_url = 'http://x'\n[[queue]]\nname = 'SMALL'\n"
 BAD = [
     ("[[queue]]\nname = 'Q'\n", "server_url: missing"),
     ("[factory]\nserver_url = 'ftp://x'\n[[queue]]\nname = 'Q'\n", "[factory]: server_url: must be an http"),
@@ -119,31 +154,63 @@ BAD = [
     ("[factory]\nserver_url = 'http://x'\n[[queue]]\nmax_workers = 3\n", "[[queue]] #1: name: must be"),
     (
         "[factory]\nserver_url = 'http://x'\n[[queue]]\nname = 'Q'\nmax_workers = 0\n",
-        "queue 'Q': max_workers: must be >= 1",
+        'queue "Q": max_workers: must be >= 1',
     ),
     (
         "[factory]\nserver_url = 'http://x'\n[[queue]]\nname = 'Q'\nmax_workers = true\n",
-        "queue 'Q': max_workers: must be an integer",
+        'queue "Q": max_workers: must be an integer',
     ),
     (
         "[factory]\nserver_url = 'http://x'\n[[queue]]\nname = 'Q'\nmax_queued = 0\n",
-        "queue 'Q': max_queued: must be >= 1",
+        'queue "Q": max_queued: must be >= 1',
     ),
     (
         "[factory]\nserver_url = 'http://x'\n[[queue]]\nname = 'Q'\nbackend = 'slurm'\n",
-        "queue 'Q': backend: unknown backend 'slurm'",
+        "queue \"Q\": backend.type: unknown backend 'slurm' (known: local)",
+    ),
+    (
+        SMALL + "[queue.backend]\ntype = 'condor'\n",
+        "queue \"SMALL\": backend.type: unknown backend 'condor' (known: local)",
+    ),
+    (
+        SMALL + "[queue.backend]\ncancel_grace = -1\n",
+        'queue "SMALL": backend.cancel_grace: must be >= 0',
+    ),
+    (
+        SMALL + "[queue.backend]\ncancel_grace = 'x'\n",
+        'queue "SMALL": backend.cancel_grace: must be a number',
+    ),
+    (
+        SMALL + "[queue.backend]\npartition = 'short'\n",
+        'queue "SMALL": backend.partition: unknown field (known: cancel_grace, type)',
+    ),
+    (
+        SMALL + "backend = 3\n",
+        'queue "SMALL": backend: must be a table, got 3',
+    ),
+    (
+        "[factory]\nserver_url = 'http://x'\ncancel_grace = -1\n[[queue]]\nname = 'Q'\n",
+        "[factory]: cancel_grace: must be >= 0",
     ),
     (
         "[factory]\nserver_url = 'http://x'\n[[queue]]\nname = 'Q'\nmaxWorkers = 3\n",
-        "queue 'Q': maxWorkers: unknown field",
+        'queue "Q": maxWorkers: unknown field',
     ),
     (
         "[factory]\nserver_url = 'http://x'\n[[queue]]\nname = 'Q'\n[queue.pilot]\nmax_empty = 0\n",
-        "queue 'Q' pilot: max_empty: must be >= 1",
+        'queue "Q": pilot.max_empty: must be >= 1',
+    ),
+    (
+        "[factory]\nserver_url = 'http://x'\n[[queue]]\nname = 'Q'\n[queue.pilot]\nlabel = 3\n",
+        'queue "Q": pilot.label: must be a non-empty string',
+    ),
+    (
+        "[factory]\nserver_url = 'http://x'\n[[queue]]\nname = 'Q'\npilot = 'fast'\n",
+        'queue "Q": pilot: must be a table',
     ),
     (
         "[factory]\nserver_url = 'http://x'\n[factory.pilot]\nbeat = 1\n[[queue]]\nname = 'Q'\n",
-        "[factory.pilot]: beat: unknown field",
+        "[factory]: pilot.beat: unknown field",
     ),
     ("[factory]\nserver_url = 'http://x'\n[[queue]]\nname = 'Q'\n[[queue]]\nname = 'Q'\n", "listed twice: Q"),
     ("[factory]\nserver_url = 'http://x'\n[queues]\n", "unknown top-level table(s): queues"),

@@ -86,6 +86,7 @@ class FakeBackend:
     """Workers run until the test ends them; ``broken`` makes submit fail."""
 
     name = "local"
+    cancel_grace = 0.1
 
     def __init__(self) -> None:
         self.specs: dict[str, WorkerSpec] = {}
@@ -121,10 +122,9 @@ def _factory(
         harvester_id="h",
         workdir=tmp_path,
         max_new_workers=max_new_workers,
-        cancel_grace=0.1,
     )
     backend = FakeBackend()
-    return Factory(config, server, {"local": backend}, stop=threading.Event()), backend
+    return Factory(config, server, {q.name: backend for q in queues}, stop=threading.Event()), backend
 
 
 def test_starts_exactly_the_granted_workers(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,12 @@ import httpx
 import psutil
 import pytest
 
-from pandawms.factory import FactoryConfig, FactoryQueue, PilotOptions, run_factory
+from pandawms.factory import FactoryConfig, FactoryQueue, LocalBackendConfig, PilotOptions, run_factory
 from pandawms.factory.workdirs import spool_dir
 from pandawms.protocol.pilot import UpdateRequest
 from tests.livesupport.live_server import LiveServer, live_server
 
-PILOT = PilotOptions(heartbeat=1.0, kill_grace=1.0, max_empty=1, lifetime=600.0)
+PILOT = PilotOptions(heartbeat_interval=1.0, kill_grace=1.0, max_empty_acquires=1, lifetime=600.0)
 
 
 @pytest.fixture(scope="module")
@@ -87,11 +88,10 @@ def _config(
 ) -> FactoryConfig:
     values: dict[str, Any] = {
         "server_url": srv_url,
-        "queues": tuple(queues),
+        "queues": tuple(replace(q, backend=LocalBackendConfig(cancel_grace=10.0)) for q in queues),
         "harvester_id": harvester_id,
         "cycle_interval": 0.5,
         "workdir": workdir,
-        "cancel_grace": 10.0,
         "retry_base": 0.05,
         "retry_cap": 0.2,
         "retry_budget": 1.0,

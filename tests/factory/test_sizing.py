@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pandawms.core.factory import WorkerLimits
-from pandawms.factory.sizing import QueueLoad, plan_ask, rotate
+from pandawms.factory.sizing import WorkerLoad, plan_ask, rotate
 
 L = WorkerLimits
 
@@ -32,7 +32,7 @@ CASES = [
 @pytest.mark.parametrize(("given", "asked", "why"), CASES)
 def test_plan_ask(given: tuple[int | None, int, int, WorkerLimits, int], asked: int, why: str) -> None:
     activated, queued, running, limits, budget = given
-    ask = plan_ask(QueueLoad(activated, queued, running), limits, budget)
+    ask = plan_ask(WorkerLoad(activated, queued, running), limits, budget)
     assert (ask.n, why in ask.reason) == (asked, True), ask.reason
 
 
@@ -41,9 +41,9 @@ def test_unknown_activated_is_an_upper_bound_of_any_known_count() -> None:
     limits = L(6, 4, 2)
     for queued in range(7):
         for running in range(7):
-            unknown = plan_ask(QueueLoad(None, queued, running), limits, 100).n
+            unknown = plan_ask(WorkerLoad(None, queued, running), limits, 100).n
             for activated in range(12):
-                assert plan_ask(QueueLoad(activated, queued, running), limits, 100).n <= unknown
+                assert plan_ask(WorkerLoad(activated, queued, running), limits, 100).n <= unknown
 
 
 @pytest.mark.parametrize(

@@ -46,7 +46,6 @@ FACTORY_TOML = """\
 cycle_interval = 2.0
 max_new_workers = 10
 workdir = "{workdir}"
-cancel_grace = 15.0
 worker_dir_retention = 0.0
 
 [factory.pilot]
@@ -62,16 +61,25 @@ storage_dir = "{storage}"
 name = "LOCAL_SMALL"
 max_workers = 2
 max_queued = 2
+[queue.backend]
+type = "local"
+cancel_grace = 15.0
 
 [[queue]]
 name = "LOCAL_MEDIUM"
 max_workers = 3
 max_queued = 3
+[queue.backend]
+type = "local"
+cancel_grace = 15.0
 
 [[queue]]
 name = "LOCAL_HIMEM"
 max_workers = 1
 max_queued = 1
+[queue.backend]
+type = "local"
+cancel_grace = 15.0
 """
 
 

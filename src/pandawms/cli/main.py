@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from pandawms import __version__
 from pandawms.cli.user import register as register_user_commands
+from pandawms.protocol.pilot_options import DEFAULTS as _PILOT
+from pandawms.protocol.pilot_options import PilotOptions, option_field
 
 app = typer.Typer(name="panda", help="pandawms: the PanDA workload management system.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks (figures go in docs/benchmarks.md).", no_args_is_help=True)
@@ -73,27 +75,32 @@ def server(
     uvicorn.run(create_app(cfg), host=cfg.host, port=cfg.port, log_level=cfg.log_level, access_log=False)
 
 
+def _pilot_flag(name: str) -> Any:
+    """The flag of one pilot option, with the help and minimum of its definition (PilotOptions)."""
+    meta = option_field(name).metadata
+    return typer.Option(help=meta["help"], min=meta["min"])
+
+
 @app.command()
 def pilot(
     queue: Annotated[str, typer.Option(help="PanDA queue (computingSite) to take jobs from.")],
     server: Annotated[
         str | None, typer.Option(help="Server URL (default $PANDA_URL or http://127.0.0.1:25080).")
     ] = None,
-    lifetime: Annotated[float, typer.Option(help="Seconds this pilot may live.")] = 324_000.0,
     workdir: Annotated[Path | None, typer.Option(help="Work directory (default ./pandawms-pilot).")] = None,
-    heartbeat: Annotated[float, typer.Option(help="Heartbeat interval, s.")] = 1800.0,
-    memory: Annotated[int, typer.Option(help="MB to advertise (0 = from the queue).")] = 0,
-    disk: Annotated[int, typer.Option(help="MB of scratch to advertise (0 = free disk).")] = 0,
-    cores: Annotated[int, typer.Option(help="Cores to advertise (0 = from the queue).")] = 0,
-    memory_factor: Annotated[float, typer.Option(help="Kill at this x the job's memory request.")] = 2.0,
-    kill_grace: Annotated[float, typer.Option(help="Seconds between SIGTERM and SIGKILL.")] = 10.0,
-    looping_timeout: Annotated[
-        float, typer.Option(help="Seconds without output change -> looping (0 = off).")
-    ] = 7200.0,
-    storage_dir: Annotated[Path | None, typer.Option(help="Local storage element directory.")] = None,
-    max_empty: Annotated[int, typer.Option(help="Empty acquires (with backoff) before exiting.")] = 3,
-    label: Annotated[str | None, typer.Option(help="prodSourceLabel to ask for (default: any).")] = None,
     worker_id: Annotated[int | None, typer.Option(help="Factory worker id this pilot runs as.")] = None,
+    # the launcher's options: protocol.pilot_options.PilotOptions (names, defaults and help live there)
+    lifetime: Annotated[float, _pilot_flag("lifetime")] = _PILOT.lifetime,
+    heartbeat: Annotated[float, _pilot_flag("heartbeat")] = _PILOT.heartbeat_interval,
+    memory: Annotated[int, _pilot_flag("memory")] = _PILOT.memory_mb,
+    disk: Annotated[int, _pilot_flag("disk")] = _PILOT.disk_mb,
+    cores: Annotated[int, _pilot_flag("cores")] = _PILOT.cores,
+    memory_factor: Annotated[float, _pilot_flag("memory_factor")] = _PILOT.memory_limit_factor,
+    kill_grace: Annotated[float, _pilot_flag("kill_grace")] = _PILOT.kill_grace,
+    looping_timeout: Annotated[float, _pilot_flag("looping_timeout")] = _PILOT.looping_timeout,
+    storage_dir: Annotated[Path | None, _pilot_flag("storage_dir")] = _PILOT.storage_dir,
+    max_empty: Annotated[int, _pilot_flag("max_empty")] = _PILOT.max_empty_acquires,
+    label: Annotated[str | None, _pilot_flag("label")] = _PILOT.prod_source_label,
 ) -> None:
     """Run a pilot: take jobs for QUEUE, run them under limits, report, and exit with the shell contract."""
     import os
@@ -101,12 +108,8 @@ def pilot(
 
     from pandawms.pilot import PilotConfig, run_pilot
 
-    url = server or os.environ.get("PANDA_URL") or "http://127.0.0.1:25080"
-    cfg = PilotConfig(
-        server_url=url,
-        queue=queue,
+    options = PilotOptions(
         lifetime=lifetime,
-        workdir=workdir or Path.cwd() / "pandawms-pilot",
         heartbeat_interval=heartbeat,
         memory_mb=memory,
         disk_mb=disk,
@@ -117,6 +120,12 @@ def pilot(
         storage_dir=storage_dir,
         max_empty_acquires=max_empty,
         prod_source_label=label,
+    )
+    cfg = PilotConfig.launched(
+        options,
+        server_url=server or os.environ.get("PANDA_URL") or "http://127.0.0.1:25080",
+        queue=queue,
+        workdir=workdir or Path.cwd() / "pandawms-pilot",
         worker_id=worker_id,
     )
     sys.exit(run_pilot(cfg))
@@ -125,7 +134,8 @@ def pilot(
 @app.command()
 def factory(
     config: Annotated[
-        Path, typer.Option(help="Factory config (TOML: [factory], [factory.pilot], [[queue]]).")
+        Path,
+        typer.Option(help="Factory config (TOML: [factory], [factory.pilot], [[queue]] + [queue.backend])."),
     ],
     server: Annotated[
         str | None, typer.Option(help="Server URL (default $PANDA_URL, else server_url in the file).")

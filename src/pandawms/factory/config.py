@@ -1,7 +1,9 @@
-"""The factory's typed configuration, read once from TOML (`[factory]`, `[factory.pilot]`, `[[queue]]`).
+"""The factory's typed configuration, read once from TOML (`[factory]`, `[factory.pilot]`, `[[queue]]` with
+its `[queue.pilot]` and `[queue.backend]` tables).
 
 Every value is checked on load; a bad one raises ValueError naming the file, the queue and the field, so a
-mistyped queue is a loud error at start instead of a silently dropped queue (factory.md §8 #9).
+mistyped queue is a loud error at start instead of a silently dropped queue (factory.md §8 #9). A queue
+without a `[queue.backend]` table runs its pilots as local processes (``type = "local"``, defaults).
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ import re
 import socket
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from pandawms.factory.backends import BACKEND_NAMES
+from pandawms.factory.backends import BACKEND_CONFIGS, BackendConfig, LocalBackendConfig
+from pandawms.factory.tables import Where, fill, integer, no_unknown, number, table_of, text
+from pandawms.protocol.pilot_options import PilotOptions
 
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 _HARVESTER_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
@@ -28,51 +32,11 @@ def default_harvester_id() -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class PilotOptions:
-    """Options passed to each ``panda pilot`` the factory starts (names follow the CLI flags)."""
-
-    heartbeat: float = 1800.0
-    lifetime: float = 324_000.0
-    kill_grace: float = 10.0
-    memory_factor: float = 2.0
-    looping_timeout: float = 7200.0
-    max_empty: int = 3
-    storage_dir: Path | None = None  # None: each pilot keeps <its workdir>/storage
-    memory: int = 0
-    disk: int = 0
-    cores: int = 0
-    label: str | None = None
-
-    def argv(self) -> list[str]:
-        """The CLI flags for these options."""
-        args = [
-            *("--heartbeat", _num(self.heartbeat)),
-            *("--lifetime", _num(self.lifetime)),
-            *("--kill-grace", _num(self.kill_grace)),
-            *("--memory-factor", _num(self.memory_factor)),
-            *("--looping-timeout", _num(self.looping_timeout)),
-            *("--max-empty", str(self.max_empty)),
-        ]
-        for flag, value in (("--memory", self.memory), ("--disk", self.disk), ("--cores", self.cores)):
-            if value:
-                args += [flag, str(value)]
-        if self.storage_dir is not None:
-            args += ["--storage-dir", str(self.storage_dir)]
-        if self.label is not None:
-            args += ["--label", self.label]
-        return args
-
-
-def _num(value: float) -> str:
-    return repr(float(value))
-
-
-@dataclass(frozen=True, slots=True)
 class FactoryQueue:
     """One PanDA queue this factory provisions pilots for, with its worker limits (factory.md §3)."""
 
     name: str
-    backend: str = "local"
+    backend: BackendConfig = field(default_factory=LocalBackendConfig)  # [queue.backend]
     max_workers: int = 10  # queued + running workers over all factories; never 0 ("submit nothing")
     max_queued: int | None = None  # workers waiting for a job; None = max_workers
     max_new: int = 0  # new workers per cycle; 0 = no per-queue cap
@@ -93,7 +57,6 @@ class FactoryConfig:
     cycle_interval: float = 60.0
     workdir: Path = field(default_factory=lambda: Path.cwd() / "pandawms-factory")
     max_new_workers: int = 100  # new workers per cycle over all queues
-    cancel_grace: float = 60.0  # SIGTERM -> SIGKILL for cancelled pilots (> pilot kill_grace + final update)
     http_timeout: float = 30.0
     retry_base: float = 1.0  # s, first retry delay bound of a server call
     retry_cap: float = 30.0  # s, largest single retry delay
@@ -106,20 +69,11 @@ class FactoryConfig:
         return queue.pilot if queue.pilot is not None else self.pilot
 
 
-_FACTORY_KEYS = {f.name for f in fields(FactoryConfig)} - {"queues", "pilot"}
-_QUEUE_KEYS = {f.name for f in fields(FactoryQueue)} - {"pilot"}
-_PILOT_KEYS = {f.name for f in fields(PilotOptions)}
-
-
-class _Where:
-    """Builds error messages that name the file and the place in it."""
-
-    def __init__(self, path: Path | str, place: str) -> None:
-        self.path = path
-        self.place = place
-
-    def error(self, key: str, problem: str) -> ValueError:
-        return ValueError(f"{self.path}: {self.place}: {key}: {problem}")
+# [factory] keys that are not FactoryConfig fields: defaults of the same-named field of every queue's
+# backend config (old files set cancel_grace here, before backends had tables of their own)
+_BACKEND_DEFAULT_KEYS = frozenset({"cancel_grace"})
+_FACTORY_KEYS = {f.name for f in fields(FactoryConfig)} - {"queues", "pilot"} | _BACKEND_DEFAULT_KEYS
+_QUEUE_KEYS = {f.name for f in fields(FactoryQueue)} - {"pilot", "backend"}
 
 
 def load_factory_config(path: Path | str, *, server_url: str | None = None) -> FactoryConfig:
@@ -139,19 +93,20 @@ def parse_factory_config(
     unknown = set(raw) - {"factory", "queue"}
     if unknown:
         raise ValueError(f"{source}: unknown top-level table(s): {', '.join(sorted(unknown))}")
-    section = _table(raw.get("factory", {}), _Where(source, "[factory]"), "factory")
-    where = _Where(source, "[factory]")
-    _no_unknown(section, _FACTORY_KEYS | {"pilot"}, where)
-    values: dict[str, Any] = {k: _factory_value(k, v, where) for k, v in section.items() if k != "pilot"}
+    where = Where(source, "[factory]")
+    section = table_of(raw.get("factory", {}), Where(source, "top level"), "factory")
+    no_unknown(section, _FACTORY_KEYS | {"pilot"}, where)
+    values = {k: _factory_value(k, v, where) for k, v in section.items() if k != "pilot"}
+    backend_defaults = {k: values.pop(k) for k in _BACKEND_DEFAULT_KEYS if k in values}
     if server_url:
         values["server_url"] = server_url
     if not values.get("server_url"):
         raise where.error("server_url", "missing (set it in the file or pass --server)")
-    pilot = _pilot(section.get("pilot", {}), PilotOptions(), _Where(source, "[factory.pilot]"))
+    pilot = fill(PilotOptions(), section.get("pilot", {}), where, "pilot")
     queue_tables = raw.get("queue", [])
     if not isinstance(queue_tables, list) or not queue_tables:
         raise ValueError(f"{source}: no [[queue]] table: the factory would have nothing to do")
-    queues = tuple(_queue(q, i, pilot, source) for i, q in enumerate(queue_tables))
+    queues = tuple(_queue(q, i, pilot, backend_defaults, source) for i, q in enumerate(queue_tables))
     names = [q.name for q in queues]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -159,95 +114,55 @@ def parse_factory_config(
     return FactoryConfig(queues=queues, pilot=pilot, **values)
 
 
-def _table(value: object, where: _Where, key: str) -> Mapping[str, Any]:
-    if not isinstance(value, dict):
-        raise where.error(key, f"must be a table, got {value!r}")
-    return value
-
-
-def _no_unknown(table: Mapping[str, Any], known: set[str], where: _Where) -> None:
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise where.error(unknown[0], f"unknown field (known: {', '.join(sorted(known))})")
-
-
-def _factory_value(key: str, value: object, where: _Where) -> object:
+def _factory_value(key: str, value: object, where: Where) -> Any:
     if key == "server_url":
-        text = _text(value, key, where)
-        if not text.startswith(("http://", "https://")):
+        url = text(value, key, where)
+        if not url.startswith(("http://", "https://")):
             raise where.error(key, f"must be an http(s) URL, got {value!r}")
-        return text
+        return url
     if key == "harvester_id":
-        text = _text(value, key, where)
-        if not _HARVESTER_ID.match(text):
+        hid = text(value, key, where)
+        if not _HARVESTER_ID.match(hid):
             raise where.error(key, f"must be 1-64 of A-Z a-z 0-9 _ . : -, got {value!r}")
-        return text
+        return hid
     if key == "workdir":
-        return Path(_text(value, key, where)).expanduser()
+        return Path(text(value, key, where)).expanduser()
     if key == "max_new_workers":
-        return _int(value, key, where, minimum=1)
-    zero_ok = key in ("stop_report_budget", "worker_dir_retention")
-    return _float(value, key, where, minimum=0.0 if zero_ok else 0.01)
+        return integer(value, key, where, minimum=1)
+    zero_ok = key in ("stop_report_budget", "worker_dir_retention", "cancel_grace")
+    return number(value, key, where, minimum=0.0 if zero_ok else 0.01)
 
 
-def _queue(raw: object, index: int, defaults: PilotOptions, source: Path | str) -> FactoryQueue:
-    where = _Where(source, f"[[queue]] #{index + 1}")
-    table = _table(raw, where, "queue")
+def _queue(
+    raw: object, index: int, pilot: PilotOptions, backend_defaults: Mapping[str, Any], source: Path | str
+) -> FactoryQueue:
+    table = table_of(raw, Where(source, f"[[queue]] #{index + 1}"), "queue")
     name = table.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
-        raise where.error("name", f"must be 1-128 of A-Z a-z 0-9 _ . -, got {name!r}")
-    where = _Where(source, f"queue {name!r}")
-    _no_unknown(table, _QUEUE_KEYS | {"pilot"}, where)
-    backend = table.get("backend", "local")
-    if backend not in BACKEND_NAMES:
-        raise where.error("backend", f"unknown backend {backend!r} (known: {', '.join(BACKEND_NAMES)})")
-    max_workers = _int(table.get("max_workers", 10), "max_workers", where, minimum=1)
+        raise Where(source, f"[[queue]] #{index + 1}").error(
+            "name", f"must be 1-128 of A-Z a-z 0-9 _ . -, got {name!r}"
+        )
+    where = Where(source, f'queue "{name}"')
+    no_unknown(table, _QUEUE_KEYS | {"pilot", "backend"}, where)
+    max_workers = integer(table.get("max_workers", 10), "max_workers", where, minimum=1)
     max_queued = table.get("max_queued")
     if max_queued is not None:
-        max_queued = _int(max_queued, "max_queued", where, minimum=1)
-    max_new = _int(table.get("max_new", 0), "max_new", where, minimum=0)
-    pilot = None
-    if "pilot" in table:
-        pilot = _pilot(table["pilot"], defaults, _Where(source, f"queue {name!r} pilot"))
-    return FactoryQueue(name, backend, max_workers, max_queued, max_new, pilot)
+        max_queued = integer(max_queued, "max_queued", where, minimum=1)
+    max_new = integer(table.get("max_new", 0), "max_new", where, minimum=0)
+    own_pilot = fill(pilot, table["pilot"], where, "pilot") if "pilot" in table else None
+    backend = _backend(table.get("backend", {}), where, backend_defaults)
+    return FactoryQueue(name, backend, max_workers, max_queued, max_new, own_pilot)
 
 
-def _pilot(raw: object, base: PilotOptions, where: _Where) -> PilotOptions:
-    table = _table(raw, where, "pilot")
-    _no_unknown(table, _PILOT_KEYS, where)
-    values: dict[str, Any] = {}
-    for key, value in table.items():
-        if key == "storage_dir":
-            values[key] = Path(_text(value, key, where)).expanduser()
-        elif key == "label":
-            values[key] = _text(value, key, where)
-        elif key == "max_empty":
-            values[key] = _int(value, key, where, minimum=1)
-        elif key in ("memory", "disk", "cores"):
-            values[key] = _int(value, key, where, minimum=0)
-        else:
-            minimum = 0.0 if key == "looping_timeout" else 0.01
-            values[key] = _float(value, key, where, minimum=minimum)
-    return replace(base, **values)
-
-
-def _text(value: object, key: str, where: _Where) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise where.error(key, f"must be a non-empty string, got {value!r}")
-    return value.strip()
-
-
-def _int(value: object, key: str, where: _Where, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise where.error(key, f"must be an integer, got {value!r}")
-    if value < minimum:
-        raise where.error(key, f"must be >= {minimum}, got {value}")
-    return value
-
-
-def _float(value: object, key: str, where: _Where, *, minimum: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise where.error(key, f"must be a number, got {value!r}")
-    if value < minimum:
-        raise where.error(key, f"must be >= {minimum}, got {value}")
-    return float(value)
+def _backend(raw: object, where: Where, defaults: Mapping[str, Any]) -> BackendConfig:
+    """The typed config of ``[queue.backend]``, chosen by its ``type`` (a bare string is the type alone)."""
+    if isinstance(raw, str):
+        raw = {"type": raw}  # `backend = "local"`: the form before backends had tables
+    kind = table_of(raw, where, "backend").get("type", "local")
+    if not isinstance(kind, str) or kind not in BACKEND_CONFIGS:
+        known = ", ".join(BACKEND_CONFIGS)
+        raise where.within("backend").error("type", f"unknown backend {kind!r} (known: {known})")
+    config_class = BACKEND_CONFIGS[kind]
+    own_fields = {f.name for f in fields(config_class)}
+    base = config_class(**{k: v for k, v in defaults.items() if k in own_fields})
+    return fill(base, raw, where, "backend", skip={"type"})

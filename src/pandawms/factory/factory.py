@@ -23,7 +23,7 @@ from pandawms.factory.backends import BatchBackend, BatchStatus, SubmitError, Wo
 from pandawms.factory.client import FactoryClientError, ServerRejected, Stopped
 from pandawms.factory.config import FactoryConfig, FactoryQueue
 from pandawms.factory.reports import PendingReports
-from pandawms.factory.sizing import QueueLoad, plan_ask, rotate
+from pandawms.factory.sizing import WorkerLoad, plan_ask, rotate
 from pandawms.factory.workdirs import collect_parked, hand_over_parked, spool_dir, sweep_old, worker_dir
 from pandawms.protocol import errorcodes as ec
 from pandawms.protocol.factory import (
@@ -75,7 +75,6 @@ class Worker:
 
     worker_id: int
     queue: str
-    backend: str
     batch_id: str
     workdir: Path
     log_path: Path
@@ -153,7 +152,7 @@ class Factory:
         self,
         config: FactoryConfig,
         client: FactoryServer,
-        backends: Mapping[str, BatchBackend],
+        backends: Mapping[str, BatchBackend],  # by queue name (run.build_backends)
         *,
         stop: threading.Event,
         clock: Callable[[], float] = time.monotonic,
@@ -196,11 +195,11 @@ class Factory:
         return summary
 
     def _poll(self, summary: CycleSummary) -> None:
-        by_backend: dict[str, list[Worker]] = {}
+        by_backend: dict[int, tuple[BatchBackend, list[Worker]]] = {}  # one status call per backend
         for worker in self.workers.values():
-            by_backend.setdefault(worker.backend, []).append(worker)
-        for name, workers in by_backend.items():
-            backend = self.backends[name]
+            backend = self.backends[worker.queue]
+            by_backend.setdefault(id(backend), (backend, []))[1].append(worker)
+        for backend, workers in by_backend.values():
             statuses = backend.status([w.batch_id for w in workers])
             for worker in workers:
                 status = statuses.get(worker.batch_id)
@@ -210,7 +209,7 @@ class Factory:
     def _ended(self, worker: Worker, status: BatchStatus, summary: CycleSummary) -> None:
         log.info("worker %d (%s, %s) ended: %s", worker.worker_id, worker.queue, worker.batch_id, status.diag)
         self.reports.add(report_for(worker, status))
-        self.backends[worker.backend].sweep(worker.batch_id)
+        self.backends[worker.queue].sweep(worker.batch_id)
         parked = collect_parked(worker.workdir, spool_dir(self.config.workdir, worker.queue))
         if parked:
             log.warning("worker %d left %d undelivered final update(s): spooled", worker.worker_id, parked)
@@ -258,7 +257,7 @@ class Factory:
             q.note = "queue is offline"
             return 0
         limits = WorkerLimits(queue.max_workers, queue.queued_limit, queue.max_new)
-        load = QueueLoad(None, counts.get("submitted", 0), counts.get("running", 0))
+        load = WorkerLoad(None, counts.get("submitted", 0), counts.get("running", 0))
         ask = plan_ask(load, limits, budget)
         q.asked, q.note = ask.n, ask.reason
         if ask.n <= 0:  # never send max_new=0: on the wire it means "no cap"
@@ -298,15 +297,13 @@ class Factory:
             log_path=workdir / "pilot.out",
         )
         try:
-            batch_id = self.backends[queue.backend].submit(spec)
+            batch_id = self.backends[queue.name].submit(spec)
         except SubmitError as exc:
             log.error("worker %d (%s) not started: %s", worker_id, queue.name, exc)
             collect_parked(workdir, spool_dir(self.config.workdir, queue.name))  # for the next worker
             self.reports.add(WorkerUpdate(worker_id=worker_id, status="missed", diag=str(exc)[:_DIAG_MAX]))
             return 0
-        self.workers[worker_id] = Worker(
-            worker_id, queue.name, queue.backend, batch_id, workdir, spec.log_path
-        )
+        self.workers[worker_id] = Worker(worker_id, queue.name, batch_id, workdir, spec.log_path)
         log.info("worker %d (%s) started as %s, log %s", worker_id, queue.name, batch_id, spec.log_path)
         return 1
 
@@ -325,8 +322,9 @@ class Factory:
         """Cancel every live pilot (SIGTERM, then SIGKILL after the grace), report them, deliver reports."""
         summary = CycleSummary(self.cycles)
         for worker in self.workers.values():
-            self.backends[worker.backend].cancel(worker.batch_id)
-        deadline = self.clock() + self.config.cancel_grace + 10.0
+            self.backends[worker.queue].cancel(worker.batch_id)
+        grace = max((self.backends[w.queue].cancel_grace for w in self.workers.values()), default=0.0)
+        deadline = self.clock() + grace + 10.0
         while self.workers and self.clock() < deadline:
             self._poll(summary)
             if self.workers:

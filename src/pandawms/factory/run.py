@@ -10,12 +10,12 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from types import FrameType
 
-from pandawms.factory.backends import BatchBackend, make_backend
+from pandawms.factory.backends import BackendConfig, BatchBackend, make_backend
 from pandawms.factory.client import FactoryClient, RetryPolicy, Stopped
-from pandawms.factory.config import FactoryConfig
+from pandawms.factory.config import FactoryConfig, FactoryQueue
 from pandawms.factory.factory import Factory
 
 log = logging.getLogger(__name__)
@@ -42,21 +42,27 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, old)
 
 
+def build_backends(queues: Sequence[FactoryQueue]) -> dict[str, BatchBackend]:
+    """Each queue's backend, by queue name; queues with equal backend configs share one instance."""
+    built: dict[BackendConfig, BatchBackend] = {}
+    for queue in queues:
+        if queue.backend not in built:
+            built[queue.backend] = make_backend(queue.backend)
+    return {queue.name: built[queue.backend] for queue in queues}
+
+
 def run_factory(config: FactoryConfig, *, stop: threading.Event | None = None) -> int:
     """Run the factory until ``stop`` is set or a signal arrives; returns the exit status (0)."""
     stop = stop or threading.Event()
     config.workdir.mkdir(parents=True, exist_ok=True)
-    backends: dict[str, BatchBackend] = {
-        name: make_backend(name, cancel_grace=config.cancel_grace)
-        for name in {q.backend for q in config.queues}
-    }
+    backends = build_backends(config.queues)
     retry = RetryPolicy(config.retry_base, config.retry_cap, config.retry_budget)
     with FactoryClient(config.server_url, retry, timeout=config.http_timeout) as client:
         factory = Factory(config, client, backends, stop=stop)
         log.info(
             "factory %s serving %s on %s, cycle %.1f s",
             config.harvester_id,
-            ", ".join(f"{q.name} ({q.backend})" for q in config.queues),
+            ", ".join(f"{q.name} ({q.backend.type})" for q in config.queues),
             client.base_url,
             config.cycle_interval,
         )

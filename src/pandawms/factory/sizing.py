@@ -16,8 +16,10 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
-class QueueLoad:
-    """What is known of a queue before asking: activated jobs (None = unknown), queued and running workers."""
+class WorkerLoad:
+    """What the factory knows of a queue before asking: its activated jobs (None = unknown) and its queued
+    and running workers (Harvester's nQueue and nRunning, factory.md §3). Not core.specs.QueueLoad, which
+    counts jobs per status for brokerage."""
 
     activated: int | None
     queued: int
@@ -32,7 +34,7 @@ class Ask:
     reason: str
 
 
-def plan_ask(load: QueueLoad, limits: WorkerLimits, budget: int) -> Ask:
+def plan_ask(load: WorkerLoad, limits: WorkerLimits, budget: int) -> Ask:
     """The number of workers to ask for, at most ``budget`` (what is left of the global per-cycle cap).
 
     An unknown activated count is taken as large enough to fill max_queued: the result is then an upper

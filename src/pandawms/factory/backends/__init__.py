@@ -1,10 +1,15 @@
-"""Batch backends by name. To add one (Slurm, HTCondor, Kubernetes): a module beside local.py with a class
-implementing BatchBackend and its native-state table, plus one line in BACKENDS."""
+"""Batch backends by ``[queue.backend] type``. Each backend module holds its typed config (a frozen
+dataclass with a ``type`` Literal and ``build()``), the BatchBackend it builds, and its native-state table.
+
+To add one (Slurm, HTCondor, Kubernetes): a module beside local.py, its config class as one more member of
+the BackendConfig union, and one entry in BACKEND_CONFIGS (ARCHITECTURE.md, "Add a batch backend").
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
+from typing import TypeAlias
 
 from pandawms.factory.backends.base import (
     FINAL_STATES,
@@ -14,30 +19,30 @@ from pandawms.factory.backends.base import (
     WorkerSpec,
     WorkerState,
 )
-from pandawms.factory.backends.local import LocalBackend
+from pandawms.factory.backends.local import LocalBackend, LocalBackendConfig
 
-BackendFactory = Callable[[float], BatchBackend]  # cancel_grace -> backend
+BackendConfig: TypeAlias = LocalBackendConfig  # the typed [queue.backend] tables, discriminated by `type`
 
-BACKENDS: Mapping[str, BackendFactory] = MappingProxyType(
+BACKEND_CONFIGS: Mapping[str, type[BackendConfig]] = MappingProxyType(
     {
-        "local": lambda grace: LocalBackend(cancel_grace=grace),
+        "local": LocalBackendConfig,
     }
 )
-BACKEND_NAMES: tuple[str, ...] = tuple(BACKENDS)
 
 
-def make_backend(name: str, *, cancel_grace: float) -> BatchBackend:
-    """A new backend instance; KeyError for an unknown name (config validation rejects those first)."""
-    return BACKENDS[name](cancel_grace)
+def make_backend(config: BackendConfig) -> BatchBackend:
+    """A new backend instance built from its typed config (validated on load by factory/config.py)."""
+    return config.build()
 
 
 __all__ = [
-    "BACKENDS",
-    "BACKEND_NAMES",
+    "BACKEND_CONFIGS",
     "FINAL_STATES",
+    "BackendConfig",
     "BatchBackend",
     "BatchStatus",
     "LocalBackend",
+    "LocalBackendConfig",
     "SubmitError",
     "WorkerSpec",
     "WorkerState",

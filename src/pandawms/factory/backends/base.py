@@ -62,6 +62,7 @@ class BatchBackend(Protocol):
     """One batch system. Calls never block for long: escalation and waiting happen across status polls."""
 
     name: str
+    cancel_grace: float  # s a cancelled worker gets before it is forced (the factory's stop waits for it)
 
     def submit(self, spec: WorkerSpec) -> str:
         """Start the worker and return its batch id; SubmitError if it cannot be started."""

@@ -2,6 +2,7 @@
 
 Status comes from poll(); cancel sends SIGTERM to the group and, once ``cancel_grace`` has passed, a later
 status poll sends SIGKILL to the group and to every descendant that left it (a payload in its own session).
+Its ``[queue.backend]`` table is LocalBackendConfig (``type = "local"``, the default for every queue).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Literal
 
 import psutil
 
@@ -47,6 +49,21 @@ def exited_status(returncode: int, *, cancelled: bool) -> BatchStatus:
         return BatchStatus(WorkerState.CANCELLED, code, f"cancelled by the factory; exit {code}: {meaning}")
     state = EXIT_STATES.get(code, WorkerState.FAILED)
     return BatchStatus(state, code, f"exit {code}: {meaning}")
+
+
+@dataclass(frozen=True, slots=True)
+class LocalBackendConfig:
+    """``[queue.backend] type = "local"``: workers are processes on the factory's machine.
+
+    Field metadata ``min`` is the smallest accepted value (checked by factory/config.py on load).
+    """
+
+    type: Literal["local"] = "local"
+    # SIGTERM -> SIGKILL for cancelled pilots; above the pilot's kill_grace + its final update
+    cancel_grace: float = field(default=60.0, metadata={"min": 0.0})
+
+    def build(self) -> LocalBackend:
+        return LocalBackend(cancel_grace=self.cancel_grace)
 
 
 @dataclass(slots=True)
