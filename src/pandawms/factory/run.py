@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from types import FrameType
 
 from pandawms.factory.backends import BatchBackend, make_backend
-from pandawms.factory.client import FactoryClient, RetryPolicy, Stopped
+from pandawms.factory.client import FactoryClient, HttpRetry, Stopped
 from pandawms.factory.config import FactoryConfig
 from pandawms.factory.factory import Factory
 
@@ -50,7 +50,7 @@ def run_factory(config: FactoryConfig, *, stop: threading.Event | None = None) -
         name: make_backend(name, cancel_grace=config.cancel_grace)
         for name in {q.backend for q in config.queues}
     }
-    retry = RetryPolicy(config.retry_base, config.retry_cap, config.retry_budget)
+    retry = HttpRetry(config.retry_base, config.retry_cap, config.retry_budget)
     with FactoryClient(config.server_url, retry, timeout=config.http_timeout) as client:
         factory = Factory(config, client, backends, stop=stop)
         log.info(
