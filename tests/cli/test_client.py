@@ -28,8 +28,15 @@ def test_bad_server_url_names_its_source() -> None:
         resolve_server(None, {"PANDA_URL": "panda.example"})
 
 
+class _Top:
+    """Jitter at the top of the range, so the delays are the backoff ceilings."""
+
+    def random(self) -> float:
+        return 1.0
+
+
 def _client(handler: httpx.MockTransport, sleeps: list[float]) -> PandaClient:
-    return PandaClient("http://test/api/v1", transport=handler, sleep=sleeps.append, retries=3)
+    return PandaClient("http://test/api/v1", transport=handler, sleep=sleeps.append, retries=3, rng=_Top())
 
 
 def _ok(data: object) -> httpx.Response:
@@ -90,6 +97,68 @@ def test_read_timeout_on_post_is_not_resent() -> None:
     assert "may have been applied" in err.value.message
 
 
+@pytest.mark.parametrize("status", [502, 504])
+def test_a_gateway_error_on_kill_is_not_resent_but_reported_unreachable(status: int) -> None:
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(status, text="upstream timed out")
+
+    with _client(httpx.MockTransport(handler), []) as client, pytest.raises(PandaClientError) as err:
+        client.kill([1])
+    assert calls == [1] and err.value.unreachable
+    assert err.value.message == f"HTTP {status} from /api/v1/job/kill: upstream timed out"
+
+
+def test_read_timeout_on_a_read_is_resent_then_reported() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    sleeps: list[float] = []
+    with _client(httpx.MockTransport(handler), sleeps) as client, pytest.raises(PandaClientError) as err:
+        client.list_queues()
+    assert len(sleeps) == 3 and err.value.status is None
+    assert err.value.message == "no answer from http://test/api/v1/queue/list: ReadTimeout: timed out"
+
+
+def test_setting_a_queue_status_is_resent_after_a_lost_answer() -> None:
+    answers: list[Exception | httpx.Response] = [
+        httpx.ReadTimeout("slow"),
+        _ok({"name": "Q", "status": "offline"}),
+    ]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        step = answers.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        return step
+
+    with _client(httpx.MockTransport(handler), []) as client:
+        assert client.set_queue_status("Q", "offline").status == "offline"
+    assert answers == []
+
+
+def test_log_download_returns_the_raw_bytes_and_refusals_name_the_reason() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.params["job_id"] == "1":
+            return httpx.Response(200, content=b"\x1f\x8b...")
+        return httpx.Response(
+            404, json={"success": False, "message": "job 2 has no log uploaded", "data": None}
+        )
+
+    with _client(httpx.MockTransport(handler), []) as client:
+        assert client.download_log(1) == b"\x1f\x8b..."
+        with pytest.raises(PandaClientError) as err:
+            client.download_log(2)
+    assert (err.value.status, err.value.message) == (404, "job 2 has no log uploaded")
+
+
+def test_negative_retries_is_refused() -> None:
+    with pytest.raises(ValueError, match="retries must be >= 0, got -1"):
+        PandaClient("http://test/api/v1", retries=-1)
+
+
 def test_4xx_carries_the_server_message_and_is_not_retried() -> None:
     calls: list[int] = []
 
@@ -109,8 +178,10 @@ def test_non_envelope_error_body_is_summarised() -> None:
 
     with _client(httpx.MockTransport(handler), []) as client, pytest.raises(PandaClientError) as err:
         client.describe(1)
-    assert err.value.message == "HTTP 500 from /job/get_description: <html>Internal Server Error</html>"
-    assert not err.value.unreachable
+    assert (
+        err.value.message == "HTTP 500 from /api/v1/job/get_description: <html>Internal Server Error</html>"
+    )
+    assert (err.value.status, err.value.unreachable) == (500, False)
 
 
 def test_malformed_answer_is_an_error_not_a_crash() -> None:

@@ -1,10 +1,9 @@
-"""The factory client's retries (add_workers is retried only when the request never left) and the pending
-reports, which are kept until the server settles them."""
+"""The factory client's retries (add_workers without a request id is resent only when the request never
+arrived or the server was busy) and the pending reports, which are kept until the server settles them."""
 
 from __future__ import annotations
 
 import json
-import random
 import threading
 from collections.abc import Callable
 
@@ -12,17 +11,17 @@ import httpx
 import pytest
 
 from pandawms.factory.client import (
+    FACTORY_RETRY,
     FactoryClient,
-    RetryPolicy,
+    HttpRetry,
     ServerRejected,
     ServerUnreachable,
     Stopped,
-    backoff_delay,
 )
 from pandawms.factory.reports import MAX_REJECTIONS, PendingReports, settled
-from pandawms.protocol.factory import AddWorkersRequest, WorkerUpdate, WorkerUpdateResult
+from pandawms.protocol.factory import AddWorkersRequest, HeartbeatRequest, WorkerUpdate, WorkerUpdateResult
 
-FAST = RetryPolicy(base=0.001, cap=0.002, budget=2.0)
+FAST = HttpRetry(base=0.001, cap=0.002, budget=2.0)
 OK_ADD = {
     "workers": [{"worker_id": 7}],
     "granted": 1,
@@ -33,8 +32,12 @@ OK_ADD = {
 }
 
 
+def _no_sleep(seconds: float, cancel: threading.Event | None) -> bool:
+    return cancel is not None and cancel.is_set()
+
+
 def _client(handler: Callable[[httpx.Request], httpx.Response]) -> FactoryClient:
-    return FactoryClient("http://factory.test", FAST, transport=httpx.MockTransport(handler))
+    return FactoryClient("http://factory.test", FAST, transport=httpx.MockTransport(handler), pause=_no_sleep)
 
 
 def _envelope(data: object, status: int = 200) -> httpx.Response:
@@ -45,31 +48,21 @@ def _add_request() -> AddWorkersRequest:
     return AddWorkersRequest(harvester_id="h", queue="Q", max_workers=3, max_queued=3, max_new=1)
 
 
-class _Always:
-    def random(self) -> float:
-        return 1.0
+def test_the_factory_default_policy() -> None:
+    with FactoryClient(
+        "http://factory.test", transport=httpx.MockTransport(lambda r: _envelope(1))
+    ) as client:
+        assert client.retry_policy == FACTORY_RETRY == HttpRetry(1.0, 30.0, 60.0)
 
 
-@pytest.mark.parametrize(
-    ("attempt", "elapsed", "expected"),
-    [(0, 0.0, 1.0), (1, 0.0, 2.0), (3, 0.0, 8.0), (10, 0.0, 30.0), (2, 59.5, 0.5), (0, 60.0, None)],
-)
-def test_backoff_delay(attempt: int, elapsed: float, expected: float | None) -> None:
-    assert backoff_delay(attempt, elapsed, RetryPolicy(1.0, 30.0, 60.0), _Always()) == expected
-
-
-def test_backoff_is_jittered() -> None:
-    rng = random.Random(1)
-    delays = {backoff_delay(4, 0.0, RetryPolicy(1.0, 30.0, 60.0), rng) for _ in range(20)}
-    assert len(delays) > 10 and all(d is not None and 0 <= d <= 16 for d in delays)
-
-
-def test_add_workers_is_not_retried_after_a_5xx() -> None:
+@pytest.mark.parametrize("status", [502, 504])
+def test_add_workers_is_not_retried_after_a_gateway_error(status: int) -> None:
+    # a 502/504 may come after the server granted the workers
     calls: list[dict[str, object]] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(json.loads(request.content))
-        return httpx.Response(503, json={"success": False, "message": "busy", "data": None})
+        return httpx.Response(status, text="bad gateway")
 
     with _client(handler) as client, pytest.raises(ServerUnreachable, match="not idempotent"):
         client.add_workers(_add_request())
@@ -77,14 +70,17 @@ def test_add_workers_is_not_retried_after_a_5xx() -> None:
     assert calls[0] == {"harvester_id": "h", "queue": "Q", "max_workers": 3, "max_queued": 3, "max_new": 1}
 
 
-def test_add_workers_is_retried_when_the_connection_failed() -> None:
+def test_add_workers_is_retried_when_the_connection_failed_or_the_server_was_busy() -> None:
+    # the server's own 503 (its Transient answer) comes after a rollback: nothing was granted
     calls = 0
 
     def handler(request: httpx.Request) -> httpx.Response:
         nonlocal calls
         calls += 1
-        if calls < 3:
+        if calls == 1:
             raise httpx.ConnectError("refused", request=request)
+        if calls == 2:
+            return httpx.Response(503, json={"success": False, "message": "database busy", "data": None})
         return _envelope(OK_ADD)
 
     with _client(handler) as client:
@@ -110,13 +106,31 @@ def test_add_workers_with_a_request_id_is_retried_after_a_lost_answer() -> None:
     assert [b["request_id"] for b in bodies] == ["abcdef0123456789"] * 2
 
 
-def test_idempotent_calls_retry_5xx_and_stop_on_4xx() -> None:
-    answers = [httpx.Response(500, text="oops"), _envelope({"Q": {"submitted": 1, "running": 2}})]
+def test_idempotent_calls_retry_lost_answers_and_stop_on_4xx() -> None:
+    answers = [httpx.Response(504, text="oops"), _envelope({"Q": {"submitted": 1, "running": 2}})]
     with _client(lambda _r: answers.pop(0)) as client:
         assert client.get_worker_stats() == {"Q": {"submitted": 1, "running": 2}}
     refused = httpx.Response(404, json={"success": False, "message": "queue 'X' not found", "data": None})
     with _client(lambda _r: refused) as client, pytest.raises(ServerRejected, match="not found"):
         client.get_queue("X")
+
+
+def test_worker_reports_and_heartbeats_are_resent_after_a_lost_answer() -> None:
+    # both are repeat-safe on the server (a repeated report is a noop, a heartbeat only stamps last_seen)
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        if len(seen) % 2 == 1:
+            raise httpx.ReadTimeout("no answer", request=request)
+        if request.url.path.endswith("update_workers"):
+            return _envelope([{"worker_id": 1, "outcome": "noop", "status": "finished"}])
+        return _envelope({"harvester_id": "h", "last_seen": "2026-12-01T00:00:00"})
+
+    with _client(handler) as client:
+        assert [r.outcome for r in client.update_workers("h", [_update(1)])] == ["noop"]
+        client.heartbeat(HeartbeatRequest(harvester_id="h", host="n", alive_workers=0))
+    assert len(seen) == 4
 
 
 def test_retry_wait_ends_on_cancel() -> None:
@@ -125,7 +139,7 @@ def test_retry_wait_ends_on_cancel() -> None:
 
     stop = threading.Event()
     stop.set()
-    client = FactoryClient("http://f.test", RetryPolicy(1, 1, 60), transport=httpx.MockTransport(handler))
+    client = FactoryClient("http://f.test", HttpRetry(1, 1, 60), transport=httpx.MockTransport(handler))
     with client, pytest.raises(Stopped):
         client.get_worker_stats(cancel=stop)
 

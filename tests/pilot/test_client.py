@@ -1,12 +1,12 @@
-"""The server client: envelope unwrapping, retries with backoff on transient failures within a budget,
-a clear error for refusals, and a server port that only comes up late."""
+"""The pilot's server client: which calls are resent (acquire_jobs only when it never arrived, updates and
+log uploads also after a lost answer), a clear error for refusals, and a real server that comes up late.
+The client's pause is injected, so nothing sleeps."""
 
 from __future__ import annotations
 
 import json
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -14,16 +14,24 @@ import httpx
 import pytest
 
 from pandawms.pilot.client import (
+    PILOT_RETRY,
     BadResponse,
-    RetryPolicy,
+    HttpRetry,
     ServerClient,
     ServerRejected,
     ServerUnreachable,
     api_base,
 )
-from pandawms.protocol.pilot import UpdateRequest
+from pandawms.protocol.http import Failure
+from pandawms.protocol.pilot import AcquireRequest, UpdateRequest
+from tests.unit.test_http_client import FakeTime
 
-FAST = RetryPolicy(base=0.01, cap=0.05, budget=5.0)
+FAST = HttpRetry(base=0.01, cap=0.05, budget=5.0)
+
+
+def _pilot_client(transport: httpx.MockTransport, retry: HttpRetry = FAST) -> tuple[ServerClient, FakeTime]:
+    fake = FakeTime()
+    return ServerClient("http://test", retry, transport=transport, clock=fake.clock, pause=fake.pause), fake
 
 
 def _envelope(data: object, success: bool = True, message: str = "") -> dict[str, object]:
@@ -59,28 +67,66 @@ def test_transient_failures_are_retried_until_success() -> None:
         [httpx.ConnectError("refused"), httpx.Response(503, json=_envelope(None, False, "busy"))],
         httpx.Response(200, json=answer),
     )
-    with ServerClient("http://test", FAST, transport=transport) as client:
+    client, fake = _pilot_client(transport)
+    with client:
         # when the pilot sends a heartbeat
         got = client.update_job(UpdateRequest(job_id=1, job_status="running"))
     # then it arrives on the third try
     assert got.command == "NULL"
-    assert seen == ["/api/v1/pilot/update_job"] * 3
+    assert seen == ["/api/v1/pilot/update_job"] * 3 and len(fake.pauses) == 2
+
+
+def test_update_job_is_resent_after_a_lost_answer() -> None:
+    # a resent update is a heartbeat or alreadydone on the server, so a read timeout is retried
+    answer = _envelope({"StatusCode": 0, "command": "NULL"})
+    transport, seen = _flaky([httpx.ReadTimeout("slow")], httpx.Response(200, json=answer))
+    client, _ = _pilot_client(transport)
+    assert client.update_job(UpdateRequest(job_id=1, job_status="finished")).command == "NULL"
+    assert len(seen) == 2
+
+
+def _acquire() -> AcquireRequest:
+    return AcquireRequest(site_name="Q", node="n", pilot_id="p")
+
+
+def test_acquire_jobs_is_not_resent_after_a_lost_answer() -> None:
+    # given a server that may have claimed a job for us before the answer was lost
+    transport, seen = _flaky([httpx.ReadTimeout("slow")], httpx.Response(200, json=_envelope({"jobs": []})))
+    client, fake = _pilot_client(transport)
+    # when the pilot asks for a job, then it does not ask again (that could claim a second batch)
+    with pytest.raises(ServerUnreachable, match="not idempotent") as err:
+        client.acquire_jobs(_acquire())
+    assert len(seen) == 1 and fake.pauses == []
+    assert err.value.failure is Failure.LOST
+
+
+def test_acquire_jobs_is_resent_when_it_never_arrived_or_the_server_was_busy() -> None:
+    busy = httpx.Response(503, json=_envelope(None, False, "database busy"))
+    answer = _envelope({"StatusCode": 0, "jobs": []})
+    transport, seen = _flaky([httpx.ConnectError("refused"), busy], httpx.Response(200, json=answer))
+    client, _ = _pilot_client(transport)
+    assert client.acquire_jobs(_acquire()).jobs == []
+    assert seen == ["/api/v1/pilot/acquire_jobs"] * 3
 
 
 def test_budget_exhausted_raises_server_unreachable() -> None:
     transport, seen = _flaky([httpx.ConnectError("down")] * 1000, httpx.Response(200))
-    client = ServerClient("http://test", RetryPolicy(0.01, 0.02, budget=0.2), transport=transport)
-    start = time.monotonic()
+    client, fake = _pilot_client(transport, HttpRetry(0.01, 0.02, budget=0.2))
     with pytest.raises(ServerUnreachable, match="gave up after"):
         client.request("GET", "/health")
-    assert time.monotonic() - start < 2.0
-    assert len(seen) > 2
+    assert len(seen) > 2 and sum(fake.pauses) == pytest.approx(0.2)
+
+
+def test_the_pilot_default_policy() -> None:
+    client = ServerClient("http://test", transport=httpx.MockTransport(lambda r: httpx.Response(200)))
+    assert client.retry_policy == PILOT_RETRY == HttpRetry(2.0, 120.0, 600.0)
+    client.close()
 
 
 def test_client_error_is_not_retried_and_names_the_field() -> None:
     body = _envelope(None, False, "job_status: Input should be 'starting', 'running'")
     transport, seen = _flaky([], httpx.Response(422, json=body))
-    client = ServerClient("http://test", FAST, transport=transport)
+    client, _ = _pilot_client(transport)
     with pytest.raises(ServerRejected) as err:
         client.request("POST", "/pilot/update_job", json={"job_id": 1, "job_status": "bogus"})
     assert err.value.status_code == 422 and "job_status" in err.value.message
@@ -133,34 +179,36 @@ class _Health(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def late_port() -> Iterator[int]:
-    """A port where an HTTP server starts listening only 0.5 s from now."""
+def free_port() -> Iterator[tuple[int, list[HTTPServer]]]:
+    """A free local port where nothing listens yet; servers started on it are stopped afterwards."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
     servers: list[HTTPServer] = []
-
-    def start_later() -> None:
-        time.sleep(0.5)
-        server = HTTPServer(("127.0.0.1", port), _Health)
-        servers.append(server)
-        server.serve_forever(poll_interval=0.05)
-
-    thread = threading.Thread(target=start_later, daemon=True)
-    thread.start()
-    yield port
+    yield port, servers
     for server in servers:
         server.shutdown()
         server.server_close()
-    thread.join(5)
 
 
-def test_a_server_that_comes_up_late_is_reached_after_backoff(late_port: int) -> None:
-    # given a server that is not listening yet, when the client calls it with a retry budget
-    client = ServerClient(f"http://127.0.0.1:{late_port}", RetryPolicy(0.05, 0.2, budget=10.0), timeout=2)
-    start = time.monotonic()
-    data = client.request("GET", "/health")
-    # then it waits with backoff and gets the answer once the server is up
+def test_a_server_that_comes_up_late_is_reached_after_backoff(
+    free_port: tuple[int, list[HTTPServer]],
+) -> None:
+    # given a port where the server starts listening only after the client's second refused connection
+    port, servers = free_port
+    fake = FakeTime()
+
+    def pause(seconds: float, cancel: threading.Event | None) -> bool:
+        if len(fake.pauses) == 1:
+            server = HTTPServer(("127.0.0.1", port), _Health)
+            servers.append(server)
+            threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return fake.pause(seconds, cancel)
+
+    retry = HttpRetry(0.05, 0.2, budget=10.0)
+    client = ServerClient(f"http://127.0.0.1:{port}", retry, timeout=2, clock=fake.clock, pause=pause)
+    # when the client calls it, then it backs off twice and gets the answer once the server is up
+    with client:
+        data = client.request("GET", "/health")
     assert data == {"status": "ok"}
-    assert time.monotonic() - start >= 0.4
-    client.close()
+    assert len(fake.pauses) == 2

@@ -6,7 +6,7 @@ import time
 
 import httpx
 
-from pandawms.pilot.client import RetryPolicy, ServerClient
+from pandawms.pilot.client import HttpRetry, ServerClient
 from pandawms.pilot.heartbeat import Heartbeat, commands_of
 from pandawms.pilot.report import Identity
 from pandawms.pilot.state import JobPhase, JobState
@@ -18,7 +18,7 @@ WHO = Identity("Q", "node", "pilot")
 
 
 def _client(handler: httpx.MockTransport) -> ServerClient:
-    return ServerClient("http://test", RetryPolicy(0.01, 0.02, 0.1), transport=handler)
+    return ServerClient("http://test", HttpRetry(0.01, 0.02, 0.1), transport=handler)
 
 
 def _answer(command: str) -> httpx.MockTransport:

@@ -1,12 +1,14 @@
 """Typed HTTP client for the user-facing API v1 (jobs, queues, logs), used by the ``panda`` commands.
 
-Every answer is the v1 envelope; a refusal becomes ``PandaClientError`` carrying the server's message and
-HTTP status (``status is None``: the server could not be reached). Connection failures and 503 answers are
-retried with backoff; nothing here reads the environment (the command resolves the URL and passes it in).
+Every answer is the v1 envelope; calls go through protocol.http's EnvelopeClient (the pilot's and factory's
+retry loop: connection failures and the server's busy answers are retried with full-jitter backoff, lost
+answers only for reads). Any failure becomes ``PandaClientError`` carrying the server's message and HTTP
+status (``status is None``: no answer). Nothing here reads the environment (the command resolves the URL).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,7 +18,20 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from pandawms.core.backoff import RandomSource
 from pandawms.protocol import paths
+from pandawms.protocol.http import (
+    RESENDABLE_STATUS,
+    BadResponse,
+    ClientError,
+    EnvelopeClient,
+    Failure,
+    HttpRetry,
+    Pause,
+    ServerRejected,
+    ServerUnreachable,
+    checked,
+)
 from pandawms.protocol.jobs import JobActionResult, JobDescription, JobPage, JobSubmission, SubmittedJob
 
 DEFAULT_SERVER = "http://127.0.0.1:25080"
@@ -24,7 +39,8 @@ SERVER_ENV = "PANDA_URL"
 # Real PanDA's PANDA_URL ends in /server/panda while v1 calls go to <host>/api/v1: accept both forms.
 _LEGACY_PATH = "/server/panda"
 SUBMIT_BATCH = 10_000
-_RETRY_STATUSES = frozenset({502, 503, 504})
+CLI_RETRY_CAP = 4.0  # s, largest single delay: a person is waiting
+CLI_RETRY_BUDGET = 20.0  # s a command's call may spend retrying before it reports the server unreachable
 
 T = TypeVar("T")
 
@@ -39,7 +55,7 @@ class PandaClientError(Exception):
 
     @property
     def unreachable(self) -> bool:
-        return self.status is None or self.status in _RETRY_STATUSES
+        return self.status is None or self.status in RESENDABLE_STATUS
 
 
 def resolve_server(option: str | None, env: Mapping[str, str]) -> str:
@@ -110,8 +126,9 @@ class JobFilter:
         return out
 
 
-class PandaClient:
-    """One server; use as a context manager so the connection pool is closed."""
+class PandaClient(EnvelopeClient):
+    """One server; use as a context manager so the connection pool is closed. ``retries`` resends after
+    the first try, ``backoff`` the first delay bound (doubling, full jitter, at most CLI_RETRY_CAP)."""
 
     def __init__(
         self,
@@ -122,21 +139,15 @@ class PandaClient:
         backoff: float = 0.25,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
+        rng: RandomSource | None = None,
     ) -> None:
-        self.api_url = api_url.rstrip("/")
-        self._retries = retries
-        self._backoff = backoff
-        self._sleep = sleep
-        self._http = httpx.Client(base_url=self.api_url, timeout=timeout, transport=transport)
-
-    def __enter__(self) -> PandaClient:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._http.close()
+        if retries < 0:
+            raise ValueError(f"retries must be >= 0, got {retries}")
+        retry = HttpRetry(backoff, CLI_RETRY_CAP, CLI_RETRY_BUDGET, attempts=retries + 1)
+        super().__init__(
+            api_url, retry, timeout=timeout, transport=transport, rng=rng, pause=_sleeping(sleep)
+        )
+        self.api_url = self.base_url
 
     # --- jobs -------------------------------------------------------------------------------------
 
@@ -146,97 +157,103 @@ class PandaClient:
         for start in range(0, len(jobs), SUBMIT_BATCH):
             chunk = jobs[start : start + SUBMIT_BATCH]
             body = {"jobs": [j.model_dump(by_alias=True, exclude_unset=True, mode="json") for j in chunk]}
-            out.extend(self._data(list[SubmittedJob], self._call("POST", paths.JOB_SUBMIT, json=body)))
+            out.extend(self._call(list[SubmittedJob], "POST", paths.JOB_SUBMIT, json=body))
         return out
 
     def list_jobs(self, selection: JobFilter) -> JobPage:
-        return self._data(JobPage, self._call("GET", paths.JOB_LIST, params=selection.params()))
+        return self._call(JobPage, "GET", paths.JOB_LIST, params=selection.params())
 
     def describe(self, job_id: int) -> JobDescription:
-        resp = self._call("GET", paths.JOB_GET_DESCRIPTION, params={"job_id": job_id})
-        return self._data(JobDescription, resp)
+        return self._call(JobDescription, "GET", paths.JOB_GET_DESCRIPTION, params={"job_id": job_id})
 
     def get_status(self, job_ids: Sequence[int]) -> list[JobStatusEntry]:
-        resp = self._call("GET", paths.JOB_GET_STATUS, params={"job_ids": list(job_ids)})
-        return self._data(list[JobStatusEntry], resp)
+        params = {"job_ids": list(job_ids)}
+        return self._call(list[JobStatusEntry], "GET", paths.JOB_GET_STATUS, params=params)
+
+    # kill, retry and reassign are not resent once they may have arrived: a second retry makes a second
+    # job, and a repeated kill would report "already final" for the jobs the first one killed
 
     def kill(self, job_ids: Sequence[int], code: int = 3, reason: str = "") -> list[JobActionResult]:
         body = {"job_ids": list(job_ids), "code": code, "reason": reason}
-        return self._data(list[JobActionResult], self._call("POST", paths.JOB_KILL, json=body))
+        return self._call(list[JobActionResult], "POST", paths.JOB_KILL, json=body)
 
     def retry(self, job_ids: Sequence[int]) -> list[JobActionResult]:
         body = {"job_ids": list(job_ids)}
-        return self._data(list[JobActionResult], self._call("POST", paths.JOB_RETRY, json=body))
+        return self._call(list[JobActionResult], "POST", paths.JOB_RETRY, json=body)
 
     def reassign(self, job_ids: Sequence[int], site: str | None = None) -> list[JobActionResult]:
         body = {"job_ids": list(job_ids), "site": site}
-        return self._data(list[JobActionResult], self._call("POST", paths.JOB_REASSIGN, json=body))
+        return self._call(list[JobActionResult], "POST", paths.JOB_REASSIGN, json=body)
 
     def download_log(self, job_id: int) -> bytes:
         """The job's log tarball (tar.gz bytes)."""
-        return self._call("GET", paths.FILE_DOWNLOAD_LOG, params={"job_id": job_id}).content
+        params = {"job_id": job_id}
+        try:
+            body: bytes = self.request("GET", paths.FILE_DOWNLOAD_LOG, params=params, decode=_content)
+            return body
+        except ClientError as exc:
+            raise self._error(exc, paths.FILE_DOWNLOAD_LOG) from None
 
     # --- queues -----------------------------------------------------------------------------------
 
     def list_queues(self) -> list[QueueSummary]:
-        return self._data(list[QueueSummary], self._call("GET", paths.QUEUE_LIST))
+        return self._call(list[QueueSummary], "GET", paths.QUEUE_LIST)
 
     def set_queue_status(self, name: str, status: str) -> QueueSummary:
-        body = {"name": name, "status": status}
-        return self._data(QueueSummary, self._call("POST", paths.QUEUE_SET_STATUS, json=body))
+        body = {"name": name, "status": status}  # setting a value twice is harmless: resent on a lost answer
+        return self._call(QueueSummary, "POST", paths.QUEUE_SET_STATUS, json=body, idempotent=True)
 
     # --- transport --------------------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """Send with retries; return a 2xx response or raise PandaClientError."""
-        for attempt in range(self._retries + 1):
-            last = attempt == self._retries
-            try:
-                resp = self._http.request(method, path, **kwargs)
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                # Nothing reached the server, so even a POST is safe to resend.
-                if last:
-                    raise PandaClientError(
-                        f"cannot reach the server at {self.api_url}: {exc}", None
-                    ) from None
-            except (httpx.ReadTimeout, httpx.RemoteProtocolError) as exc:
-                if method != "GET":
-                    msg = f"no answer from {self.api_url}{path} (the request may have been applied): {exc}"
-                    raise PandaClientError(msg, None) from None
-                if last:
-                    raise PandaClientError(f"no answer from {self.api_url}{path}: {exc}", None) from None
-            except httpx.HTTPError as exc:
-                raise PandaClientError(f"request to {self.api_url}{path} failed: {exc}", None) from None
-            else:
-                if resp.status_code not in _RETRY_STATUSES or last:
-                    return _checked(resp, path)
-            self._sleep(self._backoff * 2**attempt)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _data(self, model: type[T], resp: httpx.Response) -> T:
+    def _call(
+        self,
+        model: type[T],
+        method: str,
+        path: str,
+        *,
+        json: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        idempotent: bool | None = None,
+    ) -> T:
+        """Send with retries and validate the envelope's data as ``model``; raises PandaClientError."""
         try:
-            payload = resp.json()
-            return TypeAdapter(model).validate_python(payload["data"])
-        except (ValueError, KeyError, TypeError, ValidationError) as exc:
-            where = resp.request.url.path
-            raise PandaClientError(f"unexpected answer from {where}: {exc}", resp.status_code) from None
+            data = self.request(method, path, json=json, params=params, idempotent=idempotent)
+            return TypeAdapter(model).validate_python(data)
+        except ValidationError as exc:
+            raise PandaClientError(f"unexpected answer from {self._where(path)}: {exc}", 200) from None
+        except ClientError as exc:
+            raise self._error(exc, path) from None
+
+    def _where(self, path: str) -> str:
+        return urlsplit(self.api_url).path + path
+
+    def _error(self, exc: ClientError, path: str) -> PandaClientError:
+        """The one-line message a user reads, and the status the exit code is chosen by."""
+        if isinstance(exc, ServerRejected):
+            return PandaClientError(exc.message, exc.status_code)
+        if isinstance(exc, BadResponse):
+            return PandaClientError(f"unexpected answer from {self._where(path)}: {exc}", 200)
+        if not isinstance(exc, ServerUnreachable):
+            return PandaClientError(f"request to {self.api_url}{path} failed: {exc}", None)
+        if exc.status_code is not None:
+            return PandaClientError(exc.detail, exc.status_code)
+        if exc.failure is Failure.NOT_SENT:
+            return PandaClientError(f"cannot reach the server at {self.api_url}: {exc.detail}", None)
+        if exc.failure is not Failure.LOST:
+            return PandaClientError(f"request to {self.api_url}{path} failed: {exc.detail}", None)
+        applied = "" if exc.idempotent else " (the request may have been applied)"
+        return PandaClientError(f"no answer from {self.api_url}{path}{applied}: {exc.detail}", None)
 
 
-def _checked(resp: httpx.Response, path: str) -> httpx.Response:
-    if resp.is_success:
-        return resp
-    raise PandaClientError(_error_message(resp, path), resp.status_code)
+def _content(resp: httpx.Response) -> bytes:
+    return checked(resp).content
 
 
-def _error_message(resp: httpx.Response, path: str) -> str:
-    """The envelope's message, else a short excerpt of whatever came back."""
-    try:
-        payload = resp.json()
-    except ValueError:
-        payload = None
-    if isinstance(payload, dict):
-        message = payload.get("message") or payload.get("detail")
-        if message:
-            return str(message)
-    excerpt = resp.text.strip()[:200] or resp.reason_phrase
-    return f"HTTP {resp.status_code} from {path}: {excerpt}"
+def _sleeping(sleep: Callable[[float], None]) -> Pause:
+    """A Pause for a command: it has no stop event (Ctrl-C interrupts the sleep itself)."""
+
+    def pause(seconds: float, _cancel: threading.Event | None) -> bool:
+        sleep(seconds)
+        return False
+
+    return pause

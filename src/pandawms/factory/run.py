@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from types import FrameType
 
 from pandawms.factory.backends import BackendConfig, BatchBackend, make_backend
-from pandawms.factory.client import FactoryClient, RetryPolicy, Stopped
+from pandawms.factory.client import FactoryClient, HttpRetry, Stopped
 from pandawms.factory.config import FactoryConfig, FactoryQueue
 from pandawms.factory.factory import Factory
 
@@ -56,7 +56,7 @@ def run_factory(config: FactoryConfig, *, stop: threading.Event | None = None) -
     stop = stop or threading.Event()
     config.workdir.mkdir(parents=True, exist_ok=True)
     backends = build_backends(config.queues)
-    retry = RetryPolicy(config.retry_base, config.retry_cap, config.retry_budget)
+    retry = HttpRetry(config.retry_base, config.retry_cap, config.retry_budget)
     with FactoryClient(config.server_url, retry, timeout=config.http_timeout) as client:
         factory = Factory(config, client, backends, stop=stop)
         log.info(

@@ -20,7 +20,7 @@ from pandawms.core.backoff import compute_backoff
 from pandawms.core.specs import QueueStatus
 from pandawms.pilot.client import (
     Cancelled,
-    RetryPolicy,
+    HttpRetry,
     ServerClient,
     ServerError,
     ServerRejected,
@@ -246,7 +246,7 @@ def run_pilot(config: PilotConfig, *, client: ServerClient | None = None) -> int
         print(f"pandawms pilot: cannot create work dir {config.workdir}: {exc}", file=sys.stderr)
         return ec.EXIT_MKDIR
     handlers = _attach_logging(config)
-    retry = RetryPolicy(config.backoff_base, config.backoff_cap, config.backoff_budget)
+    retry = HttpRetry(config.backoff_base, config.backoff_cap, config.backoff_budget)
     server = client or ServerClient(config.server_url, retry, timeout=config.http_timeout)
     log.info(
         "pilot %s on %s for queue %s, server %s", config.pilot_id, config.node, config.queue, server.base_url
