@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from pandawms.core.specs import FileType, Job
+from pandawms.core.states import PILOT_REPORTABLE, JobStatus
 
 _STRICT = ConfigDict(extra="forbid", populate_by_name=True)
 
-PilotReportedStatus = Literal["starting", "running", "holding", "transferring", "finished", "failed"]
+
+def _reportable(value: object) -> object:
+    if isinstance(value, str) and value not in PILOT_REPORTABLE:
+        allowed = ", ".join(sorted(PILOT_REPORTABLE))
+        raise ValueError(f"{value!r} is not a status a pilot reports; expected one of: {allowed}")
+    return value
+
+
+# The statuses of update_job, derived from core.states.PILOT_REPORTABLE (the one definition).
+PilotReportedStatus = Annotated[
+    JobStatus,
+    BeforeValidator(_reportable),
+    WithJsonSchema({"type": "string", "enum": sorted(PILOT_REPORTABLE)}),
+]
 
 
 class AcquireRequest(BaseModel):
