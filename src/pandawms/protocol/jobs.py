@@ -17,6 +17,7 @@ from pandawms.core.specs import (
     ProdSourceLabel,
     ResourceRequest,
 )
+from pandawms.protocol.actions import ActionOutcome
 
 LFN_PATTERN = r"^[A-Za-z0-9_.:+\-]{1,255}$"
 QUEUE_PATTERN = r"^[A-Za-z0-9_.\-*]{1,128}$"
@@ -147,7 +148,7 @@ class JobActionResult(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True)
     panda_id: int = Field(alias="PandaID")
-    outcome: str
+    outcome: ActionOutcome
     job_status: str | None = Field(alias="jobStatus")
     message: str = ""
     new_panda_id: int | None = Field(None, alias="newPandaID")
