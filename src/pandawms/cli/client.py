@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from pandawms.protocol import paths
 from pandawms.protocol.jobs import JobActionResult, JobDescription, JobPage, JobSubmission, SubmittedJob
+from pandawms.protocol.status import JobStatusEntry
 
 DEFAULT_SERVER = "http://127.0.0.1:25080"
 SERVER_ENV = "PANDA_URL"
@@ -61,13 +62,6 @@ def resolve_server(option: str | None, env: Mapping[str, str]) -> str:
     if not path.endswith(paths.API_PREFIX):
         path += paths.API_PREFIX
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-
-
-class JobStatusEntry(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="ignore")
-    panda_id: int = Field(alias="PandaID")
-    job_status: str | None = Field(alias="jobStatus")
-    attempt_nr: int | None = Field(None, alias="attemptNr")
 
 
 class QueueSummary(BaseModel):

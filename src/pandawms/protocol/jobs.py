@@ -18,6 +18,7 @@ from pandawms.core.specs import (
     ResourceRequest,
 )
 from pandawms.protocol.actions import ActionOutcome
+from pandawms.protocol.brokerage import QueueRejection
 
 LFN_PATTERN = r"^[A-Za-z0-9_.:+\-]{1,255}$"
 QUEUE_PATTERN = r"^[A-Za-z0-9_.\-*]{1,128}$"
@@ -300,7 +301,7 @@ class BrokerageInfo(BaseModel):
     time: datetime
     chosen: str | None
     summary: str
-    rejected: dict[str, dict[str, object]]
+    rejected: dict[str, QueueRejection]
 
 
 class JobDescription(BaseModel):
