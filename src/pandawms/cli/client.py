@@ -33,6 +33,7 @@ from pandawms.protocol.http import (
     checked,
 )
 from pandawms.protocol.jobs import JobActionResult, JobDescription, JobPage, JobSubmission, SubmittedJob
+from pandawms.protocol.status import JobStatusEntry
 
 DEFAULT_SERVER = "http://127.0.0.1:25080"
 SERVER_ENV = "PANDA_URL"
@@ -77,13 +78,6 @@ def resolve_server(option: str | None, env: Mapping[str, str]) -> str:
     if not path.endswith(paths.API_PREFIX):
         path += paths.API_PREFIX
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-
-
-class JobStatusEntry(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="ignore")
-    panda_id: int = Field(alias="PandaID")
-    job_status: str | None = Field(alias="jobStatus")
-    attempt_nr: int | None = Field(None, alias="attemptNr")
 
 
 class QueueSummary(BaseModel):

@@ -273,8 +273,8 @@ def _brokerage(b: BrokerageInfo) -> Group:
     if b.chosen:
         table.add_row(b.chosen, Text("chosen", style="green"))
     for queue, why in sorted(b.rejected.items()):
-        kind = "permanent" if why.get("permanent") else "temporary"
-        table.add_row(queue, f"rejected ({kind}): {why.get('reason', '')}")
+        kind = "permanent" if why.permanent else "temporary"
+        table.add_row(queue, f"rejected ({kind}): {why.reason}")
     return Group(heading, table)
 
 

@@ -6,6 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pandawms.core.states import WorkerStatus
+from pandawms.protocol.actions import WorkerReportOutcome
+
 _STRICT = ConfigDict(extra="forbid")
 HARVESTER_ID = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")
 
@@ -57,9 +60,13 @@ class UpdateWorkersRequest(BaseModel):
 
 class WorkerUpdateResult(BaseModel):
     worker_id: int
-    outcome: str
-    status: str | None
+    outcome: WorkerReportOutcome
+    status: WorkerStatus | None = Field(description="the worker's status now; null when not found")
     message: str = ""
+
+
+# get_worker_stats: worker counts by queue, then by status.
+WorkerStats = dict[str, dict[WorkerStatus, int]]
 
 
 class HeartbeatRequest(BaseModel):

@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pandawms.core.fields import RECORD_FIELDS, SUBMIT_FIELDS, job_values, spec_from_columns
 from pandawms.core.specs import ErrorComponent, FileSpec, FileType, Job, JobSpec, ProdSourceLabel
+from pandawms.protocol.actions import ActionOutcome
+from pandawms.protocol.brokerage import QueueRejection
 
 LFN_PATTERN = r"^[A-Za-z0-9_.:+\-]{1,255}$"
 QUEUE_PATTERN = r"^[A-Za-z0-9_.\-*]{1,128}$"
@@ -131,7 +133,7 @@ class JobActionResult(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True)
     panda_id: int = Field(alias="PandaID")
-    outcome: str
+    outcome: ActionOutcome
     job_status: str | None = Field(alias="jobStatus")
     message: str = ""
     new_panda_id: int | None = Field(None, alias="newPandaID")
@@ -242,7 +244,7 @@ class BrokerageInfo(BaseModel):
     time: datetime
     chosen: str | None
     summary: str
-    rejected: dict[str, dict[str, object]]
+    rejected: dict[str, QueueRejection]
 
 
 class JobDescription(BaseModel):

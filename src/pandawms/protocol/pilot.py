@@ -4,17 +4,31 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Literal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 from pandawms.core.fields import PILOT_FIELDS, job_values
 from pandawms.core.specs import FileType, Job
+from pandawms.core.states import PILOT_REPORTABLE, JobStatus
 
 _STRICT = ConfigDict(extra="forbid", populate_by_name=True)
 MAX_REPORT_TEXT = 1_000_000  # characters of job report (metadata) or pilot log kept per job
 
-PilotReportedStatus = Literal["starting", "running", "holding", "transferring", "finished", "failed"]
+
+def _reportable(value: object) -> object:
+    if isinstance(value, str) and value not in PILOT_REPORTABLE:
+        allowed = ", ".join(sorted(PILOT_REPORTABLE))
+        raise ValueError(f"{value!r} is not a status a pilot reports; expected one of: {allowed}")
+    return value
+
+
+# The statuses of update_job, derived from core.states.PILOT_REPORTABLE (the one definition).
+PilotReportedStatus = Annotated[
+    JobStatus,
+    BeforeValidator(_reportable),
+    WithJsonSchema({"type": "string", "enum": sorted(PILOT_REPORTABLE)}),
+]
 
 
 class AcquireRequest(BaseModel):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pandawms.core.ids import QueueName
 from pandawms.core.specs import QueueSpec, QueueStatus
+from pandawms.core.states import JobStatus
 
 
 class QueueConfig(BaseModel):
@@ -34,6 +36,16 @@ class QueueConfig(BaseModel):
     @classmethod
     def from_spec(cls, spec: QueueSpec) -> QueueConfig:
         return cls(**{f: getattr(spec, f) for f in cls.model_fields})
+
+
+class QueueOverview(QueueConfig):
+    """A queue in queue/list: its configuration plus its active jobs by status (absent = none)."""
+
+    jobs: dict[JobStatus, int]
+
+    @classmethod
+    def of(cls, spec: QueueSpec, jobs: Mapping[str, int]) -> QueueOverview:
+        return cls(**QueueConfig.from_spec(spec).model_dump(), jobs=dict(jobs))
 
 
 class QueueStatusRequest(BaseModel):

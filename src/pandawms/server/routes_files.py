@@ -9,6 +9,7 @@ from starlette.responses import FileResponse, Response
 
 from pandawms.protocol import paths
 from pandawms.protocol.envelope import Envelope
+from pandawms.protocol.files import LogStored
 from pandawms.server.context import ServerContext, get_ctx
 from pandawms.server.responses import envelope
 
@@ -16,7 +17,7 @@ router = APIRouter(tags=["files"])
 Ctx = Annotated[ServerContext, Depends(get_ctx)]
 
 
-@router.post(paths.FILE_UPLOAD_LOG, response_model=Envelope[dict[str, object]])
+@router.post(paths.FILE_UPLOAD_LOG, response_model=Envelope[LogStored])
 async def upload_log(
     request: Request,
     ctx: Ctx,
@@ -28,7 +29,7 @@ async def upload_log(
     data = await request.body()
     with ctx.db.write() as conn:
         path = ctx.logs.save(conn, job_id, attempt_nr, filename, data)
-    return envelope({"filename": path.name, "size": len(data)}, message="log stored")
+    return envelope(LogStored(filename=path.name, size=len(data)), message="log stored")
 
 
 @router.get(paths.FILE_DOWNLOAD_LOG, response_class=FileResponse)

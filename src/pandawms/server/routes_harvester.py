@@ -10,6 +10,7 @@ from starlette.responses import Response
 from pandawms.core.factory import WorkerLimits
 from pandawms.core.states import WorkerStatus
 from pandawms.protocol import paths
+from pandawms.protocol.actions import WorkerReportOutcome
 from pandawms.protocol.envelope import Envelope
 from pandawms.protocol.factory import (
     AddWorkersRequest,
@@ -18,6 +19,7 @@ from pandawms.protocol.factory import (
     HeartbeatRequest,
     HeartbeatResponse,
     UpdateWorkersRequest,
+    WorkerStats,
     WorkerUpdateResult,
 )
 from pandawms.server.context import ServerContext, get_ctx
@@ -57,13 +59,18 @@ def update_workers(body: UpdateWorkersRequest, ctx: Ctx) -> Response:
     with ctx.db.write() as conn:
         results = workers.update_workers(conn, body.harvester_id, reports, ctx.clock())
     data = [
-        WorkerUpdateResult(worker_id=r.worker_id, outcome=r.outcome, status=r.status, message=r.message)
+        WorkerUpdateResult(
+            worker_id=r.worker_id,
+            outcome=WorkerReportOutcome(r.outcome),
+            status=WorkerStatus(r.status) if r.status is not None else None,
+            message=r.message,
+        )
         for r in results
     ]
     return envelope(data)
 
 
-@router.get(paths.HARVESTER_GET_WORKER_STATS, response_model=Envelope[dict[str, dict[str, int]]])
+@router.get(paths.HARVESTER_GET_WORKER_STATS, response_model=Envelope[WorkerStats])
 def get_worker_stats(ctx: Ctx, queue: Annotated[str | None, Query(max_length=128)] = None) -> Response:
     """Worker counts by status for one queue or all."""
     with ctx.db.read() as conn:

@@ -12,6 +12,8 @@ from pandawms.core.errors import InvalidInput
 from pandawms.core.specs import JobQuery
 from pandawms.core.states import parse_status
 from pandawms.protocol import paths
+from pandawms.protocol.actions import ACTED_ON
+from pandawms.protocol.brokerage import QueueRejection
 from pandawms.protocol.envelope import Envelope
 from pandawms.protocol.jobs import (
     BrokerageInfo,
@@ -26,6 +28,7 @@ from pandawms.protocol.jobs import (
     SubmitRequest,
     SubmittedJob,
 )
+from pandawms.protocol.status import JobStatusEntry
 from pandawms.server.context import ServerContext, get_ctx
 from pandawms.server.responses import envelope
 from pandawms.services import control, queries, submission
@@ -54,20 +57,12 @@ def submit(body: SubmitRequest, ctx: Ctx) -> Response:
     return envelope(data, message=f"{len(data)} job(s) submitted")
 
 
-@router.get(paths.JOB_GET_STATUS, response_model=Envelope[list[dict[str, object]]])
+@router.get(paths.JOB_GET_STATUS, response_model=Envelope[list[JobStatusEntry]])
 def get_status(ctx: Ctx, job_ids: Annotated[list[int], Query(min_length=1, max_length=10_000)]) -> Response:
     """Status and attempt of each job (unknown ids are reported with jobStatus null)."""
     with ctx.db.read() as conn:
         found = queries.jobs_by_id(conn, job_ids)
-    data = [
-        {
-            "PandaID": i,
-            "jobStatus": found[i].status.value if i in found else None,
-            "attemptNr": found[i].attempt_nr if i in found else None,
-        }
-        for i in job_ids
-    ]
-    return envelope(data)
+    return envelope([JobStatusEntry.of(i, found.get(i)) for i in job_ids])
 
 
 @router.get(paths.JOB_GET_DESCRIPTION, response_model=Envelope[JobDescription])
@@ -81,7 +76,7 @@ def get_description(ctx: Ctx, job_id: Annotated[int, Query(ge=1)]) -> Response:
             time=d.brokerage.time,
             chosen=d.brokerage.chosen,
             summary=d.brokerage.summary,
-            rejected=d.brokerage.rejected,
+            rejected={q: QueueRejection.model_validate(r) for q, r in d.brokerage.rejected.items()},
         )
     desc = JobDescription(
         job=JobRecord.from_job(d.job),
@@ -156,7 +151,7 @@ def _actions(results: list[ActionResult]) -> Response:
         )
         for r in results
     ]
-    done = sum(r.outcome in ("done", "requested") for r in results)
+    done = sum(r.outcome in ACTED_ON for r in results)
     return envelope(data, message=f"{done} of {len(results)} job(s) acted on")
 
 

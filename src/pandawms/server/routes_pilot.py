@@ -15,6 +15,7 @@ from pandawms.protocol import paths
 from pandawms.protocol.commands import PilotCommand, StatusCode
 from pandawms.protocol.envelope import Envelope
 from pandawms.protocol.pilot import AcquireRequest, AcquireResponse, PilotJob, UpdateRequest, UpdateResponse
+from pandawms.protocol.status import PilotJobStatusEntry
 from pandawms.server.context import ServerContext, get_ctx
 from pandawms.server.responses import envelope
 from pandawms.services import pilot, queries
@@ -125,20 +126,11 @@ def handle_update(ctx: ServerContext, body: UpdateRequest) -> Response:
     return envelope(resp, message=res.message)
 
 
-@router.get(paths.PILOT_GET_JOB_STATUS, response_model=Envelope[list[dict[str, object]]])
+@router.get(paths.PILOT_GET_JOB_STATUS, response_model=Envelope[list[PilotJobStatusEntry]])
 def get_job_status(
     ctx: Ctx, job_ids: Annotated[list[int], Query(min_length=1, max_length=10_000)]
 ) -> Response:
     """Status, attempt and pending command of each job (the pilot's view)."""
     with ctx.db.read() as conn:
         found = queries.jobs_by_id(conn, job_ids)
-    data = [
-        {
-            "PandaID": i,
-            "jobStatus": found[i].status.value if i in found else None,
-            "attemptNr": found[i].attempt_nr if i in found else None,
-            "command": found[i].command_to_pilot or PilotCommand.NONE.value if i in found else None,
-        }
-        for i in job_ids
-    ]
-    return envelope(data)
+    return envelope([PilotJobStatusEntry.of(i, found.get(i)) for i in job_ids])

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from pandawms.protocol import paths
 from pandawms.protocol.envelope import Envelope
-from pandawms.protocol.queues import QueueConfig, QueueStatusRequest
+from pandawms.protocol.queues import QueueConfig, QueueOverview, QueueStatusRequest
 from pandawms.server.context import ServerContext, get_ctx
 from pandawms.server.responses import envelope
 from pandawms.services import queues as queue_service
@@ -19,13 +19,12 @@ router = APIRouter(tags=["queues"])
 Ctx = Annotated[ServerContext, Depends(get_ctx)]
 
 
-@router.get(paths.QUEUE_LIST, response_model=Envelope[list[dict[str, object]]])
+@router.get(paths.QUEUE_LIST, response_model=Envelope[list[QueueOverview]])
 def list_queues(ctx: Ctx) -> Response:
     """Every queue with its configuration and current job counts."""
     with ctx.db.read() as conn:
         overview = queue_overview(conn)
-    data = [{**QueueConfig.from_spec(q).model_dump(mode="json"), "jobs": counts} for q, counts in overview]
-    return envelope(data)
+    return envelope([QueueOverview.of(q, counts) for q, counts in overview])
 
 
 @router.get(paths.QUEUE_GET, response_model=Envelope[QueueConfig])

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from pandawms import __version__
 from pandawms.protocol import PROTOCOL_VERSION, paths
 from pandawms.protocol.envelope import Envelope
+from pandawms.protocol.system import AgentCounters, Alive, Health
 from pandawms.server.context import ServerContext, get_ctx
 from pandawms.server.responses import envelope
 
@@ -18,7 +19,7 @@ router = APIRouter(tags=["system"])
 Ctx = Annotated[ServerContext, Depends(get_ctx)]
 
 
-@router.get(paths.HEALTH, response_model=Envelope[dict[str, object]])
+@router.get(paths.HEALTH, response_model=Envelope[Health])
 def health(ctx: Ctx) -> Response:
     """Server version, database reachability and the agents' counters."""
     db_ok = True
@@ -27,28 +28,25 @@ def health(ctx: Ctx) -> Response:
             conn.execute(text("SELECT 1"))
     except Exception:  # report, don't raise: health must answer even when the DB is down
         db_ok = False
-    agents = {}
+    agents: dict[str, AgentCounters] = {}
     if ctx.runner is not None:
         agents = {
-            a.name: {
-                "runs": a.stats.runs,
-                "errors": a.stats.errors,
-                "acted": a.stats.acted,
-                "last_error": a.stats.last_error,
-            }
+            a.name: AgentCounters(
+                runs=a.stats.runs, errors=a.stats.errors, acted=a.stats.acted, last_error=a.stats.last_error
+            )
             for a in ctx.runner.agents
         }
-    data = {
-        "status": "ok" if db_ok else "degraded",
-        "version": __version__,
-        "protocol": PROTOCOL_VERSION,
-        "database": ctx.db.dialect,
-        "database_ok": db_ok,
-        "agents": agents,
-    }
+    data = Health(
+        status="ok" if db_ok else "degraded",
+        version=__version__,
+        protocol=PROTOCOL_VERSION,
+        database=ctx.db.dialect,
+        database_ok=db_ok,
+        agents=agents,
+    )
     return envelope(data, success=db_ok, status_code=200 if db_ok else 503)
 
 
-@router.get(paths.IS_ALIVE, response_model=Envelope[dict[str, str]])
+@router.get(paths.IS_ALIVE, response_model=Envelope[Alive])
 def is_alive() -> Response:
-    return envelope({"alive": "yes"})
+    return envelope(Alive(alive="yes"))

@@ -17,15 +17,18 @@ from pandawms.core.states import FINAL_STATES, PILOT_STATES, PRE_DISPATCH_STATES
 from pandawms.db import jobs as jobs_db
 from pandawms.db import queues as queues_db
 from pandawms.protocol import errorcodes
+from pandawms.protocol.actions import ActionOutcome
 from pandawms.services import lifecycle
 from pandawms.services.lifecycle import Move
 from pandawms.services.termination import new_attempt
+
+A = ActionOutcome
 
 
 @dataclass(frozen=True, slots=True)
 class ActionResult:
     panda_id: int
-    outcome: str  # done | requested | noop | rejected | notfound
+    outcome: ActionOutcome
     status: str | None
     message: str = ""
     new_panda_id: int | None = None
@@ -50,16 +53,16 @@ def _kill_one(
 ) -> ActionResult:
     row = jobs_db.lock_status(conn, pid)
     if row is None:
-        return ActionResult(pid, "notfound", None, f"job {pid} not found")
+        return ActionResult(pid, A.NOTFOUND, None, f"job {pid} not found")
     if row.status in FINAL_STATES:
-        return ActionResult(pid, "noop", row.status.value, f"job is already {row.status.value}")
+        return ActionResult(pid, A.NOOP, row.status.value, f"job is already {row.status.value}")
     if row.status in PILOT_STATES and not force:
         lifecycle.update_job_fields(conn, pid, change, now)
-        return ActionResult(pid, "requested", row.status.value, "the pilot will be told to kill the job")
+        return ActionResult(pid, A.REQUESTED, row.status.value, "the pilot will be told to kill the job")
     target = final if row.status in PRE_DISPATCH_STATES else JobStatus.CANCELLED
     move = Move(target, change.errors[0].diag, change=change)
     result = lifecycle.transition(conn, pid, move, now, locked=row)
-    return ActionResult(pid, "done" if result.accepted else "rejected", result.current.value, result.reason)
+    return ActionResult(pid, A.DONE if result.accepted else A.REJECTED, result.current.value, result.reason)
 
 
 def reassign(conn: Connection, ids: Sequence[int], site: str | None, now: datetime) -> list[ActionResult]:
@@ -72,10 +75,10 @@ def reassign(conn: Connection, ids: Sequence[int], site: str | None, now: dateti
 def _reassign_one(conn: Connection, pid: int, site: str | None, now: datetime) -> ActionResult:
     job = jobs_db.get_job(conn, pid, with_files=True)
     if job is None:
-        return ActionResult(pid, "notfound", None, f"job {pid} not found")
+        return ActionResult(pid, A.NOTFOUND, None, f"job {pid} not found")
     if job.status not in PRE_DISPATCH_STATES:
         return ActionResult(
-            pid, "rejected", job.status.value, "only jobs not yet dispatched can be reassigned"
+            pid, A.REJECTED, job.status.value, "only jobs not yet dispatched can be reassigned"
         )
     diag = f"reassigned{' to ' + site if site else ''}"
     error = JobError(ErrorComponent.TASKBUFFER, errorcodes.TASKBUFFER_REASSIGNED, diag)
@@ -84,7 +87,7 @@ def _reassign_one(conn: Connection, pid: int, site: str | None, now: datetime) -
     )
     result = lifecycle.transition(conn, pid, move, now)
     if not result.accepted:
-        return ActionResult(pid, "rejected", result.current.value, result.reason)
+        return ActionResult(pid, A.REJECTED, result.current.value, result.reason)
     new_id = new_attempt(
         conn,
         job,
@@ -94,7 +97,7 @@ def _reassign_one(conn: Connection, pid: int, site: str | None, now: datetime) -
         exclude=None if site else job.computing_site,
         keep_pin=False,
     )
-    return ActionResult(pid, "done", JobStatus.CLOSED.value, f"new attempt {new_id}", new_id)
+    return ActionResult(pid, A.DONE, JobStatus.CLOSED.value, f"new attempt {new_id}", new_id)
 
 
 def retry(conn: Connection, ids: Sequence[int], now: datetime) -> list[ActionResult]:
@@ -105,13 +108,13 @@ def retry(conn: Connection, ids: Sequence[int], now: datetime) -> list[ActionRes
 def _retry_one(conn: Connection, pid: PandaID, now: datetime) -> ActionResult:
     job = jobs_db.get_job(conn, pid, with_files=True)
     if job is None:
-        return ActionResult(pid, "notfound", None, f"job {pid} not found")
+        return ActionResult(pid, A.NOTFOUND, None, f"job {pid} not found")
     if job.status not in FINAL_STATES or job.status is JobStatus.FINISHED:
         return ActionResult(
-            pid, "rejected", job.status.value, "only failed, cancelled or closed jobs can be retried"
+            pid, A.REJECTED, job.status.value, "only failed, cancelled or closed jobs can be retried"
         )
     existing = jobs_db.children(conn, pid)
     if existing:
-        return ActionResult(pid, "noop", job.status.value, f"already retried as {existing[-1]}", existing[-1])
+        return ActionResult(pid, A.NOOP, job.status.value, f"already retried as {existing[-1]}", existing[-1])
     new_id = new_attempt(conn, job, now, relation="retry")
-    return ActionResult(pid, "done", job.status.value, f"new attempt {new_id}", new_id)
+    return ActionResult(pid, A.DONE, job.status.value, f"new attempt {new_id}", new_id)
