@@ -64,7 +64,7 @@ def test_concurrent_pilots_never_get_the_same_job(db: Database) -> None:
     assert max(counts.values()) == 1
     assert sum(1 for r in results if r) >= 2  # the pilots really did race
     with db.read() as conn:
-        statuses = dict(
+        statuses: dict[str, int] = dict(
             conn.execute(select(jobs.c.job_status, func.count()).group_by(jobs.c.job_status)).all()
         )
         sent_rows = conn.execute(

@@ -41,6 +41,15 @@ def _rows(data: Path, sql: str) -> list[tuple[object, ...]]:
         return db.execute(sql).fetchall()
 
 
+def _counts(data: Path, sql: str) -> Counter[object]:
+    """``SELECT key, count(*) ...`` as a Counter."""
+    out: Counter[object] = Counter()
+    for key, n in _rows(data, sql):
+        assert isinstance(n, int), (key, n)
+        out[key] = n
+    return out
+
+
 def test_demo_exits_zero_and_prints_the_summary(
     demo_run: tuple[subprocess.CompletedProcess[str], Path],
 ) -> None:
@@ -56,7 +65,7 @@ def test_every_job_is_final_with_the_designed_failures(
     demo_run: tuple[subprocess.CompletedProcess[str], Path],
 ) -> None:
     _, data = demo_run
-    states = Counter(dict(_rows(data, "SELECT job_status, count(*) FROM jobs GROUP BY job_status")))
+    states = _counts(data, "SELECT job_status, count(*) FROM jobs GROUP BY job_status")
     assert set(states) <= {"finished", "failed"}, states
     first = _rows(data, "SELECT count(*) FROM jobs WHERE attempt_nr = 1")[0][0]
     assert first == JOBS
@@ -64,9 +73,7 @@ def test_every_job_is_final_with_the_designed_failures(
     # each designed failure fails twice (attempt 1 and its retry); everything else finishes first time
     assert states["failed"] == 2 * bad
     assert states["finished"] == JOBS - bad
-    codes = Counter(
-        dict(_rows(data, "SELECT pilot_error_code, count(*) FROM jobs WHERE job_status='failed' GROUP BY 1"))
-    )
+    codes = _counts(data, "SELECT pilot_error_code, count(*) FROM jobs WHERE job_status='failed' GROUP BY 1")
     per_kind = JOBS // 25 * 2
     assert codes == {1305: per_kind, 1235: per_kind, 1213: per_kind}, codes
     exits = _rows(data, "SELECT DISTINCT trans_exit_code FROM jobs WHERE pilot_error_code = 1305")
@@ -102,7 +109,7 @@ def test_finished_jobs_wrote_real_outputs(demo_run: tuple[subprocess.CompletedPr
 
 def test_every_factory_worker_ended(demo_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
     _, data = demo_run
-    workers = Counter(dict(_rows(data, "SELECT status, count(*) FROM workers GROUP BY status")))
+    workers = _counts(data, "SELECT status, count(*) FROM workers GROUP BY status")
     assert workers and set(workers) <= {"finished", "failed", "cancelled"}, workers
     assert workers["finished"] >= 1
 

@@ -4,6 +4,7 @@ pilots, a stop cancels running pilots, and an unreachable server does not break 
 
 from __future__ import annotations
 
+import logging
 import re
 import signal
 import subprocess
@@ -126,6 +127,33 @@ def _wait(check: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.2)
 
 
+class CycleLog(logging.Handler):
+    """The factory's per-cycle summary lines (``cycle N: ...``), as they are logged."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("cycle "):
+            self.lines.append(message)
+
+
+@pytest.fixture
+def cycles() -> Iterator[CycleLog]:
+    """Collects the summary of every factory cycle (an idle cycle logs it at DEBUG)."""
+    logger = logging.getLogger("pandawms.factory.factory")
+    handler, level = CycleLog(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 def _quiet(srv: LiveServer, queue: str) -> Callable[[], bool]:
     def check() -> bool:
         counts = _worker_stats(srv, queue)
@@ -185,7 +213,9 @@ def test_two_factories_on_one_queue_never_exceed_max_workers(
     assert counts.get("failed", 0) == counts.get("cancelled", 0) == 0, counts
 
 
-def test_offline_queue_gets_no_pilots(srv: LiveServer, request: Any, tmp_path: Path) -> None:
+def test_offline_queue_gets_no_pilots(
+    srv: LiveServer, request: Any, tmp_path: Path, cycles: CycleLog
+) -> None:
     # given an offline queue and an online one, each with a job
     offline = _queue(srv, request, "_off", status="offline")
     online = _queue(srv, request, "_on")
@@ -195,8 +225,12 @@ def test_offline_queue_gets_no_pilots(srv: LiveServer, request: Any, tmp_path: P
     # when a factory serves both for several cycles
     with running_factory(_config(srv.url, queues, tmp_path / "factory")):
         _wait(lambda: _job_statuses(srv, online) == ["finished"], 60, "the online job")
-        time.sleep(1.5)
-    # then the offline queue never got a worker, and the online one did
+        seen = len(cycles.lines)
+        _wait(lambda: len(cycles.lines) >= seen + 3, 60, "three more factory cycles")
+        done = cycles.lines[: seen + 3]  # the cycle cut short by the stop may not reach every queue
+    # then every cycle looked at the offline queue and skipped it, it never got a worker, the online one did
+    skipped = re.compile(rf"{offline}: asked 0 granted 0 started 0, [^;]*\(queue is offline\)")
+    assert all(skipped.search(line) for line in done), done
     assert sum(_worker_stats(srv, offline).values()) == 0
     assert not (tmp_path / "factory" / offline).exists()
     assert _worker_stats(srv, online).get("finished", 0) >= 1
@@ -296,10 +330,14 @@ max_workers = 1
     assert _worker_stats(srv, queue).get("cancelled") == 1
 
 
-def test_unreachable_server_does_not_stop_the_loop(tmp_path: Path) -> None:
+def test_unreachable_server_does_not_stop_the_loop(tmp_path: Path, cycles: CycleLog) -> None:
     # given a factory pointed at a port nobody listens on
     config = _config("http://127.0.0.1:9", [FactoryQueue("Q")], tmp_path / "factory", cycle_interval=0.2)
-    # when it runs for a few cycles, then it stops cleanly without having started a pilot
+    # when it runs, then it goes on cycling (each one without worker statistics), stops cleanly when asked
+    # and never started a pilot
     with running_factory(config):
-        time.sleep(1.5)
+        _wait(lambda: len(cycles.lines) >= 2, 60, "two factory cycles")
+        done = cycles.lines[:2]  # the cycle cut short by the stop may not reach the queue
+    assert all("Q: asked 0 granted 0 started 0" in line for line in done), done
+    assert all("(no worker statistics from the server)" in line for line in done), done
     assert not (tmp_path / "factory" / "Q").exists()

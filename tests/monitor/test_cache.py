@@ -22,6 +22,11 @@ class Page(BaseModel):
     n: int
 
 
+def _n(page: BaseModel) -> int:
+    assert isinstance(page, Page), page
+    return page.n
+
+
 class Ticks:
     def __init__(self) -> None:
         self.t = 0.0
@@ -39,11 +44,11 @@ def test_entries_live_ttl_seconds_and_the_oldest_go_first() -> None:
         builds.append(key)
         return Page(n=len(builds))
 
-    assert cache.get_or_build("a", lambda: build("a")).n == 1
+    assert _n(cache.get_or_build("a", lambda: build("a"))) == 1
     ticks.t = 4.9
-    assert cache.get_or_build("a", lambda: build("a")).n == 1  # fresh: no rebuild
+    assert _n(cache.get_or_build("a", lambda: build("a"))) == 1  # fresh: no rebuild
     ticks.t = 5.0
-    assert cache.get_or_build("a", lambda: build("a")).n == 2  # expired
+    assert _n(cache.get_or_build("a", lambda: build("a"))) == 2  # expired
     cache.get_or_build("b", lambda: build("b"))
     cache.get_or_build("c", lambda: build("c"))  # evicts "a", the least recently used
     cache.get_or_build("a", lambda: build("a"))
@@ -89,24 +94,29 @@ def test_concurrent_misses_of_one_key_build_once() -> None:
 
     def slow() -> Page:
         builds.append(1)
-        release.wait(5)
+        release.wait(30)
         return Page(n=len(builds))
 
-    results: list[Page] = []
+    results: list[int] = []
     threads = [
-        threading.Thread(target=lambda: results.append(cache.get_or_build("p", slow))) for _ in range(8)
+        threading.Thread(target=lambda: results.append(_n(cache.get_or_build("p", slow)))) for _ in range(8)
     ]
     for t in threads:
         t.start()
-    time.sleep(0.2)  # let every thread reach the cache while the first build is still running
-    # while the build runs nobody has an answer and nobody started a second build (without one build per
-    # key, all eight would be inside slow() now)
-    assert builds == [1] and results == []
+    # when every viewer has reached the cache (building, or waiting for the build) while the build still runs
+    deadline = time.monotonic() + 30
+    while len(builds) + cache.joined < 8:
+        assert time.monotonic() < deadline, (builds, cache.joined)
+        time.sleep(0.01)  # poll for the event above, bounded by the deadline
+    # then nobody has an answer yet and nobody started a second build (without one build per key, all
+    # eight would be inside slow() now)
+    assert builds == [1] and cache.joined == 7 and results == []
     release.set()
     for t in threads:
-        t.join(5)
-    # then the page was built once and every viewer got it
-    assert builds == [1] and [r.n for r in results] == [1] * 8
+        t.join(30)
+    # and the page was built once and every viewer got it
+    assert builds == [1] and results == [1] * 8
+    assert (cache.hits, cache.misses) == (7, 1)
 
 
 def test_a_failed_build_does_not_block_the_next_request() -> None:
@@ -117,4 +127,4 @@ def test_a_failed_build_does_not_block_the_next_request() -> None:
 
     with pytest.raises(RuntimeError):
         cache.get_or_build("p", broken)
-    assert cache.get_or_build("p", lambda: Page(n=2)).n == 2
+    assert _n(cache.get_or_build("p", lambda: Page(n=2))) == 2

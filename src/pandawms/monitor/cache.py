@@ -33,6 +33,7 @@ class PageCache:
         self._building: dict[Hashable, threading.Event] = {}
         self.hits = 0
         self.misses = 0
+        self.joined = 0  # requests that waited for another request's build of their key
 
     def get_or_build(self, key: Hashable, build: Callable[[], BaseModel]) -> BaseModel:
         """The cached model for ``key`` if still fresh, else ``build()`` (stored when the cache is on).
@@ -54,6 +55,7 @@ class PageCache:
                 owner = True
             else:
                 owner = False
+                self.joined += 1
         if not owner:
             running.wait(WAIT)
             with self._lock:
