@@ -47,7 +47,7 @@ def test_tobekilled_becomes_a_pandakill_request() -> None:
     hb = _heartbeat(_client(_answer("debug,tobekilled")), _job(), state)
     assert hb.send("running")
     assert state.kill_requested.is_set()
-    assert state.first_error is not None and state.first_error.code == ec.PILOT_PANDAKILL
+    assert state.first_error is not None and state.first_error.code == ec.PilotCode.PANDAKILL
 
 
 def test_periodic_heartbeats_stop_when_the_job_is_complete() -> None:
@@ -77,4 +77,4 @@ def test_no_accepted_update_for_too_long_aborts_the_job() -> None:
     state = JobState(9)
     hb = _heartbeat(_client(down), _job(), state, max_silence=0.0)
     assert not hb.send("running")
-    assert state.first_error is not None and state.first_error.code == ec.PILOT_EXCEEDEDMAXWAITTIME
+    assert state.first_error is not None and state.first_error.code == ec.PilotCode.EXCEEDEDMAXWAITTIME

@@ -35,7 +35,7 @@ def kill(conn: Connection, ids: Sequence[int], code: int, reason: str, now: date
     except ValueError as exc:
         raise InvalidInput(f"code: {exc}", "code") from None
     diag = f"killed with code {code}" + (f": {reason}" if reason else "")
-    fields = {"taskbuffer_error_code": errorcodes.TASKBUFFER_KILLED, "taskbuffer_error_diag": diag[:300]}
+    fields = {"taskbuffer_error_code": errorcodes.TaskBufferCode.KILLED, "taskbuffer_error_diag": diag[:300]}
     return [_kill_one(conn, pid, code, final, fields, now) for pid in ids]
 
 
@@ -77,7 +77,7 @@ def _reassign_one(conn: Connection, pid: int, site: str | None, now: datetime) -
             pid, "rejected", job.status.value, "only jobs not yet dispatched can be reassigned"
         )
     fields = {
-        "taskbuffer_error_code": errorcodes.TASKBUFFER_REASSIGNED,
+        "taskbuffer_error_code": errorcodes.TaskBufferCode.REASSIGNED,
         "taskbuffer_error_diag": f"reassigned{' to ' + site if site else ''}",
         "end_time": now,
     }

@@ -25,7 +25,7 @@ from pandawms.db import jobs as jobs_db
 from pandawms.db import queues as queues_db
 from pandawms.db.brokerage import StoredDecision
 from pandawms.db.rows import spec_to_row
-from pandawms.protocol.errorcodes import BROKERAGE_NO_QUEUE
+from pandawms.protocol.errorcodes import BrokerageCode
 from pandawms.services import lifecycle
 from pandawms.services.lifecycle import NewJob
 
@@ -103,7 +103,7 @@ def _plan(
         return JobStatus.ACTIVATED, (JobStatus.DEFINED,), {"computing_site": decision.chosen}, decision
     diag: dict[str, Any] = {"brokerage_error_diag": decision.summary()[:BROKERAGE_DIAG_LIMIT]}
     if decision.hopeless:
-        diag["brokerage_error_code"] = BROKERAGE_NO_QUEUE
+        diag["brokerage_error_code"] = BrokerageCode.NO_QUEUE
         return JobStatus.FAILED, (JobStatus.DEFINED,), diag, decision
     return JobStatus.DEFINED, (), diag, decision
 
@@ -182,7 +182,7 @@ def rebroker(
             now,
             reason="no queue can run this job",
             fields={
-                "brokerage_error_code": BROKERAGE_NO_QUEUE,
+                "brokerage_error_code": BrokerageCode.NO_QUEUE,
                 "brokerage_error_diag": diag,
                 "end_time": now,
             },
