@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from pandawms.cli.user import UsageError, exec_job, read_job_file, validate_jobs
+from pandawms.cli.common import UsageError
+from pandawms.cli.user import exec_job, read_job_file, validate_jobs
 
 
 def test_simple_exec_becomes_transformation_and_parameters() -> None:

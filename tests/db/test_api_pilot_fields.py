@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Connection
 
 from pandawms.agents.watchdogs import rules_from_config
 from pandawms.config import WatchdogConfig
@@ -100,9 +101,12 @@ def test_a_watchdog_batch_reads_the_brokerage_snapshot_once(
     clock.advance(seconds=WatchdogConfig().lost_heartbeat + 1)
     loads: list[int] = []
     real = placement.Broker.load
-    monkeypatch.setattr(
-        placement.Broker, "load", classmethod(lambda cls, conn: loads.append(1) or real(conn))
-    )
+
+    def counted(cls: type[placement.Broker], conn: Connection) -> placement.Broker:
+        loads.append(1)
+        return real(conn)
+
+    monkeypatch.setattr(placement.Broker, "load", classmethod(counted))
     rule = next(r for r in rules_from_config(WatchdogConfig()) if r.name == "lost_heartbeat")
     # when the watchdog ends them in one batch
     with db.write() as conn:

@@ -69,4 +69,4 @@ def test_exit_code_contract(outcome: PilotOutcome, expected: int) -> None:
 
 
 def test_local_code_names_match_the_catalog() -> None:
-    assert ec.describe("pilot", ec.PILOT_UNRECOGNIZEDTRFARGUMENTS).acronym == "UNRECOGNIZEDTRFARGUMENTS"
+    assert ec.describe("pilot", ec.PilotCode.UNRECOGNIZEDTRFARGUMENTS).acronym == "UNRECOGNIZEDTRFARGUMENTS"

@@ -82,7 +82,12 @@ def test_factory_argv_through_the_cli_gives_the_pilot_every_option(monkeypatch: 
 
 def test_cli_defaults_are_the_option_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[PilotConfig] = []
-    monkeypatch.setattr(pandawms.pilot, "run_pilot", lambda cfg: seen.append(cfg) or 0)
+
+    def run_pilot(cfg: PilotConfig) -> int:
+        seen.append(cfg)
+        return 0
+
+    monkeypatch.setattr(pandawms.pilot, "run_pilot", run_pilot)
     result = CliRunner().invoke(app, ["pilot", "--queue", "Q"])
     assert result.exit_code == 0, result.output
     assert seen[0].options() == DEFAULTS

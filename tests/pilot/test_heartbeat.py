@@ -49,7 +49,7 @@ def test_tobekilled_becomes_a_pandakill_request() -> None:
     hb = _heartbeat(_client(_answer("debug,tobekilled")), _job(), state)
     assert hb.send("running")
     assert state.kill_requested.is_set()
-    assert state.first_error is not None and state.first_error.code == ec.PILOT_PANDAKILL
+    assert state.first_error is not None and state.first_error.code == ec.PilotCode.PANDAKILL
 
 
 def _recorder(sent: list[bytes]) -> ServerClient:
@@ -142,7 +142,7 @@ def test_no_accepted_update_for_max_silence_aborts_the_job() -> None:
     # when they still fail past it, the job is aborted with 1317
     ticks.t = 600.5
     assert not hb.send("running")
-    assert state.first_error is not None and state.first_error.code == ec.PILOT_EXCEEDEDMAXWAITTIME
+    assert state.first_error is not None and state.first_error.code == ec.PilotCode.EXCEEDEDMAXWAITTIME
     assert state.kill_requested.is_set()
 
 

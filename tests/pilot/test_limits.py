@@ -49,17 +49,17 @@ QUIET = ResourceSample(rss_kb=50 * 1024, pss_kb=40 * 1024, workdir_bytes=MB, new
     ("sample", "now", "expected"),
     [
         (QUIET, T0 + 10, None),
-        (QUIET, T0 + 61, (LimitKind.WALLTIME, ec.PILOT_REACHEDMAXTIME)),
+        (QUIET, T0 + 61, (LimitKind.WALLTIME, ec.PilotCode.REACHEDMAXTIME)),
         (ResourceSample(rss_kb=500 * 1024, pss_kb=150 * 1024), T0 + 1, (LimitKind.MEMORY, 1235)),
         # PSS under the limit wins over a large RSS (shared pages)
         (ResourceSample(rss_kb=500 * 1024, pss_kb=90 * 1024, newest_mtime=T0), T0 + 1, None),
         # no PSS readable -> RSS is checked
-        (ResourceSample(rss_kb=101 * 1024), T0 + 1, (LimitKind.MEMORY, ec.PILOT_PAYLOADEXCEEDMAXMEM)),
+        (ResourceSample(rss_kb=101 * 1024), T0 + 1, (LimitKind.MEMORY, ec.PilotCode.PAYLOADEXCEEDMAXMEM)),
         (ResourceSample(workdir_bytes=11 * MB, newest_mtime=T0), T0 + 1, (LimitKind.DISK, 1104)),
         # nothing written for longer than the looping timeout (counted from the payload start)
-        (ResourceSample(newest_mtime=None), T0 + 31, (LimitKind.LOOPING, ec.PILOT_LOOPINGJOB)),
+        (ResourceSample(newest_mtime=None), T0 + 31, (LimitKind.LOOPING, ec.PilotCode.LOOPINGJOB)),
         (ResourceSample(newest_mtime=T0 + 20), T0 + 49, None),
-        (ResourceSample(newest_mtime=T0 + 20), T0 + 51, (LimitKind.LOOPING, ec.PILOT_LOOPINGJOB)),
+        (ResourceSample(newest_mtime=T0 + 20), T0 + 51, (LimitKind.LOOPING, ec.PilotCode.LOOPINGJOB)),
         # walltime is reported before memory when both break
         (ResourceSample(pss_kb=500 * 1024), T0 + 100, (LimitKind.WALLTIME, 1213)),
     ],
@@ -75,7 +75,7 @@ def test_check_limits(sample: ResourceSample, now: float, expected: tuple[LimitK
 def test_pilot_lifetime_ends_before_the_job_walltime() -> None:
     limits = JobLimits(walltime_s=3600, pilot_deadline=T0 + 100)
     got = check_limits(ResourceSample(), limits, T0, T0, now=T0 + 100)
-    assert got is not None and got.kind is LimitKind.LIFETIME and got.code == ec.PILOT_REACHEDMAXTIME
+    assert got is not None and got.kind is LimitKind.LIFETIME and got.code == ec.PilotCode.REACHEDMAXTIME
 
 
 def test_zero_limits_are_unchecked() -> None:

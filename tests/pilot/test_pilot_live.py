@@ -33,7 +33,7 @@ def test_successful_job_stores_its_output_and_log(site: Site) -> None:
     # when a pilot runs
     code = run_pilot(site.config())
     # then the job finished, its output is in storage with size and adler32 registered on the server
-    assert code == ec.EXIT_OK
+    assert code == ec.PilotExit.OK
     job = site.job(pid)
     assert job["jobStatus"] == "finished", job
     assert job["transExitCode"] == 0 and site.pilot_errors(pid) in ([], [0])
@@ -52,11 +52,11 @@ def test_successful_job_stores_its_output_and_log(site: Site) -> None:
 
 def test_payload_exit_3_fails_the_job_with_1305(site: Site) -> None:
     pid = site.submit(jobParameters=_py("import sys; sys.exit(3)"), maxAttempt=1)
-    assert run_pilot(site.config()) == ec.EXIT_OK
+    assert run_pilot(site.config()) == ec.PilotExit.OK
     job = site.job(pid)
     assert job["jobStatus"] == "failed"
     assert job["transExitCode"] == 3
-    assert site.pilot_errors(pid) == [ec.PILOT_PAYLOADEXECUTIONFAILURE]
+    assert site.pilot_errors(pid) == [ec.PilotCode.PAYLOADEXECUTIONFAILURE]
 
 
 def test_memory_hog_is_killed_with_1235(site: Site) -> None:
@@ -66,27 +66,27 @@ def test_memory_hog_is_killed_with_1235(site: Site) -> None:
         maxAttempt=1,
     )
     start = time.monotonic()
-    assert run_pilot(site.config(memory_limit_factor=1.0)) == ec.EXIT_OK
+    assert run_pilot(site.config(memory_limit_factor=1.0)) == ec.PilotExit.OK
     assert time.monotonic() - start < 15
     job = site.job(pid)
     assert job["jobStatus"] == "failed"
-    assert site.pilot_errors(pid) == [ec.PILOT_PAYLOADEXCEEDMAXMEM]
+    assert site.pilot_errors(pid) == [ec.PilotCode.PAYLOADEXCEEDMAXMEM]
     assert job["maxPSS"] > 100 * 1024 or job["maxRSS"] > 100 * 1024
 
 
 def test_walltime_overrun_is_killed_with_1213(site: Site) -> None:
     pid = site.submit(jobParameters=_py("import time; time.sleep(30)"), maxWalltime=2, maxAttempt=1)
     start = time.monotonic()
-    assert run_pilot(site.config()) == ec.EXIT_OK
+    assert run_pilot(site.config()) == ec.PilotExit.OK
     assert time.monotonic() - start < 10
     assert site.job(pid)["jobStatus"] == "failed"
-    assert site.pilot_errors(pid) == [ec.PILOT_REACHEDMAXTIME]
+    assert site.pilot_errors(pid) == [ec.PilotCode.REACHEDMAXTIME]
 
 
 def test_looping_job_is_killed_with_1150(site: Site) -> None:
     pid = site.submit(jobParameters=_py("import time; time.sleep(30)"), maxAttempt=1)
-    assert run_pilot(site.config(looping_timeout=1.0)) == ec.EXIT_OK
-    assert site.pilot_errors(pid) == [ec.PILOT_LOOPINGJOB]
+    assert run_pilot(site.config(looping_timeout=1.0)) == ec.PilotExit.OK
+    assert site.pilot_errors(pid) == [ec.PilotCode.LOOPINGJOB]
 
 
 def test_work_dir_over_its_disk_limit_is_killed_with_1104(site: Site) -> None:
@@ -95,8 +95,8 @@ def test_work_dir_over_its_disk_limit_is_killed_with_1104(site: Site) -> None:
         maxDiskCount=1,
         maxAttempt=1,
     )
-    assert run_pilot(site.config()) == ec.EXIT_OK
-    assert site.pilot_errors(pid) == [ec.PILOT_USERDIRTOOLARGE]
+    assert run_pilot(site.config()) == ec.PilotExit.OK
+    assert site.pilot_errors(pid) == [ec.PilotCode.USERDIRTOOLARGE]
 
 
 def test_server_kill_stops_the_payload_and_cancels_the_job(site: Site, tmp_path: Path) -> None:
@@ -123,17 +123,17 @@ def test_server_kill_stops_the_payload_and_cancels_the_job(site: Site, tmp_path:
     start = time.monotonic()
     pilot.join(20)
     # then the pilot learns it at the next heartbeat, kills the payload tree and the job ends cancelled
-    assert not pilot.is_alive() and result == [ec.EXIT_OK]
+    assert not pilot.is_alive() and result == [ec.PilotExit.OK]
     assert time.monotonic() - start < 5
     assert site.job(pid)["jobStatus"] == "cancelled"
-    assert site.pilot_errors(pid) == [ec.PILOT_PANDAKILL]
+    assert site.pilot_errors(pid) == [ec.PilotCode.PANDAKILL]
     _, alive = psutil.wait_procs([psutil.Process(p) for p in payload_pids if psutil.pid_exists(p)], timeout=3)
     assert alive == []
 
 
 def test_one_pilot_runs_several_jobs(site: Site) -> None:
     pids = [site.submit(jobParameters=_py(f"print({i})")) for i in range(3)]
-    assert run_pilot(site.config()) == ec.EXIT_OK
+    assert run_pilot(site.config()) == ec.PilotExit.OK
     assert [site.job(p)["jobStatus"] for p in pids] == ["finished"] * 3
 
 
@@ -146,14 +146,14 @@ def test_stage_in_from_storage_and_missing_input(site: Site) -> None:
         files=[{"lfn": "in.txt", "type": "input"}],
     )
     missing = site.submit(files=[{"lfn": "absent.txt", "type": "input"}], maxAttempt=1)
-    assert run_pilot(site.config()) == ec.EXIT_OK
+    assert run_pilot(site.config()) == ec.PilotExit.OK
     assert site.job(ok)["jobStatus"] == "finished"
-    assert site.pilot_errors(missing) == [ec.PILOT_NOSUCHFILE]
+    assert site.pilot_errors(missing) == [ec.PilotCode.NOSUCHFILE]
 
 
 def test_no_jobs_exits_82(site: Site) -> None:
     start = time.monotonic()
-    assert run_pilot(site.config(max_empty_acquires=3)) == ec.EXIT_NO_JOBS
+    assert run_pilot(site.config(max_empty_acquires=3)) == ec.PilotExit.NO_JOBS
     assert time.monotonic() - start < 5
 
 
@@ -168,7 +168,7 @@ def test_unreachable_server_exits_79(tmp_path: Path) -> None:
         backoff_cap=0.1,
         backoff_budget=0.5,
     )
-    assert run_pilot(cfg) == ec.EXIT_SERVER_COMMUNICATION
+    assert run_pilot(cfg) == ec.PilotExit.SERVER_COMMUNICATION
 
 
 def test_offline_and_unknown_queues(site: Site) -> None:
@@ -176,8 +176,8 @@ def test_offline_and_unknown_queues(site: Site) -> None:
         site.srv.api + "/queue/set_status", json={"name": site.name, "status": "offline"}, timeout=10
     )
     assert r.status_code == 200, r.text
-    assert run_pilot(site.config()) == ec.EXIT_QUEUE_OFFLINE
-    assert run_pilot(site.config(queue="NO_SUCH_QUEUE")) == ec.EXIT_QUEUEDATA
+    assert run_pilot(site.config()) == ec.PilotExit.QUEUE_OFFLINE
+    assert run_pilot(site.config(queue="NO_SUCH_QUEUE")) == ec.PilotExit.QUEUEDATA
 
 
 def test_parked_final_update_is_resent_by_the_next_pilot(site: Site) -> None:
@@ -191,7 +191,7 @@ def test_parked_final_update_is_resent_by_the_next_pilot(site: Site) -> None:
         UpdateRequest(job_id=pid, job_status="finished", attempt_nr=1, pilot_error_code=0, trans_exit_code=0)
     )
     # when a new pilot starts in the same work dir
-    assert run_pilot(site.config()) == ec.EXIT_NO_JOBS
+    assert run_pilot(site.config()) == ec.PilotExit.NO_JOBS
     # then the update is delivered and the file removed
     assert site.job(pid)["jobStatus"] == "finished"
     assert PendingUpdates(site.workdir / "pending-updates").load_all() == []
@@ -204,13 +204,13 @@ def test_pilot_lifetime_ending_during_a_job_exits_81(site: Site) -> None:
     # when the pilot's lifetime ends while the payload runs
     code = run_pilot(site.config(lifetime=2.0, min_remaining_time=0.0))
     # then the job fails with 1213 and the pilot reports "reached max time"
-    assert code == ec.EXIT_REACHED_MAX_TIME
+    assert code == ec.PilotExit.REACHED_MAX_TIME
     assert time.monotonic() - start < 10
-    assert site.pilot_errors(pid) == [ec.PILOT_REACHEDMAXTIME]
+    assert site.pilot_errors(pid) == [ec.PilotCode.REACHEDMAXTIME]
 
 
 def test_too_little_lifetime_for_any_job_exits_81(site: Site) -> None:
-    assert run_pilot(site.config(lifetime=10.0, min_remaining_time=60.0)) == ec.EXIT_REACHED_MAX_TIME
+    assert run_pilot(site.config(lifetime=10.0, min_remaining_time=60.0)) == ec.PilotExit.REACHED_MAX_TIME
 
 
 def test_work_dir_that_cannot_be_created_exits_66(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ PILOT = (
 
 
 @pytest.mark.parametrize(
-    ("signum", "code"), [(signal.SIGTERM, ec.PILOT_SIGTERM), (signal.SIGINT, ec.PILOT_SIGINT)]
+    ("signum", "code"), [(signal.SIGTERM, ec.PilotCode.SIGTERM), (signal.SIGINT, ec.PilotCode.SIGINT)]
 )
 def test_signal_kills_the_payload_and_is_reported(
     site: Site, tmp_path: Path, signum: signal.Signals, code: int

@@ -64,11 +64,11 @@ def test_stage_in_missing_input_is_1103_and_bad_checksum_1171(tmp_path: Path) ->
     work.mkdir()
     with pytest.raises(StageError) as err:
         stage_in([_file("nope.txt")], storage, work)
-    assert err.value.code == ec.PILOT_NOSUCHFILE == 1103
+    assert err.value.code == ec.PilotCode.NOSUCHFILE and ec.PilotCode.NOSUCHFILE.value == 1103
     (storage / "in.txt").write_bytes(b"hello")
     with pytest.raises(StageError) as err:
         stage_in([_file("in.txt", checksum="ad:00000001")], storage, work)
-    assert err.value.code == ec.PILOT_GETADMISMATCH
+    assert err.value.code == ec.PilotCode.GETADMISMATCH
 
 
 def test_stage_out_reports_size_checksum_surl(tmp_path: Path) -> None:
@@ -86,7 +86,8 @@ def test_stage_out_reports_size_checksum_surl(tmp_path: Path) -> None:
 def test_stage_out_missing_output_is_1165(tmp_path: Path) -> None:
     with pytest.raises(StageError) as err:
         stage_out([_file("missing.root", "output")], tmp_path, tmp_path / "dest", "SE")
-    assert err.value.code == ec.PILOT_MISSINGOUTPUTFILE == 1165
+    assert err.value.code == ec.PilotCode.MISSINGOUTPUTFILE
+    assert ec.PilotCode.MISSINGOUTPUTFILE.value == 1165
 
 
 def test_stage_out_generates_a_guid_when_the_job_has_none(tmp_path: Path) -> None:

@@ -9,13 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pandawms.core.brokerage import (
-    TEST_LABELS,
     BrokerageDecision,
     BrokerageRequest,
     Rejection,
     broker,
     queue_weight,
 )
+from pandawms.core.dispatch import TEST_LABELS
 from pandawms.core.ids import QueueName
 from pandawms.core.specs import ProdSourceLabel, QueueLoad, QueueSpec, QueueStatus, ResourceRequest
 

@@ -1,27 +1,30 @@
-"""The error-code catalog: complete, unique, consistent with its named constants and the reference."""
+"""The error-code catalog: complete, unique, derived from the code enums, consistent with the reference;
+the kill codes; the pilot's shell exit-code contract in both directions."""
 
 from __future__ import annotations
+
+import signal
+import sys
+from enum import unique
 
 import pytest
 
 from pandawms.core.specs import ErrorComponent
 from pandawms.core.states import JobStatus
 from pandawms.protocol import errorcodes as ec
-from pandawms.protocol.errorcodes import ErrorCategory, ErrorInfo
+from pandawms.protocol.errorcodes import (
+    CatalogCode,
+    ErrorCategory,
+    ErrorInfo,
+    ExitStatus,
+    PilotCode,
+    PilotExit,
+    PilotPhase,
+    WrapperExit,
+)
+from pandawms.protocol.errorcodes.exitcodes import codes_by_exit, exits_by_code
 
 P = ErrorComponent.PILOT
-CONSTANT_PREFIXES = {
-    "PILOT_": ErrorComponent.PILOT,
-    "JOBDISPATCHER_": ErrorComponent.JOBDISPATCHER,
-    "DDM_": ErrorComponent.DDM,
-    "TASKBUFFER_": ErrorComponent.TASKBUFFER,
-    "SUP_": ErrorComponent.SUP,
-}
-
-
-def _table_rows() -> int:
-    pilot = sum(len(rows) for rows in ec._PILOT.values())
-    return pilot + sum(len(rows) for rows in ec._SERVER_TABLES.values())
 
 
 def test_every_entry_is_complete() -> None:
@@ -30,24 +33,61 @@ def test_every_entry_is_complete() -> None:
         assert info.description.strip(), info
         assert isinstance(info.category, ErrorCategory), info
         if info.component is P:
-            assert info.phase in ec.PILOT_PHASES, info
+            assert info.phase in set(PilotPhase), info
         else:
             assert info.phase == info.component.value, info
 
 
-def test_no_duplicate_keys_or_acronyms() -> None:
+def test_the_catalog_is_the_code_enums() -> None:
     entries = ec.catalog()
-    assert len(entries) == _table_rows()
+    assert len(entries) == sum(len(codes) for codes in ec.COMPONENT_CODES.values())
+    for comp, codes in ec.COMPONENT_CODES.items():
+        for member in codes:
+            phase = member.phase.value if isinstance(member, PilotCode) else comp.value
+            expected = ErrorInfo(comp, int(member), member.name, member.description, member.category, phase)
+            assert ec.describe(comp, member) == expected
+            assert codes(int(member)) is member  # value lookup finds the same row
+
+
+def test_codes_are_unique_per_component() -> None:
+    entries = ec.catalog()
     assert len({(i.component, i.code) for i in entries}) == len(entries)
-    for comp in ErrorComponent:
+    for comp, codes in ec.COMPONENT_CODES.items():
+        assert len(codes.__members__) == len(codes), f"{comp}: an alias hides a duplicate code"
         acronyms = [i.acronym for i in entries if i.component is comp]
         assert len(acronyms) == len(set(acronyms)), comp
+
+
+def test_a_duplicate_code_is_refused_when_the_enum_is_built() -> None:
+    with pytest.raises(ValueError, match="duplicate values found in <enum 'Twice'>: B -> A"):
+
+        @unique
+        class Twice(CatalogCode):
+            A = 7, ErrorCategory.RUNTIME, "first"
+            B = 7, ErrorCategory.RUNTIME, "second"
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ((7, "x", "desc"), "Broken 7: category 'x' is not an ErrorCategory"),
+        ((7, ErrorCategory.RUNTIME, " "), "Broken 7: description ' ' is not a non-empty string"),
+        ((7, ErrorCategory.RUNTIME), "Broken 7: expected category and description after the code"),
+        (("7", ErrorCategory.RUNTIME, "desc"), "Broken: code '7' is not an int"),
+    ],
+)
+def test_a_malformed_row_is_refused_naming_the_code(row: tuple[object, ...], message: str) -> None:
+    with pytest.raises(TypeError, match=message):
+
+        class Broken(CatalogCode):
+            BAD = row
 
 
 def test_catalog_is_sorted_and_covers_the_server_components() -> None:
     entries = ec.catalog()
     assert entries == sorted(entries, key=lambda i: (i.component.value, i.code))
     components = {i.component for i in entries}
+    assert components == set(ec.COMPONENT_CODES)
     assert components == {
         P,
         ErrorComponent.JOBDISPATCHER,
@@ -73,12 +113,12 @@ def test_catalog_is_sorted_and_covers_the_server_components() -> None:
         200,
         300,
     }
+    assert codes[ErrorComponent.BROKERAGE] == {1}
     assert len(codes[P]) == 127  # every code of errors.md §3, ranges expanded
 
 
 def test_pilot_phases_match_the_reference_sections() -> None:
-    assert set(ec._PILOT) == set(ec.PILOT_PHASES)
-    assert set(ec.PILOT_PHASES) == {
+    assert {p.value for p in PilotPhase} == {
         "setup",
         "stagein",
         "payload",
@@ -89,6 +129,7 @@ def test_pilot_phases_match_the_reference_sections() -> None:
         "eventservice",
         "internal",
     }
+    assert {code.phase for code in PilotCode} == set(PilotPhase)  # every phase has codes
 
 
 @pytest.mark.parametrize(
@@ -143,17 +184,18 @@ def test_expanded_ranges_get_distinct_acronyms() -> None:
     assert all(a.startswith("SINGULARITY") for a in containers) and len(set(containers)) == 7
 
 
-def test_named_constants_match_the_catalog() -> None:
-    checked = 0
-    for name, value in vars(ec).items():
-        prefix = next((p for p in CONSTANT_PREFIXES if name.startswith(p)), None)
-        if prefix is None or type(value) is not int:
-            continue
-        assert ec.describe(CONSTANT_PREFIXES[prefix], value).acronym == name.removeprefix(prefix), name
-        checked += 1
-    assert checked > 100
-    assert (ec.PILOT_PANDAKILL, ec.PILOT_SIGTERM, ec.JOBDISPATCHER_SENT_TIMEOUT) == (1144, 1201, 102)
-    assert (ec.TASKBUFFER_SERVER_RETRY, ec.SUP_INVALID_BATCH_ID) == (106, 1)
+def test_members_are_their_codes() -> None:
+    assert (PilotCode.PANDAKILL, PilotCode.SIGTERM, ec.JobDispatcherCode.SENT_TIMEOUT) == (1144, 1201, 102)
+    assert (ec.TaskBufferCode.SERVER_RETRY, ec.SupCode.INVALID_BATCH_ID, ec.BrokerageCode.NO_QUEUE) == (
+        106,
+        1,
+        1,
+    )
+    assert (
+        f"{PilotCode.STAGEINFAILED}" == str(PilotCode.STAGEINFAILED) == "1099"
+    )  # diags and logs show the code
+    assert PilotCode.STAGEINFAILED.category is ErrorCategory.FILE_STORAGE
+    assert PilotCode.STAGEINFAILED.phase is PilotPhase.STAGEIN
 
 
 def test_unknown_codes_are_described_not_refused() -> None:
@@ -181,13 +223,13 @@ def test_categories_table() -> None:
     assert [int(c) for c in ErrorCategory] == list(range(7))
     assert set(ec.CATEGORIES) == set(ErrorCategory)
     info = ec.category_info(4)
-    assert (info.name, info.fill, info.strong) == ("Job Termination and Kill Signals", "#fff1aa", "#deb900")
+    assert info.name == "Job Termination and Kill Signals"
     assert "walltime" in info.advice
-    assert ec.category_info(ErrorCategory.UNCATEGORIZED).fill == "#bdbdbd"
+    assert ec.category_info(ErrorCategory.UNCATEGORIZED).name == "Uncategorized"
     for cat in ErrorCategory:
         got = ec.CATEGORIES[cat]
         assert got.category is cat and got.name and got.advice
-        assert got.fill.startswith("#") and got.strong.startswith("#")
+    assert len({c.name for c in ec.CATEGORIES.values()}) == len(ErrorCategory)
     with pytest.raises(ValueError):
         ec.category_info(7)
 
@@ -213,14 +255,14 @@ KILL_STATES = {
 @pytest.mark.parametrize(("code", "state"), sorted(KILL_STATES.items()))
 def test_kill_final_state(code: int, state: str) -> None:
     assert ec.kill_final_state(code) == state
-    assert JobStatus(state) in (JobStatus.CLOSED, JobStatus.CANCELLED)
+    assert ec.kill_final_state(code) in (JobStatus.CLOSED, JobStatus.CANCELLED)
     assert ec.KILL_CODES[code].meaning
 
 
 def test_kill_codes_table_and_force_codes() -> None:
     assert set(ec.KILL_CODES) == set(KILL_STATES)
     assert sorted(ec.KILL_FORCE_CODES) == [9, 52, 99]
-    assert ec.KILL_FORCE_CODES.issubset(ec.KILL_CODES)
+    assert all(ec.KILL_CODES[c].final_state is JobStatus.CANCELLED for c in ec.KILL_FORCE_CODES)
 
 
 @pytest.mark.parametrize("code", [0, 1, 5, 100, -1])
@@ -230,20 +272,35 @@ def test_kill_final_state_refuses_unknown_codes(code: int) -> None:
 
 
 def test_exit_code_table() -> None:
-    assert set(ec.PILOT_EXIT_CODES) == {*range(64, 84), 130, 131, 135, 137, 138, 139, 143, 152}
+    signals = {130, 131, 135, 137, 138, 139, 143, 152}
+    assert {int(e) for e in PilotExit} == {0, *range(64, 84), *signals}
+    assert {int(e) for e in WrapperExit} == {1, 2}
     consts = (
-        ec.EXIT_OK,
-        ec.EXIT_GENERAL_ERROR,
-        ec.EXIT_MKDIR,
-        ec.EXIT_NO_LOCAL_SPACE,
-        ec.EXIT_EXCEPTION,
-        ec.EXIT_QUEUE_NOT_ACTIVE,
-        ec.EXIT_SERVER_COMMUNICATION,
-        ec.EXIT_REACHED_MAX_TIME,
-        ec.EXIT_NO_JOBS,
-        ec.EXIT_QUEUE_OFFLINE,
+        PilotExit.OK,
+        PilotExit.GENERAL_ERROR,
+        PilotExit.MKDIR,
+        PilotExit.NO_LOCAL_SPACE,
+        PilotExit.EXCEPTION,
+        PilotExit.QUEUE_NOT_ACTIVE,
+        PilotExit.SERVER_COMMUNICATION,
+        PilotExit.REACHED_MAX_TIME,
+        PilotExit.NO_JOBS,
+        PilotExit.QUEUE_OFFLINE,
     )
     assert consts == (0, 65, 66, 69, 70, 78, 79, 81, 82, 83)
+    for exit_ in PilotExit:
+        assert exit_.meaning.strip(), exit_
+
+
+def test_signal_exits_are_128_plus_the_signal() -> None:
+    sig_exits = [e for e in PilotExit if e.name.startswith("SIG")]
+    assert len(sig_exits) == 8
+    for e in sig_exits:
+        assert e.meaning == f"killed by signal {e.name}"
+        if sys.platform == "linux":  # the contract uses Linux's numbers
+            assert e == 128 + signal.Signals[e.name]
+        if e is not PilotExit.SIGKILL:
+            assert e.pilot_codes == (PilotCode[e.name],)
 
 
 @pytest.mark.parametrize(
@@ -298,17 +355,51 @@ def test_pilot_code_for_exit(exit_code: int, pilot_code: int | None) -> None:
 def test_exit_maps_round_trip() -> None:
     for exit_code, pilot_code in ec.PILOT_CODE_FOR_EXIT.items():
         assert ec.exit_code_for_pilot(pilot_code) == exit_code
-        assert ec.describe(P, pilot_code).acronym != "UNKNOWN"
-        assert exit_code in ec.PILOT_EXIT_CODES
-    for pilot_code, exit_code in ec.EXIT_FOR_PILOT_CODE.items():
+        assert ec.pilot_code_for_exit(exit_code) is pilot_code
+    for code, exit_code in ec.EXIT_FOR_PILOT_CODE.items():
         back = ec.pilot_code_for_exit(exit_code)
         assert back is not None and ec.EXIT_FOR_PILOT_CODE[back] == exit_code
-        assert ec.describe(P, pilot_code).acronym != "UNKNOWN"
-    assert set(ec.PILOT_EXIT_CODES) - set(ec.PILOT_CODE_FOR_EXIT) == {74}
+        assert ec.describe(P, code).acronym != "UNKNOWN"
+    without_code = {e for e in PilotExit if e not in ec.PILOT_CODE_FOR_EXIT}
+    assert without_code == {PilotExit.OK, PilotExit.JSON_TIMEOUT}
+
+
+def test_the_inverse_map_takes_the_first_code_of_a_shared_exit() -> None:
+    assert PilotExit.PROXY_INVALID.pilot_codes[0] is PilotCode.NOPROXY
+    assert ec.PILOT_CODE_FOR_EXIT[68] is PilotCode.NOPROXY
+    assert ec.PILOT_CODE_FOR_EXIT[137] is PilotCode.KILLSIGNAL
+    shared = {e: e.pilot_codes for e in PilotExit if len(e.pilot_codes) > 1}
+    assert set(shared) == {PilotExit.PROXY_INVALID, PilotExit.SIGKILL}
+    assert len(ec.EXIT_FOR_PILOT_CODE) == sum(len(e.pilot_codes) for e in PilotExit)
+
+
+def test_a_pilot_code_under_two_exits_is_refused() -> None:
+    class Contract(ExitStatus):
+        A = 70, "a", PilotCode.MKDIR, PilotCode.NOPROXY
+        B = 71, "b", PilotCode.NOPROXY
+
+    with pytest.raises(ValueError, match="pilot code NOPROXY is listed under exits 70 and 71"):
+        exits_by_code(Contract)
+    assert codes_by_exit(Contract) == {70: PilotCode.MKDIR, 71: PilotCode.NOPROXY}
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ((), "Bad 9: a row is \\(status, meaning, \\*pilot codes\\)"),
+        ((5,), "Bad 9: a row is \\(status, meaning, \\*pilot codes\\)"),
+        (("meaning", 1201), "Bad 9: pilot codes must be PilotCode members: \\(1201,\\)"),
+    ],
+)
+def test_a_malformed_exit_row_is_refused(row: tuple[object, ...], message: str) -> None:
+    with pytest.raises(TypeError, match=message):
+
+        class Bad(ExitStatus):
+            X = 9, *row
 
 
 def test_exit_code_for_pilot_defaults() -> None:
-    assert ec.exit_code_for_pilot(0) == ec.EXIT_OK
+    assert ec.exit_code_for_pilot(0) is PilotExit.OK
     assert ec.exit_code_for_pilot(1177) == 68  # NOVOMSPROXY shares the proxy exit
-    assert ec.exit_code_for_pilot(ec.PILOT_USERKILL) == 137
-    assert ec.exit_code_for_pilot(ec.PILOT_PAYLOADEXECUTIONFAILURE) == ec.EXIT_GENERAL_ERROR
+    assert ec.exit_code_for_pilot(PilotCode.USERKILL) is PilotExit.SIGKILL
+    assert ec.exit_code_for_pilot(PilotCode.PAYLOADEXECUTIONFAILURE) is PilotExit.GENERAL_ERROR

@@ -5,6 +5,8 @@ These fail when a new field is declared in one place but not in the others (reci
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from datetime import datetime
 
 import pytest
@@ -19,6 +21,7 @@ from pandawms.core.fields import (
     RECORD_FIELDS,
     SUBMIT_FIELDS,
     Codec,
+    JobField,
     Kind,
     dataclass_attributes,
     declared_attributes,
@@ -78,7 +81,7 @@ def test_schema_has_exactly_the_declared_columns() -> None:
         assert isinstance(col.type, SQL_TYPE[f.kind]), f.column
         assert col.nullable is f.nullable, f.column
         if f.kind is Kind.STR:
-            assert col.type.length == f.length, f.column
+            assert isinstance(col.type, String) and col.type.length == f.length, f.column
 
 
 def _aliases(model: type[BaseModel]) -> dict[str, str | None]:
@@ -100,15 +103,18 @@ def _aliases(model: type[BaseModel]) -> dict[str, str | None]:
     ids=["JobSubmission", "JobRecord", "PilotJob"],
 )
 def test_wire_models_carry_exactly_the_declared_fields(
-    model: type[BaseModel], declared: tuple[object, ...], wire_of: object, extra: set[str]
+    model: type[BaseModel],
+    declared: tuple[JobField, ...],
+    wire_of: Callable[[JobField], str | None],
+    extra: set[str],
 ) -> None:
     aliases = _aliases(model)
     for f in declared:
-        assert f.column in aliases, f"{model.__name__} lacks {f.column} ({f.wire})"  # type: ignore[attr-defined]
-        assert aliases[f.column] in (wire_of(f), None), f.column  # type: ignore[attr-defined,operator]
+        assert f.column in aliases, f"{model.__name__} lacks {f.column} ({f.wire})"
+        assert aliases[f.column] in (wire_of(f), None), f.column
         if aliases[f.column] is None:
-            assert f.column == wire_of(f)  # type: ignore[attr-defined,operator]
-    undeclared = set(aliases) - {f.column for f in declared} - extra  # type: ignore[attr-defined]
+            assert f.column == wire_of(f)
+    undeclared = set(aliases) - {f.column for f in declared} - extra
     assert undeclared == set(), f"{model.__name__} has fields missing from JOB_FIELDS"
 
 
@@ -151,7 +157,7 @@ def test_job_round_trips_through_a_row(spec: JobSpec, status: JobStatus, rss: in
     files = (FileSpec(lfn="in.root", type=FileType.INPUT, scope="mc23", fsize=5),)
     job = Job(
         panda_id=PandaID(7),
-        spec=JobSpec(**{**{f: getattr(spec, f) for f in spec.__slots__}, "files": files}),  # type: ignore[attr-defined]
+        spec=dataclasses.replace(spec, files=files),
         status=status,
         attempt_nr=2,
         parent_id=PandaID(3),

@@ -216,7 +216,7 @@ class Factory:
         del self.workers[worker.worker_id]
         ended = summary.queues.setdefault(worker.queue, QueueCycle()).ended
         ended[status.state.value] += 1
-        if status.exit_code == ec.EXIT_NO_JOBS:
+        if status.exit_code == ec.PilotExit.NO_JOBS:
             ended["empty"] += 1  # pilots that found no job (factory.md §8 #1)
 
     def _heartbeat(self) -> None:

@@ -15,6 +15,7 @@ from pandawms.core.specs import Job
 from pandawms.db.monitor import ErrorFact, Fact, error_diags
 from pandawms.db.rows import row_to_job
 from pandawms.monitor import summaries as sm
+from pandawms.monitor.error_style import category_style
 from pandawms.monitor.models import (
     Chart,
     ChartSeries,
@@ -26,7 +27,7 @@ from pandawms.monitor.models import (
 )
 from pandawms.monitor.params import WINDOW_PARAMS, Window
 from pandawms.monitor.style import STATE_ORDER, chart_color
-from pandawms.protocol.errorcodes import category_info, describe
+from pandawms.protocol.errorcodes import describe
 
 
 def link(path: str, params: Mapping[str, str], **changes: str | None) -> str:
@@ -66,7 +67,7 @@ def selection_out(
 
 def error_entry(component: str, code: int, **extra: Any) -> ErrorEntry:
     info = describe(component, code)
-    cat = category_info(info.category)
+    cat = category_style(info.category)
     return ErrorEntry(
         component=component,
         code=code,

@@ -17,22 +17,22 @@ from pandawms.protocol import errorcodes as ec
 # A signal the pilot itself receives (pilot.md §5): the job ends failed with this code.
 SIGNAL_CODES: Mapping[int, int] = MappingProxyType(
     {
-        signal.SIGTERM: ec.PILOT_SIGTERM,
-        signal.SIGQUIT: ec.PILOT_SIGQUIT,
-        signal.SIGSEGV: ec.PILOT_SIGSEGV,
-        signal.SIGXCPU: ec.PILOT_SIGXCPU,
-        signal.SIGBUS: ec.PILOT_SIGBUS,
-        signal.SIGUSR1: ec.PILOT_SIGUSR1,
-        signal.SIGINT: ec.PILOT_SIGINT,
+        signal.SIGTERM: ec.PilotCode.SIGTERM,
+        signal.SIGQUIT: ec.PilotCode.SIGQUIT,
+        signal.SIGSEGV: ec.PilotCode.SIGSEGV,
+        signal.SIGXCPU: ec.PilotCode.SIGXCPU,
+        signal.SIGBUS: ec.PilotCode.SIGBUS,
+        signal.SIGUSR1: ec.PilotCode.SIGUSR1,
+        signal.SIGINT: ec.PilotCode.SIGINT,
     }
 )
 # A payload killed by a signal nobody in the pilot sent: segfaults have their own payload code.
-PAYLOAD_SIGNAL_CODES: Mapping[int, int] = MappingProxyType({signal.SIGSEGV: ec.PILOT_PAYLOADSIGSEGV})
+PAYLOAD_SIGNAL_CODES: Mapping[int, int] = MappingProxyType({signal.SIGSEGV: ec.PilotCode.PAYLOADSIGSEGV})
 
 
 def signal_code(signum: int) -> int:
     """The pilot error code for a signal the pilot received (1200 KILLSIGNAL when it has no own code)."""
-    return SIGNAL_CODES.get(signum, ec.PILOT_KILLSIGNAL)
+    return SIGNAL_CODES.get(signum, ec.PilotCode.KILLSIGNAL)
 
 
 def _signal_name(signum: int) -> str:
@@ -49,7 +49,9 @@ def payload_error(result: PayloadExit) -> PilotError | None:
         code = PAYLOAD_SIGNAL_CODES.get(sig) or signal_code(sig)
         return PilotError(code, f"payload killed by {_signal_name(sig)}")
     if result.returncode != 0:
-        return PilotError(ec.PILOT_PAYLOADEXECUTIONFAILURE, f"payload exited with code {result.returncode}")
+        return PilotError(
+            ec.PilotCode.PAYLOADEXECUTIONFAILURE, f"payload exited with code {result.returncode}"
+        )
     return None
 
 
@@ -77,12 +79,12 @@ class PilotOutcome:
 
 _FIXED_EXITS: Mapping[StopReason, int] = MappingProxyType(
     {
-        StopReason.REACHED_MAX_TIME: ec.EXIT_REACHED_MAX_TIME,
-        StopReason.SERVER_UNREACHABLE: ec.EXIT_SERVER_COMMUNICATION,
-        StopReason.QUEUE_UNKNOWN: ec.EXIT_QUEUEDATA,
-        StopReason.QUEUE_NOT_ACTIVE: ec.EXIT_QUEUE_NOT_ACTIVE,
-        StopReason.QUEUE_OFFLINE: ec.EXIT_QUEUE_OFFLINE,
-        StopReason.ERROR: ec.EXIT_GENERAL_ERROR,
+        StopReason.REACHED_MAX_TIME: ec.PilotExit.REACHED_MAX_TIME,
+        StopReason.SERVER_UNREACHABLE: ec.PilotExit.SERVER_COMMUNICATION,
+        StopReason.QUEUE_UNKNOWN: ec.PilotExit.QUEUEDATA,
+        StopReason.QUEUE_NOT_ACTIVE: ec.PilotExit.QUEUE_NOT_ACTIVE,
+        StopReason.QUEUE_OFFLINE: ec.PilotExit.QUEUE_OFFLINE,
+        StopReason.ERROR: ec.PilotExit.GENERAL_ERROR,
     }
 )
 
@@ -95,7 +97,11 @@ def exit_code(outcome: PilotOutcome) -> int:
     if outcome.reason in _FIXED_EXITS:
         return _FIXED_EXITS[outcome.reason]
     if outcome.lost_final_updates:
-        return ec.EXIT_SERVER_COMMUNICATION
+        return ec.PilotExit.SERVER_COMMUNICATION
     if outcome.jobs_run == 0:
-        return ec.EXIT_NO_JOBS if outcome.reason is StopReason.NO_MORE_JOBS else ec.EXIT_REACHED_MAX_TIME
-    return ec.EXIT_OK
+        return (
+            ec.PilotExit.NO_JOBS
+            if outcome.reason is StopReason.NO_MORE_JOBS
+            else ec.PilotExit.REACHED_MAX_TIME
+        )
+    return ec.PilotExit.OK

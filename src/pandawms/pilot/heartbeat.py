@@ -78,9 +78,11 @@ class Heartbeat:
         commands = commands_of(answer)
         if PilotCommand.TOBEKILLED in commands:
             log.warning("job %d: server says tobekilled (%s)", self.job.panda_id, answer.message)
-            self.state.request_kill(ec.PILOT_PANDAKILL, "job killed by the server (tobekilled)")
+            self.state.request_kill(ec.PilotCode.PANDAKILL, "job killed by the server (tobekilled)")
         elif PilotCommand.ALREADYDONE in commands:
-            self.state.request_kill(ec.PILOT_PANDAKILL, f"server says job is already done: {answer.message}")
+            self.state.request_kill(
+                ec.PilotCode.PANDAKILL, f"server says job is already done: {answer.message}"
+            )
         elif commands:
             log.info("job %d: ignoring server commands %s", self.job.panda_id, sorted(commands))
 
@@ -88,7 +90,7 @@ class Heartbeat:
         silent = self._clock() - self._last_ok
         if silent > self.max_silence:
             self.state.request_kill(
-                ec.PILOT_EXCEEDEDMAXWAITTIME, f"no successful server update for {silent:.0f} s"
+                ec.PilotCode.EXCEEDEDMAXWAITTIME, f"no successful server update for {silent:.0f} s"
             )
 
     def start(self) -> None:

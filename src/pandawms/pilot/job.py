@@ -114,7 +114,7 @@ class JobRun:
             self.state.record_error(exc.code, exc.diag)
         except Exception as exc:  # an unforeseen bug must still end in a final update
             log.exception("job %d: internal pilot error", self.job.panda_id)
-            self.state.record_error(ec.PILOT_INTERNALPILOTPROBLEM, f"internal pilot error: {exc!r}")
+            self.state.record_error(ec.PilotCode.INTERNALPILOTPROBLEM, f"internal pilot error: {exc!r}")
         self.state.advance(JobPhase.LOGGING)
         self.heartbeat.stop()
         self._log_tarball()
@@ -135,12 +135,12 @@ class JobRun:
         try:
             self._argv = build_command(self.job.transformation, self.job.job_parameters)
         except CommandError as exc:
-            raise StepError(ec.PILOT_UNRECOGNIZEDTRFARGUMENTS, str(exc)) from None
+            raise StepError(ec.PilotCode.UNRECOGNIZEDTRFARGUMENTS, str(exc)) from None
         self.state.advance(JobPhase.SETUP)
         try:
             self.dir.mkdir(parents=True, exist_ok=True, mode=0o770)
         except OSError as exc:
-            raise StepError(ec.PILOT_MKDIR, f"cannot create work dir {self.dir}: {exc}") from None
+            raise StepError(ec.PilotCode.MKDIR, f"cannot create work dir {self.dir}: {exc}") from None
         self._attach_log()
         self.heartbeat.send("starting")
         self.heartbeat.start()
@@ -177,7 +177,7 @@ class JobRun:
         except OSError as exc:
             missing = isinstance(exc, FileNotFoundError | PermissionError)
             self.state.trans_exit_code = 127 if missing else 126
-            code = ec.PILOT_TRANSFORMNOTFOUND if missing else ec.PILOT_PAYLOADEXECUTIONEXCEPTION
+            code = ec.PilotCode.TRANSFORMNOTFOUND if missing else ec.PilotCode.PAYLOADEXECUTIONEXCEPTION
             raise StepError(code, f"cannot start {self._argv[0]}: {exc}") from None
         return payload
 

@@ -76,10 +76,10 @@ def check_walltime(limits: JobLimits, job_started: float, now: float) -> Violati
     running = now - job_started
     if limits.walltime_s > 0 and running > limits.walltime_s:
         diag = f"job exceeded its maxWalltime: ran {running:.0f} s > {limits.walltime_s:.0f} s"
-        return Violation(LimitKind.WALLTIME, ec.PILOT_REACHEDMAXTIME, diag)
+        return Violation(LimitKind.WALLTIME, ec.PilotCode.REACHEDMAXTIME, diag)
     if limits.pilot_deadline is not None and now >= limits.pilot_deadline:
         diag = f"pilot reached its maximum lifetime after the job ran {running:.0f} s"
-        return Violation(LimitKind.LIFETIME, ec.PILOT_REACHEDMAXTIME, diag)
+        return Violation(LimitKind.LIFETIME, ec.PilotCode.REACHEDMAXTIME, diag)
     return None
 
 
@@ -91,14 +91,14 @@ def check_memory(sample: ResourceSample, limits: JobLimits) -> Violation | None:
         f"payload exceeded the memory limit: {which} {sample.memory_kb // 1024} MB "
         f"> {limits.memory_kb // 1024} MB"
     )
-    return Violation(LimitKind.MEMORY, ec.PILOT_PAYLOADEXCEEDMAXMEM, diag)
+    return Violation(LimitKind.MEMORY, ec.PilotCode.PAYLOADEXCEEDMAXMEM, diag)
 
 
 def check_disk(sample: ResourceSample, limits: JobLimits) -> Violation | None:
     if limits.disk_mb <= 0 or sample.workdir_bytes <= limits.disk_mb * MB:
         return None
     diag = f"work directory too large: {sample.workdir_bytes / MB:.0f} MB > {limits.disk_mb} MB"
-    return Violation(LimitKind.DISK, ec.PILOT_USERDIRTOOLARGE, diag)
+    return Violation(LimitKind.DISK, ec.PilotCode.USERDIRTOOLARGE, diag)
 
 
 def check_looping(
@@ -111,7 +111,7 @@ def check_looping(
     if idle <= limits.looping_timeout_s:
         return None
     diag = f"looping job: no file in the work directory modified for {idle:.0f} s"
-    return Violation(LimitKind.LOOPING, ec.PILOT_LOOPINGJOB, diag)
+    return Violation(LimitKind.LOOPING, ec.PilotCode.LOOPINGJOB, diag)
 
 
 def check_limits(

@@ -244,7 +244,7 @@ def run_pilot(config: PilotConfig, *, client: ServerClient | None = None) -> int
         config.workdir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         print(f"pandawms pilot: cannot create work dir {config.workdir}: {exc}", file=sys.stderr)
-        return ec.EXIT_MKDIR
+        return ec.PilotExit.MKDIR
     handlers = _attach_logging(config)
     retry = HttpRetry(config.backoff_base, config.backoff_cap, config.backoff_budget)
     server = client or ServerClient(config.server_url, retry, timeout=config.http_timeout)

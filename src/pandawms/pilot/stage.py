@@ -68,15 +68,15 @@ def stage_in(files: Iterable[PilotFile], storage: Path, workdir: Path) -> list[P
     for f in files:
         src = find_input(storage, f.lfn, f.scope)
         if src is None:
-            raise StageError(ec.PILOT_NOSUCHFILE, f"input {f.lfn} not found in storage {storage}")
+            raise StageError(ec.PilotCode.NOSUCHFILE, f"input {f.lfn} not found in storage {storage}")
         dest = workdir / f.lfn
         try:
             _copy(src, dest)
         except OSError as exc:
-            raise StageError(ec.PILOT_STAGEINFAILED, f"stage-in of {f.lfn} failed: {exc}") from None
+            raise StageError(ec.PilotCode.STAGEINFAILED, f"stage-in of {f.lfn} failed: {exc}") from None
         want = expected_adler32(f.checksum)
         if want is not None and (got := adler32_of(dest)) != want:
-            raise StageError(ec.PILOT_GETADMISMATCH, f"input {f.lfn}: adler32 {got} != catalogue {want}")
+            raise StageError(ec.PilotCode.GETADMISMATCH, f"input {f.lfn}: adler32 {got} != catalogue {want}")
         staged.append(dest)
     return staged
 
@@ -88,9 +88,9 @@ def stage_out_file(src: Path, lfn: str, guid: str, dest_dir: Path, endpoint: str
     try:
         _copy(src, dest)
     except OSError as exc:
-        raise StageError(ec.PILOT_STAGEOUTFAILED, f"stage-out of {lfn} failed: {exc}") from None
+        raise StageError(ec.PilotCode.STAGEOUTFAILED, f"stage-out of {lfn} failed: {exc}") from None
     if (copied := adler32_of(dest)) != checksum:
-        raise StageError(ec.PILOT_PUTADMISMATCH, f"output {lfn}: stored adler32 {copied} != {checksum}")
+        raise StageError(ec.PilotCode.PUTADMISMATCH, f"output {lfn}: stored adler32 {copied} != {checksum}")
     return OutputFileReport(
         guid=guid or str(uuid.uuid4()),
         fsize=dest.stat().st_size,
@@ -108,7 +108,7 @@ def stage_out(
     for f in files:
         src = workdir / f.lfn
         if not src.is_file():
-            raise StageError(ec.PILOT_MISSINGOUTPUTFILE, f"expected output {f.lfn} was not produced")
+            raise StageError(ec.PilotCode.MISSINGOUTPUTFILE, f"expected output {f.lfn} was not produced")
         report[f.lfn] = stage_out_file(src, f.lfn, f.guid, dest_dir, endpoint)
     return report
 
@@ -122,5 +122,5 @@ def create_log_tarball(dest: Path, folder_name: str, members: Iterable[Path]) ->
                 if path.exists():
                     tar.add(path, arcname=f"{folder_name}/{path.name}")
     except OSError as exc:
-        raise StageError(ec.PILOT_LOGFILECREATIONFAILURE, f"log tarball {dest.name}: {exc}") from None
+        raise StageError(ec.PilotCode.LOGFILECREATIONFAILURE, f"log tarball {dest.name}: {exc}") from None
     return dest

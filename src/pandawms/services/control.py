@@ -42,7 +42,7 @@ def kill(conn: Connection, ids: Sequence[int], code: int, reason: str, now: date
     except ValueError as exc:
         raise InvalidInput(f"code: {exc}", "code") from None
     diag = f"killed with code {code}" + (f": {reason}" if reason else "")
-    error = JobError(ErrorComponent.TASKBUFFER, errorcodes.TASKBUFFER_KILLED, diag[:300])
+    error = JobError(ErrorComponent.TASKBUFFER, errorcodes.TaskBufferCode.KILLED, diag[:300])
     change = JobChange(errors=(error,), command=PilotCommand.TOBEKILLED)
     force = code in errorcodes.KILL_FORCE_CODES
     return [_kill_one(conn, pid, final, change, force, now) for pid in ids]
@@ -81,7 +81,7 @@ def _reassign_one(conn: Connection, pid: int, site: str | None, now: datetime) -
             pid, A.REJECTED, job.status.value, "only jobs not yet dispatched can be reassigned"
         )
     diag = f"reassigned{' to ' + site if site else ''}"
-    error = JobError(ErrorComponent.TASKBUFFER, errorcodes.TASKBUFFER_REASSIGNED, diag)
+    error = JobError(ErrorComponent.TASKBUFFER, errorcodes.TaskBufferCode.REASSIGNED, diag)
     move = Move(
         JobStatus.CLOSED, "reassigned", change=JobChange(errors=(error,)), only_from=PRE_DISPATCH_STATES
     )

@@ -24,7 +24,7 @@ from pandawms.db import brokerage as brokerage_db
 from pandawms.db import jobs as jobs_db
 from pandawms.db import queues as queues_db
 from pandawms.db.brokerage import StoredDecision
-from pandawms.protocol.errorcodes import BROKERAGE_NO_QUEUE
+from pandawms.protocol.errorcodes import BrokerageCode
 from pandawms.services import lifecycle
 from pandawms.services.lifecycle import Move
 
@@ -89,7 +89,7 @@ def _rejections(decision: BrokerageDecision) -> dict[str, dict[str, object]]:
 
 
 def _brokerage_error(decision: BrokerageDecision) -> JobError:
-    code = BROKERAGE_NO_QUEUE if decision.hopeless else 0
+    code = BrokerageCode.NO_QUEUE if decision.hopeless else 0
     return JobError(ErrorComponent.BROKERAGE, code, decision.summary()[:BROKERAGE_DIAG_LIMIT])
 
 

@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 # cancelled whatever its exit status; an id this backend never started (or already swept) is missed.
 EXIT_STATES: Mapping[int, WorkerState] = MappingProxyType(
     {
-        ec.EXIT_OK: WorkerState.FINISHED,
-        ec.EXIT_NO_JOBS: WorkerState.FINISHED,  # an empty pilot ended normally
+        ec.PilotExit.OK: WorkerState.FINISHED,
+        ec.PilotExit.NO_JOBS: WorkerState.FINISHED,  # an empty pilot ended normally
     }
 )
 
