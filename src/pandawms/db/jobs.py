@@ -22,7 +22,7 @@ from pandawms.core.ids import PandaID, QueueName
 from pandawms.core.specs import FileSpec, Job, JobQuery, QueueLoad
 from pandawms.core.states import ACTIVE_STATES, JobStatus
 from pandawms.db.rows import change_columns, file_to_row, row_to_file, row_to_job
-from pandawms.db.schema import job_files, job_reports, job_status_history, jobs
+from pandawms.db.schema import job_files, job_status_history, jobs
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,60 +226,6 @@ def update_fields(conn: Connection, panda_id: int, change: JobChange, now: datet
 def _update_fields_stmt(names: frozenset[str]) -> Update:
     stmt = update(jobs).where(jobs.c.panda_id == bindparam("b_id"))
     return stmt.values({name: bindparam(f"v_{name}") for name in sorted(names)})
-
-
-def update_file_outputs(conn: Connection, panda_id: int, report: Mapping[str, Mapping[str, Any]]) -> None:
-    """Store the pilot's output file report (lfn -> guid, fsize, checksum, surl, endpoint)."""
-    for lfn, meta in report.items():
-        values = {
-            "guid": str(meta.get("guid", ""))[:64],
-            "fsize": int(meta.get("fsize", 0) or 0),
-            "checksum": _checksum(meta),
-            "surl": str(meta.get("surl", "")),
-            "destination_se": str(meta.get("endpoint", ""))[:128],
-            "status": "ready",
-        }
-        stmt = (
-            update(job_files).where(job_files.c.panda_id == panda_id, job_files.c.lfn == lfn).values(**values)
-        )
-        if conn.execute(stmt).rowcount == 0:
-            kind = "log" if lfn.endswith((".tgz", ".tar.gz")) and "log" in lfn else "output"
-            conn.execute(insert(job_files).values(panda_id=panda_id, type=kind, lfn=lfn[:256], **values))
-
-
-def _checksum(meta: Mapping[str, Any]) -> str:
-    if meta.get("adler32"):
-        return f"ad:{meta['adler32']}"
-    return str(meta.get("checksum", ""))[:64]
-
-
-def save_report_texts(
-    conn: Connection, panda_id: int, now: datetime, meta_data: str | None, pilot_log: str | None
-) -> None:
-    """Keep the latest job report (metadata) and pilot log a pilot sent; None leaves a text as it is."""
-    values: dict[str, Any] = {"modification_time": now}
-    if meta_data is not None:
-        values["meta_data"] = meta_data
-    if pilot_log is not None:
-        values["pilot_log"] = pilot_log
-    where = job_reports.c.panda_id == panda_id
-    if conn.execute(update(job_reports).where(where).values(**values)).rowcount == 0:
-        conn.execute(insert(job_reports).values(panda_id=panda_id, **values))
-
-
-@dataclass(frozen=True, slots=True)
-class ReportTexts:
-    meta_data: str
-    pilot_log: str
-    time: datetime
-
-
-def report_texts(conn: Connection, panda_id: int) -> ReportTexts | None:
-    r = job_reports.c
-    row = conn.execute(
-        select(r.meta_data, r.pilot_log, r.modification_time).where(r.panda_id == panda_id)
-    ).first()
-    return ReportTexts(row[0], row[1], row[2]) if row is not None else None
 
 
 # -- reads ---------------------------------------------------------------------------------------------

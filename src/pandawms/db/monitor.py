@@ -10,7 +10,6 @@ counts over the window.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,13 +31,11 @@ from sqlalchemy import (
     or_,
     select,
     union_all,
-    update,
 )
 from sqlalchemy.sql.elements import ColumnElement
 
 from pandawms.core.specs import ErrorComponent
-from pandawms.core.states import ACTIVE_STATES, FINAL_STATES
-from pandawms.db.schema import brokerage_decisions, job_status_history, jobs, workers
+from pandawms.db.schema import jobs
 
 TEXT_COLUMNS = frozenset(
     {
@@ -327,119 +324,3 @@ def capped_count(conn: Connection, sel: Selection, cap: int) -> int:
     """min(count, cap) for a selection with attribute filters (stops reading at the cap)."""
     inner = _newest_ids(sel, SortKey.TIME_DESC, cap).subquery()
     return int(conn.execute(select(func.count()).select_from(inner)).scalar_one())
-
-
-# -- sites, users, workers -----------------------------------------------------------------------------
-
-
-def _window(since: datetime, until: datetime | None) -> list[ColumnElement[bool]]:
-    out = [jobs.c.modification_time >= since]
-    if until is not None:
-        out.append(jobs.c.modification_time < until)
-    return out
-
-
-def counts_by(
-    conn: Connection, column: str, since: datetime, until: datetime | None, only: str | None = None
-) -> list[tuple[str | None, str, int, int]]:
-    """(value, state, jobs, CPU s) per ``column`` value: active jobs now plus final jobs in the window."""
-    col = jobs.c[column]
-    where_only = [col == only] if only is not None else []
-    active = [s.value for s in ACTIVE_STATES]
-    final = [s.value for s in FINAL_STATES]
-    cpu = func.coalesce(func.sum(jobs.c.cpu_consumption_time), 0)
-    out: list[tuple[str | None, str, int, int]] = []
-    for states, window in ((active, []), (final, _window(since, until))):
-        stmt = (
-            select(col, jobs.c.job_status, func.count(), cpu)
-            .where(jobs.c.job_status.in_(states), *window, *where_only)
-            .group_by(col, jobs.c.job_status)
-        )
-        out.extend((r[0], str(r[1]), int(r[2]), int(r[3])) for r in conn.execute(stmt))
-    return out
-
-
-def worker_counts(conn: Connection, since: datetime, queue: str | None = None) -> list[tuple[str, str, int]]:
-    """(queue, worker status, n): live workers plus those that ended in the window."""
-    w = workers.c
-    live = w.status.in_(("submitted", "running"))
-    ended = and_(w.status.not_in(("submitted", "running")), w.modification_time >= since)
-    stmt = select(w.queue, w.status, func.count()).where(or_(live, ended))
-    if queue is not None:
-        stmt = stmt.where(w.queue == queue)
-    return [(str(q), str(s), int(n)) for q, s, n in conn.execute(stmt.group_by(w.queue, w.status))]
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    panda_id: int
-    time: datetime
-    reason: str
-    permanent: bool
-
-
-def queue_rejections(conn: Connection, queue: str, scan: int = 5000, limit: int = 20) -> list[Rejection]:
-    """Why brokerage refused ``queue``, newest first, among the latest ``scan`` decisions."""
-    bd = brokerage_decisions.c
-    newest = select(bd.panda_id).order_by(bd.panda_id.desc()).limit(scan).subquery()
-    needle = "%" + json.dumps(queue)[:-1].replace("%", "\\%").replace("_", "\\_") + '"%'
-    stmt = (
-        select(bd.panda_id, bd.decision_time, bd.rejected)
-        .where(bd.panda_id.in_(select(newest.c.panda_id)), bd.rejected.like(needle, escape="\\"))
-        .order_by(bd.panda_id.desc())
-        .limit(limit)
-    )
-    out = []
-    for pid, when, raw in conn.execute(stmt):
-        entry = json.loads(raw).get(queue)
-        if isinstance(entry, dict):
-            out.append(Rejection(int(pid), when, str(entry.get("reason", "")), bool(entry.get("permanent"))))
-    return out
-
-
-def unbrokered(conn: Connection, queue: str, limit: int = 20) -> list[tuple[int, str]]:
-    """Defined jobs still waiting for a queue whose brokerage explanation names ``queue`` (oldest first)."""
-    needle = "%" + queue.replace("%", "\\%").replace("_", "\\_") + ":%"
-    stmt = (
-        select(jobs.c.panda_id, jobs.c.brokerage_error_diag)
-        .where(jobs.c.job_status == "defined", jobs.c.computing_site.is_(None))
-        .where(jobs.c.brokerage_error_diag.like(needle, escape="\\"))
-        .order_by(jobs.c.panda_id)
-        .limit(limit)
-    )
-    return [(int(p), str(d)) for p, d in conn.execute(stmt)]
-
-
-# -- seeding support (non-status columns only) ---------------------------------------------------------
-
-
-def newest_ids(conn: Connection, n: int) -> list[tuple[int, str | None, datetime]]:
-    """(PandaID, queue, creation time) of the newest n jobs."""
-    c = jobs.c
-    stmt = select(c.panda_id, c.computing_site, c.creation_time).order_by(c.panda_id.desc()).limit(n)
-    return [(int(p), s, t) for p, s, t in conn.execute(stmt)]
-
-
-def running_count(conn: Connection, queue: str) -> int:
-    stmt = select(func.count()).where(jobs.c.computing_site == queue, jobs.c.job_status == "running")
-    return int(conn.execute(stmt).scalar_one())
-
-
-def seed_retime(conn: Connection, first_id: int, last_id: int) -> None:
-    """Seeded jobs: move time columns and history from the creation instant to the job's own times.
-
-    ``create_jobs`` stamps every time with its ``now``; a seeded history needs start/end-based times.
-    """
-    when = func.coalesce(jobs.c.end_time, jobs.c.start_time, jobs.c.creation_time)
-    in_range = jobs.c.panda_id.between(first_id, last_id)
-    conn.execute(update(jobs).where(in_range).values(modification_time=when, state_change_time=when))
-    h = job_status_history.c
-    late = ("holding", "transferring", *(s.value for s in FINAL_STATES))
-    for states, col in ((("starting", "running"), jobs.c.start_time), (late, jobs.c.end_time)):
-        stmt = (
-            update(job_status_history)
-            .where(h.panda_id == jobs.c.panda_id, h.panda_id.between(first_id, last_id))
-            .where(h.job_status.in_(states), col.is_not(None))
-            .values(change_time=col)
-        )
-        conn.execute(stmt)

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from pandawms.core.specs import QueueSpec, QueueStatus
-from pandawms.db.monitor import Rejection
+from pandawms.db.monitor_queues import Rejection
 
 _STATUS_HINTS = {
     QueueStatus.OFFLINE: "The queue is offline: brokerage sends it no jobs and pilots get none.",

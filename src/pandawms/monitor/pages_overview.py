@@ -13,6 +13,7 @@ from pandawms.core.errors import NotFound
 from pandawms.core.specs import QueueSpec
 from pandawms.core.states import JobStatus
 from pandawms.db import monitor as mdb
+from pandawms.db import monitor_queues as mqdb
 from pandawms.db import queues as queues_db
 from pandawms.monitor import summaries as sm
 from pandawms.monitor.common import (
@@ -145,8 +146,8 @@ def _since(window: Window, now: datetime) -> datetime:
 
 def sites_page(conn: Connection, params: Mapping[str, str], now: datetime) -> SitesPage:
     window = parse_window(params, now, SITES_HOURS)
-    counts = _by_key(mdb.counts_by(conn, "computing_site", _since(window, now), window.until))
-    workers = _workers(mdb.worker_counts(conn, _since(window, now)))
+    counts = _by_key(mqdb.counts_by(conn, "computing_site", _since(window, now), window.until))
+    workers = _workers(mqdb.worker_counts(conn, _since(window, now)))
     rows = [
         _site_row(q, counts.get(q.name, Counter()), workers.get(q.name, Counter()), params)
         for q in queues_db.list_all(conn)
@@ -160,11 +161,11 @@ def site_page(conn: Connection, name: str, params: Mapping[str, str], now: datet
         raise NotFound(f"queue {name!r} not found")
     window = parse_window(params, now, SITES_HOURS)
     since = _since(window, now)
-    counts = _by_key(mdb.counts_by(conn, "computing_site", since, window.until, only=name)).get(
+    counts = _by_key(mqdb.counts_by(conn, "computing_site", since, window.until, only=name)).get(
         name, Counter()
     )
-    workers = _workers(mdb.worker_counts(conn, since, queue=name)).get(name, Counter())
-    rejections = mdb.queue_rejections(conn, name)
+    workers = _workers(mqdb.worker_counts(conn, since, queue=name)).get(name, Counter())
+    rejections = mqdb.queue_rejections(conn, name)
     site_term = mdb.Match("computing_site", ((mdb.Term(name),),))
     sel = mdb.Selection(ALL_STATES, (site_term,), since=window.since, until=window.until)
     facts = mdb.facts(conn, sel, DEFAULT_LIMIT)
@@ -184,7 +185,7 @@ def site_page(conn: Connection, name: str, params: Mapping[str, str], now: datet
         ],
         waiting=[
             RejectionOut(panda_id=pid, time=now, reason=diag, permanent=False)
-            for pid, diag in mdb.unbrokered(conn, name)
+            for pid, diag in mqdb.unbrokered(conn, name)
         ],
         errs_by_count=error_entries(with_samples(conn, sm.error_groups(errors)), jobs_params),
         charts=[*time_charts(facts, errors, window, now), *histograms(facts)],
@@ -215,13 +216,13 @@ def _user_rows(rows: list[tuple[str | None, str, int, int]], params: Mapping[str
 
 def users_page(conn: Connection, params: Mapping[str, str], now: datetime) -> UsersPage:
     window = parse_window(params, now, USERS_HOURS)
-    rows = mdb.counts_by(conn, "prod_user_name", _since(window, now), window.until)
+    rows = mqdb.counts_by(conn, "prod_user_name", _since(window, now), window.until)
     return UsersPage(selection=selection_out(params, window, "users"), users=_user_rows(rows, params))
 
 
 def user_page(conn: Connection, name: str, params: Mapping[str, str], now: datetime) -> UserPage:
     window = parse_window(params, now, USER_HOURS)
-    rows = mdb.counts_by(conn, "prod_user_name", _since(window, now), window.until, only=name)
+    rows = mqdb.counts_by(conn, "prod_user_name", _since(window, now), window.until, only=name)
     users = _user_rows(rows, params)
     user = (
         users[0]

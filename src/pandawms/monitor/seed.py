@@ -30,6 +30,7 @@ from pandawms.core.specs import (
 from pandawms.core.states import JobStatus, WorkerStatus
 from pandawms.db import migrate
 from pandawms.db import monitor as monitor_db
+from pandawms.db import seeding as seeding_db
 from pandawms.db.brokerage import StoredDecision, save
 from pandawms.db.engine import Database
 from pandawms.db.rows import spec_to_row
@@ -306,13 +307,13 @@ def _flush(conn: Connection, pending: list[tuple[_Plan, ImportedJob]]) -> None:
     ids = lifecycle.import_jobs(conn, [nj for _, nj in pending], batch_time, host="seed")
     for (plan, _), pid in zip(pending, ids, strict=True):
         plan.panda_id = int(pid)
-    monitor_db.seed_retime(conn, int(ids[0]), int(ids[-1]))
+    seeding_db.seed_retime(conn, int(ids[0]), int(ids[-1]))
     pending.clear()
 
 
 def _decisions(conn: Connection) -> None:
     """Brokerage decisions for the newest jobs: the offline/brokeroff/small queues refuse them."""
-    rows = monitor_db.newest_ids(conn, 3000)
+    rows = seeding_db.newest_ids(conn, 3000)
     decisions = [
         StoredDecision(
             pid,
@@ -334,7 +335,7 @@ def _workers(conn: Connection, rng: random.Random, now: datetime) -> None:
     for q in data.QUEUES:
         if q.status == "offline":
             continue
-        running = monitor_db.running_count(conn, q.name)
+        running = seeding_db.running_count(conn, q.name)
         plan = [(WorkerStatus.RUNNING, min(running, 300)), (WorkerStatus.SUBMITTED, rng.randrange(0, 25))]
         plan += [(WorkerStatus.FINISHED, rng.randrange(20, 80)), (WorkerStatus.FAILED, rng.randrange(0, 8))]
         for status, count in plan:

@@ -14,6 +14,7 @@ from pandawms.core.rules import plan_transition
 from pandawms.core.specs import Job
 from pandawms.core.states import JobStatus
 from pandawms.core.updates import KILL, PilotReport, UpdateKind, UpdatePlan, plan_update
+from pandawms.db import job_reports as reports_db
 from pandawms.db import jobs as jobs_db
 from pandawms.db import queues as queues_db
 from pandawms.db.jobs import StatusRow
@@ -89,7 +90,7 @@ def update_job(conn: Connection, report: PilotReport, now: datetime, policy: Job
     if plan.kind is UpdateKind.REFUSE:
         return UpdateResult(plan.command, row.status.value, plan.message)
     if report.meta_data is not None or report.pilot_log is not None:
-        jobs_db.save_report_texts(conn, report.panda_id, now, report.meta_data, report.pilot_log)
+        reports_db.save_report_texts(conn, report.panda_id, now, report.meta_data, report.pilot_log)
     change = JobChange(report=report)
     if plan.kind is UpdateKind.HEARTBEAT:
         lifecycle.update_job_fields(conn, report.panda_id, change, now)
@@ -130,7 +131,7 @@ def _finalize(
         return UpdateResult("", row.status.value, f"job {report.panda_id} {decided.refusal}")
     change = JobChange(report=report, end_time=report.end_time or now)
     move = Move(plan.target, _WHY[decided.target], report.node or "", change, plan.via)
-    jobs_db.update_file_outputs(conn, report.panda_id, report.output_report)
+    reports_db.update_file_outputs(conn, report.panda_id, report.output_report)
     result = end_job(conn, report.panda_id, move, now, policy, locked=row)
     if not result.accepted:  # cannot happen under the row lock; never leave the outputs without the ending
         raise Conflict(

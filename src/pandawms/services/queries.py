@@ -12,10 +12,12 @@ from pandawms.core.errors import NotFound
 from pandawms.core.ids import PandaID
 from pandawms.core.specs import Job, JobQuery, QueueSpec
 from pandawms.db import brokerage as brokerage_db
+from pandawms.db import job_reports as reports_db
 from pandawms.db import jobs as jobs_db
 from pandawms.db import queues as queues_db
 from pandawms.db.brokerage import StoredDecision
-from pandawms.db.jobs import HistoryEntry, ReportTexts
+from pandawms.db.job_reports import ReportTexts
+from pandawms.db.jobs import HistoryEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +38,7 @@ def describe(conn: Connection, panda_id: int) -> JobDetail:
         jobs_db.history(conn, panda_id),
         brokerage_db.get(conn, panda_id),
         jobs_db.children(conn, panda_id),
-        jobs_db.report_texts(conn, panda_id),
+        reports_db.report_texts(conn, panda_id),
     )
 
 

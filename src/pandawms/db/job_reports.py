@@ -1,0 +1,70 @@
+"""What a pilot reports about a job's files and texts after creation: output file rows and job reports.
+
+``update_file_outputs`` is the Adder's write of the output file report (lfn -> guid, size, checksum,
+surl); ``save_report_texts`` keeps the payload's job report (metadata) and the pilot-log tail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from pandawms.db.schema import job_files, job_reports
+
+
+def update_file_outputs(conn: Connection, panda_id: int, report: Mapping[str, Mapping[str, Any]]) -> None:
+    """Store the pilot's output file report (lfn -> guid, fsize, checksum, surl, endpoint)."""
+    for lfn, meta in report.items():
+        values = {
+            "guid": str(meta.get("guid", ""))[:64],
+            "fsize": int(meta.get("fsize", 0) or 0),
+            "checksum": _checksum(meta),
+            "surl": str(meta.get("surl", "")),
+            "destination_se": str(meta.get("endpoint", ""))[:128],
+            "status": "ready",
+        }
+        stmt = (
+            update(job_files).where(job_files.c.panda_id == panda_id, job_files.c.lfn == lfn).values(**values)
+        )
+        if conn.execute(stmt).rowcount == 0:
+            kind = "log" if lfn.endswith((".tgz", ".tar.gz")) and "log" in lfn else "output"
+            conn.execute(insert(job_files).values(panda_id=panda_id, type=kind, lfn=lfn[:256], **values))
+
+
+def _checksum(meta: Mapping[str, Any]) -> str:
+    if meta.get("adler32"):
+        return f"ad:{meta['adler32']}"
+    return str(meta.get("checksum", ""))[:64]
+
+
+def save_report_texts(
+    conn: Connection, panda_id: int, now: datetime, meta_data: str | None, pilot_log: str | None
+) -> None:
+    """Keep the latest job report (metadata) and pilot log a pilot sent; None leaves a text as it is."""
+    values: dict[str, Any] = {"modification_time": now}
+    if meta_data is not None:
+        values["meta_data"] = meta_data
+    if pilot_log is not None:
+        values["pilot_log"] = pilot_log
+    where = job_reports.c.panda_id == panda_id
+    if conn.execute(update(job_reports).where(where).values(**values)).rowcount == 0:
+        conn.execute(insert(job_reports).values(panda_id=panda_id, **values))
+
+
+@dataclass(frozen=True, slots=True)
+class ReportTexts:
+    meta_data: str
+    pilot_log: str
+    time: datetime
+
+
+def report_texts(conn: Connection, panda_id: int) -> ReportTexts | None:
+    r = job_reports.c
+    row = conn.execute(
+        select(r.meta_data, r.pilot_log, r.modification_time).where(r.panda_id == panda_id)
+    ).first()
+    return ReportTexts(row[0], row[1], row[2]) if row is not None else None

@@ -1,0 +1,93 @@
+"""Monitor reads for the queue and user pages: grouped counts per window, workers, brokerage rejections."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from pandawms.core.states import ACTIVE_STATES, FINAL_STATES
+from pandawms.db.schema import brokerage_decisions, jobs, workers
+
+# -- sites, users, workers -----------------------------------------------------------------------------
+
+
+def _window(since: datetime, until: datetime | None) -> list[ColumnElement[bool]]:
+    out = [jobs.c.modification_time >= since]
+    if until is not None:
+        out.append(jobs.c.modification_time < until)
+    return out
+
+
+def counts_by(
+    conn: Connection, column: str, since: datetime, until: datetime | None, only: str | None = None
+) -> list[tuple[str | None, str, int, int]]:
+    """(value, state, jobs, CPU s) per ``column`` value: active jobs now plus final jobs in the window."""
+    col = jobs.c[column]
+    where_only = [col == only] if only is not None else []
+    active = [s.value for s in ACTIVE_STATES]
+    final = [s.value for s in FINAL_STATES]
+    cpu = func.coalesce(func.sum(jobs.c.cpu_consumption_time), 0)
+    out: list[tuple[str | None, str, int, int]] = []
+    for states, window in ((active, []), (final, _window(since, until))):
+        stmt = (
+            select(col, jobs.c.job_status, func.count(), cpu)
+            .where(jobs.c.job_status.in_(states), *window, *where_only)
+            .group_by(col, jobs.c.job_status)
+        )
+        out.extend((r[0], str(r[1]), int(r[2]), int(r[3])) for r in conn.execute(stmt))
+    return out
+
+
+def worker_counts(conn: Connection, since: datetime, queue: str | None = None) -> list[tuple[str, str, int]]:
+    """(queue, worker status, n): live workers plus those that ended in the window."""
+    w = workers.c
+    live = w.status.in_(("submitted", "running"))
+    ended = and_(w.status.not_in(("submitted", "running")), w.modification_time >= since)
+    stmt = select(w.queue, w.status, func.count()).where(or_(live, ended))
+    if queue is not None:
+        stmt = stmt.where(w.queue == queue)
+    return [(str(q), str(s), int(n)) for q, s, n in conn.execute(stmt.group_by(w.queue, w.status))]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    panda_id: int
+    time: datetime
+    reason: str
+    permanent: bool
+
+
+def queue_rejections(conn: Connection, queue: str, scan: int = 5000, limit: int = 20) -> list[Rejection]:
+    """Why brokerage refused ``queue``, newest first, among the latest ``scan`` decisions."""
+    bd = brokerage_decisions.c
+    newest = select(bd.panda_id).order_by(bd.panda_id.desc()).limit(scan).subquery()
+    needle = "%" + json.dumps(queue)[:-1].replace("%", "\\%").replace("_", "\\_") + '"%'
+    stmt = (
+        select(bd.panda_id, bd.decision_time, bd.rejected)
+        .where(bd.panda_id.in_(select(newest.c.panda_id)), bd.rejected.like(needle, escape="\\"))
+        .order_by(bd.panda_id.desc())
+        .limit(limit)
+    )
+    out = []
+    for pid, when, raw in conn.execute(stmt):
+        entry = json.loads(raw).get(queue)
+        if isinstance(entry, dict):
+            out.append(Rejection(int(pid), when, str(entry.get("reason", "")), bool(entry.get("permanent"))))
+    return out
+
+
+def unbrokered(conn: Connection, queue: str, limit: int = 20) -> list[tuple[int, str]]:
+    """Defined jobs still waiting for a queue whose brokerage explanation names ``queue`` (oldest first)."""
+    needle = "%" + queue.replace("%", "\\%").replace("_", "\\_") + ":%"
+    stmt = (
+        select(jobs.c.panda_id, jobs.c.brokerage_error_diag)
+        .where(jobs.c.job_status == "defined", jobs.c.computing_site.is_(None))
+        .where(jobs.c.brokerage_error_diag.like(needle, escape="\\"))
+        .order_by(jobs.c.panda_id)
+        .limit(limit)
+    )
+    return [(int(p), str(d)) for p, d in conn.execute(stmt)]
