@@ -57,6 +57,16 @@ NO_CHANGE = JobChange()
 
 
 @dataclass(frozen=True, slots=True)
+class WorkerChange:
+    """What a worker transition writes besides the status (start/end times come from the worker rules)."""
+
+    diag: str | None = None
+    batch_id: str | None = None
+    exit_code: int | None = None
+    panda_id: int | None = None  # the job its pilot took
+
+
+@dataclass(frozen=True, slots=True)
 class Lineage:
     """How a new job relates to an earlier attempt (retry, reassignment)."""
 

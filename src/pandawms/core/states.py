@@ -96,3 +96,8 @@ WORKER_TRANSITIONS: dict[WorkerStatus, frozenset[WorkerStatus]] = {
 
 def worker_allowed(current: WorkerStatus, target: WorkerStatus) -> bool:
     return target in WORKER_TRANSITIONS[current]
+
+
+def worker_stamps(target: WorkerStatus) -> tuple[bool, bool]:
+    """(stamp start_time, stamp end_time) when a worker enters ``target``: running starts it, ends end it."""
+    return target is W.RUNNING, target in WORKER_FINAL_STATES

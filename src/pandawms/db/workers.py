@@ -5,7 +5,6 @@ Status is written only by ``insert_workers`` and ``write_status``, called only f
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from pandawms.core.changes import WorkerChange
 from pandawms.core.states import JobStatus, WorkerStatus
 from pandawms.db.schema import harvesters, jobs, queues, workers
 
@@ -61,12 +61,32 @@ def lock_worker(conn: Connection, worker_id: int) -> WorkerRow | None:
 
 
 def write_status(
-    conn: Connection, worker_id: int, expected: WorkerStatus, status: WorkerStatus, fields: Mapping[str, Any]
+    conn: Connection,
+    worker_id: int,
+    expected: WorkerStatus,
+    status: WorkerStatus,
+    now: datetime,
+    change: WorkerChange,
+    stamps: tuple[bool, bool] = (False, False),
 ) -> bool:
+    """Compare-and-set the status with the change's columns; ``stamps`` sets start/end time to now."""
+    values: dict[str, Any] = {"modification_time": now}
+    if change.diag is not None:
+        values["diag"] = change.diag[:500]
+    if change.batch_id is not None:
+        values["batch_id"] = change.batch_id[:80]
+    if change.exit_code is not None:
+        values["exit_code"] = change.exit_code
+    if change.panda_id is not None:
+        values["panda_id"] = change.panda_id
+    if stamps[0]:
+        values["start_time"] = now
+    if stamps[1]:
+        values["end_time"] = now
     stmt = (
         update(workers)
         .where(workers.c.worker_id == worker_id, workers.c.status == expected.value)
-        .values(status=status.value, **fields)
+        .values(status=status.value, **values)
     )
     return conn.execute(stmt).rowcount == 1
 

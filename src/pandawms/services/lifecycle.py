@@ -16,14 +16,14 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from pandawms.core.changes import NO_CHANGE, JobChange, NewJob
+from pandawms.core.changes import NO_CHANGE, JobChange, NewJob, WorkerChange
 from pandawms.core.commands import PilotCommand
 from pandawms.core.dispatch import ClaimCriteria
 from pandawms.core.errors import NotFound
 from pandawms.core.ids import PandaID
 from pandawms.core.rules import NO_RULE, Rule, plan_transition, rule_for
 from pandawms.core.specs import FileSpec
-from pandawms.core.states import JobStatus, WorkerStatus, is_allowed, worker_allowed
+from pandawms.core.states import JobStatus, WorkerStatus, is_allowed, worker_allowed, worker_stamps
 from pandawms.db import jobs as jobs_db
 from pandawms.db import workers as workers_db
 from pandawms.db.jobs import HistoryEntry, StatusRow
@@ -212,7 +212,7 @@ def transition_worker(
     worker_id: int,
     target: WorkerStatus,
     now: datetime,
-    fields: Mapping[str, Any] | None = None,
+    change: WorkerChange = WorkerChange(),
 ) -> tuple[Outcome, WorkerStatus, str]:
     """Move one worker along WORKER_TRANSITIONS; NotFound if unknown. Returns (outcome, status, reason)."""
     row = workers_db.lock_worker(conn, worker_id)
@@ -226,7 +226,7 @@ def transition_worker(
             row.status,
             f"worker {worker_id} cannot go from {row.status.value} to {target.value}",
         )
-    values = {"modification_time": now, **(fields or {})}
-    if not workers_db.write_status(conn, worker_id, row.status, target, values):
+    stamps = worker_stamps(target)
+    if not workers_db.write_status(conn, worker_id, row.status, target, now, change, stamps):
         return Outcome.REJECTED, row.status, f"worker {worker_id} changed concurrently"
     return Outcome.ACCEPTED, target, ""

@@ -8,10 +8,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
+from pandawms.core.changes import WorkerChange
 from pandawms.core.errors import InvalidInput, NotFound
 from pandawms.core.factory import SizingDecision, WorkerLimits, size_workers
 from pandawms.core.specs import QueueStatus
-from pandawms.core.states import WORKER_FINAL_STATES, WorkerStatus
+from pandawms.core.states import WorkerStatus
 from pandawms.db import queues as queues_db
 from pandawms.db import workers as workers_db
 from pandawms.services import lifecycle
@@ -101,8 +102,8 @@ def mark_missed(conn: Connection, now: datetime, silence: int, limit: int) -> in
     for worker_id, harvester_id, seen in workers_db.orphaned_workers(conn, cutoff, limit):
         since = seen.isoformat(sep=" ", timespec="seconds") if seen is not None else "never heard from"
         diag = f"factory {harvester_id} silent (last call: {since}) > {silence} s"
-        fields = {"end_time": now, "diag": diag}
-        outcome, _, _ = lifecycle.transition_worker(conn, worker_id, WorkerStatus.MISSED, now, fields)
+        change = WorkerChange(diag=diag)
+        outcome, _, _ = lifecycle.transition_worker(conn, worker_id, WorkerStatus.MISSED, now, change)
         ended += outcome is Outcome.ACCEPTED
     return ended
 
@@ -118,16 +119,8 @@ def _update_one(conn: Connection, harvester_id: str, r: WorkerReport, now: datet
             row.status.value,
             f"worker {r.worker_id} belongs to factory {row.harvester_id}",
         )
-    fields: dict[str, object] = {"diag": r.diag[:500]}
-    if r.batch_id:
-        fields["batch_id"] = r.batch_id[:80]
-    if r.exit_code is not None:
-        fields["exit_code"] = r.exit_code
-    if r.status in WORKER_FINAL_STATES:
-        fields["end_time"] = now
-    elif r.status is WorkerStatus.RUNNING:
-        fields["start_time"] = now
-    outcome, status, reason = lifecycle.transition_worker(conn, r.worker_id, r.status, now, fields)
+    change = WorkerChange(diag=r.diag, batch_id=r.batch_id or None, exit_code=r.exit_code)
+    outcome, status, reason = lifecycle.transition_worker(conn, r.worker_id, r.status, now, change)
     return ReportResult(r.worker_id, outcome.value, status.value, reason)
 
 
@@ -146,9 +139,7 @@ def pilot_took_job(conn: Connection, worker_id: int, panda_id: int, now: datetim
     row = workers_db.lock_worker(conn, worker_id)
     if row is None or row.status is not WorkerStatus.SUBMITTED:
         return
-    lifecycle.transition_worker(
-        conn, worker_id, WorkerStatus.RUNNING, now, {"start_time": now, "panda_id": panda_id}
-    )
+    lifecycle.transition_worker(conn, worker_id, WorkerStatus.RUNNING, now, WorkerChange(panda_id=panda_id))
 
 
 def stats(conn: Connection, queue: str | None) -> dict[str, dict[str, int]]:
