@@ -29,7 +29,7 @@ def _pilot_process(url: str, seed: int, out: mp.Queue) -> None:  # type: ignore[
     while misses < 3:
         n = rng.randint(1, 5)
         with db.write() as conn:
-            got = pilot.acquire_jobs(conn, pilot.AcquireQuery(site="HOT", n_jobs=n, node=f"wn{seed}"), NOW)
+            got = pilot.acquire_jobs(conn, pilot.AcquireQuery(queue="HOT", n_jobs=n, node=f"wn{seed}"), NOW)
         claimed.extend(j.panda_id for j in got.jobs)
         misses = misses + 1 if not got.jobs else 0
     db.dispose()

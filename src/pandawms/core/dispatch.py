@@ -24,7 +24,7 @@ TEST_LABELS = SERVED_LABELS["test"]
 class ClaimCriteria:
     """What a pilot can run: the queue, served labels and its resources (0 = not limited)."""
 
-    site: str
+    queue: str  # the PanDA queue (computingSite) the pilot serves
     labels: frozenset[ProdSourceLabel]
     memory: int = 0
     disk: int = 0

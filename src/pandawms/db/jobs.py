@@ -157,7 +157,7 @@ def claim_activated(
     """
     shape = (bool(criteria.memory), bool(criteria.disk), bool(criteria.cores), bool(criteria.remaining_time))
     params = {
-        "b_site": criteria.site,
+        "b_site": criteria.queue,
         "b_labels": sorted(label.value for label in criteria.labels),
         "b_memory": criteria.memory,
         "b_disk": criteria.disk,

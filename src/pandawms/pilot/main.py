@@ -32,6 +32,7 @@ from pandawms.pilot.job import JobContext, JobResult, JobRun
 from pandawms.pilot.report import Identity, PendingUpdates
 from pandawms.pilot.state import JobState
 from pandawms.protocol import errorcodes as ec
+from pandawms.protocol.http import Failure
 from pandawms.protocol.pilot import AcquireRequest, PilotJob
 from pandawms.protocol.queues import QueueConfig
 
@@ -174,6 +175,14 @@ class Pilot:
             answer = self.client.acquire_jobs(req, cancel=self.stop)
         except ServerRejected as exc:
             log.error("acquire_jobs refused: %s", exc)
+            return []
+        except ServerUnreachable as exc:
+            if exc.failure is not Failure.LOST:
+                raise
+            # A lost answer is not resent (it could hand out a second batch); a job claimed for us meanwhile
+            # is ended by the server's sent timeout and retried. Count it as an empty acquire and back off
+            # (reference pilot.md §10.2: a bounded getJob budget instead of exiting).
+            log.warning("acquire_jobs answer lost; trying again later: %s", exc)
             return []
         if not answer.jobs:
             log.info("no job: %s (StatusCode %d)", answer.message, answer.StatusCode)

@@ -33,7 +33,7 @@ def acquire_jobs(body: AcquireRequest, ctx: Ctx) -> Response:
 
 def handle_acquire(ctx: ServerContext, body: AcquireRequest) -> Response:
     query = pilot.AcquireQuery(
-        site=body.site_name,
+        queue=body.site_name,
         n_jobs=body.n_jobs,
         prod_source_label=body.prod_source_label or body.job_type,
         memory=body.memory,

@@ -25,7 +25,7 @@ from pandawms.services.termination import JobRetryPolicy, end_job
 
 @dataclass(frozen=True, slots=True)
 class AcquireQuery:
-    site: str
+    queue: str  # site_name on the wire: the PanDA queue
     n_jobs: int = 1
     prod_source_label: str | None = None
     memory: int = 0
@@ -46,9 +46,9 @@ class Acquired:
 
 def acquire_jobs(conn: Connection, query: AcquireQuery, now: datetime) -> Acquired:
     """Claim up to n jobs for the pilot's queue and resources; an empty list means no job for it now."""
-    queue = queues_db.get(conn, query.site)
+    queue = queues_db.get(conn, query.queue)
     if queue is None:
-        raise InvalidInput(f"site_name: unknown queue {query.site!r}", "site_name")
+        raise InvalidInput(f"site_name: unknown queue {query.queue!r}", "site_name")
     refusal = dispatch_refusal(queue)
     if refusal:
         return Acquired([], refusal)
@@ -57,7 +57,7 @@ def acquire_jobs(conn: Connection, query: AcquireQuery, now: datetime) -> Acquir
     except ValueError as exc:
         raise InvalidInput(f"prod_source_label: {exc}", "prod_source_label") from None
     criteria = ClaimCriteria(
-        site=query.site,
+        queue=query.queue,
         labels=labels,
         memory=query.memory,
         disk=query.disk,
@@ -68,7 +68,7 @@ def acquire_jobs(conn: Connection, query: AcquireQuery, now: datetime) -> Acquir
         workers.check_owner(conn, query.worker_id, query.harvester_id)
     ids = lifecycle.claim_for_dispatch(conn, criteria, query.n_jobs, now, query.node, query.pilot_id)
     if not ids:
-        return Acquired([], f"no jobs for queue {query.site}")
+        return Acquired([], f"no jobs for queue {query.queue}")
     if query.worker_id is not None:
         workers.pilot_took_job(conn, query.worker_id, ids[0], now)
     return Acquired(jobs_db.get_jobs(conn, ids, with_files=True))
