@@ -105,6 +105,15 @@ def test_finished_jobs_wrote_real_outputs(demo_run: tuple[subprocess.CompletedPr
     for path in outputs[:20]:
         result = json.loads(path.read_text())
         assert abs(result["pi"] - 3.14159) < 6 * result["error"] + 1e-3, result
+    # and each finished job's report (the payload's jobReport.json) reached the task buffer as its metadata
+    reports = _rows(
+        data,
+        "SELECT r.meta_data FROM job_reports r JOIN jobs j ON j.panda_id = r.panda_id "
+        "WHERE j.job_status = 'finished'",
+    )
+    assert len(reports) == len(finished)
+    parsed = [json.loads(str(r[0])) for r in reports]
+    assert all(p["exitCode"] == 0 and p["nevents"] > 0 for p in parsed), parsed[:3]
 
 
 def test_every_factory_worker_ended(demo_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pandawms.pilot.report import Identity, PendingUpdates, Usage, final_update, format_time, progress_update
+from pandawms.pilot.report import (
+    JOB_REPORT,
+    Identity,
+    PendingUpdates,
+    Usage,
+    final_update,
+    format_time,
+    job_report,
+    progress_update,
+)
 from pandawms.pilot.state import JobState
-from pandawms.protocol.pilot import OutputFileReport, PilotJob, UpdateRequest
+from pandawms.protocol.pilot import MAX_REPORT_TEXT, OutputFileReport, PilotJob, UpdateRequest
 
 WHO = Identity("Q", "node1", "pilot-1")
 T0 = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC
@@ -91,3 +100,23 @@ def test_pending_updates_roundtrip(tmp_path: Path) -> None:
     pending.save(req)
     pending.reject(req)
     assert pending.load_all() == [] and (tmp_path / "pending" / "rejected-final-3-1.json").exists()
+
+
+def test_the_payloads_job_report_goes_with_the_final_update(tmp_path: Path) -> None:
+    assert job_report(tmp_path) is None  # the payload wrote none
+    (tmp_path / JOB_REPORT).write_text('{"exitCode": 0, "resource": {"executor": {"nevents": 10}}}')
+    report = job_report(tmp_path)
+    state = JobState(9)
+    state.trans_exit_code = 0
+    req = final_update(_job(), state, WHO, (T0, T0 + 1), None, {}, report)
+    assert req.meta_data == {"exitCode": 0, "resource": {"executor": {"nevents": 10}}}
+    assert PendingUpdates(tmp_path / "p").load_all() == []
+    PendingUpdates(tmp_path / "p").save(req)
+    assert PendingUpdates(tmp_path / "p").load_all()[0].meta_data == req.meta_data
+
+
+def test_an_unreadable_or_oversized_job_report_is_left_out(tmp_path: Path) -> None:
+    (tmp_path / JOB_REPORT).write_text("{not json")
+    assert job_report(tmp_path) is None
+    (tmp_path / JOB_REPORT).write_text('"x' + "y" * MAX_REPORT_TEXT + '"')
+    assert job_report(tmp_path) is None

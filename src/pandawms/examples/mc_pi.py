@@ -51,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     with open(args.output, "w") as f:
         json.dump(result, f)
+    # The job report beside the output, as real transforms write it: the pilot sends it as the metadata.
+    report = {"exitCode": args.exit_code, "nevents": args.samples, "output": args.output, **result}
+    with open("jobReport.json", "w") as f:
+        json.dump(report, f)
     print(f"seed {args.seed}: pi = {value:.5f} +- {error:.5f} from {args.samples} samples")
     if args.exit_code:
         print(f"failing on purpose with exit code {args.exit_code}", file=sys.stderr)

@@ -23,7 +23,7 @@ from pandawms.pilot.heartbeat import Heartbeat
 from pandawms.pilot.limits import JobLimits, build_limits
 from pandawms.pilot.monitor import PayloadMonitor
 from pandawms.pilot.payload import CommandError, Payload, build_command
-from pandawms.pilot.report import Identity, PendingUpdates, Usage, final_update
+from pandawms.pilot.report import Identity, PendingUpdates, Usage, final_update, job_report
 from pandawms.pilot.stage import create_log_tarball, stage_in, stage_out, stage_out_file
 from pandawms.pilot.state import JobPhase, JobState, PilotError, StepError
 from pandawms.pilot.supervise import Supervisor, is_lifetime
@@ -275,7 +275,13 @@ class JobRun:
     def _final_update(self) -> bool:
         ended = self.ctx.clock()
         req = final_update(
-            self.job, self.state, self.ctx.who, (self.started, ended), self.usage, self.outputs
+            self.job,
+            self.state,
+            self.ctx.who,
+            (self.started, ended),
+            self.usage,
+            self.outputs,
+            job_report(self.dir),
         )
         pending = PendingUpdates(self.cfg.pending_dir)
         try:

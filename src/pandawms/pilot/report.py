@@ -10,11 +10,12 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
 from pandawms.pilot.state import JobState
-from pandawms.protocol.pilot import OutputFileReport, PilotJob, UpdateRequest
+from pandawms.protocol.pilot import MAX_REPORT_TEXT, OutputFileReport, PilotJob, UpdateRequest
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,25 @@ def progress_update(
     )
 
 
+JOB_REPORT = "jobReport.json"  # the payload's job report (ATLAS transforms write it in the work dir)
+
+
+def job_report(workdir: Path) -> dict[str, Any] | None:
+    """The payload's job report, sent as the update's metadata; None if absent, unreadable or too big."""
+    path = workdir / JOB_REPORT
+    try:
+        if path.stat().st_size > MAX_REPORT_TEXT:
+            log.warning("%s is over %d bytes: not sent", path, MAX_REPORT_TEXT)
+            return None
+        data = json.loads(path.read_text(errors="replace"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        log.warning("cannot read %s: %s", path, exc)
+        return None
+    return data if isinstance(data, dict) else {"report": data}
+
+
 def final_update(
     job: PilotJob,
     state: JobState,
@@ -93,8 +113,10 @@ def final_update(
     times: tuple[float, float],
     usage: Usage | None,
     outputs: dict[str, OutputFileReport],
+    report: dict[str, Any] | None = None,
 ) -> UpdateRequest:
-    """The final 'finished' / 'failed' update: first pilot error, exit code, metrics and the file report."""
+    """The final 'finished' / 'failed' update: first pilot error, exit code, metrics, the file report and
+    the payload's job report (metadata)."""
     error = state.first_error
     started, ended = times
     diags = "; ".join(f"{e.code}: {e.diag}" for e in state.errors[1:])
@@ -113,6 +135,7 @@ def final_update(
             "pilot_error_diag": error.diag if error else None,
             "pilot_log": f"later errors: {diags}"[:1024] if diags else None,
             "job_output_report": outputs or None,
+            "meta_data": report,
             **_usage_fields(job, usage),
         }
     )
