@@ -3,9 +3,12 @@
 They carry nearly all the load (every job: one acquire, a few heartbeats, one final update) and in
 FastAPI most of their CPU went to routing, dependency solving and threadpool hops, not to the task
 buffer. This middleware answers exactly those two POSTs with the same handlers, models, envelope and
-error table as the documented FastAPI routes (which stay in the OpenAPI spec and serve as fallback).
-On SQLite the handler runs on the event loop (writes are serialised anyway and take well under a
-millisecond); on PostgreSQL it runs in a worker thread so a slow query never stalls other requests.
+error table as the documented FastAPI routes (which stay in the OpenAPI spec and serve as fallback;
+tests/db/test_fastpath_parity.py holds the two to the same answers). Bodies arrive already decoded
+(server/bodies.py). On SQLite the handler runs on the event loop only when this process's writer turn
+is free (the write then takes well under a millisecond); when another writer holds or waits for it (a
+big submit chunk, an agent batch) the call goes to a worker thread and waits its turn there, so the
+loop never blocks on the lock. On PostgreSQL it always runs in a worker thread.
 """
 
 from __future__ import annotations
@@ -37,11 +40,10 @@ class PilotFastPath:
             paths.API_PREFIX + paths.PILOT_ACQUIRE_JOBS: (AcquireRequest, handle_acquire),
             paths.API_PREFIX + paths.PILOT_UPDATE_JOB: (UpdateRequest, handle_update),
         }
-        self.in_loop = ctx.db.is_sqlite
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         handler = self.handlers.get(scope["path"]) if scope["type"] == "http" else None
-        if handler is None or scope["method"] != "POST" or _is_gzip(scope):
+        if handler is None or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
         body = await _read_body(receive)
@@ -57,15 +59,12 @@ class PilotFastPath:
         except ValidationError as exc:
             return envelope(success=False, message=validation_message(exc.errors()), status_code=422)
         try:
-            if self.in_loop:
-                return func(self.ctx, request)
+            with self.ctx.db.writer_if_free() as free:
+                if free:
+                    return func(self.ctx, request)
             return await anyio.to_thread.run_sync(func, self.ctx, request)
         except PandaError as exc:
             return error_response(exc)
-
-
-def _is_gzip(scope: Scope) -> bool:
-    return any(k == b"content-encoding" and b"gzip" in v for k, v in scope.get("headers", ()))
 
 
 async def _read_body(receive: Receive) -> bytes | None:
