@@ -31,6 +31,7 @@ from pandawms.server import (
     routes_queues,
     routes_system,
 )
+from pandawms.server.bodies import GzipBodies
 from pandawms.server.context import ServerContext
 from pandawms.server.fastpath import PilotFastPath
 from pandawms.server.responses import panda_error_handler, validation_error_handler
@@ -63,8 +64,12 @@ def create_app(
     db: Database | None = None,
     *,
     clock: Callable[[], datetime] = utcnow,
+    fast_path: bool = True,
 ) -> FastAPI:
-    """Build the app; the database is migrated and the queue file synced before the first request."""
+    """Build the app; the database is migrated and the queue file synced before the first request.
+
+    ``fast_path=False`` leaves the pilot's hot calls to the FastAPI routes (the parity tests compare).
+    """
     db = db or Database(config.resolved_db_url)
     policy = RetryPolicy(non_retryable=parse_error_keys(config.non_retryable))
     logs = LogStore(config.data_dir.expanduser() / "logs")
@@ -96,7 +101,9 @@ def create_app(
         app.include_router(router, prefix=paths.API_PREFIX)
     app.add_exception_handler(PandaError, panda_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
-    app.add_middleware(PilotFastPath, ctx=ctx)
+    if fast_path:
+        app.add_middleware(PilotFastPath, ctx=ctx)
+    app.add_middleware(GzipBodies)  # added last = outermost: every route and the fast path see plain bodies
     # the web monitor's pages at BigPanDA's paths (/, /jobs/, /job/N/, ...)
     mount_monitor(app, ctx, cache_seconds=config.monitor_cache_seconds)
     return app
