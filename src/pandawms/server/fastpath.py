@@ -13,6 +13,7 @@ loop never blocks on the lock. On PostgreSQL it always runs in a worker thread.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -55,9 +56,9 @@ class PilotFastPath:
         if body is None:
             return envelope(success=False, message=f"body: larger than {MAX_BODY} bytes", status_code=413)
         try:
-            request = model.model_validate_json(body or b"null")
-        except ValidationError as exc:
-            return envelope(success=False, message=validation_message(exc.errors()), status_code=422)
+            request = model.model_validate_json(body)
+        except ValidationError:
+            return envelope(success=False, message=_route_error(model, body), status_code=422)
         try:
             with self.ctx.db.writer_if_free() as free:
                 if free:
@@ -65,6 +66,24 @@ class PilotFastPath:
             return await anyio.to_thread.run_sync(func, self.ctx, request)
         except PandaError as exc:
             return error_response(exc)
+
+
+def _route_error(model: type[BaseModel], body: bytes) -> str:
+    """The message FastAPI's route gives for this bad body (it decodes JSON, then validates objects).
+
+    Only on the error path, so the hot path keeps pydantic's one-step JSON validation.
+    """
+    if not body:
+        return validation_message([{"loc": ("body",), "msg": "Field required"}])
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError as exc:
+        return validation_message([{"loc": ("body", exc.pos), "msg": "JSON decode error"}])
+    try:
+        model.model_validate(data, from_attributes=True)  # as FastAPI validates bodies
+    except ValidationError as exc:
+        return validation_message(exc.errors())
+    return "request: invalid body"
 
 
 async def _read_body(receive: Receive) -> bytes | None:
