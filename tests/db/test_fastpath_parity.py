@@ -110,3 +110,27 @@ def test_bad_input_gets_the_same_error(
 def test_gzip_bodies_are_the_same_on_both_paths(pair: tuple[TestClient, TestClient]) -> None:
     body = gzip.compress(b'{"site_name": "SMALL", "n_jobs": 1}')
     assert both(pair, ACQ, body, **{"Content-Type": "application/json", "Content-Encoding": "gzip"})[0] == 200
+
+
+SUBMIT = f"{API}/job/submit"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"jobs": [{**JOB, "computingSite": "SMALL"}] * 700},
+        {"jobs": [{**JOB, "computingSite": "SMALL"}] * 300 + [{**JOB, "coreCount": 0}]},
+        {"jobs": [{**JOB, "coreCount": -1}] + [JOB] * 600 + [{"jobParameters": "no transformation"}]},
+        {"jobs": [{**JOB, "computingSite": "NOPE"}]},
+        {"jobs": [JOB], "extra": 1},
+        {"jobs": []},
+        {"jobs": "many"},
+        [JOB],
+        b"{not json",
+        b"",
+    ],
+)
+def test_submit_answers_the_same_on_both_paths(pair: tuple[TestClient, TestClient], body: Any) -> None:
+    # the fast path validates big batches in slices in a worker thread; answers must not change
+    status, _, content = both(pair, SUBMIT, body, **{"Content-Type": "application/json"})
+    assert (status == 200) == (isinstance(body, dict) and len(body["jobs"]) == 700), content

@@ -5,10 +5,10 @@ pilots cycle jobs (acquire -> running -> finished) at a fixed total rate; each r
 send time and its latency is counted from that time, so a stalled server is charged for every request
 it delayed (no coordinated omission: a closed-loop client would send nothing while the server is
 stuck and report a flattering p99). Meanwhile, once the pilots run steadily:
-1. a stale pilot claims ``watchdog_jobs`` jobs and never reports, so ``sent_timeout`` ends them in one
-   agent batch (failed, retried as new attempts, all in one transaction per batch);
-2. one ``job/submit`` call stores ``submit_jobs`` jobs.
-``load_p99_ms`` is over the requests scheduled from the start of (1) until both are done.
+1. a stale pilot claims ``watchdog_jobs`` jobs (100 per call) and never reports, so ``sent_timeout``
+   ends them in one agent batch (failed, each retried as a new attempt) about 3 s later;
+2. right after the claim, one ``job/submit`` call stores ``submit_jobs`` jobs.
+``load_p99_ms`` is over the requests scheduled from the start of (2) until both are done.
 """
 
 from __future__ import annotations
@@ -109,33 +109,40 @@ def _agent_acted(client: httpx.Client, base: str, name: str) -> int:
     return int(agents.get(name, {}).get("acted", 0))
 
 
-def _background(base: str, submit_n: int, stale_n: int) -> tuple[float, int]:
-    """Claim ``stale_n`` jobs that will time out, submit ``submit_n`` jobs; wait for the watchdog."""
+def _claim_stale(base: str, stale_n: int) -> int:
+    """Claim ``stale_n`` jobs nobody will report on; returns the watchdog's count before they time out."""
     with httpx.Client(timeout=300) as client:
         before = _agent_acted(client, base, "sent_timeout")
         claimed = 0
         while claimed < stale_n:
-            ask = {"site_name": QUEUE, "n_jobs": min(1000, stale_n - claimed), "node": "stale"}
+            ask = {"site_name": QUEUE, "n_jobs": min(100, stale_n - claimed), "node": "stale"}
             r = client.post(base + paths.PILOT_ACQUIRE_JOBS, json=ask)
             r.raise_for_status()
             claimed += len(r.json()["data"]["jobs"])
-        started = time.perf_counter()
-        submit_jobs(base, submit_n, batch=submit_n)
-        submit_s = time.perf_counter() - started
-        deadline = time.monotonic() + 60
-        ended = 0
+        return before
+
+
+def _background(base: str, submit_n: int, stale_n: int, before: int) -> tuple[float, int]:
+    """Submit ``submit_n`` jobs in one call, then wait until the watchdog has ended the stale ones."""
+    started = time.perf_counter()
+    submit_jobs(base, submit_n, batch=submit_n)
+    submit_s = time.perf_counter() - started
+    deadline = time.monotonic() + 60
+    ended = 0
+    with httpx.Client(timeout=30) as client:
         while ended < stale_n and time.monotonic() < deadline:
             ended = _agent_acted(client, base, "sent_timeout") - before
             time.sleep(0.1)
-        return submit_s, ended
+    return submit_s, ended
 
 
 async def _measure(base: str, pilots: int, rate: float, submit_n: int, stale_n: int) -> LatencyResult:
     paced = PacedPilots(base, pilots, rate)
     runner = asyncio.create_task(paced.run())
     await asyncio.sleep(WARMUP_S)
+    before = await asyncio.to_thread(_claim_stale, base, stale_n)
     load_start = time.perf_counter()
-    submit_s, ended = await asyncio.to_thread(_background, base, submit_n, stale_n)
+    submit_s, ended = await asyncio.to_thread(_background, base, submit_n, stale_n, before)
     load_end = time.perf_counter()
     await asyncio.sleep(COOLDOWN_S)
     paced.stop.set()

@@ -26,7 +26,7 @@ from sqlalchemy.exc import OperationalError
 from pandawms.core.errors import Fatal, Transient
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-CHUNK_BUDGET_S = 0.04  # a chunked batch aims at transactions this long (pilot calls wait at most that)
+CHUNK_BUDGET_S = 0.01  # a chunked batch aims at transactions this long (pilot calls wait at most that)
 T = TypeVar("T")
 R = TypeVar("R")
 

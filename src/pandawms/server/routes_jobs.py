@@ -44,6 +44,10 @@ def submit(body: SubmitRequest, ctx: Ctx) -> Response:
 
     On SQLite the jobs are stored in short transactions so pilots never wait behind a big submit.
     """
+    return handle_submit(ctx, body)
+
+
+def handle_submit(ctx: ServerContext, body: SubmitRequest) -> Response:
     specs = [j.to_spec() for j in body.jobs]
     now = ctx.clock()
     submission.validate(specs, ctx.config.max_submit_batch)

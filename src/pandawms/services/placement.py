@@ -65,8 +65,9 @@ class Broker:
         self.loads = dict(loads)
 
     @classmethod
-    def load(cls, conn: Connection) -> Broker:
-        return cls(queues_db.list_all(conn), jobs_db.queue_loads(conn))
+    def load(cls, conn: Connection, *, with_loads: bool = True) -> Broker:
+        """``with_loads=False`` skips the per-queue counts (a scan of active jobs) for jobs all pinned."""
+        return cls(queues_db.list_all(conn), jobs_db.queue_loads(conn) if with_loads else {})
 
     def decide(self, spec: JobSpec) -> BrokerageDecision:
         request = BrokerageRequest(
@@ -117,7 +118,7 @@ def create_and_place(
     broker_: Broker | None = None,
 ) -> list[Placement]:
     """Create jobs, brokering each one that has no preset queue; all in the caller's transaction."""
-    broker_ = broker_ or Broker.load(conn)
+    broker_ = broker_ or Broker.load(conn, with_loads=any(s.computing_site is None for s, _ in specs))
     new_jobs: list[NewJob] = []
     decisions: list[BrokerageDecision | None] = []
     for spec, lineage in specs:
