@@ -159,7 +159,7 @@ class Database:
         while sizer.done < len(items):
             chunk = items[sizer.done : sizer.done + sizer.size]
             try:
-                with sizer.timed(len(chunk)), self.write() as conn:
+                with self.write() as conn, sizer.timed(len(chunk)):
                     out.extend(step(conn, chunk))
             except Exception as exc:
                 if not sizer.done:
@@ -173,7 +173,7 @@ class Database:
         sizer = _ChunkSizer(total if self._write_lock is None else 1)
         while sizer.done < total:
             limit = min(sizer.size, total - sizer.done)
-            with sizer.timed(limit), self.write() as conn:
+            with self.write() as conn, sizer.timed(limit):
                 acted = step(conn, limit)
             if acted < limit:
                 return sizer.done - limit + acted
