@@ -5,8 +5,8 @@ from __future__ import annotations
 import gc
 import logging
 import sys
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 
 from fastapi import FastAPI
@@ -81,18 +81,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         prepare(db, config, clock())
-        # Everything built so far lives as long as the server: keep it out of the cyclic GC's full
-        # passes, which otherwise scan it each time and stall every thread for 100+ ms under load.
-        gc.collect()
-        gc.freeze()
-        # Big submits and agent batches are CPU-bound threads; the event loop gives up the GIL at every
-        # SQLite call and socket write and must win it back each time: hand it over sooner than 5 ms.
-        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         if config.agents:
             ctx.runner = AgentRunner(build_agents(db, config, policy), clock=clock)
             ctx.runner.start()
         try:
-            yield
+            with _loop_friendly_runtime():
+                yield
         finally:
             if ctx.runner is not None:
                 ctx.runner.stop()
@@ -117,6 +111,26 @@ def create_app(
     # the web monitor's pages at BigPanDA's paths (/, /jobs/, /job/N/, ...)
     mount_monitor(app, ctx, cache_seconds=config.monitor_cache_seconds)
     return app
+
+
+@contextmanager
+def _loop_friendly_runtime() -> Iterator[None]:
+    """Process settings while the server runs (restored after, for processes that start several apps).
+
+    Everything built at startup lives as long as the server: frozen, it stays out of the cyclic GC's
+    full passes, which otherwise scan it each time and stall every thread for 100+ ms. Big submits and
+    agent batches are CPU-bound threads; the event loop gives up the GIL at every SQLite call and socket
+    write and must win it back each time, so it is handed over after 1 ms instead of 5 ms.
+    """
+    interval = sys.getswitchinterval()
+    gc.collect()
+    gc.freeze()
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(interval)
+        gc.unfreeze()
 
 
 def prepare(db: Database, config: ServerConfig, now: datetime) -> None:
