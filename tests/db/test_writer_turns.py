@@ -155,3 +155,12 @@ def test_submit_with_an_unknown_queue_stores_nothing(client: TestClient) -> None
     r = client.post(f"{API}/job/submit", json={"jobs": batch})
     assert r.status_code == 400 and "jobs[300].computingSite: unknown queue 'NOPE'" in r.json()["message"]
     assert ok(client.get(f"{API}/job/list"))["jobs"] == []
+
+
+def test_only_short_pilot_calls_may_run_on_the_event_loop() -> None:
+    from pandawms.protocol.pilot import AcquireRequest, UpdateRequest
+    from pandawms.server.fastpath import INLINE_MAX_JOBS, _short
+
+    assert _short(AcquireRequest(site_name="Q", n_jobs=INLINE_MAX_JOBS))
+    assert not _short(AcquireRequest(site_name="Q", n_jobs=INLINE_MAX_JOBS + 1))  # tens of ms: a thread
+    assert _short(UpdateRequest(job_id=1, job_status="running"))

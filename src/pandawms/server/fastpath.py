@@ -6,7 +6,8 @@ buffer. This middleware answers exactly those two POSTs with the same handlers, 
 error table as the documented FastAPI routes (which stay in the OpenAPI spec and serve as fallback;
 tests/db/test_fastpath_parity.py holds the two to the same answers). Bodies arrive already decoded
 (server/bodies.py). On SQLite the handler runs on the event loop only when this process's writer turn
-is free (the write then takes well under a millisecond); when another writer holds or waits for it (a
+is free and the call is short (an update, or an acquire of at most ``INLINE_MAX_JOBS``: the write then
+takes about a millisecond); when another writer holds or waits for it (a
 big submit chunk, an agent batch) the call goes to a worker thread and waits its turn there, so the
 loop never blocks on the lock. On PostgreSQL it always runs in a worker thread.
 
@@ -40,6 +41,7 @@ from pandawms.server.routes_pilot import handle_acquire, handle_update
 Handler = tuple[type[BaseModel], Callable[[ServerContext, Any], Response]]
 MAX_BODY = 16 * 1024 * 1024
 SUBMIT_SLICE = 250
+INLINE_MAX_JOBS = 4  # acquires of more jobs always run in a worker thread
 
 
 class PilotFastPath:
@@ -89,11 +91,16 @@ class PilotFastPath:
             return envelope(success=False, message=_route_error(model, body), status_code=422)
         try:
             with self.ctx.db.writer_if_free() as free:
-                if free:
+                if free and _short(request):
                     return func(self.ctx, request)
             return await anyio.to_thread.run_sync(func, self.ctx, request)
         except PandaError as exc:
             return error_response(exc)
+
+
+def _short(request: BaseModel) -> bool:
+    """Small enough to run on the loop: claiming (and describing) many jobs takes tens of ms."""
+    return not isinstance(request, AcquireRequest) or request.n_jobs <= INLINE_MAX_JOBS
 
 
 class _SliceErrors(Exception):
