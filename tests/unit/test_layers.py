@@ -64,8 +64,6 @@ def test_imports_point_inward() -> None:
 
 # SQL outside db/: only the Connection type may be imported. Each exemption names its reason.
 SQL_EXEMPT = {
-    # health's `SELECT 1`: goes when Database.ping lands (issue point 10); then delete this line
-    ("server/routes_system.py", "text"),
     # creates the databases of the private PostgreSQL it starts: server administration, not the task buffer
     ("bench/pgserver.py", "psycopg"),
 }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import Connection
+
 from pandawms.agents.runner import Agent
 from pandawms.db.engine import Database
 from pandawms.services import placement
@@ -11,7 +13,9 @@ from pandawms.services import placement
 
 def brokerage_agent(db: Database, interval: float, batch_size: int) -> Agent:
     def run_once(now: datetime) -> int:
-        with db.write() as conn:
-            return placement.rebroker_pending(conn, now, batch_size)
+        def step(conn: Connection, limit: int) -> int:
+            return placement.rebroker_pending(conn, now, limit)
+
+        return db.write_until_short(step, batch_size)
 
     return Agent("brokerage", interval, run_once)

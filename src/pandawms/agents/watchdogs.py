@@ -1,9 +1,13 @@
 """Watchdog agents: one per timeout rule (lost heartbeat, sent/holding/transferring timeouts, expiry),
-and one ending the workers of silent factories as missed."""
+and one ending the workers of silent factories as missed. A batch runs as short write transactions
+(``Database.write_until_short``) so pilot calls never queue behind a thousand-job batch on SQLite."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
+
+from sqlalchemy import Connection
 
 from pandawms.agents.runner import Agent
 from pandawms.config import WatchdogConfig
@@ -24,11 +28,15 @@ def rules_from_config(cfg: WatchdogConfig) -> tuple[TimeoutRule, ...]:
     )
 
 
+def _apply(conn: Connection, limit: int, *, rule: TimeoutRule, now: datetime, policy: JobRetryPolicy) -> int:
+    return watchdog.apply_rule(conn, rule, now, policy, limit)
+
+
 def watchdog_agents(db: Database, cfg: WatchdogConfig, policy: JobRetryPolicy) -> list[Agent]:
     def make(rule: TimeoutRule) -> Agent:
         def run_once(now: datetime) -> int:
-            with db.write() as conn:
-                return watchdog.apply_rule(conn, rule, now, policy, cfg.batch_size)
+            step = partial(_apply, rule=rule, now=now, policy=policy)
+            return db.write_until_short(step, cfg.batch_size)
 
         return Agent(rule.name, cfg.interval, run_once)
 
@@ -39,7 +47,9 @@ def missed_workers_agent(db: Database, cfg: WatchdogConfig) -> Agent:
     """Workers of a factory silent for ``factory_silence`` s end as missed (they would block grants)."""
 
     def run_once(now: datetime) -> int:
-        with db.write() as conn:
-            return workers.mark_missed(conn, now, cfg.factory_silence, cfg.batch_size)
+        def step(conn: Connection, limit: int) -> int:
+            return workers.mark_missed(conn, now, cfg.factory_silence, limit)
+
+        return db.write_until_short(step, cfg.batch_size)
 
     return Agent("missed_workers", cfg.interval, run_once)

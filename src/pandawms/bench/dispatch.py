@@ -56,8 +56,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def server_process(db_url: str, workdir: Path) -> Iterator[str]:
-    """A real ``panda server`` in its own process; yields its API base URL."""
+def server_process(
+    db_url: str,
+    workdir: Path,
+    *,
+    config: str | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[str]:
+    """A real ``panda server`` in its own process; yields its API base URL.
+
+    Agents run only when ``config`` (the text of a config file) is given; ``env`` replaces the child's
+    environment (e.g. a PYTHONPATH naming another checkout, to measure old and new code side by side).
+    """
     port = free_port()
     (workdir / "queues.toml").write_text(QUEUE_FILE)
     cmd = [
@@ -71,12 +81,16 @@ def server_process(db_url: str, workdir: Path) -> Iterator[str]:
         db_url,
         "--queues",
         str(workdir / "queues.toml"),
-        "--no-agents",
         "--log-level",
         "warning",
     ]
+    if config is None:
+        cmd.append("--no-agents")
+    else:
+        (workdir / "server.toml").write_text(config)
+        cmd += ["--config", str(workdir / "server.toml")]
     log = (workdir / "server.log").open("w")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}{paths.API_PREFIX}"
     try:
         _wait_healthy(base, proc, workdir)

@@ -249,6 +249,34 @@ def bench_dispatch(
         typer.echo(f"{key:>15}: {value}")
 
 
+@bench_app.command("latency")
+def bench_latency(
+    pilots: Annotated[int, typer.Option(min=1, help="Simulated pilots.")] = 16,
+    rate: Annotated[float, typer.Option(min=1, help="Pilot requests/s, all pilots together.")] = 100.0,
+    submit: Annotated[int, typer.Option(min=1, help="Jobs in the one big submit.")] = 10_000,
+    watchdog_jobs: Annotated[int, typer.Option(min=1, help="Jobs the watchdog ends in one batch.")] = 1000,
+    server_pythonpath: Annotated[
+        str | None, typer.Option(help="PYTHONPATH of the server process (to measure another checkout).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Pilot acquire/update latency (SQLite) while a big submit and a watchdog batch run."""
+    import json
+    import os
+
+    from pandawms.bench.dispatch import database_for
+    from pandawms.bench.latency import bench_latency as run
+
+    env = None if server_pythonpath is None else {**os.environ, "PYTHONPATH": server_pythonpath}
+    with database_for("sqlite", None) as (url, workdir):
+        result = run(url, workdir, pilots=pilots, rate=rate, submit_n=submit, stale_n=watchdog_jobs, env=env)
+    if as_json:
+        typer.echo(json.dumps(result.as_dict()))
+        return
+    for key, value in result.as_dict().items():
+        typer.echo(f"{key:>15}: {value}")
+
+
 @bench_app.command("monitor")
 def bench_monitor_pages(
     server: Annotated[

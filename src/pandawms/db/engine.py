@@ -3,23 +3,82 @@
 Every write runs in ``Database.write()``: on SQLite that is ``BEGIN IMMEDIATE`` (the writer lock is
 taken up front, so two writers never deadlock on a lock upgrade); on PostgreSQL a READ COMMITTED
 transaction where rows are locked explicitly (``FOR UPDATE [SKIP LOCKED]``). Reads use ``read()``.
+
+SQLite has one writer, so a long transaction stalls every pilot call behind it. Writers of this process
+queue first come, first served (``WriterLock``), and long batches run as a series of short
+transactions (``write_chunks``) that each stay within ``CHUNK_BUDGET_S``.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import OperationalError
 
-from pandawms.core.errors import Transient
+from pandawms.core.errors import Fatal, Transient
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+CHUNK_BUDGET_S = 0.01  # a chunked batch aims at transactions this long (pilot calls wait at most that)
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class WriterLock:
+    """A reentrant lock granted in arrival order (threading.Lock lets a releasing thread barge back in,
+    so a loop of short writers could starve a waiting one). ``try_acquire`` fails when the lock is held
+    or anyone is queued, so a caller that must not block can go elsewhere instead of jumping the queue.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._queue: deque[int] = deque()
+        self._owner: int | None = None
+        self._depth = 0
+
+    def acquire(self) -> None:
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                self._depth += 1
+                return
+            self._queue.append(me)
+            while self._owner is not None or self._queue[0] != me:
+                self._cond.wait()
+            self._queue.popleft()
+            self._owner, self._depth = me, 1
+
+    def try_acquire(self) -> bool:
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                self._depth += 1
+                return True
+            if self._owner is not None or self._queue:
+                return False
+            self._owner, self._depth = me, 1
+            return True
+
+    def release(self) -> None:
+        with self._cond:
+            if self._owner != threading.get_ident():
+                raise RuntimeError("WriterLock released by a thread that does not hold it")
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._cond.notify_all()
+
+    @property
+    def busy(self) -> bool:
+        with self._cond:
+            return self._owner is not None or bool(self._queue)
 
 
 class Database:
@@ -29,15 +88,15 @@ class Database:
         self.url = url
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
-        # SQLite has one writer at a time. Threads of this process queue on a mutex instead of on
+        # SQLite has one writer at a time. Threads of this process queue on a FIFO lock instead of on
         # SQLite's busy handler, which sleeps in growing steps (ms to 100 ms) and wrecks tail latency;
         # other processes still wait through busy_timeout.
-        self._write_lock: AbstractContextManager[object] = nullcontext()
+        self._write_lock: WriterLock | None = None
         if self.dialect == "sqlite":
             _ensure_parent_dir(parsed.database)
             self.writer = _sqlite_engine(url, "BEGIN IMMEDIATE")
             self.reader = _sqlite_engine(url, "BEGIN")
-            self._write_lock = threading.Lock()
+            self._write_lock = WriterLock()
         elif self.dialect == "postgresql":
             # No pool_pre_ping: it costs a round trip per transaction; stale connections are recycled
             # instead, and a dropped one surfaces as an OperationalError the caller retries.
@@ -57,13 +116,77 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """One write transaction; commits on success, rolls back on error. Lock timeouts become Transient."""
+        lock = self._write_lock
+        if lock is not None:
+            lock.acquire()
         try:
-            with self._write_lock, self.writer.begin() as conn:
+            with self.writer.begin() as conn:
                 yield conn
         except OperationalError as exc:
             if _is_lock_error(exc):
                 raise Transient(f"database busy: {exc.orig}") from exc
             raise
+        finally:
+            if lock is not None:
+                lock.release()
+
+    @contextmanager
+    def writer_if_free(self) -> Iterator[bool]:
+        """Hold this process's SQLite writer turn if it is free right now (yields True), else yield False.
+
+        While held, ``write()`` on this thread does not wait: the event loop uses this to run a short
+        write inline when nobody is writing, and hands the call to a thread otherwise. Always False on
+        PostgreSQL, where writers do not share one lock.
+        """
+        lock = self._write_lock
+        held = lock is not None and lock.try_acquire()
+        try:
+            yield held
+        finally:
+            if held and lock is not None:
+                lock.release()
+
+    def write_chunks(self, items: Sequence[T], step: Callable[[Connection, Sequence[T]], list[R]]) -> list[R]:
+        """Apply ``step`` to ``items``: on SQLite in write transactions of about ``CHUNK_BUDGET_S`` each
+        (so other writers wait that long at most), on PostgreSQL in one transaction.
+
+        Each SQLite chunk commits on its own: use this only where a chunk stored alone is acceptable.
+        A failure after the first chunk is a Fatal error saying how many items were stored, so the
+        caller does not blindly repeat the whole batch.
+        """
+        out: list[R] = []
+        sizer = _ChunkSizer(len(items) if self._write_lock is None else 1)
+        while sizer.done < len(items):
+            chunk = items[sizer.done : sizer.done + sizer.size]
+            try:
+                with self.write() as conn, sizer.timed(len(chunk)):
+                    out.extend(step(conn, chunk))
+            except Exception as exc:
+                if not sizer.done:
+                    raise
+                raise Fatal(f"stored {sizer.done} of {len(items)} before this error: {exc}") from exc
+        return out
+
+    def write_until_short(self, step: Callable[[Connection, int], int], total: int) -> int:
+        """Run ``step(conn, limit) -> acted`` until it acts on fewer than ``limit`` or on ``total`` in all:
+        an agent batch that, on SQLite, never holds the writer much longer than ``CHUNK_BUDGET_S``."""
+        sizer = _ChunkSizer(total if self._write_lock is None else 1)
+        while sizer.done < total:
+            limit = min(sizer.size, total - sizer.done)
+            with self.write() as conn, sizer.timed(limit):
+                acted = step(conn, limit)
+            if acted < limit:
+                return sizer.done - limit + acted
+        return sizer.done
+
+    def ping(self) -> bool:
+        """True when the database answers a trivial query (for health checks; never raises)."""
+        try:
+            with self.reader.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        except Exception:  # health must answer even when the database is down
+            return False
+        return True
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -74,6 +197,24 @@ class Database:
         self.writer.dispose()
         if self.reader is not self.writer:
             self.reader.dispose()
+
+
+class _ChunkSizer:
+    """Sizes the next chunk from how long the last one took, aiming at ``CHUNK_BUDGET_S``; at most
+    doubling or halving per step, because chunks also carry fixed costs that do not scale with size."""
+
+    def __init__(self, first: int) -> None:
+        self.size = max(1, first)
+        self.done = 0
+
+    @contextmanager
+    def timed(self, n: int) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        elapsed = time.perf_counter() - started
+        self.done += n
+        wanted = int(n * CHUNK_BUDGET_S / elapsed) if elapsed > 0 else 2 * n
+        self.size = min(max(wanted, n // 2, 1), 2 * n)
 
 
 def _ensure_parent_dir(database: str | None) -> None:

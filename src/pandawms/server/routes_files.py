@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response
 
 from pandawms.protocol import paths
@@ -27,9 +29,15 @@ async def upload_log(
 ) -> Response:
     """Store the job's log tarball (raw body, application/octet-stream)."""
     data = await request.body()
-    with ctx.db.write() as conn:
-        path = ctx.logs.save(conn, job_id, attempt_nr, filename, data)
+    # up to 50 MB of disk and a write transaction: in a worker thread, never on the event loop
+    path = await run_in_threadpool(_save_log, ctx, job_id, attempt_nr, filename, data)
     return envelope(LogStored(filename=path.name, size=len(data)), message="log stored")
+
+
+def _save_log(ctx: ServerContext, job_id: int, attempt_nr: int | None, filename: str, data: bytes) -> Path:
+    with ctx.db.write() as conn:  # short: the disk write comes after the commit
+        ctx.logs.check(conn, job_id, attempt_nr, filename, len(data))
+    return ctx.logs.write(job_id, filename, data)
 
 
 @router.get(paths.FILE_DOWNLOAD_LOG, response_class=FileResponse)

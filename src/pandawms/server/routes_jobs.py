@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from sqlalchemy import Connection
 from starlette.responses import Response
 
 from pandawms.core.errors import InvalidInput
-from pandawms.core.specs import JobQuery
+from pandawms.core.specs import JobQuery, JobSpec
 from pandawms.core.states import parse_status
 from pandawms.protocol import paths
 from pandawms.protocol.actions import ACTED_ON
@@ -33,6 +35,7 @@ from pandawms.server.context import ServerContext, get_ctx
 from pandawms.server.responses import envelope
 from pandawms.services import control, queries, submission
 from pandawms.services.control import ActionResult
+from pandawms.services.placement import Broker, Placement
 
 router = APIRouter(tags=["jobs"])
 Ctx = Annotated[ServerContext, Depends(get_ctx)]
@@ -40,11 +43,24 @@ Ctx = Annotated[ServerContext, Depends(get_ctx)]
 
 @router.post(paths.JOB_SUBMIT, response_model=Envelope[list[SubmittedJob]])
 def submit(body: SubmitRequest, ctx: Ctx) -> Response:
-    """Submit up to ``max_submit_batch`` (default 10,000) jobs; all are stored or none."""
+    """Submit up to ``max_submit_batch`` (default 10,000) jobs; a bad job rejects the whole batch before
+    anything is stored. PostgreSQL stores the batch in one transaction; SQLite in short ones so pilots never
+    wait behind a big submit (a storage failure midway answers how many were stored)."""
+    return handle_submit(ctx, body)
+
+
+def handle_submit(ctx: ServerContext, body: SubmitRequest) -> Response:
     specs = [j.to_spec(ctx.config.default_max_attempt) for j in body.jobs]
     now = ctx.clock()
-    with ctx.db.write() as conn:
-        placed = submission.submit(conn, specs, now, ctx.config.max_submit_batch)
+    submission.validate(specs, ctx.config.max_submit_batch)
+    with ctx.db.read() as conn:
+        submission.check_queues(conn, specs)
+        broker_ = Broker.load(conn)
+
+    def store(conn: Connection, chunk: Sequence[JobSpec]) -> list[Placement]:
+        return submission.submit(conn, chunk, now, ctx.config.max_submit_batch, broker_)
+
+    placed = ctx.db.write_chunks(specs, store)
     data = [
         SubmittedJob(
             panda_id=p.panda_id,

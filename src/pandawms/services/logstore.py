@@ -1,7 +1,9 @@
 """Job log tarballs: the pilot uploads one per attempt; the CLI and monitor download it.
 
 Stored as ``<data_dir>/logs/<PandaID>/<filename>``; writes go to a temp file then rename, so a reader
-never sees half a tarball. (The data service will move this behind the storage interface.)
+never sees half a tarball. ``check`` needs the database, ``write`` only the disk: the server runs the
+check in a short transaction and the (up to 50 MB) write after it, so the writer lock is not held for
+disk I/O. (The data service will move this behind the storage interface.)
 """
 
 from __future__ import annotations
@@ -26,11 +28,18 @@ class LogStore:
     def save(
         self, conn: Connection, panda_id: int, attempt_nr: int | None, filename: str, data: bytes
     ) -> Path:
+        self.check(conn, panda_id, attempt_nr, filename, len(data))
+        return self.write(panda_id, filename, data)
+
+    def check(
+        self, conn: Connection, panda_id: int, attempt_nr: int | None, filename: str, size: int
+    ) -> None:
+        """Refuse a bad name, size, job or attempt before anything is written."""
         if not _SAFE_NAME.fullmatch(filename) or filename.startswith("."):
             raise InvalidInput(f"filename: {filename!r} is not a plain file name", "filename")
-        if len(data) > MAX_LOG_BYTES:
-            raise InvalidInput(f"body: log of {len(data)} bytes exceeds {MAX_LOG_BYTES}", "body")
-        if not data:
+        if size > MAX_LOG_BYTES:
+            raise InvalidInput(f"body: log of {size} bytes exceeds {MAX_LOG_BYTES}", "body")
+        if not size:
             raise InvalidInput("body: empty log upload", "body")
         row = jobs_db.lock_status(conn, panda_id)
         if row is None:
@@ -39,6 +48,9 @@ class LogStore:
             raise InvalidInput(
                 f"attempt_nr: {attempt_nr} is not the job's attempt {row.attempt_nr}", "attempt_nr"
             )
+
+    def write(self, panda_id: int, filename: str, data: bytes) -> Path:
+        """Store the tarball (call after ``check``): temp file, then an atomic rename."""
         target_dir = self.root / str(panda_id)
         target_dir.mkdir(parents=True, exist_ok=True)
         target = target_dir / filename

@@ -48,8 +48,9 @@ class Broker:
         self.loads = dict(loads)
 
     @classmethod
-    def load(cls, conn: Connection) -> Broker:
-        return cls(queues_db.list_all(conn), jobs_db.queue_loads(conn))
+    def load(cls, conn: Connection, *, with_loads: bool = True) -> Broker:
+        """``with_loads=False`` skips the per-queue counts (a scan of active jobs) for jobs all pinned."""
+        return cls(queues_db.list_all(conn), jobs_db.queue_loads(conn) if with_loads else {})
 
     def decide(self, spec: JobSpec) -> BrokerageDecision:
         request = BrokerageRequest(
@@ -68,18 +69,20 @@ class Broker:
         self.loads[site] = dataclasses.replace(load, activated=load.activated + 1)
 
 
-BrokerSource = Callable[[], Broker]
-"""Gives the batch's brokerage snapshot, loading it on first use (see ``load_once``)."""
+BrokerSource = Callable[[bool], Broker]
+"""Gives the batch's brokerage snapshot (``True``: with the queue loads), loading it on first use."""
 
 
 def load_once(conn: Connection) -> BrokerSource:
-    """One snapshot of queues and loads for a whole batch, read only if some job needs brokerage."""
-    snapshot: list[Broker] = []
+    """One snapshot for a whole batch: queues only while every job is pinned, plus the loads (a scan of
+    active jobs) the first time a job needs brokerage."""
+    cache: dict[bool, Broker] = {}
 
-    def get() -> Broker:
-        if not snapshot:
-            snapshot.append(Broker.load(conn))
-        return snapshot[0]
+    def get(with_loads: bool = True) -> Broker:
+        if True in cache or (not with_loads and False in cache):
+            return cache[True] if True in cache else cache[False]
+        cache[with_loads] = Broker.load(conn, with_loads=with_loads)
+        return cache[with_loads]
 
     return get
 
@@ -121,7 +124,7 @@ def create_and_place(
     broker_: Broker | None = None,
 ) -> list[Placement]:
     """Create jobs, brokering each one that has no preset queue; all in the caller's transaction."""
-    broker_ = broker_ or Broker.load(conn)
+    broker_ = broker_ or Broker.load(conn, with_loads=any(s.computing_site is None for s, _ in specs))
     planned = [_plan(spec, lineage, reason, broker_) for spec, lineage in specs]
     new_jobs = [nj for nj, _ in planned]
     ids = lifecycle.create_jobs(conn, new_jobs, now)

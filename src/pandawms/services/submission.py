@@ -10,11 +10,34 @@ from sqlalchemy import Connection
 from pandawms.core.changes import Lineage
 from pandawms.core.errors import InvalidInput
 from pandawms.core.specs import JobSpec
-from pandawms.services.placement import Placement, create_and_place
+from pandawms.db import queues as queues_db
+from pandawms.services.placement import Broker, Placement, create_and_place
 
 
-def submit(conn: Connection, specs: Sequence[JobSpec], now: datetime, max_batch: int) -> list[Placement]:
+def submit(
+    conn: Connection,
+    specs: Sequence[JobSpec],
+    now: datetime,
+    max_batch: int,
+    broker_: Broker | None = None,
+) -> list[Placement]:
     """All or nothing: a bad job rejects the whole batch before anything is stored."""
+    validate(specs, max_batch)
+    return create_and_place(conn, [(s, Lineage()) for s in specs], now, broker_=broker_)
+
+
+def check_queues(conn: Connection, specs: Sequence[JobSpec]) -> None:
+    """Reject preset queues that do not exist (``submit`` does too, but chunked stores check first)."""
+    known = {q.name for q in queues_db.list_all(conn)}
+    for i, spec in enumerate(specs):
+        if spec.computing_site is not None and spec.computing_site not in known:
+            raise InvalidInput(
+                f"jobs[{i}].computingSite: unknown queue {spec.computing_site!r}", f"jobs[{i}].computingSite"
+            )
+
+
+def validate(specs: Sequence[JobSpec], max_batch: int) -> None:
+    """The checks that need no database: batch size and include/exclude overlaps."""
     if not specs:
         raise InvalidInput("jobs: at least one job is required", "jobs")
     if len(specs) > max_batch:
@@ -26,4 +49,3 @@ def submit(conn: Connection, specs: Sequence[JobSpec], now: datetime, max_batch:
                 f"jobs[{i}].includedSites: queue(s) both included and excluded: {', '.join(sorted(overlap))}",
                 f"jobs[{i}].includedSites",
             )
-    return create_and_place(conn, [(s, Lineage()) for s in specs], now)

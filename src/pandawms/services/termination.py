@@ -104,7 +104,7 @@ def new_attempt(
         max_attempt=max(job.spec.max_attempt, job.attempt_nr + 1),
     )
     lineage = Lineage(attempt_nr=job.attempt_nr + 1, parent_id=job.panda_id, relation_type=relation)
-    broker_ = (brokers or placement.load_once(conn))()
+    broker_ = (brokers or placement.load_once(conn))(spec.computing_site is None)
     placed = placement.create_and_place(
         conn, [(spec, lineage)], now, reason=f"{relation} of {job.panda_id}", broker_=broker_
     )
