@@ -102,9 +102,11 @@ def test_a_watchdog_batch_reads_the_brokerage_snapshot_once(
     loads: list[int] = []
     real = placement.Broker.load
 
-    def counted(cls: type[placement.Broker], conn: Connection) -> placement.Broker:
+    def counted(
+        cls: type[placement.Broker], conn: Connection, *, with_loads: bool = True
+    ) -> placement.Broker:
         loads.append(1)
-        return real(conn)
+        return real(conn, with_loads=with_loads)
 
     monkeypatch.setattr(placement.Broker, "load", classmethod(counted))
     rule = next(r for r in rules_from_config(WatchdogConfig()) if r.name == "lost_heartbeat")

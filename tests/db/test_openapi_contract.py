@@ -85,6 +85,7 @@ def build_world(client: TestClient) -> World:
             f"{API}/file_server/upload_log",
             params={"job_id": finished, "filename": "job.log.tgz"},
             content=b"\x1f\x8b not really gzip",
+            headers={"Content-Type": "application/octet-stream"},  # as the pilot sends it: stored as sent
         )
     )
     return World(running, finished, to_kill, killed, to_reassign, big["PandaID"], worker)
