@@ -85,9 +85,11 @@ class JobField:
     def from_column(self, value: Any) -> Any:
         if self.codec is Codec.ENUM:
             assert self.enum is not None
-            return None if value is None else self.enum(value)
-        if self.codec is Codec.CSV:
-            return tuple(s for s in value.split(",") if s)
+            return value if value is None or isinstance(value, self.enum) else self.enum(value)
+        if self.codec is Codec.CSV:  # a stored "a,b" or already a list (a submission's)
+            if not value:
+                return ()
+            return tuple(s for s in (value.split(",") if isinstance(value, str) else value) if s)
         return value
 
 
@@ -245,12 +247,24 @@ def error_diag_column(component: ErrorComponent) -> str:
 # -- conversions (pure; the db layer and the protocol call these) ----------------------------------------
 
 
+# Per owner: (attr, column) of the plain fields and the fields with a codec, precomputed: these conversions
+# run for every job on the dispatch and submit paths.
+_PLAIN: dict[Owner, tuple[tuple[str, str], ...]] = {
+    o: tuple((f.attr, f.column) for f in JOB_FIELDS if f.owner is o and f.codec is Codec.PLAIN) for o in Owner
+}
+_CODED: dict[Owner, tuple[JobField, ...]] = {
+    o: tuple(f for f in JOB_FIELDS if f.owner is o and f.codec not in (Codec.PLAIN, Codec.PIN)) for o in Owner
+}
+
+_PIN = next(f for f in JOB_FIELDS if f.codec is Codec.PIN)
+
+
 def _owned(owner: Owner, columns: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        f.attr: f.from_column(columns[f.column])
-        for f in JOB_FIELDS
-        if f.owner is owner and f.codec is not Codec.PIN and f.column in columns
-    }
+    out = {attr: columns[col] for attr, col in _PLAIN[owner] if col in columns}
+    for f in _CODED[owner]:
+        if f.column in columns:
+            out[f.attr] = f.from_column(columns[f.column])
+    return out
 
 
 def spec_from_columns(columns: Mapping[str, Any], files: Sequence[FileSpec] = ()) -> JobSpec:
@@ -266,12 +280,12 @@ def spec_from_columns(columns: Mapping[str, Any], files: Sequence[FileSpec] = ()
 
 def spec_columns(spec: JobSpec) -> dict[str, Any]:
     """The columns a JobSpec fills (status, lineage, times and the chosen queue are the job's)."""
-    out: dict[str, Any] = {}
-    for f in JOB_FIELDS:
-        if f.owner is Owner.SPEC:
-            out[f.column] = f.to_column(getattr(spec, f.attr))
-        elif f.owner is Owner.RESOURCES:
-            out[f.column] = f.to_column(getattr(spec.resources, f.attr))
+    r = spec.resources
+    out = {col: getattr(spec, attr) for attr, col in _PLAIN[Owner.SPEC]}
+    out.update({col: getattr(r, attr) for attr, col in _PLAIN[Owner.RESOURCES]})
+    for f in _CODED[Owner.SPEC]:
+        out[f.column] = f.to_column(getattr(spec, f.attr))
+    out[_PIN.column] = _PIN.to_column(spec.computing_site)
     return out
 
 

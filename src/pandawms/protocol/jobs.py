@@ -86,8 +86,6 @@ class JobSubmission(BaseModel):
             values["current_priority"] = DEFAULT_PRIORITY.get(self.prod_source_label, USER_DEFAULT_PRIORITY)
         if self.max_attempt is None:
             values["max_attempt"] = default_max_attempt
-        for name in ("included_sites", "excluded_sites"):
-            values[name] = ",".join(values[name])
         values["relocation_flag"] = 1 if self.computing_site else 0
         values["computing_site"] = self.computing_site
         return spec_from_columns(values, [f.to_spec() for f in self.files])
