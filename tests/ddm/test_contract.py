@@ -13,6 +13,7 @@ import pytest
 from pandawms.core.checksums import Adler32, FileStat, adler32_of
 from pandawms.ddm.base import CHUNK_SIZE, ChecksumMismatch, NotFound, PermissionDenied
 from pandawms.ddm.local import file_stat
+from pandawms.ddm.local import path_of as local_path_of
 from tests.ddm.conftest import Store
 
 LARGE = 50 * 1024 * 1024
@@ -145,3 +146,21 @@ def test_large_file_streams_in_bounded_memory(store: Store, tmp_path: Path) -> N
 
     assert got == want and file_stat(tmp_path / "large.back") == want
     assert peak < 4 * CHUNK_SIZE, f"peak Python memory {peak / 2**20:.1f} MiB for a {LARGE // 2**20} MiB file"
+
+
+def test_download_into_an_unwritable_directory_is_permission_denied(store: Store, tmp_path: Path) -> None:
+    url = store.url("in.dat")
+    store.backend.upload(_file(tmp_path / "in", b"payload"), url)
+    local_backend, unwritable = store.unwritable if store.kind == "file" else (None, "")
+    target = local_path_of(unwritable) if local_backend else _unwritable_local_dir(tmp_path) / "out"
+
+    with pytest.raises(PermissionDenied, match="cannot write"):
+        store.backend.download(url, target)
+
+
+def _unwritable_local_dir(tmp_path: Path) -> Path:
+    if os.geteuid() == 0:
+        return Path("/sys/pandawms-unwritable")  # root writes through mode bits, not into sysfs
+    read_only = tmp_path / "read-only"
+    read_only.mkdir(mode=0o555)
+    return read_only

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pandawms.bench.storageservers import XRootDServer
 from pandawms.core.checksums import FileStat, adler32_of
 from pandawms.core.errors import InvalidInput
 from pandawms.ddm.base import NotFound, PermissionDenied
@@ -71,3 +72,20 @@ def test_the_clock_gives_the_seconds(registry: BackendRegistry, tmp_path: Path) 
     )
 
     assert result.seconds == 2.5 and result.mb_per_s == pytest.approx(0.0004)
+
+
+def test_refused_third_party_copy_falls_back_to_a_streamed_copy(
+    registry: BackendRegistry, xrootd_server: XRootDServer, tmp_path: Path
+) -> None:
+    data = os.urandom(500_000)
+    (tmp_path / "in").write_bytes(data)
+    src_url = f"{xrootd_server.url}/fallback/in.dat"
+    registry.for_url(src_url).upload(tmp_path / "in", src_url)
+
+    with XRootDServer(tpc=False) as plain:  # no ofs.tpc: it cannot pull from another server
+        dst_url = f"{plain.url}/fallback/out.dat"
+        result = copy(registry, src_url, dst_url)
+        arrived = registry.for_url(dst_url).stat(dst_url)
+
+    assert result.method == CopyMethod.STREAMED
+    assert arrived == result.stat == FileStat(len(data), adler32_of(data))

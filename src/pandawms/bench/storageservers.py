@@ -3,9 +3,11 @@ an S3 protocol server (moto's standalone server), each on a free 127.0.0.1 port,
 
 * ``XRootDServer``: Debian's ``xrootd`` (``scripts/test-deps.sh`` installs ``xrootd-server``) with a
   generated config: the run directory's ``data/`` exported as ``/``, adler32 checksums, third-party copy
-  (``ofs.tpc ... pgm xrdcp --server``). xrootd refuses to run as root ("Security reasons prohibit running
-  as superuser"): as root it runs with ``-R xrootd`` (the Debian package's system user), its run
-  directory made in /tmp, chowned to that user and 0755 (as bench/pgserver.py does for PostgreSQL).
+  (``ofs.tpc ... pgm xrdcp --server``; ``tpc=False`` for a server without it). XrdCl checks a running
+  third-party copy every 2.5 s (xrdcp -d 2), so one TPC takes at least that long. xrootd refuses to run
+  as root ("Security reasons prohibit running as superuser"): as root it runs with ``-R xrootd`` (the
+  Debian package's system user), its run directory made in /tmp, chowned to that user and 0755 (as
+  bench/pgserver.py does for PostgreSQL).
 * ``S3Server``: ``moto_server`` (PyPI ``moto[server]``), in-memory. ``start()`` creates two IAM users,
   ``writer`` (all of S3) and ``reader`` (get/list/head only), then switches IAM authorisation on
   (``/moto-api/reset-auth``), so a reader's upload is really refused.
@@ -134,8 +136,9 @@ class _Server:
 class XRootDServer(_Server):
     """A private XRootD data server; ``url`` is ``root://127.0.0.1:PORT/`` and ``data_dir`` its export."""
 
-    def __init__(self, *, timeout: float = 30.0, keep_files: bool = False) -> None:
+    def __init__(self, *, tpc: bool = True, timeout: float = 30.0, keep_files: bool = False) -> None:
         self.port = free_port()
+        self.tpc = tpc
         self.keep_files = keep_files
         self.timeout = timeout
         self.run_dir = Path()
@@ -179,7 +182,7 @@ class XRootDServer(_Server):
                 f"all.adminpath {self.run_dir / 'admin'}",
                 f"all.pidpath {self.run_dir}",
                 "xrootd.chksum adler32",
-                f"ofs.tpc ttl 60 70 xfr 8 pgm {xrdcp} --server",
+                f"ofs.tpc ttl 60 70 xfr 8 pgm {xrdcp} --server" if self.tpc else "",
                 "",
             ]
         )
