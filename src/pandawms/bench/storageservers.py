@@ -8,7 +8,7 @@ an S3 protocol server (moto's standalone server), each on a free 127.0.0.1 port,
   as root ("Security reasons prohibit running as superuser"): as root it runs with ``-R xrootd`` (the
   Debian package's system user), its run directory made in /tmp, chowned to that user and 0755 (as
   bench/pgserver.py does for PostgreSQL).
-* ``S3Server``: ``moto_server`` (PyPI ``moto[server]``), in-memory. ``start()`` creates two IAM users,
+* ``S3Server``: ``moto_server`` (PyPI ``moto[s3]`` + Flask), in-memory. ``start()`` creates two IAM users,
   ``writer`` (all of S3) and ``reader`` (get/list/head only), then switches IAM authorisation on
   (``/moto-api/reset-auth``), so a reader's upload is really refused.
 * Both wait until the port answers (bounded by ``timeout``) and fail with the server's log tail.
@@ -109,7 +109,7 @@ class _Process:
         return (
             "run scripts/test-deps.sh (installs Debian's xrootd-server)"
             if self.name == "xrootd"
-            else "pip install -e '.[test]' (moto[server])"
+            else "pip install -e '.[test]' (moto[s3], flask, flask-cors)"
         )
 
 

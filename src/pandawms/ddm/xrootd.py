@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import posixpath
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -44,15 +44,18 @@ _CHECKSUM_ERROR = 305  # XrdCl errCheckSumError
 
 @dataclass(frozen=True)
 class XRootDConfig:
-    """XrdCl settings (process-wide in XrdCl): how long to try to connect and to wait for an answer."""
+    """XrdCl settings: how long to try to connect and to wait for an answer (process-wide in XrdCl), and
+    the copy buffers (a copy holds about chunk_size x parallel_chunks bytes: 32 MiB by default)."""
 
     connection_window: int = field(default=10, metadata={"min": 1})
     connection_retry: int = field(default=2, metadata={"min": 1})
     request_timeout: int = field(default=300, metadata={"min": 1})
     tpc_timeout: int = field(default=1800, metadata={"min": 1})
+    chunk_size: int = field(default=8 * 1024 * 1024, metadata={"min": 1})
+    parallel_chunks: int = field(default=4, metadata={"min": 1})
 
     def __post_init__(self) -> None:
-        for name in ("connection_window", "connection_retry", "request_timeout", "tpc_timeout"):
+        for name in (f.name for f in fields(self)):
             if getattr(self, name) < 1:
                 raise InvalidInput(f"xrootd {name} must be at least 1, got {getattr(self, name)}", name)
 
@@ -191,6 +194,8 @@ class XRootDBackend:
             checksumtype="adler32",
             checksumpreset=str(expected.adler32) if expected else "",
             tpctimeout=self.config.tpc_timeout,
+            chunksize=self.config.chunk_size,
+            parallelchunks=self.config.parallel_chunks,
         )
         _raise_for(process.prepare(), named, "copy to")
         status, results = process.run()
