@@ -164,3 +164,9 @@ def _unwritable_local_dir(tmp_path: Path) -> Path:
     read_only = tmp_path / "read-only"
     read_only.mkdir(mode=0o555)
     return read_only
+
+
+def test_upload_of_a_missing_local_file_is_not_found(store: Store, tmp_path: Path) -> None:
+    with pytest.raises(NotFound, match=r"missing\.dat"):
+        store.backend.upload(tmp_path / "missing.dat", store.url("x"))
+    assert store.names() == []

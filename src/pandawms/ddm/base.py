@@ -109,10 +109,18 @@ def os_errors(url: str, action: str = "read") -> Iterator[None]:
         raise error(f"cannot {action} {url}: {exc.strerror or exc}", url) from exc
 
 
-def local_temporary(path: Path, url: str) -> Path:
-    """Create the parent directory of ``path`` and an empty temporary file beside it; its path."""
+@contextlib.contextmanager
+def landing(path: Path, url: str | None = None) -> Iterator[Path]:
+    """A new empty temporary file beside local ``path`` (parents created) for the block to fill: renamed
+    to ``path`` when the block ends normally, removed when it raises. Errors name ``url`` (or the path's)."""
+    url = url or path.absolute().as_uri()
     tmp = path.with_name(temporary_name(path.name))
     with os_errors(url, "write"):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp.touch(exist_ok=False)
-    return tmp
+    try:
+        yield tmp
+        with os_errors(url, "write"):
+            tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)

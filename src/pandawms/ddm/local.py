@@ -9,7 +9,7 @@ from urllib.parse import unquote, urlsplit
 
 from pandawms.core.checksums import Adler32, Adler32Sum, FileStat
 from pandawms.core.errors import InvalidInput
-from pandawms.ddm.base import CHUNK_SIZE, check, local_temporary, os_errors
+from pandawms.ddm.base import CHUNK_SIZE, check, landing, os_errors
 
 SCHEME = "file"
 
@@ -40,9 +40,8 @@ def file_stat(path: Path, url: str | None = None) -> FileStat:
 
 def copy_file(src: Path, dst: Path, src_url: str, dst_url: str, expected: FileStat | None) -> FileStat:
     """Stream ``src`` to a temporary sibling of ``dst``, check, rename; nothing is left on failure."""
-    tmp = local_temporary(dst, dst_url)
-    try:
-        running = Adler32Sum()
+    running = Adler32Sum()
+    with landing(dst, dst_url) as tmp:
         with os_errors(src_url), src.open("rb") as fin, os_errors(dst_url, "write"), tmp.open("wb") as fout:
             while chunk := fin.read(CHUNK_SIZE):
                 running.update(chunk)
@@ -51,10 +50,6 @@ def copy_file(src: Path, dst: Path, src_url: str, dst_url: str, expected: FileSt
             written = os.fstat(fout.fileno()).st_size
         check(running.stat, FileStat(written, running.adler32), dst_url)  # short write: disk full
         check(expected or running.stat, running.stat, dst_url)
-        with os_errors(dst_url, "write"):
-            os.replace(tmp, dst)
-    finally:
-        tmp.unlink(missing_ok=True)
     return running.stat
 
 

@@ -9,8 +9,8 @@ and adler32 (the S3 form of "temporary name, then rename"). Copies within one en
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -18,12 +18,12 @@ from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, EndpointConnectionError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
 from pandawms.core.checksums import Adler32, Adler32Sum, FileStat, adler32_of_chunks
 from pandawms.core.errors import InvalidInput
 from pandawms.ddm import base
-from pandawms.ddm.base import CHUNK_SIZE, StorageError, check, local_temporary, os_errors
+from pandawms.ddm.base import CHUNK_SIZE, StorageError, check, landing, os_errors
 from pandawms.ddm.local import file_stat
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def _locate(url: str) -> tuple[str, str]:
     return parts.netloc, key
 
 
-@contextmanager
+@contextlib.contextmanager
 def _errors(url: str, action: str) -> Iterator[None]:
     """botocore errors -> the storage error a caller can act on."""
     try:
@@ -84,7 +84,7 @@ def _errors(url: str, action: str) -> Iterator[None]:
         code = str(error.get("Code", ""))
         message = f"cannot {action} {url}: {code} {error.get('Message', '')}".rstrip()
         raise _ERRORS.get(code, StorageError)(message, url) from exc
-    except (EndpointConnectionError, ConnectionError) as exc:
+    except (ConnectionError, HTTPClientError) as exc:  # refused, timed out, reset: try again later
         raise base.StorageUnavailable(f"cannot {action} {url}: {exc}", url) from exc
     except BotoCoreError as exc:
         raise StorageError(f"cannot {action} {url}: {exc}", url) from exc
@@ -178,22 +178,19 @@ class S3Backend:
                     Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
                 )
         except BaseException:
-            self._client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+            with contextlib.suppress(ClientError, BotoCoreError):  # keep the first error; S3 expires the rest
+                self._client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
             raise
 
     def download(self, url: str, local_path: Path, expected: FileStat | None = None) -> FileStat:
         want = expected or self.stat(url)
-        tmp = local_temporary(local_path, local_path.as_uri())
-        try:
-            running = Adler32Sum()
-            with tmp.open("wb") as out:
+        running = Adler32Sum()
+        with landing(local_path) as tmp:
+            with os_errors(tmp.as_uri(), "write"), tmp.open("wb") as out:
                 for chunk in self._chunks(url):
                     running.update(chunk)
                     out.write(chunk)
             check(want, running.stat, url)
-            tmp.replace(local_path)
-        finally:
-            tmp.unlink(missing_ok=True)
         return running.stat
 
     def delete(self, url: str) -> None:

@@ -21,7 +21,7 @@ from XRootD.client.flags import QueryCode
 from pandawms.core.checksums import Adler32, FileStat
 from pandawms.core.errors import InvalidInput
 from pandawms.ddm import base
-from pandawms.ddm.base import ChecksumMismatch, StorageError, check, local_temporary, temporary_name
+from pandawms.ddm.base import ChecksumMismatch, StorageError, check, landing, os_errors, temporary_name
 
 SCHEMES = ("root", "xroot")
 log = logging.getLogger(__name__)
@@ -128,18 +128,16 @@ class XRootDBackend:
 
     def upload(self, local_path: Path, url: str, expected: FileStat | None = None) -> FileStat:
         dst = _locate(url)
+        with os_errors(local_path.absolute().as_uri()):
+            local_path.stat()  # a missing source is NotFound, not a copy error
         return self._via_temporary(dst, url, lambda tmp: self._copy(str(local_path), tmp, expected, url))
 
     def download(self, url: str, local_path: Path, expected: FileStat | None = None) -> FileStat:
         src = _locate(url)
         want = expected or self.stat(url)
-        tmp = local_temporary(local_path, local_path.as_uri())
-        try:
+        with landing(local_path) as tmp:
             got = self._copy(src.url(), str(tmp), want, url)
             check(want, got, url)
-            tmp.replace(local_path)
-        finally:
-            tmp.unlink(missing_ok=True)
         return got
 
     def delete(self, url: str) -> None:
