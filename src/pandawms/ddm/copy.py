@@ -1,6 +1,8 @@
 """Copy one file between any two storage URLs, verified: third-party copy where the back end can, else
 streamed through this process (bounded memory), then the destination's size+adler32 must equal the
-source's or the destination is removed and ChecksumMismatch raised."""
+source's or the destination is removed and ChecksumMismatch raised. After a streamed copy the
+destination's stat is the one the receiving back end returned (it verified the written file); after a
+third-party copy it is asked for."""
 
 from __future__ import annotations
 
@@ -57,11 +59,9 @@ def copy(
     started = clock()
     source = src.stat(src_url)
     if src is dst and src.third_party_copy(src_url, dst_url):
-        method = CopyMethod.THIRD_PARTY
+        method, arrived = CopyMethod.THIRD_PARTY, dst.stat(dst_url)
     else:
-        _stream(src, dst, src_url, dst_url, source, spool_dir)
-        method = CopyMethod.STREAMED
-    arrived = dst.stat(dst_url)
+        method, arrived = CopyMethod.STREAMED, _stream(src, dst, src_url, dst_url, source, spool_dir)
     if source.mismatch(arrived) is not None:
         dst.delete(dst_url)
         check(source, arrived, dst_url)
@@ -70,17 +70,17 @@ def copy(
 
 def _stream(
     src: StorageBackend, dst: StorageBackend, src_url: str, dst_url: str, source: FileStat, spool: Path | None
-) -> None:
-    """Through this process: a local end is read or written in place; two remote ends meet in a spool file."""
+) -> FileStat:
+    """Through this process: a local end is read or written in place; two remote ends meet in a spool
+    file. Returns the destination's stat as the receiving back end verified it."""
     if isinstance(src, local.LocalBackend):
-        dst.upload(local.path_of(src_url), dst_url, expected=source)
-    elif isinstance(dst, local.LocalBackend):
-        src.download(src_url, local.path_of(dst_url), expected=source)
-    else:
-        spool_dir = Path(tempfile.mkdtemp(prefix="panda-copy-", dir=spool))
-        try:
-            spooled = spool_dir / "file"
-            src.download(src_url, spooled, expected=source)
-            dst.upload(spooled, dst_url, expected=source)
-        finally:
-            shutil.rmtree(spool_dir, ignore_errors=True)
+        return dst.upload(local.path_of(src_url), dst_url, expected=source)
+    if isinstance(dst, local.LocalBackend):
+        return src.download(src_url, local.path_of(dst_url), expected=source)
+    spool_dir = Path(tempfile.mkdtemp(prefix="panda-copy-", dir=spool))
+    try:
+        spooled = spool_dir / "file"
+        src.download(src_url, spooled, expected=source)
+        return dst.upload(spooled, dst_url, expected=source)
+    finally:
+        shutil.rmtree(spool_dir, ignore_errors=True)
