@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pandawms.core.errors import InvalidInput
-from pandawms.ddm import local, s3, xrootd
+from pandawms.ddm import base, local, s3, xrootd
 from pandawms.ddm.registry import StorageConfig, build_registry
 
 
@@ -66,3 +66,13 @@ def test_xrootd_config_is_checked() -> None:
 
 def test_local_urls_round_trip() -> None:
     assert local.path_of("file:///data/a%20b") == local.path_of("file://localhost/data/a b")
+
+
+def test_temporary_names_are_hidden_unique_and_recognised() -> None:
+    first, second = base.temporary_name("EVNT.01234._000001.pool.root.1"), base.temporary_name("x")
+
+    assert first.startswith(".EVNT.01234._000001.pool.root.1.part-")
+    assert base.temporary_name("x") != base.temporary_name("x")
+    assert base.is_temporary_name(first) and base.is_temporary_name(second)
+    assert not base.is_temporary_name("EVNT.01234._000001.pool.root.1")
+    assert not base.is_temporary_name(".hidden.part-notahex")

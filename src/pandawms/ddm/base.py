@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,9 +77,24 @@ class StorageBackend(Protocol):
         ...
 
 
+def remove_unless_matches(backend: StorageBackend, url: str, expected: FileStat, actual: FileStat) -> None:
+    """A wrong file that is already visible at ``url`` is deleted, then ChecksumMismatch raised."""
+    if expected.mismatch(actual) is not None:
+        backend.delete(url)
+        check(expected, actual, url)
+
+
 def temporary_name(name: str) -> str:
     """A hidden, unique sibling name for a file being written (``.NAME.part-<8 hex>``)."""
     return f".{name}.part-{uuid.uuid4().hex[:8]}"
+
+
+def is_temporary_name(name: str) -> bool:
+    """Whether ``name`` is one of temporary_name's: left behind only by a killed writer, safe to sweep."""
+    return _TEMPORARY.fullmatch(name) is not None
+
+
+_TEMPORARY = re.compile(r"\..+\.part-[0-9a-f]{8}")
 
 
 def check(expected: FileStat, actual: FileStat, url: str) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from pandawms.core.checksums import FileStat
 from pandawms.core.errors import InvalidInput
 from pandawms.ddm import local
-from pandawms.ddm.base import StorageBackend, check
+from pandawms.ddm.base import StorageBackend, remove_unless_matches
 from pandawms.ddm.registry import BackendRegistry
 
 
@@ -62,9 +62,7 @@ def copy(
         method, arrived = CopyMethod.THIRD_PARTY, dst.stat(dst_url)
     else:
         method, arrived = CopyMethod.STREAMED, _stream(src, dst, src_url, dst_url, source, spool_dir)
-    if source.mismatch(arrived) is not None:
-        dst.delete(dst_url)
-        check(source, arrived, dst_url)
+    remove_unless_matches(dst, dst_url, source, arrived)
     return CopyResult(src_url, dst_url, source, clock() - started, method)
 
 

@@ -23,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTT
 from pandawms.core.checksums import Adler32, Adler32Sum, FileStat, adler32_of_chunks
 from pandawms.core.errors import InvalidInput
 from pandawms.ddm import base
-from pandawms.ddm.base import CHUNK_SIZE, StorageError, check, landing, os_errors
+from pandawms.ddm.base import CHUNK_SIZE, StorageError, check, landing, os_errors, remove_unless_matches
 from pandawms.ddm.local import file_stat
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 SCHEME = "s3"
 META_ADLER32 = "adler32"
 MAX_COPY_OBJECT = 5 * 1024**3  # CopyObject's limit; larger objects stream
+MAX_PARTS = 10_000  # of one multipart upload: parts grow beyond CHUNK_SIZE for files over 80 GB
 # S3 error codes and HTTP statuses -> what the caller should do (anything else: StorageError)
 _ERRORS: dict[str, type[StorageError]] = {
     **dict.fromkeys(["404", "NoSuchKey", "NoSuchBucket", "NotFound"], base.NotFound),
@@ -140,18 +141,17 @@ class S3Backend:
         bucket, key = _locate(url)
         want = expected or file_stat(local_path)  # the metadata must be known before the first byte goes
         meta = {META_ADLER32: str(want.adler32)}
-        with os_errors(local_path.as_uri()), local_path.open("rb") as fh:
-            first = fh.read(CHUNK_SIZE)
-            if len(first) < CHUNK_SIZE:
+        part_size = max(CHUNK_SIZE, -(-want.size // MAX_PARTS))
+        with os_errors(local_path.absolute().as_uri()), local_path.open("rb") as fh:
+            first = fh.read(part_size)
+            if len(first) < part_size:
                 check(want, adler32_of_chunks([first]), url)
                 with _errors(url, "write"):
                     self._client.put_object(Bucket=bucket, Key=key, Body=first, Metadata=meta)
             else:
-                self._multipart(fh, first, url, meta, want)
+                self._multipart(fh, first, url, meta, want)  # parts of len(first) bytes
         got = self.stat(url)
-        if want.mismatch(got) is not None:
-            self.delete(url)
-            check(want, got, url)
+        remove_unless_matches(self, url, want, got)
         return got
 
     def _multipart(self, fh: BinaryIO, first: bytes, url: str, meta: dict[str, str], want: FileStat) -> None:
@@ -171,7 +171,7 @@ class S3Backend:
                         Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=chunk
                     )["ETag"]
                 parts.append({"ETag": etag, "PartNumber": number})
-                chunk = fh.read(CHUNK_SIZE)
+                chunk = fh.read(len(first))
             check(want, running.stat, url)
             with _errors(url, "write"):
                 self._client.complete_multipart_upload(
@@ -213,5 +213,5 @@ class S3Backend:
                 CopySource={"Bucket": src_bucket, "Key": src_key},
                 MetadataDirective="COPY",
             )
-        check(want, self.stat(dst_url), dst_url)
+        remove_unless_matches(self, dst_url, want, self.stat(dst_url))
         return True
