@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -75,8 +76,10 @@ def registry(xrootd_server: XRootDServer, s3_server: S3Server) -> BackendRegistr
 
 
 @pytest.fixture(scope="session")
-def local_root() -> Path:
-    return Path(tempfile.mkdtemp(prefix="panda-ddm-"))
+def local_root() -> Iterator[Path]:
+    root = Path(tempfile.mkdtemp(prefix="panda-ddm-"))
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def _local_store(registry: BackendRegistry, base: Path) -> Store:

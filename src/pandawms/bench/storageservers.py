@@ -124,7 +124,11 @@ class _Server:
 
     def __enter__(self) -> Self:
         atexit.register(self.stop)  # a test run that dies without teardown still stops its servers
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.__exit__(None, None, None)  # a half-started server leaves no process and no files
+            raise
 
     def __exit__(
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
