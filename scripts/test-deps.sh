@@ -8,6 +8,8 @@ set -euo pipefail
 DEPS=(
   "/usr/lib/postgresql/*/bin/initdb : postgresql"  # private PostgreSQL servers (pandawms/bench/pgserver.py)
   "/usr/bin/chromium : chromium"                    # monitor browser tests (tests/monitor/test_browser.py)
+  "xrootd : xrootd-server"                          # XRootD storage server (pandawms/bench/storageservers.py)
+  "xrdcp : xrootd-client"                           # its third-party copies (ofs.tpc pgm xrdcp)
 )
 
 # found CHECK: print what satisfies CHECK and succeed, or fail quietly.

@@ -26,6 +26,7 @@ ALLOWED = {
     "factory": {"core", "protocol"},
     "cli": {"core", "protocol", "config", "server", "pilot", "factory", "bench", "monitor"},
     "bench": {"core", "protocol", "config"},
+    "ddm": {"core"},  # storage back ends: pure helpers from core, never db or services
     "monitor": {"core", "protocol", "services", "db", "config"},
     "examples": set(),  # demo payloads: standard library only, they run anywhere a pilot does
 }
