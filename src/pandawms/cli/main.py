@@ -44,6 +44,7 @@ def server(
         Path | None, typer.Option(help="Data directory (default ~/.local/share/pandawms).")
     ] = None,
     queues: Annotated[Path | None, typer.Option(help="Queue file (TOML, [[queue]] tables).")] = None,
+    rses: Annotated[Path | None, typer.Option(help="RSE file (TOML, [[rse]] and [distances]).")] = None,
     config: Annotated[Path | None, typer.Option(help="Config file (TOML, [server] table).")] = None,
     no_agents: Annotated[
         bool, typer.Option("--no-agents", help="Do not run watchdog agents in-process.")
@@ -62,6 +63,7 @@ def server(
         "db_url": db,
         "data_dir": data_dir,
         "queues_file": queues,
+        "rses_file": rses,
         "log_level": log_level,
         "agents": False if no_agents else None,
     }
