@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from pandawms.agents.queue_file import RseFileSync
 from pandawms.core.data import DID
+from pandawms.core.errors import InvalidInput
 from pandawms.core.states import ReplicaStatus
 from pandawms.db.engine import Database
 from pandawms.services import lifecycle_data
@@ -192,3 +193,27 @@ def _refusal(db: Database, did: DID) -> str:
     with db.write() as conn:
         lifecycle_data.transition_replica(conn, did, "A_DISK", ReplicaStatus.AVAILABLE, NOW)
         return lifecycle_data.transition_replica(conn, did, "A_DISK", ReplicaStatus.COPYING, NOW).reason
+
+
+def test_server_loads_the_rse_file_before_the_queue_file(db: Database, tmp_path: Path) -> None:
+    from importlib import resources
+
+    from pandawms.config import ServerConfig
+    from pandawms.server.app import create_app
+
+    example = Path(str(resources.files("pandawms.examples") / "rses.toml"))
+    queues = tmp_path / "queues.toml"
+    queues.write_text(
+        '[[queue]]\nname = "Q"\nsite = "LOCAL"\nddm_input = "LOCAL_DISK"\nddm_output = "REMOTE_DISK"\n'
+    )
+    cfg = ServerConfig(agents=False, db_url=db.url, data_dir=tmp_path, queues_file=queues, rses_file=example)
+    with TestClient(create_app(cfg, db)) as client:
+        assert [r["name"] for r in ok(client.get(f"{API}/rse/list"))] == ["LOCAL_DISK", "REMOTE_DISK"]
+        assert ok(client.get(f"{API}/rse/distances")) == {"distances": {"LOCAL": {"REMOTE": 2}}}
+        assert ok(client.get(f"{API}/queue/get", params={"name": "Q"}))["ddm_output"] == "REMOTE_DISK"
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[queue]]\nname = "Q2"\nddm_input = "NOWHERE"\n')
+    cfg = ServerConfig(agents=False, db_url=db.url, data_dir=tmp_path, queues_file=bad, rses_file=example)
+    app = create_app(cfg, db)
+    with pytest.raises(InvalidInput, match="queue Q2: ddm_input: unknown RSE 'NOWHERE'"), TestClient(app):
+        pass
