@@ -1,27 +1,22 @@
 """Catalog repository: scopes, datasets/containers (dids), their contents and file rows.
 
-Bulk reads go in chunks of CHUNK keys (SQLite's bound-parameter limit); keyset pages order by the key.
+Bulk look-ups and inserts go through db/bulk.py (a few statements per 10k-file call); keyset pages order
+by the key.
 The status writers (insert_dids, write_did_status) are called only by services/lifecycle_data.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
 from pandawms.core.data import DID, ContentRow, DIDRecord, DIDType, FileDID
 from pandawms.core.states import DatasetStatus
+from pandawms.db.bulk import insert_rows, member, scope_groups, value_groups
 from pandawms.db.schema import contents, dids, files, scopes
-
-CHUNK = 900
-
-
-def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _record(row: Any) -> DIDRecord:
@@ -50,11 +45,10 @@ def insert_scope(conn: Connection, scope: str, account: str, now: datetime) -> b
 
 
 def known_scopes(conn: Connection, names: Iterable[str]) -> set[str]:
-    wanted = sorted(set(names))
     return {
         r.scope
-        for part in chunks(wanted)
-        for r in conn.execute(select(scopes.c.scope).where(scopes.c.scope.in_(part)))
+        for part in value_groups(conn, names)
+        for r in conn.execute(select(scopes.c.scope).where(member(conn, scopes.c.scope, part)))
     }
 
 
@@ -68,10 +62,9 @@ def list_scopes(conn: Connection) -> list[tuple[str, str]]:
 
 def get_dids(conn: Connection, wanted: Iterable[DID], *, lock: bool = False) -> dict[DID, DIDRecord]:
     """The stored datasets/containers among ``wanted`` (``lock``: FOR UPDATE on PostgreSQL)."""
-    keys = sorted(set(wanted))
     out: dict[DID, DIDRecord] = {}
-    for part in chunks(keys):
-        stmt = select(dids).where(tuple_(dids.c.scope, dids.c.name).in_([(d.scope, d.name) for d in part]))
+    for scope, names in scope_groups(conn, wanted):
+        stmt = select(dids).where(dids.c.scope == scope, member(conn, dids.c.name, names))
         for row in conn.execute(stmt.with_for_update() if lock else stmt):
             rec = _record(row)
             out[rec.did] = rec
@@ -96,7 +89,7 @@ def insert_dids(conn: Connection, new: Sequence[tuple[DID, DIDType]], now: datet
         for d, t in new
     ]
     if rows:
-        conn.execute(insert(dids), rows)
+        insert_rows(conn, insert(dids), rows)
 
 
 def write_did_status(
@@ -145,23 +138,22 @@ def parents(conn: Connection, child: DID) -> list[DIDRecord]:
 
 
 def get_files(conn: Connection, wanted: Iterable[DID]) -> dict[DID, FileDID]:
-    keys = sorted(set(wanted))
     out: dict[DID, FileDID] = {}
-    for part in chunks(keys):
-        stmt = select(files).where(tuple_(files.c.scope, files.c.lfn).in_([(d.scope, d.name) for d in part]))
-        for row in conn.execute(stmt):
+    for scope, names in scope_groups(conn, wanted):
+        for row in conn.execute(
+            select(files).where(files.c.scope == scope, member(conn, files.c.lfn, names))
+        ):
             f = _file(row, row.scope, row.lfn)
             out[f.did] = f
     return out
 
 
 def dids_of_guids(conn: Connection, guids: Iterable[str]) -> dict[str, DID]:
-    keys = sorted(set(guids))
     stmt = select(files.c.guid, files.c.scope, files.c.lfn)
     return {
         r.guid: DID(r.scope, r.lfn)
-        for part in chunks(keys)
-        for r in conn.execute(stmt.where(files.c.guid.in_(part)))
+        for part in value_groups(conn, guids)
+        for r in conn.execute(stmt.where(member(conn, files.c.guid, part)))
     }
 
 
@@ -179,7 +171,7 @@ def insert_files(conn: Connection, new: Sequence[FileDID], now: datetime) -> Non
         for f in new
     ]
     if rows:
-        conn.execute(insert(files), rows)
+        insert_rows(conn, insert(files), rows)
 
 
 # -- contents ----------------------------------------------------------------------------------------
@@ -191,12 +183,10 @@ def _children(parent: DID) -> Any:
 
 def attached(conn: Connection, parent: DID, children: Iterable[DID]) -> set[DID]:
     """The ``children`` already attached to ``parent``."""
-    keys = sorted(set(children))
     out: set[DID] = set()
-    for part in chunks(keys):
+    for scope, names in scope_groups(conn, children):
         stmt = select(contents.c.child_scope, contents.c.child_name).where(
-            _children(parent),
-            tuple_(contents.c.child_scope, contents.c.child_name).in_([(d.scope, d.name) for d in part]),
+            _children(parent), contents.c.child_scope == scope, member(conn, contents.c.child_name, names)
         )
         out.update(DID(r.child_scope, r.child_name) for r in conn.execute(stmt))
     return out
@@ -215,15 +205,14 @@ def attach(conn: Connection, parent: DID, children: Sequence[tuple[DID, DIDType]
         for c, t in children
     ]
     if rows:
-        conn.execute(insert(contents), rows)
+        insert_rows(conn, insert(contents), rows)
 
 
 def detach(conn: Connection, parent: DID, children: Sequence[DID]) -> int:
     removed = 0
-    for part in chunks(sorted(set(children))):
-        keys = [(d.scope, d.name) for d in part]
+    for scope, names in scope_groups(conn, children):
         stmt = delete(contents).where(
-            _children(parent), tuple_(contents.c.child_scope, contents.c.child_name).in_(keys)
+            _children(parent), contents.c.child_scope == scope, member(conn, contents.c.child_name, names)
         )
         removed += conn.execute(stmt).rowcount
     return removed

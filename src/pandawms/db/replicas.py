@@ -5,16 +5,17 @@ The status writers (insert_replicas, write_replica_status) are called only by se
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, or_, select, tuple_, update
+from sqlalchemy import Connection, and_, insert, or_, select, update
 
 from pandawms.core.data import DID
 from pandawms.core.states import ReplicaStatus
-from pandawms.db.catalog import chunks
+from pandawms.db.bulk import insert_rows, member, scope_groups
 from pandawms.db.schema import contents, replicas
 
 
@@ -43,14 +44,18 @@ def existing(
     conn: Connection, keys: Iterable[tuple[DID, str]], *, lock: bool = False
 ) -> dict[tuple[DID, str], ReplicaRow]:
     """The stored replicas among (file, rse) keys (``lock``: FOR UPDATE on PostgreSQL)."""
-    wanted = sorted(set(keys))
+    by_rse: dict[str, list[DID]] = defaultdict(list)
+    for did, rse in set(keys):
+        by_rse[rse].append(did)
     out: dict[tuple[DID, str], ReplicaRow] = {}
-    cols = tuple_(replicas.c.scope, replicas.c.lfn, replicas.c.rse)
-    for part in chunks(wanted):
-        stmt = select(replicas).where(cols.in_([(d.scope, d.name, rse) for d, rse in part]))
-        for r in conn.execute(stmt.with_for_update() if lock else stmt):
-            row = _row(r)
-            out[(row.did, row.rse)] = row
+    for rse in sorted(by_rse):
+        for scope, names in scope_groups(conn, by_rse[rse]):
+            stmt = select(replicas).where(
+                replicas.c.rse == rse, replicas.c.scope == scope, member(conn, replicas.c.lfn, names)
+            )
+            for r in conn.execute(stmt.with_for_update() if lock else stmt):
+                row = _row(r)
+                out[(row.did, row.rse)] = row
     return out
 
 
@@ -69,7 +74,7 @@ def insert_replicas(conn: Connection, new: Sequence[NewReplica], now: datetime) 
         for n in new
     ]
     if rows:
-        conn.execute(insert(replicas), rows)
+        insert_rows(conn, insert(replicas), rows)
 
 
 def write_replica_status(
@@ -92,10 +97,8 @@ def write_replica_status(
 def of_files(conn: Connection, wanted: Sequence[DID]) -> list[ReplicaRow]:
     """Every replica of the given files, in (scope, lfn, rse) order."""
     out: list[ReplicaRow] = []
-    for part in chunks(sorted(set(wanted))):
-        stmt = select(replicas).where(
-            tuple_(replicas.c.scope, replicas.c.lfn).in_([(d.scope, d.name) for d in part])
-        )
+    for scope, names in scope_groups(conn, wanted):
+        stmt = select(replicas).where(replicas.c.scope == scope, member(conn, replicas.c.lfn, names))
         out += [_row(r) for r in conn.execute(stmt)]
     return sorted(out, key=lambda r: (r.did, r.rse))
 
