@@ -4,9 +4,15 @@ nothing), keyset pages, close/freeze/delete rules and their refusals."""
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
+import pytest
 from fastapi.testclient import TestClient
 
+from pandawms.core.data import DID, FileDID
+from pandawms.core.errors import Transient
+from pandawms.db import catalog as catalog_db
+from pandawms.db.engine import Database
 from tests.db.catalog_helpers import add_files, add_rse, contents, fails, file_entry, files, info, setup
 from tests.db.helpers import API, ok
 
@@ -196,3 +202,22 @@ def test_containers_hold_datasets_and_detach_frees_a_dataset(client: TestClient)
     }
     rest = ok(client.get(f"{API}/did/list", params={"scope": "user.alice", "after": "data.001"}))
     assert [d["name"] for d in rest["items"]] == ["data.002"] and rest["next"] is None
+
+
+def test_a_row_inserted_concurrently_is_transient_not_a_500(db: Database) -> None:
+    # The services check before they insert; only a racing transaction can hit the key (PostgreSQL).
+    did = DID("user.alice", "f.1")
+    now = datetime(2026, 1, 1)
+    with db.write() as conn:
+        catalog_db.insert_files(
+            conn, [FileDID(did, "6f1c3b1e-8d1c-4c4e-9a52-0b0f3c2a9e11", 1, "00000001")], now
+        )
+    with (
+        pytest.raises(Transient, match="files: a row was registered concurrently, retry"),
+        db.write() as conn,
+    ):
+        catalog_db.insert_files(
+            conn, [FileDID(did, "7f1c3b1e-8d1c-4c4e-9a52-0b0f3c2a9e11", 1, "00000001")], now
+        )
+    with db.read() as conn:
+        assert catalog_db.get_files(conn, [did])[did].guid.startswith("6f1c")

@@ -14,10 +14,12 @@ from typing import Any
 
 from sqlalchemy import Connection, String, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ColumnElement
 
 from pandawms.core.data import DID
+from pandawms.core.errors import Transient
 
 CHUNK = 900
 PG_CHUNK = 10_000
@@ -52,15 +54,23 @@ def scope_groups(conn: Connection, keys: Iterable[DID]) -> Iterator[tuple[str, l
 
 
 def insert_rows(conn: Connection, stmt: Insert, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert ``rows`` (dicts with the same keys) with ``stmt`` = ``insert(table)``."""
+    """Insert ``rows`` (dicts with the same keys) with ``stmt`` = ``insert(table)``.
+
+    A key another transaction inserted meanwhile (two registrations of one new LFN racing on PostgreSQL)
+    is Transient: the transaction rolls back and the client's resend finds the row (a no-op if equal).
+    """
     if not rows:
         return
-    if conn.dialect.name != "postgresql":
-        conn.execute(stmt, list(rows))
-        return
-    table: Any = stmt.table
-    names = list(rows[0])
-    arrays = [
-        func.unnest(bindparam(f"a_{n}", [r[n] for r in rows], type_=ARRAY(table.c[n].type))) for n in names
-    ]
-    conn.execute(stmt.from_select(names, select(*arrays)))
+    try:
+        if conn.dialect.name != "postgresql":
+            conn.execute(stmt, list(rows))
+            return
+        table: Any = stmt.table
+        names = list(rows[0])
+        arrays = [
+            func.unnest(bindparam(f"a_{n}", [r[n] for r in rows], type_=ARRAY(table.c[n].type)))
+            for n in names
+        ]
+        conn.execute(stmt.from_select(names, select(*arrays)))
+    except IntegrityError as exc:
+        raise Transient(f"{stmt.table}: a row was registered concurrently, retry: {exc.orig}") from exc
