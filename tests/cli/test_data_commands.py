@@ -73,7 +73,19 @@ def test_dataset_lifecycle_from_the_command_line(panda: Panda, tmp_path: Path) -
         reps == "user.alice:evt.001.root\tLOCAL_DISK\tavailable\tfile:///data/local/user.alice/evt.001.root\n"
     )
     assert len(json.loads(_ok(panda("replicas", "user.alice:data.001", "--json")))) == 3
+    again = _ok(panda("dataset", "add", "user.alice:data.001", str(paths[0])))
+    assert again == "user.alice:data.001: 0 new file(s), 1 already registered, 0 attached, 0 replica(s)\n"
+    paths[0].write_bytes(b"changed")
+    changed = panda("dataset", "add", "user.alice:data.001", str(paths[0]))
+    assert (
+        changed.exit_code == 2
+        and "user.alice:evt.000.root is already registered with another" in changed.stderr
+    )
     assert _ok(panda("dataset", "close", "user.alice:data.001")) == "user.alice:data.001\taccepted\tclosed\n"
+    closed = panda("dataset", "add", "user.alice:data.001", str(paths[1]))
+    assert (
+        closed.exit_code == 2 and "user.alice:data.001 is closed: its contents cannot change" in closed.stderr
+    )
 
 
 def test_refusals_and_bad_input_have_exit_codes(panda: Panda, tmp_path: Path) -> None:

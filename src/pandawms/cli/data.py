@@ -83,7 +83,8 @@ def dataset_create(
 
 
 def _describe(path: Path, scope: str) -> FileIn:
-    """A local file's DID: its name as LFN, size and adler32, a new GUID."""
+    """A local file's DID: its name as LFN, size and adler32, and a GUID derived from ``scope:lfn`` (unique
+    as the DID is; so registering the same file again is a no-op, not a GUID conflict)."""
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
     checksum, size = 1, 0
@@ -91,7 +92,13 @@ def _describe(path: Path, scope: str) -> FileIn:
         while chunk := fh.read(1 << 20):
             checksum = zlib.adler32(chunk, checksum)
             size += len(chunk)
-    return FileIn(scope=scope, name=path.name, bytes=size, adler32=f"{checksum:08x}", guid=str(uuid.uuid4()))
+    return FileIn(
+        scope=scope,
+        name=path.name,
+        bytes=size,
+        adler32=f"{checksum:08x}",
+        guid=str(uuid.uuid5(uuid.NAMESPACE_URL, f"did:{scope}:{path.name}")),
+    )
 
 
 @dataset_app.command("add")

@@ -45,7 +45,9 @@ def server(
         Path | None, typer.Option(help="Data directory (default ~/.local/share/pandawms).")
     ] = None,
     queues: Annotated[Path | None, typer.Option(help="Queue file (TOML, [[queue]] tables).")] = None,
-    rses: Annotated[Path | None, typer.Option(help="RSE file (TOML, [[rse]] and [distances]).")] = None,
+    rses: Annotated[
+        Path | None, typer.Option(help="RSE file (TOML: rse tables and a distances table).")
+    ] = None,
     config: Annotated[Path | None, typer.Option(help="Config file (TOML, [server] table).")] = None,
     no_agents: Annotated[
         bool, typer.Option("--no-agents", help="Do not run watchdog agents in-process.")
