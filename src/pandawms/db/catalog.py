@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Select, and_, delete, func, insert, literal, select, tuple_, update
 
 from pandawms.core.data import DID, ContentRow, DIDRecord, DIDType, FileDID
 from pandawms.core.states import DatasetStatus
@@ -230,21 +230,22 @@ def count_contents(conn: Connection, parent: DID) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def list_contents(conn: Connection, parent: DID, after: DID | None, limit: int) -> list[ContentRow]:
-    """Keyset page of a dataset's/container's children in (scope, name) order, with file metadata."""
+def contents_page(parent: DID, after: DID | None, limit: int) -> Select[Any]:
+    """The keyset page statement: one range of the contents key, children in (scope, name) order."""
     stmt = (
         select(contents.c.child_scope, contents.c.child_name, contents.c.child_type, files)
         .outerjoin(files, and_(files.c.scope == contents.c.child_scope, files.c.lfn == contents.c.child_name))
         .where(_children(parent))
     )
     if after is not None:
-        stmt = stmt.where(
-            or_(
-                contents.c.child_scope > after.scope,
-                and_(contents.c.child_scope == after.scope, contents.c.child_name > after.name),
-            )
-        )
-    stmt = stmt.order_by(contents.c.child_scope, contents.c.child_name).limit(limit)
+        child = tuple_(contents.c.child_scope, contents.c.child_name)
+        stmt = stmt.where(child > tuple_(literal(after.scope), literal(after.name)))
+    return stmt.order_by(contents.c.child_scope, contents.c.child_name).limit(limit)
+
+
+def list_contents(conn: Connection, parent: DID, after: DID | None, limit: int) -> list[ContentRow]:
+    """Keyset page of a dataset's/container's children in (scope, name) order, with file metadata."""
+    stmt = contents_page(parent, after, limit)
     out = []
     for r in conn.execute(stmt):
         kind = DIDType(r.child_type)
