@@ -59,6 +59,13 @@ def test_bulk_registration_of_10k_files_in_one_call(client: TestClient, backend:
     assert got["bytes"] == sum(e["bytes"] for e in entries)
     repeat = ok(add_files(client, DS, entries, rse="LOCAL_DISK"))  # same metadata: a no-op
     assert repeat == {"dataset": DS, "added": 0, "existing": 10_000, "attached": 0, "replicas": 0}
+    spoiled = [*files("user.alice", 9_999, prefix="g"), {**entries[-1], "bytes": 1}]  # the last one conflicts
+    fails(
+        add_files(client, DS, spoiled, rse="LOCAL_DISK"),
+        400,
+        "f.009999.root is already registered with another bytes",
+    )
+    assert info(client, DS)["length"] == 10_000  # none of the 9,999 new files went in
     too_many = files("user.alice", 10_001, prefix="g")
     fails(add_files(client, DS, too_many), 422, "files: List should have at most 10000 items")
 

@@ -125,7 +125,9 @@ def _check_against_stored(conn: Connection, files: Sequence[FileDID]) -> set[DID
             diff = ", ".join(f"{k} {getattr(old, k)} (given {getattr(f, k)})" for k in old.differs(f))
             raise InvalidInput(f"{f.did} is already registered with another {diff}", "files")
     new_guids = {f.guid: f.did for f in files if f.did not in stored}
-    for guid, owner in catalog_db.dids_of_guids(conn, new_guids).items():
+    taken = sorted(catalog_db.dids_of_guids(conn, new_guids).items())
+    if taken:
+        guid, owner = taken[0]
         raise InvalidInput(f"guid {guid} of {new_guids[guid]} already belongs to {owner}", "guid")
     named = sorted(catalog_db.get_dids(conn, [f.did for f in files]))
     if named:
@@ -230,31 +232,31 @@ def set_status(
     return out
 
 
-def _delete_refusal(conn: Connection, did: DID) -> str | DataTransition:
-    """Why ``did`` may not be deleted, or its status when it may."""
+def _delete_refusal(conn: Connection, did: DID) -> DataTransition | None:
+    """Why ``did`` may not be deleted (a rejected outcome with its status), or None when it may."""
     rec = catalog_db.get_did(conn, did, lock=True)
     if rec is None:
-        return f"no dataset or container {did}"
+        return DataTransition(Outcome.REJECTED, "", f"no dataset or container {did}")
+    what, status = f"{rec.did_type.value} {did}", rec.status.value
     if rec.status not in DATASET_DELETABLE:
-        return f"{rec.did_type.value} {did} is {rec.status.value}: it is never deleted"
+        return DataTransition(Outcome.REJECTED, status, f"{what} is {status}: it is never deleted")
     length, _size = catalog_db.count_contents(conn, did)
     if length:
-        return f"{rec.did_type.value} {did} is not empty ({length} attached): detach its contents first"
+        reason = f"{what} is not empty ({length} attached): detach its contents first"
+        return DataTransition(Outcome.REJECTED, status, reason)
     fixed = [p for p in catalog_db.parents(conn, did) if p.status not in DATASET_MUTABLE]
     if fixed:
-        return f"{did} is in {fixed[0].status.value} {fixed[0].did_type.value} {fixed[0].did}"
-    return DataTransition(Outcome.ACCEPTED, "deleted")
+        where = f"{fixed[0].status.value} {fixed[0].did_type.value} {fixed[0].did}"
+        return DataTransition(Outcome.REJECTED, status, f"{did} is in {where}")
+    return None
 
 
 def delete(conn: Connection, dids: Sequence[DID]) -> list[tuple[DID, DataTransition]]:
     """Delete empty, unfrozen datasets/containers (and their attachments to open parents)."""
     out = []
     for did in dids:
-        verdict = _delete_refusal(conn, did)
-        if isinstance(verdict, str):
-            rec = catalog_db.get_did(conn, did)
-            out.append((did, DataTransition(Outcome.REJECTED, rec.status.value if rec else "", verdict)))
-            continue
-        catalog_db.delete_did(conn, did)
-        out.append((did, verdict))
+        refusal = _delete_refusal(conn, did)
+        if refusal is None:
+            catalog_db.delete_did(conn, did)
+        out.append((did, refusal or DataTransition(Outcome.ACCEPTED, "deleted")))
     return out

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from pandawms.core.data import DID, DIDRecord, RSESpec, replica_path
+from pandawms.core.data import DID, DIDRecord, DIDType, RSESpec, replica_path
 from pandawms.core.errors import InvalidInput, NotFound
 from pandawms.core.states import ReplicaStatus
 from pandawms.db import catalog as catalog_db
@@ -53,7 +53,7 @@ def list_replicas(
         if did not in catalog_db.get_files(conn, [did]):
             raise NotFound(f"no file, dataset or container {did}")
         rows, cursor = replicas_db.of_files(conn, [did]), None
-    elif rec.did_type.value == "container":
+    elif rec.did_type is DIDType.CONTAINER:
         raise InvalidInput(f"{did} is a container: list the replicas of its datasets", "did")
     else:
         rows = replicas_db.of_dataset(conn, did, after, limit + 1)
