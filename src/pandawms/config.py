@@ -39,6 +39,7 @@ class ServerConfig:
     db_url: str = ""
     data_dir: Path = Path("~/.local/share/pandawms")
     queues_file: Path | None = None
+    rses_file: Path | None = None  # RSEs and site distances (TOML, beside the queue file)
     log_level: str = "info"
     max_submit_batch: int = 10_000
     default_max_attempt: int = 3  # maxAttempt of a submitted job that sets none

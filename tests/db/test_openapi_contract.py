@@ -31,6 +31,7 @@ from tests.db.contract import (
     response_model,
     untyped,
 )
+from tests.db.contract_data import DATA_CASES
 from tests.db.helpers import API, acquire, describe, ok, submit, update
 
 # Routes that answer something other than a JSON model, each with the reason.
@@ -168,6 +169,7 @@ CASES: dict[tuple[str, str], Call] = {
     ("GET", "/job/{pandaid}/"): _page(lambda w: f"/job/{w.finished}/"),
     ("GET", "/site/{name}/"): _page(lambda w: "/site/SMALL/"),
     ("GET", "/user/{name}/"): _page(lambda w: "/user/alice/"),
+    **DATA_CASES,  # the catalog routes, in their own small world
 }
 
 

@@ -127,6 +127,12 @@ OTHER_WRITERS = {
         " moves to a file lifecycle with the data service",
     ),
 }
+# The data catalog's own status writer (a second lifecycle module, as the guide's services/lifecycle*):
+# it alone applies core.states DATASET_TRANSITIONS and REPLICA_TRANSITIONS.
+OTHER_WRITERS |= {
+    "dids.status": ("services/lifecycle_data.py", "dataset/container states (open/closed/frozen)"),
+    "replicas.status": ("services/lifecycle_data.py", "replica states (available/copying/unavailable/bad)"),
+}
 # The guard must keep seeing these (if it stops, it is broken, not the code clean)
 KNOWN_WRITERS = {
     ("db/jobs.py", "insert_jobs"),
@@ -134,6 +140,10 @@ KNOWN_WRITERS = {
     ("db/jobs.py", "claim_activated"),
     ("db/workers.py", "insert_workers"),
     ("db/workers.py", "write_status"),
+    ("db/catalog.py", "insert_dids"),
+    ("db/catalog.py", "write_did_status"),
+    ("db/replicas.py", "insert_replicas"),
+    ("db/replicas.py", "write_replica_status"),
 }
 
 

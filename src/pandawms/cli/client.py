@@ -197,6 +197,15 @@ class PandaClient(EnvelopeClient):
         body = {"name": name, "status": status}  # setting a value twice is harmless: resent on a lost answer
         return self._call(QueueSummary, "POST", paths.QUEUE_SET_STATUS, json=body, idempotent=True)
 
+    # --- data catalog (each call is idempotent but delete: a repeat finds the DID gone) -------------
+
+    def catalog(self, model: type[T], path: str, body: Mapping[str, Any], *, idempotent: bool = True) -> T:
+        """POST a catalog request (protocol/data.py, protocol/rses.py models) and validate the answer."""
+        return self._call(model, "POST", path, json=body, idempotent=idempotent)
+
+    def catalog_get(self, model: type[T], path: str, **params: Any) -> T:
+        return self._call(model, "GET", path, params={k: v for k, v in params.items() if v is not None})
+
     # --- transport --------------------------------------------------------------------------------
 
     def _call(

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from pandawms import __version__
+from pandawms.cli.data import register as register_data_commands
 from pandawms.cli.user import register as register_user_commands
 from pandawms.protocol.pilot_options import DEFAULTS as _PILOT
 from pandawms.protocol.pilot_options import PilotOptions, option_field
@@ -44,6 +45,9 @@ def server(
         Path | None, typer.Option(help="Data directory (default ~/.local/share/pandawms).")
     ] = None,
     queues: Annotated[Path | None, typer.Option(help="Queue file (TOML, [[queue]] tables).")] = None,
+    rses: Annotated[
+        Path | None, typer.Option(help="RSE file (TOML: rse tables and a distances table).")
+    ] = None,
     config: Annotated[Path | None, typer.Option(help="Config file (TOML, [server] table).")] = None,
     no_agents: Annotated[
         bool, typer.Option("--no-agents", help="Do not run watchdog agents in-process.")
@@ -62,6 +66,7 @@ def server(
         "db_url": db,
         "data_dir": data_dir,
         "queues_file": queues,
+        "rses_file": rses,
         "log_level": log_level,
         "agents": False if no_agents else None,
     }
@@ -314,6 +319,7 @@ def main() -> None:
 
 
 register_user_commands(app)
+register_data_commands(app)
 
 
 if __name__ == "__main__":

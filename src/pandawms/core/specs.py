@@ -66,6 +66,8 @@ class QueueSpec:
     max_running: int = 0
     max_queued: int = 0
     storage_element: str = ""
+    ddm_input: str = ""  # the RSE the queue reads inputs from (PanDA SiteSpec.ddm_input); "" = none
+    ddm_output: str = ""  # the RSE it writes outputs to (SiteSpec.ddm_output)
     copy_tool: str = "cp"
     description: str = ""
 

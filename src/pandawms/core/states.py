@@ -101,3 +101,51 @@ def worker_allowed(current: WorkerStatus, target: WorkerStatus) -> bool:
 def worker_stamps(target: WorkerStatus) -> tuple[bool, bool]:
     """(stamp start_time, stamp end_time) when a worker enters ``target``: running starts it, ends end it."""
     return target is W.RUNNING, target in WORKER_FINAL_STATES
+
+
+# -- data catalog: datasets/containers and replicas (reference states.md §3 and §4; Rucio's vocabulary) --
+# services/lifecycle_data.py is the only code that applies these tables.
+
+
+class DatasetStatus(StrEnum):
+    """A dataset's or container's state: open takes new content, closed takes none, frozen never changes."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+    FROZEN = "frozen"
+
+
+DATASET_TRANSITIONS: dict[DatasetStatus, frozenset[DatasetStatus]] = {
+    DatasetStatus.OPEN: frozenset({DatasetStatus.CLOSED, DatasetStatus.FROZEN}),
+    DatasetStatus.CLOSED: frozenset({DatasetStatus.FROZEN}),
+    DatasetStatus.FROZEN: frozenset(),
+}
+# Contents may be attached or detached only in these states; a frozen DID is never deleted.
+DATASET_MUTABLE: frozenset[DatasetStatus] = frozenset({DatasetStatus.OPEN})
+DATASET_DELETABLE: frozenset[DatasetStatus] = frozenset({DatasetStatus.OPEN, DatasetStatus.CLOSED})
+
+
+class ReplicaStatus(StrEnum):
+    """A file's copy on one RSE: copying while a transfer writes it, bad once found missing or corrupt."""
+
+    AVAILABLE = "available"
+    COPYING = "copying"
+    UNAVAILABLE = "unavailable"
+    BAD = "bad"
+
+
+_R = ReplicaStatus
+REPLICA_TRANSITIONS: dict[ReplicaStatus, frozenset[ReplicaStatus]] = {
+    _R.COPYING: frozenset({_R.AVAILABLE, _R.UNAVAILABLE, _R.BAD}),
+    _R.AVAILABLE: frozenset({_R.UNAVAILABLE, _R.BAD}),
+    _R.UNAVAILABLE: frozenset({_R.AVAILABLE, _R.COPYING, _R.BAD}),
+    _R.BAD: frozenset({_R.COPYING}),  # re-copied from another replica
+}
+
+
+def dataset_allowed(current: DatasetStatus, target: DatasetStatus) -> bool:
+    return target in DATASET_TRANSITIONS[current]
+
+
+def replica_allowed(current: ReplicaStatus, target: ReplicaStatus) -> bool:
+    return target in REPLICA_TRANSITIONS[current]

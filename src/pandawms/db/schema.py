@@ -10,12 +10,27 @@ Tables
 - ``job_status_history``: every status change (PanDA's jobs_StatusLog), written by services/lifecycle.py.
 - ``brokerage_decisions``: the latest brokerage outcome per job (chosen queue, why each other was rejected).
 - ``queues``: PanDA queues (computingSite) with status and limits; synced from the queue file or the API.
+  ``ddm_input``/``ddm_output`` name the RSE the queue reads from / writes to (PanDA's SiteSpec names).
 - ``workers``: pilot-factory workers (one pilot slot each) per factory (harvester_id) and queue; status
   changes only through services/lifecycle.py. ``ix_workers_queue_status`` serves the per-queue counts the
   factories' atomic sizing reads.
 - ``harvesters``: one row per factory with its last call (heartbeat, add_workers, update_workers); the
   missed-worker watchdog ends the live workers of a factory silent for too long. ``ix_workers_request``
   (harvester_id, request_id) finds the workers of a repeated add_workers call.
+
+Data catalog (Rucio's vocabulary; db/catalog.py, db/rses.py, db/replicas.py)
+- ``scopes``: the namespaces of DIDs (``user.alice``, ``mc23``).
+- ``dids``: datasets and containers (``did_type``), keyed (scope, name); ``status`` open/closed/frozen
+  changes only through services/lifecycle_data.py. Listings page by keyset on (scope, name) = the key.
+- ``files``: one row per file DID (scope, lfn) with guid (unique: ``ux_files_guid``), bytes, adler32, events.
+- ``contents``: parent DID -> child DID (dataset -> file, container -> dataset), keyed (scope, name,
+  child_scope, child_name): a dataset's files are one range of the key, listed by keyset on the child.
+  ``ix_contents_child`` (child_scope, child_name) finds the parents of a file or dataset (delete checks).
+- ``rses``: storage elements (name, site, URL prefix, kind, space, read/write availability); synced from
+  the RSE file or the API. ``site_distances`` (source_site, destination_site) -> distance, from the same file.
+- ``replicas``: file x RSE with ``status`` (available/copying/unavailable/bad, written only by
+  services/lifecycle_data.py) and its path; keyed (scope, lfn, rse) so a file's replicas are one range.
+  ``ix_replicas_rse_status`` (rse, status) serves per-RSE counts and "bad replicas at R" scans.
 
 Indexes (designed for 1M+ jobs; each hot query is an index range scan)
 - ``ix_jobs_dispatch`` (computing_site, current_priority DESC, panda_id) WHERE job_status='activated':
@@ -38,6 +53,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -48,6 +64,7 @@ from sqlalchemy import (
     Table,
     Text,
     text,
+    true,
 )
 from sqlalchemy.types import TypeEngine
 
@@ -177,6 +194,8 @@ queues = Table(
     Column("max_running", Integer, nullable=False, server_default="0"),
     Column("max_queued", Integer, nullable=False, server_default="0"),
     Column("storage_element", String(128), nullable=False, server_default=""),
+    Column("ddm_input", String(64), nullable=False, server_default=""),
+    Column("ddm_output", String(64), nullable=False, server_default=""),
     Column("copy_tool", String(32), nullable=False, server_default="cp"),
     Column("description", Text, nullable=False, server_default=""),
     Column("modification_time", DateTime, nullable=False),
@@ -214,3 +233,84 @@ harvesters = Table(
     Column("first_seen", DateTime, nullable=False),
     Column("last_seen", DateTime, nullable=False),
 )
+
+# -- data catalog ------------------------------------------------------------------------------------
+
+scopes = Table(
+    "scopes",
+    metadata,
+    Column("scope", String(25), primary_key=True),
+    Column("account", String(64), nullable=False, server_default=""),
+    Column("created_at", DateTime, nullable=False),
+)
+
+dids = Table(
+    "dids",
+    metadata,
+    Column("scope", String(25), primary_key=True),
+    Column("name", String(250), primary_key=True),
+    Column("did_type", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("modification_time", DateTime, nullable=False),
+)
+
+files = Table(
+    "files",
+    metadata,
+    Column("scope", String(25), primary_key=True),
+    Column("lfn", String(250), primary_key=True),
+    Column("guid", String(36), nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("adler32", String(8), nullable=False),
+    Column("events", BigInteger, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+)
+Index("ux_files_guid", files.c.guid, unique=True)
+
+contents = Table(
+    "contents",
+    metadata,
+    Column("scope", String(25), primary_key=True),
+    Column("name", String(250), primary_key=True),
+    Column("child_scope", String(25), primary_key=True),
+    Column("child_name", String(250), primary_key=True),
+    Column("child_type", String(16), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+Index("ix_contents_child", contents.c.child_scope, contents.c.child_name)
+
+rses = Table(
+    "rses",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("site", String(128), nullable=False),
+    Column("prefix", String(512), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("total_bytes", BigInteger, nullable=False, server_default="0"),
+    Column("used_bytes", BigInteger, nullable=False, server_default="0"),
+    Column("availability_read", Boolean, nullable=False, server_default=true()),
+    Column("availability_write", Boolean, nullable=False, server_default=true()),
+    Column("modification_time", DateTime, nullable=False),
+)
+
+site_distances = Table(
+    "site_distances",
+    metadata,
+    Column("source_site", String(128), primary_key=True),
+    Column("destination_site", String(128), primary_key=True),
+    Column("distance", Integer, nullable=False),
+)
+
+replicas = Table(
+    "replicas",
+    metadata,
+    Column("scope", String(25), primary_key=True),
+    Column("lfn", String(250), primary_key=True),
+    Column("rse", String(64), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("path", Text, nullable=False, server_default=""),
+    Column("created_at", DateTime, nullable=False),
+    Column("modification_time", DateTime, nullable=False),
+)
+Index("ix_replicas_rse_status", replicas.c.rse, replicas.c.status)

@@ -25,6 +25,8 @@ class QueueConfig(BaseModel):
     max_running: int = Field(0, ge=0)
     max_queued: int = Field(0, ge=0)
     storage_element: str = Field("", max_length=128)
+    ddm_input: str = Field("", max_length=64, description="RSE the queue reads inputs from")
+    ddm_output: str = Field("", max_length=64, description="RSE the queue writes outputs to")
     copy_tool: str = Field("cp", max_length=32)
     description: str = Field("", max_length=2000)
 

@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 
 from pandawms import __version__
 from pandawms.agents.brokerage import brokerage_agent
-from pandawms.agents.queue_file import queue_file_agent
+from pandawms.agents.queue_file import load_rses, queue_file_agent, rse_file_agent
 from pandawms.agents.runner import Agent, AgentRunner, utcnow
 from pandawms.agents.watchdogs import missed_workers_agent, watchdog_agents
 from pandawms.config import ServerConfig
@@ -26,6 +26,7 @@ from pandawms.monitor import mount_monitor
 from pandawms.protocol import paths
 from pandawms.protocol.queues import parse_queue_file
 from pandawms.server import (
+    routes_data,
     routes_files,
     routes_harvester,
     routes_jobs,
@@ -50,6 +51,7 @@ ROUTERS = (
     routes_queues.router,
     routes_files.router,
     routes_harvester.router,
+    routes_data.router,
 )
 
 
@@ -57,6 +59,8 @@ def build_agents(db: Database, config: ServerConfig, policy: JobRetryPolicy) -> 
     agents = watchdog_agents(db, config.watchdog, policy)
     agents.append(missed_workers_agent(db, config.watchdog))
     agents.append(brokerage_agent(db, config.watchdog.interval, config.watchdog.batch_size))
+    if config.rses_file is not None:  # before the queue file: queues name RSEs
+        agents.append(rse_file_agent(db, config.rses_file))
     if config.queues_file is not None:
         agents.append(queue_file_agent(db, config.queues_file))
     return agents
@@ -136,6 +140,10 @@ def _loop_friendly_runtime() -> Iterator[None]:
 def prepare(db: Database, config: ServerConfig, now: datetime) -> None:
     """Migrate the schema and load the queue file (errors name the file and field)."""
     migrate.upgrade(db)
+    if config.rses_file is not None:  # before the queue file: queues name the RSEs they use
+        with db.write() as conn:
+            count = load_rses(conn, config.rses_file, now)
+        log.info("loaded %d RSE(s) from %s", count, config.rses_file)
     if config.queues_file is not None:
         specs = parse_queue_file(config.queues_file)
         with db.write() as conn:

@@ -1,0 +1,201 @@
+"""Catalog value objects in Rucio's vocabulary: DIDs (``scope:name``), files, RSEs, site distances.
+
+Every constructor validates: a bad value raises InvalidInput naming the field and the value, so nothing
+malformed reaches the task buffer. ``nearby`` is the pure rule for reading storage of another site.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from pandawms.core.errors import InvalidInput
+from pandawms.core.states import DatasetStatus
+
+# Rucio's default naming schema: scopes up to 25 characters, names up to 250, RSE names upper case.
+SCOPE_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,25}$")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,249}$")
+RSE_RE = re.compile(r"^[A-Z0-9][A-Z0-9_\-]{0,63}$")
+SITE_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
+ADLER32_RE = re.compile(r"^[0-9a-f]{8}$")
+URL_PREFIX_RE = re.compile(r"^[a-z][a-z0-9+.\-]*://\S*$")
+# 0: the same site; up to NEARBY_DISTANCE: read in place (direct access); further: transfer first.
+NEARBY_DISTANCE = 1
+
+
+class DIDType(StrEnum):
+    FILE = "file"
+    DATASET = "dataset"
+    CONTAINER = "container"
+
+
+class RSEKind(StrEnum):
+    DISK = "disk"
+    TAPE = "tape"
+    OBJECT_STORE = "object_store"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class DID:
+    """A data identifier ``scope:name`` (a file's name is its LFN)."""
+
+    scope: str
+    name: str
+
+    def __post_init__(self) -> None:
+        if not SCOPE_RE.match(self.scope):
+            raise InvalidInput(
+                f"bad scope {self.scope!r}: 1-25 characters of letters, digits, '_', '.', '-'", "scope"
+            )
+        if not NAME_RE.match(self.name):
+            raise InvalidInput(
+                f"bad name {self.name!r} in scope {self.scope!r}: up to 250 letters, digits, '_', '.', '-',"
+                " starting with a letter or digit",
+                "name",
+            )
+
+    def __str__(self) -> str:
+        return f"{self.scope}:{self.name}"
+
+
+def parse_did(text: str, field: str = "did") -> DID:
+    """``scope:name`` -> DID; InvalidInput says which part is wrong."""
+    scope, sep, name = text.partition(":")
+    if not sep or not scope or not name:
+        raise InvalidInput(f"bad DID {text!r} in {field}: expected scope:name", field)
+    return DID(scope, name)
+
+
+def adler32_hex(value: str, lfn: str = "") -> str:
+    """Normalise an adler32 checksum to 8 lower-case hex digits (PanDA's ``ad:`` prefix accepted)."""
+    text = value.strip().lower().removeprefix("ad:")
+    if not ADLER32_RE.match(text):
+        where = f" of {lfn}" if lfn else ""
+        raise InvalidInput(f"bad adler32{where} {value!r}: expected 8 hex digits", "adler32")
+    return text
+
+
+def canonical_guid(value: str, lfn: str = "") -> str:
+    """A GUID in its canonical lower-case 8-4-4-4-12 form."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        where = f" of {lfn}" if lfn else ""
+        raise InvalidInput(f"bad guid{where} {value!r}: expected a UUID", "guid") from None
+
+
+@dataclass(frozen=True, slots=True)
+class FileDID:
+    """A file: ``scope:lfn`` with GUID, size in bytes, adler32 and (optional) event count."""
+
+    did: DID
+    guid: str
+    bytes: int
+    adler32: str
+    events: int | None = None
+
+    def __post_init__(self) -> None:
+        lfn = str(self.did)
+        object.__setattr__(self, "guid", canonical_guid(self.guid, lfn))
+        object.__setattr__(self, "adler32", adler32_hex(self.adler32, lfn))
+        if self.bytes < 0:
+            raise InvalidInput(f"bad bytes of {lfn}: {self.bytes} < 0", "bytes")
+        if self.events is not None and self.events < 0:
+            raise InvalidInput(f"bad events of {lfn}: {self.events} < 0", "events")
+
+    def differs(self, other: FileDID) -> list[str]:
+        """The metadata fields in which two registrations of the same LFN disagree."""
+        return [f for f in ("guid", "bytes", "adler32") if getattr(self, f) != getattr(other, f)]
+
+
+@dataclass(frozen=True, slots=True)
+class DIDRecord:
+    """A dataset or container as stored."""
+
+    did: DID
+    did_type: DIDType
+    status: DatasetStatus
+    created_at: datetime
+    modification_time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ContentRow:
+    """One child of a dataset or container; ``file`` is set for file children."""
+
+    did: DID
+    did_type: DIDType
+    file: FileDID | None
+
+
+@dataclass(frozen=True, slots=True)
+class RSESpec:
+    """A storage element: where files of a site live. Space in bytes; 0 total = not reported."""
+
+    name: str
+    site: str
+    prefix: str
+    kind: RSEKind = RSEKind.DISK
+    total_bytes: int = 0
+    used_bytes: int = 0
+    availability_read: bool = True
+    availability_write: bool = True
+
+    def __post_init__(self) -> None:
+        if not RSE_RE.match(self.name):
+            raise InvalidInput(
+                f"bad RSE name {self.name!r}: upper-case letters, digits, '_', '-' (up to 64)", "name"
+            )
+        if not SITE_RE.match(self.site):
+            raise InvalidInput(f"bad site {self.site!r} of RSE {self.name}", "site")
+        if not URL_PREFIX_RE.match(self.prefix):
+            raise InvalidInput(
+                f"bad prefix {self.prefix!r} of RSE {self.name}: expected a URL (file://, root://, s3://)",
+                "prefix",
+            )
+        if self.total_bytes < 0 or self.used_bytes < 0:
+            raise InvalidInput(f"RSE {self.name}: space must be >= 0", "total_bytes")
+
+    def url(self, path: str) -> str:
+        """The URL of a replica stored at ``path`` (relative to the prefix) on this RSE."""
+        return f"{self.prefix.rstrip('/')}/{path}"
+
+
+def replica_path(did: DID) -> str:
+    """Where a file lives below an RSE's prefix: scope/lfn (deterministic, like Rucio's default)."""
+    return f"{did.scope}/{did.name}"
+
+
+Distances = Mapping[str, Mapping[str, int]]  # site -> site -> distance (symmetric; missing = far)
+
+
+def distance(distances: Distances, source: str, destination: str) -> int | None:
+    """Distance between two sites: 0 for the same site, the configured value either way, else None."""
+    if source == destination:
+        return 0
+    there = distances.get(source, {}).get(destination)
+    back = distances.get(destination, {}).get(source)
+    known = [d for d in (there, back) if d is not None]
+    return min(known) if known else None
+
+
+def nearby(distances: Distances, source: str, destination: str, limit: int = NEARBY_DISTANCE) -> bool:
+    """Whether a job at ``destination`` may read storage at ``source`` directly (no transfer)."""
+    d = distance(distances, source, destination)
+    return d is not None and d <= limit
+
+
+def nearby_rses(
+    rses: list[RSESpec], distances: Distances, site: str, limit: int = NEARBY_DISTANCE
+) -> list[tuple[int, RSESpec]]:
+    """The readable RSEs near ``site``, closest first (ties by name): what brokerage may read in place."""
+    found = [
+        (d, r)
+        for r in rses
+        if r.availability_read and (d := distance(distances, r.site, site)) is not None and d <= limit
+    ]
+    return sorted(found, key=lambda pair: (pair[0], pair[1].name))

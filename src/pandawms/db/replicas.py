@@ -1,0 +1,126 @@
+"""Replica repository: one row per file x RSE with its status and path.
+
+The status writers (insert_replicas, write_replica_status) are called only by services/lifecycle_data.py.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, insert, or_, select, update
+
+from pandawms.core.data import DID
+from pandawms.core.states import ReplicaStatus
+from pandawms.db.bulk import insert_rows, member, scope_groups
+from pandawms.db.schema import contents, replicas
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaRow:
+    did: DID
+    rse: str
+    status: ReplicaStatus
+    path: str
+    modification_time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewReplica:
+    did: DID
+    rse: str
+    status: ReplicaStatus
+    path: str
+
+
+def _row(r: Any) -> ReplicaRow:
+    return ReplicaRow(DID(r.scope, r.lfn), r.rse, ReplicaStatus(r.status), r.path, r.modification_time)
+
+
+def existing(
+    conn: Connection, keys: Iterable[tuple[DID, str]], *, lock: bool = False
+) -> dict[tuple[DID, str], ReplicaRow]:
+    """The stored replicas among (file, rse) keys (``lock``: FOR UPDATE on PostgreSQL)."""
+    by_rse: dict[str, list[DID]] = defaultdict(list)
+    for did, rse in set(keys):
+        by_rse[rse].append(did)
+    out: dict[tuple[DID, str], ReplicaRow] = {}
+    for rse in sorted(by_rse):
+        for scope, names in scope_groups(conn, by_rse[rse]):
+            stmt = select(replicas).where(
+                replicas.c.rse == rse, replicas.c.scope == scope, member(conn, replicas.c.lfn, names)
+            )
+            for r in conn.execute(stmt.with_for_update() if lock else stmt):
+                row = _row(r)
+                out[(row.did, row.rse)] = row
+    return out
+
+
+def insert_replicas(conn: Connection, new: Sequence[NewReplica], now: datetime) -> None:
+    """Status writer: services/lifecycle_data.py only."""
+    rows = [
+        {
+            "scope": n.did.scope,
+            "lfn": n.did.name,
+            "rse": n.rse,
+            "status": n.status.value,
+            "path": n.path,
+            "created_at": now,
+            "modification_time": now,
+        }
+        for n in new
+    ]
+    if rows:
+        insert_rows(conn, insert(replicas), rows)
+
+
+def write_replica_status(
+    conn: Connection, did: DID, rse: str, current: ReplicaStatus, target: ReplicaStatus, now: datetime
+) -> bool:
+    """Compare-and-set of one replica's status (status writer: services/lifecycle_data.py only)."""
+    stmt = (
+        update(replicas)
+        .where(
+            replicas.c.scope == did.scope,
+            replicas.c.lfn == did.name,
+            replicas.c.rse == rse,
+            replicas.c.status == current.value,
+        )
+        .values(status=target.value, modification_time=now)
+    )
+    return conn.execute(stmt).rowcount == 1
+
+
+def of_files(conn: Connection, wanted: Sequence[DID]) -> list[ReplicaRow]:
+    """Every replica of the given files, in (scope, lfn, rse) order."""
+    out: list[ReplicaRow] = []
+    for scope, names in scope_groups(conn, wanted):
+        stmt = select(replicas).where(replicas.c.scope == scope, member(conn, replicas.c.lfn, names))
+        out += [_row(r) for r in conn.execute(stmt)]
+    return sorted(out, key=lambda r: (r.did, r.rse))
+
+
+def of_dataset(conn: Connection, dataset: DID, after: tuple[DID, str] | None, limit: int) -> list[ReplicaRow]:
+    """Keyset page of the replicas of a dataset's files, in (scope, lfn, rse) order."""
+    stmt = (
+        select(replicas)
+        .join(
+            contents,
+            and_(contents.c.child_scope == replicas.c.scope, contents.c.child_name == replicas.c.lfn),
+        )
+        .where(contents.c.scope == dataset.scope, contents.c.name == dataset.name)
+    )
+    if after is not None:
+        did, rse = after
+        stmt = stmt.where(
+            or_(
+                replicas.c.scope > did.scope,
+                and_(replicas.c.scope == did.scope, replicas.c.lfn > did.name),
+                and_(replicas.c.scope == did.scope, replicas.c.lfn == did.name, replicas.c.rse > rse),
+            )
+        )
+    stmt = stmt.order_by(replicas.c.scope, replicas.c.lfn, replicas.c.rse).limit(limit)
+    return [_row(r) for r in conn.execute(stmt)]

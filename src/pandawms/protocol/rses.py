@@ -1,0 +1,105 @@
+"""RSE configuration model: the RSE file (``[[rse]]`` tables and a ``[distances]`` table in TOML, beside
+the queue file) and the RSE API share it.
+
+    [[rse]]
+    name = "CERN-PROD_DATADISK"          # upper case, Rucio's RSE names
+    site = "CERN-PROD"
+    prefix = "root://eos.example//atlas"  # replica URL = prefix/scope/lfn
+    kind = "disk"                         # disk / tape / object_store
+
+    [distances]                           # site -> site -> distance; either direction counts
+    CERN-PROD = { BNL = 1, NDGF = 3 }     # 0 same site, <= 1 nearby (read in place), more: transfer
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from pandawms.core.data import RSEKind, RSESpec
+from pandawms.core.errors import InvalidInput
+
+Distances = dict[str, dict[str, int]]
+
+
+class RSEConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=64)
+    site: str = Field(min_length=1, max_length=128)
+    prefix: str = Field(min_length=1, max_length=512, description="URL prefix: file://, root://, s3://")
+    kind: RSEKind = RSEKind.DISK
+    total_bytes: int = Field(0, ge=0, description="0 = not reported")
+    used_bytes: int = Field(0, ge=0)
+    availability_read: bool = True
+    availability_write: bool = True
+
+    @model_validator(mode="after")
+    def _valid(self) -> RSEConfig:
+        try:
+            self.to_spec()
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    def to_spec(self) -> RSESpec:
+        return RSESpec(**self.model_dump())
+
+    @classmethod
+    def from_spec(cls, spec: RSESpec) -> RSEConfig:
+        return cls(**{f: getattr(spec, f) for f in cls.model_fields})
+
+
+class RSEUpsertRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rses: list[RSEConfig] = Field(min_length=1, max_length=1000)
+
+
+class DistancesBody(BaseModel):
+    """Site -> site -> distance (rse/distances answer, rse/set_distances request)."""
+
+    model_config = ConfigDict(extra="forbid")
+    distances: dict[str, dict[str, Annotated[int, Field(ge=0)]]]
+
+
+@dataclass(frozen=True, slots=True)
+class RSEFile:
+    rses: list[RSESpec]
+    distances: Distances
+
+
+def parse_rse_file(path: Path) -> RSEFile:
+    """Read ``[[rse]]`` and ``[distances]``; ValueError names the file, the RSE and the bad field."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"cannot read RSE file {path}: {exc}") from exc
+    unknown = sorted(set(data) - {"rse", "distances"})
+    if unknown:
+        raise ValueError(f"{path}: unknown key(s) {', '.join(unknown)}; expected [[rse]] and [distances]")
+    entries = data.get("rse", [])
+    if not isinstance(entries, list):
+        raise ValueError(f"{path}: 'rse' must be an array of tables ([[rse]])")
+    specs: list[RSESpec] = []
+    for i, entry in enumerate(entries):
+        try:
+            specs.append(RSEConfig.model_validate(entry).to_spec())
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"]) or "rse"
+            raise ValueError(
+                f"{path}: rse #{i + 1} ({entry.get('name', '?')}): {field}: {err['msg']}"
+            ) from None
+    names = [s.name for s in specs]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"{path}: duplicate RSE name(s): {', '.join(dupes)}")
+    try:
+        distances = DistancesBody.model_validate({"distances": data.get("distances", {})}).distances
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ValueError(f"{path}: [distances] {'.'.join(map(str, err['loc'][1:]))}: {err['msg']}") from None
+    return RSEFile(specs, distances)
