@@ -39,13 +39,8 @@ import pwd
 import re
 import shutil
 import signal
-import socket
-import stat
 import subprocess
-import tempfile
-import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import quote
@@ -54,13 +49,21 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import TupleRow
 
+from pandawms.bench.pgfiles import (
+    PostgresServerError,
+    RunLayout,
+    free_port,
+    hand_over,
+    make_run_dir,
+    pid_alive,
+    server_owner,
+    wait_dead,
+)
+
 __all__ = ["PG_ROOT", "PostgresServer", "PostgresServerError", "find_pg_bindir"]
 
 PG_ROOT = Path("/usr/lib/postgresql")
 BINDIR_ENV = "PANDA_PG_BINDIR"
-SERVER_SYSTEM_USER = "postgres"
-MAX_SOCKET_PATH = 107  # sun_path is 108 bytes including the trailing NUL on Linux
-_SOCKET_SUFFIX_LEN = len("/panda-pg-XXXXXXXX/socket/.s.PGSQL.65535")
 _REQUIRED_BINARIES = ("initdb", "pg_ctl", "postgres")
 
 DEFAULT_SETTINGS: Mapping[str, str] = {
@@ -70,10 +73,6 @@ DEFAULT_SETTINGS: Mapping[str, str] = {
     "max_connections": "200",
     "shared_buffers": "128MB",
 }
-
-
-class PostgresServerError(RuntimeError):
-    """The private PostgreSQL server could not be set up, started or stopped."""
 
 
 def find_pg_bindir(root: Path = PG_ROOT) -> Path:
@@ -98,120 +97,6 @@ def _version_key(bindir: Path) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", bindir.parent.name)) or (-1,)
 
 
-@dataclass(frozen=True)
-class _Owner:
-    """The system user the server runs as when we are root."""
-
-    name: str
-    uid: int
-    gid: int
-    gids: frozenset[int]
-
-
-@dataclass(frozen=True)
-class _Layout:
-    run_dir: Path
-    data_dir: Path
-    socket_dir: Path
-    log_file: Path
-
-
-def _server_owner() -> _Owner | None:
-    """``None`` when we run the server as ourselves, else the ``postgres`` system user (we are root)."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        entry = pwd.getpwnam(SERVER_SYSTEM_USER)
-    except KeyError:
-        raise PostgresServerError(
-            f"running as root needs the '{SERVER_SYSTEM_USER}' system user to run the server "
-            "(initdb and postgres refuse to run as root); it is created by the Debian 'postgresql' package: "
-            "run scripts/test-deps.sh"
-        ) from None
-    gids = frozenset(os.getgrouplist(entry.pw_name, entry.pw_gid))
-    return _Owner(entry.pw_name, entry.pw_uid, entry.pw_gid, gids)
-
-
-def _traversable_by(path: Path, owner: _Owner) -> bool:
-    """Whether ``owner`` can search ``path`` and every directory above it (plain mode bits, no ACLs)."""
-    for directory in (path, *path.parents):
-        try:
-            st = directory.stat()
-        except OSError:
-            return False
-        if st.st_uid == owner.uid:
-            bit = stat.S_IXUSR
-        elif st.st_gid in owner.gids:
-            bit = stat.S_IXGRP
-        else:
-            bit = stat.S_IXOTH
-        if not stat.S_ISDIR(st.st_mode) or not st.st_mode & bit:
-            return False
-    return True
-
-
-def _usable_parent(directory: Path, owner: _Owner | None) -> bool:
-    if len(os.fsencode(directory)) + _SOCKET_SUFFIX_LEN > MAX_SOCKET_PATH:
-        return False
-    if owner is None:
-        return os.access(directory, os.W_OK | os.X_OK)
-    return _traversable_by(directory, owner)
-
-
-def _make_run_dir(base_dir: Path, owner: _Owner | None) -> Path:
-    """A fresh directory for one server: inside ``base_dir`` if usable, else in the system temp dir."""
-    base_dir.mkdir(parents=True, exist_ok=True)
-    candidates = (base_dir.resolve(), Path(tempfile.gettempdir()).resolve(), Path("/tmp"))
-    parent = next((c for c in candidates if _usable_parent(c, owner)), None)
-    if parent is None:
-        raise PostgresServerError(
-            f"no directory for the PostgreSQL server: tried {', '.join(map(str, candidates))} "
-            f"(must be traversable by the server user and short enough for a unix socket path)"
-        )
-    run_dir = Path(tempfile.mkdtemp(prefix="panda-pg-", dir=parent))
-    _hand_over(run_dir, owner)
-    return run_dir
-
-
-def _hand_over(directory: Path, owner: _Owner | None) -> None:
-    """Give ``directory`` to the server user; 0755 so that clients can reach the socket."""
-    if owner is not None:
-        os.chown(directory, owner.uid, owner.gid)
-    directory.chmod(0o755)
-
-
-def _free_port() -> int:
-    """A currently free TCP port number; only used to name the unix socket file."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _pid_alive(pid: int) -> bool:
-    """Whether ``pid`` is a live (non-zombie) process."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state not in ("Z", "X")
-
-
-def _wait_dead(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while _pid_alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
 def _conf_value(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
@@ -234,14 +119,14 @@ class PostgresServer:
         timeout: float = 60.0,
     ) -> None:
         self.base_dir = Path(base_dir)
-        self.port = port if port is not None else _free_port()
+        self.port = port if port is not None else free_port()
         self.keep_files = keep_files
         self.timeout = timeout
         self._bindir = bindir
         self._settings = {**DEFAULT_SETTINGS, **(settings or {})}
-        self._owner = _server_owner()
+        self._owner = server_owner()
         self.user = self._owner.name if self._owner else pwd.getpwuid(os.geteuid()).pw_name
-        self._layout: _Layout | None = None
+        self._layout: RunLayout | None = None
         self._pid: int | None = None
         self._running = False
 
@@ -254,7 +139,7 @@ class PostgresServer:
         return self._bindir
 
     @property
-    def layout(self) -> _Layout:
+    def layout(self) -> RunLayout:
         if self._layout is None:
             raise PostgresServerError("the PostgreSQL server has not been started")
         return self._layout
@@ -305,10 +190,10 @@ class PostgresServer:
         if self._layout is not None:
             raise PostgresServerError("a PostgresServer can only be started once")
         bindir = self.bindir
-        run_dir = _make_run_dir(self.base_dir, self._owner)
-        self._layout = _Layout(run_dir, run_dir / "data", run_dir / "socket", run_dir / "server.log")
+        run_dir = make_run_dir(self.base_dir, self._owner)
+        self._layout = RunLayout(run_dir, run_dir / "data", run_dir / "socket", run_dir / "server.log")
         self.socket_dir.mkdir()
-        _hand_over(self.socket_dir, self._owner)
+        hand_over(self.socket_dir, self._owner)
         try:
             initdb_args = ["-U", self.user, "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"]
             self._run([bindir / "initdb", "-D", self.data_dir, *initdb_args])
@@ -430,12 +315,12 @@ class PostgresServer:
     def _kill(self) -> None:
         """Make sure no postmaster of ours is left: ``pg_ctl -m immediate``, then SIGKILL."""
         pid = self._read_pid() or self._pid
-        if pid is not None and _pid_alive(pid) and self._layout is not None:
+        if pid is not None and pid_alive(pid) and self._layout is not None:
             self._pg_ctl("stop", "-m", "immediate", "-t", "10", check=False)
-        if pid is not None and _pid_alive(pid):
+        if pid is not None and pid_alive(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            if not _wait_dead(pid, 10):
+            if not wait_dead(pid, 10):
                 self._pid = pid
                 raise self._error(f"PostgreSQL server (pid {pid}) is still running after SIGKILL")
         self._running = False
