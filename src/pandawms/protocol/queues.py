@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from pandawms.core.ids import QueueName
 from pandawms.core.specs import QueueSpec, QueueStatus
 from pandawms.core.states import JobStatus
+from pandawms.protocol.tomlfiles import read_toml, table_specs
 
 
 class QueueConfig(BaseModel):
@@ -58,25 +58,5 @@ class QueueStatusRequest(BaseModel):
 
 def parse_queue_file(path: Path) -> list[QueueSpec]:
     """Read ``[[queue]]`` tables; ValueError names the file, the queue index and the bad field."""
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ValueError(f"cannot read queue file {path}: {exc}") from exc
-    entries = data.get("queue", [])
-    if not isinstance(entries, list):
-        raise ValueError(f"{path}: 'queue' must be an array of tables ([[queue]])")
-    specs: list[QueueSpec] = []
-    for i, entry in enumerate(entries):
-        try:
-            specs.append(QueueConfig.model_validate(entry).to_spec())
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            field = ".".join(str(p) for p in err["loc"])
-            raise ValueError(
-                f"{path}: queue #{i + 1} ({entry.get('name', '?')}): {field}: {err['msg']}"
-            ) from None
-    names = [s.name for s in specs]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise ValueError(f"{path}: duplicate queue name(s): {', '.join(dupes)}")
-    return specs
+    data = read_toml(path, "queue file")
+    return table_specs(path, data, "queue", QueueConfig, QueueConfig.to_spec, "queue")

@@ -13,7 +13,6 @@ the queue file) and the RSE API share it.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -22,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from pandawms.core.data import RSEKind, RSESpec
 from pandawms.core.errors import InvalidInput
+from pandawms.protocol.tomlfiles import read_toml, table_specs
 
 Distances = dict[str, dict[str, int]]
 
@@ -73,30 +73,11 @@ class RSEFile:
 
 def parse_rse_file(path: Path) -> RSEFile:
     """Read ``[[rse]]`` and ``[distances]``; ValueError names the file, the RSE and the bad field."""
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ValueError(f"cannot read RSE file {path}: {exc}") from exc
+    data = read_toml(path, "RSE file")
     unknown = sorted(set(data) - {"rse", "distances"})
     if unknown:
         raise ValueError(f"{path}: unknown key(s) {', '.join(unknown)}; expected [[rse]] and [distances]")
-    entries = data.get("rse", [])
-    if not isinstance(entries, list):
-        raise ValueError(f"{path}: 'rse' must be an array of tables ([[rse]])")
-    specs: list[RSESpec] = []
-    for i, entry in enumerate(entries):
-        try:
-            specs.append(RSEConfig.model_validate(entry).to_spec())
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            field = ".".join(str(p) for p in err["loc"]) or "rse"
-            raise ValueError(
-                f"{path}: rse #{i + 1} ({entry.get('name', '?')}): {field}: {err['msg']}"
-            ) from None
-    names = [s.name for s in specs]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise ValueError(f"{path}: duplicate RSE name(s): {', '.join(dupes)}")
+    specs = table_specs(path, data, "rse", RSEConfig, RSEConfig.to_spec, "RSE")
     try:
         distances = DistancesBody.model_validate({"distances": data.get("distances", {})}).distances
     except ValidationError as exc:
