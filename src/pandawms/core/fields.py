@@ -228,7 +228,6 @@ JOB_FIELDS: tuple[JobField, ...] = (
 )
 """Column order of the ``jobs`` table after its key (``panda_id``), before the error columns."""
 
-FIELDS_BY_COLUMN: Mapping[str, JobField] = {f.column: f for f in JOB_FIELDS}
 SUBMIT_FIELDS: tuple[JobField, ...] = tuple(f for f in JOB_FIELDS if f.submit)
 PILOT_FIELDS: tuple[JobField, ...] = tuple(f for f in JOB_FIELDS if f.pilot)
 RECORD_FIELDS: tuple[JobField, ...] = tuple(f for f in JOB_FIELDS if f.record)

@@ -17,8 +17,7 @@ from pandawms.core.specs import JobErrors, JobMetrics
 from pandawms.core.states import FINAL_STATES, JobStatus
 
 S = JobStatus
-KILL = PilotCommand.TOBEKILLED
-ALREADYDONE = PilotCommand.ALREADYDONE
+KILL, ALREADYDONE = PilotCommand.TOBEKILLED, PilotCommand.ALREADYDONE  # short names for the rules below
 
 
 class UpdateKind(StrEnum):

@@ -18,7 +18,7 @@ from pandawms.core.fields import (
     job_from_columns,
     spec_columns,
 )
-from pandawms.core.specs import ErrorComponent, FileSpec, FileType, Job, JobSpec
+from pandawms.core.specs import ErrorComponent, FileSpec, FileType, Job
 from pandawms.core.updates import PilotReport
 
 # Every new row carries the same keys, so one executemany inserts a mixed batch.
@@ -26,11 +26,6 @@ _ERROR_DEFAULTS: dict[str, Any] = {
     **{error_code_column(c): 0 for c in ErrorComponent},
     **{error_diag_column(c): "" for c in ErrorComponent},
 }
-
-
-def spec_to_row(spec: JobSpec) -> dict[str, Any]:
-    """The columns a JobSpec fills (status, ids and times are added by the caller)."""
-    return spec_columns(spec)
 
 
 def row_to_job(row: Mapping[Any, Any], files: Sequence[FileSpec] = ()) -> Job:

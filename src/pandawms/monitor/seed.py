@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from pandawms.core.fields import spec_columns
 from pandawms.core.ids import QueueName
 from pandawms.core.specs import (
     FileSpec,
@@ -33,7 +34,6 @@ from pandawms.db import monitor as monitor_db
 from pandawms.db import seeding as seeding_db
 from pandawms.db.brokerage import StoredDecision, save
 from pandawms.db.engine import Database
-from pandawms.db.rows import spec_to_row
 from pandawms.monitor import seed_data as data
 from pandawms.services import lifecycle
 from pandawms.services import queues as queue_service
@@ -231,7 +231,7 @@ class _Generator:
         )
         return {
             "queue": queue,
-            "columns": spec_to_row(spec),
+            "columns": spec_columns(spec),
             "dataset": f"mc23_13p6TeV.{task}",
             "scope": profile.scope,
         }

@@ -21,7 +21,7 @@ from pandawms.core.commands import PilotCommand
 from pandawms.core.dispatch import ClaimCriteria
 from pandawms.core.errors import NotFound
 from pandawms.core.ids import PandaID
-from pandawms.core.rules import NO_RULE, Rule, plan_transition, rule_for
+from pandawms.core.rules import NO_RULE, Plan, Rule, plan_transition, rule_for
 from pandawms.core.specs import FileSpec
 from pandawms.core.states import JobStatus, WorkerStatus, is_allowed, worker_allowed, worker_stamps
 from pandawms.db import jobs as jobs_db
@@ -136,6 +136,15 @@ def _check_path(path: tuple[JobStatus, ...]) -> Rule:
     return rule_for(path[-2], path[-1]) if len(path) > 1 else NO_RULE
 
 
+def plan_for(row: StatusRow, move: Move) -> Plan:
+    """What ``move`` would do to the locked job (core.rules): its path and rule, or why not. Callers that must
+    write something before the transition (the Adder's outputs) check this first."""
+    kill_pending = row.command_to_pilot == PilotCommand.TOBEKILLED
+    return plan_transition(
+        row.status, move.target, move.via, kill_pending=kill_pending, only_from=move.only_from
+    )
+
+
 def transition(
     conn: Connection, panda_id: int, move: Move, now: datetime, *, locked: StatusRow | None = None
 ) -> TransitionResult:
@@ -156,10 +165,7 @@ def transition(
 
     if current is move.target and not move.via:
         return result(Outcome.NOOP, current, f"job {panda_id} is already {current.value}")
-    kill_pending = row.command_to_pilot == PilotCommand.TOBEKILLED
-    plan = plan_transition(
-        current, move.target, move.via, kill_pending=kill_pending, only_from=move.only_from
-    )
+    plan = plan_for(row, move)
     if plan.refusal:
         return result(Outcome.REJECTED, current, f"job {panda_id} {plan.refusal}")
     target = plan.target

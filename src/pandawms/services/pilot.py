@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection
 
 from pandawms.core.changes import JobChange
+from pandawms.core.commands import PilotCommand
 from pandawms.core.dispatch import ClaimCriteria, dispatch_refusal, served_labels
 from pandawms.core.errors import Conflict, InvalidInput
-from pandawms.core.rules import plan_transition
 from pandawms.core.specs import Job
 from pandawms.core.states import JobStatus
-from pandawms.core.updates import KILL, PilotReport, UpdateKind, UpdatePlan, plan_update
+from pandawms.core.updates import PilotReport, UpdateKind, UpdatePlan, plan_update
 from pandawms.db import job_reports as reports_db
 from pandawms.db import jobs as jobs_db
 from pandawms.db import queues as queues_db
@@ -85,7 +86,7 @@ def update_job(conn: Connection, report: PilotReport, now: datetime, policy: Job
     """Apply one pilot update; refusals and repeats answer with a command instead of an error."""
     row = jobs_db.lock_status(conn, report.panda_id)
     if row is None:
-        return UpdateResult(KILL, None, f"job {report.panda_id} not found")
+        return UpdateResult(PilotCommand.TOBEKILLED, None, f"job {report.panda_id} not found")
     plan = plan_update(row.status, row.attempt_nr, row.command_to_pilot, report, row.computing_site)
     if plan.kind is UpdateKind.REFUSE:
         return UpdateResult(plan.command, row.status.value, plan.message)
@@ -125,12 +126,12 @@ def _finalize(
     registered (no half outcome).
     """
     assert plan.target is not None
-    kill_pending = row.command_to_pilot == KILL
-    decided = plan_transition(row.status, plan.target, plan.via, kill_pending=kill_pending)
+    change = JobChange(report=report, end_time=report.end_time or now)
+    move = Move(plan.target, "", report.node or "", change, plan.via)
+    decided = lifecycle.plan_for(row, move)
     if decided.refusal:
         return UpdateResult("", row.status.value, f"job {report.panda_id} {decided.refusal}")
-    change = JobChange(report=report, end_time=report.end_time or now)
-    move = Move(plan.target, _WHY[decided.target], report.node or "", change, plan.via)
+    move = dataclasses.replace(move, reason=_WHY[decided.target])
     reports_db.update_file_outputs(conn, report.panda_id, report.output_report)
     result = end_job(conn, report.panda_id, move, now, policy, locked=row)
     if not result.accepted:  # cannot happen under the row lock; never leave the outputs without the ending
