@@ -100,3 +100,20 @@ def test_waiting_job_is_rebrokered_when_a_queue_comes_back(
     assert agent.run_once(clock()) == 1
     job = describe(client, j["PandaID"])["job"]
     assert job["jobStatus"] == "activated" and job["computingSite"] == "BIG"
+
+
+def test_a_job_that_keeps_waiting_does_not_hide_the_ones_behind_it(
+    client: TestClient, db: Database, clock: FrozenClock
+) -> None:
+    # given every queue offline, an older job that only BIG may run and a newer one that any queue may run
+    for name in ("SMALL", "BIG"):
+        ok(client.post(f"{API}/queue/set_status", json={"name": name, "status": "offline"}))
+    [old] = submit(client, includedSites=["BIG"])
+    [new] = submit(client)
+    # when only SMALL comes back
+    ok(client.post(f"{API}/queue/set_status", json={"name": "SMALL", "status": "online"}))
+    # then one pass places the newer job although the older one must go on waiting (SQLite's short
+    # batches used to stop at the first job that stayed)
+    assert brokerage_agent(db, 60, 100).run_once(clock()) == 1
+    assert status_of(client, old["PandaID"]) == "defined"
+    assert describe(client, new["PandaID"])["job"]["computingSite"] == "SMALL"

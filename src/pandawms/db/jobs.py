@@ -327,11 +327,15 @@ def stale_ids(conn: Connection, statuses: Sequence[JobStatus], cutoff: datetime,
     return out
 
 
-def unbrokered_ids(conn: Connection, limit: int) -> list[PandaID]:
-    """Defined jobs waiting for a queue (computing_site NULL)."""
+def unbrokered_ids(conn: Connection, limit: int, after: int = 0) -> list[PandaID]:
+    """Defined jobs waiting for a queue (computing_site NULL), in PandaID order after ``after``."""
     stmt = (
         select(jobs.c.panda_id)
-        .where(jobs.c.job_status == JobStatus.DEFINED.value, jobs.c.computing_site.is_(None))
+        .where(
+            jobs.c.job_status == JobStatus.DEFINED.value,
+            jobs.c.computing_site.is_(None),
+            jobs.c.panda_id > after,
+        )
         .order_by(jobs.c.panda_id)
         .limit(limit)
     )

@@ -171,14 +171,24 @@ def rebroker(
     return None
 
 
-def rebroker_pending(conn: Connection, now: datetime, limit: int) -> int:
-    """Re-broker up to ``limit`` waiting defined jobs; returns how many left the defined state."""
-    ids = jobs_db.unbrokered_ids(conn, limit)
+@dataclass(frozen=True, slots=True)
+class RebrokerBatch:
+    examined: int
+    moved: int  # left the defined state (activated, or failed as hopeless)
+    last_id: int  # pass as ``after`` for the next batch of the same pass
+
+
+def rebroker_pending(conn: Connection, now: datetime, limit: int, after: int = 0) -> RebrokerBatch:
+    """Re-broker up to ``limit`` waiting defined jobs with PandaID > ``after``.
+
+    A pass walks the waiting jobs by PandaID, so jobs that keep waiting never hide the ones behind them.
+    """
+    ids = jobs_db.unbrokered_ids(conn, limit, after)
     if not ids:
-        return 0
+        return RebrokerBatch(0, 0, after)
     broker_ = Broker.load(conn)
     moved = 0
     for pid in ids:
         result = rebroker(conn, pid, broker_, now)
         moved += int(result is not None and result.accepted)
-    return moved
+    return RebrokerBatch(len(ids), moved, ids[-1])
