@@ -24,11 +24,12 @@ def test_a_refused_final_update_registers_no_output(client: TestClient) -> None:
     # given a job not yet handed to any pilot
     [j] = submit(client, computingSite="SMALL", files=[{"lfn": "out.root", "type": "output"}])
     # when a stray pilot reports it finished with an output
-    ans = update(client, j["PandaID"], "finished", job_output_report=REPORT)
-    # then the job is unchanged and the output was not registered
+    ans = update(client, j["PandaID"], "finished", job_output_report=REPORT, meta_data={"exitCode": 0})
+    # then the job is unchanged and neither the output nor the job report was registered
     assert ans["jobStatus"] == "activated" and "cannot go activated -> holding" in ans["message"]
-    [out] = describe(client, j["PandaID"])["job"]["files"]
-    assert (out["GUID"], out["status"]) == ("", "")
+    d = describe(client, j["PandaID"])
+    [out] = d["job"]["files"]
+    assert (out["GUID"], out["status"], d["metaData"]) == ("", "", "")
 
 
 def test_pilot_log_and_job_report_are_kept_and_shown(client: TestClient) -> None:
@@ -116,3 +117,21 @@ def test_a_watchdog_batch_reads_the_brokerage_snapshot_once(
     # then every job got its retry from one snapshot of queues and loads
     assert len(loads) == 1
     assert all(describe(client, pid)["retries"] for pid in ids)
+
+
+def test_numbers_too_big_for_the_task_buffer_are_bad_input(client: TestClient) -> None:
+    [j] = submit(client, computingSite="SMALL")
+    acquire(client, "SMALL")
+    for field, value in (("max_rss", 2**63), ("trans_exit_code", 2**31), ("job_id", 2**63)):
+        body = {"job_id": j["PandaID"], "job_status": "running", field: value}
+        resp = client.post(f"{API}/pilot/update_job", json=body)
+        assert resp.status_code == 422 and field in resp.text, (field, resp.text)
+    assert status_of(client, j["PandaID"]) == "sent"
+    files = [{"scope": "user.a", "name": "f", "bytes": 2**64, "adler32": "0a0b0c0d", "guid": "0" * 32}]
+    ok(client.post(f"{API}/scope/add", json={"scope": "user.a", "account": "a"}))
+    ok(client.post(f"{API}/did/add", json={"dids": [{"scope": "user.a", "name": "ds"}]}))
+    resp = client.post(f"{API}/did/add_files", json={"dataset": "user.a:ds", "files": files})
+    assert resp.status_code == 422, resp.text
+    assert "files.0.bytes" in resp.json()["message"] and "less than or equal" in resp.json()["message"]
+    files[0]["bytes"] = 5
+    ok(client.post(f"{API}/did/add_files", json={"dataset": "user.a:ds", "files": files}))

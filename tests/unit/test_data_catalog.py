@@ -81,8 +81,11 @@ def test_file_metadata_is_normalised_and_validated() -> None:
     assert f.differs(FileDID(DID("user", "f.1"), GUID, 11, "0a0b0c0e")) == ["bytes", "adler32"]
     did = DID("user", "f.1")
     cases: list[tuple[Callable[[], FileDID], str]] = [
-        (lambda: FileDID(did, GUID, 1, "123"), "bad adler32 of user:f.1 '123': expected 8 hex digits"),
-        (lambda: FileDID(did, GUID, 1, "0a0b0c0g"), "bad adler32"),
+        (
+            lambda: FileDID(did, GUID, 1, "0a0b0c0g"),
+            "bad adler32 of user:f.1 '0a0b0c0g': expected 8 hex digits",
+        ),
+        (lambda: FileDID(did, GUID, 1, "123456789"), "bad adler32"),
         (lambda: FileDID(did, "nope", 1, "00000001"), "bad guid of user:f.1 'nope': expected a UUID"),
         (lambda: FileDID(did, GUID, -1, "00000001"), "bad bytes of user:f.1: -1 < 0"),
         (lambda: FileDID(did, GUID, 1, "00000001", -2), "bad events of user:f.1: -2 < 0"),
@@ -91,6 +94,8 @@ def test_file_metadata_is_normalised_and_validated() -> None:
         with pytest.raises(InvalidInput, match=message):
             make()
     assert adler32_hex("ad:FFFFFFFF") == "ffffffff"
+    # one parser with storage (core.checksums): a short form is zero-padded, XRootD's prefix is read
+    assert adler32_hex("123") == adler32_hex("adler32:00000123") == "00000123"
 
 
 def test_rse_spec_validation_and_urls() -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from pandawms.core.checksums import Adler32
 from pandawms.core.errors import InvalidInput
 from pandawms.core.states import DatasetStatus
 
@@ -21,7 +22,6 @@ SCOPE_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,25}$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,249}$")
 RSE_RE = re.compile(r"^[A-Z0-9][A-Z0-9_\-]{0,63}$")
 SITE_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
-ADLER32_RE = re.compile(r"^[0-9a-f]{8}$")
 URL_PREFIX_RE = re.compile(r"^[a-z][a-z0-9+.\-]*://\S*$")
 # 0: the same site; up to NEARBY_DISTANCE: read in place (direct access); further: transfer first.
 NEARBY_DISTANCE = 1
@@ -71,12 +71,12 @@ def parse_did(text: str, field: str = "did") -> DID:
 
 
 def adler32_hex(value: str, lfn: str = "") -> str:
-    """Normalise an adler32 checksum to 8 lower-case hex digits (PanDA's ``ad:`` prefix accepted)."""
-    text = value.strip().lower().removeprefix("ad:")
-    if not ADLER32_RE.match(text):
+    """Normalise an adler32 checksum to 8 lower-case hex digits (core.checksums' rules, as storage uses)."""
+    try:
+        return str(Adler32.parse(value))
+    except InvalidInput:
         where = f" of {lfn}" if lfn else ""
-        raise InvalidInput(f"bad adler32{where} {value!r}: expected 8 hex digits", "adler32")
-    return text
+        raise InvalidInput(f"bad adler32{where} {value!r}: expected 8 hex digits", "adler32") from None
 
 
 def canonical_guid(value: str, lfn: str = "") -> str:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from pandawms.core.errors import InvalidInput
 from pandawms.core.states import ACTIVE_STATES, JobStatus
 from pandawms.db.monitor import Cursor, Match, Selection, SortKey, Term
+from pandawms.protocol.bounds import BIGINT_MAX
 from pandawms.protocol.errorcodes import parse_component
 
 TEXT_PARAMS: Mapping[str, str] = {
@@ -42,7 +43,7 @@ FILTER_PARAMS = frozenset({*TEXT_PARAMS, *INT_PARAMS, "jobstatus", "errorcode", 
 LIST_PARAMS = frozenset({*FILTER_PARAMS, *WINDOW_PARAMS, "limit", "display_limit", "sortby", "cursor"})
 MAX_HOURS = 24 * 366
 FIRST_YEAR, LAST_YEAR = 1970, 9998  # dates outside cannot be binned or shifted by a window
-MAX_DB_INT = 2**63 - 1  # BIGINT; larger ids cannot be stored, so they are bad input, not a server error
+MAX_DB_INT = BIGINT_MAX  # larger ids cannot be stored, so they are bad input, not a server error
 DEFAULT_LIMIT = 10_000
 MAX_LIMIT = 200_000
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 from pandawms.core.fields import PILOT_FIELDS, job_values
 from pandawms.core.specs import FileType, Job
 from pandawms.core.states import PILOT_REPORTABLE, JobStatus
+from pandawms.protocol.bounds import BIGINT_MAX, INT_MAX
 
 _STRICT = ConfigDict(extra="forbid", populate_by_name=True)
 MAX_REPORT_TEXT = 1_000_000  # characters of job report (metadata) or pilot log kept per job
@@ -129,9 +130,9 @@ class UpdateRequest(BaseModel):
     """Heartbeat or final update. Only fields that are set are written."""
 
     model_config = _STRICT
-    job_id: int = Field(ge=1)
+    job_id: int = Field(ge=1, le=BIGINT_MAX)
     job_status: PilotReportedStatus
-    attempt_nr: int | None = Field(None, ge=1)
+    attempt_nr: int | None = Field(None, ge=1, le=INT_MAX)
     job_sub_status: str | None = Field(None, max_length=80)
     site_name: str | None = Field(None, max_length=128)
     node: str | None = Field(None, max_length=128)
@@ -139,20 +140,20 @@ class UpdateRequest(BaseModel):
     batch_id: str | None = Field(None, max_length=80)
     start_time: str | None = Field(None, max_length=32)
     end_time: str | None = Field(None, max_length=32)
-    trans_exit_code: int | None = None
-    pilot_error_code: int | None = Field(None, ge=0)
+    trans_exit_code: int | None = Field(None, ge=-INT_MAX, le=INT_MAX)
+    pilot_error_code: int | None = Field(None, ge=0, le=INT_MAX)
     pilot_error_diag: str | None = None
-    exe_error_code: int | None = None
+    exe_error_code: int | None = Field(None, ge=-INT_MAX, le=INT_MAX)
     exe_error_diag: str | None = None
-    cpu_consumption_time: int | None = Field(None, ge=0)
-    core_count: int | None = Field(None, ge=0)
-    max_rss: int | None = Field(None, ge=0)
-    max_vmem: int | None = Field(None, ge=0)
-    max_swap: int | None = Field(None, ge=0)
-    max_pss: int | None = Field(None, ge=0)
-    avg_rss: int | None = Field(None, ge=0)
-    avg_pss: int | None = Field(None, ge=0)
-    n_events: int | None = Field(None, ge=0)
+    cpu_consumption_time: int | None = Field(None, ge=0, le=BIGINT_MAX)
+    core_count: int | None = Field(None, ge=0, le=INT_MAX)
+    max_rss: int | None = Field(None, ge=0, le=BIGINT_MAX)
+    max_vmem: int | None = Field(None, ge=0, le=BIGINT_MAX)
+    max_swap: int | None = Field(None, ge=0, le=BIGINT_MAX)
+    max_pss: int | None = Field(None, ge=0, le=BIGINT_MAX)
+    avg_rss: int | None = Field(None, ge=0, le=BIGINT_MAX)
+    avg_pss: int | None = Field(None, ge=0, le=BIGINT_MAX)
+    n_events: int | None = Field(None, ge=0, le=BIGINT_MAX)
     job_metrics: str | None = None
     job_output_report: dict[str, OutputFileReport] | None = None
     meta_data: dict[str, Any] | str | None = Field(

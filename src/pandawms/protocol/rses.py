@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from pandawms.core.data import RSEKind, RSESpec
 from pandawms.core.errors import InvalidInput
+from pandawms.protocol.bounds import BIGINT_MAX, INT_MAX
 from pandawms.protocol.tomlfiles import read_toml, table_specs
 
 Distances = dict[str, dict[str, int]]
@@ -32,8 +33,8 @@ class RSEConfig(BaseModel):
     site: str = Field(min_length=1, max_length=128)
     prefix: str = Field(min_length=1, max_length=512, description="URL prefix: file://, root://, s3://")
     kind: RSEKind = RSEKind.DISK
-    total_bytes: int = Field(0, ge=0, description="0 = not reported")
-    used_bytes: int = Field(0, ge=0)
+    total_bytes: int = Field(0, ge=0, le=BIGINT_MAX, description="0 = not reported")
+    used_bytes: int = Field(0, ge=0, le=BIGINT_MAX)
     availability_read: bool = True
     availability_write: bool = True
 
@@ -62,7 +63,7 @@ class DistancesBody(BaseModel):
     """Site -> site -> distance (rse/distances answer, rse/set_distances request)."""
 
     model_config = ConfigDict(extra="forbid")
-    distances: dict[str, dict[str, Annotated[int, Field(ge=0)]]]
+    distances: dict[str, dict[str, Annotated[int, Field(ge=0, le=INT_MAX)]]]
 
 
 @dataclass(frozen=True, slots=True)

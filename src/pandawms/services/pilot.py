@@ -90,18 +90,25 @@ def update_job(conn: Connection, report: PilotReport, now: datetime, policy: Job
     plan = plan_update(row.status, row.attempt_nr, row.command_to_pilot, report, row.computing_site)
     if plan.kind is UpdateKind.REFUSE:
         return UpdateResult(plan.command, row.status.value, plan.message)
-    if report.meta_data is not None or report.pilot_log is not None:
-        reports_db.save_report_texts(conn, report.panda_id, now, report.meta_data, report.pilot_log)
     change = JobChange(report=report)
     if plan.kind is UpdateKind.HEARTBEAT:
         lifecycle.update_job_fields(conn, report.panda_id, change, now)
+        _keep_texts(conn, report, now)
         return UpdateResult(plan.command, row.status.value)
     assert plan.target is not None
     if plan.kind is UpdateKind.FINAL:
         return _finalize(conn, report, row, plan, now, policy)
     move = Move(plan.target, f"pilot: {report.status}", report.node or "", change)
     result = lifecycle.transition(conn, report.panda_id, move, now, locked=row)
+    if result.accepted:
+        _keep_texts(conn, report, now)
     return UpdateResult(plan.command, result.current.value, "" if result.accepted else result.reason)
+
+
+def _keep_texts(conn: Connection, report: PilotReport, now: datetime) -> None:
+    """The job report and pilot-log tail of an accepted update (a refused one writes nothing)."""
+    if report.meta_data is not None or report.pilot_log is not None:
+        reports_db.save_report_texts(conn, report.panda_id, now, report.meta_data, report.pilot_log)
 
 
 _WHY = {
@@ -133,6 +140,7 @@ def _finalize(
         return UpdateResult("", row.status.value, f"job {report.panda_id} {decided.refusal}")
     move = dataclasses.replace(move, reason=_WHY[decided.target])
     reports_db.update_file_outputs(conn, report.panda_id, report.output_report)
+    _keep_texts(conn, report, now)
     result = end_job(conn, report.panda_id, move, now, policy, locked=row)
     if not result.accepted:  # cannot happen under the row lock; never leave the outputs without the ending
         raise Conflict(
