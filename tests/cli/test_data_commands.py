@@ -100,6 +100,9 @@ def test_refusals_and_bad_input_have_exit_codes(panda: Panda, tmp_path: Path) ->
     assert no_rse.exit_code == 2 and "unknown RSE(s) in rse: NOWHERE" in no_rse.stderr
     missing = panda("dataset", "add", "user.bob:d1", str(tmp_path / "nope.root"))
     assert missing.exit_code == 2 and "nope.root: no such file" in missing.stderr
+    long_scope = panda("dataset", "add", "user.bob:d1", str(paths[0]), "--scope", "s" * 30)
+    assert long_scope.exit_code == 2 and "evt.000.root" in long_scope.stderr, long_scope.output
+    assert "Traceback" not in long_scope.output
     _ok(panda("dataset", "add", "user.bob:d1", str(paths[0])))
     _ok(panda("dataset", "freeze", "user.bob:d2"))
     rm = panda("dataset", "rm", "user.bob:d1", "user.bob:d2")

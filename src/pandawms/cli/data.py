@@ -15,7 +15,7 @@ import typer
 
 from pandawms.cli.client import PandaClient
 from pandawms.cli.common import EXIT_FAILED, AsJson, Server, UsageError, emit_json, fail, session
-from pandawms.core.data import RSEKind, parse_did
+from pandawms.core.data import DID, RSEKind, parse_did
 from pandawms.core.errors import InvalidInput
 from pandawms.protocol import paths
 from pandawms.protocol.data import (
@@ -87,6 +87,10 @@ def _describe(path: Path, scope: str) -> FileIn:
     as the DID is; so registering the same file again is a no-op, not a GUID conflict)."""
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
+    try:
+        DID(scope, path.name)  # a clear usage error for a bad scope or an LFN the catalog cannot take
+    except InvalidInput as exc:
+        raise UsageError(f"{path}: {exc}") from None
     checksum, size = 1, 0
     with path.open("rb") as fh:
         while chunk := fh.read(1 << 20):
