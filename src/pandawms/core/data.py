@@ -199,3 +199,18 @@ def nearby_rses(
         if r.availability_read and (d := distance(distances, r.site, site)) is not None and d <= limit
     ]
     return sorted(found, key=lambda pair: (pair[0], pair[1].name))
+
+
+def job_file_did(scope: str, lfn: str, dataset: str = "") -> DID | None:
+    """The catalog DID of a job's file row: ``scope:lfn``, the scope taken from the row or else from its
+    dataset when that is written ``scope:name``; None for a file outside the catalog (no scope at all)."""
+    if not scope and ":" in dataset:
+        scope = dataset.partition(":")[0]
+    return DID(scope, lfn) if scope else None
+
+
+def dataset_did(dataset: str, scope: str = "") -> DID | None:
+    """The DID of a job file row's dataset (``scope:name``, or a bare name in the file's scope)."""
+    if ":" in dataset:
+        return parse_did(dataset, "dataset")
+    return DID(scope, dataset) if dataset and scope else None
