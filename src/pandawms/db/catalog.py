@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Select, and_, delete, func, insert, literal, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from pandawms.core.data import DID, ContentRow, DIDRecord, DIDType, FileDID
 from pandawms.core.states import DatasetStatus
@@ -37,11 +38,12 @@ def _file(row: Any, scope: str, name: str) -> FileDID:
 
 
 def insert_scope(conn: Connection, scope: str, account: str, now: datetime) -> bool:
-    """False when the scope exists already (then nothing is written)."""
-    if conn.execute(select(scopes.c.scope).where(scopes.c.scope == scope)).first() is not None:
-        return False
-    conn.execute(insert(scopes).values(scope=scope, account=account, created_at=now))
-    return True
+    """False when the scope exists already (then nothing is written); two concurrent adds of one new
+    scope both succeed (ON CONFLICT DO NOTHING), one of them creating it."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(scopes).values(scope=scope, account=account, created_at=now)
+    stmt = stmt.on_conflict_do_nothing(index_elements=[scopes.c.scope]).returning(scopes.c.scope)
+    return conn.execute(stmt).first() is not None
 
 
 def known_scopes(conn: Connection, names: Iterable[str]) -> set[str]:

@@ -7,7 +7,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from pandawms.core.data import RSEKind, RSESpec
 from pandawms.db.schema import rses, site_distances
@@ -27,8 +28,9 @@ def upsert(conn: Connection, spec: RSESpec, now: datetime) -> None:
     values = {name: getattr(spec, name) for name in _FIELDS}
     values["kind"] = spec.kind.value
     values["modification_time"] = now
-    if not conn.execute(update(rses).where(rses.c.name == spec.name).values(**values)).rowcount:
-        conn.execute(insert(rses).values(**values))
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(rses).values(**values)  # concurrent upserts of one new RSE: one insert wins
+    conn.execute(stmt.on_conflict_do_update(index_elements=[rses.c.name], set_=values))
 
 
 def get(conn: Connection, name: str) -> RSESpec | None:
