@@ -13,10 +13,11 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, insert, or_, select, update
 
-from pandawms.core.data import DID
+from pandawms.core.data import DID, RSESpec
 from pandawms.core.states import ReplicaStatus
 from pandawms.db.bulk import insert_rows, member, scope_groups
-from pandawms.db.schema import contents, replicas
+from pandawms.db.rses import spec_of
+from pandawms.db.schema import contents, replicas, rses
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,3 +125,22 @@ def of_dataset(conn: Connection, dataset: DID, after: tuple[DID, str] | None, li
         )
     stmt = stmt.order_by(replicas.c.scope, replicas.c.lfn, replicas.c.rse).limit(limit)
     return [_row(r) for r in conn.execute(stmt)]
+
+
+def readable(conn: Connection, wanted: Sequence[DID]) -> list[tuple[DID, str, RSESpec]]:
+    """The ``available`` replicas of the given files at RSEs open for reading, with each RSE: (file,
+    path, RSE) in (scope, lfn, rse) order. One statement per scope group (the dispatcher's one look-up)."""
+    out: list[tuple[DID, str, RSESpec]] = []
+    for scope, names in scope_groups(conn, wanted):
+        stmt = (
+            select(replicas.c.lfn, replicas.c.path, *rses.c)
+            .join(rses, rses.c.name == replicas.c.rse)
+            .where(
+                replicas.c.scope == scope,
+                member(conn, replicas.c.lfn, names),
+                replicas.c.status == ReplicaStatus.AVAILABLE.value,
+                rses.c.availability_read.is_(True),
+            )
+        )
+        out += [(DID(scope, r.lfn), r.path, spec_of(r)) for r in conn.execute(stmt)]
+    return sorted(out, key=lambda t: (t[0], t[2].name))
