@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pandawms import examples
 from pandawms.core.data import FileLocation, pick_replica
 from pandawms.core.errors import InvalidInput
 from pandawms.core.ids import PandaID
@@ -187,3 +188,9 @@ def test_an_unreadable_storage_config_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "bad.toml").write_text("[s3")
     with pytest.raises(InvalidInput, match=r"cannot read storage config .*bad\.toml"):
         load_storage_config(tmp_path / "bad.toml")
+
+
+def test_the_example_storage_config_parses() -> None:
+    config = load_storage_config(Path(examples.__file__).parent / "storage.toml")
+    assert config.s3 is not None and config.s3.endpoint_url == "http://127.0.0.1:9000"
+    assert config.xrootd.request_timeout == 300

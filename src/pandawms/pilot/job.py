@@ -263,6 +263,8 @@ class JobRun:
             create_log_tarball(tarball, folder, [self.dir / PILOT_LOG, self.dir / STDOUT, self.dir / STDERR])
             self._upload_log(tarball, name)
             if log_file is not None:
+                if self.ctx.shutting_down.is_set():  # the batch system kills us soon: one try only
+                    self.stager.retry = StageRetry(1)
                 self.outputs[name] = self.stager.put(tarball, log_file, self.job.panda_id)
         except StepError as exc:
             log.error("job %d: log: %s", self.job.panda_id, exc.diag)
