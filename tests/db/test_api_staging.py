@@ -97,3 +97,22 @@ def test_files_without_a_scope_keep_the_storage_directory(client: TestClient) ->
     [job] = acquire(client, "QA")
     assert {(f["turl"], f["ddmEndPoint"]) for f in job["files"]} == {("", "")}
     assert job["ddmEndPointIn"] == "" and job["ddmEndPointOut"] == ""
+
+
+def test_inputs_without_metadata_get_the_catalogs_guid_size_and_adler32(client: TestClient) -> None:
+    # given a job whose input rows name only the LFN (and one row with its own checksum)
+    entries = _world(client)
+    rows = [{"lfn": e["name"], "type": "input", "scope": SCOPE, "dataset": DS} for e in entries[:2]]
+    rows[1]["checksum"] = "ad:0000beef"
+    submit(client, computingSite="QA", files=rows)
+    # when a pilot takes it
+    [job] = acquire(client, "QA")
+    # then the description carries the catalog's metadata where the row had none, the row's otherwise
+    first, second = job["files"]
+    assert (first["GUID"], first["fsize"], first["checksum"]) == (
+        entries[0]["guid"],
+        entries[0]["bytes"],
+        f"ad:{entries[0]['adler32']}",
+    )
+    assert second["checksum"] == "ad:0000beef" and second["fsize"] == entries[1]["bytes"]
+    assert job["GUID"] == f"{entries[0]['guid']},{entries[1]['guid']}"

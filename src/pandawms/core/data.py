@@ -211,10 +211,14 @@ def job_file_did(scope: str, lfn: str, dataset: str = "") -> DID | None:
 
 @dataclass(frozen=True, slots=True)
 class FileLocation:
-    """Where a job reads or writes one file: the transfer URL (PanDA's turl) and the RSE that holds it."""
+    """Where a job reads or writes one file: the transfer URL (PanDA's turl) and the RSE that holds it;
+    for an input also the catalog's GUID, size and adler32 (for a job file row that lacks them)."""
 
     turl: str
     rse: str
+    guid: str = ""
+    fsize: int = 0
+    adler32: str = ""
 
 
 def pick_replica(urls: Mapping[str, str], preferred: str, nearby: Sequence[str]) -> FileLocation | None:

@@ -144,8 +144,14 @@ class PilotJob(BaseModel):
 
 
 def _pilot_file(f: FileSpec, where: FileLocation | None) -> dict[str, object]:
-    located = {"turl": where.turl, "ddm_endpoint": where.rse} if where is not None else {}
-    return {**dataclasses.asdict(f), "type": f.type.value, **located}
+    """A file of the description: the job's row, with its turl and RSE, and the catalog's GUID, size and
+    adler32 where the row has none (the pilot checks what it copies against them)."""
+    row: dict[str, object] = {**dataclasses.asdict(f), "type": f.type.value}
+    if where is None:
+        return row
+    row |= {"turl": where.turl, "ddm_endpoint": where.rse}
+    catalog = {"guid": where.guid, "fsize": where.fsize, "checksum": where.adler32 and f"ad:{where.adler32}"}
+    return row | {k: v for k, v in catalog.items() if v and not row[k]}
 
 
 def _joined(files: list[dict[str, object]], key: str) -> str:

@@ -9,6 +9,7 @@ files outside the catalog (no scope) get nothing and the pilot uses its storage 
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -16,6 +17,7 @@ from sqlalchemy import Connection
 
 from pandawms.core.data import (
     DID,
+    FileDID,
     FileLocation,
     RSESpec,
     job_file_did,
@@ -50,14 +52,17 @@ def locate(conn: Connection, queue: QueueSpec, jobs: Sequence[Job]) -> Locations
     found = replicas_db.readable(conn, sorted(set(inputs.values()))) if inputs else []
     urls: dict[DID, dict[str, str]] = defaultdict(dict)
     specs: dict[str, RSESpec] = {}
-    for did, path, rse in found:
-        urls[did][rse.name] = rse.url(path or replica_path(did))
-        specs[rse.name] = rse
+    meta: dict[DID, FileDID] = {}
+    for r in found:
+        urls[r.file.did][r.rse.name] = r.rse.url(r.path or replica_path(r.file.did))
+        specs[r.rse.name] = r.rse
+        meta[r.file.did] = r.file
     nearby = _nearby(conn, queue, specs, [urls[d] for d in inputs.values()])
     out: Locations = defaultdict(dict)
     for (panda_id, lfn), did in inputs.items():
         if (where := pick_replica(urls[did], queue.ddm_input, nearby)) is not None:
-            out[panda_id][lfn] = where
+            f = meta[did]
+            out[panda_id][lfn] = dataclasses.replace(where, guid=f.guid, fsize=f.bytes, adler32=f.adler32)
     target = _output_rse(conn, queue, specs) if outputs else None
     for (panda_id, lfn), did in outputs.items():
         if target is not None:
