@@ -104,6 +104,8 @@ def pilot(
     kill_grace: Annotated[float, _pilot_flag("kill_grace")] = _PILOT.kill_grace,
     looping_timeout: Annotated[float, _pilot_flag("looping_timeout")] = _PILOT.looping_timeout,
     storage_dir: Annotated[Path | None, _pilot_flag("storage_dir")] = _PILOT.storage_dir,
+    storage_config: Annotated[Path | None, _pilot_flag("storage_config")] = _PILOT.storage_config,
+    stageout_attempts: Annotated[int, _pilot_flag("stageout_attempts")] = _PILOT.stageout_attempts,
     max_empty: Annotated[int, _pilot_flag("max_empty")] = _PILOT.max_empty_acquires,
     label: Annotated[str | None, _pilot_flag("label")] = _PILOT.prod_source_label,
 ) -> None:
@@ -123,6 +125,8 @@ def pilot(
         kill_grace=kill_grace,
         looping_timeout=looping_timeout,
         storage_dir=storage_dir,
+        storage_config=storage_config,
+        stageout_attempts=stageout_attempts,
         max_empty_acquires=max_empty,
         prod_source_label=label,
     )

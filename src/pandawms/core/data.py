@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -207,6 +207,27 @@ def job_file_did(scope: str, lfn: str, dataset: str = "") -> DID | None:
     if not scope and ":" in dataset:
         scope = dataset.partition(":")[0]
     return DID(scope, lfn) if scope else None
+
+
+@dataclass(frozen=True, slots=True)
+class FileLocation:
+    """Where a job reads or writes one file: the transfer URL (PanDA's turl) and the RSE that holds it;
+    for an input also the catalog's GUID, size and adler32 (for a job file row that lacks them)."""
+
+    turl: str
+    rse: str
+    guid: str = ""
+    fsize: int = 0
+    adler32: str = ""
+
+
+def pick_replica(urls: Mapping[str, str], preferred: str, nearby: Sequence[str]) -> FileLocation | None:
+    """The replica a job at a queue reads: the one at the queue's ``preferred`` RSE (ddm_input), else the
+    first of ``nearby`` (readable RSEs near the queue, closest first; read in place); None if neither."""
+    for rse in (preferred, *nearby):
+        if rse and rse in urls:
+            return FileLocation(urls[rse], rse)
+    return None
 
 
 def dataset_did(dataset: str, scope: str = "") -> DID | None:

@@ -13,10 +13,11 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, insert, or_, select, update
 
-from pandawms.core.data import DID
+from pandawms.core.data import DID, FileDID, RSESpec
 from pandawms.core.states import ReplicaStatus
 from pandawms.db.bulk import insert_rows, member, scope_groups
-from pandawms.db.schema import contents, replicas
+from pandawms.db.rses import spec_of
+from pandawms.db.schema import contents, files, replicas, rses
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,3 +125,35 @@ def of_dataset(conn: Connection, dataset: DID, after: tuple[DID, str] | None, li
         )
     stmt = stmt.order_by(replicas.c.scope, replicas.c.lfn, replicas.c.rse).limit(limit)
     return [_row(r) for r in conn.execute(stmt)]
+
+
+@dataclass(frozen=True, slots=True)
+class ReadableReplica:
+    """An available replica at a readable RSE, with the RSE and the file's catalog metadata."""
+
+    file: FileDID
+    path: str
+    rse: RSESpec
+
+
+def readable(conn: Connection, wanted: Sequence[DID]) -> list[ReadableReplica]:
+    """The ``available`` replicas of the given files at RSEs open for reading, with each RSE and file, in
+    (scope, lfn, rse) order. One statement per scope group (the dispatcher's one look-up)."""
+    out: list[ReadableReplica] = []
+    for scope, names in scope_groups(conn, wanted):
+        meta = (files.c.guid, files.c.bytes, files.c.adler32, files.c.events)
+        stmt = (
+            select(replicas.c.lfn, replicas.c.path, *meta, *rses.c)
+            .join(rses, rses.c.name == replicas.c.rse)
+            .join(files, and_(files.c.scope == replicas.c.scope, files.c.lfn == replicas.c.lfn))
+            .where(
+                replicas.c.scope == scope,
+                member(conn, replicas.c.lfn, names),
+                replicas.c.status == ReplicaStatus.AVAILABLE.value,
+                rses.c.availability_read.is_(True),
+            )
+        )
+        for r in conn.execute(stmt):
+            f = FileDID(DID(scope, r.lfn), r.guid, r.bytes, r.adler32, r.events)
+            out.append(ReadableReplica(f, r.path, spec_of(r)))
+    return sorted(out, key=lambda t: (t.file.did, t.rse.name))

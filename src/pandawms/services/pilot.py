@@ -19,7 +19,7 @@ from pandawms.db import job_reports as reports_db
 from pandawms.db import jobs as jobs_db
 from pandawms.db import queues as queues_db
 from pandawms.db.jobs import StatusRow
-from pandawms.services import lifecycle, workers
+from pandawms.services import lifecycle, staging, workers
 from pandawms.services.lifecycle import Move
 from pandawms.services.termination import JobRetryPolicy, end_job
 
@@ -43,6 +43,7 @@ class AcquireQuery:
 class Acquired:
     jobs: list[Job]
     message: str = ""
+    locations: staging.Locations = dataclasses.field(default_factory=dict)  # turl + RSE per catalog file
 
 
 def acquire_jobs(conn: Connection, query: AcquireQuery, now: datetime) -> Acquired:
@@ -72,7 +73,8 @@ def acquire_jobs(conn: Connection, query: AcquireQuery, now: datetime) -> Acquir
         return Acquired([], f"no jobs for queue {query.queue}")
     if query.worker_id is not None:
         workers.pilot_took_job(conn, query.worker_id, ids[0], now)
-    return Acquired(jobs_db.get_jobs(conn, ids, with_files=True))
+    jobs = jobs_db.get_jobs(conn, ids, with_files=True)
+    return Acquired(jobs, locations=staging.locate(conn, queue, jobs))
 
 
 @dataclass(frozen=True, slots=True)
