@@ -198,15 +198,18 @@ def list_rules(
 
 def add_counts(conn: Connection, rule_id: int, delta: RuleCounters, error: str | None, now: datetime) -> None:
     """Add ``delta`` to a rule's file counters (and keep ``error`` if given)."""
-    values: dict[str, Any] = {
-        "files_ok": rules.c.files_ok + delta.ok,
-        "files_replicating": rules.c.files_replicating + delta.replicating,
-        "files_stuck": rules.c.files_stuck + delta.stuck,
-        "modification_time": now,
-    }
-    if error is not None:
-        values["error"] = error[:500]
-    conn.execute(update(rules).where(rules.c.rule_id == rule_id).values(**values))
+    stmt = (
+        update(rules)
+        .where(rules.c.rule_id == rule_id)
+        .values(
+            files_ok=rules.c.files_ok + delta.ok,
+            files_replicating=rules.c.files_replicating + delta.replicating,
+            files_stuck=rules.c.files_stuck + delta.stuck,
+            error=rules.c.error if error is None else error[:500],
+            modification_time=now,
+        )
+    )
+    conn.execute(stmt)
 
 
 def write_rule_status(
