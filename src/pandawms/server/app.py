@@ -34,6 +34,7 @@ from pandawms.server import (
     routes_pilot,
     routes_queues,
     routes_system,
+    routes_transfers,
 )
 from pandawms.server.bodies import GzipBodies
 from pandawms.server.context import ServerContext
@@ -53,6 +54,7 @@ ROUTERS = (
     routes_files.router,
     routes_harvester.router,
     routes_data.router,
+    routes_transfers.router,
 )
 
 
