@@ -176,3 +176,7 @@ def counter_delta(old: FileState, new: FileState) -> RuleCounters:
 
 def add_counters(a: RuleCounters, b: RuleCounters) -> RuleCounters:
     return RuleCounters(a.ok + b.ok, a.replicating + b.replicating, a.stuck + b.stuck)
+
+
+def scaled(delta: RuleCounters, times: int) -> RuleCounters:
+    return RuleCounters(delta.ok * times, delta.replicating * times, delta.stuck * times)

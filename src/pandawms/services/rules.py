@@ -24,6 +24,7 @@ from pandawms.core.transfers import (
     add_counters,
     counter_delta,
     rule_status,
+    scaled,
 )
 from pandawms.db import catalog as catalog_db
 from pandawms.db import replicas as replicas_db
@@ -204,12 +205,26 @@ def file_moved(
 ) -> list[RuleRecord]:
     """A file's copy at ``rse`` went from ``old`` to ``new``: every rule covering it gets the counter
     change and the status its counters give (stuck ones keep ``error``). Returns the rules touched."""
+    return files_moved(conn, [did], rse, old, new, now, error)
+
+
+def files_moved(
+    conn: Connection,
+    files: Sequence[DID],
+    rse: str,
+    old: FileState,
+    new: FileState,
+    now: datetime,
+    error: str = "",
+) -> list[RuleRecord]:
+    """file_moved for many files at once: one counter update per covering rule."""
     delta = counter_delta(old, new)
     touched = []
-    for rule in transfers_db.covering_rules(conn, did, rse, lock=True):
-        transfers_db.add_counts(conn, rule.id, delta, error if new is FileState.STUCK else None, now)
+    for rule, covered in transfers_db.covering(conn, files, rse, lock=True):
+        change = scaled(delta, len(covered))
+        transfers_db.add_counts(conn, rule.id, change, error if new is FileState.STUCK else None, now)
         counters = RuleCounters(rule.files_ok, rule.files_replicating, rule.files_stuck)
-        target = rule_status(add_counters(counters, delta))
+        target = rule_status(add_counters(counters, change))
         if target is not rule.status:
             lifecycle_data.transition_rule(conn, rule.id, target, now)
         touched.append(rule)

@@ -31,8 +31,7 @@ from pandawms.db import catalog as catalog_db
 from pandawms.db import replicas as replicas_db
 from pandawms.db import rses as rses_db
 from pandawms.db import transfers as transfers_db
-from pandawms.db.replicas import NewReplica
-from pandawms.db.transfers import NewTransfer
+from pandawms.db.transfers import Finished, NewTransfer
 from pandawms.services import lifecycle_data, rules
 from pandawms.services.lifecycle import Outcome
 from pandawms.services.lifecycle_data import DataTransition
@@ -83,40 +82,23 @@ def record_done(
 ) -> DataTransition:
     """A verified copy: request done, destination replica available, covering rules count it ok. A
     request no longer under ``owner``'s lease is refused (its lease expired: another agent has it)."""
-    fields = {
-        "source_rse": source_rse,
-        "bytes": nbytes,
-        "method": method,
-        "finished_at": now,
-        "last_error": "",
-        "lease_owner": "",
-        "lease_until": None,
-    }
-    moved = lifecycle_data.transition_transfer(
-        conn, request_id, TransferStatus.DONE, now, owner=owner, fields=fields
-    )
-    if moved.outcome is not Outcome.ACCEPTED:
-        return moved
-    req = _request(conn, request_id)
-    if _make_available(conn, req.did, req.dest_rse, now):
-        rules.file_moved(conn, req.did, req.dest_rse, FileState.REPLICATING, FileState.OK, now)
-    return moved
+    refused = record_done_many(conn, owner, [Finished(request_id, source_rse, nbytes, method)], now)
+    if request_id in refused:
+        return DataTransition(Outcome.REJECTED, _request(conn, request_id).status.value, refused[request_id])
+    return DataTransition(Outcome.ACCEPTED, TransferStatus.DONE.value)
 
 
-def _make_available(conn: Connection, did: DID, rse: str, now: datetime) -> bool:
-    """The destination replica -> available (registered if missing); False if it was already."""
-    row = replicas_db.existing(conn, [(did, rse)], lock=True).get((did, rse))
-    if row is None:
-        lifecycle_data.add_replicas(
-            conn, [NewReplica(did, rse, ReplicaStatus.AVAILABLE, replica_path(did))], now
-        )
-        return True
-    if row.status is ReplicaStatus.AVAILABLE:
-        return False
-    if row.status is not ReplicaStatus.COPYING:
-        lifecycle_data.transition_replica(conn, did, rse, ReplicaStatus.COPYING, now)
-    lifecycle_data.transition_replica(conn, did, rse, ReplicaStatus.AVAILABLE, now)
-    return True
+def record_done_many(conn: Connection, owner: str, done: Sequence[Finished], now: datetime) -> dict[int, str]:
+    """record_done for the copies that ended together (one short transaction, a few statements per
+    destination RSE); returns why each refused request was refused."""
+    moved, refused = lifecycle_data.finish_transfers(conn, owner, done, now)
+    by_rse: dict[str, list[DID]] = defaultdict(list)
+    for req in moved:
+        by_rse[req.dest_rse].append(req.did)
+    for rse, dids in sorted(by_rse.items()):
+        arrived = lifecycle_data.replicas_available(conn, [(d, rse) for d in dids], now)
+        rules.files_moved(conn, [d for d, _ in arrived], rse, FileState.REPLICATING, FileState.OK, now)
+    return refused
 
 
 def _request(conn: Connection, request_id: int) -> TransferRecord:
