@@ -32,6 +32,7 @@ from pandawms.ddm import copy as ddm_copy
 from pandawms.ddm import s3
 from pandawms.ddm.base import NotFound as StorageNotFound
 from pandawms.ddm.registry import BackendRegistry, StorageConfig, build_registry
+from pandawms.services import rules
 from pandawms.services import transfers as transfer_service
 from pandawms.services.lifecycle import Outcome
 from pandawms.services.transfers import CopyTask, Failure
@@ -160,3 +161,12 @@ def transfer_agent(db: Database, config: ServerConfig) -> Agent:
     spool.mkdir(parents=True, exist_ok=True)
     loop = TransferAgent(db, registry, config.transfers, spool_dir=spool)
     return Agent("transfers", config.transfers.interval, loop.run_once)
+
+
+def rule_expiry_agent(db: Database, config: TransferConfig) -> Agent:
+    """Deletes rules whose lifetime ended, in short batches (Rucio's judge-cleaner)."""
+
+    def run_once(now: datetime) -> int:
+        return db.write_until_short(lambda conn, limit: rules.expire_rules(conn, now, limit), 10_000)
+
+    return Agent("rule_expiry", max(config.interval, 30.0), run_once)

@@ -243,6 +243,17 @@ def write_rule_status(
     return conn.execute(stmt).rowcount == 1
 
 
+def expired_rules(conn: Connection, now: datetime, limit: int) -> list[int]:
+    """Ids of rules whose lifetime ended by ``now``, oldest expiry first (``ix_rules_expires``)."""
+    stmt = (
+        select(rules.c.rule_id)
+        .where(rules.c.expires_at.is_not(None), rules.c.expires_at <= now)
+        .order_by(rules.c.expires_at, rules.c.rule_id)
+        .limit(limit)
+    )
+    return [int(r[0]) for r in conn.execute(stmt)]
+
+
 def delete_rule(conn: Connection, rule_id: int) -> None:
     conn.execute(delete(rules).where(rules.c.rule_id == rule_id))
 

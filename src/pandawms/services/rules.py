@@ -192,6 +192,14 @@ def delete_rule(conn: Connection, rule_id: int, now: datetime) -> RuleRecord:
     return rec
 
 
+def expire_rules(conn: Connection, now: datetime, limit: int) -> int:
+    """Delete up to ``limit`` rules whose lifetime ended (as delete_rule: replicas stay)."""
+    expired = transfers_db.expired_rules(conn, now, limit)
+    for rule_id in expired:
+        delete_rule(conn, rule_id, now)
+    return len(expired)
+
+
 def _heir(conn: Connection, did: DID, rse: str, leaving: int) -> int | None:
     """Another rule covering ``did`` at ``rse`` without its own request for it."""
     for other in transfers_db.covering_rules(conn, did, rse):
