@@ -14,12 +14,15 @@ import pytest
 from pandawms.agents.consistency import verify_replicas
 from pandawms.agents.transfers import TransferAgent
 from pandawms.config import TransferConfig
+from pandawms.core.checksums import FileStat, adler32_of
 from pandawms.core.data import DIDType, RSESpec
 from pandawms.core.states import ReplicaStatus, RuleStatus
 from pandawms.core.transfers import TransferMethod
 from pandawms.db import replicas as replicas_db
 from pandawms.db import transfers as transfers_db
 from pandawms.db.engine import Database
+from pandawms.ddm.base import ChecksumMismatch
+from pandawms.ddm.copy import copy
 from pandawms.ddm.registry import BackendRegistry
 from pandawms.services import catalog, rses, rules
 from tests.db.transfer_helpers import DATASET, SCOPE, file_did, payload
@@ -106,3 +109,19 @@ def test_a_corrupted_xrootd_replica_is_marked_bad_and_copied_again(
         row = replicas_db.existing(conn, [(victim, "DST")])[(victim, "DST")]
     assert row.status is ReplicaStatus.AVAILABLE
     assert dst.backend.stat(dst.url(f"{SCOPE}/{victim.name}")).size == 50_000
+
+
+@pytest.mark.parametrize("kind", ["file", "s3"])
+def test_copy_against_the_catalog_refuses_a_wrong_source_and_leaves_nothing(
+    kind: str, registry: BackendRegistry, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    src, dst = make_store("file", request), make_store(kind, request)
+    (tmp_path / "in").write_bytes(payload(1, 50_000))
+    src.backend.upload(tmp_path / "in", src.url("in.dat"))
+    right = FileStat(50_000, adler32_of(payload(1, 50_000)))
+    done = copy(registry, src.url("in.dat"), dst.url("ok.dat"), expected=right)
+    assert done.stat == right and dst.backend.stat(dst.url("ok.dat")) == right
+    wrong = FileStat(50_000, adler32_of(payload(2, 50_000)))
+    with pytest.raises(ChecksumMismatch):
+        copy(registry, src.url("in.dat"), dst.url("bad.dat"), expected=wrong)
+    assert dst.names() == ["ok.dat"]

@@ -30,6 +30,7 @@ from pandawms.db.engine import Database
 from pandawms.db.transfers import Finished
 from pandawms.ddm import copy as ddm_copy
 from pandawms.ddm import s3
+from pandawms.ddm.base import ChecksumMismatch
 from pandawms.ddm.base import NotFound as StorageNotFound
 from pandawms.ddm.registry import BackendRegistry, StorageConfig, build_registry
 from pandawms.services import rules
@@ -110,18 +111,29 @@ class TransferAgent:
         try:
             if task.request.attempt > 1 and self._already_there(task.dst_url, expected):
                 return CopyOutcome(TransferMethod.PRESENT.value, expected.size)
-            result = ddm_copy.copy(self.registry, task.src_url, task.dst_url, spool_dir=self.spool_dir)
-            problem = expected.mismatch(result.stat)
-            if problem is not None:  # the source is not the catalog's file: do not keep its copy
-                self.registry.for_url(task.dst_url).delete(task.dst_url)
-                error = f"source {task.src_url} differs from the catalog: {problem}"
-                return CopyOutcome(failure=Failure(error, task.source_rse, bad_source=True))
+            result = ddm_copy.copy(
+                self.registry, task.src_url, task.dst_url, expected=expected, spool_dir=self.spool_dir
+            )
             return CopyOutcome(result.method.value, result.bytes)
+        except ChecksumMismatch as exc:
+            return CopyOutcome(failure=self._mismatch(task, expected, exc))
         except PandaError as exc:
             return CopyOutcome(failure=Failure(f"{type(exc).__name__}: {exc}", task.source_rse))
         except Exception as exc:  # a back end's unexpected error fails this request, not the batch
             log.exception("transfer %d: unexpected error", task.request.id)
             return CopyOutcome(failure=Failure(f"{type(exc).__name__}: {exc}", task.source_rse))
+
+    def _mismatch(self, task: CopyTask, expected: FileStat, exc: ChecksumMismatch) -> Failure:
+        """What arrived was not the catalog's file (and was removed): a source that is not it is bad."""
+        try:
+            problem = expected.mismatch(self.registry.for_url(task.src_url).stat(task.src_url))
+        except PandaError as stat_error:  # not known to be bad: retry later
+            return Failure(f"ChecksumMismatch: {exc}; then the source: {stat_error}", task.source_rse)
+        if problem is None:  # the source is right: the copy went wrong on the way, retry
+            return Failure(f"ChecksumMismatch: {exc}", task.source_rse)
+        return Failure(
+            f"source {task.src_url} differs from the catalog: {problem}", task.source_rse, bad_source=True
+        )
 
     def _already_there(self, dst_url: str, expected: FileStat) -> bool:
         """A previous attempt (killed after its rename) left the right file: record it, copy nothing."""
