@@ -261,3 +261,17 @@ def test_declare_bad_refuses_unknown_names(db: Database, clock: FrozenClock, tmp
     with pytest.raises(NotFound), db.write() as conn:
         transfer_service.declare_bad(conn, files[0].did, "DST", "lost", clock())
     assert replica_status(db, files[0].did, "SRC") is ReplicaStatus.AVAILABLE
+
+
+def test_a_runner_step_keeps_claiming_as_copies_end(db: Database, clock: FrozenClock, tmp_path: Path) -> None:
+    files = world(db, clock(), tmp_path, 40)
+    made = add_rule(db, DATASET, "DST", clock)
+    config = TransferConfig(concurrency=1, batch_size=35, interval=30)  # at most 16 claimed at once
+    worker = TransferAgent(db, REGISTRY, config, owner="stepper", clock=clock, rng=random.Random(1))
+    try:
+        assert worker.step(clock()) == 35  # the cycle's batch, claimed 16 at a time as slots freed
+        assert worker.step(clock()) == 5
+    finally:
+        worker.close()
+    assert rule(db, made.id).status is RuleStatus.OK
+    assert max(r.attempt for r in requests(db)) == 1 and len(files) == 40
