@@ -31,9 +31,11 @@ from pandawms.core.states import (
 from pandawms.core.transfers import TransferRecord
 from pandawms.db import catalog as catalog_db
 from pandawms.db import replicas as replicas_db
+from pandawms.db import rules as rules_db
 from pandawms.db import transfers as transfers_db
 from pandawms.db.replicas import NewReplica
-from pandawms.db.transfers import Finished, NewRule, NewTransfer
+from pandawms.db.rules import NewRule
+from pandawms.db.transfers import Finished, NewTransfer
 from pandawms.services.lifecycle import Outcome
 
 
@@ -94,12 +96,12 @@ def transition_replica(
 
 def create_rule(conn: Connection, new: NewRule, now: datetime) -> int:
     """A new rule in the status its counters give (ok when nothing is left to copy)."""
-    return transfers_db.insert_rule(conn, new, now)
+    return rules_db.insert_rule(conn, new, now)
 
 
 def transition_rule(conn: Connection, rule_id: int, target: RuleStatus, now: datetime) -> DataTransition:
     """Move one rule along RULE_TRANSITIONS; NotFound if there is no such rule."""
-    rec = transfers_db.get_rule(conn, rule_id, lock=True)
+    rec = rules_db.get_rule(conn, rule_id, lock=True)
     if rec is None:
         raise NotFound(f"no rule {rule_id}")
     if rec.status is target:
@@ -107,7 +109,7 @@ def transition_rule(conn: Connection, rule_id: int, target: RuleStatus, now: dat
     if not rule_allowed(rec.status, target):
         reason = f"rule {rule_id} is {rec.status.value}: it cannot become {target.value}"
         return DataTransition(Outcome.REJECTED, rec.status.value, reason)
-    if not transfers_db.write_rule_status(conn, rule_id, rec.status, target, now):
+    if not rules_db.write_rule_status(conn, rule_id, rec.status, target, now):
         return DataTransition(Outcome.REJECTED, rec.status.value, f"rule {rule_id} changed concurrently")
     return DataTransition(Outcome.ACCEPTED, target.value)
 

@@ -30,6 +30,7 @@ from pandawms.core.transfers import (
 from pandawms.db import catalog as catalog_db
 from pandawms.db import replicas as replicas_db
 from pandawms.db import rses as rses_db
+from pandawms.db import rules as rules_db
 from pandawms.db import transfers as transfers_db
 from pandawms.db.transfers import Finished, NewTransfer
 from pandawms.services import lifecycle_data, rules
@@ -181,7 +182,7 @@ def declare_bad(conn: Connection, did: DID, rse: str, reason: str, now: datetime
     moved = lifecycle_data.transition_replica(conn, did, rse, ReplicaStatus.BAD, now)
     if moved.outcome is not Outcome.ACCEPTED:
         return BadDeclared(moved)
-    needing = transfers_db.covering_rules(conn, did, rse)
+    needing = rules_db.covering_rules(conn, did, rse)
     if not needing:
         return BadDeclared(moved)
     rules.file_moved(conn, did, rse, old, FileState.REPLICATING, now)
@@ -240,7 +241,7 @@ def list_transfers(
         raise InvalidInput(f"limit must be 1..{MAX_PAGE}, got {limit}", "limit")
     if after < 0:
         raise InvalidInput(f"after must be >= 0, got {after}", "after")
-    if rule_id is not None and transfers_db.get_rule(conn, rule_id) is None:
+    if rule_id is not None and rules_db.get_rule(conn, rule_id) is None:
         raise NotFound(f"no rule {rule_id}")
     rows = transfers_db.list_transfers(conn, rule_id, status, rse, after, limit + 1)
     return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)
