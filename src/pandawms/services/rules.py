@@ -164,12 +164,17 @@ def list_rules(
     limit: int = 1000,
 ) -> tuple[list[RuleRecord], int | None]:
     """A keyset page of rules by id and the cursor of the next page (None at the end)."""
+    check_page(after, limit)
+    rows = rules_db.list_rules(conn, did, rse, status, after, limit + 1)
+    return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)
+
+
+def check_page(after: int, limit: int) -> None:
+    """A keyset page's cursor and size, named when out of range."""
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit must be 1..{MAX_PAGE}, got {limit}", "limit")
     if after < 0:
         raise InvalidInput(f"after must be >= 0, got {after}", "after")
-    rows = rules_db.list_rules(conn, did, rse, status, after, limit + 1)
-    return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)
 
 
 def delete_rule(conn: Connection, rule_id: int, now: datetime) -> RuleRecord:

@@ -37,7 +37,6 @@ from pandawms.services import lifecycle_data, rules
 from pandawms.services.lifecycle import Outcome
 from pandawms.services.lifecycle_data import DataTransition
 
-MAX_PAGE = 10_000
 ERROR_LENGTH = 500
 
 
@@ -237,10 +236,7 @@ def list_transfers(
     limit: int = 1000,
 ) -> tuple[list[TransferRecord], int | None]:
     """A keyset page of requests by id (filtered by rule, status, RSE at either end) and the next cursor."""
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput(f"limit must be 1..{MAX_PAGE}, got {limit}", "limit")
-    if after < 0:
-        raise InvalidInput(f"after must be >= 0, got {after}", "after")
+    rules.check_page(after, limit)
     if rule_id is not None and rules_db.get_rule(conn, rule_id) is None:
         raise NotFound(f"no rule {rule_id}")
     rows = transfers_db.list_transfers(conn, rule_id, status, rse, after, limit + 1)
