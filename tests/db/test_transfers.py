@@ -8,6 +8,7 @@ import random
 import threading
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from pandawms.agents.consistency import verify_replicas
-from pandawms.agents.transfers import TransferAgent
+from pandawms.agents.transfers import CopyOutcome, TransferAgent
 from pandawms.config import TransferConfig
 from pandawms.core.data import DID
 from pandawms.core.errors import InvalidInput, NotFound
@@ -255,3 +256,33 @@ def test_a_runner_step_keeps_claiming_as_copies_end(db: Database, clock: FrozenC
         worker.close()
     assert rule(db, made.id).status is RuleStatus.OK
     assert max(r.attempt for r in requests(db)) == 1 and len(files) == 40
+
+
+def test_a_long_copy_keeps_its_claim_by_renewing_the_lease(
+    db: Database, clock: FrozenClock, tmp_path: Path
+) -> None:
+    files = world(db, clock(), tmp_path, 1)
+    add_rule(db, files[0].did, "DST", clock)
+    config = TransferConfig(lease_seconds=60, interval=0.05)
+    worker = TransferAgent(db, REGISTRY, config, owner="slow", clock=clock, rng=random.Random(1))
+    with db.write() as conn:
+        (task,) = transfer_service.claim(conn, "slow", clock(), timedelta(seconds=60), 1)
+    running: Future[CopyOutcome] = Future()  # a copy that has not ended yet
+    worker._pending[running] = task
+    try:
+        assert worker.step(clock.advance(seconds=31)) == 0  # past half the lease: renewed, still running
+        with db.write() as conn:
+            assert (
+                transfer_service.claim(conn, "other", clock.advance(seconds=40), timedelta(seconds=60), 1)
+                == []
+            )
+        (req,) = requests(db)
+        assert req.lease_owner == "slow" and req.lease_until == clock() - timedelta(seconds=40) + timedelta(
+            seconds=60
+        )
+        running.set_result(CopyOutcome(TransferMethod.STREAMED.value, 2000))
+        assert worker.step(clock()) == 1
+    finally:
+        worker.close()
+    (req,) = requests(db)
+    assert (req.status, req.attempt) == (TransferStatus.DONE, 1)

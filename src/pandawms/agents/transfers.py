@@ -110,6 +110,7 @@ class TransferAgent:
         a claim does not wait in the queue past its lease), and record copies as they end. Copies still
         running at the deadline keep their lease and are recorded by the next cycle."""
         deadline = time.monotonic() + self.config.interval
+        self._renew(now)
         budget, ended = self.config.batch_size, 0
         cap = IN_FLIGHT_PER_THREAD * self.config.concurrency
         while True:
@@ -119,6 +120,17 @@ class TransferAgent:
             if not self._pending or remaining <= 0:
                 return ended
             ended += self._record_ended(remaining)
+
+    def _renew(self, now: datetime) -> None:
+        """Claims older than half their lease, still copying or waiting for a thread, get a new lease."""
+        lease = timedelta(seconds=self.config.lease_seconds)
+        old = [t.request.id for t in self._pending.values() if t.renew_after(lease) <= now]
+        if old:
+            with self.db.write() as conn:
+                transfer_service.extend_leases(conn, self.owner, old, now, lease)
+            for future, task in list(self._pending.items()):
+                if task.request.id in old:
+                    self._pending[future] = task.renewed(now)
 
     def _claim(self, now: datetime, limit: int) -> int:
         if limit <= 0:

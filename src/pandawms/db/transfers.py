@@ -151,6 +151,25 @@ def claim_transfers(
     return sorted((_transfer(r) for r in conn.execute(stmt)), key=lambda t: t.id)
 
 
+def extend_leases(
+    conn: Connection, owner: str, request_ids: Sequence[int], lease_until: datetime, now: datetime
+) -> int:
+    """Renew ``owner``'s leases of these submitted requests (copies still running): the lease and the
+    time they become runnable again move to ``lease_until``; the status does not change."""
+    if not request_ids:
+        return 0
+    stmt = (
+        update(transfers)
+        .where(
+            transfers.c.request_id.in_(list(request_ids)),
+            transfers.c.status == TransferStatus.SUBMITTED.value,
+            transfers.c.lease_owner == owner,
+        )
+        .values(lease_until=lease_until, next_attempt_at=lease_until, modification_time=now)
+    )
+    return int(conn.execute(stmt).rowcount)
+
+
 def write_transfer_status(
     conn: Connection,
     request_id: int,

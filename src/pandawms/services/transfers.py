@@ -51,6 +51,14 @@ class CopyTask:
     source_rse: str = ""
     src_url: str = ""
     problem: str = ""
+    leased_at: datetime | None = None  # when the claim or its last renewal was made
+
+    def renew_after(self, lease: timedelta) -> datetime:
+        """When the lease is half used: the agent renews it then if the copy is still running."""
+        return (self.leased_at or self.request.started_at or self.request.next_attempt_at) + lease / 2
+
+    def renewed(self, now: datetime) -> CopyTask:
+        return replace(self, leased_at=now)
 
 
 def claim(conn: Connection, owner: str, now: datetime, lease: timedelta, limit: int) -> list[CopyTask]:
@@ -75,6 +83,13 @@ def claim(conn: Connection, owner: str, now: datetime, lease: timedelta, limit: 
             src_url = choice.rse.url(replica_path(req.did))
             tasks.append(replace(task, source_rse=choice.rse.name, src_url=src_url))
     return tasks
+
+
+def extend_leases(
+    conn: Connection, owner: str, request_ids: Sequence[int], now: datetime, lease: timedelta
+) -> int:
+    """Copies still running keep their claims for another ``lease`` (an agent that dies stops renewing)."""
+    return transfers_db.extend_leases(conn, owner, request_ids, now + lease, now)
 
 
 def record_done(
