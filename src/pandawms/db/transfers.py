@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import Connection, Select, and_, bindparam, delete, func, insert, or_, select, tuple_, update
 
 from pandawms.core.data import DID, FileDID
 from pandawms.core.states import TransferStatus
@@ -119,24 +119,40 @@ def requests_of_rule(conn: Connection, rule_id: int) -> list[TransferRecord]:
     return [_transfer(r) for r in conn.execute(stmt)]
 
 
+def claim_candidates(status: TransferStatus, now: datetime, limit: int) -> Select[Any]:
+    """Requests of one status due by ``now``, earliest first: one range of ``ix_transfers_runnable`` read
+    in index order (no sort, however many are due)."""
+    return (
+        select(transfers.c.request_id)
+        .where(transfers.c.status == status.value, transfers.c.next_attempt_at <= now)
+        .order_by(transfers.c.next_attempt_at)
+        .limit(limit)
+    )
+
+
+CLAIMABLE = (TransferStatus.SUBMITTED, TransferStatus.QUEUED)  # expired leases first: claimed earlier
+
+
 def claim_transfers(
     conn: Connection, owner: str, now: datetime, lease_until: datetime, limit: int
 ) -> list[TransferRecord]:
-    """Claim up to ``limit`` runnable requests (queued and due, or submitted with an expired lease) for
+    """Claim up to ``limit`` runnable requests (submitted with an expired lease, then queued and due) for
     ``owner``: attempt + 1, lease and next_attempt_at = lease_until (status writer: lifecycle_data only)."""
-    runnable = and_(
-        transfers.c.status.in_([TransferStatus.QUEUED.value, TransferStatus.SUBMITTED.value]),
-        transfers.c.next_attempt_at <= now,
-    )
-    pick = select(transfers.c.request_id).where(runnable).order_by(transfers.c.next_attempt_at).limit(limit)
-    if conn.dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
-    ids = [int(r[0]) for r in conn.execute(pick)]
+    ids: list[int] = []
+    for status in CLAIMABLE:
+        pick = claim_candidates(status, now, limit - len(ids))
+        if conn.dialect.name == "postgresql":
+            pick = pick.with_for_update(skip_locked=True)
+        ids += [int(r[0]) for r in conn.execute(pick)] if len(ids) < limit else []
     if not ids:
         return []
     stmt = (
         update(transfers)
-        .where(transfers.c.request_id.in_(ids), runnable)
+        .where(
+            transfers.c.request_id.in_(ids),
+            transfers.c.status.in_([s.value for s in CLAIMABLE]),
+            transfers.c.next_attempt_at <= now,
+        )
         .values(
             status=TransferStatus.SUBMITTED.value,
             attempt=transfers.c.attempt + 1,
