@@ -19,7 +19,8 @@ ALLOWED = {
     "protocol": {"core"},
     "db": {"core"},
     "services": {"core", "db", "protocol"},
-    "agents": {"core", "db", "services", "protocol", "config"},
+    # agents: ddm for the transfer agent's copies and the replica checks (outside any transaction)
+    "agents": {"core", "db", "services", "protocol", "config", "ddm"},
     # server: db for engine + migrate only; monitor is mounted by create_app
     "server": {"core", "protocol", "services", "agents", "config", "db", "monitor"},
     "pilot": {"core", "protocol", "ddm"},  # the storage back ends for stage-in and stage-out
@@ -132,6 +133,8 @@ OTHER_WRITERS = {
 OTHER_WRITERS |= {
     "dids.status": ("services/lifecycle_data.py", "dataset/container states (open/closed/frozen)"),
     "replicas.status": ("services/lifecycle_data.py", "replica states (available/copying/unavailable/bad)"),
+    "rules.status": ("services/lifecycle_data.py", "replication rule states (replicating/ok/stuck)"),
+    "transfers.status": ("services/lifecycle_data.py", "transfer requests (queued/submitted/done/failed)"),
 }
 # The guard must keep seeing these (if it stops, it is broken, not the code clean)
 KNOWN_WRITERS = {
@@ -144,6 +147,13 @@ KNOWN_WRITERS = {
     ("db/catalog.py", "write_did_status"),
     ("db/replicas.py", "insert_replicas"),
     ("db/replicas.py", "write_replica_status"),
+    ("db/rules.py", "insert_rule"),
+    ("db/rules.py", "write_rule_status"),
+    ("db/transfers.py", "insert_transfers"),
+    ("db/transfers.py", "claim_transfers"),
+    ("db/transfers.py", "write_transfer_status"),
+    ("db/transfers.py", "finish_transfers"),
+    ("db/transfers.py", "copying_to_available"),
 }
 
 
