@@ -16,8 +16,14 @@ from sqlalchemy import Connection, insert, select, update
 from pandawms.db.schema import job_files, job_reports
 
 
-def update_file_outputs(conn: Connection, panda_id: int, report: Mapping[str, Mapping[str, Any]]) -> None:
-    """Store the pilot's output file report (lfn -> guid, fsize, checksum, surl, endpoint)."""
+def update_file_outputs(
+    conn: Connection,
+    panda_id: int,
+    report: Mapping[str, Mapping[str, Any]],
+    states: Mapping[str, str] | None = None,
+) -> None:
+    """Store the pilot's output file report (lfn -> guid, fsize, checksum, surl, endpoint) and each
+    row's state (``states`` by lfn: the Adder's; ``ready`` for a file it does not name)."""
     for lfn, meta in report.items():
         values = {
             "guid": str(meta.get("guid", ""))[:64],
@@ -25,7 +31,7 @@ def update_file_outputs(conn: Connection, panda_id: int, report: Mapping[str, Ma
             "checksum": _checksum(meta),
             "surl": str(meta.get("surl", "")),
             "destination_se": str(meta.get("endpoint", ""))[:128],
-            "status": "ready",
+            "status": (states or {}).get(lfn, "ready"),
         }
         stmt = (
             update(job_files).where(job_files.c.panda_id == panda_id, job_files.c.lfn == lfn).values(**values)
@@ -33,6 +39,14 @@ def update_file_outputs(conn: Connection, panda_id: int, report: Mapping[str, Ma
         if conn.execute(stmt).rowcount == 0:
             kind = "log" if lfn.endswith((".tgz", ".tar.gz")) and "log" in lfn else "output"
             conn.execute(insert(job_files).values(panda_id=panda_id, type=kind, lfn=lfn[:256], **values))
+    _unreported_states(conn, panda_id, {lfn: st for lfn, st in (states or {}).items() if lfn not in report})
+
+
+def _unreported_states(conn: Connection, panda_id: int, states: Mapping[str, str]) -> None:
+    """The state of output rows the pilot did not report (a failed job's outputs that never came)."""
+    for lfn, state in states.items():
+        where = (job_files.c.panda_id == panda_id, job_files.c.lfn == lfn, job_files.c.type != "input")
+        conn.execute(update(job_files).where(*where).values(status=state))
 
 
 def _checksum(meta: Mapping[str, Any]) -> str:

@@ -63,6 +63,26 @@ def insert_files(conn: Connection, files: Iterable[tuple[int, FileSpec]]) -> Non
         conn.execute(insert(job_files), rows)
 
 
+_WRITE_FILE_STATE = (
+    update(job_files)
+    .where(
+        job_files.c.panda_id == bindparam("b_id"),
+        job_files.c.lfn == bindparam("b_lfn"),
+        job_files.c.type == bindparam("b_type"),
+    )
+    .values(status=bindparam("b_status"))
+)
+
+
+def write_file_states(conn: Connection, panda_id: int, states: Sequence[tuple[str, str, str]]) -> None:
+    """Set the status of a job's file rows, (lfn, type, status) each (status writer: lifecycle only)."""
+    if states:
+        conn.execute(
+            _WRITE_FILE_STATE,
+            [{"b_id": panda_id, "b_lfn": lfn, "b_type": t, "b_status": st} for lfn, t, st in states],
+        )
+
+
 def insert_history(conn: Connection, entries: Sequence[HistoryEntry]) -> None:
     if not entries:
         return
@@ -325,6 +345,17 @@ def stale_ids(conn: Connection, statuses: Sequence[JobStatus], cutoff: datetime,
         if len(out) >= limit:
             break
     return out
+
+
+def ids_in_status(conn: Connection, status: JobStatus, limit: int, after: int = 0) -> list[PandaID]:
+    """Jobs in ``status`` in PandaID order after ``after`` (index ix_jobs_status_id): an agent's pass."""
+    stmt = (
+        select(jobs.c.panda_id)
+        .where(jobs.c.job_status == status.value, jobs.c.panda_id > after)
+        .order_by(jobs.c.panda_id)
+        .limit(limit)
+    )
+    return [PandaID(r[0]) for r in conn.execute(stmt)]
 
 
 def unbrokered_ids(conn: Connection, limit: int, after: int = 0) -> list[PandaID]:

@@ -124,3 +124,17 @@ def of_dataset(conn: Connection, dataset: DID, after: tuple[DID, str] | None, li
         )
     stmt = stmt.order_by(replicas.c.scope, replicas.c.lfn, replicas.c.rse).limit(limit)
     return [_row(r) for r in conn.execute(stmt)]
+
+
+def available_rses(conn: Connection, wanted: Iterable[DID]) -> dict[DID, set[str]]:
+    """The RSEs holding an available replica of each file among ``wanted`` (files with none are absent)."""
+    out: dict[DID, set[str]] = defaultdict(set)
+    for scope, names in scope_groups(conn, wanted):
+        stmt = select(replicas.c.lfn, replicas.c.rse).where(
+            replicas.c.scope == scope,
+            member(conn, replicas.c.lfn, names),
+            replicas.c.status == ReplicaStatus.AVAILABLE.value,
+        )
+        for lfn, rse in conn.execute(stmt):
+            out[DID(scope, lfn)].add(rse)
+    return dict(out)

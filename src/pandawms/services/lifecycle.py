@@ -187,6 +187,12 @@ def update_job_fields(conn: Connection, panda_id: int, change: JobChange, now: d
     jobs_db.update_fields(conn, panda_id, change, now)
 
 
+def set_file_states(conn: Connection, panda_id: int, files: Sequence[FileSpec]) -> None:
+    """Write the status of a job's file rows as given (core.states.FileState: inputs ready/pending/missing,
+    outputs transferring/ready/failed); rows with no status given are left as they are."""
+    jobs_db.write_file_states(conn, panda_id, [(f.lfn, f.type.value, f.status) for f in files if f.status])
+
+
 def claim_for_dispatch(
     conn: Connection, criteria: ClaimCriteria, n_jobs: int, now: datetime, host: str, pilot_id: str = ""
 ) -> list[PandaID]:
