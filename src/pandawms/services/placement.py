@@ -19,6 +19,7 @@ from sqlalchemy import Connection
 
 from pandawms.core.brokerage import BrokerageDecision, BrokerageRequest, DataView, broker
 from pandawms.core.changes import JobChange, JobError, Lineage, NewJob
+from pandawms.core.data import DID
 from pandawms.core.errors import InvalidInput
 from pandawms.core.ids import PandaID, QueueName
 from pandawms.core.locality import InputFile, SetupAction, input_states, setup_action
@@ -52,6 +53,7 @@ class Broker:
         self.queues = list(queues)
         self.by_name = {q.name: q for q in queues}
         self.loads = dict(loads)
+        self.dis_blocks: dict[setupper.BunchKey, DID] = {}  # the _dis blocks made with this snapshot
 
     @classmethod
     def load(cls, conn: Connection, *, with_loads: bool = True) -> Broker:
@@ -198,7 +200,7 @@ def _dispatch_blocks(
         for pid, p in zip(ids, planned, strict=True)
         if p.to_move and p.job.computing_site is not None
     ]
-    setupper.dispatch(conn, assignments, now)
+    setupper.dispatch(conn, assignments, now, broker_.dis_blocks)
 
 
 def _store_decisions(

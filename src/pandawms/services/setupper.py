@@ -35,23 +35,31 @@ class Assignment:
     to_move: tuple[InputFile, ...]
 
 
-def dispatch(conn: Connection, assignments: Sequence[Assignment], now: datetime) -> list[DID]:
-    """Create the ``_dis`` blocks and rules for ``assignments`` (bunched); returns the blocks made."""
-    bunches: dict[tuple[QueueName, frozenset[DID]], list[Assignment]] = defaultdict(list)
+BunchKey = tuple[QueueName, frozenset[DID]]
+"""A bunch: the jobs at one queue that need the same files brought there."""
+
+
+def dispatch(
+    conn: Connection, assignments: Sequence[Assignment], now: datetime, made: dict[BunchKey, DID]
+) -> None:
+    """Give each job of ``assignments`` its bunch's ``_dis`` block, creating the block and its rule for a
+    bunch not in ``made`` (the blocks of this submission so far, kept across its chunks)."""
+    bunches: dict[BunchKey, list[Assignment]] = defaultdict(list)
     for a in assignments:
         bunches[(a.queue.name, frozenset(f.did for f in a.to_move))].append(a)
-    if bunches:
-        catalog.add_scope(conn, DATA_SCOPE, DATA_SCOPE, now)
-    made = []
-    for (_queue, files), jobs in bunches.items():
-        first = jobs[0]
-        block = DID(DATA_SCOPE, dis_name(first.task_id, now, first.panda_id))
-        catalog.add_dids(conn, [(block, DIDType.DATASET)], now)
-        catalog.attach(conn, block, sorted(files), now)
-        lifecycle_data.transition_did(conn, block, DatasetStatus.FROZEN, now)
-        rules.add_rule(conn, block, first.queue.ddm_input, now, lifetime=DIS_LIFETIME, activity=DIS_ACTIVITY)
+    for key, jobs in bunches.items():
+        if key not in made:
+            made[key] = _new_block(conn, jobs[0], key[1], now)
         for a in jobs:
-            change = JobChange(dispatch_dblock=block.name, touch=False)
+            change = JobChange(dispatch_dblock=made[key].name, touch=False)
             lifecycle.update_job_fields(conn, a.panda_id, change, now)
-        made.append(block)
-    return made
+
+
+def _new_block(conn: Connection, first: Assignment, files: frozenset[DID], now: datetime) -> DID:
+    catalog.add_scope(conn, DATA_SCOPE, DATA_SCOPE, now)
+    block = DID(DATA_SCOPE, dis_name(first.task_id, now, first.panda_id))
+    catalog.add_dids(conn, [(block, DIDType.DATASET)], now)
+    catalog.attach(conn, block, sorted(files), now)
+    lifecycle_data.transition_did(conn, block, DatasetStatus.FROZEN, now)
+    rules.add_rule(conn, block, first.queue.ddm_input, now, lifetime=DIS_LIFETIME, activity=DIS_ACTIVITY)
+    return block
