@@ -187,3 +187,11 @@ def test_data_timeouts_are_generous_and_separate() -> None:
     now = datetime(2026, 12, 8, 12, 0)
     assert rules["waiting_expiry"].cutoff(now) == datetime(2026, 12, 1, 12, 0)
     assert rules["waiting_expiry"].target is JobStatus.CLOSED
+
+
+def test_a_nearby_replica_counts_as_local_and_the_reason_names_where_it_is_read() -> None:
+    queues = [_queue("QB", "B", "B_DISK")]
+    readable = readable_rses(queues, {"B": frozenset({"A_DISK", "B_DISK"})})  # A is near B
+    assert readable[QueueName("QB")] == {"A_DISK", "B_DISK"}
+    loc = locality([f(1, GB, "A_DISK"), f(2, GB, "A_DISK", "B_DISK")], readable[QueueName("QB")], "B_DISK")
+    assert loc.fully_local and loc.reason() == "inputs 100 % at A_DISK+B_DISK"

@@ -22,7 +22,7 @@ from pandawms.core.changes import JobChange, JobError, Lineage, NewJob
 from pandawms.core.data import DID
 from pandawms.core.errors import InvalidInput
 from pandawms.core.ids import PandaID, QueueName
-from pandawms.core.locality import InputFile, SetupAction, input_states, setup_action
+from pandawms.core.locality import InputFile, Locality, SetupAction, input_states, setup_action
 from pandawms.core.specs import ErrorComponent, Job, JobSpec, QueueLoad, QueueSpec
 from pandawms.core.states import JobStatus
 from pandawms.db import brokerage as brokerage_db
@@ -54,6 +54,17 @@ class Broker:
         self.by_name = {q.name: q for q in queues}
         self.loads = dict(loads)
         self.dis_blocks: dict[setupper.BunchKey, DID] = {}  # the _dis blocks made with this snapshot
+        self._storage: inputs.Storage | None = None
+
+    def storage(self, conn: Connection) -> Callable[[], inputs.Storage]:
+        """The RSE view of the queues, read on first use and kept with this snapshot."""
+
+        def get() -> inputs.Storage:
+            if self._storage is None:
+                self._storage = inputs.load_storage(conn, self.queues)
+            return self._storage
+
+        return get
 
     @classmethod
     def load(cls, conn: Connection, *, with_loads: bool = True) -> Broker:
@@ -129,7 +140,8 @@ def _plan(
     data = snapshot.view(broker_.queues, found) if snapshot is not None and found else None
     decision = broker_.decide(spec, data)
     if decision.chosen is not None:
-        return _set_up(base, decision.chosen, decision, broker_, snapshot, found)
+        seen = data.localities[decision.chosen] if data is not None else None
+        return _set_up(base, decision.chosen, decision, broker_, snapshot, found, seen)
     errors = (_brokerage_error(decision),)
     if decision.hopeless:
         return Planned(dataclasses.replace(base, status=JobStatus.FAILED, errors=errors), decision)
@@ -143,17 +155,17 @@ def _set_up(
     broker_: Broker,
     snapshot: InputSnapshot | None,
     found: Sequence[InputFile],
+    loc: Locality | None = None,
 ) -> Planned:
-    """The Setupper's decision for the chosen queue: activated, assigned (with a _dis) or waiting."""
-    placed = dataclasses.replace(base, computing_site=site)
+    """The Setupper's decision for the chosen queue: activated, assigned (with a _dis) or waiting.
+    ``loc``: the job's locality at ``site`` when brokerage computed it already."""
     if snapshot is None or not found:
         broker_.count(site)
-        return Planned(placed, decision)
+        return Planned(dataclasses.replace(base, computing_site=site), decision)
     queue = broker_.by_name[site]
-    loc = snapshot.locality_at(queue, found)
-    job = dataclasses.replace(
-        placed, spec=dataclasses.replace(base.spec, files=input_states(base.spec.files, loc))
-    )
+    loc = loc or snapshot.locality_at(queue, found)
+    spec = dataclasses.replace(base.spec, files=input_states(base.spec.files, loc))
+    job = dataclasses.replace(base, computing_site=site, spec=spec)
     refusal = DataView({site: loc}, snapshot.unwritable).refusal(queue)
     if refusal is not None:  # a preset queue that cannot receive the inputs (brokerage never picks one)
         error = JobError(ErrorComponent.BROKERAGE, BrokerageCode.NO_QUEUE, f"{site}: {refusal.reason}")
@@ -180,7 +192,7 @@ def create_and_place(
     """Create jobs, brokering each one that has no preset queue and setting up its data (the catalog's
     view of the batch's inputs is read once); all in the caller's transaction."""
     broker_ = broker_ or Broker.load(conn, with_loads=any(s.computing_site is None for s, _ in specs))
-    snapshot = inputs.load(conn, (spec.files for spec, _ in specs), broker_.queues)
+    snapshot = inputs.load(conn, (spec.files for spec, _ in specs), broker_.storage(conn))
     planned = [_plan(spec, lineage, reason, broker_, snapshot) for spec, lineage in specs]
     new_jobs = [p.job for p in planned]
     ids = lifecycle.create_jobs(conn, new_jobs, now)
@@ -251,7 +263,7 @@ def rebroker_jobs(conn: Connection, ids: Sequence[PandaID], now: datetime) -> in
     if not jobs:
         return 0
     broker_ = Broker.load(conn)
-    snapshot = inputs.load(conn, (j.files for j in jobs), broker_.queues)
+    snapshot = inputs.load(conn, (j.files for j in jobs), broker_.storage(conn))
     moved = 0
     for job in jobs:
         result = rebroker(conn, job, broker_, snapshot, now)
