@@ -5,7 +5,9 @@ at B, distance 1: each queue reads the other's storage in place), ``files_per_jo
 registered at A_DISK first (not timed). Then, each timed over real HTTP in batches of ``batch`` jobs:
 1. plain: jobs pinned to a queue, no files (the dispatch benchmark's submission);
 2. brokered: jobs without a queue and without files (brokerage, no catalog read);
-3. inputs: jobs without a queue with ``files_per_job`` catalog inputs each (brokerage weighed by input
+3. files: jobs without a queue with ``files_per_job`` input rows outside the catalog (no scope): the cost
+   of storing the file rows themselves;
+4. inputs: jobs without a queue with ``files_per_job`` catalog inputs each (brokerage weighed by input
    locality: the batch's files, replicas, RSEs and distances read once per stored chunk).
 Every input job must come out activated (its inputs readable at the chosen queue).
 """
@@ -50,6 +52,7 @@ class SubmitInputsResult:
     files_per_job: int
     plain_per_s: float
     brokered_per_s: float
+    files_per_s: float
     inputs_per_s: float
     inputs_sites: dict[str, int]
     cpu_count: int
@@ -101,9 +104,9 @@ def bench_submit_inputs(
 ) -> SubmitInputsResult:
     base_job = {"transformation": "/bin/true", "prodUserName": "bench"}
 
-    def with_inputs(i: int) -> dict[str, Any]:
+    def with_files(i: int, scope: str = "") -> dict[str, Any]:
         names = (_lfn(i * files_per_job + k) for k in range(files_per_job))
-        files = [{"lfn": n, "type": "input", "scope": SCOPE, "dataset": DATASET} for n in names]
+        files = [{"lfn": n, "type": "input", "scope": scope, "dataset": DATASET} for n in names]
         return {**base_job, "files": files}
 
     with (
@@ -113,7 +116,8 @@ def bench_submit_inputs(
         _register(client, base, jobs * files_per_job)
         plain, _ = _timed(client, base, jobs, batch, lambda i: {**base_job, "computingSite": QUEUE})
         brokered, _ = _timed(client, base, jobs, batch, lambda i: base_job)
-        inputs, answers = _timed(client, base, jobs, batch, with_inputs)
+        plain_files, _ = _timed(client, base, jobs, batch, with_files)
+        inputs, answers = _timed(client, base, jobs, batch, lambda i: with_files(i, SCOPE))
     states = Counter(a["jobStatus"] for a in answers)
     if states != Counter({"activated": jobs}):
         raise RuntimeError(f"input jobs not all activated: {dict(states)}")
@@ -123,6 +127,7 @@ def bench_submit_inputs(
         files_per_job=files_per_job,
         plain_per_s=round(plain, 1),
         brokered_per_s=round(brokered, 1),
+        files_per_s=round(plain_files, 1),
         inputs_per_s=round(inputs, 1),
         inputs_sites=dict(sorted(Counter(str(a["computingSite"]) for a in answers).items())),
         cpu_count=os.cpu_count() or 0,
