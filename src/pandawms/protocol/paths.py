@@ -49,3 +49,12 @@ RSE_DISTANCES = "/rse/distances"
 RSE_SET_DISTANCES = "/rse/set_distances"
 REPLICA_LIST = "/replica/list"
 REPLICA_ADD = "/replica/add"
+
+# Transfer service (Rucio's rules and requests; models in protocol/transfers.py)
+RULE_ADD = "/rule/add"
+RULE_GET = "/rule/get"
+RULE_LIST = "/rule/list"
+RULE_DELETE = "/rule/delete"
+TRANSFER_LIST = "/transfer/list"
+TRANSFER_SUMMARY = "/transfer/summary"
+REPLICA_DECLARE_BAD = "/replica/declare_bad"

@@ -17,6 +17,7 @@ from pandawms.agents.brokerage import brokerage_agent
 from pandawms.agents.data import data_agents
 from pandawms.agents.queue_file import load_rses, queue_file_agent, rse_file_agent
 from pandawms.agents.runner import Agent, AgentRunner, utcnow
+from pandawms.agents.transfers import transfer_agent
 from pandawms.agents.watchdogs import missed_workers_agent, watchdog_agents
 from pandawms.config import ServerConfig
 from pandawms.core.errors import PandaError
@@ -34,6 +35,7 @@ from pandawms.server import (
     routes_pilot,
     routes_queues,
     routes_system,
+    routes_transfers,
 )
 from pandawms.server.bodies import GzipBodies
 from pandawms.server.context import ServerContext
@@ -53,6 +55,7 @@ ROUTERS = (
     routes_files.router,
     routes_harvester.router,
     routes_data.router,
+    routes_transfers.router,
 )
 
 
@@ -61,6 +64,8 @@ def build_agents(db: Database, config: ServerConfig, policy: JobRetryPolicy) -> 
     agents.append(missed_workers_agent(db, config.watchdog))
     agents.append(brokerage_agent(db, config.watchdog.interval, config.watchdog.batch_size))
     agents += data_agents(db, config.watchdog.interval, config.watchdog.batch_size, policy)
+    if config.transfers.enabled:
+        agents.append(transfer_agent(db, config))
     if config.rses_file is not None:  # before the queue file: queues name RSEs
         agents.append(rse_file_agent(db, config.rses_file))
     if config.queues_file is not None:
