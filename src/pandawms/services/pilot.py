@@ -160,6 +160,8 @@ def _add(
     files = jobs_db.get_files(conn, report.panda_id)
     if move.target is not JobStatus.FINISHED:
         return dataclasses.replace(move, reason=_WHY[move.target]), adder.failed_states(files)
+    if not adder.catalog_outputs(files):  # today's path: no catalog work, no job read
+        return dataclasses.replace(move, reason=_WHY[move.target]), None
     job = jobs_db.get_job(conn, report.panda_id)
     assert job is not None
     added = adder.add_outputs(conn, dataclasses.replace(job, files=tuple(files)), report.output_report, now)
