@@ -76,11 +76,9 @@ _WRITE_FILE_STATE = (
 
 def write_file_states(conn: Connection, panda_id: int, states: Sequence[tuple[str, str, str]]) -> None:
     """Set the status of a job's file rows, (lfn, type, status) each (status writer: lifecycle only)."""
-    if states:
-        conn.execute(
-            _WRITE_FILE_STATE,
-            [{"b_id": panda_id, "b_lfn": lfn, "b_type": t, "b_status": st} for lfn, t, st in states],
-        )
+    rows = [{"b_id": panda_id, "b_lfn": lfn, "b_type": t, "b_status": st} for lfn, t, st in states]
+    if rows:
+        conn.execute(_WRITE_FILE_STATE, rows)
 
 
 def insert_history(conn: Connection, entries: Sequence[HistoryEntry]) -> None:
