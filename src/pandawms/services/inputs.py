@@ -42,6 +42,10 @@ class InputSnapshot:
     readable: dict[str, frozenset[str]]
     unwritable: frozenset[str]
 
+    def covers(self, jobs: Iterable[Iterable[FileSpec]]) -> bool:
+        """Whether every catalog input of these jobs' rows is in the snapshot."""
+        return all(did in self.files for files in jobs for _f, did in catalog_inputs(files))
+
     def inputs_of(self, files: Iterable[FileSpec]) -> tuple[InputFile, ...]:
         return tuple(self.files[did] for _f, did in catalog_inputs(files))
 

@@ -55,6 +55,14 @@ class Broker:
         self.loads = dict(loads)
         self.dis_blocks: dict[setupper.BunchKey, DID] = {}  # the _dis blocks made with this snapshot
         self._storage: inputs.Storage | None = None
+        self.prefetched: InputSnapshot | None = (
+            None  # the inputs of a whole submission, read before its chunks
+        )
+
+    def prefetch(self, conn: Connection, specs: Sequence[JobSpec]) -> None:
+        """Read the catalog view of every input of ``specs`` now (one query set for a submission whose
+        chunks are then stored in separate transactions); ``create_and_place`` of those specs uses it."""
+        self.prefetched = inputs.load(conn, (s.files for s in specs), self.storage(conn))
 
     def storage(self, conn: Connection) -> Callable[[], inputs.Storage]:
         """The RSE view of the queues, read on first use and kept with this snapshot."""
@@ -192,7 +200,9 @@ def create_and_place(
     """Create jobs, brokering each one that has no preset queue and setting up its data (the catalog's
     view of the batch's inputs is read once); all in the caller's transaction."""
     broker_ = broker_ or Broker.load(conn, with_loads=any(s.computing_site is None for s, _ in specs))
-    snapshot = inputs.load(conn, (spec.files for spec, _ in specs), broker_.storage(conn))
+    snapshot = broker_.prefetched
+    if snapshot is None or not snapshot.covers(spec.files for spec, _ in specs):
+        snapshot = inputs.load(conn, (spec.files for spec, _ in specs), broker_.storage(conn))
     planned = [_plan(spec, lineage, reason, broker_, snapshot) for spec, lineage in specs]
     new_jobs = [p.job for p in planned]
     ids = lifecycle.create_jobs(conn, new_jobs, now)
