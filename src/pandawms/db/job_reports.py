@@ -1,4 +1,5 @@
-"""What a pilot reports about a job's files and texts after creation: output file rows and job reports.
+"""What happens to a job's files and texts after creation: output file rows (the pilot's report, each
+row's state) and job reports.
 
 ``update_file_outputs`` is the Adder's write of the output file report (lfn -> guid, size, checksum,
 surl); ``save_report_texts`` keeps the payload's job report (metadata) and the pilot-log tail.
@@ -6,13 +7,15 @@ surl); ``save_report_texts`` keeps the payload's job report (metadata) and the p
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
+from pandawms.core.specs import FileSpec
+from pandawms.db.rows import row_to_file
 from pandawms.db.schema import job_files, job_reports
 
 
@@ -47,6 +50,36 @@ def _unreported_states(conn: Connection, panda_id: int, states: Mapping[str, str
     for lfn, state in states.items():
         where = (job_files.c.panda_id == panda_id, job_files.c.lfn == lfn, job_files.c.type != "input")
         conn.execute(update(job_files).where(*where).values(status=state))
+
+
+_WRITE_FILE_STATE = (
+    update(job_files)
+    .where(
+        job_files.c.panda_id == bindparam("b_id"),
+        job_files.c.lfn == bindparam("b_lfn"),
+        job_files.c.type == bindparam("b_type"),
+    )
+    .values(status=bindparam("b_status"))
+)
+
+
+def write_file_states(conn: Connection, panda_id: int, states: Sequence[tuple[str, str, str]]) -> None:
+    """Set the status of a job's file rows, (lfn, type, status) each (status writer: lifecycle only)."""
+    rows = [{"b_id": panda_id, "b_lfn": lfn, "b_type": t, "b_status": st} for lfn, t, st in states]
+    if rows:
+        conn.execute(_WRITE_FILE_STATE, rows)
+
+
+_OUTPUTS = (
+    select(job_files)
+    .where(job_files.c.panda_id == bindparam("b_id"), job_files.c.type != "input")
+    .order_by(job_files.c.row_id)
+)
+
+
+def output_files(conn: Connection, panda_id: int) -> list[FileSpec]:
+    """A job's output and log rows (built once: every final update reads them)."""
+    return [row_to_file(r) for r in conn.execute(_OUTPUTS, {"b_id": panda_id}).mappings()]
 
 
 def _checksum(meta: Mapping[str, Any]) -> str:

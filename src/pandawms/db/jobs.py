@@ -63,24 +63,6 @@ def insert_files(conn: Connection, files: Iterable[tuple[int, FileSpec]]) -> Non
         conn.execute(_INSERT_FILES, rows)
 
 
-_WRITE_FILE_STATE = (
-    update(job_files)
-    .where(
-        job_files.c.panda_id == bindparam("b_id"),
-        job_files.c.lfn == bindparam("b_lfn"),
-        job_files.c.type == bindparam("b_type"),
-    )
-    .values(status=bindparam("b_status"))
-)
-
-
-def write_file_states(conn: Connection, panda_id: int, states: Sequence[tuple[str, str, str]]) -> None:
-    """Set the status of a job's file rows, (lfn, type, status) each (status writer: lifecycle only)."""
-    rows = [{"b_id": panda_id, "b_lfn": lfn, "b_type": t, "b_status": st} for lfn, t, st in states]
-    if rows:
-        conn.execute(_WRITE_FILE_STATE, rows)
-
-
 def insert_history(conn: Connection, entries: Sequence[HistoryEntry]) -> None:
     if not entries:
         return

@@ -157,7 +157,7 @@ def _add(
 ) -> tuple[Move, Mapping[str, str] | None]:
     """The Adder's step for catalog outputs: the move (finished may become transferring, or failed when
     the catalog refuses the outputs) and the output rows' states; jobs without them are unchanged."""
-    files = jobs_db.get_files(conn, report.panda_id)
+    files = reports_db.output_files(conn, report.panda_id)
     if move.target is not JobStatus.FINISHED:
         return dataclasses.replace(move, reason=_WHY[move.target]), adder.failed_states(files)
     if not adder.catalog_outputs(files):  # today's path: no catalog work, no job read
