@@ -252,3 +252,15 @@ def test_jobs_without_catalog_files_keep_todays_final_update(
     with db.read() as conn:  # nothing new in the catalog
         assert [r.did for r in catalog_db.list_dids(conn, SCOPE, DIDType.DATASET, None, 100)] == [INPUTS]
     assert describe(client, pid)["job"]["destinationDBlock"] == ""
+
+
+def test_a_preset_queue_that_cannot_receive_the_inputs_fails_the_job_with_the_reason(
+    client: TestClient, db: Database, clock: FrozenClock
+) -> None:
+    world(db, clock())
+    [pid] = submit_with(client, inputs("in.0000.root"), computingSite="SMALL")  # SMALL has no ddm_input
+    job = describe(client, pid)["job"]
+    brokerage = {e["component"]: e for e in job["errors"]}["brokerage"]
+    assert job["jobStatus"] == "failed" and brokerage["code"] == 1
+    assert "SMALL: inputs 0 % at" in brokerage["diag"] and "no ddm_input RSE" in brokerage["diag"]
+    assert describe(client, pid)["retries"] == []  # it ran nowhere: no retry

@@ -174,8 +174,9 @@ def _set_up(
     loc = loc or snapshot.locality_at(queue, found)
     spec = dataclasses.replace(base.spec, files=input_states(base.spec.files, loc))
     job = dataclasses.replace(base, computing_site=site, spec=spec)
-    refusal = DataView({site: loc}, snapshot.unwritable).refusal(queue)
-    if refusal is not None:  # a preset queue that cannot receive the inputs (brokerage never picks one)
+    # a preset queue that cannot receive the inputs (brokerage refused such queues already)
+    refusal = DataView({site: loc}, snapshot.unwritable).refusal(queue) if decision is None else None
+    if refusal is not None:
         error = JobError(ErrorComponent.BROKERAGE, BrokerageCode.NO_QUEUE, f"{site}: {refusal.reason}")
         return Planned(dataclasses.replace(job, status=JobStatus.FAILED, errors=(error,)), decision)
     action = setup_action(loc)
