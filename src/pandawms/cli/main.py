@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from pandawms import __version__
+from pandawms.cli.bench_data import bench_submit_inputs
 from pandawms.cli.data import register as register_data_commands
 from pandawms.cli.transfers import register as register_transfer_commands
 from pandawms.cli.user import register as register_user_commands
@@ -257,6 +258,9 @@ def bench_dispatch(
         return
     for key, value in result.as_dict().items():
         typer.echo(f"{key:>15}: {value}")
+
+
+bench_app.command("submit-inputs")(bench_submit_inputs)
 
 
 @bench_app.command("transfers")

@@ -235,3 +235,21 @@ def dataset_did(dataset: str, scope: str = "") -> DID | None:
     if ":" in dataset:
         return parse_did(dataset, "dataset")
     return DID(scope, dataset) if dataset and scope else None
+
+
+DATA_SCOPE = "panda"  # the scope of the server's own blocks (_dis), created on demand
+_DIS_NAMESPACE = uuid.UUID("6d1c4f0e-8f2b-4d7e-9a43-1d2f3b4c5e6f")
+
+
+def dis_name(task_id: int | None, now: datetime, panda_id: int) -> str:
+    """A dispatch block's name as PanDA forms it: ``panda.<taskID or 0>.<MM.DD>.GEN.<uuid>_dis<PandaID>``
+    (the first job of its bunch). The uuid comes from the PandaID, so a name is never reused."""
+    uid = uuid.uuid5(_DIS_NAMESPACE, str(panda_id))
+    return f"panda.{task_id or 0}.{now:%m.%d}.GEN.{uid}_dis{panda_id}"
+
+
+def sub_did(dataset: DID, panda_id: int) -> DID:
+    """A job's destination block: ``<dataset>_sub<PandaID>`` beside its output dataset (the dataset part
+    shortened so the name stays within the naming schema's 250 characters)."""
+    suffix = f"_sub{panda_id}"
+    return DID(dataset.scope, dataset.name[: 250 - len(suffix)] + suffix)
