@@ -78,3 +78,23 @@ def _cases() -> dict[tuple[str, str], Callable[[TestClient, object], httpx.Respo
 
 
 DATA_CASES = _cases()
+
+
+def _monitor_page(url: str) -> Callable[[TestClient, object], httpx.Response]:
+    def call(client: TestClient, _world_: object) -> httpx.Response:
+        _world(client)
+        resp: httpx.Response = client.get(url, params={"json": ""})
+        return resp
+
+    return call
+
+
+# the monitor's data pages (JSON twins) over the same world
+DATA_CASES.update(
+    {
+        ("GET", "/datasets/"): _monitor_page("/datasets/"),
+        ("GET", "/dataset/{did}/"): _monitor_page(f"/dataset/{DS}/"),
+        ("GET", "/rses/"): _monitor_page("/rses/"),
+        ("GET", "/rse/{name}/"): _monitor_page("/rse/WORLD_DISK/"),
+    }
+)

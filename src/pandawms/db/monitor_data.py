@@ -1,0 +1,238 @@
+"""Monitor reads for the data pages: datasets and containers, their files, replicas per RSE, the jobs that
+read or wrote a dataset, and RSEs with their replica counts (read-only).
+
+Every listing is a keyset page on a key (dids by (scope, name), contents by (child_scope, child_name));
+per-page facts are grouped queries over the shown page only, so a page costs O(page) rows whatever the
+catalog size. The jobs of a dataset are found on ``job_files.dataset`` (``ix_job_files_dataset``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, literal, or_, select, tuple_
+from sqlalchemy.sql.elements import ColumnElement
+
+from pandawms.core.data import DID, DIDRecord, DIDType
+from pandawms.core.states import DatasetStatus
+from pandawms.db.catalog import _record
+from pandawms.db.schema import contents, dids, files, job_files, jobs, queues, replicas
+
+
+@dataclass(frozen=True, slots=True)
+class DIDFilter:
+    """Which datasets/containers a listing shows; ``name`` is a LIKE pattern (already escaped)."""
+
+    scope: str | None = None
+    name: str | None = None
+    states: tuple[DatasetStatus, ...] = ()
+    types: tuple[DIDType, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Volume:
+    """Files and bytes of a dataset (of a container: of its datasets)."""
+
+    children: int
+    files: int
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaCount:
+    """Replicas of one status at one RSE: how many and their bytes."""
+
+    rse: str
+    status: str
+    count: int
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetJob:
+    """A job that read (input) or wrote (output, log) files of a dataset."""
+
+    panda_id: int
+    job_status: str
+    computing_site: str | None
+    prod_user_name: str
+    modification_time: datetime
+    types: tuple[str, ...]
+    files: int
+
+
+def _like(pattern: str) -> str:
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%")
+
+
+def list_dids(conn: Connection, flt: DIDFilter, after: DID | None, limit: int) -> list[DIDRecord]:
+    """A keyset page of datasets/containers in (scope, name) order after ``after``."""
+    stmt = select(dids)
+    if flt.scope is not None:
+        stmt = stmt.where(dids.c.scope == flt.scope)
+    if flt.name is not None:
+        name = dids.c.name.like(_like(flt.name), escape="\\") if "*" in flt.name else dids.c.name == flt.name
+        stmt = stmt.where(name)
+    if flt.states:
+        stmt = stmt.where(dids.c.status.in_([s.value for s in flt.states]))
+    if flt.types:
+        stmt = stmt.where(dids.c.did_type.in_([t.value for t in flt.types]))
+    if after is not None:
+        stmt = stmt.where(
+            tuple_(dids.c.scope, dids.c.name) > tuple_(literal(after.scope), literal(after.name))
+        )
+    stmt = stmt.order_by(dids.c.scope, dids.c.name).limit(limit)
+    return [_record(r) for r in conn.execute(stmt)]
+
+
+def _parents_in(col_scope: Any, col_name: Any, wanted: Sequence[DID]) -> ColumnElement[bool]:
+    return or_(*(and_(col_scope == d.scope, col_name == d.name) for d in wanted))
+
+
+def volumes(conn: Connection, records: Sequence[DIDRecord]) -> dict[DID, Volume]:
+    """Children, files and bytes of each dataset/container of a page (two grouped queries)."""
+    if not records:
+        return {}
+    wanted = [r.did for r in records]
+    c = contents.c
+    direct = (
+        select(c.scope, c.name, func.count(), func.coalesce(func.sum(files.c.bytes), 0))
+        .select_from(contents)
+        .outerjoin(files, and_(files.c.scope == c.child_scope, files.c.lfn == c.child_name))
+        .where(_parents_in(c.scope, c.name, wanted))
+        .group_by(c.scope, c.name)
+    )
+    out = {d: Volume(0, 0, 0) for d in wanted}
+    kinds = {r.did: r.did_type for r in records}
+    for scope, name, n, size in conn.execute(direct):
+        did = DID(scope, name)
+        is_dataset = kinds[did] is DIDType.DATASET
+        out[did] = Volume(int(n), int(n) if is_dataset else 0, int(size) if is_dataset else 0)
+    boxes = [r.did for r in records if r.did_type is DIDType.CONTAINER]
+    if boxes:
+        inner = contents.alias("inner_contents")
+        nested = (
+            select(c.scope, c.name, func.count(), func.coalesce(func.sum(files.c.bytes), 0))
+            .select_from(contents)
+            .join(inner, and_(inner.c.scope == c.child_scope, inner.c.name == c.child_name))
+            .join(files, and_(files.c.scope == inner.c.child_scope, files.c.lfn == inner.c.child_name))
+            .where(_parents_in(c.scope, c.name, boxes))
+            .group_by(c.scope, c.name)
+        )
+        for scope, name, n, size in conn.execute(nested):
+            did = DID(scope, name)
+            out[did] = Volume(out[did].children, int(n), int(size))
+    return out
+
+
+def available_by_rse(conn: Connection, datasets: Sequence[DID]) -> dict[DID, dict[str, tuple[int, int]]]:
+    """{dataset: {rse: (available files, their bytes)}} for the datasets of a page (one grouped query)."""
+    if not datasets:
+        return {}
+    c, r = contents.c, replicas.c
+    stmt = (
+        select(c.scope, c.name, r.rse, func.count(), func.coalesce(func.sum(files.c.bytes), 0))
+        .select_from(contents)
+        .join(replicas, and_(r.scope == c.child_scope, r.lfn == c.child_name))
+        .join(files, and_(files.c.scope == c.child_scope, files.c.lfn == c.child_name))
+        .where(_parents_in(c.scope, c.name, datasets), r.status == "available")
+        .group_by(c.scope, c.name, r.rse)
+    )
+    out: dict[DID, dict[str, tuple[int, int]]] = {}
+    for scope, name, rse, n, size in conn.execute(stmt):
+        out.setdefault(DID(scope, name), {})[str(rse)] = (int(n), int(size))
+    return out
+
+
+def dataset_replicas(conn: Connection, dataset: DID) -> list[ReplicaCount]:
+    """Replicas of a dataset's files per (RSE, status), with their bytes."""
+    c, r = contents.c, replicas.c
+    stmt = (
+        select(r.rse, r.status, func.count(), func.coalesce(func.sum(files.c.bytes), 0))
+        .select_from(contents)
+        .join(replicas, and_(r.scope == c.child_scope, r.lfn == c.child_name))
+        .join(files, and_(files.c.scope == c.child_scope, files.c.lfn == c.child_name))
+        .where(c.scope == dataset.scope, c.name == dataset.name)
+        .group_by(r.rse, r.status)
+        .order_by(r.rse, r.status)
+    )
+    return [ReplicaCount(str(rse), str(st), int(n), int(b)) for rse, st, n, b in conn.execute(stmt)]
+
+
+def dataset_jobs(conn: Connection, dataset: DID, limit: int) -> tuple[list[DatasetJob], int]:
+    """The newest ``limit`` jobs with files in ``dataset`` (written ``scope:name``, or the bare name with
+    the file's scope) and how many jobs there are in all. ``dataset IN (...)`` is a range of
+    ix_job_files_dataset; the scope check only filters the rows found there."""
+    f = job_files.c
+    full, bare = str(dataset), dataset.name
+    where = [f.dataset.in_((full, bare)), or_(f.dataset == full, f.scope == dataset.scope)]
+    total = conn.execute(select(func.count(func.distinct(f.panda_id))).where(*where)).scalar_one()
+    per_job = (
+        select(f.panda_id, f.type, func.count().label("n"))
+        .where(*where)
+        .group_by(f.panda_id, f.type)
+        .subquery()
+    )
+    newest = select(per_job.c.panda_id).group_by(per_job.c.panda_id).order_by(per_job.c.panda_id.desc())
+    ids = [int(p) for (p,) in conn.execute(newest.limit(limit))]
+    if not ids:
+        return [], int(total)
+    kinds: dict[int, dict[str, int]] = {}
+    for pid, kind, n in conn.execute(select(per_job).where(per_job.c.panda_id.in_(ids))):
+        kinds.setdefault(int(pid), {})[str(kind)] = int(n)
+    j = jobs.c
+    cols = (j.panda_id, j.job_status, j.computing_site, j.prod_user_name, j.modification_time)
+    rows = {int(r[0]): r for r in conn.execute(select(*cols).where(j.panda_id.in_(ids)))}
+    out = [
+        DatasetJob(
+            pid,
+            str(rows[pid][1]),
+            rows[pid][2],
+            str(rows[pid][3]),
+            rows[pid][4],
+            tuple(sorted(kinds[pid])),
+            sum(kinds[pid].values()),
+        )
+        for pid in ids
+        if pid in rows
+    ]
+    return out, int(total)
+
+
+def replica_counts(conn: Connection, rse: str | None = None) -> list[ReplicaCount]:
+    """Replicas per (RSE, status) (index-only on ix_replicas_rse_status); bytes are not summed here."""
+    r = replicas.c
+    stmt = select(r.rse, r.status, func.count()).group_by(r.rse, r.status).order_by(r.rse, r.status)
+    if rse is not None:
+        stmt = stmt.where(r.rse == rse)
+    return [ReplicaCount(str(name), str(st), int(n), 0) for name, st, n in conn.execute(stmt)]
+
+
+def replica_bytes(conn: Connection, rse: str) -> dict[str, int]:
+    """{status: bytes} of the replicas at one RSE (its range of ix_replicas_rse_status, joined to files)."""
+    r = replicas.c
+    stmt = (
+        select(r.status, func.coalesce(func.sum(files.c.bytes), 0))
+        .select_from(replicas)
+        .join(files, and_(files.c.scope == r.scope, files.c.lfn == r.lfn))
+        .where(r.rse == rse)
+        .group_by(r.status)
+    )
+    return {str(st): int(b) for st, b in conn.execute(stmt)}
+
+
+def queues_of_rse(conn: Connection, rse: str) -> list[tuple[str, str, str]]:
+    """(queue, 'input'|'output'|'input+output', queue status) of the queues that read or write ``rse``."""
+    q = queues.c
+    stmt = select(q.name, q.ddm_input, q.ddm_output, q.status).where(
+        or_(q.ddm_input == rse, q.ddm_output == rse)
+    )
+    out = []
+    for name, ddm_in, ddm_out, status in conn.execute(stmt.order_by(q.name)):
+        use = "+".join(u for u, hit in (("input", ddm_in == rse), ("output", ddm_out == rse)) if hit)
+        out.append((str(name), use, str(status)))
+    return out
