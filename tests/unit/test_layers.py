@@ -132,6 +132,8 @@ OTHER_WRITERS = {
 OTHER_WRITERS |= {
     "dids.status": ("services/lifecycle_data.py", "dataset/container states (open/closed/frozen)"),
     "replicas.status": ("services/lifecycle_data.py", "replica states (available/copying/unavailable/bad)"),
+    "rules.status": ("services/lifecycle_data.py", "replication rule states (replicating/ok/stuck)"),
+    "transfers.status": ("services/lifecycle_data.py", "transfer requests (queued/submitted/done/failed)"),
 }
 # The guard must keep seeing these (if it stops, it is broken, not the code clean)
 KNOWN_WRITERS = {
@@ -144,6 +146,11 @@ KNOWN_WRITERS = {
     ("db/catalog.py", "write_did_status"),
     ("db/replicas.py", "insert_replicas"),
     ("db/replicas.py", "write_replica_status"),
+    ("db/transfers.py", "insert_rule"),
+    ("db/transfers.py", "write_rule_status"),
+    ("db/transfers.py", "insert_transfers"),
+    ("db/transfers.py", "claim_transfers"),
+    ("db/transfers.py", "write_transfer_status"),
 }
 
 

@@ -149,3 +149,52 @@ def dataset_allowed(current: DatasetStatus, target: DatasetStatus) -> bool:
 
 def replica_allowed(current: ReplicaStatus, target: ReplicaStatus) -> bool:
     return target in REPLICA_TRANSITIONS[current]
+
+
+# -- transfer service: replication rules and transfer requests (Rucio's rule and request states) --
+# services/lifecycle_data.py is the only code that applies these tables.
+
+
+class RuleStatus(StrEnum):
+    """A replication rule (DID -> RSE): ok once every file has an available replica at the RSE, stuck
+    when a transfer of it failed for good (a re-evaluation or a new copy moves it back to replicating)."""
+
+    REPLICATING = "replicating"
+    OK = "ok"
+    STUCK = "stuck"
+
+
+RULE_TRANSITIONS: dict[RuleStatus, frozenset[RuleStatus]] = {
+    RuleStatus.REPLICATING: frozenset({RuleStatus.OK, RuleStatus.STUCK}),
+    RuleStatus.OK: frozenset({RuleStatus.REPLICATING}),  # a replica it holds was declared bad
+    RuleStatus.STUCK: frozenset({RuleStatus.REPLICATING, RuleStatus.OK}),
+}
+
+
+class TransferStatus(StrEnum):
+    """One copy of one file to a rule's RSE: queued (runnable at next_attempt_at), submitted (claimed by
+    an agent under a lease), done, failed (attempts exhausted)."""
+
+    QUEUED = "queued"
+    SUBMITTED = "submitted"
+    DONE = "done"
+    FAILED = "failed"
+
+
+_T = TransferStatus
+TRANSFER_TRANSITIONS: dict[TransferStatus, frozenset[TransferStatus]] = {
+    _T.QUEUED: frozenset({_T.SUBMITTED, _T.DONE}),  # done: the file arrived through another request
+    # queued: a retry after backoff (an expired lease is re-claimed as submitted: a new lease, same state)
+    _T.SUBMITTED: frozenset({_T.DONE, _T.QUEUED, _T.FAILED}),
+    _T.DONE: frozenset({_T.QUEUED}),  # the copy was later declared bad: copied again
+    _T.FAILED: frozenset({_T.QUEUED}),  # re-queued (a new source, or the replica declared bad)
+}
+TRANSFER_ACTIVE: frozenset[TransferStatus] = frozenset({_T.QUEUED, _T.SUBMITTED})
+
+
+def rule_allowed(current: RuleStatus, target: RuleStatus) -> bool:
+    return target in RULE_TRANSITIONS[current]
+
+
+def transfer_allowed(current: TransferStatus, target: TransferStatus) -> bool:
+    return target in TRANSFER_TRANSITIONS[current]

@@ -32,6 +32,20 @@ Data catalog (Rucio's vocabulary; db/catalog.py, db/rses.py, db/replicas.py)
   services/lifecycle_data.py) and its path; keyed (scope, lfn, rse) so a file's replicas are one range.
   ``ix_replicas_rse_status`` (rse, status) serves per-RSE counts and "bad replicas at R" scans.
 
+Transfer service (Rucio's rules and requests; db/transfers.py)
+- ``rules``: a replication rule DID -> RSE with ``status`` replicating/ok/stuck (written only by
+  services/lifecycle_data.py), activity, account, optional ``expires_at`` and per-file counters (files ok /
+  replicating / stuck, as Rucio's locks_*_cnt). ``ix_rules_did`` (scope, name, rse) finds the rules of a
+  DID and the rules covering a file (its own DID and its parents'); ``ix_rules_rse_status`` per-RSE lists.
+- ``transfers``: one request per (rule, file) (``ux_transfers_rule_file``) copying ``scope:lfn`` to
+  ``dest_rse``; ``source_rse`` is chosen when it runs. ``status`` queued/submitted/done/failed (written
+  only by services/lifecycle_data.py), attempt / max_attempts, ``next_attempt_at`` (the backoff; while
+  submitted it is the lease's end, so an expired claim is runnable again), lease_owner + lease_until,
+  bytes, method (third-party / streamed / present), started/finished times, last_error.
+  ``ix_transfers_runnable`` (status, next_attempt_at) is the agent's claim scan ("queued or submitted,
+  due by now" = two index ranges); ``ix_transfers_file_dest`` (scope, lfn, dest_rse) finds the active
+  request of a file at an RSE (a second rule reuses it); ``ix_transfers_dest_status`` per-RSE summaries.
+
 Indexes (designed for 1M+ jobs; each hot query is an index range scan)
 - ``ix_jobs_dispatch`` (computing_site, current_priority DESC, panda_id) WHERE job_status='activated':
   the dispatcher walks it in priority-then-age order for one queue and stops after LIMIT rows.
@@ -314,3 +328,54 @@ replicas = Table(
     Column("modification_time", DateTime, nullable=False),
 )
 Index("ix_replicas_rse_status", replicas.c.rse, replicas.c.status)
+
+# -- transfer service --------------------------------------------------------------------------------
+
+rules = Table(
+    "rules",
+    metadata,
+    Column("rule_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("scope", String(25), nullable=False),
+    Column("name", String(250), nullable=False),
+    Column("rse", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("activity", String(64), nullable=False, server_default="User Subscriptions"),
+    Column("account", String(64), nullable=False, server_default=""),
+    Column("expires_at", DateTime, nullable=True),
+    Column("files_ok", Integer, nullable=False, server_default="0"),
+    Column("files_replicating", Integer, nullable=False, server_default="0"),
+    Column("files_stuck", Integer, nullable=False, server_default="0"),
+    Column("error", String(500), nullable=False, server_default=""),
+    Column("created_at", DateTime, nullable=False),
+    Column("modification_time", DateTime, nullable=False),
+)
+Index("ix_rules_did", rules.c.scope, rules.c.name, rules.c.rse)
+Index("ix_rules_rse_status", rules.c.rse, rules.c.status)
+
+transfers = Table(
+    "transfers",
+    metadata,
+    Column("request_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("rule_id", BigInteger, nullable=False),
+    Column("scope", String(25), nullable=False),
+    Column("lfn", String(250), nullable=False),
+    Column("source_rse", String(64), nullable=False, server_default=""),
+    Column("dest_rse", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempt", Integer, nullable=False, server_default="0"),
+    Column("max_attempts", Integer, nullable=False, server_default="3"),
+    Column("next_attempt_at", DateTime, nullable=False),
+    Column("lease_owner", String(128), nullable=False, server_default=""),
+    Column("lease_until", DateTime, nullable=True),
+    Column("bytes", BigInteger, nullable=False, server_default="0"),
+    Column("method", String(16), nullable=False, server_default=""),
+    Column("started_at", DateTime, nullable=True),
+    Column("finished_at", DateTime, nullable=True),
+    Column("last_error", String(500), nullable=False, server_default=""),
+    Column("created_at", DateTime, nullable=False),
+    Column("modification_time", DateTime, nullable=False),
+)
+Index("ix_transfers_runnable", transfers.c.status, transfers.c.next_attempt_at)
+Index("ux_transfers_rule_file", transfers.c.rule_id, transfers.c.scope, transfers.c.lfn, unique=True)
+Index("ix_transfers_file_dest", transfers.c.scope, transfers.c.lfn, transfers.c.dest_rse)
+Index("ix_transfers_dest_status", transfers.c.dest_rse, transfers.c.status)

@@ -1,6 +1,8 @@
-"""The ONLY code that writes the status of datasets/containers and replicas.
+"""The ONLY code that writes the status of datasets/containers, replicas, rules and transfer requests.
 
-Datasets follow core.states.DATASET_TRANSITIONS, replicas REPLICA_TRANSITIONS; each change locks the row,
+Datasets follow core.states.DATASET_TRANSITIONS, replicas REPLICA_TRANSITIONS, rules RULE_TRANSITIONS,
+transfer requests TRANSFER_TRANSITIONS (a claim is the queued/expired -> submitted move of
+db.transfers.claim_transfers, compare-and-set per row); each change locks the row,
 checks the table and writes with compare-and-set. A repeat is a no-op, a refusal carries the reason and
 the current status (services.lifecycle.Outcome, as for jobs and workers).
 """
@@ -10,15 +12,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection
 
 from pandawms.core.data import DID, DIDType
 from pandawms.core.errors import NotFound
-from pandawms.core.states import DatasetStatus, ReplicaStatus, dataset_allowed, replica_allowed
+from pandawms.core.states import (
+    DatasetStatus,
+    ReplicaStatus,
+    RuleStatus,
+    TransferStatus,
+    dataset_allowed,
+    replica_allowed,
+    rule_allowed,
+    transfer_allowed,
+)
+from pandawms.core.transfers import TransferRecord
 from pandawms.db import catalog as catalog_db
 from pandawms.db import replicas as replicas_db
+from pandawms.db import transfers as transfers_db
 from pandawms.db.replicas import NewReplica
+from pandawms.db.transfers import NewRule, NewTransfer
 from pandawms.services.lifecycle import Outcome
 
 
@@ -73,5 +88,68 @@ def transition_replica(
     if not replicas_db.write_replica_status(conn, did, rse, row.status, target, now):
         return DataTransition(
             Outcome.REJECTED, row.status.value, f"replica of {did} at {rse} changed concurrently"
+        )
+    return DataTransition(Outcome.ACCEPTED, target.value)
+
+
+def create_rule(conn: Connection, new: NewRule, now: datetime) -> int:
+    """A new rule in the status its counters give (ok when nothing is left to copy)."""
+    return transfers_db.insert_rule(conn, new, now)
+
+
+def transition_rule(conn: Connection, rule_id: int, target: RuleStatus, now: datetime) -> DataTransition:
+    """Move one rule along RULE_TRANSITIONS; NotFound if there is no such rule."""
+    rec = transfers_db.get_rule(conn, rule_id, lock=True)
+    if rec is None:
+        raise NotFound(f"no rule {rule_id}")
+    if rec.status is target:
+        return DataTransition(Outcome.NOOP, target.value, f"rule {rule_id} is already {target.value}")
+    if not rule_allowed(rec.status, target):
+        reason = f"rule {rule_id} is {rec.status.value}: it cannot become {target.value}"
+        return DataTransition(Outcome.REJECTED, rec.status.value, reason)
+    if not transfers_db.write_rule_status(conn, rule_id, rec.status, target, now):
+        return DataTransition(Outcome.REJECTED, rec.status.value, f"rule {rule_id} changed concurrently")
+    return DataTransition(Outcome.ACCEPTED, target.value)
+
+
+def create_transfers(conn: Connection, new: Sequence[NewTransfer], now: datetime) -> None:
+    """New transfer requests start queued, runnable at once."""
+    transfers_db.insert_transfers(conn, new, now)
+
+
+def claim_transfers(
+    conn: Connection, owner: str, now: datetime, lease_until: datetime, limit: int
+) -> list[TransferRecord]:
+    """queued (due) or submitted with an expired lease -> submitted under ``owner``'s lease."""
+    return transfers_db.claim_transfers(conn, owner, now, lease_until, limit)
+
+
+def transition_transfer(
+    conn: Connection,
+    request_id: int,
+    target: TransferStatus,
+    now: datetime,
+    *,
+    owner: str | None = None,
+    fields: dict[str, Any] | None = None,
+) -> DataTransition:
+    """Move one request along TRANSFER_TRANSITIONS, setting ``fields`` (db.transfers.TRANSFER_FIELDS).
+    With ``owner``, a submitted request must still be under that agent's lease (else its lease expired
+    and another agent holds it: the result is refused, not recorded twice)."""
+    rec = transfers_db.get_transfer(conn, request_id, lock=True)
+    if rec is None:
+        raise NotFound(f"no transfer request {request_id}")
+    if owner is not None and (rec.status is not TransferStatus.SUBMITTED or rec.lease_owner != owner):
+        holder = rec.lease_owner or "no lease"
+        reason = f"request {request_id} is {rec.status.value} under {holder}, not {owner}"
+        return DataTransition(Outcome.REJECTED, rec.status.value, reason)
+    if rec.status is target:
+        return DataTransition(Outcome.NOOP, target.value, f"request {request_id} is already {target.value}")
+    if not transfer_allowed(rec.status, target):
+        reason = f"request {request_id} is {rec.status.value}: it cannot become {target.value}"
+        return DataTransition(Outcome.REJECTED, rec.status.value, reason)
+    if not transfers_db.write_transfer_status(conn, request_id, rec.status, target, now, fields or {}):
+        return DataTransition(
+            Outcome.REJECTED, rec.status.value, f"request {request_id} changed concurrently"
         )
     return DataTransition(Outcome.ACCEPTED, target.value)

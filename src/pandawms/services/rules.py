@@ -1,0 +1,185 @@
+"""Replication rules (Rucio's): a DID -> RSE rule creates one transfer request per file still missing
+there, registers the destination replica as copying, and is ok once every file is available at the RSE.
+
+A second rule on a file that is already copying to the RSE reuses that request (no second copy). Every
+check runs before the first write, so a refused rule writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection
+
+from pandawms.core.data import DID, FileDID, replica_path
+from pandawms.core.errors import InvalidInput, NotFound
+from pandawms.core.states import TRANSFER_ACTIVE, ReplicaStatus, RuleStatus, TransferStatus
+from pandawms.core.transfers import DEFAULT_ACTIVITY, RuleCounters, RuleRecord, rule_status
+from pandawms.db import catalog as catalog_db
+from pandawms.db import replicas as replicas_db
+from pandawms.db import rses as rses_db
+from pandawms.db import transfers as transfers_db
+from pandawms.db.replicas import NewReplica
+from pandawms.db.transfers import NewRule, NewTransfer
+from pandawms.services import lifecycle_data
+
+DEFAULT_MAX_ATTEMPTS = 3
+MAX_PAGE = 10_000
+MAX_LABEL = 64
+
+
+def _check_rse(conn: Connection, rse: str) -> None:
+    spec = rses_db.get(conn, rse)
+    if spec is None:
+        raise InvalidInput(f"unknown RSE {rse!r} in rse", "rse")
+    if not spec.availability_write:
+        raise InvalidInput(f"RSE {rse} is not available for writing: no rule can copy to it", "rse")
+
+
+def _check_labels(activity: str, account: str, lifetime: timedelta | None, max_attempts: int) -> None:
+    if not activity or len(activity) > MAX_LABEL:
+        raise InvalidInput(f"activity must be 1..{MAX_LABEL} characters, got {activity!r}", "activity")
+    if len(account) > MAX_LABEL:
+        raise InvalidInput(f"account must be at most {MAX_LABEL} characters", "account")
+    if lifetime is not None and lifetime <= timedelta(0):
+        raise InvalidInput(f"lifetime must be > 0 seconds, got {lifetime.total_seconds():g}", "lifetime")
+    if not 1 <= max_attempts <= 100:
+        raise InvalidInput(f"max_attempts must be 1..100, got {max_attempts}", "max_attempts")
+
+
+def files_of(conn: Connection, did: DID) -> list[FileDID]:
+    """The files a rule on ``did`` covers: a file itself, a dataset's files, a container's datasets' files;
+    NotFound for an unknown DID."""
+    kind = transfers_db.did_type_of(conn, did)
+    if kind is None:
+        raise NotFound(f"no file, dataset or container {did}")
+    if kind == "file":
+        return list(catalog_db.get_files(conn, [did]).values())
+    return transfers_db.files_of(conn, did)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    counters: RuleCounters
+    to_copy: list[DID]  # new requests of this rule
+    new_replicas: list[DID]  # no replica row at the RSE yet
+    recopy_replicas: list[DID]  # a replica row that is unavailable or bad: copying again
+
+
+def _plan(conn: Connection, wanted: Sequence[FileDID], rse: str) -> _Plan:
+    keys = [f.did for f in wanted]
+    have = replicas_db.existing(conn, [(d, rse) for d in keys], lock=True)
+    active = {t.did for t in transfers_db.requests_for(conn, keys, rse) if t.status in TRANSFER_ACTIVE}
+    ok, replicating, to_copy, new, recopy = 0, 0, [], [], []
+    for did in keys:
+        row = have.get((did, rse))
+        if row is not None and row.status is ReplicaStatus.AVAILABLE:
+            ok += 1
+            continue
+        replicating += 1
+        if did in active:
+            continue  # another rule's request is copying it: reuse, never copy twice
+        to_copy.append(did)
+        if row is None:
+            new.append(did)
+        elif row.status is not ReplicaStatus.COPYING:
+            recopy.append(did)
+    return _Plan(RuleCounters(ok=ok, replicating=replicating), to_copy, new, recopy)
+
+
+def add_rule(
+    conn: Connection,
+    did: DID,
+    rse: str,
+    now: datetime,
+    *,
+    lifetime: timedelta | None = None,
+    activity: str = DEFAULT_ACTIVITY,
+    account: str = "",
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> RuleRecord:
+    """Create a rule ``did`` -> ``rse`` with its transfer requests; InvalidInput naming ``rse`` for an
+    unknown or unwritable RSE, NotFound for an unknown DID (nothing written either way)."""
+    _check_labels(activity, account, lifetime, max_attempts)
+    _check_rse(conn, rse)
+    plan = _plan(conn, files_of(conn, did), rse)
+    expires = now + lifetime if lifetime is not None else None
+    status = rule_status(plan.counters)
+    rule_id = lifecycle_data.create_rule(
+        conn, NewRule(did, rse, status, activity, account, expires, plan.counters), now
+    )
+    lifecycle_data.add_replicas(
+        conn, [NewReplica(d, rse, ReplicaStatus.COPYING, replica_path(d)) for d in plan.new_replicas], now
+    )
+    for d in plan.recopy_replicas:
+        lifecycle_data.transition_replica(conn, d, rse, ReplicaStatus.COPYING, now)
+    fresh = [NewTransfer(rule_id, d, rse, max_attempts) for d in plan.to_copy]
+    lifecycle_data.create_transfers(conn, fresh, now)
+    return get_rule(conn, rule_id)
+
+
+def get_rule(conn: Connection, rule_id: int) -> RuleRecord:
+    rec = transfers_db.get_rule(conn, rule_id)
+    if rec is None:
+        raise NotFound(f"no rule {rule_id}")
+    return rec
+
+
+def rules_of(conn: Connection, did: DID) -> list[RuleRecord]:
+    """The rules on ``did`` itself (not on its parents), by id."""
+    return transfers_db.rules_of(conn, did)
+
+
+def statuses(conn: Connection, rule_ids: Sequence[int]) -> dict[int, RuleStatus]:
+    """Bulk status look-up (the Activator's); unknown ids are absent from the answer."""
+    return transfers_db.rule_statuses(conn, rule_ids)
+
+
+def list_rules(
+    conn: Connection,
+    *,
+    did: DID | None = None,
+    rse: str | None = None,
+    status: RuleStatus | None = None,
+    after: int = 0,
+    limit: int = 1000,
+) -> tuple[list[RuleRecord], int | None]:
+    """A keyset page of rules by id and the cursor of the next page (None at the end)."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must be 1..{MAX_PAGE}, got {limit}", "limit")
+    if after < 0:
+        raise InvalidInput(f"after must be >= 0, got {after}", "after")
+    rows = transfers_db.list_rules(conn, did, rse, status, after, limit + 1)
+    return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)
+
+
+def delete_rule(conn: Connection, rule_id: int, now: datetime) -> RuleRecord:
+    """Remove a rule. Its queued requests go to another rule that still needs the file, else are dropped
+    (their copying replica becomes unavailable); a running copy finishes; existing replicas stay."""
+    rec = transfers_db.get_rule(conn, rule_id, lock=True)
+    if rec is None:
+        raise NotFound(f"no rule {rule_id}")
+    drop: list[int] = []
+    for req in transfers_db.requests_of_rule(conn, rule_id):
+        if req.status is TransferStatus.SUBMITTED:
+            continue
+        heir = _heir(conn, req.did, rec.rse, rule_id) if req.status is TransferStatus.QUEUED else None
+        if heir is not None:
+            transfers_db.reassign(conn, [req.id], heir, now)
+            continue
+        drop.append(req.id)
+        if req.status is TransferStatus.QUEUED:
+            lifecycle_data.transition_replica(conn, req.did, rec.rse, ReplicaStatus.UNAVAILABLE, now)
+    transfers_db.delete_transfers(conn, drop)
+    transfers_db.delete_rule(conn, rule_id)
+    return rec
+
+
+def _heir(conn: Connection, did: DID, rse: str, leaving: int) -> int | None:
+    """Another rule covering ``did`` at ``rse`` without its own request for it."""
+    for other in transfers_db.covering_rules(conn, did, rse):
+        if other.id != leaving and not transfers_db.requests_for(conn, [did], rse, rule_id=other.id):
+            return other.id
+    return None
