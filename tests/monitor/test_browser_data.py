@@ -9,12 +9,15 @@ import uuid
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from pandawms.core.data import DID
+from pandawms.services import rules
 from tests.monitor.live import LiveMonitor, live_monitor
 from tests.monitor.test_browser import SHOTS, browser  # noqa: F401 (a pytest fixture)
 
@@ -91,6 +94,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveMonitor]:
             "files": [{"lfn": entries[0]["name"], "type": "input", "dataset": DATASET}],
         }
         _post(srv, "/job/submit", {"jobs": [job]})
+        with srv.db.write() as conn:  # the rule service, as `panda rule add` will call it
+            rules.add_rule(conn, DID(*DATASET.split(":")), RSES[2][0], datetime.now(UTC).replace(tzinfo=None))
         yield srv
 
 
@@ -115,7 +120,8 @@ PAGES = {
     ),
     "dataset": (f"/dataset/{DATASET}/", ["DAOD_PHYS.37641823._000000.pool.root.1", "93.1 GB", "datamon"]),
     "container": (f"/dataset/{CONTAINER}/", ["Datasets in this container", "40"]),
-    "rses": ("/rses/", ["CERN-PROD_DATADISK", "write no", "eosatlas.cern.ch"]),
+    "rule": (f"/dataset/{DATASET}/", ["Replication rules", "replicating"]),
+    "rses": ("/rses/", ["CERN-PROD_DATADISK", "write no", "eosatlas.cern.ch", "queued 30"]),
     "rse": ("/rse/BNL-OSG2_DATADISK/", ["BNL-ATLAS", "write no", "25"]),
 }
 
@@ -133,6 +139,10 @@ def test_data_page_fits_1280_and_shows_key_values(server: LiveMonitor, browser: 
             expect(page.locator("main").get_by_text(text, exact=False).first).to_be_visible()
         widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
         assert widths[0] <= widths[1], f"{path}: {widths[0]} px wide in a {widths[1]} px window"
+        cut = page.evaluate(
+            "[...document.querySelectorAll('.scroll')].filter(e => e.scrollWidth > e.clientWidth).map(e => e.id)"
+        )
+        assert cut == [], f"{path}: tables wider than their card: {cut}"
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / f"data-{name}.png"), full_page=True)
 

@@ -18,8 +18,10 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from pandawms.core.data import DID, DIDRecord, DIDType
 from pandawms.core.states import DatasetStatus
+from pandawms.core.transfers import TransferRecord
 from pandawms.db.catalog import _record
-from pandawms.db.schema import contents, dids, files, job_files, jobs, queues, replicas
+from pandawms.db.schema import contents, dids, files, job_files, jobs, queues, replicas, transfers
+from pandawms.db.transfers import _transfer as transfer_record
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,3 +238,19 @@ def queues_of_rse(conn: Connection, rse: str) -> list[tuple[str, str, str]]:
         use = "+".join(u for u, hit in (("input", ddm_in == rse), ("output", ddm_out == rse)) if hit)
         out.append((str(name), use, str(status)))
     return out
+
+
+def transfers_of_files(conn: Connection, wanted: Sequence[DID], limit: int) -> list[TransferRecord]:
+    """The newest ``limit`` transfer requests of the given files (any destination), newest first; each
+    file is a prefix range of ix_transfers_file_dest (scope, lfn, dest_rse)."""
+    keys = sorted(set(wanted))
+    if not keys:
+        return []
+    t = transfers.c
+    stmt = (
+        select(transfers)
+        .where(tuple_(t.scope, t.lfn).in_([(d.scope, d.name) for d in keys]))
+        .order_by(t.request_id.desc())
+        .limit(limit)
+    )
+    return [transfer_record(r) for r in conn.execute(stmt)]

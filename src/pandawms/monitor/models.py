@@ -152,6 +152,10 @@ class JobPage(_Model):
     log_message: str = ""
     pilot_log: str = Field("", description="the tail of the pilot log sent with the pilot's updates")
     meta_data: str = Field("", description="the job report (metadata, JSON) the pilot sent")
+    stage: list[StageRow] = Field(default_factory=list, description="stage-in and stage-out of its files")
+    transfers: list[TransferOut] = Field(
+        default_factory=list, description="transfer requests of its files (stage-in to its queue's RSE)"
+    )
 
 
 class GroupErrors(_Model):
@@ -249,107 +253,33 @@ class ErrorBody(BaseModel):
     error: str
 
 
-# -- data pages (datasets, RSEs) ----------------------------------------------------------------------
+# -- the job page's data movement (also used by the data pages) ---------------------------------------
 
 
-class RSEShare(_Model):
-    rse: str
-    files: int = Field(description="files of the dataset available at this RSE")
+class TransferOut(_Model):
+    """One transfer request: a file copied to a rule's RSE."""
+
+    request_id: int
+    rule_id: int
+    did: str
+    source_rse: str
+    dest_rse: str
+    state: str = Field(description="queued, submitted (active), done or failed")
+    attempt: int
+    max_attempts: int
     bytes: int
-    complete: bool = Field(description="every file of the dataset is available here")
-    url: str
+    method: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    last_error: str
+    modification_time: datetime
 
 
-class DatasetRow(_Model):
-    did: str = Field(description="scope:name")
-    scope: str
-    name: str
-    type: str = Field(description="dataset or container")
-    state: str = Field(description="open, closed or frozen")
-    children: int = Field(description="files of a dataset, datasets of a container")
-    files: int
-    bytes: int
-    created_at: datetime
-    updated_at: datetime
-    url: str
-    replicas: list[RSEShare] = Field(description="available replicas per RSE (datasets only)")
+class StageRow(_Model):
+    """Where one file of a job must be for stage-in (the queue's input RSE) or goes at stage-out."""
 
-
-class DatasetsPage(_Model):
-    selection: SelectionOut
-    datasets: list[DatasetRow]
-    next_url: str | None
-
-
-class FileRow(_Model):
-    scope: str
-    lfn: str
-    guid: str
-    bytes: int
-    adler32: str
-    events: int | None
-
-
-class ReplicaStateRow(_Model):
-    """One RSE's replicas of a dataset: count and bytes per replica state."""
-
-    rse: str
-    url: str
-    counts: dict[str, int] = Field(description="available, copying, unavailable, bad")
-    bytes: dict[str, int]
-    complete: bool
-
-
-class DatasetJobOut(_Model):
-    panda_id: int = Field(alias="PandaID")
-    job_status: str = Field(alias="jobStatus")
-    computing_site: str | None = Field(alias="computingSite")
-    prod_user_name: str = Field(alias="prodUserName")
-    modification_time: datetime = Field(alias="modificationTime")
-    types: list[str] = Field(description="input, output, log: what the job did with the dataset")
-    files: int
-    url: str
-
-
-class DatasetPage(_Model):
-    selection: SelectionOut
-    dataset: DatasetRow
-    files: list[FileRow] = Field(description="a keyset page of a dataset's files")
-    next_url: str | None
-    replicas: list[ReplicaStateRow]
-    jobs: list[DatasetJobOut] = Field(description="the newest jobs that read or wrote the dataset")
-    jobs_total: int
-    datasets: list[DatasetRow] = Field(description="a keyset page of a container's datasets")
-    parents: list[str] = Field(description="containers holding this dataset")
-
-
-class RSERow(_Model):
-    name: str
-    site: str
-    kind: str
-    prefix: str
-    total_bytes: int
-    used_bytes: int
-    availability_read: bool
-    availability_write: bool
-    replicas: dict[str, int] = Field(description="replica count per state")
-    url: str
-
-
-class RSEQueue(_Model):
-    queue: str
-    use: str = Field(description="input, output or input+output (ddm_input / ddm_output)")
-    status: str
-    url: str
-
-
-class RSEsPage(_Model):
-    selection: SelectionOut
-    rses: list[RSERow]
-
-
-class RSEPage(_Model):
-    selection: SelectionOut
-    rse: RSERow
-    replica_bytes: dict[str, int] = Field(description="bytes of the replicas per state")
-    queues: list[RSEQueue]
+    type: str
+    did: str = Field(description="scope:lfn, empty for a file outside the catalog")
+    rse: str = Field(description="the queue's ddm_input for inputs; destinationSE or ddm_output for outputs")
+    replica: str = Field(description="the replica's state at that RSE, or 'missing'")
+    status: str = Field(description="the job file's own status")

@@ -20,7 +20,7 @@ from pandawms.db import catalog as catalog_db
 from pandawms.db import monitor_data as mdd
 from pandawms.db import rses as rses_db
 from pandawms.monitor.common import link, selection_out
-from pandawms.monitor.models import (
+from pandawms.monitor.models_data import (
     DatasetJobOut,
     DatasetPage,
     DatasetRow,
@@ -32,6 +32,13 @@ from pandawms.monitor.models import (
     RSERow,
     RSEShare,
     RSEsPage,
+)
+from pandawms.monitor.pages_transfers import (
+    RECENT,
+    dataset_rules,
+    rse_activity,
+    rse_rules,
+    transfer_errors,
 )
 from pandawms.monitor.params import Window, parse_int
 
@@ -205,6 +212,7 @@ def dataset_page(conn: Connection, raw: str, params: Mapping[str, str], _now: da
         jobs_total=total,
         datasets=_rows(conn, [boxed[d] for d in sorted(boxed)]),
         parents=[str(p.did) for p in catalog_db.parents(conn, did)],
+        rules=dataset_rules(conn, did),
     )
 
 
@@ -213,15 +221,24 @@ def _rse_row(spec: RSESpec, counts: Mapping[str, int]) -> RSERow:
     return RSERow(**asdict(spec) | {"kind": spec.kind.value}, replicas=replicas, url=rse_url(spec.name))
 
 
-def rses_page(conn: Connection, params: Mapping[str, str], _now: datetime) -> RSEsPage:
+def rses_page(conn: Connection, params: Mapping[str, str], now: datetime) -> RSEsPage:
     counts: dict[str, dict[str, int]] = {}
     for c in mdd.replica_counts(conn):
         counts.setdefault(c.rse, {})[c.status] = c.count
-    rows = [_rse_row(s, counts.get(s.name, {})) for s in rses_db.list_all(conn)]
-    return RSEsPage(selection=selection_out(params, ANY_TIME, "storage elements (RSEs)"), rses=rows)
+    activity = rse_activity(conn, now)
+    rows = [
+        _rse_row(s, counts.get(s.name, {})).model_copy(update={"transfers": activity.get(s.name)})
+        for s in rses_db.list_all(conn)
+    ]
+    return RSEsPage(
+        selection=selection_out(params, ANY_TIME, "storage elements (RSEs)"),
+        rses=rows,
+        recent_seconds=int(RECENT.total_seconds()),
+        errors=transfer_errors(conn),
+    )
 
 
-def rse_page(conn: Connection, name: str, params: Mapping[str, str], _now: datetime) -> RSEPage:
+def rse_page(conn: Connection, name: str, params: Mapping[str, str], now: datetime) -> RSEPage:
     spec = rses_db.get(conn, name)
     if spec is None:
         raise NotFound(f"RSE {name} not found")
@@ -232,7 +249,10 @@ def rse_page(conn: Connection, name: str, params: Mapping[str, str], _now: datet
     ]
     return RSEPage(
         selection=selection_out(params, ANY_TIME, f"RSE {name} at {spec.site}"),
-        rse=_rse_row(spec, counts),
+        rse=_rse_row(spec, counts).model_copy(update={"transfers": rse_activity(conn, now).get(name)}),
         replica_bytes=mdd.replica_bytes(conn, name),
         queues=queues,
+        recent_seconds=int(RECENT.total_seconds()),
+        rules=rse_rules(conn, name),
+        errors=transfer_errors(conn, name),
     )

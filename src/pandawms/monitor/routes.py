@@ -19,7 +19,7 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from pandawms.core.errors import InvalidInput, NotFound
 from pandawms.db import queues as queues_db
 from pandawms.db.engine import Database
-from pandawms.monitor import models, pages_data, pages_jobs, pages_overview
+from pandawms.monitor import models, models_data, pages_data, pages_jobs, pages_overview
 from pandawms.monitor.cache import PageCache
 from pandawms.monitor.params import FILTER_PARAMS, LIST_PARAMS, MAX_DB_INT, WINDOW_PARAMS, query_dict
 from pandawms.monitor.render import render
@@ -172,13 +172,13 @@ def build_router(ctx: MonitorContext, cache: PageCache) -> APIRouter:
         ("/users/", models.UsersPage, "users.html", WINDOW_PARAMS, pages_overview.users_page, "Users."),
         (
             "/datasets/",
-            models.DatasetsPage,
+            models_data.DatasetsPage,
             "datasets.html",
             pages_data.DATASET_PARAMS,
             pages_data.datasets_page,
             "Datasets and containers: files, bytes, replica completeness per RSE.",
         ),
-        ("/rses/", models.RSEsPage, "rses.html", frozenset(), pages_data.rses_page, "Storage elements."),
+        ("/rses/", models_data.RSEsPage, "rses.html", frozenset(), pages_data.rses_page, "Storage elements."),
     ]
     for path, model, template, allowed, build, summary in page_routes:
         _add(router, ctx, cache, path, model, template, frozenset(allowed), build, summary)
@@ -256,7 +256,7 @@ def _data_routes(router: APIRouter, ctx: MonitorContext, cache: PageCache) -> No
 
     @router.get(
         "/dataset/{did}/",
-        response_model=models.DatasetPage,
+        response_model=models_data.DatasetPage,
         responses=_responses(),
         openapi_extra=_doc(pages_data.DATASET_PAGE_PARAMS | {"json"}),
     )
@@ -273,7 +273,7 @@ def _data_routes(router: APIRouter, ctx: MonitorContext, cache: PageCache) -> No
 
     @router.get(
         "/rse/{name}/",
-        response_model=models.RSEPage,
+        response_model=models_data.RSEPage,
         responses=_responses(),
         openapi_extra=_doc(frozenset({"json"})),
     )
