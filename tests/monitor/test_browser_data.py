@@ -113,6 +113,8 @@ def _page_at_1280(chromium: Browser) -> Iterator[Page]:
     assert errors == [], errors
 
 
+# the ids of scrolling boxes whose table is wider than the box (cut off at 1280 px)
+CUT_TABLES = "[...document.querySelectorAll('.scroll')].filter(e => e.scrollWidth > e.clientWidth).map(e => e.id)"
 PAGES = {
     "datasets": (
         "/datasets/",
@@ -139,9 +141,7 @@ def test_data_page_fits_1280_and_shows_key_values(server: LiveMonitor, browser: 
             expect(page.locator("main").get_by_text(text, exact=False).first).to_be_visible()
         widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
         assert widths[0] <= widths[1], f"{path}: {widths[0]} px wide in a {widths[1]} px window"
-        cut = page.evaluate(
-            "[...document.querySelectorAll('.scroll')].filter(e => e.scrollWidth > e.clientWidth).map(e => e.id)"
-        )
+        cut = page.evaluate(CUT_TABLES)
         assert cut == [], f"{path}: tables wider than their card: {cut}"
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / f"data-{name}.png"), full_page=True)
