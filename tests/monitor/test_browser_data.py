@@ -114,7 +114,9 @@ def _page_at_1280(chromium: Browser) -> Iterator[Page]:
 
 
 # the ids of scrolling boxes whose table is wider than the box (cut off at 1280 px)
-CUT_TABLES = "[...document.querySelectorAll('.scroll')].filter(e => e.scrollWidth > e.clientWidth).map(e => e.id)"
+CUT_TABLES = (
+    "[...document.querySelectorAll('.scroll')].filter(e => e.scrollWidth > e.clientWidth).map(e => e.id)"
+)
 PAGES = {
     "datasets": (
         "/datasets/",
