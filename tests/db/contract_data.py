@@ -73,6 +73,10 @@ def _cases() -> dict[tuple[str, str], Callable[[TestClient, object], httpx.Respo
         ("POST", "/replica/add"): _post(
             "/replica/add", {"rse": "OTHER_DISK", "files": [FILE], "state": "copying"}
         ),
+        ("GET", "/did/get_files"): _get("/did/get_files", dids=[FILE, "cat.world:nope.root"]),
+        ("POST", "/replica/add_files"): _post(
+            "/replica/add_files", {"rse": "OTHER_DISK", "files": files("cat.world", 1, start=60)}
+        ),
     }
     return {(method, f"{API}{path}"): call for (method, path), call in calls.items()}
 

@@ -24,7 +24,8 @@ ALLOWED = {
     "server": {"core", "protocol", "services", "agents", "config", "db", "monitor"},
     "pilot": {"core", "protocol"},
     "factory": {"core", "protocol"},
-    "cli": {"core", "protocol", "config", "server", "pilot", "factory", "bench", "monitor"},
+    # cli: ddm for panda upload / download (the storage back ends copy the bytes)
+    "cli": {"core", "protocol", "config", "server", "pilot", "factory", "bench", "monitor", "ddm"},
     "bench": {"core", "protocol", "config"},
     "ddm": {"core"},  # storage back ends: pure helpers from core, never db or services
     "monitor": {"core", "protocol", "services", "db", "config"},

@@ -33,6 +33,7 @@ from pandawms.server import (
     routes_pilot,
     routes_queues,
     routes_system,
+    routes_uploads,
 )
 from pandawms.server.bodies import GzipBodies
 from pandawms.server.context import ServerContext
@@ -52,6 +53,7 @@ ROUTERS = (
     routes_files.router,
     routes_harvester.router,
     routes_data.router,
+    routes_uploads.router,
 )
 
 
