@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, literal, or_, select, tuple_
+from sqlalchemy import Connection, Select, and_, func, literal, or_, select, tuple_
 from sqlalchemy.sql.elements import ColumnElement
 
 from pandawms.core.data import DID, DIDRecord, DIDType
@@ -165,13 +165,19 @@ def dataset_replicas(conn: Connection, dataset: DID) -> list[ReplicaCount]:
     return [ReplicaCount(str(rse), str(st), int(n), int(b)) for rse, st, n, b in conn.execute(stmt)]
 
 
-def dataset_jobs(conn: Connection, dataset: DID, limit: int) -> tuple[list[DatasetJob], int]:
-    """The newest ``limit`` jobs with files in ``dataset`` (written ``scope:name``, or the bare name with
-    the file's scope) and how many jobs there are in all. ``dataset IN (...)`` is a range of
-    ix_job_files_dataset; the scope check only filters the rows found there."""
+def dataset_files(dataset: DID) -> list[ColumnElement[bool]]:
+    """job_files rows of ``dataset``: ``dataset IN (scope:name, name)`` is a range of ix_job_files_dataset
+    (two keys); the scope check of a bare name only filters the rows found there."""
     f = job_files.c
     full, bare = str(dataset), dataset.name
-    where = [f.dataset.in_((full, bare)), or_(f.dataset == full, f.scope == dataset.scope)]
+    return [f.dataset.in_((full, bare)), or_(f.dataset == full, f.scope == dataset.scope)]
+
+
+def dataset_jobs(conn: Connection, dataset: DID, limit: int) -> tuple[list[DatasetJob], int]:
+    """The newest ``limit`` jobs with files in ``dataset`` (written ``scope:name``, or the bare name with
+    the file's scope) and how many jobs there are in all (``dataset_files``)."""
+    f = job_files.c
+    where = dataset_files(dataset)
     total = conn.execute(select(func.count(func.distinct(f.panda_id))).where(*where)).scalar_one()
     per_job = (
         select(f.panda_id, f.type, func.count().label("n"))
@@ -205,13 +211,17 @@ def dataset_jobs(conn: Connection, dataset: DID, limit: int) -> tuple[list[Datas
     return out, int(total)
 
 
-def replica_counts(conn: Connection, rse: str | None = None) -> list[ReplicaCount]:
-    """Replicas per (RSE, status) (index-only on ix_replicas_rse_status); bytes are not summed here."""
+def replica_counts_stmt(rse: str | None = None) -> Select[Any]:
+    """Replicas per (RSE, status): an index-only scan of ix_replicas_rse_status."""
     r = replicas.c
     stmt = select(r.rse, r.status, func.count()).group_by(r.rse, r.status).order_by(r.rse, r.status)
-    if rse is not None:
-        stmt = stmt.where(r.rse == rse)
-    return [ReplicaCount(str(name), str(st), int(n), 0) for name, st, n in conn.execute(stmt)]
+    return stmt.where(r.rse == rse) if rse is not None else stmt
+
+
+def replica_counts(conn: Connection, rse: str | None = None) -> list[ReplicaCount]:
+    """Replicas per (RSE, status); bytes are not summed here (replica_bytes does, for one RSE)."""
+    rows = conn.execute(replica_counts_stmt(rse))
+    return [ReplicaCount(str(name), str(st), int(n), 0) for name, st, n in rows]
 
 
 def replica_bytes(conn: Connection, rse: str) -> dict[str, int]:
