@@ -14,10 +14,10 @@ import pytest
 import typer
 from typer.testing import CliRunner, Result
 
-from pandawms.bench.storageservers import XRootDServer
+from pandawms.bench.storageservers import S3Server, XRootDServer
 from pandawms.cli.data import register as register_data
 from pandawms.cli.transfer_data import register as register_transfers
-from tests.ddm.conftest import xrootd_server  # noqa: F401 (the session's xrootd server fixture)
+from tests.ddm.conftest import BUCKET, s3_server, xrootd_server  # noqa: F401 (the session's storage servers)
 from tests.livesupport.live_server import LiveServer, live_server
 
 SCOPE = "user.alice"
@@ -214,3 +214,31 @@ def test_storage_config_errors_name_the_field(world: tuple[Panda, Path, Path], t
     bad.write_text('[s3]\nendpoint_url = "http://127.0.0.1:1"\naccess_key = 3\n')
     result = panda("download", f"{SCOPE}:x", "--storage-config", str(bad))
     assert result.exit_code == 2 and "--storage-config:" in result.stderr and "access_key" in result.stderr
+
+
+def test_s3_upload_and_download_with_a_storage_config(
+    world: tuple[Panda, Path, Path],
+    tmp_path: Path,
+    s3_server: S3Server,  # noqa: F811
+) -> None:
+    # given an s3:// RSE on the private moto server and the settings to reach it
+    panda, _local, _root = world
+    prefix = f"s3://{BUCKET}/cli-{tmp_path.name}"
+    _ok(panda("rse", "add", "S3_DISK", "--site", "C", "--prefix", prefix, "--kind", "object_store"))
+    config = tmp_path / "storage.toml"
+    creds = s3_server.writer
+    config.write_text(
+        f'[s3]\nendpoint_url = "{s3_server.endpoint_url}"\n'
+        f'access_key = "{creds.access_key}"\nsecret_key = "{creds.secret_key}"\n'
+    )
+    [path] = _files(tmp_path, 1, size=1_500_000)
+    # without the settings there is no s3 back end: the copy fails, nothing is registered
+    bare = panda("upload", str(path), "--rse", "S3_DISK", "--scope", SCOPE)
+    assert bare.exit_code == 1 and "no S3 endpoint is configured" in bare.stderr
+    assert panda.get("/did/get_files", dids=[f"{SCOPE}:{path.name}"]).json()["data"] == []
+    # with them: uploaded, registered, and downloaded back byte for byte
+    _ok(panda("upload", str(path), "--rse", "S3_DISK", "--scope", SCOPE, "--storage-config", str(config)))
+    dest = tmp_path / "dest"
+    out = _ok(panda("download", f"{SCOPE}:{path.name}", "--dest", str(dest), "--storage-config", str(config)))
+    assert "downloaded from S3_DISK" in out
+    assert (dest / SCOPE / path.name).read_bytes() == path.read_bytes()
