@@ -19,6 +19,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from pandawms.core.data import DID, DIDRecord, DIDType
 from pandawms.core.states import DatasetStatus
 from pandawms.core.transfers import TransferRecord
+from pandawms.db.bulk import member, scope_groups
 from pandawms.db.catalog import _record
 from pandawms.db.schema import contents, dids, files, job_files, jobs, queues, replicas, transfers
 from pandawms.db.transfers import _transfer as transfer_record
@@ -91,8 +92,15 @@ def list_dids(conn: Connection, flt: DIDFilter, after: DID | None, limit: int) -
     return [_record(r) for r in conn.execute(stmt)]
 
 
-def _parents_in(col_scope: Any, col_name: Any, wanted: Sequence[DID]) -> ColumnElement[bool]:
-    return or_(*(and_(col_scope == d.scope, col_name == d.name) for d in wanted))
+def _per_scope(
+    conn: Connection, stmt: Select[Any], col_scope: Any, col_name: Any, wanted: Sequence[DID]
+) -> list[Any]:
+    """The rows of ``stmt`` for the parents ``wanted``: one statement per scope with ``scope = :s AND name
+    IN (...)``, so each parent is one range of the key (a row-value IN is a full scan on SQLite)."""
+    rows: list[Any] = []
+    for scope, names in scope_groups(conn, wanted):
+        rows += conn.execute(stmt.where(col_scope == scope, member(conn, col_name, names))).all()
+    return rows
 
 
 def volumes(conn: Connection, records: Sequence[DIDRecord]) -> dict[DID, Volume]:
@@ -105,12 +113,11 @@ def volumes(conn: Connection, records: Sequence[DIDRecord]) -> dict[DID, Volume]
         select(c.scope, c.name, func.count(), func.coalesce(func.sum(files.c.bytes), 0))
         .select_from(contents)
         .outerjoin(files, and_(files.c.scope == c.child_scope, files.c.lfn == c.child_name))
-        .where(_parents_in(c.scope, c.name, wanted))
         .group_by(c.scope, c.name)
     )
     out = {d: Volume(0, 0, 0) for d in wanted}
     kinds = {r.did: r.did_type for r in records}
-    for scope, name, n, size in conn.execute(direct):
+    for scope, name, n, size in _per_scope(conn, direct, c.scope, c.name, wanted):
         did = DID(scope, name)
         is_dataset = kinds[did] is DIDType.DATASET
         out[did] = Volume(int(n), int(n) if is_dataset else 0, int(size) if is_dataset else 0)
@@ -122,31 +129,30 @@ def volumes(conn: Connection, records: Sequence[DIDRecord]) -> dict[DID, Volume]
             .select_from(contents)
             .join(inner, and_(inner.c.scope == c.child_scope, inner.c.name == c.child_name))
             .join(files, and_(files.c.scope == inner.c.child_scope, files.c.lfn == inner.c.child_name))
-            .where(_parents_in(c.scope, c.name, boxes))
             .group_by(c.scope, c.name)
         )
-        for scope, name, n, size in conn.execute(nested):
+        for scope, name, n, size in _per_scope(conn, nested, c.scope, c.name, boxes):
             did = DID(scope, name)
             out[did] = Volume(out[did].children, int(n), int(size))
     return out
 
 
-def available_by_rse(conn: Connection, datasets: Sequence[DID]) -> dict[DID, dict[str, tuple[int, int]]]:
-    """{dataset: {rse: (available files, their bytes)}} for the datasets of a page (one grouped query)."""
+def available_by_rse(conn: Connection, datasets: Sequence[DID]) -> dict[DID, dict[str, int]]:
+    """{dataset: {rse: available files}} for the datasets of a page: the contents key joined to the
+    replicas key, no file rows read."""
     if not datasets:
         return {}
     c, r = contents.c, replicas.c
     stmt = (
-        select(c.scope, c.name, r.rse, func.count(), func.coalesce(func.sum(files.c.bytes), 0))
+        select(c.scope, c.name, r.rse, func.count())
         .select_from(contents)
         .join(replicas, and_(r.scope == c.child_scope, r.lfn == c.child_name))
-        .join(files, and_(files.c.scope == c.child_scope, files.c.lfn == c.child_name))
-        .where(_parents_in(c.scope, c.name, datasets), r.status == "available")
+        .where(r.status == "available")
         .group_by(c.scope, c.name, r.rse)
     )
-    out: dict[DID, dict[str, tuple[int, int]]] = {}
-    for scope, name, rse, n, size in conn.execute(stmt):
-        out.setdefault(DID(scope, name), {})[str(rse)] = (int(n), int(size))
+    out: dict[DID, dict[str, int]] = {}
+    for scope, name, rse, n in _per_scope(conn, stmt, c.scope, c.name, datasets):
+        out.setdefault(DID(scope, name), {})[str(rse)] = int(n)
     return out
 
 
@@ -219,22 +225,9 @@ def replica_counts_stmt(rse: str | None = None) -> Select[Any]:
 
 
 def replica_counts(conn: Connection, rse: str | None = None) -> list[ReplicaCount]:
-    """Replicas per (RSE, status); bytes are not summed here (replica_bytes does, for one RSE)."""
+    """Replicas per (RSE, status) (counts only: summing bytes would read every file row)."""
     rows = conn.execute(replica_counts_stmt(rse))
     return [ReplicaCount(str(name), str(st), int(n), 0) for name, st, n in rows]
-
-
-def replica_bytes(conn: Connection, rse: str) -> dict[str, int]:
-    """{status: bytes} of the replicas at one RSE (its range of ix_replicas_rse_status, joined to files)."""
-    r = replicas.c
-    stmt = (
-        select(r.status, func.coalesce(func.sum(files.c.bytes), 0))
-        .select_from(replicas)
-        .join(files, and_(files.c.scope == r.scope, files.c.lfn == r.lfn))
-        .where(r.rse == rse)
-        .group_by(r.status)
-    )
-    return {str(st): int(b) for st, b in conn.execute(stmt)}
 
 
 def queues_of_rse(conn: Connection, rse: str) -> list[tuple[str, str, str]]:

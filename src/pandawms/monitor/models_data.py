@@ -37,7 +37,6 @@ class TransferActivity(_Model):
 class RSEShare(_Model):
     rse: str
     files: int = Field(description="files of the dataset available at this RSE")
-    bytes: int
     complete: bool = Field(description="every file of the dataset is available here")
     url: str
 
@@ -137,7 +136,6 @@ class RSEsPage(_Model):
 class RSEPage(_Model):
     selection: SelectionOut
     rse: RSERow
-    replica_bytes: dict[str, int] = Field(description="bytes of the replicas per state")
     queues: list[RSEQueue]
     recent_seconds: int = 0
     rules: list[RuleOut] = Field(default_factory=list, description="rules copying to this RSE")

@@ -103,8 +103,8 @@ def _rows(conn: Connection, records: Sequence[DIDRecord]) -> list[DatasetRow]:
         vol = vols[rec.did]
         here = shares.get(rec.did, {})
         replicas = [
-            RSEShare(rse=rse, files=n, bytes=b, complete=n == vol.files, url=rse_url(rse))
-            for rse, (n, b) in sorted(here.items(), key=lambda kv: (-kv[1][0], kv[0]))
+            RSEShare(rse=rse, files=n, complete=n == vol.files, url=rse_url(rse))
+            for rse, n in sorted(here.items(), key=lambda kv: (-kv[1], kv[0]))
         ]
         out.append(
             DatasetRow(
@@ -250,7 +250,6 @@ def rse_page(conn: Connection, name: str, params: Mapping[str, str], now: dateti
     return RSEPage(
         selection=selection_out(params, ANY_TIME, f"RSE {name} at {spec.site}"),
         rse=_rse_row(spec, counts).model_copy(update={"transfers": rse_activity(conn, now).get(name)}),
-        replica_bytes=mdd.replica_bytes(conn, name),
         queues=queues,
         recent_seconds=int(RECENT.total_seconds()),
         rules=rse_rules(conn, name),
