@@ -103,6 +103,10 @@ def test_upload_to_a_dataset_then_repeat_and_conflict(
     # when uploaded again: a no-op
     again = _ok(panda("upload", str(paths[0]), "--rse", "LOCAL_DISK", "--scope", SCOPE))
     assert "already registered and at LOCAL_DISK, skipped" in again
+    # and with another dataset: not copied again, but attached there
+    _ok(panda("upload", str(paths[0]), "--rse", "LOCAL_DISK", "--scope", SCOPE, "--dataset", f"{SCOPE}:ds.b"))
+    other = json.loads(_ok(panda("dataset", "ls", f"{SCOPE}:ds.b", "--json")))
+    assert [c["name"] for c in other["contents"]] == [paths[0].name]
     # when the same LFN comes with other content: refused before any copy, the stored file unchanged
     before = (local / SCOPE / paths[1].name).read_bytes()
     paths[1].write_bytes(b"other content")

@@ -131,8 +131,10 @@ def upload(
         exists = _check_dataset(client, target)
         plan = _plan(client, files, scope, spec)
         done, failed = _copy_up(registry, plan, rse)
-        if done:
-            _register(client, done, rse, target, exists)
+        # files already there are still attached to --dataset (their registration is a no-op)
+        attach = done + [u for u in plan if u.skip] if target is not None else done
+        if attach:
+            _register(client, attach, rse, target, exists)
     if as_json:
         emit_json({"uploaded": [_name(u) for u in done], "failed": failed})
     else:
