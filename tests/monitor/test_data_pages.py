@@ -146,3 +146,8 @@ def test_job_page_links_each_files_dataset(mon: TestClient) -> None:
 def test_navigation_has_datasets_and_rses(mon: TestClient) -> None:
     html = mon.get("/rses/").text
     assert '<a href="/datasets/">Datasets</a>' in html and '<a href="/rses/" class="active">RSEs</a>' in html
+
+
+def test_quick_search_finds_a_dataset(mon: TestClient) -> None:
+    resp = mon.get(f"/search/?q={DATA}", follow_redirects=False)
+    assert resp.status_code == 302 and resp.headers["location"] == f"/dataset/{DATA}/"

@@ -52,6 +52,11 @@ class Progress:
     ) -> None:
         self._bar.stop()
 
+    @property
+    def completed(self) -> int:
+        """Bytes the bar shows as done."""
+        return int(self._bar.tasks[0].completed)
+
     def advance(self, size: int) -> None:
         self._done += size
         self._bar.update(self._task, completed=self._done)

@@ -245,7 +245,7 @@ def build_router(ctx: MonitorContext, cache: PageCache) -> APIRouter:
 
     @router.get("/search/", summary="Quick search", response_class=RedirectResponse)
     def search(request: Request) -> Response:
-        """``q`` (or ``pandaid``, ``queue``, ``user``): a job id, a queue, else a user."""
+        """``q`` (or ``pandaid``, ``queue``, ``user``): a job id, a scope:name DID, a queue, else a user."""
         return _search(request, ctx)
 
     return router
@@ -332,6 +332,8 @@ def _search(request: Request, ctx: MonitorContext) -> Response:
     text = qp.get("q", "").strip()
     if text.isdigit():
         pandaid = text
+    if ":" in text and not pandaid:  # scope:name
+        return RedirectResponse(f"/dataset/{quote(text, safe=':')}/", 302)
     if pandaid:
         try:
             return RedirectResponse(f"/job/{_pid(pandaid)}/", 302)
