@@ -33,6 +33,38 @@ class WatchdogConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class TransferConfig:
+    """The transfer agent (the FTS analogue): how many copies at once, how many requests a cycle claims,
+    its interval, attempts per request, the claim's lease and the retry backoff, in seconds."""
+
+    enabled: bool = True
+    interval: float = 5.0
+    concurrency: int = 4
+    batch_size: int = 100
+    max_attempts: int = 3
+    lease_seconds: int = 600  # a killed agent's claims are runnable again after this long
+    backoff_base: float = 30.0
+    backoff_cap: float = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class StorageSettings:
+    """Storage access of the server's agents: the S3 endpoint and keys (none: no s3:// RSEs)."""
+
+    s3_endpoint_url: str = ""
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_region: str = "us-east-1"
+
+
+SECTIONS: dict[str, type] = {
+    "watchdog": WatchdogConfig,
+    "transfers": TransferConfig,
+    "storage": StorageSettings,
+}
+
+
+@dataclass(frozen=True, slots=True)
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 25080
@@ -47,6 +79,8 @@ class ServerConfig:
     agents: bool = True
     monitor_cache_seconds: float = 5.0  # a built monitor page is shared by every viewer this long; 0 = off
     watchdog: WatchdogConfig = field(default_factory=WatchdogConfig)
+    transfers: TransferConfig = field(default_factory=TransferConfig)
+    storage: StorageSettings = field(default_factory=StorageSettings)
 
     @property
     def resolved_db_url(self) -> str:
@@ -70,30 +104,30 @@ def load_config(
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ValueError(f"cannot read config file {file_path}: {exc}") from exc
     for layer in (_from_env(env), {k: v for k, v in (overrides or {}).items() if v is not None}):
-        watchdog = {**values.get("watchdog", {}), **layer.pop("watchdog", {})}
+        sections = {s: {**values.get(s, {}), **layer.pop(s, {})} for s in SECTIONS}
         values.update(layer)
-        if watchdog:
-            values["watchdog"] = watchdog
+        values.update({s: v for s, v in sections.items() if v})
     return _build(values)
 
 
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    names = {f.name for f in dataclasses.fields(ServerConfig)}
-    wd_names = {f.name for f in dataclasses.fields(WatchdogConfig)}
+    names = {f.name for f in dataclasses.fields(ServerConfig)} - set(SECTIONS)
+    section_names = {s: {f.name for f in dataclasses.fields(cls)} for s, cls in SECTIONS.items()}
     for key, raw in env.items():
         if not key.startswith(ENV_PREFIX):
             continue
         name = key[len(ENV_PREFIX) :].lower()
         if name in names:
             out[name] = raw
-        elif name.startswith("watchdog_") and name[9:] in wd_names:
-            out.setdefault("watchdog", {})[name[9:]] = raw
+        for section, known in section_names.items():
+            if name.startswith(section + "_") and name[len(section) + 1 :] in known:
+                out.setdefault(section, {})[name[len(section) + 1 :]] = raw
     return out
 
 
 def _build(values: dict[str, Any]) -> ServerConfig:
-    wd_raw = values.pop("watchdog", {})
+    raw_sections = {s: values.pop(s, {}) for s in SECTIONS}
     if "workers" in values:  # accepted and ignored before: say so instead of running one process silently
         raise ValueError(
             "workers: not supported; run one `panda server` per process (several servers on one "
@@ -102,8 +136,9 @@ def _build(values: dict[str, Any]) -> ServerConfig:
     unknown = set(values) - {f.name for f in dataclasses.fields(ServerConfig)}
     if unknown:
         raise ValueError(f"unknown server config key(s): {', '.join(sorted(unknown))}")
-    watchdog = WatchdogConfig(**_coerce_all(WatchdogConfig, wd_raw, "watchdog."))
-    config = ServerConfig(watchdog=watchdog, **_coerce_all(ServerConfig, values, ""))
+    sections = {s: cls(**_coerce_all(cls, raw_sections[s], f"{s}.")) for s, cls in SECTIONS.items()}
+    config = ServerConfig(**sections, **_coerce_all(ServerConfig, values, ""))
+    _check_transfers(config.transfers)
     if not 1 <= config.default_max_attempt <= 50:
         raise ValueError(f"default_max_attempt: must be 1..50, got {config.default_max_attempt}")
     if config.monitor_cache_seconds < 0:
@@ -137,3 +172,11 @@ def _coerce(name: str, type_name: str, value: Any) -> Any:
         return str(value)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"config {name}: invalid value {value!r} ({exc})") from exc
+
+
+def _check_transfers(t: TransferConfig) -> None:
+    for name in ("concurrency", "batch_size", "max_attempts", "lease_seconds"):
+        if getattr(t, name) < 1:
+            raise ValueError(f"transfers.{name}: must be >= 1, got {getattr(t, name)}")
+    if t.interval <= 0 or t.backoff_base < 0 or t.backoff_cap < 0:
+        raise ValueError("transfers.interval must be > 0 and transfers.backoff_* >= 0")

@@ -78,7 +78,42 @@ def _cases() -> dict[tuple[str, str], Callable[[TestClient, object], httpx.Respo
             "/replica/add_files", {"rse": "OTHER_DISK", "files": files("cat.world", 1, start=60)}
         ),
     }
+    calls |= _transfer_cases()
     return {(method, f"{API}{path}"): call for (method, path), call in calls.items()}
+
+
+def _new_rule(client: TestClient) -> int:
+    """A rule DS -> OTHER_DISK (its files are at WORLD_DISK only): replicating, with queued requests."""
+    _world(client)
+    rule: dict[str, Any] = ok(client.post(f"{API}/rule/add", json={"did": DS, "rse": "OTHER_DISK"}))
+    return int(rule["id"])
+
+
+def _transfer_cases() -> dict[tuple[str, str], Callable[[TestClient, object], httpx.Response]]:
+    def get_rule(client: TestClient, _w: object) -> httpx.Response:
+        resp: httpx.Response = client.get(f"{API}/rule/get", params={"id": _new_rule(client)})
+        return resp
+
+    def delete_rule(client: TestClient, _w: object) -> httpx.Response:
+        resp: httpx.Response = client.post(f"{API}/rule/delete", json={"id": _new_rule(client)})
+        return resp
+
+    def list_transfers(client: TestClient, _w: object) -> httpx.Response:
+        resp: httpx.Response = client.get(
+            f"{API}/transfer/list", params={"rule_id": _new_rule(client), "limit": 2}
+        )
+        return resp
+
+    bad = {"replicas": [{"did": "cat.world:f.000001.root", "rse": "WORLD_DISK"}], "reason": "corrupt"}
+    return {
+        ("POST", "/rule/add"): _post("/rule/add", {"did": DS, "rse": "OTHER_DISK", "lifetime": 3600}),
+        ("GET", "/rule/get"): get_rule,
+        ("GET", "/rule/list"): _get("/rule/list", limit=2),
+        ("POST", "/rule/delete"): delete_rule,
+        ("GET", "/transfer/list"): list_transfers,
+        ("GET", "/transfer/summary"): _get("/transfer/summary"),
+        ("POST", "/replica/declare_bad"): _post("/replica/declare_bad", bad),
+    }
 
 
 DATA_CASES = _cases()

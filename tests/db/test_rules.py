@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from pandawms.agents.transfers import rule_expiry_agent
+from pandawms.config import TransferConfig
 from pandawms.core.data import DID, DIDType
 from pandawms.core.errors import InvalidInput, NotFound
 from pandawms.core.states import ReplicaStatus, RuleStatus, TransferStatus
@@ -155,3 +157,18 @@ def test_list_rules_pages_by_id(db: Database, clock: FrozenClock, tmp_path: Path
         with pytest.raises(InvalidInput, match="limit"):
             rules.list_rules(conn, limit=0)
     assert seen == made
+
+
+def test_expired_rules_are_deleted_by_the_expiry_agent(
+    db: Database, clock: FrozenClock, tmp_path: Path
+) -> None:
+    files = world(db, clock(), tmp_path, 2, write_files=False)
+    with db.write() as conn:
+        short = rules.add_rule(conn, files[0].did, "DST", clock(), lifetime=timedelta(seconds=30))
+        forever = rules.add_rule(conn, files[1].did, "DST", clock())
+    agent = rule_expiry_agent(db, TransferConfig())
+    assert agent.run_once(clock.advance(seconds=29)) == 0
+    assert agent.run_once(clock.advance(seconds=1)) == 1
+    with db.read() as conn:
+        assert [r.id for r in rules.list_rules(conn)[0]] == [forever.id]
+        assert transfers_db.requests_of_rule(conn, short.id) == []

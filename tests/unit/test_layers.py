@@ -19,7 +19,8 @@ ALLOWED = {
     "protocol": {"core"},
     "db": {"core"},
     "services": {"core", "db", "protocol"},
-    "agents": {"core", "db", "services", "protocol", "config"},
+    # agents: ddm for the transfer agent's copies and the replica checks (outside any transaction)
+    "agents": {"core", "db", "services", "protocol", "config", "ddm"},
     # server: db for engine + migrate only; monitor is mounted by create_app
     "server": {"core", "protocol", "services", "agents", "config", "db", "monitor"},
     "pilot": {"core", "protocol"},

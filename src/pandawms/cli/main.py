@@ -10,7 +10,8 @@ import typer
 
 from pandawms import __version__
 from pandawms.cli.data import register as register_data_commands
-from pandawms.cli.transfer_data import register as register_transfer_commands
+from pandawms.cli.transfer_data import register as register_upload_commands
+from pandawms.cli.transfers import register as register_transfer_commands
 from pandawms.cli.user import register as register_user_commands
 from pandawms.protocol.pilot_options import DEFAULTS as _PILOT
 from pandawms.protocol.pilot_options import PilotOptions, option_field
@@ -255,6 +256,33 @@ def bench_dispatch(
         typer.echo(f"{key:>15}: {value}")
 
 
+@bench_app.command("transfers")
+def bench_transfers(
+    files: Annotated[int, typer.Option(min=1, help="Files per case.")] = 200,
+    size: Annotated[int, typer.Option(min=16, help="Bytes per file (e.g. 10000, 1000000000).")] = 10_000,
+    concurrency: Annotated[int, typer.Option(min=1, help="Agent copies (and raw tool threads) at once.")] = 4,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON list.")] = False,
+) -> None:
+    """The transfer agent (POSIX->POSIX, ->XRootD, ->S3) against cp, xrdcp and boto3 on the same files."""
+    import json
+
+    from pandawms.bench.transfers import bench_transfers as run
+
+    rows = run(files, size, concurrency)
+    if as_json:
+        typer.echo(json.dumps([r.as_dict() for r in rows]))
+        return
+    typer.echo(f"{files} files of {size:,} bytes, concurrency {concurrency}")
+    typer.echo(
+        f"{'case':<16} {'agent files/s':>13} {'MB/s':>8}   {'raw tool':<16} {'files/s':>8} {'MB/s':>8}"
+    )
+    for r in rows:
+        typer.echo(
+            f"{r.case:<16} {r.agent_files_per_s:>13,.1f} {r.agent_mb_per_s:>8.2f}   {r.raw_tool:<16} "
+            f"{r.raw_files_per_s:>8,.1f} {r.raw_mb_per_s:>8.2f}"
+        )
+
+
 @bench_app.command("latency")
 def bench_latency(
     pilots: Annotated[int, typer.Option(min=1, help="Simulated pilots.")] = 16,
@@ -322,6 +350,7 @@ def main() -> None:
 register_user_commands(app)
 register_data_commands(app)
 register_transfer_commands(app)
+register_upload_commands(app)
 
 
 if __name__ == "__main__":

@@ -153,3 +153,30 @@ def after_failure(
         return AfterFailure(TransferStatus.FAILED, now)
     delay = compute_backoff(attempt - 1, policy.base_seconds, policy.cap_seconds, rng)
     return AfterFailure(TransferStatus.QUEUED, now + timedelta(seconds=delay))
+
+
+class FileState(StrEnum):
+    """What a file's copy at a rule's RSE counts as in the rule's counters."""
+
+    OK = "ok"  # an available replica
+    REPLICATING = "replicating"  # an active transfer request
+    STUCK = "stuck"  # its request failed for good
+    NONE = "none"  # no replica and no request (no rule counts it)
+
+
+def counter_delta(old: FileState, new: FileState) -> RuleCounters:
+    """The change to every covering rule's counters when a file at its RSE moves from ``old`` to ``new``."""
+    values = {"ok": 0, "replicating": 0, "stuck": 0}
+    if old.value in values:
+        values[old.value] -= 1
+    if new.value in values:
+        values[new.value] += 1
+    return RuleCounters(**values)
+
+
+def add_counters(a: RuleCounters, b: RuleCounters) -> RuleCounters:
+    return RuleCounters(a.ok + b.ok, a.replicating + b.replicating, a.stuck + b.stuck)
+
+
+def scaled(delta: RuleCounters, times: int) -> RuleCounters:
+    return RuleCounters(delta.ok * times, delta.replicating * times, delta.stuck * times)

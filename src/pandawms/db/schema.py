@@ -36,7 +36,8 @@ Transfer service (Rucio's rules and requests; db/transfers.py)
 - ``rules``: a replication rule DID -> RSE with ``status`` replicating/ok/stuck (written only by
   services/lifecycle_data.py), activity, account, optional ``expires_at`` and per-file counters (files ok /
   replicating / stuck, as Rucio's locks_*_cnt). ``ix_rules_did`` (scope, name, rse) finds the rules of a
-  DID and the rules covering a file (its own DID and its parents'); ``ix_rules_rse_status`` per-RSE lists.
+  DID and the rules covering a file (its own DID and its parents'); ``ix_rules_rse_status`` per-RSE lists;
+  ``ix_rules_expires`` the rules whose lifetime ended (the expiry agent deletes them).
 - ``transfers``: one request per (rule, file) (``ux_transfers_rule_file``) copying ``scope:lfn`` to
   ``dest_rse``; ``source_rse`` is chosen when it runs. ``status`` queued/submitted/done/failed (written
   only by services/lifecycle_data.py), attempt / max_attempts, ``next_attempt_at`` (the backoff; while
@@ -351,6 +352,7 @@ rules = Table(
 )
 Index("ix_rules_did", rules.c.scope, rules.c.name, rules.c.rse)
 Index("ix_rules_rse_status", rules.c.rse, rules.c.status)
+Index("ix_rules_expires", rules.c.expires_at)
 
 transfers = Table(
     "transfers",

@@ -8,12 +8,13 @@ compare-and-set update of exactly those rows, so no request is ever handed to tw
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, tuple_, update
 
 from pandawms.core.data import DID, FileDID
 from pandawms.core.states import TRANSFER_ACTIVE, RuleStatus, TransferStatus
@@ -103,30 +104,48 @@ def files_of(conn: Connection, parent: DID) -> list[FileDID]:
     return [FileDID(DID(r.scope, r.lfn), r.guid, r.bytes, r.adler32, r.events) for r in conn.execute(stmt)]
 
 
-def ancestors(conn: Connection, did: DID) -> list[DID]:
-    """``did``, its parents and their parents: the DIDs whose rules cover a file."""
-    out, frontier = [did], [did]
-    for _ in range(2):
-        found: list[DID] = []
-        for scope, names in scope_groups(conn, frontier):
-            stmt = select(contents.c.scope, contents.c.name).where(
-                contents.c.child_scope == scope, member(conn, contents.c.child_name, names)
-            )
-            found += [DID(r.scope, r.name) for r in conn.execute(stmt)]
-        frontier = sorted(set(found) - set(out))
-        out += frontier
+def _parents(conn: Connection, children: Iterable[DID]) -> dict[DID, set[DID]]:
+    out: dict[DID, set[DID]] = defaultdict(set)
+    for scope, names in scope_groups(conn, children):
+        stmt = select(contents.c.scope, contents.c.name, contents.c.child_name).where(
+            contents.c.child_scope == scope, member(conn, contents.c.child_name, names)
+        )
+        for r in conn.execute(stmt):
+            out[DID(scope, r.child_name)].add(DID(r.scope, r.name))
     return out
+
+
+def ancestors(conn: Connection, wanted: Sequence[DID]) -> dict[DID, set[DID]]:
+    """Each DID with its parents and their parents: the DIDs whose rules cover it (two queries per
+    scope group however many DIDs)."""
+    parents = _parents(conn, wanted)
+    grand = _parents(conn, {p for ps in parents.values() for p in ps})
+    return {
+        d: {d, *parents.get(d, ()), *(g for p in parents.get(d, ()) for g in grand.get(p, ()))}
+        for d in wanted
+    }
+
+
+def covering(
+    conn: Connection, wanted: Sequence[DID], rse: str, *, lock: bool = False
+) -> list[tuple[RuleRecord, list[DID]]]:
+    """The rules at ``rse`` covering any of ``wanted`` (its DID is the file or contains it), by id, each
+    with the files of ``wanted`` it covers (``lock``: FOR UPDATE)."""
+    up = ancestors(conn, wanted)
+    found: dict[int, RuleRecord] = {}
+    for scope, names in scope_groups(conn, {a for ups in up.values() for a in ups}):
+        stmt = select(rules).where(
+            rules.c.rse == rse, rules.c.scope == scope, member(conn, rules.c.name, names)
+        )
+        found.update(
+            {int(r.rule_id): _rule(r) for r in conn.execute(stmt.with_for_update() if lock else stmt)}
+        )
+    return [(found[i], [d for d in wanted if found[i].did in up[d]]) for i in sorted(found)]
 
 
 def covering_rules(conn: Connection, file: DID, rse: str, *, lock: bool = False) -> list[RuleRecord]:
     """The rules at ``rse`` whose DID is ``file`` or contains it, by id (``lock``: FOR UPDATE)."""
-    keys = ancestors(conn, file)
-    stmt = (
-        select(rules)
-        .where(rules.c.rse == rse, tuple_(rules.c.scope, rules.c.name).in_([(d.scope, d.name) for d in keys]))
-        .order_by(rules.c.rule_id)
-    )
-    return [_rule(r) for r in conn.execute(stmt.with_for_update() if lock else stmt)]
+    return [r for r, _ in covering(conn, [file], rse, lock=lock)]
 
 
 # -- rules ---------------------------------------------------------------------------------------------
@@ -198,15 +217,18 @@ def list_rules(
 
 def add_counts(conn: Connection, rule_id: int, delta: RuleCounters, error: str | None, now: datetime) -> None:
     """Add ``delta`` to a rule's file counters (and keep ``error`` if given)."""
-    values: dict[str, Any] = {
-        "files_ok": rules.c.files_ok + delta.ok,
-        "files_replicating": rules.c.files_replicating + delta.replicating,
-        "files_stuck": rules.c.files_stuck + delta.stuck,
-        "modification_time": now,
-    }
-    if error is not None:
-        values["error"] = error[:500]
-    conn.execute(update(rules).where(rules.c.rule_id == rule_id).values(**values))
+    stmt = (
+        update(rules)
+        .where(rules.c.rule_id == rule_id)
+        .values(
+            files_ok=rules.c.files_ok + delta.ok,
+            files_replicating=rules.c.files_replicating + delta.replicating,
+            files_stuck=rules.c.files_stuck + delta.stuck,
+            error=rules.c.error if error is None else error[:500],
+            modification_time=now,
+        )
+    )
+    conn.execute(stmt)
 
 
 def write_rule_status(
@@ -219,6 +241,17 @@ def write_rule_status(
         .values(status=target.value, modification_time=now)
     )
     return conn.execute(stmt).rowcount == 1
+
+
+def expired_rules(conn: Connection, now: datetime, limit: int) -> list[int]:
+    """Ids of rules whose lifetime ended by ``now``, oldest expiry first (``ix_rules_expires``)."""
+    stmt = (
+        select(rules.c.rule_id)
+        .where(rules.c.expires_at.is_not(None), rules.c.expires_at <= now)
+        .order_by(rules.c.expires_at, rules.c.rule_id)
+        .limit(limit)
+    )
+    return [int(r[0]) for r in conn.execute(stmt)]
 
 
 def delete_rule(conn: Connection, rule_id: int) -> None:
@@ -333,6 +366,64 @@ def write_transfer_status(
         .values(status=target.value, modification_time=now, **fields)
     )
     return conn.execute(stmt).rowcount == 1
+
+
+def lock_transfers(conn: Connection, request_ids: Sequence[int]) -> list[TransferRecord]:
+    """The requests with these ids, locked (FOR UPDATE on PostgreSQL), by id."""
+    stmt = select(transfers).where(transfers.c.request_id.in_(list(request_ids))).with_for_update()
+    return sorted((_transfer(r) for r in conn.execute(stmt)), key=lambda t: t.id)
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    request_id: int
+    source_rse: str
+    bytes: int
+    method: str
+
+
+def finish_transfers(conn: Connection, owner: str, done: Sequence[Finished], now: datetime) -> int:
+    """submitted under ``owner``'s lease -> done, in one executemany (status writer: lifecycle_data only)."""
+    if not done:
+        return 0
+    stmt = (
+        update(transfers)
+        .where(
+            transfers.c.request_id == bindparam("rid"),
+            transfers.c.status == TransferStatus.SUBMITTED.value,
+            transfers.c.lease_owner == owner,
+        )
+        .values(
+            status=TransferStatus.DONE.value,
+            source_rse=bindparam("src"),
+            bytes=bindparam("nbytes"),
+            method=bindparam("how"),
+            finished_at=now,
+            last_error="",
+            lease_owner="",
+            lease_until=None,
+            modification_time=now,
+        )
+    )
+    rows = [{"rid": d.request_id, "src": d.source_rse, "nbytes": d.bytes, "how": d.method} for d in done]
+    return int(conn.execute(stmt, rows).rowcount)
+
+
+def copying_to_available(conn: Connection, keys: Sequence[tuple[DID, str]], now: datetime) -> int:
+    """Compare-and-set copying -> available of many replicas (status writer: lifecycle_data only)."""
+    if not keys:
+        return 0
+    stmt = (
+        update(replicas)
+        .where(
+            replicas.c.scope == bindparam("s"),
+            replicas.c.lfn == bindparam("n"),
+            replicas.c.rse == bindparam("r"),
+            replicas.c.status == "copying",
+        )
+        .values(status="available", modification_time=now)
+    )
+    return int(conn.execute(stmt, [{"s": d.scope, "n": d.name, "r": rse} for d, rse in keys]).rowcount)
 
 
 def reassign(conn: Connection, request_ids: Sequence[int], rule_id: int, now: datetime) -> None:

@@ -48,16 +48,19 @@ def copy(
     src_url: str,
     dst_url: str,
     *,
+    expected: FileStat | None = None,
     spool_dir: Path | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> CopyResult:
     """Copy ``src_url`` to ``dst_url`` (replacing it). Between two remote stores without a third-party
-    path the file is spooled through a temporary file in ``spool_dir`` (default: the system temp dir)."""
+    path the file is spooled through a temporary file in ``spool_dir`` (default: the system temp dir).
+    With ``expected`` (the catalog's size+adler32) the source is not stat'ed first (a full read on
+    file:// and s3://): the destination must match ``expected``, else ChecksumMismatch."""
     if src_url == dst_url:
         raise InvalidInput(f"source and destination are the same URL: {src_url!r}", "dst_url")
     src, dst = registry.for_url(src_url), registry.for_url(dst_url)
     started = clock()
-    source = src.stat(src_url)
+    source = expected if expected is not None else src.stat(src_url)
     if src is dst and src.third_party_copy(src_url, dst_url):
         method, arrived = CopyMethod.THIRD_PARTY, dst.stat(dst_url)
     else:

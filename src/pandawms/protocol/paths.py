@@ -52,3 +52,12 @@ REPLICA_ADD = "/replica/add"
 # panda upload / download (protocol/uploads.py)
 DID_GET_FILES = "/did/get_files"
 REPLICA_ADD_FILES = "/replica/add_files"
+
+# Transfer service (Rucio's rules and requests; models in protocol/transfers.py)
+RULE_ADD = "/rule/add"
+RULE_GET = "/rule/get"
+RULE_LIST = "/rule/list"
+RULE_DELETE = "/rule/delete"
+TRANSFER_LIST = "/transfer/list"
+TRANSFER_SUMMARY = "/transfer/summary"
+REPLICA_DECLARE_BAD = "/replica/declare_bad"

@@ -16,6 +16,7 @@ from pandawms import __version__
 from pandawms.agents.brokerage import brokerage_agent
 from pandawms.agents.queue_file import load_rses, queue_file_agent, rse_file_agent
 from pandawms.agents.runner import Agent, AgentRunner, utcnow
+from pandawms.agents.transfers import rule_expiry_agent, transfer_agent
 from pandawms.agents.watchdogs import missed_workers_agent, watchdog_agents
 from pandawms.config import ServerConfig
 from pandawms.core.errors import PandaError
@@ -33,6 +34,7 @@ from pandawms.server import (
     routes_pilot,
     routes_queues,
     routes_system,
+    routes_transfers,
     routes_uploads,
 )
 from pandawms.server.bodies import GzipBodies
@@ -53,6 +55,7 @@ ROUTERS = (
     routes_files.router,
     routes_harvester.router,
     routes_data.router,
+    routes_transfers.router,
     routes_uploads.router,
 )
 
@@ -61,6 +64,8 @@ def build_agents(db: Database, config: ServerConfig, policy: JobRetryPolicy) -> 
     agents = watchdog_agents(db, config.watchdog, policy)
     agents.append(missed_workers_agent(db, config.watchdog))
     agents.append(brokerage_agent(db, config.watchdog.interval, config.watchdog.batch_size))
+    if config.transfers.enabled:
+        agents += [transfer_agent(db, config), rule_expiry_agent(db, config.transfers)]
     if config.rses_file is not None:  # before the queue file: queues name RSEs
         agents.append(rse_file_agent(db, config.rses_file))
     if config.queues_file is not None:

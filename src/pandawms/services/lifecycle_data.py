@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from pandawms.core.data import DID, DIDType
+from pandawms.core.data import DID, DIDType, replica_path
 from pandawms.core.errors import NotFound
 from pandawms.core.states import (
     DatasetStatus,
@@ -33,7 +33,7 @@ from pandawms.db import catalog as catalog_db
 from pandawms.db import replicas as replicas_db
 from pandawms.db import transfers as transfers_db
 from pandawms.db.replicas import NewReplica
-from pandawms.db.transfers import NewRule, NewTransfer
+from pandawms.db.transfers import Finished, NewRule, NewTransfer
 from pandawms.services.lifecycle import Outcome
 
 
@@ -153,3 +153,46 @@ def transition_transfer(
             Outcome.REJECTED, rec.status.value, f"request {request_id} changed concurrently"
         )
     return DataTransition(Outcome.ACCEPTED, target.value)
+
+
+def finish_transfers(
+    conn: Connection, owner: str, done: Sequence[Finished], now: datetime
+) -> tuple[list[TransferRecord], dict[int, str]]:
+    """Many verified copies at once: submitted (under ``owner``'s lease) -> done. Returns the requests
+    moved and, per refused request id, why (its lease expired and another agent holds it, or it is gone)."""
+    locked = {t.id: t for t in transfers_db.lock_transfers(conn, [d.request_id for d in done])}
+    mine, refused = [], {}
+    for d in done:
+        rec = locked.get(d.request_id)
+        if rec is None:
+            refused[d.request_id] = f"no transfer request {d.request_id}"
+        elif rec.status is not TransferStatus.SUBMITTED or rec.lease_owner != owner:
+            holder = rec.lease_owner or "no lease"
+            refused[d.request_id] = f"request {rec.id} is {rec.status.value} under {holder}, not {owner}"
+        else:
+            mine.append(d)
+    transfers_db.finish_transfers(conn, owner, mine, now)
+    return [locked[d.request_id] for d in mine], refused
+
+
+def replicas_available(
+    conn: Connection, keys: Sequence[tuple[DID, str]], now: datetime
+) -> list[tuple[DID, str]]:
+    """Replicas whose copy arrived -> available (registered if missing, a bad/unavailable one via
+    copying); returns the keys that changed (an already available one did not)."""
+    rows = replicas_db.existing(conn, keys, lock=True)
+    missing = [k for k in keys if k not in rows]
+    copying = [k for k in keys if k in rows and rows[k].status is ReplicaStatus.COPYING]
+    other = [
+        k
+        for k in keys
+        if k in rows and rows[k].status not in (ReplicaStatus.COPYING, ReplicaStatus.AVAILABLE)
+    ]
+    replicas_db.insert_replicas(
+        conn, [NewReplica(d, r, ReplicaStatus.AVAILABLE, replica_path(d)) for d, r in missing], now
+    )
+    transfers_db.copying_to_available(conn, copying, now)
+    for did, rse in other:
+        transition_replica(conn, did, rse, ReplicaStatus.COPYING, now)
+        transition_replica(conn, did, rse, ReplicaStatus.AVAILABLE, now)
+    return [*missing, *copying, *other]

@@ -16,7 +16,16 @@ from sqlalchemy import Connection
 from pandawms.core.data import DID, FileDID, replica_path
 from pandawms.core.errors import InvalidInput, NotFound
 from pandawms.core.states import TRANSFER_ACTIVE, ReplicaStatus, RuleStatus, TransferStatus
-from pandawms.core.transfers import DEFAULT_ACTIVITY, RuleCounters, RuleRecord, rule_status
+from pandawms.core.transfers import (
+    DEFAULT_ACTIVITY,
+    FileState,
+    RuleCounters,
+    RuleRecord,
+    add_counters,
+    counter_delta,
+    rule_status,
+    scaled,
+)
 from pandawms.db import catalog as catalog_db
 from pandawms.db import replicas as replicas_db
 from pandawms.db import rses as rses_db
@@ -66,12 +75,15 @@ class _Plan:
     to_copy: list[DID]  # new requests of this rule
     new_replicas: list[DID]  # no replica row at the RSE yet
     recopy_replicas: list[DID]  # a replica row that is unavailable or bad: copying again
+    unstuck: list[DID]  # failed for good at the RSE: other rules count them stuck until this copy
 
 
 def _plan(conn: Connection, wanted: Sequence[FileDID], rse: str) -> _Plan:
     keys = [f.did for f in wanted]
     have = replicas_db.existing(conn, [(d, rse) for d in keys], lock=True)
-    active = {t.did for t in transfers_db.requests_for(conn, keys, rse) if t.status in TRANSFER_ACTIVE}
+    requests = transfers_db.requests_for(conn, keys, rse)
+    active = {t.did for t in requests if t.status in TRANSFER_ACTIVE}
+    failed = {t.did for t in requests if t.status is TransferStatus.FAILED}
     ok, replicating, to_copy, new, recopy = 0, 0, [], [], []
     for did in keys:
         row = have.get((did, rse))
@@ -86,7 +98,8 @@ def _plan(conn: Connection, wanted: Sequence[FileDID], rse: str) -> _Plan:
             new.append(did)
         elif row.status is not ReplicaStatus.COPYING:
             recopy.append(did)
-    return _Plan(RuleCounters(ok=ok, replicating=replicating), to_copy, new, recopy)
+    unstuck = [d for d in to_copy if d in failed]
+    return _Plan(RuleCounters(ok=ok, replicating=replicating), to_copy, new, recopy, unstuck)
 
 
 def add_rule(
@@ -105,6 +118,8 @@ def add_rule(
     _check_labels(activity, account, lifetime, max_attempts)
     _check_rse(conn, rse)
     plan = _plan(conn, files_of(conn, did), rse)
+    for d in plan.unstuck:  # before this rule exists: it counts them replicating already
+        file_moved(conn, d, rse, FileState.STUCK, FileState.REPLICATING, now)
     expires = now + lifetime if lifetime is not None else None
     status = rule_status(plan.counters)
     rule_id = lifecycle_data.create_rule(
@@ -177,9 +192,48 @@ def delete_rule(conn: Connection, rule_id: int, now: datetime) -> RuleRecord:
     return rec
 
 
+def expire_rules(conn: Connection, now: datetime, limit: int) -> int:
+    """Delete up to ``limit`` rules whose lifetime ended (as delete_rule: replicas stay)."""
+    expired = transfers_db.expired_rules(conn, now, limit)
+    for rule_id in expired:
+        delete_rule(conn, rule_id, now)
+    return len(expired)
+
+
 def _heir(conn: Connection, did: DID, rse: str, leaving: int) -> int | None:
     """Another rule covering ``did`` at ``rse`` without its own request for it."""
     for other in transfers_db.covering_rules(conn, did, rse):
         if other.id != leaving and not transfers_db.requests_for(conn, [did], rse, rule_id=other.id):
             return other.id
     return None
+
+
+def file_moved(
+    conn: Connection, did: DID, rse: str, old: FileState, new: FileState, now: datetime, error: str = ""
+) -> list[RuleRecord]:
+    """A file's copy at ``rse`` went from ``old`` to ``new``: every rule covering it gets the counter
+    change and the status its counters give (stuck ones keep ``error``). Returns the rules touched."""
+    return files_moved(conn, [did], rse, old, new, now, error)
+
+
+def files_moved(
+    conn: Connection,
+    files: Sequence[DID],
+    rse: str,
+    old: FileState,
+    new: FileState,
+    now: datetime,
+    error: str = "",
+) -> list[RuleRecord]:
+    """file_moved for many files at once: one counter update per covering rule."""
+    delta = counter_delta(old, new)
+    touched = []
+    for rule, covered in transfers_db.covering(conn, files, rse, lock=True):
+        change = scaled(delta, len(covered))
+        transfers_db.add_counts(conn, rule.id, change, error if new is FileState.STUCK else None, now)
+        counters = RuleCounters(rule.files_ok, rule.files_replicating, rule.files_stuck)
+        target = rule_status(add_counters(counters, change))
+        if target is not rule.status:
+            lifecycle_data.transition_rule(conn, rule.id, target, now)
+        touched.append(rule)
+    return touched

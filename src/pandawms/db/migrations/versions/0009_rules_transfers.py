@@ -42,6 +42,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("rules", schema=None) as batch_op:
         batch_op.create_index("ix_rules_did", ["scope", "name", "rse"], unique=False)
+        batch_op.create_index("ix_rules_expires", ["expires_at"], unique=False)
         batch_op.create_index("ix_rules_rse_status", ["rse", "status"], unique=False)
 
     op.create_table(
@@ -90,5 +91,6 @@ def downgrade() -> None:
     with op.batch_alter_table("rules", schema=None) as batch_op:
         batch_op.drop_index("ix_rules_rse_status")
         batch_op.drop_index("ix_rules_did")
+        batch_op.drop_index("ix_rules_expires")
 
     op.drop_table("rules")
