@@ -9,15 +9,12 @@ import uuid
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from pandawms.core.data import DID
-from pandawms.services import rules
 from tests.monitor.live import LiveMonitor, live_monitor
 from tests.monitor.test_browser import SHOTS, browser  # noqa: F401 (a pytest fixture)
 
@@ -94,8 +91,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveMonitor]:
             "files": [{"lfn": entries[0]["name"], "type": "input", "dataset": DATASET}],
         }
         _post(srv, "/job/submit", {"jobs": [job]})
-        with srv.db.write() as conn:  # the rule service, as `panda rule add` will call it
-            rules.add_rule(conn, DID(*DATASET.split(":")), RSES[2][0], datetime.now(UTC).replace(tzinfo=None))
+        _post(srv, "/rule/add", {"did": DATASET, "rse": RSES[2][0]})
         yield srv
 
 
