@@ -30,8 +30,9 @@ def _rule_with_requests(db: Database, clock: FrozenClock) -> list[int]:
         rules.add_rule(conn, DID(SCOPE, "data.001"), "DISK_C", now)
         claimed = lifecycle_data.claim_transfers(conn, AGENT, now, now + timedelta(minutes=5), 4)
         ids = [t.id for t in claimed]
+        later = now + timedelta(seconds=10)  # both copies ran 10 s: 2 MB in 10 s
         for rid in ids[:2]:
-            fields = {"bytes": 1_000_000, "finished_at": now, "method": "copy", "source_rse": "DISK_A"}
+            fields = {"bytes": 1_000_000, "finished_at": later, "method": "copy", "source_rse": "DISK_A"}
             done = lifecycle_data.transition_transfer(
                 conn, rid, TransferStatus.DONE, now, owner=AGENT, fields=fields
             )
@@ -67,8 +68,7 @@ def test_rses_show_transfer_activity_rate_and_errors(
     rows = {r["name"]: r for r in page_json(mon, "/rses/")["rses"]}
     incoming = rows["DISK_C"]["transfers"]["incoming"]
     assert incoming == {"queued": 1, "active": 1, "done": 2, "failed": 1}
-    assert rows["DISK_C"]["transfers"]["recentFiles"] == 2
-    assert rows["DISK_C"]["transfers"]["recentMbPerS"] == round(2 / 600, 3)
+    assert rows["DISK_C"]["transfers"]["recentMbPerS"] == 0.2
     assert rows["DISK_A"]["transfers"]["outgoing"]["done"] == 2
     assert rows["DISK_B"]["transfers"] is None
     errors = page_json(mon, "/rses/")["errors"]
@@ -78,7 +78,7 @@ def test_rses_show_transfer_activity_rate_and_errors(
     # ten minutes later nothing counts as recent any more
     clock.advance(minutes=11)
     later = {r["name"]: r for r in page_json(mon, "/rses/")["rses"]}
-    assert later["DISK_C"]["transfers"]["recentFiles"] == 0
+    assert later["DISK_C"]["transfers"]["recentMbPerS"] == 0
     html = mon.get("/rse/DISK_C/").text
     assert "checksum mismatch" in html and "done 2" in html
 

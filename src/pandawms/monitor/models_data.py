@@ -26,12 +26,13 @@ class RuleOut(_Model):
 
 
 class TransferActivity(_Model):
-    """Transfer requests into and out of an RSE, and what arrived recently."""
+    """Transfer requests into and out of an RSE, and the rate of what arrived recently."""
 
     incoming: dict[str, int] = Field(description="requests to this RSE: queued, active, done, failed")
     outgoing: dict[str, int] = Field(description="requests reading from this RSE, by state")
-    recent_files: int = Field(description="files that arrived in the recent window")
-    recent_mb_per_s: float = Field(description="MB (10^6 bytes) per second arrived in the recent window")
+    recent_mb_per_s: float = Field(
+        description="MB (10^6 bytes) per second of the copies into it that ended in the recent window"
+    )
 
 
 class RSEShare(_Model):

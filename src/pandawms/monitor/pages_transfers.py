@@ -24,8 +24,9 @@ from pandawms.db import replicas as replicas_db
 from pandawms.db import transfers as transfers_db
 from pandawms.monitor.models import StageRow, TransferOut
 from pandawms.monitor.models_data import RuleOut, TransferActivity
+from pandawms.services import transfers as transfers_service
 
-RECENT = timedelta(minutes=10)  # the window of "recent" arrivals and MB/s on the RSE pages
+RECENT = timedelta(minutes=10)  # the window of the recent MB/s on the RSE pages
 ERRORS_SHOWN = 20
 ERRORS_READ = 500  # the newest errors read to pick an RSE's own
 JOB_TRANSFERS = 100
@@ -85,28 +86,25 @@ def _empty() -> dict[str, int]:
 
 
 def rse_activity(conn: Connection, now: datetime) -> dict[str, TransferActivity]:
-    """Per RSE: requests in and out by state, and the files and MB/s that arrived in the last RECENT."""
+    """Per RSE, from the transfer service's per-pair summary (what ``panda transfers`` shows): requests
+    in and out by state, and the MB/s of the copies into it that ended in the last RECENT."""
     incoming: dict[str, dict[str, int]] = {}
     outgoing: dict[str, dict[str, int]] = {}
-    for pair in transfers_db.pair_counts(conn):
-        name = ACTIVITY_NAMES[pair.status]
-        incoming.setdefault(pair.dest_rse, _empty())[name] += pair.count
-        if pair.source_rse:
-            outgoing.setdefault(pair.source_rse, _empty())[name] += pair.count
-    arrived: dict[str, tuple[int, int]] = {}
-    for t in transfers_db.finished_since(conn, now - RECENT):
-        if t.status is TransferStatus.DONE:
-            n, b = arrived.get(t.dest_rse, (0, 0))
-            arrived[t.dest_rse] = (n + 1, b + t.bytes)
-    seconds = RECENT.total_seconds()
+    rate: dict[str, float] = {}
+    for pair in transfers_service.summary(conn, now, RECENT):
+        into = incoming.setdefault(pair.dest_rse, _empty())
+        out = outgoing.setdefault(pair.source_rse, _empty()) if pair.source_rse else _empty()
+        for status, n in pair.counts.items():
+            into[ACTIVITY_NAMES[status]] += n
+            out[ACTIVITY_NAMES[status]] += n
+        rate[pair.dest_rse] = rate.get(pair.dest_rse, 0.0) + pair.recent_mb_per_s
     return {
         rse: TransferActivity(
             incoming=incoming.get(rse, _empty()),
             outgoing=outgoing.get(rse, _empty()),
-            recent_files=arrived.get(rse, (0, 0))[0],
-            recent_mb_per_s=round(arrived.get(rse, (0, 0))[1] / 1e6 / seconds, 3),
+            recent_mb_per_s=round(rate.get(rse, 0.0), 3),
         )
-        for rse in sorted({*incoming, *outgoing, *arrived})
+        for rse in sorted({*incoming, *outgoing})
     }
 
 
