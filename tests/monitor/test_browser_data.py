@@ -88,7 +88,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveMonitor]:
             "transformation": "Reco_tf.py",
             "prodUserName": "datamon",
             "computingSite": "CERN-PROD",
-            "files": [{"lfn": entries[0]["name"], "type": "input", "dataset": DATASET}],
+            "files": [{"lfn": entries[30]["name"], "type": "input", "dataset": DATASET}],
         }
         _post(srv, "/job/submit", {"jobs": [job]})
         _post(srv, "/rule/add", {"did": DATASET, "rse": RSES[2][0]})
@@ -109,9 +109,10 @@ def _page_at_1280(chromium: Browser) -> Iterator[Page]:
     assert errors == [], errors
 
 
-# the ids of scrolling boxes whose table is wider than the box (cut off at 1280 px)
+# the tables wider than the box they sit in (cut off, or scrolling, at 1280 px), by their box's id or text
 CUT_TABLES = (
-    "[...document.querySelectorAll('.scroll')].filter(e => e.scrollWidth > e.clientWidth).map(e => e.id)"
+    "[...document.querySelectorAll('table')].filter(t => t.offsetWidth > t.parentElement.clientWidth + 1)"
+    ".map(t => t.parentElement.id || t.parentElement.innerText.slice(0, 40))"
 )
 PAGES = {
     "datasets": (
@@ -140,7 +141,7 @@ def test_data_page_fits_1280_and_shows_key_values(server: LiveMonitor, browser: 
         widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
         assert widths[0] <= widths[1], f"{path}: {widths[0]} px wide in a {widths[1]} px window"
         cut = page.evaluate(CUT_TABLES)
-        assert cut == [], f"{path}: tables wider than their card: {cut}"
+        assert cut == [], f"{path}: tables wider than their box: {cut}"
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / f"data-{name}.png"), full_page=True)
 
@@ -150,6 +151,11 @@ def test_from_the_job_page_to_its_dataset(server: LiveMonitor, browser: Browser)
     pid = jobs[0]["PandaID"]
     with _page_at_1280(browser) as page:
         page.goto(server.url + f"/job/{pid}/")
+        # the job page's data sections fit too: stage-in of its input, the transfer of it to MWT2
+        expect(page.locator("#stage")).to_contain_text("input")
+        expect(page.locator("#jobtransfers")).to_contain_text("MWT2_UC_SCRATCHDISK")
+        assert page.evaluate(CUT_TABLES) == []
+        page.screenshot(path=str(SHOTS / "data-job.png"), full_page=True)
         page.get_by_role("link", name=DATASET).click()
         page.wait_for_url("**/dataset/**")
         expect(page.locator("#dsjobs")).to_contain_text(str(pid))
