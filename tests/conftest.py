@@ -19,6 +19,7 @@ from pandawms.db import migrate
 from pandawms.db.engine import Database
 from pandawms.server.app import create_app
 from pandawms.services import queues as queue_service
+from tests.storageservers import s3_server, xrootd_server  # noqa: F401 (session fixtures: ddm, pilot)
 
 BACKENDS = ("sqlite", "postgresql")
 _db_counter = itertools.count()

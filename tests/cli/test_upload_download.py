@@ -17,8 +17,8 @@ from typer.testing import CliRunner, Result
 from pandawms.bench.storageservers import S3Server, XRootDServer
 from pandawms.cli.data import register as register_data
 from pandawms.cli.transfer_data import register as register_transfers
-from tests.ddm.conftest import BUCKET, s3_server, xrootd_server  # noqa: F401 (the session's storage servers)
 from tests.livesupport.live_server import LiveServer, live_server
+from tests.storageservers import BUCKET
 
 SCOPE = "user.alice"
 UNWRITABLE = "file:///sys/pandawms-unwritable"  # no one may create files here, root included
@@ -40,7 +40,7 @@ class Panda:
 
 
 @pytest.fixture
-def world(tmp_path: Path, xrootd_server: XRootDServer) -> Iterator[tuple[Panda, Path, Path]]:  # noqa: F811
+def world(tmp_path: Path, xrootd_server: XRootDServer) -> Iterator[tuple[Panda, Path, Path]]:
     """A server with the scope and RSEs LOCAL_DISK (site A, file://), ROOT_DISK (site B, root://),
     BROKEN_DISK (site B, a file:// prefix nobody can write) and RO_DISK (read-only); A-B distance 1."""
     local = tmp_path / "local-rse"
@@ -223,7 +223,7 @@ def test_storage_config_errors_name_the_field(world: tuple[Panda, Path, Path], t
 def test_s3_upload_and_download_with_a_storage_config(
     world: tuple[Panda, Path, Path],
     tmp_path: Path,
-    s3_server: S3Server,  # noqa: F811
+    s3_server: S3Server,
 ) -> None:
     # given an s3:// RSE on the private moto server and the settings to reach it
     panda, _local, _root = world
