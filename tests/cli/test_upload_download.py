@@ -246,3 +246,13 @@ def test_s3_upload_and_download_with_a_storage_config(
     out = _ok(panda("download", f"{SCOPE}:{path.name}", "--dest", str(dest), "--storage-config", str(config)))
     assert "downloaded from S3_DISK" in out
     assert (dest / SCOPE / path.name).read_bytes() == path.read_bytes()
+
+
+def test_download_never_reads_an_unreadable_rse(world: tuple[Panda, Path, Path], tmp_path: Path) -> None:
+    panda, local, _root = world
+    [path] = _files(tmp_path, 1)
+    _ok(panda("upload", str(path), "--rse", "LOCAL_DISK", "--scope", SCOPE))
+    _ok(panda("rse", "add", "LOCAL_DISK", "--site", "A", "--prefix", local.as_uri(), "--no-read"))
+    result = panda("download", f"{SCOPE}:{path.name}", "--dest", str(tmp_path / "dest"))
+    assert result.exit_code == 1 and "LOCAL_DISK: RSE not available for reading" in result.stderr
+    assert not (tmp_path / "dest" / SCOPE / path.name).exists()
