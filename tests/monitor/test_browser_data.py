@@ -159,3 +159,15 @@ def test_from_the_job_page_to_its_dataset(server: LiveMonitor, browser: Browser)
         page.get_by_role("link", name=DATASET).click()
         page.wait_for_url("**/dataset/**")
         expect(page.locator("#dsjobs")).to_contain_text(str(pid))
+
+
+def test_filter_form_sends_only_the_fields_given(server: LiveMonitor, browser: Browser) -> None:  # noqa: F811
+    with _page_at_1280(browser) as page:
+        page.goto(server.url + "/datasets/")
+        page.locator("form.searchrow input[name=name]").fill("*SingleLep*")
+        page.locator("form.searchrow select[name=type]").select_option("dataset")
+        page.locator("form.searchrow button").click()
+        page.wait_for_url("**/datasets/?name=*")
+        assert page.url.endswith("/datasets/?name=*SingleLep*&type=dataset"), page.url  # no empty ones
+        expect(page.locator("#datasets tbody tr")).to_have_count(1)
+        expect(page.locator("#datasets")).to_contain_text("SingleLep")
