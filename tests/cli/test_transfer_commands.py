@@ -9,29 +9,24 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import typer
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from pandawms.agents.runner import utcnow
 from pandawms.agents.transfers import TransferAgent
-from pandawms.cli.data import register as register_data
 from pandawms.cli.transfers import register
 from pandawms.config import ServerConfig, TransferConfig
 from pandawms.db.engine import Database
 from pandawms.ddm.registry import StorageConfig, build_registry
+from tests.cli.test_data_commands import Panda as DataPanda
 from tests.livesupport.live_server import LiveServer, live_server
 
 
-class Panda:
-    def __init__(self, srv: LiveServer) -> None:
-        self.srv = srv
-        self.app = typer.Typer()
-        register_data(self.app)
-        register(self.app)
-        self.runner = CliRunner()
+class Panda(DataPanda):
+    """The catalog commands and the rule/transfer commands."""
 
-    def __call__(self, *args: str) -> Result:
-        return self.runner.invoke(self.app, [*args, "--server", self.srv.url], env={"COLUMNS": "80"})
+    def __init__(self, srv: LiveServer) -> None:
+        super().__init__(srv)
+        register(self.app)
 
 
 @pytest.fixture

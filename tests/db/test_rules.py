@@ -14,6 +14,7 @@ from pandawms.core.data import DID, DIDType
 from pandawms.core.errors import InvalidInput, NotFound
 from pandawms.core.states import ReplicaStatus, RuleStatus, TransferStatus
 from pandawms.db import replicas as replicas_db
+from pandawms.db import rules as rules_db
 from pandawms.db import transfers as transfers_db
 from pandawms.db.engine import Database
 from pandawms.services import catalog, rules
@@ -24,9 +25,9 @@ from tests.db.transfer_helpers import DATASET, SCOPE, world
 def _state(db: Database) -> tuple[int, int, dict[tuple[DID, str], ReplicaStatus]]:
     """(rules, transfer requests, every replica's status): what a refused call must leave unchanged."""
     with db.read() as conn:
-        n_rules = len(transfers_db.list_rules(conn, None, None, None, 0, 10_000))
+        n_rules = len(rules_db.list_rules(conn, None, None, None, 0, 10_000))
         n_requests = len(transfers_db.list_transfers(conn, None, None, None, 0, 10_000))
-        files = transfers_db.files_of(conn, DATASET)
+        files = rules_db.files_of(conn, DATASET)
         reps = replicas_db.of_files(conn, [f.did for f in files])
     return n_rules, n_requests, {(r.did, r.rse): r.status for r in reps}
 
@@ -115,7 +116,7 @@ def test_a_rule_on_a_container_covers_its_datasets_files(
         rule = rules.add_rule(conn, box, "DST", clock())
     with db.read() as conn:
         reqs = transfers_db.requests_of_rule(conn, rule.id)
-        covering = transfers_db.covering_rules(conn, files[1].did, "DST")
+        covering = rules_db.covering_rules(conn, files[1].did, "DST")
     assert sorted(r.did for r in reqs) == [f.did for f in files]
     assert [r.id for r in covering] == [rule.id]
 

@@ -7,13 +7,16 @@ from __future__ import annotations
 import random
 import threading
 import zlib
+from collections.abc import Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from pandawms.agents.consistency import verify_replicas
-from pandawms.agents.transfers import TransferAgent
+from pandawms.agents.transfers import CopyOutcome, TransferAgent
 from pandawms.config import TransferConfig
 from pandawms.core.data import DID
 from pandawms.core.errors import InvalidInput, NotFound
@@ -33,8 +36,13 @@ CONFIG = TransferConfig(concurrency=4, batch_size=50, lease_seconds=60, backoff_
 REGISTRY = build_registry(StorageConfig())
 
 
-def agent(db: Database, clock: FrozenClock, owner: str = "agent-1") -> TransferAgent:
-    return TransferAgent(db, REGISTRY, CONFIG, owner=owner, clock=clock, rng=random.Random(7))
+@contextmanager
+def agent(db: Database, clock: FrozenClock, owner: str = "agent-1") -> Iterator[TransferAgent]:
+    worker = TransferAgent(db, REGISTRY, CONFIG, owner=owner, clock=clock, rng=random.Random(7))
+    try:
+        yield worker
+    finally:
+        worker.close()
 
 
 def add_rule(db: Database, did: DID, rse: str, clock: FrozenClock, max_attempts: int = 3) -> RuleRecord:
@@ -62,12 +70,9 @@ def test_agent_copies_a_dataset_and_the_rule_becomes_ok(
 ) -> None:
     files = world(db, clock(), tmp_path, 6)
     made = add_rule(db, DATASET, "DST", clock)
-    worker = agent(db, clock)
-    try:
+    with agent(db, clock) as worker:
         assert worker.run_once(clock()) == 6
         assert worker.run_once(clock()) == 0
-    finally:
-        worker.close()
     done = rule(db, made.id)
     assert done.status is RuleStatus.OK and (done.files_ok, done.files_replicating) == (6, 0)
     for i, f in enumerate(files):
@@ -122,11 +127,8 @@ def test_an_expired_lease_makes_the_request_runnable_again(
             == []
         )
     clock.advance(seconds=61)
-    worker = agent(db, clock, "alive-agent")
-    try:
+    with agent(db, clock, "alive-agent") as worker:
         assert worker.run_once(clock()) == 1
-    finally:
-        worker.close()
     (req,) = requests(db)
     assert (req.status, req.attempt, req.method) == (TransferStatus.DONE, 2, TransferMethod.THIRD_PARTY.value)
     with db.write() as conn:  # the dead agent's late answer is refused, not recorded twice
@@ -143,17 +145,11 @@ def test_a_rerun_finds_the_file_a_killed_attempt_left_and_copies_nothing(
     add_rule(db, files[0].did, "DST", clock)
     with db.write() as conn:
         (task,) = transfer_service.claim(conn, "killed", clock(), timedelta(seconds=60), 10)
-    killed = agent(db, clock, "killed")
-    try:  # the copy finished and was renamed into place, then the agent died before recording it
+    with agent(db, clock, "killed") as killed:  # the copy was renamed into place, the agent died then
         assert killed.copy_one(task).failure is None
-    finally:
-        killed.close()
     clock.advance(seconds=61)
-    worker = agent(db, clock, "restarted")
-    try:
+    with agent(db, clock, "restarted") as worker:
         assert worker.run_once(clock()) == 1
-    finally:
-        worker.close()
     (req,) = requests(db)
     assert (req.status, req.method) == (TransferStatus.DONE, TransferMethod.PRESENT.value)
     assert replica_status(db, files[0].did, "DST") is ReplicaStatus.AVAILABLE
@@ -164,8 +160,7 @@ def test_failures_retry_with_backoff_then_the_rule_is_stuck(
 ) -> None:
     files = world(db, clock(), tmp_path, 2, write_files=False)  # the source files are missing
     made = add_rule(db, DATASET, "DST", clock, max_attempts=2)
-    worker = agent(db, clock)
-    try:
+    with agent(db, clock) as worker:
         assert worker.run_once(clock()) == 2
         retrying = requests(db)
         assert {r.status for r in retrying} == {TransferStatus.QUEUED}
@@ -174,8 +169,6 @@ def test_failures_retry_with_backoff_then_the_rule_is_stuck(
         assert rule(db, made.id).status is RuleStatus.REPLICATING
         clock.advance(seconds=11)
         assert worker.run_once(clock()) == 2
-    finally:
-        worker.close()
     stuck = rule(db, made.id)
     assert stuck.status is RuleStatus.STUCK and (stuck.files_stuck, stuck.files_replicating) == (2, 0)
     assert "NotFound" in stuck.error
@@ -187,11 +180,8 @@ def test_failures_retry_with_backoff_then_the_rule_is_stuck(
         (tmp_path / "SRC" / f.did.scope / f.did.name).write_bytes(payload(i))
     again = add_rule(db, DATASET, "DST", clock)
     assert rule(db, made.id).status is RuleStatus.REPLICATING
-    worker = agent(db, clock)
-    try:
+    with agent(db, clock) as worker:
         worker.run_once(clock())
-    finally:
-        worker.close()
     assert rule(db, made.id).status is RuleStatus.OK and rule(db, again.id).status is RuleStatus.OK
 
 
@@ -199,11 +189,8 @@ def test_two_rules_on_one_file_copy_it_once(db: Database, clock: FrozenClock, tm
     files = world(db, clock(), tmp_path, 3)
     first = add_rule(db, DATASET, "DST", clock)
     second = add_rule(db, files[1].did, "DST", clock)
-    worker = agent(db, clock)
-    try:
+    with agent(db, clock) as worker:
         assert worker.run_once(clock()) == 3
-    finally:
-        worker.close()
     assert len(requests(db)) == 3
     assert rule(db, first.id).status is RuleStatus.OK
     ok = rule(db, second.id)
@@ -215,8 +202,7 @@ def test_a_corrupt_replica_is_detected_marked_bad_and_copied_again(
 ) -> None:
     files = world(db, clock(), tmp_path, 3)
     made = add_rule(db, DATASET, "DST", clock)
-    worker = agent(db, clock)
-    try:
+    with agent(db, clock) as worker:
         worker.run_once(clock())
         broken = tmp_path / "DST" / files[2].did.scope / files[2].did.name
         broken.write_bytes(b"garbage" * 10)
@@ -229,8 +215,6 @@ def test_a_corrupt_replica_is_detected_marked_bad_and_copied_again(
         assert rule(db, made.id).status is RuleStatus.REPLICATING
         assert replica_status(db, files[2].did, "DST") is ReplicaStatus.COPYING
         assert worker.run_once(clock()) == 2
-    finally:
-        worker.close()
     assert broken.read_bytes() == payload(2)
     assert rule(db, made.id).status is RuleStatus.OK
     assert {replica_status(db, f.did, "DST") for f in files} == {ReplicaStatus.AVAILABLE}
@@ -243,11 +227,8 @@ def test_a_corrupt_source_is_declared_bad_and_its_copy_not_kept(
     files = world(db, clock(), tmp_path, 1)
     (tmp_path / "SRC" / files[0].did.scope / files[0].did.name).write_bytes(b"not the file")
     add_rule(db, files[0].did, "DST", clock)
-    worker = agent(db, clock)
-    try:
+    with agent(db, clock) as worker:
         worker.run_once(clock())
-    finally:
-        worker.close()
     (req,) = requests(db)
     assert req.status is TransferStatus.QUEUED and "differs from the catalog" in req.last_error
     assert replica_status(db, files[0].did, "SRC") is ReplicaStatus.BAD
@@ -261,3 +242,47 @@ def test_declare_bad_refuses_unknown_names(db: Database, clock: FrozenClock, tmp
     with pytest.raises(NotFound), db.write() as conn:
         transfer_service.declare_bad(conn, files[0].did, "DST", "lost", clock())
     assert replica_status(db, files[0].did, "SRC") is ReplicaStatus.AVAILABLE
+
+
+def test_a_runner_step_keeps_claiming_as_copies_end(db: Database, clock: FrozenClock, tmp_path: Path) -> None:
+    files = world(db, clock(), tmp_path, 40)
+    made = add_rule(db, DATASET, "DST", clock)
+    config = TransferConfig(concurrency=1, batch_size=35, interval=30)  # at most 16 claimed at once
+    worker = TransferAgent(db, REGISTRY, config, owner="stepper", clock=clock, rng=random.Random(1))
+    try:
+        assert worker.step(clock()) == 35  # the cycle's batch, claimed 16 at a time as slots freed
+        assert worker.step(clock()) == 5
+    finally:
+        worker.close()
+    assert rule(db, made.id).status is RuleStatus.OK
+    assert max(r.attempt for r in requests(db)) == 1 and len(files) == 40
+
+
+def test_a_long_copy_keeps_its_claim_by_renewing_the_lease(
+    db: Database, clock: FrozenClock, tmp_path: Path
+) -> None:
+    files = world(db, clock(), tmp_path, 1)
+    add_rule(db, files[0].did, "DST", clock)
+    config = TransferConfig(lease_seconds=60, interval=0.05)
+    worker = TransferAgent(db, REGISTRY, config, owner="slow", clock=clock, rng=random.Random(1))
+    with db.write() as conn:
+        (task,) = transfer_service.claim(conn, "slow", clock(), timedelta(seconds=60), 1)
+    running: Future[CopyOutcome] = Future()  # a copy that has not ended yet
+    worker._pending[running] = task
+    try:
+        assert worker.step(clock.advance(seconds=31)) == 0  # past half the lease: renewed, still running
+        with db.write() as conn:
+            assert (
+                transfer_service.claim(conn, "other", clock.advance(seconds=40), timedelta(seconds=60), 1)
+                == []
+            )
+        (req,) = requests(db)
+        assert req.lease_owner == "slow" and req.lease_until == clock() - timedelta(seconds=40) + timedelta(
+            seconds=60
+        )
+        running.set_result(CopyOutcome(TransferMethod.STREAMED.value, 2000))
+        assert worker.step(clock()) == 1
+    finally:
+        worker.close()
+    (req,) = requests(db)
+    assert (req.status, req.attempt) == (TransferStatus.DONE, 1)

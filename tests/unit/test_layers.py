@@ -148,11 +148,13 @@ KNOWN_WRITERS = {
     ("db/catalog.py", "write_did_status"),
     ("db/replicas.py", "insert_replicas"),
     ("db/replicas.py", "write_replica_status"),
-    ("db/transfers.py", "insert_rule"),
-    ("db/transfers.py", "write_rule_status"),
+    ("db/rules.py", "insert_rule"),
+    ("db/rules.py", "write_rule_status"),
     ("db/transfers.py", "insert_transfers"),
     ("db/transfers.py", "claim_transfers"),
     ("db/transfers.py", "write_transfer_status"),
+    ("db/transfers.py", "finish_transfers"),
+    ("db/transfers.py", "copying_to_available"),
 }
 
 

@@ -14,9 +14,10 @@ import logging
 import os
 import random
 import socket
+import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -39,6 +40,7 @@ from pandawms.services.lifecycle import Outcome
 from pandawms.services.transfers import CopyTask, Failure
 
 log = logging.getLogger("pandawms.agents.transfers")
+IN_FLIGHT_PER_THREAD = 16  # claimed copies per copy thread at most (queued ones wait, their lease running)
 
 
 def storage_config(settings: StorageSettings) -> StorageConfig:
@@ -91,17 +93,60 @@ class TransferAgent:
         self.spool_dir = spool_dir
         self.policy = RetryPolicy(config.backoff_base, config.backoff_cap)
         self._pool = ThreadPoolExecutor(config.concurrency, thread_name_prefix="panda-transfer")
+        self._pending: dict[Future[CopyOutcome], CopyTask] = {}
 
     def run_once(self, now: datetime) -> int:
-        """One cycle: claim up to batch_size requests, copy them, record each; returns how many ended."""
+        """One whole cycle, waiting for every copy: claim up to batch_size requests, copy them, record
+        them as they end; returns how many ended (tests and one-shot use; the server runs ``step``)."""
+        self._claim(now, self.config.batch_size)
+        ended = 0
+        while self._pending:
+            ended += self._record_ended(None)
+        return ended
+
+    def step(self, now: datetime) -> int:
+        """One runner cycle that never holds the runner longer than ``interval``: claim up to batch_size
+        requests, as slots free up (at most IN_FLIGHT_PER_THREAD x concurrency claimed and not ended, so
+        a claim does not wait in the queue past its lease), and record copies as they end. Copies still
+        running at the deadline keep their lease and are recorded by the next cycle."""
+        deadline = time.monotonic() + self.config.interval
+        self._renew(now)
+        budget, ended = self.config.batch_size, 0
+        cap = IN_FLIGHT_PER_THREAD * self.config.concurrency
+        while True:
+            at = now if budget == self.config.batch_size else self.clock()
+            budget -= self._claim(at, min(budget, cap - len(self._pending)))
+            remaining = deadline - time.monotonic()
+            if not self._pending or remaining <= 0:
+                return ended
+            ended += self._record_ended(remaining)
+
+    def _renew(self, now: datetime) -> None:
+        """Claims older than half their lease, still copying or waiting for a thread, get a new lease."""
+        lease = timedelta(seconds=self.config.lease_seconds)
+        old = [t.request.id for t in self._pending.values() if t.renew_after(lease) <= now]
+        if old:
+            with self.db.write() as conn:
+                transfer_service.extend_leases(conn, self.owner, old, now, lease)
+            for future, task in list(self._pending.items()):
+                if task.request.id in old:
+                    self._pending[future] = task.renewed(now)
+
+    def _claim(self, now: datetime, limit: int) -> int:
+        if limit <= 0:
+            return 0
         lease = timedelta(seconds=self.config.lease_seconds)
         with self.db.write() as conn:
-            tasks = transfer_service.claim(conn, self.owner, now, lease, self.config.batch_size)
-        pending = {self._pool.submit(self.copy_one, t): t for t in tasks}
-        while pending:  # record what has ended, together: copies that end at once share a transaction
-            ended, _ = wait(pending, return_when=FIRST_COMPLETED)
-            self.record([(pending.pop(f), f.result()) for f in ended])
+            tasks = transfer_service.claim(conn, self.owner, now, lease, limit)
+        self._pending.update({self._pool.submit(self.copy_one, t): t for t in tasks})
         return len(tasks)
+
+    def _record_ended(self, timeout: float | None) -> int:
+        """Wait (up to ``timeout``) for a copy to end, then record every copy that has ended, together:
+        copies that end at once share one short transaction (group commit)."""
+        ended, _ = wait(self._pending, timeout=timeout, return_when=FIRST_COMPLETED)
+        self.record([(self._pending.pop(f), f.result()) for f in ended])
+        return len(ended)
 
     def copy_one(self, task: CopyTask) -> CopyOutcome:
         """Run one copy (never raises: every error becomes the request's failure)."""
@@ -145,6 +190,8 @@ class TransferAgent:
     def record(self, results: list[tuple[CopyTask, CopyOutcome]]) -> None:
         """Results in one short transaction: the copies done in bulk, each failure on its own; a lease
         lost meanwhile is logged, not recorded."""
+        if not results:
+            return
         now = self.clock()
         done = [
             Finished(t.request.id, t.source_rse, o.bytes, o.method) for t, o in results if o.failure is None
@@ -163,6 +210,9 @@ class TransferAgent:
             log.warning("transfer %d not recorded: %s", request_id, reason)
 
     def close(self) -> None:
+        """Wait for the copies in flight and record them, then stop the threads."""
+        while self._pending:
+            self._record_ended(None)
         self._pool.shutdown(wait=True)
 
 
@@ -172,7 +222,7 @@ def transfer_agent(db: Database, config: ServerConfig) -> Agent:
     spool = config.data_dir.expanduser() / "spool"
     spool.mkdir(parents=True, exist_ok=True)
     loop = TransferAgent(db, registry, config.transfers, spool_dir=spool)
-    return Agent("transfers", config.transfers.interval, loop.run_once)
+    return Agent("transfers", config.transfers.interval, loop.step)
 
 
 def rule_expiry_agent(db: Database, config: TransferConfig) -> Agent:

@@ -135,7 +135,7 @@ def _server_config(s3: S3Server, concurrency: int) -> str:
         [
             "[server]",
             "[server.transfers]",
-            "interval = 0.02",
+            "interval = 1.0",
             "batch_size = 1000",
             f"concurrency = {concurrency}",
             "[server.storage]",

@@ -9,9 +9,10 @@ the current status (services.lifecycle.Outcome, as for jobs and workers).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection
@@ -31,9 +32,11 @@ from pandawms.core.states import (
 from pandawms.core.transfers import TransferRecord
 from pandawms.db import catalog as catalog_db
 from pandawms.db import replicas as replicas_db
+from pandawms.db import rules as rules_db
 from pandawms.db import transfers as transfers_db
 from pandawms.db.replicas import NewReplica
-from pandawms.db.transfers import Finished, NewRule, NewTransfer
+from pandawms.db.rules import NewRule
+from pandawms.db.transfers import Finished, NewTransfer
 from pandawms.services.lifecycle import Outcome
 
 
@@ -94,21 +97,36 @@ def transition_replica(
 
 def create_rule(conn: Connection, new: NewRule, now: datetime) -> int:
     """A new rule in the status its counters give (ok when nothing is left to copy)."""
-    return transfers_db.insert_rule(conn, new, now)
+    return rules_db.insert_rule(conn, new, now)
 
 
 def transition_rule(conn: Connection, rule_id: int, target: RuleStatus, now: datetime) -> DataTransition:
     """Move one rule along RULE_TRANSITIONS; NotFound if there is no such rule."""
-    rec = transfers_db.get_rule(conn, rule_id, lock=True)
+    rec = rules_db.get_rule(conn, rule_id, lock=True)
     if rec is None:
         raise NotFound(f"no rule {rule_id}")
-    if rec.status is target:
-        return DataTransition(Outcome.NOOP, target.value, f"rule {rule_id} is already {target.value}")
-    if not rule_allowed(rec.status, target):
-        reason = f"rule {rule_id} is {rec.status.value}: it cannot become {target.value}"
-        return DataTransition(Outcome.REJECTED, rec.status.value, reason)
-    if not transfers_db.write_rule_status(conn, rule_id, rec.status, target, now):
-        return DataTransition(Outcome.REJECTED, rec.status.value, f"rule {rule_id} changed concurrently")
+    return _move(
+        f"rule {rule_id}",
+        rec.status,
+        target,
+        rule_allowed(rec.status, target),
+        lambda: rules_db.write_rule_status(conn, rule_id, rec.status, target, now),
+    )
+
+
+def _move(
+    what: str, current: StrEnum, target: StrEnum, allowed: bool, write: Callable[[], bool]
+) -> DataTransition:
+    """The shared steps of a rule's or request's move: a repeat is a no-op, the table may refuse, and the
+    compare-and-set ``write`` may find the row changed meanwhile."""
+    if current is target:
+        return DataTransition(Outcome.NOOP, target.value, f"{what} is already {target.value}")
+    if not allowed:
+        return DataTransition(
+            Outcome.REJECTED, current.value, f"{what} is {current.value}: it cannot become {target.value}"
+        )
+    if not write():
+        return DataTransition(Outcome.REJECTED, current.value, f"{what} changed concurrently")
     return DataTransition(Outcome.ACCEPTED, target.value)
 
 
@@ -143,16 +161,13 @@ def transition_transfer(
         holder = rec.lease_owner or "no lease"
         reason = f"request {request_id} is {rec.status.value} under {holder}, not {owner}"
         return DataTransition(Outcome.REJECTED, rec.status.value, reason)
-    if rec.status is target:
-        return DataTransition(Outcome.NOOP, target.value, f"request {request_id} is already {target.value}")
-    if not transfer_allowed(rec.status, target):
-        reason = f"request {request_id} is {rec.status.value}: it cannot become {target.value}"
-        return DataTransition(Outcome.REJECTED, rec.status.value, reason)
-    if not transfers_db.write_transfer_status(conn, request_id, rec.status, target, now, fields or {}):
-        return DataTransition(
-            Outcome.REJECTED, rec.status.value, f"request {request_id} changed concurrently"
-        )
-    return DataTransition(Outcome.ACCEPTED, target.value)
+    return _move(
+        f"request {request_id}",
+        rec.status,
+        target,
+        transfer_allowed(rec.status, target),
+        lambda: transfers_db.write_transfer_status(conn, request_id, rec.status, target, now, fields or {}),
+    )
 
 
 def finish_transfers(

@@ -29,9 +29,11 @@ from pandawms.core.transfers import (
 from pandawms.db import catalog as catalog_db
 from pandawms.db import replicas as replicas_db
 from pandawms.db import rses as rses_db
+from pandawms.db import rules as rules_db
 from pandawms.db import transfers as transfers_db
 from pandawms.db.replicas import NewReplica
-from pandawms.db.transfers import NewRule, NewTransfer
+from pandawms.db.rules import NewRule
+from pandawms.db.transfers import NewTransfer
 from pandawms.services import lifecycle_data
 
 DEFAULT_MAX_ATTEMPTS = 3
@@ -61,12 +63,12 @@ def _check_labels(activity: str, account: str, lifetime: timedelta | None, max_a
 def files_of(conn: Connection, did: DID) -> list[FileDID]:
     """The files a rule on ``did`` covers: a file itself, a dataset's files, a container's datasets' files;
     NotFound for an unknown DID."""
-    kind = transfers_db.did_type_of(conn, did)
+    kind = rules_db.did_type_of(conn, did)
     if kind is None:
         raise NotFound(f"no file, dataset or container {did}")
     if kind == "file":
         return list(catalog_db.get_files(conn, [did]).values())
-    return transfers_db.files_of(conn, did)
+    return rules_db.files_of(conn, did)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +138,7 @@ def add_rule(
 
 
 def get_rule(conn: Connection, rule_id: int) -> RuleRecord:
-    rec = transfers_db.get_rule(conn, rule_id)
+    rec = rules_db.get_rule(conn, rule_id)
     if rec is None:
         raise NotFound(f"no rule {rule_id}")
     return rec
@@ -144,12 +146,12 @@ def get_rule(conn: Connection, rule_id: int) -> RuleRecord:
 
 def rules_of(conn: Connection, did: DID) -> list[RuleRecord]:
     """The rules on ``did`` itself (not on its parents), by id."""
-    return transfers_db.rules_of(conn, did)
+    return rules_db.rules_of(conn, did)
 
 
 def statuses(conn: Connection, rule_ids: Sequence[int]) -> dict[int, RuleStatus]:
     """Bulk status look-up (the Activator's); unknown ids are absent from the answer."""
-    return transfers_db.rule_statuses(conn, rule_ids)
+    return rules_db.rule_statuses(conn, rule_ids)
 
 
 def list_rules(
@@ -162,18 +164,23 @@ def list_rules(
     limit: int = 1000,
 ) -> tuple[list[RuleRecord], int | None]:
     """A keyset page of rules by id and the cursor of the next page (None at the end)."""
+    check_page(after, limit)
+    rows = rules_db.list_rules(conn, did, rse, status, after, limit + 1)
+    return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)
+
+
+def check_page(after: int, limit: int) -> None:
+    """A keyset page's cursor and size, named when out of range."""
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit must be 1..{MAX_PAGE}, got {limit}", "limit")
     if after < 0:
         raise InvalidInput(f"after must be >= 0, got {after}", "after")
-    rows = transfers_db.list_rules(conn, did, rse, status, after, limit + 1)
-    return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)
 
 
 def delete_rule(conn: Connection, rule_id: int, now: datetime) -> RuleRecord:
     """Remove a rule. Its queued requests go to another rule that still needs the file, else are dropped
     (their copying replica becomes unavailable); a running copy finishes; existing replicas stay."""
-    rec = transfers_db.get_rule(conn, rule_id, lock=True)
+    rec = rules_db.get_rule(conn, rule_id, lock=True)
     if rec is None:
         raise NotFound(f"no rule {rule_id}")
     drop: list[int] = []
@@ -188,13 +195,13 @@ def delete_rule(conn: Connection, rule_id: int, now: datetime) -> RuleRecord:
         if req.status is TransferStatus.QUEUED:
             lifecycle_data.transition_replica(conn, req.did, rec.rse, ReplicaStatus.UNAVAILABLE, now)
     transfers_db.delete_transfers(conn, drop)
-    transfers_db.delete_rule(conn, rule_id)
+    rules_db.delete_rule(conn, rule_id)
     return rec
 
 
 def expire_rules(conn: Connection, now: datetime, limit: int) -> int:
     """Delete up to ``limit`` rules whose lifetime ended (as delete_rule: replicas stay)."""
-    expired = transfers_db.expired_rules(conn, now, limit)
+    expired = rules_db.expired_rules(conn, now, limit)
     for rule_id in expired:
         delete_rule(conn, rule_id, now)
     return len(expired)
@@ -202,7 +209,7 @@ def expire_rules(conn: Connection, now: datetime, limit: int) -> int:
 
 def _heir(conn: Connection, did: DID, rse: str, leaving: int) -> int | None:
     """Another rule covering ``did`` at ``rse`` without its own request for it."""
-    for other in transfers_db.covering_rules(conn, did, rse):
+    for other in rules_db.covering_rules(conn, did, rse):
         if other.id != leaving and not transfers_db.requests_for(conn, [did], rse, rule_id=other.id):
             return other.id
     return None
@@ -228,9 +235,9 @@ def files_moved(
     """file_moved for many files at once: one counter update per covering rule."""
     delta = counter_delta(old, new)
     touched = []
-    for rule, covered in transfers_db.covering(conn, files, rse, lock=True):
+    for rule, covered in rules_db.covering(conn, files, rse, lock=True):
         change = scaled(delta, len(covered))
-        transfers_db.add_counts(conn, rule.id, change, error if new is FileState.STUCK else None, now)
+        rules_db.add_counts(conn, rule.id, change, error if new is FileState.STUCK else None, now)
         counters = RuleCounters(rule.files_ok, rule.files_replicating, rule.files_stuck)
         target = rule_status(add_counters(counters, change))
         if target is not rule.status:

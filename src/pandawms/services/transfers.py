@@ -30,13 +30,13 @@ from pandawms.core.transfers import (
 from pandawms.db import catalog as catalog_db
 from pandawms.db import replicas as replicas_db
 from pandawms.db import rses as rses_db
+from pandawms.db import rules as rules_db
 from pandawms.db import transfers as transfers_db
 from pandawms.db.transfers import Finished, NewTransfer
 from pandawms.services import lifecycle_data, rules
 from pandawms.services.lifecycle import Outcome
 from pandawms.services.lifecycle_data import DataTransition
 
-MAX_PAGE = 10_000
 ERROR_LENGTH = 500
 
 
@@ -51,6 +51,14 @@ class CopyTask:
     source_rse: str = ""
     src_url: str = ""
     problem: str = ""
+    leased_at: datetime | None = None  # when the claim or its last renewal was made
+
+    def renew_after(self, lease: timedelta) -> datetime:
+        """When the lease is half used: the agent renews it then if the copy is still running."""
+        return (self.leased_at or self.request.started_at or self.request.next_attempt_at) + lease / 2
+
+    def renewed(self, now: datetime) -> CopyTask:
+        return replace(self, leased_at=now)
 
 
 def claim(conn: Connection, owner: str, now: datetime, lease: timedelta, limit: int) -> list[CopyTask]:
@@ -75,6 +83,13 @@ def claim(conn: Connection, owner: str, now: datetime, lease: timedelta, limit: 
             src_url = choice.rse.url(replica_path(req.did))
             tasks.append(replace(task, source_rse=choice.rse.name, src_url=src_url))
     return tasks
+
+
+def extend_leases(
+    conn: Connection, owner: str, request_ids: Sequence[int], now: datetime, lease: timedelta
+) -> int:
+    """Copies still running keep their claims for another ``lease`` (an agent that dies stops renewing)."""
+    return transfers_db.extend_leases(conn, owner, request_ids, now + lease, now)
 
 
 def record_done(
@@ -181,7 +196,7 @@ def declare_bad(conn: Connection, did: DID, rse: str, reason: str, now: datetime
     moved = lifecycle_data.transition_replica(conn, did, rse, ReplicaStatus.BAD, now)
     if moved.outcome is not Outcome.ACCEPTED:
         return BadDeclared(moved)
-    needing = transfers_db.covering_rules(conn, did, rse)
+    needing = rules_db.covering_rules(conn, did, rse)
     if not needing:
         return BadDeclared(moved)
     rules.file_moved(conn, did, rse, old, FileState.REPLICATING, now)
@@ -236,11 +251,8 @@ def list_transfers(
     limit: int = 1000,
 ) -> tuple[list[TransferRecord], int | None]:
     """A keyset page of requests by id (filtered by rule, status, RSE at either end) and the next cursor."""
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput(f"limit must be 1..{MAX_PAGE}, got {limit}", "limit")
-    if after < 0:
-        raise InvalidInput(f"after must be >= 0, got {after}", "after")
-    if rule_id is not None and transfers_db.get_rule(conn, rule_id) is None:
+    rules.check_page(after, limit)
+    if rule_id is not None and rules_db.get_rule(conn, rule_id) is None:
         raise NotFound(f"no rule {rule_id}")
     rows = transfers_db.list_transfers(conn, rule_id, status, rse, after, limit + 1)
     return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)
