@@ -73,6 +73,10 @@ def _cases() -> dict[tuple[str, str], Callable[[TestClient, object], httpx.Respo
         ("POST", "/replica/add"): _post(
             "/replica/add", {"rse": "OTHER_DISK", "files": [FILE], "state": "copying"}
         ),
+        ("GET", "/did/get_files"): _get("/did/get_files", dids=[FILE, "cat.world:nope.root"]),
+        ("POST", "/replica/add_files"): _post(
+            "/replica/add_files", {"rse": "OTHER_DISK", "files": files("cat.world", 1, start=60)}
+        ),
     }
     calls |= _transfer_cases()
     return {(method, f"{API}{path}"): call for (method, path), call in calls.items()}
@@ -113,3 +117,23 @@ def _transfer_cases() -> dict[tuple[str, str], Callable[[TestClient, object], ht
 
 
 DATA_CASES = _cases()
+
+
+def _monitor_page(url: str) -> Callable[[TestClient, object], httpx.Response]:
+    def call(client: TestClient, _world_: object) -> httpx.Response:
+        _world(client)
+        resp: httpx.Response = client.get(url, params={"json": ""})
+        return resp
+
+    return call
+
+
+# the monitor's data pages (JSON twins) over the same world
+DATA_CASES.update(
+    {
+        ("GET", "/datasets/"): _monitor_page("/datasets/"),
+        ("GET", "/dataset/{did}/"): _monitor_page(f"/dataset/{DS}/"),
+        ("GET", "/rses/"): _monitor_page("/rses/"),
+        ("GET", "/rse/{name}/"): _monitor_page("/rse/WORLD_DISK/"),
+    }
+)

@@ -62,3 +62,28 @@ def test_unknown_objects_are_404(mon: TestClient, url: str) -> None:
     resp = mon.get(url + "?json")
     assert resp.status_code == 404 and "not found" in resp.json()["error"]
     assert mon.get(url).status_code == 404
+
+
+DATA_BAD = [
+    ("/datasets/?state=opn", "state", "unknown value 'opn'"),
+    ("/datasets/?type=file", "type", "unknown value 'file'"),
+    ("/datasets/?scope=bad/scope", "scope", "bad scope"),
+    ("/datasets/?name=a;b", "name", "wildcard"),
+    ("/datasets/?cursor=nocolon", "cursor", "expected scope:name"),
+    ("/datasets/?display_limit=0", "display_limit", "out of range"),
+    ("/datasets/?jobstatus=running", "jobstatus", "unknown parameter"),
+    ("/dataset/nocolon/", "did", "expected scope:name"),
+    ("/dataset/mc23:-bad/", "did", "bad name"),
+    ("/dataset/mc23:x/?cursor=x", "cursor", "expected scope:name"),
+    ("/rses/?hours=1", "hours", "unknown parameter"),
+]
+
+
+@pytest.mark.parametrize(("url", "param", "text"), DATA_BAD, ids=[b[0] for b in DATA_BAD])
+def test_bad_data_page_parameter_is_400_naming_it(mon: TestClient, url: str, param: str, text: str) -> None:
+    test_bad_parameter_is_400_naming_it(mon, url, param, text)
+
+
+@pytest.mark.parametrize("url", ["/dataset/mc23:nothing/", "/rse/NOPE/"])
+def test_unknown_dataset_or_rse_is_404(mon: TestClient, url: str) -> None:
+    test_unknown_objects_are_404(mon, url)

@@ -25,7 +25,8 @@ ALLOWED = {
     "server": {"core", "protocol", "services", "agents", "config", "db", "monitor"},
     "pilot": {"core", "protocol", "ddm"},  # the storage back ends for stage-in and stage-out
     "factory": {"core", "protocol"},
-    "cli": {"core", "protocol", "config", "server", "pilot", "factory", "bench", "monitor"},
+    # cli: ddm for panda upload / download (the storage back ends copy the bytes)
+    "cli": {"core", "protocol", "config", "server", "pilot", "factory", "bench", "monitor", "ddm"},
     "bench": {"core", "protocol", "config"},
     "ddm": {"core"},  # storage back ends: pure helpers from core, never db or services
     "monitor": {"core", "protocol", "services", "db", "config"},

@@ -1,13 +1,11 @@
 """Catalog commands, the way rucio's CLI works: ``panda scope``, ``panda dataset create|add|ls|close|
-freeze|rm``, ``panda rse list|add``, ``panda replicas scope:name``. No data moves here (upload and
-download come with the storage back ends); ``dataset add`` registers local files by size and adler32.
+freeze|rm``, ``panda rse list|add``, ``panda replicas scope:name``. No data moves here (``panda upload``
+and ``download`` are in cli/transfer_data.py); ``dataset add`` registers local files by size and adler32.
 Exit codes as in cli/common.py: a refused close/freeze/delete is 1, bad input 2, no server 3.
 """
 
 from __future__ import annotations
 
-import uuid
-import zlib
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +13,8 @@ import typer
 
 from pandawms.cli.client import PandaClient
 from pandawms.cli.common import EXIT_FAILED, AsJson, Server, UsageError, emit_json, fail, session
-from pandawms.core.data import DID, RSEKind, parse_did
+from pandawms.cli.storage import describe_file
+from pandawms.core.data import RSEKind, parse_did
 from pandawms.core.errors import InvalidInput
 from pandawms.protocol import paths
 from pandawms.protocol.data import (
@@ -24,7 +23,6 @@ from pandawms.protocol.data import (
     DIDCreated,
     DIDInfo,
     DIDPage,
-    FileIn,
     FilesAddedOut,
     ReplicaEntry,
     ReplicaPage,
@@ -82,29 +80,6 @@ def dataset_create(
         typer.echo(f"{d.did}\t{kind} {'created' if d.created else 'exists'}")
 
 
-def _describe(path: Path, scope: str) -> FileIn:
-    """A local file's DID: its name as LFN, size and adler32, and a GUID derived from ``scope:lfn`` (unique
-    as the DID is; so registering the same file again is a no-op, not a GUID conflict)."""
-    if not path.is_file():
-        raise UsageError(f"{path}: no such file")
-    try:
-        DID(scope, path.name)  # a clear usage error for a bad scope or an LFN the catalog cannot take
-    except InvalidInput as exc:
-        raise UsageError(f"{path}: {exc}") from None
-    checksum, size = 1, 0
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            checksum = zlib.adler32(chunk, checksum)
-            size += len(chunk)
-    return FileIn(
-        scope=scope,
-        name=path.name,
-        bytes=size,
-        adler32=f"{checksum:08x}",
-        guid=str(uuid.uuid5(uuid.NAMESPACE_URL, f"did:{scope}:{path.name}")),
-    )
-
-
 @dataset_app.command("add")
 def dataset_add(
     dataset: Annotated[str, typer.Argument(help="The open dataset (scope:name).")],
@@ -119,7 +94,7 @@ def dataset_add(
     """Register local files (name = LFN, size, adler32) into a dataset, 10,000 per call."""
     with session("dataset add", server) as client:
         did = _did(dataset)
-        entries = [_describe(p, scope or did.split(":", 1)[0]) for p in files]
+        entries = [describe_file(p, scope or did.split(":", 1)[0]) for p in files]
         totals = FilesAddedOut(dataset=did, added=0, existing=0, attached=0, replicas=0)
         for start in range(0, len(entries), BATCH):
             chunk = [e.model_dump(exclude_none=True) for e in entries[start : start + BATCH]]

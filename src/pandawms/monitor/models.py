@@ -152,6 +152,10 @@ class JobPage(_Model):
     log_message: str = ""
     pilot_log: str = Field("", description="the tail of the pilot log sent with the pilot's updates")
     meta_data: str = Field("", description="the job report (metadata, JSON) the pilot sent")
+    stage: list[StageRow] = Field(default_factory=list, description="stage-in and stage-out of its files")
+    transfers: list[TransferOut] = Field(
+        default_factory=list, description="transfer requests of its files (stage-in to its queue's RSE)"
+    )
 
 
 class GroupErrors(_Model):
@@ -247,3 +251,35 @@ class ErrorBody(BaseModel):
     """A refused request (400 bad parameter, 404 not found), as BigPanDA answers it."""
 
     error: str
+
+
+# -- the job page's data movement (also used by the data pages) ---------------------------------------
+
+
+class TransferOut(_Model):
+    """One transfer request: a file copied to a rule's RSE."""
+
+    request_id: int
+    rule_id: int
+    did: str
+    source_rse: str
+    dest_rse: str
+    state: str = Field(description="queued, submitted (active), done or failed")
+    attempt: int
+    max_attempts: int
+    bytes: int
+    method: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    last_error: str
+    modification_time: datetime
+
+
+class StageRow(_Model):
+    """Where one file of a job must be for stage-in (the queue's input RSE) or goes at stage-out."""
+
+    type: str
+    did: str = Field(description="scope:lfn, empty for a file outside the catalog")
+    rse: str = Field(description="the queue's ddm_input for inputs; destinationSE or ddm_output for outputs")
+    replica: str = Field(description="the replica's state at that RSE, or 'missing'")
+    status: str = Field(description="the job file's own status")

@@ -34,6 +34,7 @@ from pandawms.monitor.models import (
     JobsPage,
     ResourceRow,
 )
+from pandawms.monitor.pages_transfers import job_stage
 from pandawms.monitor.params import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -174,6 +175,7 @@ def job_page(conn: Connection, panda_id: int, logs: LogStore) -> JobPage:
     except NotFound as exc:
         message = str(exc)
     row = job_row(job)
+    stage, transfers = job_stage(conn, job)
     return JobPage(
         job=row,
         files=[f.model_dump(by_alias=True) for f in row.files],
@@ -190,4 +192,6 @@ def job_page(conn: Connection, panda_id: int, logs: LogStore) -> JobPage:
         log_message=message,
         pilot_log=d.report.pilot_log if d.report else "",
         meta_data=d.report.meta_data if d.report else "",
+        stage=stage,
+        transfers=transfers,
     )

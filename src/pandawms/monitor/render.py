@@ -12,6 +12,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from pandawms import __version__
+from pandawms.core.data import dataset_did
+from pandawms.core.errors import InvalidInput
 from pandawms.monitor import style, svg
 from pandawms.monitor.common import link
 from pandawms.monitor.models import Chart
@@ -39,6 +41,15 @@ def _chart(chart: Chart) -> Markup:
     return Markup(svg.render(chart))
 
 
+def _dataset_url(dataset: str, scope: str) -> str:
+    """The dataset page of a job file's dataset, or "" when the name is not a catalog DID."""
+    try:
+        did = dataset_did(dataset, scope)
+    except InvalidInput:
+        return ""
+    return f"/dataset/{quote(str(did), safe=':')}/" if did is not None else ""
+
+
 def _when(t: datetime | None) -> str:
     return "" if t is None else f"{t:%Y-%m-%d %H:%M:%S}"
 
@@ -62,6 +73,7 @@ def environment() -> Environment:
         rate_class=style.rate_class,
         link=link,
         when=_when,
+        dataset_url=_dataset_url,
         q=lambda s: quote(str(s), safe=""),
         version=__version__,
     )

@@ -19,7 +19,7 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from pandawms.core.errors import InvalidInput, NotFound
 from pandawms.db import queues as queues_db
 from pandawms.db.engine import Database
-from pandawms.monitor import models, pages_jobs, pages_overview
+from pandawms.monitor import models, models_data, pages_data, pages_jobs, pages_overview
 from pandawms.monitor.cache import PageCache
 from pandawms.monitor.params import FILTER_PARAMS, LIST_PARAMS, MAX_DB_INT, WINDOW_PARAMS, query_dict
 from pandawms.monitor.render import render
@@ -42,6 +42,10 @@ PARAM_DOCS = {
     "display_limit": "rows listed per page (default 100)",
     "sortby": "time-descending (default), time-ascending, pandaid-descending, pandaid-ascending",
     "cursor": "keyset position of the next page (from nextUrl)",
+    "scope": "datasets of this scope",
+    "name": "dataset/container name pattern (* is a wildcard)",
+    "state": "open, closed, frozen; | ORs",
+    "type": "dataset or container; | ORs",
     "json": "answer with the JSON twin (same as Accept: application/json)",
     "timestamp": "any value: build the page now instead of taking it from the few-seconds page cache",
 }
@@ -129,7 +133,7 @@ def _responses() -> dict[int | str, dict[str, Any]]:
     return {
         200: {"content": {"text/html": {"schema": {"type": "string"}}}},
         400: {"model": models.ErrorBody, "description": "a bad parameter, named in the message"},
-        404: {"model": models.ErrorBody, "description": "no such job, queue or user"},
+        404: {"model": models.ErrorBody, "description": "no such job, queue, user, dataset or RSE"},
     }
 
 
@@ -166,6 +170,15 @@ def build_router(ctx: MonitorContext, cache: PageCache) -> APIRouter:
         ),
         ("/sites/", models.SitesPage, "sites.html", WINDOW_PARAMS, pages_overview.sites_page, "Queues."),
         ("/users/", models.UsersPage, "users.html", WINDOW_PARAMS, pages_overview.users_page, "Users."),
+        (
+            "/datasets/",
+            models_data.DatasetsPage,
+            "datasets.html",
+            pages_data.DATASET_PARAMS,
+            pages_data.datasets_page,
+            "Datasets and containers: files, bytes, replica completeness per RSE.",
+        ),
+        ("/rses/", models_data.RSEsPage, "rses.html", frozenset(), pages_data.rses_page, "Storage elements."),
     ]
     for path, model, template, allowed, build, summary in page_routes:
         _add(router, ctx, cache, path, model, template, frozenset(allowed), build, summary)
@@ -218,6 +231,8 @@ def build_router(ctx: MonitorContext, cache: PageCache) -> APIRouter:
             lambda c, p, n: pages_overview.user_page(c, name, p, n),
         )
 
+    _data_routes(router, ctx, cache)
+
     @router.get("/job", include_in_schema=False)
     @router.get("/job/", summary="Job by id", response_class=RedirectResponse)
     def job_by_id(request: Request) -> Response:
@@ -230,10 +245,43 @@ def build_router(ctx: MonitorContext, cache: PageCache) -> APIRouter:
 
     @router.get("/search/", summary="Quick search", response_class=RedirectResponse)
     def search(request: Request) -> Response:
-        """``q`` (or ``pandaid``, ``queue``, ``user``): a job id, a queue, else a user."""
+        """``q`` (or ``pandaid``, ``queue``, ``user``): a job id, a scope:name DID, a queue, else a user."""
         return _search(request, ctx)
 
     return router
+
+
+def _data_routes(router: APIRouter, ctx: MonitorContext, cache: PageCache) -> None:
+    """The pages of one dataset and one RSE (their lists are in build_router's table)."""
+
+    @router.get(
+        "/dataset/{did}/",
+        response_model=models_data.DatasetPage,
+        responses=_responses(),
+        openapi_extra=_doc(pages_data.DATASET_PAGE_PARAMS | {"json"}),
+    )
+    def dataset(request: Request, did: str) -> Response:
+        """One dataset or container (scope:name): state, files, replicas per RSE, jobs, contents."""
+        return serve(
+            request,
+            ctx,
+            cache,
+            "dataset.html",
+            pages_data.DATASET_PAGE_PARAMS,
+            lambda c, p, n: pages_data.dataset_page(c, did, p, n),
+        )
+
+    @router.get(
+        "/rse/{name}/",
+        response_model=models_data.RSEPage,
+        responses=_responses(),
+        openapi_extra=_doc(frozenset({"json"})),
+    )
+    def rse(request: Request, name: str) -> Response:
+        """One RSE: space, availability, replicas per state, the queues that use it."""
+        return serve(
+            request, ctx, cache, "rse.html", frozenset(), lambda c, p, n: pages_data.rse_page(c, name, p, n)
+        )
 
 
 def _add(
@@ -284,6 +332,8 @@ def _search(request: Request, ctx: MonitorContext) -> Response:
     text = qp.get("q", "").strip()
     if text.isdigit():
         pandaid = text
+    if ":" in text and not pandaid:  # scope:name
+        return RedirectResponse(f"/dataset/{quote(text, safe=':')}/", 302)
     if pandaid:
         try:
             return RedirectResponse(f"/job/{_pid(pandaid)}/", 302)

@@ -49,6 +49,9 @@ RSE_DISTANCES = "/rse/distances"
 RSE_SET_DISTANCES = "/rse/set_distances"
 REPLICA_LIST = "/replica/list"
 REPLICA_ADD = "/replica/add"
+# panda upload / download (protocol/uploads.py)
+DID_GET_FILES = "/did/get_files"
+REPLICA_ADD_FILES = "/replica/add_files"
 
 # Transfer service (Rucio's rules and requests; models in protocol/transfers.py)
 RULE_ADD = "/rule/add"

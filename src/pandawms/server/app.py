@@ -36,6 +36,7 @@ from pandawms.server import (
     routes_queues,
     routes_system,
     routes_transfers,
+    routes_uploads,
 )
 from pandawms.server.bodies import GzipBodies
 from pandawms.server.context import ServerContext
@@ -56,6 +57,7 @@ ROUTERS = (
     routes_harvester.router,
     routes_data.router,
     routes_transfers.router,
+    routes_uploads.router,
 )
 
 

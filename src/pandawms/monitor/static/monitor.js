@@ -41,7 +41,7 @@
   // Empty fields are not sent (the server refuses empty parameters).
   document.querySelectorAll("form.clean").forEach(function (form) {
     form.addEventListener("submit", function () {
-      form.querySelectorAll("input").forEach(function (i) { if (!i.value) { i.disabled = true; } });
+      form.querySelectorAll("input, select").forEach(function (i) { if (!i.value) { i.disabled = true; } });
     });
   });
 })();
