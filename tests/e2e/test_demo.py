@@ -14,6 +14,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -24,6 +25,8 @@ import pytest
 from tests.e2e.conftest import PANDA, free_port, wait_healthy
 
 JOBS = 200
+DATA_JOBS = 8  # cli/demo.DATA_JOBS: jobs reading the uploaded input dataset (job names demo.data.*)
+MC = "job_name NOT LIKE 'demo.data.%'"
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -65,9 +68,9 @@ def test_every_job_is_final_with_the_designed_failures(
     demo_run: tuple[subprocess.CompletedProcess[str], Path],
 ) -> None:
     _, data = demo_run
-    states = _counts(data, "SELECT job_status, count(*) FROM jobs GROUP BY job_status")
+    states = _counts(data, f"SELECT job_status, count(*) FROM jobs WHERE {MC} GROUP BY job_status")
     assert set(states) <= {"finished", "failed"}, states
-    first = _rows(data, "SELECT count(*) FROM jobs WHERE attempt_nr = 1")[0][0]
+    first = _rows(data, f"SELECT count(*) FROM jobs WHERE attempt_nr = 1 AND {MC}")[0][0]
     assert first == JOBS
     bad = sum(1 for i in range(JOBS) if i % 25 in (7, 13, 19))
     # each designed failure fails twice (attempt 1 and its retry); everything else finishes first time
@@ -100,8 +103,9 @@ def test_retries_are_new_attempts_linked_to_their_parents(
 def test_finished_jobs_wrote_real_outputs(demo_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
     _, data = demo_run
     finished = _rows(data, "SELECT panda_id FROM jobs WHERE job_status = 'finished'")
+    mc_finished = _rows(data, f"SELECT panda_id FROM jobs WHERE job_status = 'finished' AND {MC}")
     outputs = sorted((data / "storage").glob("*/mc_pi.*.json"))
-    assert len(outputs) >= len(finished)
+    assert len(outputs) >= len(mc_finished)
     for path in outputs[:20]:
         result = json.loads(path.read_text())
         assert abs(result["pi"] - 3.14159) < 6 * result["error"] + 1e-3, result
@@ -114,6 +118,54 @@ def test_finished_jobs_wrote_real_outputs(demo_run: tuple[subprocess.CompletedPr
     assert len(reports) == len(finished)
     parsed = [json.loads(str(r[0])) for r in reports]
     assert all(p["exitCode"] == 0 and p["nevents"] > 0 for p in parsed), parsed[:3]
+
+
+def test_data_jobs_ran_where_the_data_is_or_waited_for_it(
+    demo_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    done, data = demo_run
+    # given the demo's input dataset uploaded at REMOTE_DISK and one job per input file
+    jobs = _rows(
+        data,
+        "SELECT panda_id, computing_site, core_count, job_status FROM jobs "
+        "WHERE job_name LIKE 'demo.data.%' AND attempt_nr = 1",
+    )
+    assert len(jobs) == DATA_JOBS and {j[3] for j in jobs} == {"finished"}, jobs
+    history = {
+        pid: [
+            str(r[0])
+            for r in _rows(
+                data,
+                f"SELECT job_status FROM job_status_history WHERE panda_id={pid} "
+                "ORDER BY change_time, row_id",
+            )
+        ]
+        for pid, *_ in jobs
+    }
+    remote = [j for j in jobs if j[1] == "REMOTE_SMALL"]
+    # then the single-core jobs that ran at REMOTE_SMALL read their input in place and shipped the output,
+    # and the jobs at the LOCAL queues (the 2-core ones at least) waited in assigned for their inputs
+    assert remote, jobs
+    for pid, site, cores, _ in jobs:
+        if site == "REMOTE_SMALL":
+            assert "assigned" not in history[pid] and "transferring" in history[pid], history[pid]
+        else:
+            assert history[pid][:3] == ["defined", "assigned", "activated"], history[pid]
+        assert site != "REMOTE_SMALL" or cores == 1
+    # and every output is at the destination LOCAL_DISK with the adler32 the catalog holds
+    catalog = _rows(data, "SELECT lfn, adler32 FROM files WHERE scope = 'demo' AND lfn LIKE 'demo.result.%'")
+    assert len(catalog) == DATA_JOBS
+    for lfn, adler in catalog:
+        content = (data / "rses" / "LOCAL_DISK" / "demo" / str(lfn)).read_bytes()
+        assert f"{zlib.adler32(content):08x}" == adler
+        assert "inputs" in json.loads(content)
+    at_local = _rows(
+        data,
+        "SELECT count(*) FROM replicas WHERE rse = 'LOCAL_DISK' AND status = 'available' "
+        "AND lfn LIKE 'demo.result.%'",
+    )
+    assert at_local == [(DATA_JOBS,)]
+    assert "Data: 8 jobs read one input each" in done.stdout
 
 
 def test_every_factory_worker_ended(demo_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
@@ -145,6 +197,15 @@ def test_the_monitor_shows_the_demo_workload(demo_run: tuple[subprocess.Complete
         # when an operator opens the error summary of the last day
         errors = httpx.get(f"{root}/errors/?days=1&json", timeout=30).json()
         page = httpx.get(f"{root}/errors/?days=1", timeout=30)
+        # and a user downloads the data jobs' outputs from the destination RSE
+        dest = data / "downloaded"
+        got = subprocess.run(
+            [*PANDA, "download", "demo:demo.results", "--dest", str(dest), "--server", root],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
     finally:
         server.terminate()
         server.wait(20)
@@ -153,6 +214,8 @@ def test_the_monitor_shows_the_demo_workload(demo_run: tuple[subprocess.Complete
     per_kind = JOBS // 25 * 2
     assert by_code == {("pilot", 1305): per_kind, ("pilot", 1235): per_kind, ("pilot", 1213): per_kind}
     assert page.status_code == 200 and "PAYLOADEXCEEDMAXMEM" in page.text
+    assert got.returncode == 0, got.stdout + got.stderr
+    assert len(list(dest.rglob("demo.result.*.json"))) == DATA_JOBS
 
 
 def test_sigterm_to_the_demo_stops_its_server_and_factory(tmp_path: Path) -> None:

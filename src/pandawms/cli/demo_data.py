@@ -124,22 +124,26 @@ def upload_inputs(panda: Sequence[str], data_dir: Path, server: str, n: int, see
     lfns = [f"demo.input.{i:03d}.dat" for i in range(n)]
     for lfn in lfns:
         (folder / lfn).write_bytes(rng.randbytes(64 * 1024))
+    env = {**os.environ, "PANDA_URL": server}
+    for cmd in ([*panda, "scope", "add", SCOPE], [*panda, "dataset", "create", RESULTS]):
+        _run(cmd, env)
     cmd = [*panda, "upload", *(str(folder / lfn) for lfn in lfns), "--rse", "REMOTE_DISK"]
     cmd += ["--scope", SCOPE, "--dataset", INPUTS]
-    done = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=300, check=False, env={**os.environ, "PANDA_URL": server}
-    )
-    if done.returncode != 0:
-        raise RuntimeError(
-            f"panda upload failed ({done.returncode}): {done.stdout[-1500:]}{done.stderr[-1500:]}"
-        )
+    _run(cmd, env)
     return lfns
+
+
+def _run(cmd: list[str], env: dict[str, str]) -> None:
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False, env=env)
+    if done.returncode != 0:
+        output = done.stdout[-1500:] + done.stderr[-1500:]
+        raise RuntimeError(f"{shlex.join(cmd[2:6])} failed ({done.returncode}): {output}")
 
 
 def data_jobs(lfns: Sequence[str], python: str, seed: int) -> list[dict[str, Any]]:
     """One job per input: the even ones single-core (brokerage sends them where the data is, REMOTE_SMALL),
-    the odd ones 2-core (only LOCAL_MEDIUM has 2 cores: they wait in assigned while the input is copied).
-    Every output goes to demo:demo.results at LOCAL_DISK."""
+    the odd ones 2-core (only the bigger LOCAL queues have 2 cores: they wait in assigned while the input is
+    copied). Every output goes to demo:demo.results at LOCAL_DISK."""
     rng = random.Random(seed)
     jobs = []
     for i, lfn in enumerate(lfns):
@@ -175,11 +179,13 @@ def data_summary(jobs: list[dict[str, Any]], histories: dict[int, list[str]], se
     shipped = sum(1 for h in histories.values() if "transferring" in h)
     return [
         "",
-        f"Data: {len(mine)} jobs read one input each from {INPUTS} (uploaded to REMOTE_DISK):",
-        "  finished per queue: " + ", ".join(f"{q} {n}" for q, n in sorted(ran.items())),
-        f"  {waited} waited in 'assigned' while their input was copied to LOCAL_DISK (a _dis rule);",
-        f"  {shipped} ran at {REMOTE_QUEUE} went 'transferring' while their output went to {DESTINATION}.",
-        f"  {server}/datasets/   {server}/dataset/{RESULTS}/   {server}/rses/",
-        f"  .venv/bin/panda download {RESULTS} --dest results   # the outputs, checked by adler32",
-        "  .venv/bin/panda transfers                           # what the transfer agent copied",
+        f"Data: {len(mine)} jobs read one input each from {INPUTS} (at REMOTE_DISK).",
+        "  Finished per queue: " + ", ".join(f"{q} {n}" for q, n in sorted(ran.items())),
+        f"  {waited} waited in 'assigned' while their input was copied to LOCAL_DISK;",
+        f"  {shipped} went 'transferring' while their output was shipped to {DESTINATION}.",
+        f"  {server}/datasets/",
+        f"  {server}/dataset/{RESULTS}/",
+        f"  {server}/rses/",
+        f"  .venv/bin/panda download {RESULTS} --dest results",
+        "  .venv/bin/panda transfers            # what the transfer agent copied",
     ]
