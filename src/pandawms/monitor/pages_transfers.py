@@ -2,8 +2,8 @@
 done, failed in and out; what arrived recently and at what rate; the latest errors), and a job's stage-in
 and stage-out with the transfer requests of its files.
 
-Transfer requests are read through db/transfers.py (the transfer service's repository) and
-db/monitor_data.py; nothing here writes.
+Rules and requests are read through db/rules.py and db/transfers.py (the transfer service's
+repositories), services/transfers.summary and db/monitor_data.py; nothing here writes.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pandawms.core.transfers import RuleRecord, TransferRecord
 from pandawms.db import monitor_data as mdd
 from pandawms.db import queues as queues_db
 from pandawms.db import replicas as replicas_db
+from pandawms.db import rules as rules_db
 from pandawms.db import transfers as transfers_db
 from pandawms.monitor.models import StageRow, TransferOut
 from pandawms.monitor.models_data import RuleOut, TransferActivity
@@ -74,11 +75,11 @@ def transfer_out(rec: TransferRecord) -> TransferOut:
 
 
 def dataset_rules(conn: Connection, did: DID) -> list[RuleOut]:
-    return [rule_out(r) for r in transfers_db.rules_of(conn, did)]
+    return [rule_out(r) for r in rules_db.rules_of(conn, did)]
 
 
 def rse_rules(conn: Connection, rse: str) -> list[RuleOut]:
-    return [rule_out(r) for r in transfers_db.list_rules(conn, None, rse, None, 0, 100)]
+    return [rule_out(r) for r in rules_db.list_rules(conn, None, rse, None, 0, 100)]
 
 
 def _empty() -> dict[str, int]:
