@@ -28,6 +28,8 @@ class WatchdogConfig:
     transferring_timeout: int = 518400
     activated_expiry: int = 604800
     defined_timeout: int = 14400
+    assigned_timeout: int = 604800  # inputs on their way through a _dis block (its rule lives 7 d)
+    waiting_timeout: int = 604800  # inputs another job has still to produce
     factory_silence: int = 3600  # a factory's workers end as missed after this long without a call from it
     batch_size: int = 1000
 

@@ -150,6 +150,15 @@ def test_replicas_of_a_file_and_pages_of_a_dataset(client: TestClient) -> None:
         400,
         "unknown RSE(s) in rse: NOWHERE",
     )
+    add_rse(client, "RO_DISK", "C", availability_write=False)
+    fails(
+        client.post(f"{API}/replica/add", json={"rse": "RO_DISK", "files": lfns}),
+        409,
+        "RO_DISK is not available for writing",
+    )
+    assert not any(
+        r["rse"] == "RO_DISK" for r in ok(client.get(f"{API}/replica/list", params={"did": DS}))["items"]
+    )
     ghost = {"rse": "B_DISK", "files": ["user.alice:ghost.root"]}
     fails(client.post(f"{API}/replica/add", json=ghost), 400, "not registered files: user.alice:ghost.root")
     fails(

@@ -13,17 +13,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 import pytest
-from mypy_boto3_s3.client import S3Client
 
 from pandawms.bench.storageservers import S3Server, XRootDServer
 from pandawms.ddm.base import StorageBackend
 from pandawms.ddm.registry import BackendRegistry, StorageConfig, build_registry
-from pandawms.ddm.s3 import S3Backend, S3Config
+from pandawms.ddm.s3 import S3Backend
+from tests.storageservers import BUCKET, s3_client, s3_config
 
 KINDS = ("file", "root", "s3")
-BUCKET = "panda-test"
 _counter = itertools.count()
 
 
@@ -40,34 +38,6 @@ class Store:
 
     def url(self, name: str) -> str:
         return self.prefix + name
-
-
-@pytest.fixture(scope="session")
-def xrootd_server() -> Iterator[XRootDServer]:
-    with XRootDServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[S3Server]:
-    with S3Server() as server:
-        s3_client(server).create_bucket(Bucket=BUCKET)
-        yield server
-
-
-def s3_client(server: S3Server) -> S3Client:
-    return boto3.client(
-        "s3",
-        endpoint_url=server.endpoint_url,
-        aws_access_key_id=server.writer.access_key,
-        aws_secret_access_key=server.writer.secret_key,
-        region_name="us-east-1",
-    )
-
-
-def s3_config(server: S3Server, reader: bool = False) -> S3Config:
-    creds = server.reader if reader else server.writer
-    return S3Config(server.endpoint_url, creds.access_key, creds.secret_key)
 
 
 @pytest.fixture(scope="session")

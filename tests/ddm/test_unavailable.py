@@ -12,7 +12,7 @@ import pytest
 from pandawms.bench.storageservers import S3Server, free_port
 from pandawms.ddm.base import NotFound, StorageUnavailable
 from pandawms.ddm.s3 import S3Backend, S3Config
-from tests.ddm.conftest import s3_config
+from tests.storageservers import s3_config
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 

@@ -126,6 +126,7 @@ def test_pilot_command_line(tmp_path: Path) -> None:
         "--disk": "0",
         "--cores": "2",
         "--storage-dir": "/se",
+        "--stageout-attempts": "3",
         "--label": "managed",
     }
 

@@ -97,6 +97,10 @@ def test_job_page_stage_in_out_and_transfers(mon: TestClient, db: Database, cloc
     stage = {(s["type"], s["did"]): (s["rse"], s["replica"]) for s in data["stage"]}
     assert stage[("input", f"{SCOPE}:{entries[0]['name']}")] == ("DISK_C", "copying")
     assert stage[("output", f"{SCOPE}:out.root")] == ("DISK_A", "missing")
-    assert [t["did"] for t in data["transfers"]] == [f"{SCOPE}:{entries[0]['name']}"]
+    # its input's requests: the rule's (done) and the one of its _dis block to Q_C's RSE (queued)
+    assert [(t["did"], t["state"]) for t in data["transfers"]] == [
+        (f"{SCOPE}:{entries[0]['name']}", "queued"),
+        (f"{SCOPE}:{entries[0]['name']}", "done"),
+    ]
     html = mon.get(f"/job/{job['PandaID']}/").text
     assert "Stage-in and stage-out" in html and "Transfers of its files" in html

@@ -88,6 +88,13 @@ def _aliases(model: type[BaseModel]) -> dict[str, str | None]:
     return {name: info.alias for name, info in model.model_fields.items()}
 
 
+# PilotJob's comma-joined legacy lists, derived from its files (not job fields)
+PILOT_FILE_LISTS = {
+    *("guids", "fsizes", "checksums", "scope_in", "real_datasets_in", "ddm_endpoint_in"),
+    *("scope_out", "scope_log", "real_datasets", "ddm_endpoint_out"),
+}
+
+
 @pytest.mark.parametrize(
     ("model", "declared", "wire_of", "extra"),
     [
@@ -97,7 +104,7 @@ def _aliases(model: type[BaseModel]) -> dict[str, str | None]:
             PilotJob,
             PILOT_FIELDS,
             lambda f: f.pilot,
-            {"panda_id", "in_files", "out_files", "log_file", "files"},
+            {"panda_id", "in_files", "out_files", "log_file", "files", *PILOT_FILE_LISTS},
         ),
     ],
     ids=["JobSubmission", "JobRecord", "PilotJob"],

@@ -23,7 +23,7 @@ ALLOWED = {
     "agents": {"core", "db", "services", "protocol", "config", "ddm"},
     # server: db for engine + migrate only; monitor is mounted by create_app
     "server": {"core", "protocol", "services", "agents", "config", "db", "monitor"},
-    "pilot": {"core", "protocol"},
+    "pilot": {"core", "protocol", "ddm"},  # the storage back ends for stage-in and stage-out
     "factory": {"core", "protocol"},
     # cli: ddm for panda upload / download (the storage back ends copy the bytes)
     "cli": {"core", "protocol", "config", "server", "pilot", "factory", "bench", "monitor", "ddm"},

@@ -25,6 +25,8 @@ def rules_from_config(cfg: WatchdogConfig) -> tuple[TimeoutRule, ...]:
         transferring_timeout=cfg.transferring_timeout,
         activated_expiry=cfg.activated_expiry,
         defined_timeout=cfg.defined_timeout,
+        assigned_timeout=cfg.assigned_timeout,
+        waiting_timeout=cfg.waiting_timeout,
     )
 
 

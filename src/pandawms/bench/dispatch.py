@@ -62,14 +62,17 @@ def server_process(
     *,
     config: str | None = None,
     env: dict[str, str] | None = None,
+    queues: str = QUEUE_FILE,
+    rses: str | None = None,
 ) -> Iterator[str]:
     """A real ``panda server`` in its own process; yields its API base URL.
 
     Agents run only when ``config`` (the text of a config file) is given; ``env`` replaces the child's
     environment (e.g. a PYTHONPATH naming another checkout, to measure old and new code side by side).
+    ``queues`` and ``rses`` are the texts of the queue and RSE files.
     """
     port = free_port()
-    (workdir / "queues.toml").write_text(QUEUE_FILE)
+    (workdir / "queues.toml").write_text(queues)
     cmd = [
         sys.executable,
         "-m",
@@ -84,6 +87,9 @@ def server_process(
         "--log-level",
         "warning",
     ]
+    if rses is not None:
+        (workdir / "rses.toml").write_text(rses)
+        cmd += ["--rses", str(workdir / "rses.toml")]
     if config is None:
         cmd.append("--no-agents")
     else:

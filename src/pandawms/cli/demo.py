@@ -3,6 +3,9 @@
 It starts ``panda server`` and ``panda factory`` as real processes, submits Monte Carlo jobs
 (pandawms.examples.mc_pi) with a few that fail on purpose (exit codes, a memory hog, a walltime overrun)
 so retries and error codes show up, follows progress live and prints a summary by state and error code.
+Two sites have their own storage (cli/demo_data.py): an input dataset is uploaded at one, and jobs reading
+it run where the data is or wait in ``assigned`` until their inputs are copied; outputs are shipped to
+LOCAL_DISK and downloadable with ``panda download``.
 ``--once`` exits when the workload is done: 0 if every job reached a final state, 1 if any is stuck.
 """
 
@@ -30,6 +33,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from pandawms.cli import demo_data
 from pandawms.core.states import FINAL_STATES
 from pandawms.protocol.display import STATE_ORDER
 from pandawms.protocol.errorcodes import describe
@@ -40,7 +44,9 @@ DEMO_SERVER_ENV = {
     "PANDA_WATCHDOG_INTERVAL": "2",
     "PANDA_WATCHDOG_LOST_HEARTBEAT": "60",
     "PANDA_WATCHDOG_SENT_TIMEOUT": "120",
+    "PANDA_TRANSFERS_INTERVAL": "1",
 }
+DATA_JOBS = 8
 FACTORY_TOML = """\
 [factory]
 cycle_interval = 2.0
@@ -173,6 +179,16 @@ def _all_jobs(client: httpx.Client) -> list[dict[str, Any]]:
             return out
 
 
+def _histories(client: httpx.Client, jobs: list[dict[str, Any]]) -> dict[int, list[str]]:
+    """The status histories of the data jobs (a few calls)."""
+    out: dict[int, list[str]] = {}
+    for j in jobs:
+        if str(j.get("jobName", "")).startswith(demo_data.JOB_PREFIX):
+            page = client.get("/job/get_description", params={"job_id": j["PandaID"]}).json()["data"]
+            out[j["PandaID"]] = [h["status"] for h in page["history"]]
+    return out
+
+
 def _progress_table(jobs: list[dict[str, Any]], elapsed: float) -> Table:
     by_queue: dict[str, Counter[str]] = {}
     for j in jobs:
@@ -238,10 +254,16 @@ def _exit_on_sigterm() -> None:
 def run_demo(cfg: DemoConfig, console: Console) -> int:
     _exit_on_sigterm()
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
-    queues_file = Path(str(resources.files("pandawms.examples") / "queues.toml"))
+    packaged = (resources.files("pandawms.examples") / "queues.toml").read_text()
+    with demo_data.demo_sites(cfg.data_dir, packaged) as sites:
+        return _run(cfg, console, sites)
+
+
+def _run(cfg: DemoConfig, console: Console, sites: demo_data.DemoSites) -> int:
     factory_file = cfg.data_dir / "factory.toml"
     factory_file.write_text(
         FACTORY_TOML.format(workdir=cfg.data_dir / "factory", storage=cfg.data_dir / "storage")
+        + demo_data.REMOTE_FACTORY_TOML
     )
     api = f"http://127.0.0.1:{cfg.port}/api/v1"
     panda = [sys.executable, "-m", "pandawms.cli.main"]
@@ -254,7 +276,9 @@ def run_demo(cfg: DemoConfig, console: Console) -> int:
         "--data-dir",
         str(cfg.data_dir),
         "--queues",
-        str(queues_file),
+        str(sites.queues_file),
+        "--rses",
+        str(sites.rses_file),
         "--log-level",
         "warning",
     ]
@@ -268,13 +292,21 @@ def run_demo(cfg: DemoConfig, console: Console) -> int:
         root = api.removesuffix("/api/v1")
         console.print(f"server up at {api} (OpenAPI: {api}/docs)")
         console.print(f"[bold]monitor: {root}/[/]  (jobs {root}/jobs/, errors {root}/errors/, live)")
+        lfns = demo_data.upload_inputs(panda, cfg.data_dir, root, DATA_JOBS, cfg.seed)
+        console.print(
+            f"uploaded {len(lfns)} input files to REMOTE_DISK ({sites.remote_kind}) as {demo_data.INPUTS}"
+        )
         workload = build_workload(cfg.jobs, sys.executable, cfg.seed)
         client.post("/job/submit", json={"jobs": workload}).raise_for_status()
         n_bad = sum(1 for i in range(cfg.jobs) if i % 25 in (7, 13, 19))
         console.print(f"submitted {len(workload)} Monte Carlo jobs, {n_bad} of them designed to fail")
+        data = demo_data.data_jobs(lfns, sys.executable, cfg.seed)
+        client.post("/job/submit", json={"jobs": data}).raise_for_status()
+        console.print(f"submitted {len(data)} jobs reading {demo_data.INPUTS}, outputs to LOCAL_DISK")
         with _process(factory_cmd, factory_log, {}):
             jobs = _follow(client, cfg, console)
             console.print(summary(jobs, api))
+            console.print("\n".join(demo_data.data_summary(jobs, _histories(client, jobs), root)))
             stuck = [j for j in jobs if j["jobStatus"] not in FINAL]
             if stuck:
                 console.print(

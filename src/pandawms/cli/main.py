@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from pandawms import __version__
+from pandawms.cli.bench_data import bench_submit_inputs
 from pandawms.cli.data import register as register_data_commands
 from pandawms.cli.transfer_data import register as register_upload_commands
 from pandawms.cli.transfers import register as register_transfer_commands
@@ -106,6 +107,8 @@ def pilot(
     kill_grace: Annotated[float, _pilot_flag("kill_grace")] = _PILOT.kill_grace,
     looping_timeout: Annotated[float, _pilot_flag("looping_timeout")] = _PILOT.looping_timeout,
     storage_dir: Annotated[Path | None, _pilot_flag("storage_dir")] = _PILOT.storage_dir,
+    storage_config: Annotated[Path | None, _pilot_flag("storage_config")] = _PILOT.storage_config,
+    stageout_attempts: Annotated[int, _pilot_flag("stageout_attempts")] = _PILOT.stageout_attempts,
     max_empty: Annotated[int, _pilot_flag("max_empty")] = _PILOT.max_empty_acquires,
     label: Annotated[str | None, _pilot_flag("label")] = _PILOT.prod_source_label,
 ) -> None:
@@ -125,6 +128,8 @@ def pilot(
         kill_grace=kill_grace,
         looping_timeout=looping_timeout,
         storage_dir=storage_dir,
+        storage_config=storage_config,
+        stageout_attempts=stageout_attempts,
         max_empty_acquires=max_empty,
         prod_source_label=label,
     )
@@ -254,6 +259,9 @@ def bench_dispatch(
         return
     for key, value in result.as_dict().items():
         typer.echo(f"{key:>15}: {value}")
+
+
+bench_app.command("submit-inputs")(bench_submit_inputs)
 
 
 @bench_app.command("transfers")

@@ -13,6 +13,7 @@ from types import MappingProxyType
 
 from pandawms.core.dispatch import TEST_LABELS  # the labels a queue in status test takes (one definition)
 from pandawms.core.ids import QueueName
+from pandawms.core.locality import Locality, data_refusal, locality_weight
 from pandawms.core.specs import ProdSourceLabel, QueueLoad, QueueSpec, QueueStatus, ResourceRequest
 
 _NO_LOAD = QueueLoad()
@@ -42,11 +43,12 @@ class BrokerageDecision:
 
     ranked: tuple[tuple[QueueName, float], ...]
     rejected: Mapping[QueueName, Rejection] = field(hash=False)
+    notes: Mapping[QueueName, str] = field(default_factory=dict, hash=False)  # data locality per ranked queue
 
     def __post_init__(self) -> None:
-        # Freeze whatever mapping the caller gave, in queue-name order, so the decision is immutable.
-        frozen = MappingProxyType(dict(sorted(self.rejected.items())))
-        object.__setattr__(self, "rejected", frozen)
+        # Freeze whatever mappings the caller gave, in queue-name order, so the decision is immutable.
+        object.__setattr__(self, "rejected", MappingProxyType(dict(sorted(self.rejected.items()))))
+        object.__setattr__(self, "notes", MappingProxyType(dict(sorted(self.notes.items()))))
 
     @property
     def chosen(self) -> QueueName | None:
@@ -64,7 +66,8 @@ class BrokerageDecision:
         if not self.ranked:
             return f"no queue: {reasons or 'no queues configured'}"
         name, weight = self.ranked[0]
-        head = f"chosen {name} (weight {weight:.4g})"
+        note = f"; {self.notes[name]}" if name in self.notes else ""
+        head = f"chosen {name} (weight {weight:.4g}{note})"
         return f"{head}; rejected: {reasons}" if reasons else head
 
 
@@ -165,25 +168,47 @@ def check_queue(request: BrokerageRequest, queue: QueueSpec, load: QueueLoad) ->
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class DataView:
+    """A job's catalog inputs seen from each queue, and the RSEs that take no writes (no transfers in)."""
+
+    localities: Mapping[QueueName, Locality]
+    unwritable: frozenset[str] = frozenset()
+
+    def refusal(self, queue: QueueSpec) -> Rejection | None:
+        refused = data_refusal(queue, self.localities[queue.name], queue.ddm_input not in self.unwritable)
+        return Rejection(*refused) if refused is not None else None
+
+
 def broker(
-    request: BrokerageRequest, queues: Sequence[QueueSpec], loads: Mapping[QueueName, QueueLoad]
+    request: BrokerageRequest,
+    queues: Sequence[QueueSpec],
+    loads: Mapping[QueueName, QueueLoad],
+    data: DataView | None = None,
 ) -> BrokerageDecision:
     """Rank every acceptable queue by weight (descending, ties by name) and give every other queue a reason.
 
-    Queues missing from ``loads`` count as empty. Raises ValueError if two queues share a name.
+    With ``data`` (a job with catalog inputs) the weight follows the inputs (core.locality) and each
+    ranked queue gets a note saying how much is there. Queues missing from ``loads`` count as empty.
+    Raises ValueError if two queues share a name.
     """
     accepted: list[tuple[QueueName, float]] = []
     rejected: dict[QueueName, Rejection] = {}
+    notes: dict[QueueName, str] = {}
     seen: set[QueueName] = set()
     for queue in queues:
         if queue.name in seen:
             raise ValueError(f"queue {queue.name!r} is listed twice")
         seen.add(queue.name)
         load = loads.get(queue.name, _NO_LOAD)
-        rejection = check_queue(request, queue, load)
-        if rejection is None:
+        rejection = check_queue(request, queue, load) or (data.refusal(queue) if data else None)
+        if rejection is not None:
+            rejected[queue.name] = rejection
+        elif data is None:
             accepted.append((queue.name, queue_weight(load)))
         else:
-            rejected[queue.name] = rejection
+            loc = data.localities[queue.name]
+            accepted.append((queue.name, locality_weight(load, loc)))
+            notes[queue.name] = loc.reason()
     accepted.sort(key=lambda item: (-item[1], item[0]))
-    return BrokerageDecision(ranked=tuple(accepted), rejected=rejected)
+    return BrokerageDecision(ranked=tuple(accepted), rejected=rejected, notes=notes)

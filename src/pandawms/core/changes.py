@@ -35,6 +35,8 @@ class JobChange:
     start_time: datetime | None = None
     end_time: datetime | None = None
     report: PilotReport | None = None  # what a pilot's update_job sent (heartbeat fields and metrics)
+    dispatch_dblock: str | None = None  # the _dis block of a job the Setupper assigned
+    destination_dblock: str | None = None  # the _sub block the Adder registered its outputs in
     # Refresh modification_time, the clock the watchdogs read. Off for bookkeeping that must not keep a
     # waiting job alive (a brokerage diagnostic rewritten at every re-brokering attempt).
     touch: bool = True
@@ -49,6 +51,8 @@ class JobChange:
             start_time=self.start_time or (report.start_time if report else None) or start,
             end_time=self.end_time or (report.end_time if report else None) or end,
             report=report,
+            dispatch_dblock=self.dispatch_dblock,
+            destination_dblock=self.destination_dblock,
             touch=self.touch,
         )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -209,8 +209,47 @@ def job_file_did(scope: str, lfn: str, dataset: str = "") -> DID | None:
     return DID(scope, lfn) if scope else None
 
 
+@dataclass(frozen=True, slots=True)
+class FileLocation:
+    """Where a job reads or writes one file: the transfer URL (PanDA's turl) and the RSE that holds it;
+    for an input also the catalog's GUID, size and adler32 (for a job file row that lacks them)."""
+
+    turl: str
+    rse: str
+    guid: str = ""
+    fsize: int = 0
+    adler32: str = ""
+
+
+def pick_replica(urls: Mapping[str, str], preferred: str, nearby: Sequence[str]) -> FileLocation | None:
+    """The replica a job at a queue reads: the one at the queue's ``preferred`` RSE (ddm_input), else the
+    first of ``nearby`` (readable RSEs near the queue, closest first; read in place); None if neither."""
+    for rse in (preferred, *nearby):
+        if rse and rse in urls:
+            return FileLocation(urls[rse], rse)
+    return None
+
+
 def dataset_did(dataset: str, scope: str = "") -> DID | None:
     """The DID of a job file row's dataset (``scope:name``, or a bare name in the file's scope)."""
     if ":" in dataset:
         return parse_did(dataset, "dataset")
     return DID(scope, dataset) if dataset and scope else None
+
+
+DATA_SCOPE = "panda"  # the scope of the server's own blocks (_dis), created on demand
+_DIS_NAMESPACE = uuid.UUID("6d1c4f0e-8f2b-4d7e-9a43-1d2f3b4c5e6f")
+
+
+def dis_name(task_id: int | None, now: datetime, panda_id: int) -> str:
+    """A dispatch block's name as PanDA forms it: ``panda.<taskID or 0>.<MM.DD>.GEN.<uuid>_dis<PandaID>``
+    (the first job of its bunch). The uuid comes from the PandaID, so a name is never reused."""
+    uid = uuid.uuid5(_DIS_NAMESPACE, str(panda_id))
+    return f"panda.{task_id or 0}.{now:%m.%d}.GEN.{uid}_dis{panda_id}"
+
+
+def sub_did(dataset: DID, panda_id: int) -> DID:
+    """A job's destination block: ``<dataset>_sub<PandaID>`` beside its output dataset (the dataset part
+    shortened so the name stays within the naming schema's 250 characters)."""
+    suffix = f"_sub{panda_id}"
+    return DID(dataset.scope, dataset.name[: 250 - len(suffix)] + suffix)

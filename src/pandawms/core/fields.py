@@ -202,6 +202,8 @@ JOB_FIELDS: tuple[JobField, ...] = (
         submit=True,
         pilot="destinationSE",
     ),
+    F("dispatch_dblock", "dispatchDBlock", _J, "dispatch_dblock", K.STR, 250, default=""),
+    F("destination_dblock", "destinationDBlock", _J, "destination_dblock", K.STR, 250, default=""),
     F("min_ram_count", "minRamCount", _R, "memory", K.INT, default="0", submit=True, pilot="minRamCount"),
     F("core_count", "coreCount", _R, "cores", K.INT, default="1", submit=True, pilot="coreCount"),
     F("max_walltime", "maxWalltime", _R, "walltime", K.INT, default="0", submit=True, pilot="maxWalltime"),

@@ -191,6 +191,8 @@ class Job:
     metrics: JobMetrics
     trans_exit_code: int | None
     files: tuple[FileSpec, ...] = ()
+    dispatch_dblock: str = ""  # the _dis block bringing its inputs to the queue (PanDA's dispatchDBlock)
+    destination_dblock: str = ""  # the _sub block its outputs are registered in (destinationDBlock)
 
 
 @dataclass(frozen=True, slots=True)

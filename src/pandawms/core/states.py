@@ -70,6 +70,18 @@ def parse_status(value: str) -> JobStatus:
         raise ValueError(f"unknown job status {value!r}; expected one of: {allowed}") from None
 
 
+class FileState(StrEnum):
+    """A job file row's state (reference states.md §4; PanDA's filesTable4 status). Inputs: ready (readable
+    at the queue), pending (a _dis transfer brings it), missing (no replica yet). Outputs: transferring
+    (registered, shipping to the destination), ready (at the destination), failed (the job failed)."""
+
+    READY = "ready"
+    PENDING = "pending"
+    MISSING = "missing"
+    TRANSFERRING = "transferring"
+    FAILED = "failed"
+
+
 class WorkerStatus(StrEnum):
     """Factory worker (pilot slot) states (reference states.md §7)."""
 

@@ -33,8 +33,14 @@ def default_rules(
     transferring_timeout: int,
     activated_expiry: int,
     defined_timeout: int,
+    assigned_timeout: int,
+    waiting_timeout: int,
 ) -> tuple[TimeoutRule, ...]:
-    """The rule table, thresholds in seconds from configuration."""
+    """The rule table, thresholds in seconds from configuration.
+
+    Jobs waiting for data are given PanDA's long limit for the jobsDefined4 states (7 d, states.md §6.1):
+    ``assigned`` while its ``_dis`` rule (7-day lifetime) copies, ``waiting`` while another job produces
+    an input; the clock is the last change of the job (the agents re-checking them do not touch it)."""
     jd, tb = ErrorComponent.JOBDISPATCHER, ErrorComponent.TASKBUFFER
     return (
         TimeoutRule(
@@ -83,8 +89,26 @@ def default_rules(
             f"expired: activated for more than {activated_expiry} s without a pilot",
         ),
         TimeoutRule(
+            "assigned_expiry",
+            (S.ASSIGNED,),
+            timedelta(seconds=assigned_timeout),
+            S.CLOSED,
+            tb,
+            102,
+            f"expired: inputs not at the queue within {assigned_timeout} s",
+        ),
+        TimeoutRule(
+            "waiting_expiry",
+            (S.WAITING,),
+            timedelta(seconds=waiting_timeout),
+            S.CLOSED,
+            tb,
+            102,
+            f"expired: inputs not produced within {waiting_timeout} s",
+        ),
+        TimeoutRule(
             "defined_expiry",
-            (S.DEFINED, S.WAITING, S.ASSIGNED),
+            (S.DEFINED,),
             timedelta(seconds=defined_timeout),
             S.CLOSED,
             tb,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from pandawms.db.schema import brokerage_decisions as bd
 
@@ -21,12 +21,17 @@ class StoredDecision:
     rejected: dict[str, dict[str, object]]
 
 
+# Built once: every stored chunk of a submission runs them (a statement built per call cost more than it ran).
+_DELETE = delete(bd).where(bd.c.panda_id.in_(bindparam("b_ids", expanding=True)))
+_INSERT = insert(bd)
+
+
 def save(conn: Connection, decisions: Sequence[StoredDecision]) -> None:
     if not decisions:
         return
-    conn.execute(delete(bd).where(bd.c.panda_id.in_([d.panda_id for d in decisions])))
+    conn.execute(_DELETE, {"b_ids": [d.panda_id for d in decisions]})
     conn.execute(
-        insert(bd),
+        _INSERT,
         [
             {
                 "panda_id": d.panda_id,

@@ -7,11 +7,14 @@ The status writers (insert_dids, write_did_status) are called only by services/l
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Select, and_, delete, func, insert, literal, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from pandawms.core.data import DID, ContentRow, DIDRecord, DIDType, FileDID
 from pandawms.core.states import DatasetStatus
@@ -37,11 +40,12 @@ def _file(row: Any, scope: str, name: str) -> FileDID:
 
 
 def insert_scope(conn: Connection, scope: str, account: str, now: datetime) -> bool:
-    """False when the scope exists already (then nothing is written)."""
-    if conn.execute(select(scopes.c.scope).where(scopes.c.scope == scope)).first() is not None:
-        return False
-    conn.execute(insert(scopes).values(scope=scope, account=account, created_at=now))
-    return True
+    """False when the scope exists already (then nothing is written); two concurrent adds of one new
+    scope both succeed (ON CONFLICT DO NOTHING), one of them creating it."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(scopes).values(scope=scope, account=account, created_at=now)
+    stmt = stmt.on_conflict_do_nothing(index_elements=[scopes.c.scope]).returning(scopes.c.scope)
+    return conn.execute(stmt).first() is not None
 
 
 def known_scopes(conn: Connection, names: Iterable[str]) -> set[str]:
@@ -252,3 +256,32 @@ def list_contents(conn: Connection, parent: DID, after: DID | None, limit: int) 
         file = _file(r, r.child_scope, r.child_name) if kind is DIDType.FILE else None
         out.append(ContentRow(DID(r.child_scope, r.child_name), kind, file))
     return out
+
+
+_SUB_SUFFIX = re.compile(r"_sub(\d+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class SubPage:
+    examined: int  # open datasets read (the page size unless it is the last page)
+    last: DID | None  # the key of the last one read (the next page's cursor)
+    blocks: list[tuple[DID, int]]  # those named ``..._sub<PandaID>``, with the PandaID
+
+
+def open_sub_blocks(conn: Connection, after: DID | None, limit: int) -> SubPage:
+    """A keyset page (by key) of open datasets named like a job's ``_sub`` block, with that PandaID."""
+    stmt = select(dids.c.scope, dids.c.name).where(
+        dids.c.status == DatasetStatus.OPEN.value,
+        dids.c.did_type == DIDType.DATASET.value,
+        dids.c.name.like("%\\_sub%", escape="\\"),
+    )
+    if after is not None:
+        key = tuple_(dids.c.scope, dids.c.name)
+        stmt = stmt.where(key > tuple_(literal(after.scope), literal(after.name)))
+    rows = [
+        DID(scope, name)
+        for scope, name in conn.execute(stmt.order_by(dids.c.scope, dids.c.name).limit(limit))
+    ]
+    found = [(d, _SUB_SUFFIX.search(d.name)) for d in rows]
+    blocks = [(d, int(m.group(1))) for d, m in found if m]
+    return SubPage(len(rows), rows[-1] if rows else None, blocks)

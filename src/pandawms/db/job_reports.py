@@ -1,4 +1,5 @@
-"""What a pilot reports about a job's files and texts after creation: output file rows and job reports.
+"""What happens to a job's files and texts after creation: output file rows (the pilot's report, each
+row's state) and job reports.
 
 ``update_file_outputs`` is the Adder's write of the output file report (lfn -> guid, size, checksum,
 surl); ``save_report_texts`` keeps the payload's job report (metadata) and the pilot-log tail.
@@ -6,18 +7,26 @@ surl); ``save_report_texts`` keeps the payload's job report (metadata) and the p
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
+from pandawms.core.specs import FileSpec
+from pandawms.db.rows import row_to_file
 from pandawms.db.schema import job_files, job_reports
 
 
-def update_file_outputs(conn: Connection, panda_id: int, report: Mapping[str, Mapping[str, Any]]) -> None:
-    """Store the pilot's output file report (lfn -> guid, fsize, checksum, surl, endpoint)."""
+def update_file_outputs(
+    conn: Connection,
+    panda_id: int,
+    report: Mapping[str, Mapping[str, Any]],
+    states: Mapping[str, str] | None = None,
+) -> None:
+    """Store the pilot's output file report (lfn -> guid, fsize, checksum, surl, endpoint) and each
+    row's state (``states`` by lfn: the Adder's; ``ready`` for a file it does not name)."""
     for lfn, meta in report.items():
         values = {
             "guid": str(meta.get("guid", ""))[:64],
@@ -25,7 +34,7 @@ def update_file_outputs(conn: Connection, panda_id: int, report: Mapping[str, Ma
             "checksum": _checksum(meta),
             "surl": str(meta.get("surl", "")),
             "destination_se": str(meta.get("endpoint", ""))[:128],
-            "status": "ready",
+            "status": (states or {}).get(lfn, "ready"),
         }
         stmt = (
             update(job_files).where(job_files.c.panda_id == panda_id, job_files.c.lfn == lfn).values(**values)
@@ -33,6 +42,44 @@ def update_file_outputs(conn: Connection, panda_id: int, report: Mapping[str, Ma
         if conn.execute(stmt).rowcount == 0:
             kind = "log" if lfn.endswith((".tgz", ".tar.gz")) and "log" in lfn else "output"
             conn.execute(insert(job_files).values(panda_id=panda_id, type=kind, lfn=lfn[:256], **values))
+    _unreported_states(conn, panda_id, {lfn: st for lfn, st in (states or {}).items() if lfn not in report})
+
+
+def _unreported_states(conn: Connection, panda_id: int, states: Mapping[str, str]) -> None:
+    """The state of output rows the pilot did not report (a failed job's outputs that never came)."""
+    for lfn, state in states.items():
+        where = (job_files.c.panda_id == panda_id, job_files.c.lfn == lfn, job_files.c.type != "input")
+        conn.execute(update(job_files).where(*where).values(status=state))
+
+
+_WRITE_FILE_STATE = (
+    update(job_files)
+    .where(
+        job_files.c.panda_id == bindparam("b_id"),
+        job_files.c.lfn == bindparam("b_lfn"),
+        job_files.c.type == bindparam("b_type"),
+    )
+    .values(status=bindparam("b_status"))
+)
+
+
+def write_file_states(conn: Connection, panda_id: int, states: Sequence[tuple[str, str, str]]) -> None:
+    """Set the status of a job's file rows, (lfn, type, status) each (status writer: lifecycle only)."""
+    rows = [{"b_id": panda_id, "b_lfn": lfn, "b_type": t, "b_status": st} for lfn, t, st in states]
+    if rows:
+        conn.execute(_WRITE_FILE_STATE, rows)
+
+
+_OUTPUTS = (
+    select(job_files)
+    .where(job_files.c.panda_id == bindparam("b_id"), job_files.c.type != "input")
+    .order_by(job_files.c.row_id)
+)
+
+
+def output_files(conn: Connection, panda_id: int) -> list[FileSpec]:
+    """A job's output and log rows (built once: every final update reads them)."""
+    return [row_to_file(r) for r in conn.execute(_OUTPUTS, {"b_id": panda_id}).mappings()]
 
 
 def _checksum(meta: Mapping[str, Any]) -> str:

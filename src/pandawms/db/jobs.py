@@ -53,14 +53,14 @@ def insert_jobs(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[Pan
     """Insert job rows (each with job_status set) and return their new PandaIDs in order."""
     if not rows:
         return []
-    result = conn.execute(insert(jobs).returning(jobs.c.panda_id, sort_by_parameter_order=True), list(rows))
+    result = conn.execute(_INSERT_JOBS, list(rows))
     return [PandaID(r[0]) for r in result]
 
 
 def insert_files(conn: Connection, files: Iterable[tuple[int, FileSpec]]) -> None:
     rows = [file_to_row(pid, f) for pid, f in files]
     if rows:
-        conn.execute(insert(job_files), rows)
+        conn.execute(_INSERT_FILES, rows)
 
 
 def insert_history(conn: Connection, entries: Sequence[HistoryEntry]) -> None:
@@ -95,12 +95,11 @@ _LOCK_STATUS = (
     .with_for_update()
 )
 _INSERT_HISTORY = insert(job_status_history)
+_INSERT_JOBS = insert(jobs).returning(jobs.c.panda_id, sort_by_parameter_order=True)
+_INSERT_FILES = insert(job_files)
 _JOBS_BY_IDS = select(jobs).where(jobs.c.panda_id.in_(bindparam("b_ids", expanding=True)))
-_FILES_BY_IDS = (
-    select(job_files)
-    .where(job_files.c.panda_id.in_(bindparam("b_ids", expanding=True)))
-    .order_by(job_files.c.row_id)
-)
+_FILES_BY_IDS = select(job_files).where(job_files.c.panda_id.in_(bindparam("b_ids", expanding=True)))
+_FILES_BY_IDS = _FILES_BY_IDS.order_by(job_files.c.row_id)
 
 
 _EXISTS = select(jobs.c.panda_id).where(jobs.c.panda_id == bindparam("b_id"))
@@ -325,6 +324,17 @@ def stale_ids(conn: Connection, statuses: Sequence[JobStatus], cutoff: datetime,
         if len(out) >= limit:
             break
     return out
+
+
+def ids_in_status(conn: Connection, status: JobStatus, limit: int, after: int = 0) -> list[PandaID]:
+    """Jobs in ``status`` in PandaID order after ``after`` (index ix_jobs_status_id): an agent's pass."""
+    stmt = (
+        select(jobs.c.panda_id)
+        .where(jobs.c.job_status == status.value, jobs.c.panda_id > after)
+        .order_by(jobs.c.panda_id)
+        .limit(limit)
+    )
+    return [PandaID(r[0]) for r in conn.execute(stmt)]
 
 
 def unbrokered_ids(conn: Connection, limit: int, after: int = 0) -> list[PandaID]:

@@ -5,18 +5,21 @@ The status writers (insert_replicas, write_replica_status) are called only by se
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, Select, String, and_, any_, bindparam, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
-from pandawms.core.data import DID
+from pandawms.core.data import DID, FileDID, RSESpec
 from pandawms.core.states import ReplicaStatus
 from pandawms.db.bulk import insert_rows, member, scope_groups
-from pandawms.db.schema import contents, replicas
+from pandawms.db.rses import spec_of
+from pandawms.db.schema import contents, files, replicas, rses
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,3 +127,84 @@ def of_dataset(conn: Connection, dataset: DID, after: tuple[DID, str] | None, li
         )
     stmt = stmt.order_by(replicas.c.scope, replicas.c.lfn, replicas.c.rse).limit(limit)
     return [_row(r) for r in conn.execute(stmt)]
+
+
+@dataclass(frozen=True, slots=True)
+class ReadableReplica:
+    """An available replica at a readable RSE, with the RSE and the file's catalog metadata."""
+
+    file: FileDID
+    path: str
+    rse: RSESpec
+
+
+def readable(conn: Connection, wanted: Sequence[DID]) -> list[ReadableReplica]:
+    """The ``available`` replicas of the given files at RSEs open for reading, with each RSE and file, in
+    (scope, lfn, rse) order. One statement per scope group (the dispatcher's one look-up)."""
+    out: list[ReadableReplica] = []
+    for scope, names in scope_groups(conn, wanted):
+        meta = (files.c.guid, files.c.bytes, files.c.adler32, files.c.events)
+        stmt = (
+            select(replicas.c.lfn, replicas.c.path, *meta, *rses.c)
+            .join(rses, rses.c.name == replicas.c.rse)
+            .join(files, and_(files.c.scope == replicas.c.scope, files.c.lfn == replicas.c.lfn))
+            .where(
+                replicas.c.scope == scope,
+                member(conn, replicas.c.lfn, names),
+                replicas.c.status == ReplicaStatus.AVAILABLE.value,
+                rses.c.availability_read.is_(True),
+            )
+        )
+        for r in conn.execute(stmt):
+            f = FileDID(DID(scope, r.lfn), r.guid, r.bytes, r.adler32, r.events)
+            out.append(ReadableReplica(f, r.path, spec_of(r)))
+    return sorted(out, key=lambda t: (t.file.did, t.rse.name))
+
+
+def available_rses(conn: Connection, wanted: Iterable[DID]) -> dict[DID, set[str]]:
+    """The RSEs holding an available replica of each file among ``wanted`` (files with none are absent)."""
+    out: dict[DID, set[str]] = defaultdict(set)
+    for scope, names in scope_groups(conn, wanted):
+        stmt = select(replicas.c.lfn, replicas.c.rse).where(
+            replicas.c.scope == scope,
+            member(conn, replicas.c.lfn, names),
+            replicas.c.status == ReplicaStatus.AVAILABLE.value,
+        )
+        for lfn, rse in conn.execute(stmt):
+            out[DID(scope, lfn)].add(rse)
+    return dict(out)
+
+
+@functools.lru_cache(maxsize=2)
+def _sizes_and_sources_stmt(postgresql: bool) -> Select[Any]:
+    """Built once per dialect: brokerage runs it for every stored chunk of a submission."""
+    on = and_(
+        replicas.c.scope == files.c.scope,
+        replicas.c.lfn == files.c.lfn,
+        replicas.c.status == ReplicaStatus.AVAILABLE.value,
+    )
+    names = (
+        files.c.lfn == any_(bindparam("b_names", type_=ARRAY(String)))
+        if postgresql
+        else files.c.lfn.in_(bindparam("b_names", expanding=True))
+    )
+    return (
+        select(files.c.lfn, files.c.bytes, replicas.c.rse)
+        .select_from(files.outerjoin(replicas, on))
+        .where(files.c.scope == bindparam("b_scope"), names)
+    )
+
+
+def sizes_and_sources(
+    conn: Connection, wanted: Iterable[DID]
+) -> dict[tuple[str, str], tuple[int, frozenset[str]]]:
+    """(scope, lfn) -> (bytes, RSEs with an available replica) of the registered files among ``wanted``:
+    one statement per scope group (files joined to their available replicas), no per-file objects."""
+    found: dict[tuple[str, str], tuple[int, set[str]]] = {}
+    stmt = _sizes_and_sources_stmt(conn.dialect.name == "postgresql")
+    for scope, names in scope_groups(conn, wanted):
+        for lfn, size, rse in conn.execute(stmt, {"b_scope": scope, "b_names": names}):
+            entry = found.setdefault((scope, lfn), (size, set()))
+            if rse is not None:
+                entry[1].add(rse)
+    return {key: (size, frozenset(rses)) for key, (size, rses) in found.items()}

@@ -46,6 +46,8 @@ def new_job_row(job: NewJob, now: datetime, end_time: datetime | None) -> dict[s
         "modification_time": now,
         "state_change_time": now,
         "end_time": end_time,
+        "dispatch_dblock": "",
+        "destination_dblock": "",
     }
     row.update(_error_columns(job.errors))
     return row
@@ -61,6 +63,10 @@ def change_columns(change: JobChange, now: datetime) -> dict[str, Any]:
         cols["command_to_pilot"] = change.command.value
     if change.computing_site is not None:
         cols["computing_site"] = change.computing_site
+    if change.dispatch_dblock is not None:
+        cols["dispatch_dblock"] = change.dispatch_dblock
+    if change.destination_dblock is not None:
+        cols["destination_dblock"] = change.destination_dblock
     if change.start_time is not None:
         cols["start_time"] = change.start_time
     if change.end_time is not None:

@@ -7,7 +7,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from pandawms.core.data import RSEKind, RSESpec
 from pandawms.db.schema import rses, site_distances
@@ -15,7 +16,8 @@ from pandawms.db.schema import rses, site_distances
 _FIELDS = [f.name for f in dataclasses.fields(RSESpec)]
 
 
-def _spec(row: Any) -> RSESpec:
+def spec_of(row: Any) -> RSESpec:
+    """An RSESpec from a row holding the rses columns (by name)."""
     values = {name: row._mapping[name] for name in _FIELDS}
     values["kind"] = RSEKind(values["kind"])
     values["availability_read"] = bool(values["availability_read"])
@@ -27,24 +29,25 @@ def upsert(conn: Connection, spec: RSESpec, now: datetime) -> None:
     values = {name: getattr(spec, name) for name in _FIELDS}
     values["kind"] = spec.kind.value
     values["modification_time"] = now
-    if not conn.execute(update(rses).where(rses.c.name == spec.name).values(**values)).rowcount:
-        conn.execute(insert(rses).values(**values))
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(rses).values(**values)  # concurrent upserts of one new RSE: one insert wins
+    conn.execute(stmt.on_conflict_do_update(index_elements=[rses.c.name], set_=values))
 
 
 def get(conn: Connection, name: str) -> RSESpec | None:
     row = conn.execute(select(rses).where(rses.c.name == name)).first()
-    return _spec(row) if row is not None else None
+    return spec_of(row) if row is not None else None
 
 
 def get_many(conn: Connection, names: Iterable[str]) -> dict[str, RSESpec]:
     wanted = sorted(set(names))
     if not wanted:
         return {}
-    return {s.name: s for s in map(_spec, conn.execute(select(rses).where(rses.c.name.in_(wanted))))}
+    return {s.name: s for s in map(spec_of, conn.execute(select(rses).where(rses.c.name.in_(wanted))))}
 
 
 def list_all(conn: Connection) -> list[RSESpec]:
-    return [_spec(r) for r in conn.execute(select(rses).order_by(rses.c.name))]
+    return [spec_of(r) for r in conn.execute(select(rses).order_by(rses.c.name))]
 
 
 def set_distances(conn: Connection, distances: Mapping[str, Mapping[str, int]]) -> int:

@@ -9,7 +9,7 @@ from urllib.parse import unquote, urlsplit
 
 from pandawms.core.checksums import Adler32, Adler32Sum, FileStat
 from pandawms.core.errors import InvalidInput
-from pandawms.ddm.base import CHUNK_SIZE, check, landing, os_errors
+from pandawms.ddm.base import CHUNK_SIZE, check, is_temporary_name, landing, os_errors
 
 SCHEME = "file"
 
@@ -51,6 +51,27 @@ def copy_file(src: Path, dst: Path, src_url: str, dst_url: str, expected: FileSt
         check(running.stat, FileStat(written, running.adler32), dst_url)  # short write: disk full
         check(expected or running.stat, running.stat, dst_url)
     return running.stat
+
+
+def sweep_temporary(directory: Path, older_than: float, now: float, name: str | None = None) -> list[Path]:
+    """Remove the temporary names (base.temporary_name) under ``directory`` last written more than
+    ``older_than`` seconds before ``now`` (epoch s): what killed writers left. ``name``: only those of
+    that file. Returns what was removed; a directory that does not exist has nothing to sweep."""
+    removed: list[Path] = []
+    if not directory.is_dir():
+        return removed
+    for path in directory.rglob(".*.part-*"):
+        if not is_temporary_name(path.name) or (
+            name is not None and not path.name.startswith(f".{name}.part-")
+        ):
+            continue
+        try:
+            if now - path.stat().st_mtime >= older_than and path.is_file():
+                path.unlink()
+                removed.append(path)
+        except FileNotFoundError:  # its writer renamed or removed it meanwhile
+            continue
+    return removed
 
 
 class LocalBackend:

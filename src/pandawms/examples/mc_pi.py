@@ -3,7 +3,9 @@
 ``python -m pandawms.examples.mc_pi --seed S --samples N --output FILE`` throws N random points in the
 unit square, counts those inside the quarter circle and writes the estimate with its statistical error.
 Failure modes for the demo: ``--exit-code C`` fails after the work, ``--hog-mb M`` holds M MB of memory
-(for the pilot's memory limit), ``--sleep S`` idles (for walltime limits and kills).
+(for the pilot's memory limit), ``--sleep S`` idles (for walltime limits and kills). ``--input FILE``
+(repeatable) reads staged-in input files: each one's bytes are folded into the seed, so the result
+depends on the data the job was given, and their names and sizes go into the output.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import math
 import random
 import sys
 import time
+import zlib
+from pathlib import Path
 
 
 def estimate_pi(seed: int, samples: int) -> tuple[float, float]:
@@ -27,6 +31,16 @@ def estimate_pi(seed: int, samples: int) -> tuple[float, float]:
     return 4.0 * p, 4.0 * math.sqrt(p * (1.0 - p) / samples)
 
 
+def fold_inputs(seed: int, inputs: list[str]) -> tuple[int, list[dict[str, object]]]:
+    """The seed mixed with each input's adler32, and a description of the inputs read."""
+    read: list[dict[str, object]] = []
+    for name in inputs:
+        data = Path(name).read_bytes()
+        seed = zlib.adler32(data, seed & 0xFFFFFFFF)
+        read.append({"file": Path(name).name, "bytes": len(data)})
+    return seed, read
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, required=True)
@@ -35,12 +49,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exit-code", type=int, default=0)
     parser.add_argument("--hog-mb", type=int, default=0)
     parser.add_argument("--sleep", type=float, default=0.0)
+    parser.add_argument("--input", action="append", default=[], help="an input file to read (repeatable)")
     args = parser.parse_args(argv)
+    seed, inputs = fold_inputs(args.seed, args.input)
     hog = bytearray(args.hog_mb * 1024 * 1024)
     for i in range(0, len(hog), 4096):  # touch every page so it is resident
         hog[i] = 1
     started = time.time()
-    value, error = estimate_pi(args.seed, args.samples)
+    value, error = estimate_pi(seed, args.samples)
     time.sleep(args.sleep)
     result = {
         "seed": args.seed,
@@ -48,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         "pi": value,
         "error": error,
         "seconds": round(time.time() - started, 3),
+        **({"inputs": inputs} if inputs else {}),
     }
     with open(args.output, "w") as f:
         json.dump(result, f)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pandawms.ddm.registry import BackendRegistry, StorageConfig, build_registry
 from pandawms.pilot.client import ServerClient, ServerError, ServerRejected
 from pandawms.pilot.codes import payload_error
 from pandawms.pilot.config import PilotConfig
@@ -24,7 +25,7 @@ from pandawms.pilot.limits import JobLimits, build_limits
 from pandawms.pilot.monitor import PayloadMonitor
 from pandawms.pilot.payload import CommandError, Payload, build_command
 from pandawms.pilot.report import Identity, PendingUpdates, Usage, final_update, job_report
-from pandawms.pilot.stage import create_log_tarball, stage_in, stage_out, stage_out_file
+from pandawms.pilot.stage import Stager, StageRetry, create_log_tarball, with_turls
 from pandawms.pilot.state import JobPhase, JobState, PilotError, StepError
 from pandawms.pilot.supervise import Supervisor, is_lifetime
 from pandawms.protocol import errorcodes as ec
@@ -51,6 +52,7 @@ class JobContext:
     pilot_deadline: float | None = None  # epoch s when the pilot's lifetime ends
     shutting_down: threading.Event = field(default_factory=threading.Event)  # a signal arrived
     clock: Callable[[], float] = time.time
+    storage: BackendRegistry | None = None  # the ddm back ends (main() builds them from --storage-config)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,15 @@ class JobRun:
         self._argv: list[str] = []
         self._supervisor: Supervisor | None = None
         self._log_handler: logging.Handler | None = None
+        self.keep_dir = False  # an output that could not be staged out stays in the work dir
+        self.stager = Stager(
+            ctx.storage or build_registry(StorageConfig()),
+            self.cfg.storage,
+            queue_rse=ctx.queue.ddm_input,
+            endpoint=ctx.queue.storage_element or "LOCAL",
+            retry=StageRetry(self.cfg.stageout_attempts, self.cfg.backoff_base, self.cfg.backoff_cap),
+            wait=self.state.kill_requested.wait,
+        )
         self.heartbeat = Heartbeat(
             ctx.client,
             job,
@@ -150,8 +161,11 @@ class JobRun:
         self.state.advance(JobPhase.STAGEIN)
         inputs = _files(self.job, "input")
         if inputs:
-            stage_in(inputs, self.cfg.storage, self.dir)
-            log.info("job %d: staged in %d file(s)", self.job.panda_id, len(inputs))
+            direct = self.stager.stage_in(inputs, self.dir)
+            self._argv = with_turls(self._argv, direct)
+            log.info(
+                "job %d: staged in %d file(s), %d read in place", self.job.panda_id, len(inputs), len(direct)
+            )
         self._check_abort()
 
     def _limits(self) -> JobLimits:
@@ -211,14 +225,13 @@ class JobRun:
 
     def _stage_out(self) -> None:
         self.state.advance(JobPhase.STAGEOUT)
-        outputs = _files(self.job, "output")
-        if outputs:
-            dest = self.cfg.storage / str(self.job.panda_id)
-            self.outputs.update(stage_out(outputs, self.dir, dest, self._endpoint()))
-            log.info("job %d: staged out %d file(s) to %s", self.job.panda_id, len(outputs), dest)
-
-    def _endpoint(self) -> str:
-        return self.ctx.queue.storage_element or "LOCAL"
+        for f in _files(self.job, "output"):
+            try:
+                self.outputs[f.lfn] = report = self.stager.put(self.dir / f.lfn, f, self.job.panda_id)
+            except StepError:
+                self.keep_dir = self.dir.joinpath(f.lfn).is_file()  # keep what could not be stored
+                raise
+            log.info("job %d: staged out %s to %s", self.job.panda_id, f.lfn, report.surl)
 
     # -- log, final update, clean-up ---------------------------------------------------------------------
     def _attach_log(self) -> None:
@@ -250,8 +263,9 @@ class JobRun:
             create_log_tarball(tarball, folder, [self.dir / PILOT_LOG, self.dir / STDOUT, self.dir / STDERR])
             self._upload_log(tarball, name)
             if log_file is not None:
-                dest = self.cfg.storage / str(self.job.panda_id)
-                self.outputs[name] = stage_out_file(tarball, name, log_file.guid, dest, self._endpoint())
+                if self.ctx.shutting_down.is_set():  # the batch system kills us soon: one try only
+                    self.stager.retry = StageRetry(1)
+                self.outputs[name] = self.stager.put(tarball, log_file, self.job.panda_id)
         except StepError as exc:
             log.error("job %d: log: %s", self.job.panda_id, exc.diag)
             self.state.record_error(exc.code, exc.diag)
@@ -312,5 +326,7 @@ class JobRun:
 
     def _cleanup(self) -> None:
         self._detach_log()
-        if self.cfg.cleanup:
+        if self.keep_dir:
+            log.warning("job %d: outputs not staged out are kept in %s", self.job.panda_id, self.dir)
+        elif self.cfg.cleanup:
             shutil.rmtree(self.dir, ignore_errors=True)

@@ -17,7 +17,10 @@ from collections.abc import Callable
 from types import FrameType
 
 from pandawms.core.backoff import compute_backoff
+from pandawms.core.errors import InvalidInput
 from pandawms.core.specs import QueueStatus
+from pandawms.ddm.config import load_storage_config
+from pandawms.ddm.registry import BackendRegistry, StorageConfig, build_registry
 from pandawms.pilot.client import (
     Cancelled,
     HttpRetry,
@@ -53,10 +56,15 @@ class Pilot:
     """One pilot process: the job loop and the signal state it shares with the main thread."""
 
     def __init__(
-        self, config: PilotConfig, client: ServerClient, clock: Callable[[], float] = time.time
+        self,
+        config: PilotConfig,
+        client: ServerClient,
+        clock: Callable[[], float] = time.time,
+        storage: BackendRegistry | None = None,
     ) -> None:
         self.cfg = config
         self.client = client
+        self.storage = storage or build_registry(StorageConfig())
         self.clock = clock
         self.started = clock()
         self.deadline = self.started + config.lifetime
@@ -201,6 +209,7 @@ class Pilot:
             pilot_deadline=self.deadline,
             shutting_down=self.stop,
             clock=self.clock,
+            storage=self.storage,
         )
         try:
             result = JobRun(ctx, job, state).run()
@@ -254,6 +263,13 @@ def run_pilot(config: PilotConfig, *, client: ServerClient | None = None) -> int
     except OSError as exc:
         print(f"pandawms pilot: cannot create work dir {config.workdir}: {exc}", file=sys.stderr)
         return ec.PilotExit.MKDIR
+    try:
+        storage = build_registry(
+            load_storage_config(config.storage_config) if config.storage_config else StorageConfig()
+        )
+    except InvalidInput as exc:
+        print(f"pandawms pilot: {exc}", file=sys.stderr)
+        return ec.PilotExit.GENERAL_ERROR
     handlers = _attach_logging(config)
     retry = HttpRetry(config.backoff_base, config.backoff_cap, config.backoff_budget)
     server = client or ServerClient(config.server_url, retry, timeout=config.http_timeout)
@@ -261,7 +277,7 @@ def run_pilot(config: PilotConfig, *, client: ServerClient | None = None) -> int
         "pilot %s on %s for queue %s, server %s", config.pilot_id, config.node, config.queue, server.base_url
     )
     try:
-        outcome = _run_in_worker(Pilot(config, server))
+        outcome = _run_in_worker(Pilot(config, server, storage=storage))
         code = exit_code(outcome)
         log.info(
             "pilot done: %s after %d job(s); exit %d (%s)",

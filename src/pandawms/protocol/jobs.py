@@ -177,6 +177,8 @@ class JobRecord(BaseModel):
     task_id: int | None = Field(alias="taskID")
     jobset_id: int | None = Field(alias="jobsetID")
     destination_se: str = Field(alias="destinationSE")
+    dispatch_dblock: str = Field(alias="dispatchDBlock")
+    destination_dblock: str = Field(alias="destinationDBlock")
     prod_source_label: str = Field(alias="prodSourceLabel")
     prod_user_name: str = Field(alias="prodUserName")
     current_priority: int = Field(alias="currentPriority")

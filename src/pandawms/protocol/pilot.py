@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
+from pandawms.core.data import FileLocation
 from pandawms.core.fields import PILOT_FIELDS, job_values
-from pandawms.core.specs import FileType, Job
+from pandawms.core.specs import FileSpec, FileType, Job
 from pandawms.core.states import PILOT_REPORTABLE, JobStatus
 from pandawms.protocol.bounds import BIGINT_MAX, INT_MAX
 
@@ -62,6 +64,10 @@ class PilotFile(BaseModel):
     fsize: int
     checksum: str
     destination_se: str = Field(alias="destinationSE")
+    # where to read (input) or write (output, log) it, filled at dispatch for catalog files; "" = the
+    # pilot's storage directory (files outside the catalog, and descriptions from before)
+    turl: str = ""
+    ddm_endpoint: str = Field("", alias="ddmEndPoint")
 
     model_config = ConfigDict(populate_by_name=True)
 
@@ -90,25 +96,68 @@ class PilotJob(BaseModel):
     in_files: str = Field(alias="inFiles")
     out_files: str = Field(alias="outFiles")
     log_file: str = Field(alias="logFile")
+    # PanDA's comma-joined per-file lists, derived from ``files``: the input ones follow inFiles, the
+    # output ones outFiles (outputs, then the log), scopeOut the outputs only; "" when absent
+    guids: str = Field("", alias="GUID")
+    fsizes: str = Field("", alias="fsize")
+    checksums: str = Field("", alias="checksum")
+    scope_in: str = Field("", alias="scopeIn")
+    real_datasets_in: str = Field("", alias="realDatasetsIn")
+    ddm_endpoint_in: str = Field("", alias="ddmEndPointIn")
+    scope_out: str = Field("", alias="scopeOut")
+    scope_log: str = Field("", alias="scopeLog")
+    real_datasets: str = Field("", alias="realDatasets")
+    ddm_endpoint_out: str = Field("", alias="ddmEndPointOut")
     files: list[PilotFile]
 
     @classmethod
-    def from_job(cls, job: Job) -> PilotJob:
-        by_type: dict[FileType, list[str]] = {t: [] for t in FileType}
-        for f in job.files:
-            by_type[f.type].append(f.lfn)
+    def from_job(cls, job: Job, located: Mapping[str, FileLocation] | None = None) -> PilotJob:
+        """The description of ``job``; ``located`` gives the turl and RSE of its catalog files by LFN."""
+        where = located or {}
+        files = [_pilot_file(f, where.get(f.lfn)) for f in job.files]
+        by_type: dict[FileType, list[dict[str, object]]] = {t: [] for t in FileType}
+        for spec, f in zip(job.files, files, strict=True):
+            by_type[spec.type].append(f)
+        ins, outs, logs = by_type[FileType.INPUT], by_type[FileType.OUTPUT], by_type[FileType.LOG]
         values = job_values(job)
         return cls.model_validate(
             {
                 **{f.column: values[f.column] for f in PILOT_FIELDS},
                 "panda_id": job.panda_id,
                 "computing_site": job.computing_site or "",
-                "in_files": ",".join(by_type[FileType.INPUT]),
-                "out_files": ",".join(by_type[FileType.OUTPUT] + by_type[FileType.LOG]),
-                "log_file": ",".join(by_type[FileType.LOG]),
-                "files": [{**dataclasses.asdict(f), "type": f.type.value} for f in job.files],
+                "in_files": _joined(ins, "lfn"),
+                "out_files": _joined(outs + logs, "lfn"),
+                "log_file": _joined(logs, "lfn"),
+                "guids": _joined(ins, "guid"),
+                "fsizes": _joined(ins, "fsize"),
+                "checksums": _joined(ins, "checksum"),
+                "scope_in": _joined(ins, "scope"),
+                "real_datasets_in": _joined(ins, "dataset"),
+                "ddm_endpoint_in": _joined(ins, "ddm_endpoint"),
+                "scope_out": _joined(outs, "scope"),
+                "scope_log": _joined(logs, "scope"),
+                "real_datasets": _joined(outs + logs, "dataset"),
+                "ddm_endpoint_out": _joined(outs + logs, "ddm_endpoint"),
+                "files": files,
             }
         )
+
+
+def _pilot_file(f: FileSpec, where: FileLocation | None) -> dict[str, object]:
+    """A file of the description: the job's row, with its turl and RSE, and the catalog's GUID, size and
+    adler32 where the row has none (the pilot checks what it copies against them)."""
+    row: dict[str, object] = {**dataclasses.asdict(f), "type": f.type.value}
+    if where is None:
+        return row
+    row |= {"turl": where.turl, "ddm_endpoint": where.rse}
+    catalog = {"guid": where.guid, "fsize": where.fsize, "checksum": where.adler32 and f"ad:{where.adler32}"}
+    return row | {k: v for k, v in catalog.items() if v and not row[k]}
+
+
+def _joined(files: list[dict[str, object]], key: str) -> str:
+    """One comma-joined legacy list ("" when no file has the value: PanDA leaves such fields empty)."""
+    values = ["" if f.get(key) is None else str(f.get(key)) for f in files]
+    return ",".join(values) if any(values) else ""
 
 
 class AcquireResponse(BaseModel):

@@ -42,6 +42,10 @@ class PilotOptions:
     storage_dir: Path | None = _option(  # noqa: RUF009 (a field() with metadata) local storage element
         None, "storage_dir", "Local storage element directory (default <workdir>/storage)."
     )
+    storage_config: Path | None = _option(  # noqa: RUF009 (a field() with metadata) ddm/config.py's TOML
+        None, "storage_config", "Storage settings TOML ([s3] endpoint and keys, [xrootd]) for the turls."
+    )
+    stageout_attempts: int = _option(3, "stageout_attempts", "Tries per output upload (with backoff).", 1)
     max_empty_acquires: int = _option(3, "max_empty", "Empty acquires (with backoff) before exiting.", 1)
     prod_source_label: str | None = _option(None, "label", "prodSourceLabel to ask for (default: any).")
 

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 
 from pandawms import __version__
 from pandawms.agents.brokerage import brokerage_agent
+from pandawms.agents.data import data_agents
 from pandawms.agents.queue_file import load_rses, queue_file_agent, rse_file_agent
 from pandawms.agents.runner import Agent, AgentRunner, utcnow
 from pandawms.agents.transfers import rule_expiry_agent, transfer_agent
@@ -64,6 +65,7 @@ def build_agents(db: Database, config: ServerConfig, policy: JobRetryPolicy) -> 
     agents = watchdog_agents(db, config.watchdog, policy)
     agents.append(missed_workers_agent(db, config.watchdog))
     agents.append(brokerage_agent(db, config.watchdog.interval, config.watchdog.batch_size))
+    agents += data_agents(db, config.watchdog.interval, config.watchdog.batch_size, policy)
     if config.transfers.enabled:
         agents += [transfer_agent(db, config), rule_expiry_agent(db, config.transfers)]
     if config.rses_file is not None:  # before the queue file: queues name RSEs

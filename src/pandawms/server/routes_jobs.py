@@ -56,6 +56,7 @@ def handle_submit(ctx: ServerContext, body: SubmitRequest) -> Response:
     with ctx.db.read() as conn:
         submission.check_queues(conn, specs)
         broker_ = Broker.load(conn)
+        broker_.prefetch(conn, specs)
 
     def store(conn: Connection, chunk: Sequence[JobSpec]) -> list[Placement]:
         return submission.submit(conn, chunk, now, ctx.config.max_submit_batch, broker_)

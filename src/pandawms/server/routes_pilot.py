@@ -47,7 +47,7 @@ def handle_acquire(ctx: ServerContext, body: AcquireRequest) -> Response:
     )
     with ctx.db.write() as conn:
         got = pilot.acquire_jobs(conn, query, ctx.clock())
-    jobs = [PilotJob.from_job(j) for j in got.jobs]
+    jobs = [PilotJob.from_job(j, got.locations.get(j.panda_id)) for j in got.jobs]
     code = StatusCode.OK if jobs else StatusCode.NO_JOBS
     return envelope(AcquireResponse(jobs=jobs, StatusCode=code, message=got.message), message=got.message)
 

@@ -150,9 +150,7 @@ def add_files(
         raise InvalidInput(f"{dataset} is a {rec.did_type.value}: files go into datasets", "dataset")
     files = _unique_files(new)
     _require_scopes(conn, [f.did for f in files])
-    target = rses.require(conn, [rse], "rse")[rse] if rse is not None else None
-    if target is not None and not target.availability_write:
-        raise Conflict(f"RSE {target.name} is not available for writing")
+    target = rses.require_writable(conn, rse, "rse") if rse is not None else None
     known = _check_against_stored(conn, files)
     fresh = [f for f in files if f.did not in known]
     catalog_db.insert_files(conn, fresh, now)

@@ -24,6 +24,7 @@ from pandawms.core.ids import PandaID
 from pandawms.core.rules import NO_RULE, Plan, Rule, plan_transition, rule_for
 from pandawms.core.specs import FileSpec
 from pandawms.core.states import JobStatus, WorkerStatus, is_allowed, worker_allowed, worker_stamps
+from pandawms.db import job_reports as reports_db
 from pandawms.db import jobs as jobs_db
 from pandawms.db import workers as workers_db
 from pandawms.db.jobs import HistoryEntry, StatusRow
@@ -185,6 +186,13 @@ def transition(
 def update_job_fields(conn: Connection, panda_id: int, change: JobChange, now: datetime) -> None:
     """Write a change without a status change (heartbeat, pending kill, brokerage diagnostics)."""
     jobs_db.update_fields(conn, panda_id, change, now)
+
+
+def set_file_states(conn: Connection, panda_id: int, files: Sequence[FileSpec]) -> None:
+    """Write the status of a job's file rows as given (core.states.FileState: inputs ready/pending/missing,
+    outputs transferring/ready/failed); rows with no status given are left as they are."""
+    states = [(f.lfn, f.type.value, f.status) for f in files if f.status]
+    reports_db.write_file_states(conn, panda_id, states)
 
 
 def claim_for_dispatch(

@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection
 
-from pandawms.core.changes import JobChange
+from pandawms.core.changes import JobChange, JobError
 from pandawms.core.commands import PilotCommand
 from pandawms.core.dispatch import ClaimCriteria, dispatch_refusal, served_labels
 from pandawms.core.errors import Conflict, InvalidInput
-from pandawms.core.specs import Job
+from pandawms.core.specs import ErrorComponent, Job
 from pandawms.core.states import JobStatus
 from pandawms.core.updates import PilotReport, UpdateKind, UpdatePlan, plan_update
 from pandawms.db import job_reports as reports_db
 from pandawms.db import jobs as jobs_db
 from pandawms.db import queues as queues_db
 from pandawms.db.jobs import StatusRow
-from pandawms.services import lifecycle, workers
+from pandawms.protocol.errorcodes import DdmCode
+from pandawms.services import adder, lifecycle, staging, workers
 from pandawms.services.lifecycle import Move
 from pandawms.services.termination import JobRetryPolicy, end_job
 
@@ -43,6 +45,7 @@ class AcquireQuery:
 class Acquired:
     jobs: list[Job]
     message: str = ""
+    locations: staging.Locations = dataclasses.field(default_factory=dict)  # turl + RSE per catalog file
 
 
 def acquire_jobs(conn: Connection, query: AcquireQuery, now: datetime) -> Acquired:
@@ -72,7 +75,8 @@ def acquire_jobs(conn: Connection, query: AcquireQuery, now: datetime) -> Acquir
         return Acquired([], f"no jobs for queue {query.queue}")
     if query.worker_id is not None:
         workers.pilot_took_job(conn, query.worker_id, ids[0], now)
-    return Acquired(jobs_db.get_jobs(conn, ids, with_files=True))
+    jobs = jobs_db.get_jobs(conn, ids, with_files=True)
+    return Acquired(jobs, locations=staging.locate(conn, queue, jobs))
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +117,7 @@ def _keep_texts(conn: Connection, report: PilotReport, now: datetime) -> None:
 
 _WHY = {
     JobStatus.FINISHED: "outputs registered",
+    JobStatus.TRANSFERRING: "outputs registered; the _sub block is shipped to the destination",
     JobStatus.FAILED: "pilot reported failure",
     JobStatus.CANCELLED: "killed: pilot ended the job after tobekilled",
 }
@@ -126,8 +131,8 @@ def _finalize(
     now: datetime,
     policy: JobRetryPolicy,
 ) -> UpdateResult:
-    """The final update: via holding to finished / failed / cancelled in one write (the Adder's step:
-    outputs are registered here; a pending kill ends the job cancelled).
+    """The final update: via holding to finished / transferring / failed / cancelled in one write (the
+    Adder's step: services/adder registers catalog outputs; a pending kill ends the job cancelled).
 
     The transition is decided before anything is written, so a refused ending leaves no output
     registered (no half outcome).
@@ -138,8 +143,8 @@ def _finalize(
     decided = lifecycle.plan_for(row, move)
     if decided.refusal:
         return UpdateResult("", row.status.value, f"job {report.panda_id} {decided.refusal}")
-    move = dataclasses.replace(move, reason=_WHY[decided.target])
-    reports_db.update_file_outputs(conn, report.panda_id, report.output_report)
+    move, states = _add(conn, report, dataclasses.replace(move, target=decided.target), now)
+    reports_db.update_file_outputs(conn, report.panda_id, report.output_report, states)
     _keep_texts(conn, report, now)
     result = end_job(conn, report.panda_id, move, now, policy, locked=row)
     if not result.accepted:  # cannot happen under the row lock; never leave the outputs without the ending
@@ -147,3 +152,29 @@ def _finalize(
             f"job {report.panda_id}: final update refused after outputs were registered: {result.reason}"
         )
     return UpdateResult("", result.current.value)
+
+
+def _add(
+    conn: Connection, report: PilotReport, move: Move, now: datetime
+) -> tuple[Move, Mapping[str, str] | None]:
+    """The Adder's step for catalog outputs: the move (finished may become transferring, or failed when
+    the catalog refuses the outputs) and the output rows' states; jobs without them are unchanged."""
+    files = reports_db.output_files(conn, report.panda_id)
+    if move.target is not JobStatus.FINISHED:
+        return dataclasses.replace(move, reason=_WHY[move.target]), adder.failed_states(files)
+    if not adder.catalog_outputs(files):  # today's path: no catalog work, no job read
+        return dataclasses.replace(move, reason=_WHY[move.target]), None
+    job = jobs_db.get_job(conn, report.panda_id)
+    assert job is not None
+    added = adder.add_outputs(conn, dataclasses.replace(job, files=tuple(files)), report.output_report, now)
+    if added is None:
+        return dataclasses.replace(move, reason=_WHY[move.target]), None
+    if added.target is JobStatus.FAILED:
+        error = JobError(ErrorComponent.DDM, DdmCode.ADDER_FAILURE, added.error)
+        change = dataclasses.replace(move.change, errors=(error,))
+        return Move(JobStatus.FAILED, added.error, move.host, change, move.via), adder.failed_states(files)
+    sub = added.sub.name if added.sub is not None else None
+    change = dataclasses.replace(move.change, destination_dblock=sub)
+    return dataclasses.replace(
+        move, target=added.target, reason=_WHY[added.target], change=change
+    ), added.states

@@ -29,7 +29,7 @@ def add(conn: Connection, rse: str, files: Sequence[DID], status: ReplicaStatus,
     """Record replicas of registered files at an RSE (existing ones are kept as they are)."""
     if status not in REGISTERABLE:
         raise InvalidInput(f"a new replica is available or copying, not {status.value}", "state")
-    target = rses.require(conn, [rse], "rse")[rse]
+    target = rses.require_writable(conn, rse, "rse")
     wanted = sorted(set(files))
     known = catalog_db.get_files(conn, wanted)
     unknown = [d for d in wanted if d not in known]

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from pandawms.core.data import SITE_RE, RSESpec
-from pandawms.core.errors import InvalidInput, NotFound
+from pandawms.core.errors import Conflict, InvalidInput, NotFound
 from pandawms.db import rses as rses_db
 
 
@@ -54,6 +54,15 @@ def require(conn: Connection, names: Sequence[str], field: str) -> dict[str, RSE
     if unknown:
         raise InvalidInput(f"unknown RSE(s) in {field}: {', '.join(unknown)}", field)
     return known
+
+
+def require_writable(conn: Connection, name: str, field: str) -> RSESpec:
+    """The named RSE if it takes new replicas: InvalidInput naming ``field`` when unknown, Conflict when
+    not available for write (Rucio refuses new replicas there too)."""
+    spec = require(conn, [name], field)[name]
+    if not spec.availability_write:
+        raise Conflict(f"RSE {name} is not available for writing")
+    return spec
 
 
 def list_all(conn: Connection) -> list[RSESpec]:
