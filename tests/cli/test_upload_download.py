@@ -155,13 +155,16 @@ def test_download_a_dataset_from_the_nearest_replica(world: tuple[Panda, Path, P
 
 
 def test_bad_uploads_register_nothing(world: tuple[Panda, Path, Path], tmp_path: Path) -> None:
-    panda, _local, _root = world
+    panda, local, _root = world
     [path] = _files(tmp_path, 1)
     did = f"{SCOPE}:{path.name}"
     unknown = panda("upload", str(path), "--rse", "NOPE", "--scope", SCOPE)
     assert unknown.exit_code == 2 and "--rse: unknown RSE 'NOPE'" in unknown.stderr
     read_only = panda("upload", str(path), "--rse", "RO_DISK", "--scope", SCOPE)
     assert read_only.exit_code == 2 and "not available for writing" in read_only.stderr
+    no_scope = panda("upload", str(path), "--rse", "LOCAL_DISK", "--scope", "nobody")
+    assert no_scope.exit_code == 2 and "--scope: unknown scope(s) nobody" in no_scope.stderr
+    assert not local.exists()  # refused before any copy
     missing = panda("upload", str(tmp_path / "nothing.root"), "--rse", "LOCAL_DISK", "--scope", SCOPE)
     assert missing.exit_code == 2 and "no such file" in missing.stderr
     # a copy the storage refuses: exit 1, and neither the file nor the dataset is registered

@@ -62,7 +62,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveMonitor]:
             {"name": n, "site": s, "prefix": p, "total_bytes": 8 * 10**15, "used_bytes": 5 * 10**15}
             for n, s, p in RSES
         ]
-        rses[1]["availability_write"] = False
         _post(srv, "/rse/upsert", {"rses": rses})
         _post(srv, "/scope/add", {"scope": SCOPE})
         ds_scope, ds_name = DATASET.split(":")
@@ -83,6 +82,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveMonitor]:
         _post(srv, "/replica/add", {"rse": RSES[1][0], "files": some, "state": "copying"})
         tenth = [f"{SCOPE}:{e['name']}" for e in entries[:10]]
         _post(srv, "/replica/add", {"rse": RSES[2][0], "files": tenth})
+        _post(srv, "/rse/upsert", {"rses": [rses[1] | {"availability_write": False}]})  # closed after copies
         _post(srv, "/did/attach", {"did": CONTAINER, "children": [DATASET]})
         job = {
             "transformation": "Reco_tf.py",

@@ -25,12 +25,13 @@ def _catalog(mon: TestClient) -> list[dict[str, object]]:
     setup(mon, SCOPE, "cont.all", kind="container")
     setup(mon, "user.bob", "bob.ds")
     add_rse(mon, "DISK_A", "SITE_A", total_bytes=10**9, used_bytes=2 * 10**8)
-    add_rse(mon, "DISK_B", "SITE_B", availability_write=False)
+    add_rse(mon, "DISK_B", "SITE_B")
     entries = files(SCOPE, 5)
     ok(add_files(mon, DATA, entries, rse="DISK_A"))
     names = [f"{SCOPE}:{e['name']}" for e in entries]
     ok(mon.post(f"{API}/replica/add", json={"rse": "DISK_B", "files": names[:1]}))
     ok(mon.post(f"{API}/replica/add", json={"rse": "DISK_B", "files": names[1:2], "state": "copying"}))
+    add_rse(mon, "DISK_B", "SITE_B", availability_write=False)  # closed for writing after the copies
     children = [f"{SCOPE}:data.001", f"{SCOPE}:data.002"]
     ok(mon.post(f"{API}/did/attach", json={"did": f"{SCOPE}:cont.all", "children": children}))
     return entries

@@ -16,7 +16,9 @@ from pandawms.db.engine import Database
 from pandawms.services import lifecycle_data, rules
 from tests.conftest import FrozenClock, add_queues
 from tests.db.catalog_helpers import add_rse
-from tests.db.helpers import submit
+from tests.db.follow_helpers import SCOPE as FOLLOW_SCOPE
+from tests.db.follow_helpers import outputs, report, submit_with, world
+from tests.db.helpers import acquire, submit, update
 from tests.monitor.helpers import page_json
 from tests.monitor.test_data_pages import DATA, SCOPE, _catalog
 
@@ -97,6 +99,35 @@ def test_job_page_stage_in_out_and_transfers(mon: TestClient, db: Database, cloc
     stage = {(s["type"], s["did"]): (s["rse"], s["replica"]) for s in data["stage"]}
     assert stage[("input", f"{SCOPE}:{entries[0]['name']}")] == ("DISK_C", "copying")
     assert stage[("output", f"{SCOPE}:out.root")] == ("DISK_A", "missing")
-    assert [t["did"] for t in data["transfers"]] == [f"{SCOPE}:{entries[0]['name']}"]
+    # its input's requests: the rule's (done) and the one of its _dis block to Q_C's RSE (queued)
+    assert [(t["did"], t["state"]) for t in data["transfers"]] == [
+        (f"{SCOPE}:{entries[0]['name']}", "queued"),
+        (f"{SCOPE}:{entries[0]['name']}", "done"),
+    ]
+    # and its _dis block (the Setupper's, to Q_C's input RSE) with the rule that copies it
+    [block] = data["blocks"]
+    assert block["role"] == "dispatch" and block["did"].startswith("panda:")
+    assert [(r["rse"], r["state"]) for r in block["rules"]] == [("DISK_C", "replicating")]
     html = mon.get(f"/job/{job['PandaID']}/").text
     assert "Stage-in and stage-out" in html and "Transfers of its files" in html
+    assert f'Dispatch block <a class="mono" href="/dataset/{block["did"]}/">' in html
+
+
+def test_job_page_shows_the_sub_block_shipping_its_outputs(
+    mon: TestClient, db: Database, clock: FrozenClock
+) -> None:
+    # given a job whose output goes to another RSE: the Adder puts it in a _sub block with a rule there
+    world(db, clock())
+    [pid] = submit_with(mon, outputs("out.9.root"), computingSite="QA", destinationSE="B_DISK")
+    [got] = acquire(mon, "QA")
+    assert got["PandaID"] == pid
+    update(mon, pid, "running")
+    update(mon, pid, "finished", job_output_report=report("out.9.root", 9, "A_DISK"))
+    # when its page is read
+    data = page_json(mon, f"/job/{pid}/")
+    # then the destination block and its replicating rule to B_DISK are shown with a link
+    [block] = data["blocks"]
+    assert (block["role"], block["did"]) == ("destination", f"{FOLLOW_SCOPE}:user.alice.out.001_sub{pid}")
+    assert [(r["rse"], r["state"]) for r in block["rules"]] == [("B_DISK", "replicating")]
+    assert data["job"]["jobStatus"] == "transferring"
+    assert "Destination block" in mon.get(f"/job/{pid}/").text

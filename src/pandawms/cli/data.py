@@ -1,6 +1,7 @@
 """Catalog commands, the way rucio's CLI works: ``panda scope``, ``panda dataset create|add|ls|close|
 freeze|rm``, ``panda rse list|add``, ``panda replicas scope:name``. No data moves here (``panda upload``
-and ``download`` are in cli/transfer_data.py); ``dataset add`` registers local files by size and adler32.
+and ``panda download``: cli/transfer_data.py, cli/download.py); ``dataset add`` registers local files by
+size and adler32.
 Exit codes as in cli/common.py: a refused close/freeze/delete is 1, bad input 2, no server 3.
 """
 

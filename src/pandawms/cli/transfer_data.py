@@ -38,7 +38,7 @@ from pandawms.core.states import ReplicaStatus
 from pandawms.ddm.base import StorageError
 from pandawms.ddm.registry import BackendRegistry
 from pandawms.protocol import paths
-from pandawms.protocol.data import DIDCreated, DIDInfo, FileIn, FilesAddedOut
+from pandawms.protocol.data import DIDCreated, DIDInfo, FileIn, FilesAddedOut, ScopeInfo
 from pandawms.protocol.uploads import FileReplicasAdded
 
 
@@ -57,6 +57,14 @@ def _writable(rses: dict[str, RSESpec], rse: str) -> RSESpec:
     if not spec.availability_write:
         raise UsageError(f"--rse: RSE {rse} is not available for writing")
     return spec
+
+
+def _known_scopes(client: PandaClient, wanted: Sequence[str]) -> None:
+    """Refuse before any copy when a scope does not exist (the registration would be refused after)."""
+    known = {s.scope for s in client.catalog_get(list[ScopeInfo], paths.SCOPE_LIST)}
+    missing = sorted(set(wanted) - known)
+    if missing:
+        raise UsageError(f"--scope: unknown scope(s) {', '.join(missing)} (create with: panda scope add)")
 
 
 def _check_dataset(client: PandaClient, dataset: DID | None) -> bool:
@@ -128,6 +136,7 @@ def upload(
         registry = storage_registry(storage_config)
         target = option_did(dataset, "--dataset") if dataset else None
         spec = _writable(rse_specs(client), rse)
+        _known_scopes(client, [scope, *([target.scope] if target else [])])
         exists = _check_dataset(client, target)
         plan = _plan(client, files, scope, spec)
         done, failed = _copy_up(registry, plan, rse)

@@ -156,6 +156,7 @@ class JobPage(_Model):
     transfers: list[TransferOut] = Field(
         default_factory=list, description="transfer requests of its files (stage-in to its queue's RSE)"
     )
+    blocks: list[DataBlock] = Field(default_factory=list, description="its _dis and _sub blocks")
 
 
 class GroupErrors(_Model):
@@ -273,6 +274,31 @@ class TransferOut(_Model):
     finished_at: datetime | None
     last_error: str
     modification_time: datetime
+
+
+class RuleOut(_Model):
+    """A replication rule (DID -> RSE) with its file counters."""
+
+    rule_id: int
+    did: str
+    rse: str
+    state: str = Field(description="replicating, ok or stuck")
+    files_ok: int
+    files_replicating: int
+    files_stuck: int
+    expires_at: datetime | None
+    error: str
+    rse_url: str
+
+
+class DataBlock(_Model):
+    """A job's dispatch block (_dis: its inputs brought to the queue's RSE) or destination block (_sub:
+    its outputs), with the rules that move it."""
+
+    role: str = Field(description="dispatch or destination")
+    did: str
+    url: str
+    rules: list[RuleOut]
 
 
 class StageRow(_Model):

@@ -7,22 +7,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from pandawms.monitor.models import SelectionOut, TransferOut, _Model
-
-
-class RuleOut(_Model):
-    """A replication rule (DID -> RSE) with its file counters."""
-
-    rule_id: int
-    did: str
-    rse: str
-    state: str = Field(description="replicating, ok or stuck")
-    files_ok: int
-    files_replicating: int
-    files_stuck: int
-    expires_at: datetime | None
-    error: str
-    rse_url: str
+from pandawms.monitor.models import RuleOut, SelectionOut, TransferOut, _Model
 
 
 class TransferActivity(_Model):

@@ -34,7 +34,7 @@ from pandawms.monitor.models import (
     JobsPage,
     ResourceRow,
 )
-from pandawms.monitor.pages_transfers import job_stage
+from pandawms.monitor.pages_transfers import job_blocks, job_stage
 from pandawms.monitor.params import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -194,4 +194,5 @@ def job_page(conn: Connection, panda_id: int, logs: LogStore) -> JobPage:
         meta_data=d.report.meta_data if d.report else "",
         stage=stage,
         transfers=transfers,
+        blocks=job_blocks(conn, job),
     )

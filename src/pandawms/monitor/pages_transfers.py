@@ -1,9 +1,9 @@
 """Rules and transfers on the monitor's pages: a dataset's rules, transfer activity per RSE (queued, active,
 done, failed in and out; what arrived recently and at what rate; the latest errors), and a job's stage-in
-and stage-out with the transfer requests of its files.
+and stage-out, its _dis and _sub blocks with their rules, and the transfer requests of its files.
 
-Transfer requests are read through db/transfers.py (the transfer service's repository) and
-db/monitor_data.py; nothing here writes.
+Rules and requests are read through db/rules.py and db/transfers.py (the transfer service's
+repositories), services/transfers.summary and db/monitor_data.py; nothing here writes.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
-from pandawms.core.data import DID, job_file_did
+from pandawms.core.data import DATA_SCOPE, DID, dataset_did, job_file_did
 from pandawms.core.errors import InvalidInput
 from pandawms.core.specs import FileType, Job
 from pandawms.core.states import TransferStatus
@@ -23,8 +23,8 @@ from pandawms.db import queues as queues_db
 from pandawms.db import replicas as replicas_db
 from pandawms.db import rules as rules_db
 from pandawms.db import transfers as transfers_db
-from pandawms.monitor.models import StageRow, TransferOut
-from pandawms.monitor.models_data import RuleOut, TransferActivity
+from pandawms.monitor.models import DataBlock, RuleOut, StageRow, TransferOut
+from pandawms.monitor.models_data import TransferActivity
 from pandawms.services import transfers as transfers_service
 
 RECENT = timedelta(minutes=10)  # the window of the recent MB/s on the RSE pages
@@ -149,3 +149,35 @@ def job_stage(conn: Connection, job: Job) -> tuple[list[StageRow], list[Transfer
     ]
     dids: Sequence[DID] = [did for _t, did, _r, _s in wanted if did is not None]
     return rows, [transfer_out(t) for t in mdd.transfers_of_files(conn, dids, JOB_TRANSFERS)]
+
+
+def _output_scope(job: Job) -> str | None:
+    """The scope of the job's first output dataset: the Adder puts the _sub block beside it."""
+    for f in job.files:
+        if f.type is not FileType.INPUT:
+            try:
+                did = dataset_did(f.dataset, f.scope)
+            except InvalidInput:
+                continue
+            if did is not None:
+                return did.scope
+    return None
+
+
+def job_blocks(conn: Connection, job: Job) -> list[DataBlock]:
+    """The job's _dis block (DATA_SCOPE) and _sub block (beside its output dataset) with their rules."""
+    named = [
+        ("dispatch", DATA_SCOPE, job.dispatch_dblock),
+        ("destination", _output_scope(job), job.destination_dblock),
+    ]
+    out = []
+    for role, scope, name in named:
+        if not name or scope is None:
+            continue
+        try:
+            did = DID(scope, name)
+        except InvalidInput:  # not a catalog name (a block named by an older server)
+            continue
+        rules = [rule_out(r) for r in rules_db.rules_of(conn, did)]
+        out.append(DataBlock(role=role, did=str(did), url=f"/dataset/{did}/", rules=rules))
+    return out
