@@ -1,6 +1,5 @@
 """The monitor's data-page reads use their indexes on both back ends: the jobs of a dataset are found on
-``ix_job_files_dataset`` (job_files.dataset; the index comes with the jobs-follow-the-data migration, so
-the test creates it when the schema does not have it yet), and the per-RSE replica counts are an
+``ix_job_files_dataset`` (job_files.dataset, migration 0011), and the per-RSE replica counts are an
 index-only scan of ``ix_replicas_rse_status``."""
 
 from __future__ import annotations
@@ -25,8 +24,6 @@ def _plan(db: Database, stmt: Select[Any]) -> str:
 
 
 def test_jobs_of_a_dataset_read_the_dataset_index(db: Database) -> None:
-    with db.write() as conn:
-        conn.execute(text("CREATE INDEX IF NOT EXISTS ix_job_files_dataset ON job_files (dataset)"))
     stmt = select(job_files.c.panda_id).where(*dataset_files(DID("mc23", "data.001")))
     plan = _plan(db, stmt)
     assert "ix_job_files_dataset" in plan, plan

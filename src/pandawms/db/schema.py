@@ -4,7 +4,8 @@ Tables
 - ``jobs``: one row per job attempt (PandaID); its columns are declared in core/fields.JOB_FIELDS (plus the
   per-component error code/diag pairs), not here. Active and archived jobs share the table; the hot queries
   only touch active rows through partial/leading-status indexes, so finished history does not slow them.
-- ``job_files``: input/output/log file rows of each attempt.
+- ``job_files``: input/output/log file rows of each attempt; ``ix_job_files_dataset`` (dataset) finds the
+  jobs that read or wrote a dataset (the monitor's dataset page).
 - ``job_reports``: the latest job report (the payload's metadata, JSON text) and pilot-log tail a pilot
   sent for a job (update_job ``meta_data``/``pilot_log``); shown by job/get_description and the monitor.
 - ``job_status_history``: every status change (PanDA's jobs_StatusLog), written by services/lifecycle.py.
@@ -162,6 +163,7 @@ job_files = Table(
     Column("surl", Text, nullable=False, server_default=""),
 )
 Index("ix_job_files_panda_id", job_files.c.panda_id)
+Index("ix_job_files_dataset", job_files.c.dataset)
 
 job_reports = Table(
     "job_reports",
