@@ -41,7 +41,9 @@ class _Prepared:
 class LeanInsert:
     """``insert(table)`` for rows that all carry the same keys (those of the first row)."""
 
-    def __init__(self, stmt: Insert, key: str | None = None, max_variables: int = SQLITE_MAX_VARIABLES) -> None:
+    def __init__(
+        self, stmt: Insert, key: str | None = None, max_variables: int = SQLITE_MAX_VARIABLES
+    ) -> None:
         """``key``: the integer primary key ``insert_returning`` gives back; ``max_variables``: bound
         parameters per multi-row statement."""
         self.stmt = stmt
