@@ -10,6 +10,7 @@ the statement through SQLAlchemy unchanged (PostgreSQL stores a submission in on
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -91,8 +92,11 @@ class LeanInsert:
             table = self.stmt.table
             cols = [table.c[c] for c in columns]  # KeyError names an unknown column
             impls = [c.type.dialect_impl(dialect) for c in cols]  # e.g. SQLite's DATETIME for DateTime
+            # cached: a batch's rows share their datetimes (``now``), converted once
             processors = tuple(
-                (i, proc) for i, t in enumerate(impls) if (proc := t.bind_processor(dialect)) is not None
+                (i, functools.lru_cache(maxsize=256)(proc))
+                for i, t in enumerate(impls)
+                if (proc := t.bind_processor(dialect)) is not None
             )
             group = f"({', '.join('?' for _ in cols)})"
             names = ", ".join(dialect.identifier_preparer.quote(c.name) for c in cols)
