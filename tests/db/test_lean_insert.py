@@ -76,3 +76,11 @@ def test_a_row_with_other_columns_is_refused_and_nothing_is_stored(sqlite_db: Da
 def test_insert_returning_needs_a_key(sqlite_db: Database) -> None:
     with pytest.raises(TypeError, match="key"), sqlite_db.write() as conn:
         LeanInsert(insert(h)).insert_returning(conn, history_rows(1, "nokey"))
+
+
+def test_a_row_with_a_renamed_column_is_refused(sqlite_db: Database) -> None:
+    rows = history_rows(2, "renamed")
+    rows[1]["host"] = rows[1].pop("modification_host")
+    with pytest.raises(ValueError, match="expected"), sqlite_db.write() as conn:
+        LeanInsert(insert(h)).execute(conn, rows)
+    assert stored(sqlite_db, "renamed") == []

@@ -30,9 +30,12 @@ class _Prepared:
     processors: tuple[tuple[int, Callable[[Any], Any]], ...]
 
     def params(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
-        if len(row) != len(self.columns):
-            raise ValueError(f"row has columns {sorted(row)}, expected {sorted(self.columns)}")
-        values = [row[c] for c in self.columns]
+        try:
+            if len(row) != len(self.columns):
+                raise KeyError
+            values = [row[c] for c in self.columns]
+        except KeyError:
+            raise ValueError(f"row has columns {sorted(row)}, expected {sorted(self.columns)}") from None
         for i, proc in self.processors:
             if values[i] is not None:
                 values[i] = proc(values[i])
@@ -94,7 +97,7 @@ class LeanInsert:
             impls = [c.type.dialect_impl(dialect) for c in cols]  # e.g. SQLite's DATETIME for DateTime
             # cached: a batch's rows share their datetimes (``now``), converted once
             processors = tuple(
-                (i, functools.lru_cache(maxsize=256)(proc))
+                (i, _memo(proc))
                 for i, t in enumerate(impls)
                 if (proc := t.bind_processor(dialect)) is not None
             )
@@ -104,3 +107,16 @@ class LeanInsert:
             prep = _Prepared(columns, f"INSERT INTO {target} ({names}) VALUES {group}", group, processors)
             self._prepared[columns] = prep
         return prep
+
+
+def _memo(proc: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``proc`` remembering its last results for hashable values (unhashable ones are converted each time)."""
+    cached = functools.lru_cache(maxsize=256)(proc)
+
+    def run(value: Any) -> Any:
+        try:
+            return cached(value)
+        except TypeError:  # unhashable (a JSON value); a conversion error raises again below
+            return proc(value)
+
+    return run
