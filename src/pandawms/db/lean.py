@@ -20,6 +20,9 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.dml import Insert
 
 SQLITE_MAX_VARIABLES = 32_766  # SQLITE_MAX_VARIABLE_NUMBER since SQLite 3.32
+# Single rows (a transition's history row on the dispatch path) keep SQLAlchemy's cached statement: the
+# lean path pays off on batches, and the pilot calls' code stays as measured before.
+MIN_LEAN_ROWS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +63,7 @@ class LeanInsert:
         """Insert ``rows`` (executemany)."""
         if not rows:
             return
-        if conn.dialect.name != "sqlite":
+        if conn.dialect.name != "sqlite" or len(rows) < MIN_LEAN_ROWS:
             conn.execute(self.stmt, list(rows))
             return
         prep = self._prepare(conn.dialect, tuple(rows[0]))
@@ -76,7 +79,7 @@ class LeanInsert:
             raise TypeError("insert_returning needs the LeanInsert's key")
         if not rows:
             return []
-        if conn.dialect.name != "sqlite":
+        if conn.dialect.name != "sqlite" or len(rows) < MIN_LEAN_ROWS:
             return [int(r[0]) for r in conn.execute(self._returning, list(rows))]
         prep = self._prepare(conn.dialect, tuple(rows[0]))
         per_statement = max(1, self.max_variables // len(prep.columns))
