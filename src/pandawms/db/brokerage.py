@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, delete, insert, select
 
+from pandawms.db.lean import LeanInsert
 from pandawms.db.schema import brokerage_decisions as bd
 
 
@@ -23,15 +24,18 @@ class StoredDecision:
 
 # Built once: every stored chunk of a submission runs them (a statement built per call cost more than it ran).
 _DELETE = delete(bd).where(bd.c.panda_id.in_(bindparam("b_ids", expanding=True)))
-_INSERT = insert(bd)
+_INSERT = LeanInsert(insert(bd))
 
 
-def save(conn: Connection, decisions: Sequence[StoredDecision]) -> None:
+def save(conn: Connection, decisions: Sequence[StoredDecision], *, new_jobs: bool = False) -> None:
+    """Store each job's latest decision, replacing an older one; ``new_jobs``: jobs created in this
+    transaction, which have none yet (no DELETE)."""
     if not decisions:
         return
-    conn.execute(_DELETE, {"b_ids": [d.panda_id for d in decisions]})
-    conn.execute(
-        _INSERT,
+    if not new_jobs:
+        conn.execute(_DELETE, {"b_ids": [d.panda_id for d in decisions]})
+    _INSERT.execute(
+        conn,
         [
             {
                 "panda_id": d.panda_id,

@@ -207,7 +207,7 @@ def create_and_place(
     planned = [_plan(spec, lineage, reason, broker_, snapshot) for spec, lineage in specs]
     new_jobs = [p.job for p in planned]
     ids = lifecycle.create_jobs(conn, new_jobs, now)
-    _store_decisions(conn, ids, [p.decision for p in planned], now)
+    _store_decisions(conn, ids, [p.decision for p in planned], now, new_jobs=True)
     _dispatch_blocks(conn, broker_, ids, planned, now)
     return [
         Placement(pid, nj.status, nj.computing_site, nj.errors[0].diag if nj.errors else "")
@@ -227,14 +227,19 @@ def _dispatch_blocks(
 
 
 def _store_decisions(
-    conn: Connection, ids: Sequence[PandaID], decisions: Sequence[BrokerageDecision | None], now: datetime
+    conn: Connection,
+    ids: Sequence[PandaID],
+    decisions: Sequence[BrokerageDecision | None],
+    now: datetime,
+    *,
+    new_jobs: bool = False,
 ) -> None:
     stored = [
         StoredDecision(pid, now, d.chosen, d.summary(), _rejections(d))
         for pid, d in zip(ids, decisions, strict=True)
         if d is not None
     ]
-    brokerage_db.save(conn, stored)
+    brokerage_db.save(conn, stored, new_jobs=new_jobs)
 
 
 def rebroker(
