@@ -88,40 +88,33 @@ class Server:
         raise AssertionError(f"job {panda_id} not in {states} after {timeout} s: {self.job(panda_id)}")
 
 
+@contextlib.contextmanager
+def serving(data: Path, args: list[str], env: dict[str, str]) -> Iterator[Server]:
+    """A real ``panda server`` on the data dir ``data`` (created) with extra ``args`` and environment,
+    stopped after; a server that does not come up fails with its log."""
+    data.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    cmd = [*PANDA, "server", "--port", str(port), "--data-dir", str(data), *args, "--log-level", "warning"]
+    with (data / "server.log").open("wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env})
+        root = f"http://127.0.0.1:{port}"
+        if not wait_healthy(root + "/api/v1"):
+            proc.kill()
+            raise RuntimeError((data / "server.log").read_text())
+        try:
+            yield Server(root, root + "/api/v1", data, proc)
+        finally:
+            proc.terminate()
+            proc.wait(20)
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     data = tmp_path / "server"
     data.mkdir()
     (data / "queues.toml").write_text(QUEUES)
-    port = free_port()
-    log = (data / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            *PANDA,
-            "server",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data),
-            "--queues",
-            str(data / "queues.toml"),
-            "--log-level",
-            "warning",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, **FAST_WATCHDOGS},
-    )
-    root = f"http://127.0.0.1:{port}"
-    if not wait_healthy(root + "/api/v1"):
-        proc.kill()
-        raise RuntimeError((data / "server.log").read_text())
-    try:
-        yield Server(root, root + "/api/v1", data, proc)
-    finally:
-        proc.terminate()
-        proc.wait(20)
-        log.close()
+    with serving(data, ["--queues", str(data / "queues.toml")], FAST_WATCHDOGS) as srv:
+        yield srv
 
 
 def start_pilot(server: Server, queue: str, workdir: Path, *extra: str) -> subprocess.Popen[bytes]:

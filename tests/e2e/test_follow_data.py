@@ -9,8 +9,6 @@ agent, Finisher and Closer running) and real pilots staging through file:// RSEs
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 import uuid
 import zlib
@@ -21,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import PANDA, Server, free_port, kill_session, start_pilot, wait_healthy
+from tests.e2e.conftest import Server, kill_session, serving, start_pilot
 
 SCOPE = "user.e2e"
 DATA = b"input of the job, copied between sites\n" * 40
@@ -38,22 +36,8 @@ PAYLOAD = (
 
 @pytest.fixture
 def data_server(tmp_path: Path) -> Iterator[Server]:
-    data = tmp_path / "server"
-    data.mkdir()
-    port = free_port()
-    log = (data / "server.log").open("wb")
-    cmd = [*PANDA, "server", "--port", str(port), "--data-dir", str(data), "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **FAST_AGENTS})
-    root = f"http://127.0.0.1:{port}"
-    if not wait_healthy(root + "/api/v1"):
-        proc.kill()
-        raise RuntimeError((data / "server.log").read_text())
-    try:
-        yield Server(root, root + "/api/v1", data, proc)
-    finally:
-        proc.terminate()
-        proc.wait(20)
-        log.close()
+    with serving(tmp_path / "server", [], FAST_AGENTS) as srv:
+        yield srv
 
 
 def _world(server: Server, storage: Path) -> None:
