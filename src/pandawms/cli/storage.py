@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -90,24 +90,25 @@ def registered_files(client: PandaClient, dids: Sequence[DID]) -> dict[DID, Cont
     return out
 
 
-def replicas_of(client: PandaClient, did: DID) -> list[ReplicaEntry]:
-    items: list[ReplicaEntry] = []
+def _all_pages(
+    client: PandaClient, model: type[ReplicaPage] | type[ContentPage], path: str, did: DID
+) -> list[Any]:
+    """Every item of a keyset-paged listing of ``did`` (``next`` is the cursor for ``after``)."""
+    items: list[Any] = []
     after = None
     while True:
-        page = client.catalog_get(ReplicaPage, paths.REPLICA_LIST, did=str(did), after=after, limit=PAGE)
+        page = client.catalog_get(model, path, did=str(did), after=after, limit=PAGE)
         items += page.items
         if (after := page.next) is None:
             return items
+
+
+def replicas_of(client: PandaClient, did: DID) -> list[ReplicaEntry]:
+    return _all_pages(client, ReplicaPage, paths.REPLICA_LIST, did)
 
 
 def contents_of(client: PandaClient, did: DID) -> list[ContentEntry]:
-    items: list[ContentEntry] = []
-    after = None
-    while True:
-        page = client.catalog_get(ContentPage, paths.DID_LIST_CONTENTS, did=str(did), after=after, limit=PAGE)
-        items += page.items
-        if (after := page.next) is None:
-            return items
+    return _all_pages(client, ContentPage, paths.DID_LIST_CONTENTS, did)
 
 
 def expected_stat(entry: FileIn | ContentEntry) -> FileStat:
