@@ -137,6 +137,14 @@ OTHER_WRITERS |= {
     "rules.status": ("services/lifecycle_data.py", "replication rule states (replicating/ok/stuck)"),
     "transfers.status": ("services/lifecycle_data.py", "transfer requests (queued/submitted/done/failed)"),
 }
+# JEDI's status writer: tasks (core.tasks.TASK_TRANSITIONS) and their datasets.
+OTHER_WRITERS |= {
+    "tasks.status": ("services/lifecycle_tasks.py", "task states (registered ... done/finished/failed)"),
+    "tasks.old_status": ("services/lifecycle_tasks.py", "the status a pending/paused task returns to"),
+    "task_history.status": ("services/lifecycle_tasks.py", "the task history, appended with each change"),
+    "task_history.previous_status": ("services/lifecycle_tasks.py", "the task history's previous status"),
+    "task_datasets.status": ("services/lifecycle_tasks.py", "task dataset states (defined/ready/.../done)"),
+}
 # The guard must keep seeing these (if it stops, it is broken, not the code clean)
 KNOWN_WRITERS = {
     ("db/jobs.py", "insert_jobs"),
@@ -155,6 +163,10 @@ KNOWN_WRITERS = {
     ("db/transfers.py", "write_transfer_status"),
     ("db/transfers.py", "finish_transfers"),
     ("db/transfers.py", "copying_to_available"),
+    ("db/tasks.py", "insert_task"),
+    ("db/tasks.py", "write_task_status"),
+    ("db/tasks.py", "insert_datasets"),
+    ("db/tasks.py", "write_dataset_status"),
 }
 
 

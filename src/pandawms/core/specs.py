@@ -163,6 +163,8 @@ class JobSpec:
     task_id: int | None = None
     jobset_id: int | None = None
     destination_se: str = ""  # the storage element (RSE) the outputs go to; "" = the queue's
+    processing_type: str = ""  # PanDA's processingType: the task's, or "pmerge" for a merge job
+    special_handling: str = ""  # PanDA's specialHandling flags, comma-joined ("sj" = a task's scout job)
     files: tuple[FileSpec, ...] = ()
 
 

@@ -48,6 +48,29 @@ Transfer service (Rucio's rules and requests; db/transfers.py)
   due by now" = two index ranges); ``ix_transfers_file_dest`` (scope, lfn, dest_rse) finds the active
   request of a file at an RSE (a second rule reuses it); ``ix_transfers_dest_status`` per-RSE summaries.
 
+JEDI (tasks; db/tasks.py, db/task_files.py)
+- ``tasks``: one row per task (jediTaskID): owner, label, priority, transformation, sizing (coreCount,
+  ramCount MB per core, cpuTime HS06 s per event, outDiskCount bytes per event, ...) and the split rules in
+  PanDA's code form (``split_rule``: ``NF=2,MF=200``). ``status`` changes only through
+  services/lifecycle_tasks.py; ``old_status`` is what pending/paused return to. ``ix_tasks_status_modtime``
+  serves the agents' scans (tasks in a state, oldest change first); ``ix_tasks_user_id`` per-user listings
+  by keyset; ``ix_tasks_name`` the duplicate check (vo, label, user, name); ``ix_tasks_parent`` children.
+- ``task_params``: the task-parameter JSON as submitted (PanDA's JEDI_TaskParams).
+- ``task_history``: every task status change with its reason (``ix_task_history_task``).
+- ``task_commands``: queued commands (kill, finish, retry, ...); ``processed_at`` NULL = pending
+  (``ix_task_commands_pending``); ``outcome``/``reason`` when carried out or refused.
+- ``task_datasets``: a task's input (master/secondary via ``master_id``), output, log and pre-merge
+  datasets with their JEDI ``status``, ``mutable`` (a parent still produces it), the output name
+  ``template`` and ``next_serial`` (``${SN}``), and file counters (the progress in files).
+- ``task_files``: JEDI's contents: one row per input file (or event range of a file: ``chunk``,
+  ``start_event``/``end_event``) or produced output, with ``status`` (core.tasks.TaskFileStatus, written only
+  by services/lifecycle_tasks.py), attempt counters (attemptNr, maxAttempt, failedAttempt, maxFailure),
+  ``ram_count`` after retries, ``is_scout`` and the ``panda_id`` of the job that uses or produced it.
+  ``ux_task_files_file`` (dataset_id, scope, lfn, chunk) makes feeding idempotent; ``ix_task_files_status``
+  (dataset_id, status, file_id) is the job generator's "ready files in order" scan; ``ix_task_files_panda``
+  finds a job's rows when it ends; ``ix_task_files_status_modtime`` rescues rows stuck ``picked``.
+- ``ix_jobs_task_id`` (task_id, panda_id): the jobs of a task.
+
 Indexes (designed for 1M+ jobs; each hot query is an index range scan)
 - ``ix_jobs_dispatch`` (computing_site, current_priority DESC, panda_id) WHERE job_status='activated':
   the dispatcher walks it in priority-then-age order for one queue and stops after LIMIT rows.
@@ -72,6 +95,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -79,6 +103,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
     text,
     true,
 )
@@ -145,6 +170,7 @@ Index("ix_jobs_user_status_modtime", jobs.c.prod_user_name, jobs.c.job_status, j
 Index("ix_jobs_label_id", jobs.c.prod_source_label, jobs.c.panda_id)
 Index("ix_jobs_creation", jobs.c.creation_time)
 Index("ix_jobs_parent", jobs.c.parent_id)
+Index("ix_jobs_task_id", jobs.c.task_id, jobs.c.panda_id)
 
 job_files = Table(
     "job_files",
@@ -383,3 +409,153 @@ Index("ix_transfers_runnable", transfers.c.status, transfers.c.next_attempt_at)
 Index("ux_transfers_rule_file", transfers.c.rule_id, transfers.c.scope, transfers.c.lfn, unique=True)
 Index("ix_transfers_file_dest", transfers.c.scope, transfers.c.lfn, transfers.c.dest_rse)
 Index("ix_transfers_dest_status", transfers.c.dest_rse, transfers.c.status)
+
+# -- JEDI: tasks, their datasets and files -------------------------------------------------------------
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("task_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("task_name", String(256), nullable=False),
+    Column("user_name", String(128), nullable=False),
+    Column("vo", String(32), nullable=False, server_default="atlas"),
+    Column("prod_source_label", String(20), nullable=False),
+    Column("working_group", String(64), nullable=False, server_default=""),
+    Column("task_type", String(64), nullable=False, server_default=""),
+    Column("processing_type", String(64), nullable=False, server_default=""),
+    Column("status", String(20), nullable=False),
+    Column("old_status", String(20), nullable=False, server_default=""),
+    Column("error_dialog", String(1000), nullable=False, server_default=""),
+    Column("task_priority", Integer, nullable=False),
+    Column("current_priority", Integer, nullable=False),
+    Column("global_share", String(64), nullable=False, server_default=""),
+    Column("transformation", String(512), nullable=False),
+    Column("core_count", Integer, nullable=False, server_default="1"),
+    Column("ram_count", Integer, nullable=False, server_default="0"),
+    Column("base_ram_count", Integer, nullable=False, server_default="0"),
+    Column("walltime", Integer, nullable=False, server_default="0"),
+    Column("cpu_time", Float, nullable=False, server_default="0"),
+    Column("base_walltime", Integer, nullable=False, server_default="600"),
+    Column("cpu_efficiency", Integer, nullable=False, server_default="90"),
+    Column("out_disk_count", BigInteger, nullable=False, server_default="0"),
+    Column("work_disk_count", BigInteger, nullable=False, server_default="0"),
+    Column("disk_io", Integer, nullable=False, server_default="0"),
+    Column("split_rule", String(2000), nullable=False, server_default=""),
+    Column("max_attempt", Integer, nullable=False, server_default="3"),
+    Column("goal", Integer, nullable=False, server_default="1000"),
+    Column("parent_task_id", BigInteger, nullable=True),
+    Column("included_sites", Text, nullable=False, server_default=""),
+    Column("excluded_sites", Text, nullable=False, server_default=""),
+    Column("scout_jobs", Integer, nullable=False, server_default="0"),
+    Column("locked_by", String(64), nullable=False, server_default=""),
+    Column("lock_time", DateTime, nullable=True),
+    Column("creation_time", DateTime, nullable=False),
+    Column("modification_time", DateTime, nullable=False),
+    Column("state_change_time", DateTime, nullable=False),
+    Column("start_time", DateTime, nullable=True),
+    Column("end_time", DateTime, nullable=True),
+)
+Index("ix_tasks_status_modtime", tasks.c.status, tasks.c.modification_time)
+Index("ix_tasks_user_id", tasks.c.user_name, tasks.c.task_id)
+Index("ix_tasks_parent", tasks.c.parent_task_id)
+Index("ix_tasks_name", tasks.c.vo, tasks.c.prod_source_label, tasks.c.user_name, tasks.c.task_name)
+
+task_params = Table(
+    "task_params",
+    metadata,
+    Column("task_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("params", Text, nullable=False),
+)
+
+task_history = Table(
+    "task_history",
+    metadata,
+    Column("row_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("task_id", BigInteger, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("previous_status", String(20), nullable=False, server_default=""),
+    Column("change_time", DateTime, nullable=False),
+    Column("reason", String(1000), nullable=False, server_default=""),
+)
+Index("ix_task_history_task", task_history.c.task_id, task_history.c.row_id)
+
+task_commands = Table(
+    "task_commands",
+    metadata,
+    Column("command_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("task_id", BigInteger, nullable=False),
+    Column("command", String(32), nullable=False),
+    Column("params", Text, nullable=False, server_default="{}"),
+    Column("requested_by", String(128), nullable=False, server_default=""),
+    Column("created_at", DateTime, nullable=False),
+    Column("processed_at", DateTime, nullable=True),
+    Column("outcome", String(16), nullable=False, server_default=""),
+    Column("reason", String(1000), nullable=False, server_default=""),
+)
+Index("ix_task_commands_pending", task_commands.c.processed_at, task_commands.c.command_id)
+Index("ix_task_commands_task", task_commands.c.task_id, task_commands.c.command_id)
+
+task_datasets = Table(
+    "task_datasets",
+    metadata,
+    Column("dataset_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("task_id", BigInteger, nullable=False),
+    Column("type", String(20), nullable=False),
+    Column("master_id", BigInteger, nullable=True),
+    Column("scope", String(25), nullable=False),
+    Column("name", String(250), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("mutable", Boolean, nullable=False, server_default=true()),
+    Column("template", String(512), nullable=False, server_default=""),
+    Column("destination", String(64), nullable=False, server_default=""),
+    Column("next_serial", Integer, nullable=False, server_default="1"),
+    Column("n_files", Integer, nullable=False, server_default="0"),
+    Column("n_files_used", Integer, nullable=False, server_default="0"),
+    Column("n_files_finished", Integer, nullable=False, server_default="0"),
+    Column("n_files_failed", Integer, nullable=False, server_default="0"),
+    Column("n_events", BigInteger, nullable=False, server_default="0"),
+    Column("n_events_used", BigInteger, nullable=False, server_default="0"),
+    Column("creation_time", DateTime, nullable=False),
+    Column("modification_time", DateTime, nullable=False),
+)
+Index("ix_task_datasets_task", task_datasets.c.task_id, task_datasets.c.dataset_id)
+Index("ix_task_datasets_did", task_datasets.c.scope, task_datasets.c.name)
+
+task_files = Table(
+    "task_files",
+    metadata,
+    Column("file_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("task_id", BigInteger, nullable=False),
+    Column("dataset_id", BigInteger, nullable=False),
+    Column("scope", String(25), nullable=False),
+    Column("lfn", String(250), nullable=False),
+    Column("chunk", Integer, nullable=False, server_default="0"),
+    Column("guid", String(64), nullable=False, server_default=""),
+    Column("fsize", BigInteger, nullable=False, server_default="0"),
+    Column("checksum", String(64), nullable=False, server_default=""),
+    Column("n_events", Integer, nullable=False, server_default="0"),
+    Column("start_event", Integer, nullable=True),
+    Column("end_event", Integer, nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("attempt_nr", Integer, nullable=False, server_default="0"),
+    Column("max_attempt", Integer, nullable=False, server_default="3"),
+    Column("failed_attempt", Integer, nullable=False, server_default="0"),
+    Column("max_failure", Integer, nullable=True),
+    Column("ram_count", Integer, nullable=False, server_default="0"),
+    Column("is_scout", Boolean, nullable=False, server_default=false()),
+    Column("panda_id", BigInteger, nullable=True),
+    Column("boundary", String(64), nullable=False, server_default=""),
+    Column("creation_time", DateTime, nullable=False),
+    Column("modification_time", DateTime, nullable=False),
+)
+Index(
+    "ux_task_files_file",
+    task_files.c.dataset_id,
+    task_files.c.scope,
+    task_files.c.lfn,
+    task_files.c.chunk,
+    unique=True,
+)
+Index("ix_task_files_status", task_files.c.dataset_id, task_files.c.status, task_files.c.file_id)
+Index("ix_task_files_panda", task_files.c.panda_id)
+Index("ix_task_files_status_modtime", task_files.c.status, task_files.c.modification_time)

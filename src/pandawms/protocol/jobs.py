@@ -66,6 +66,8 @@ class JobSubmission(BaseModel):
     task_id: int | None = Field(None, alias="taskID", ge=1)
     jobset_id: int | None = Field(None, alias="jobsetID", ge=1)
     destination_se: str = Field("", alias="destinationSE", max_length=128, pattern=r"^[A-Za-z0-9_.\-]*$")
+    processing_type: str = Field("", alias="processingType", max_length=64, pattern=r"^[A-Za-z0-9_.\-]*$")
+    special_handling: str = Field("", alias="specialHandling", max_length=80, pattern=r"^[A-Za-z0-9_.,\-]*$")
     files: list[FileIn] = Field(default_factory=list, max_length=10_000)
 
     @field_validator("included_sites", "excluded_sites")
@@ -177,6 +179,8 @@ class JobRecord(BaseModel):
     task_id: int | None = Field(alias="taskID")
     jobset_id: int | None = Field(alias="jobsetID")
     destination_se: str = Field(alias="destinationSE")
+    processing_type: str = Field(alias="processingType")
+    special_handling: str = Field(alias="specialHandling")
     dispatch_dblock: str = Field(alias="dispatchDBlock")
     destination_dblock: str = Field(alias="destinationDBlock")
     prod_source_label: str = Field(alias="prodSourceLabel")

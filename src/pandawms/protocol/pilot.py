@@ -87,6 +87,8 @@ class PilotJob(BaseModel):
     current_priority: int = Field(alias="currentPriority")
     computing_site: str = Field(alias="computingSite")
     destination_se: str = Field("", alias="destinationSE")
+    processing_type: str = Field("", alias="processingType")
+    special_handling: str = Field("", alias="specialHandling")
     transformation: str
     job_parameters: str = Field(alias="jobPars")
     core_count: int = Field(alias="coreCount")
