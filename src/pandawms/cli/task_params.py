@@ -134,7 +134,10 @@ def build_run_task(o: RunOptions) -> dict[str, Any]:
     """The task-parameter JSON of a ``panda run`` (prun's shape, pandawms' template items)."""
     if o.no_input == (o.in_ds is not None):
         raise UsageError("give --inDS, or --noInput with --nEvents and --nEventsPerJob")
-    out = dataset_name_did(o.out_ds.rstrip("/"), "--outDS")
+    try:
+        out = dataset_name_did(o.out_ds.rstrip("/"), "--outDS")
+    except InvalidInput as exc:
+        raise UsageError(str(exc)) from None
     trans_path, args = _command(o.exec_, len(o.outputs), "--exec")
     items: list[dict[str, Any]] = [{"type": "constant", "value": args}]
     if o.in_ds is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -18,13 +19,20 @@ def files_done(done: int, total: int) -> str:
 
 
 def tasks_table(tasks: Sequence[TaskSummary]) -> Table:
-    table = Table(title=f"{len(tasks)} task(s)", title_justify="left")
-    table.add_column("jediTaskID", no_wrap=True, justify="right")
-    table.add_column("name", overflow="fold", ratio=1)
+    """One line per task where names allow: no vertical rules, so the name keeps most of 80 columns."""
+    table = Table(
+        title=f"{len(tasks)} task(s)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        collapse_padding=True,
+        pad_edge=False,
+    )
+    table.add_column("ID", no_wrap=True, justify="right")
+    table.add_column("name", overflow="fold", min_width=20, ratio=1)
     table.add_column("status", no_wrap=True)
-    table.add_column("files", no_wrap=True, justify="right")
+    table.add_column("done/all", no_wrap=True, justify="right")
     table.add_column("failed", no_wrap=True, justify="right")
-    table.add_column("running", no_wrap=True, justify="right")
+    table.add_column("run", no_wrap=True, justify="right")
     table.add_column("modified", no_wrap=True)
     for t in tasks:
         table.add_row(
@@ -34,7 +42,7 @@ def tasks_table(tasks: Sequence[TaskSummary]) -> Table:
             files_done(t.n_files_finished, t.n_files),
             str(t.n_files_failed),
             str(t.n_jobs_running),
-            fmt_time(t.modification_time),
+            t.modification_time.strftime("%m-%d %H:%M"),
         )
     return table
 
