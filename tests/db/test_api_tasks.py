@@ -4,24 +4,34 @@ listings with filters and keyset pages, 404 for unknown tasks."""
 
 from __future__ import annotations
 
+import queue
+import threading
+import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from pandawms.config import ServerConfig
+from pandawms.core.errors import Conflict
 from pandawms.core.tasks import TaskStatus
+from pandawms.db import migrate
 from pandawms.db import tasks as tasks_db
 from pandawms.db.engine import Database
+from pandawms.protocol.tasks import TaskParams
 from pandawms.server.app import create_app
-from tests.conftest import DEFAULT_QUEUES, FrozenClock, add_queues
+from pandawms.services import tasks as task_service
+from tests.conftest import DEFAULT_QUEUES, FrozenClock, add_queues, make_db_url
 from tests.db.catalog_helpers import fails
 from tests.db.helpers import API, ok, submit
 from tests.db.task_helpers import TO_ABORTED, TO_DONE, TO_RUNNING, details, move, submit_task, task_params
 
 T = TaskStatus
+NOW = datetime(2026, 1, 1, 12, 0, 0)
 
 
 def _list(client: TestClient, **params: Any) -> dict[str, Any]:
@@ -201,6 +211,7 @@ def test_listing_filters_and_keyset_pages(client: TestClient, db: Database, cloc
     assert _ids(client, name="user.alice.a_?") == [a1]  # "_" is literal, not LIKE's wildcard
     assert _ids(client, name="user.alice.a?1") == [a2, a1]
     assert _ids(client, name="user.alice") == []  # no wildcard: the exact name
+    assert _ids(client, name="USER.alice.*") == []  # case-sensitive on both back ends
     assert _ids(client, working_group="AP_HIGGS") == [a1]
     assert _ids(client, hours=1) == [prod, bob, a2, a1]
     pages: list[list[int]] = []
@@ -222,3 +233,49 @@ def test_listing_filters_and_keyset_pages(client: TestClient, db: Database, cloc
 )
 def test_an_unknown_task_is_404(client: TestClient, path: str) -> None:
     fails(client.get(f"{API}/task/{path}", params={"task_id": 999}), 404, "task 999 not found")
+
+
+@pytest.fixture
+def pg_db(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Database]:
+    database = Database(make_db_url("postgresql", tmp_path, request))
+    migrate.upgrade(database)
+    yield database
+    database.dispose()
+
+
+def test_concurrent_submits_of_one_name_on_postgresql_make_one_task(pg_db: Database) -> None:
+    """The second submit waits on the user's advisory lock until the first commits, then sees the
+    duplicate (without the lock both would pass the check: neither sees the other's uncommitted row).
+    SQLite's write transactions are serial, so this race exists only on PostgreSQL."""
+    params = TaskParams.model_validate(task_params("user.alice.race"))
+    stored, outcome = threading.Event(), queue.Queue[object]()
+
+    def second() -> None:
+        stored.wait(10)
+        try:
+            with pg_db.write() as conn:
+                outcome.put(task_service.submit(conn, params, NOW, max_active_per_user=10))
+        except Conflict as exc:
+            outcome.put(exc)
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    with pg_db.write() as conn:
+        first = task_service.submit(conn, params, NOW, max_active_per_user=10)
+        stored.set()
+        _wait_for_lock_waiter(pg_db)
+    thread.join(10)
+    got = outcome.get(timeout=1)
+    assert isinstance(got, Conflict) and f"jediTaskID {first.task_id}" in str(got)
+
+
+def _wait_for_lock_waiter(database: Database) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with database.read() as conn:
+            if conn.execute(text(WAITING_ADVISORY)).scalar_one():
+                return
+    raise AssertionError("the second submit never waited on the advisory lock")
+
+
+WAITING_ADVISORY = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"

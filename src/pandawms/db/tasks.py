@@ -312,7 +312,15 @@ def glob_pattern(glob: str) -> str:
     return escaped.replace("*", "%").replace("?", "_")
 
 
-def _task_filters(q: TaskQuery) -> list[ColumnElement[bool]]:
+def _name_filter(glob: str, sqlite: bool) -> ColumnElement[bool]:
+    """Case-sensitive on both back ends: SQLite's LIKE ignores ASCII case, its GLOB does not (task
+    names cannot hold GLOB's other special characters, ``[`` and ``]``)."""
+    if sqlite:
+        return tasks.c.task_name.op("GLOB")(glob)
+    return tasks.c.task_name.like(glob_pattern(glob), escape="\\")
+
+
+def _task_filters(q: TaskQuery, sqlite: bool) -> list[ColumnElement[bool]]:
     pairs: list[tuple[Any, tuple[str, ...]]] = [
         (tasks.c.status, tuple(s.value for s in q.statuses)),
         (tasks.c.user_name, q.users),
@@ -321,7 +329,7 @@ def _task_filters(q: TaskQuery) -> list[ColumnElement[bool]]:
     ]
     filters: list[ColumnElement[bool]] = [col.in_(vals) for col, vals in pairs if vals]
     if q.name and ("*" in q.name or "?" in q.name):
-        filters.append(tasks.c.task_name.like(glob_pattern(q.name), escape="\\"))
+        filters.append(_name_filter(q.name, sqlite))
     elif q.name:
         filters.append(tasks.c.task_name == q.name)
     if q.parent_task_id is not None:
@@ -335,7 +343,8 @@ def _task_filters(q: TaskQuery) -> list[ColumnElement[bool]]:
 
 def list_tasks(conn: Connection, q: TaskQuery) -> list[Task]:
     """Newest first; pass the last jediTaskID of a page as ``before_id`` for the next one."""
-    stmt = select(tasks).where(*_task_filters(q)).order_by(tasks.c.task_id.desc()).limit(q.limit)
+    filters = _task_filters(q, conn.dialect.name == "sqlite")
+    stmt = select(tasks).where(*filters).order_by(tasks.c.task_id.desc()).limit(q.limit)
     return [task_from_row(r) for r in conn.execute(stmt)]
 
 

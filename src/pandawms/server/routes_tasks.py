@@ -155,7 +155,12 @@ def list_tasks(
     label: Annotated[list[str] | None, Query(description="prodSourceLabel(s)")] = None,
     working_group: Annotated[list[str] | None, Query(description="workingGroup(s)")] = None,
     name: Annotated[
-        str | None, Query(max_length=256, description="taskName, or a glob with * and ? (user.alice.*)")
+        str | None,
+        Query(
+            max_length=256,
+            pattern=r"^[A-Za-z0-9_.:+/\-*?]+$",
+            description="taskName, or a glob with * and ? (user.alice.*)",
+        ),
     ] = None,
     parent_tid: Annotated[int | None, Query(ge=1, description="children of this task")] = None,
     hours: Annotated[float | None, Query(gt=0, description="modified in the last N hours")] = None,
