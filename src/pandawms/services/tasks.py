@@ -37,7 +37,8 @@ def submit(conn: Connection, params: TaskParams, now: datetime, *, max_active_pe
     parent_mutable = _parent_mutable(conn, params.parent_tid)
     refined = refine(params, parent_mutable=parent_mutable)
     spec = refined.spec
-    tasks_db.lock_submissions(conn, f"task:{spec.vo}:{spec.prod_source_label.value}:{spec.user_name}")
+    # one user's submissions in turn: both checks below are per user (PostgreSQL; SQLite is serial)
+    tasks_db.lock_submissions(conn, f"task-submit:{spec.user_name}")
     dup = tasks_db.active_duplicate(
         conn, spec.vo, spec.prod_source_label.value, spec.user_name, spec.task_name
     )
