@@ -11,6 +11,7 @@ from pathlib import Path
 import fastapi.dependencies.models
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import make_url
 
 from pandawms.bench.pgserver import PostgresServer
 from pandawms.config import ServerConfig
@@ -88,8 +89,9 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def db(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Database]:
-    """A migrated empty task buffer on ``backend``, disposed after the test. It is a copy of a template
-    migrated once per session; with ``@pytest.mark.migrate_from_empty`` the real chain runs on it."""
+    """A migrated empty task buffer on ``backend``, disposed (PostgreSQL: dropped) after the test. It is
+    a copy of a template migrated once per session; ``@pytest.mark.migrate_from_empty`` runs the real
+    Alembic chain on an empty database instead."""
     from_empty = request.node.get_closest_marker("migrate_from_empty") is not None
     database = Database(make_db_url(backend, tmp_path, request, migrated=not from_empty))
     if from_empty:
@@ -98,6 +100,9 @@ def db(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator
         yield database
     finally:
         database.dispose()
+        if not database.is_sqlite:  # its pages leave the buffer pool unwritten; no GBs to flush and delete
+            server: PostgresServer = request.getfixturevalue("pg_server")
+            server.drop_database(str(make_url(database.url).database))
 
 
 @pytest.fixture
