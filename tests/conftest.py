@@ -8,8 +8,10 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import fastapi.dependencies.models
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import make_url
 
 from pandawms.bench.pgserver import PostgresServer
 from pandawms.config import ServerConfig
@@ -19,10 +21,16 @@ from pandawms.db import migrate
 from pandawms.db.engine import Database
 from pandawms.server.app import create_app
 from pandawms.services import queues as queue_service
+from tests.livesupport.dbtemplate import build_pg_template, migrated_sqlite_url
 from tests.storageservers import s3_server, xrootd_server  # noqa: F401 (session fixtures: ddm, pilot)
 
 BACKENDS = ("sqlite", "postgresql")
 _db_counter = itertools.count()
+_FASTAPI_CALL_CACHES = (
+    "_is_gen_callable_cached",
+    "_is_async_gen_callable_cached",
+    "_is_coroutine_callable_cached",
+)
 
 
 class FrozenClock:
@@ -50,11 +58,28 @@ def pg_server() -> Iterator[PostgresServer]:
         server.stop()
 
 
-def make_db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+@pytest.fixture(scope="session")
+def pg_template(pg_server: PostgresServer) -> str:
+    """A database on ``pg_server`` migrated once (no connections left) that test databases copy."""
+    return build_pg_template(pg_server)
+
+
+def make_db_url(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, *, migrated: bool = True
+) -> str:
+    """A new database for one test: a copy of the migrated empty template (``migrated=False``: empty)."""
     if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'panda.db'}"
+        path = tmp_path / "panda.db"
+        return migrated_sqlite_url(path) if migrated else f"sqlite:///{path}"
     server: PostgresServer = request.getfixturevalue("pg_server")
-    return server.create_database(f"t{next(_db_counter)}")
+    template = str(request.getfixturevalue("pg_template")) if migrated else None
+    return server.create_database(f"t{next(_db_counter)}", template=template)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "migrate_from_empty: the db fixture runs the Alembic chain on an empty database"
+    )
 
 
 @pytest.fixture(params=BACKENDS)
@@ -64,20 +89,41 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def db(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Database]:
-    database = Database(make_db_url(backend, tmp_path, request))
-    migrate.upgrade(database)
+    """A migrated empty task buffer on ``backend``, disposed (PostgreSQL: dropped) after the test. It is
+    a copy of a template migrated once per session; ``@pytest.mark.migrate_from_empty`` runs the real
+    Alembic chain on an empty database instead."""
+    from_empty = request.node.get_closest_marker("migrate_from_empty") is not None
+    database = Database(make_db_url(backend, tmp_path, request, migrated=not from_empty))
+    if from_empty:
+        migrate.upgrade(database)
     try:
         yield database
     finally:
         database.dispose()
+        if not database.is_sqlite:  # its pages leave the buffer pool unwritten; no GBs to flush and delete
+            server: PostgresServer = request.getfixturevalue("pg_server")
+            server.drop_database(str(make_url(database.url).database))
 
 
 @pytest.fixture
 def sqlite_db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'panda.db'}")
-    migrate.upgrade(database)
+    database = Database(migrated_sqlite_url(tmp_path / "panda.db"))
     yield database
     database.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _forget_fastapi_call_classification() -> Iterator[None]:
+    """FastAPI memoises, per endpoint function, whether it is a coroutine/generator (lru_cache of 4096).
+    The monitor's endpoints are closures over each app's ServerContext, so every app a test builds stays
+    alive through those caches, with its Database, engines and compiled statements: the heap grows to
+    ~1.5 M objects and every full GC pass (one in each server's startup) takes over a second. Pure
+    memoisation, so forgetting it after each test changes nothing but the heap."""
+    yield
+    for name in _FASTAPI_CALL_CACHES:  # private names: a FastAPI without them just has nothing to forget
+        cache_clear = getattr(getattr(fastapi.dependencies.models, name, None), "cache_clear", None)
+        if cache_clear is not None:
+            cache_clear()
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select, text
@@ -15,6 +16,7 @@ from pandawms.db.engine import Database
 from pandawms.db.schema import jobs, metadata
 
 
+@pytest.mark.migrate_from_empty  # the real Alembic chain on this test's empty database, not a template copy
 def test_migrations_match_schema(db: Database) -> None:
     with db.writer.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)

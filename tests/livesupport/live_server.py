@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from pandawms.config import ServerConfig, WatchdogConfig
 from pandawms.server.app import create_app
+from tests.livesupport.dbtemplate import migrated_sqlite_url
 
 DEFAULT_QUEUES = """
 [[queue]]
@@ -76,6 +77,9 @@ def live_server(
     data_dir.mkdir(parents=True, exist_ok=True)
     qfile = data_dir / "queues.toml"
     qfile.write_text(queues_toml)
+    db_file = data_dir / "panda.db"
+    if not db_file.exists():  # a copy of the migrated template: the server's own migration is then a no-op
+        migrated_sqlite_url(db_file)
     cfg = ServerConfig(
         data_dir=data_dir, queues_file=qfile, agents=agents, watchdog=watchdog or WatchdogConfig()
     )
