@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from pandawms import __version__
 from pandawms.agents.brokerage import brokerage_agent
 from pandawms.agents.data import data_agents
+from pandawms.agents.jedi_control import jedi_control_agents
 from pandawms.agents.queue_file import load_rses, queue_file_agent, rse_file_agent
 from pandawms.agents.runner import Agent, AgentRunner, utcnow
 from pandawms.agents.transfers import rule_expiry_agent, transfer_agent
@@ -35,6 +36,7 @@ from pandawms.server import (
     routes_pilot,
     routes_queues,
     routes_system,
+    routes_task_commands,
     routes_transfers,
     routes_uploads,
 )
@@ -58,6 +60,7 @@ ROUTERS = (
     routes_data.router,
     routes_transfers.router,
     routes_uploads.router,
+    routes_task_commands.router,
 )
 
 
@@ -66,6 +69,7 @@ def build_agents(db: Database, config: ServerConfig, policy: JobRetryPolicy) -> 
     agents.append(missed_workers_agent(db, config.watchdog))
     agents.append(brokerage_agent(db, config.watchdog.interval, config.watchdog.batch_size))
     agents += data_agents(db, config.watchdog.interval, config.watchdog.batch_size, policy)
+    agents += jedi_control_agents(db)  # JEDI: task commands, post-processing, scouts, task watchdog
     if config.transfers.enabled:
         agents += [transfer_agent(db, config), rule_expiry_agent(db, config.transfers)]
     if config.rses_file is not None:  # before the queue file: queues name RSEs
