@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from pandawms import __version__
 from pandawms.agents.brokerage import brokerage_agent
 from pandawms.agents.data import data_agents
+from pandawms.agents.jedi import jedi_agents
 from pandawms.agents.queue_file import load_rses, queue_file_agent, rse_file_agent
 from pandawms.agents.runner import Agent, AgentRunner, utcnow
 from pandawms.agents.transfers import rule_expiry_agent, transfer_agent
@@ -68,6 +69,8 @@ def build_agents(db: Database, config: ServerConfig, policy: JobRetryPolicy) -> 
     agents += data_agents(db, config.watchdog.interval, config.watchdog.batch_size, policy)
     if config.transfers.enabled:
         agents += [transfer_agent(db, config), rule_expiry_agent(db, config.transfers)]
+    if config.jedi.enabled:
+        agents += jedi_agents(db, config.jedi)
     if config.rses_file is not None:  # before the queue file: queues name RSEs
         agents.append(rse_file_agent(db, config.rses_file))
     if config.queues_file is not None:
