@@ -4,6 +4,7 @@ done / finished / failed by the §2.2 rule, with an error dialog, its outputs cl
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import Connection
@@ -23,7 +24,7 @@ T = TaskStatus
 F = TaskFileStatus
 
 
-def _task(conn: Connection, rows: list[tuple[str, TaskFileStatus]], **spec: object) -> TaskIds:
+def _task(conn: Connection, rows: list[tuple[str, TaskFileStatus]], **spec: Any) -> TaskIds:
     ids = new_task(conn, NOW, **spec)
     drive(conn, ids.task_id, T.RUNNING, NOW)
     add_rows(conn, ids.task_id, ids.input_id, rows, NOW)

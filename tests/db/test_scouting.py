@@ -5,10 +5,12 @@ successes make it broken with the most common error; too few ended scouts leave 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Connection, update
 
+from pandawms.core.ids import PandaID
 from pandawms.core.states import JobStatus
 from pandawms.core.tasks import TaskStatus
 from pandawms.db import tasks as tasks_db
@@ -29,7 +31,7 @@ def queues(db: Database) -> Database:
     return db
 
 
-def _scouting_task(conn: Connection, n_scouts: int, **spec: object) -> tuple[int, list[int]]:
+def _scouting_task(conn: Connection, n_scouts: int, **spec: Any) -> tuple[int, list[PandaID]]:
     task_id = new_task(conn, NOW, base_walltime=600, cpu_efficiency=90, **spec).task_id
     drive(conn, task_id, T.SCOUTING, NOW)
     tasks_db.update_task(conn, task_id, NOW, {"scout_jobs": n_scouts})

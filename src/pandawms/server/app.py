@@ -15,7 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from pandawms import __version__
 from pandawms.agents.brokerage import brokerage_agent
 from pandawms.agents.data import data_agents
-from pandawms.agents.jedi_control import jedi_control_agents
+from pandawms.agents.jedi import jedi_agents
+from pandawms.agents.jedi_control import control_settings, jedi_control_agents
 from pandawms.agents.queue_file import load_rses, queue_file_agent, rse_file_agent
 from pandawms.agents.runner import Agent, AgentRunner, utcnow
 from pandawms.agents.transfers import rule_expiry_agent, transfer_agent
@@ -69,9 +70,11 @@ def build_agents(db: Database, config: ServerConfig, policy: JobRetryPolicy) -> 
     agents.append(missed_workers_agent(db, config.watchdog))
     agents.append(brokerage_agent(db, config.watchdog.interval, config.watchdog.batch_size))
     agents += data_agents(db, config.watchdog.interval, config.watchdog.batch_size, policy)
-    agents += jedi_control_agents(db)  # JEDI: task commands, post-processing, scouts, task watchdog
     if config.transfers.enabled:
         agents += [transfer_agent(db, config), rule_expiry_agent(db, config.transfers)]
+    if config.jedi.enabled:
+        agents += jedi_agents(db, config.jedi)
+        agents += jedi_control_agents(db, control_settings(config.jedi))  # commands, post-processing, scouts
     if config.rses_file is not None:  # before the queue file: queues name RSEs
         agents.append(rse_file_agent(db, config.rses_file))
     if config.queues_file is not None:

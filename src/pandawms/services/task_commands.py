@@ -33,7 +33,7 @@ from pandawms.db import task_progress
 from pandawms.db import tasks as tasks_db
 from pandawms.db.task_commands import CommandRow
 from pandawms.protocol.task_commands import TaskCommandAnswer, TaskCommandCode, TaskCommandRequest
-from pandawms.services import control, lifecycle_tasks, postprocessor
+from pandawms.services import control, lifecycle_taskfiles, lifecycle_tasks, postprocessor
 from pandawms.services.lifecycle_tasks import TaskTransition
 
 C = TaskCommand
@@ -168,15 +168,12 @@ def _retry(conn: Connection, task: Task, req: TaskCommandRequest, now: datetime,
     if columns:
         tasks_db.update_task(conn, task.task_id, now, columns)
     reopened = postprocessor.reopen_outputs(conn, task.task_id, now)
-    files = _retry_files(conn, task.task_id, now)
+    attempts = int(columns.get("max_attempt", task.spec.max_attempt))
+    files = lifecycle_taskfiles.retry_failed_files(conn, task.task_id, attempts, now)
     changed = ", ".join(f"{k}={v}" for k, v in req.new_params.items())
     _move(conn, task.task_id, T.READY, now, f"retried: {files} failed file(s) back to ready")
     extra = f"; new parameters {changed}" if changed else ""
     return f"{files} failed file(s) ready again, {reopened} output dataset(s) reopened{extra}"
-
-
-def _retry_files(conn: Connection, task_id: int, now: datetime) -> int:
-    return 0  # filled in by the engine's lifecycle_taskfiles.retry_failed_files
 
 
 def _pause(conn: Connection, task: Task, _req: TaskCommandRequest, now: datetime, who: str) -> Done:

@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 from pandawms.core.tasks import TaskStatus
 from pandawms.db import tasks as tasks_db
 from pandawms.db.tasks import TaskHistoryEntry
-from pandawms.services import lifecycle_tasks
+from pandawms.services import lifecycle_taskfiles, lifecycle_tasks
 from pandawms.services.activator import Batch
 
 T = TaskStatus
@@ -71,6 +71,11 @@ def _one(conn: Connection, task_id: int, now: datetime, times: WatchdogTimes) ->
             conn, task_id, T.READY, now, reason, only_from=_PENDING, restore=True
         )
     return moved.accepted
+
+
+def rescue_picked(conn: Connection, now: datetime, times: WatchdogTimes, limit: int) -> int:
+    """Input rows ``picked`` longer than ``picked_timeout`` (a generator that died mid-cycle) -> ready."""
+    return lifecycle_taskfiles.rescue_picked(conn, now - times.picked_timeout, now, limit)
 
 
 def _span(delta: timedelta) -> str:
