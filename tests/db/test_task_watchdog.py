@@ -5,16 +5,22 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from pandawms.core.tasks import TaskStatus
+from sqlalchemy import select
+
+from pandawms.agents.jedi_control import control_settings, jedi_control_agents
+from pandawms.config import JediConfig
+from pandawms.core.tasks import TaskFileStatus, TaskStatus
 from pandawms.db import tasks as tasks_db
 from pandawms.db.engine import Database
+from pandawms.db.schema import task_files
 from pandawms.db.tasks import TaskHistoryEntry
 from pandawms.services import lifecycle_tasks, task_watchdog
 from pandawms.services.task_watchdog import WatchdogTimes, pending_since
 from tests.conftest import FrozenClock
-from tests.db.task_helpers import drive, new_task
+from tests.db.task_helpers import add_rows, drive, new_task
 
 T = TaskStatus
+F = TaskFileStatus
 TIMES = WatchdogTimes(pending_wait=timedelta(hours=1), pending_timeout=timedelta(hours=3))
 
 
@@ -82,3 +88,23 @@ def test_pending_since_follows_only_watchdog_restores() -> None:
     assert pending_since(resumed) == datetime(2026, 1, 1, 0, 3)
     assert pending_since(streak[:3]) is None  # not pending now
     assert pending_since([]) is None
+
+
+def test_the_watchdog_agent_rescues_rows_stuck_picked(db: Database, clock: FrozenClock) -> None:
+    config = JediConfig(pending_wait=600, pending_timeout=3600, picked_rescue=1800, command_interval=2)
+    settings = control_settings(config)
+    assert settings.commando_interval == 2 and settings.times.pending_wait == timedelta(minutes=10)
+    [agent] = [a for a in jedi_control_agents(db, settings) if a.name == "task_watchdog"]
+    with db.write() as conn:
+        ids = new_task(conn, clock())
+        drive(conn, ids.task_id, T.RUNNING, clock())
+        add_rows(conn, ids.task_id, ids.input_id, [("a", F.PICKED), ("b", F.READY)], clock())
+    clock.advance(minutes=29)
+    assert agent.run_once(clock()) == 0
+    clock.advance(minutes=2)
+    assert agent.run_once(clock()) == 1
+    with db.read() as conn:
+        statuses = conn.execute(
+            select(task_files.c.lfn, task_files.c.status).order_by(task_files.c.lfn)
+        ).all()
+    assert [tuple(r) for r in statuses] == [("a", "ready"), ("b", "ready")]
