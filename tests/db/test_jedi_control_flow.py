@@ -63,7 +63,8 @@ def test_finished_task_is_retried_with_new_parameters(db: Database) -> None:
     assert answer.code is TaskCommandCode.ACCEPTED
     assert (row.outcome, row.reason) == (
         CommandOutcome.DONE,
-        "1 failed file(s) ready again, 2 output dataset(s) reopened; new parameters maxAttempt=2, ramCount=3000",
+        "1 failed file(s) ready again, 2 output dataset(s) reopened;"
+        " new parameters maxAttempt=2, ramCount=3000",
     )
     retried = jh.task(db, task_id)
     assert retried.status is T.READY and retried.spec.ram_count == 3000 and retried.spec.max_attempt == 2
