@@ -105,6 +105,7 @@ class RowChange:
 
 _NEW_FIELDS = tuple(f for f in NewTaskFile.__dataclass_fields__ if f != "status")
 # PostgreSQL: ON CONFLICT DO NOTHING; SQLite: the lean path runs INSERT OR IGNORE (db/lean.py).
+_PG_INSERT = postgresql.insert(tf).on_conflict_do_nothing().returning(tf.c.file_id)
 _INSERT = LeanInsert(postgresql.insert(tf).on_conflict_do_nothing(), or_ignore=True)
 
 
@@ -151,6 +152,8 @@ def insert_files(conn: Connection, new: Sequence[NewTaskFile], now: datetime) ->
         }
         for n in new
     ]
+    if conn.dialect.name == "postgresql":  # executemany gives no row count there: count what came back
+        return len(conn.execute(_PG_INSERT, rows).all())
     return _INSERT.execute(conn, rows)
 
 
