@@ -11,6 +11,7 @@ from pandawms.core.tasks import TaskDatasetStatus, TaskFileStatus, TaskStatus
 from pandawms.db import catalog as catalog_db
 from pandawms.db import tasks as tasks_db
 from pandawms.db.engine import Database
+from pandawms.db.task_files import NewTaskFile
 from pandawms.services import catalog, lifecycle_taskfiles, lifecycle_tasks
 from pandawms.services.feeder import FeedCursor, FeedSettings, feed_step
 from tests.db import jedi_helpers as h
@@ -90,10 +91,7 @@ def test_refeeding_is_idempotent(db: Database) -> None:
     rows = h.rows(db, ds.dataset_id)
     assert len(rows) == 12 and ds.n_files == 12
     # inserting the same rows again adds nothing and leaves the counters
-    again = [
-        lifecycle_taskfiles.NewTaskFile(task_id, ds.dataset_id, r.scope, r.lfn, TaskFileStatus.READY)
-        for r in rows[:3]
-    ]
+    again = [NewTaskFile(task_id, ds.dataset_id, r.scope, r.lfn, TaskFileStatus.READY) for r in rows[:3]]
     with db.write() as conn:
         assert lifecycle_taskfiles.add_files(conn, again, NOW) == 0
     assert h.datasets(db, task_id)["input"].n_files == 12

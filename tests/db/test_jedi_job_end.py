@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from pandawms.core.states import JobStatus
 from pandawms.core.tasks import TaskFileStatus, TaskStatus
@@ -16,7 +17,7 @@ NOW = datetime(2026, 12, 2, 8, 0, 0)
 F = TaskFileStatus
 
 
-def _running_task(db: Database, n_files: int = 2, **kw: object) -> tuple[int, int]:
+def _running_task(db: Database, n_files: int = 2, **kw: Any) -> tuple[int, int]:
     """A skipScout task with one job per file generated; returns (task id, master dataset id)."""
     h.grid(db, NOW)
     h.dataset(db, "in", n_files, NOW)

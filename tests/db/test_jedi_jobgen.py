@@ -4,6 +4,7 @@ with their files; rows running with their PandaID; throttle; pending when no que
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pandawms.core.states import JobStatus
 from pandawms.core.tasks import TaskFileStatus, TaskStatus
@@ -16,7 +17,7 @@ NOW = datetime(2026, 12, 2, 8, 0, 0)
 F = TaskFileStatus
 
 
-def _ready_task(db: Database, n_files: int = 25, **kw: object) -> int:
+def _ready_task(db: Database, n_files: int = 25, **kw: Any) -> int:
     h.grid(db, NOW)
     h.dataset(db, "in", n_files, NOW)
     task_id = h.submit(db, h.params(**kw), NOW)
