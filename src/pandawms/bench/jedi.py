@@ -4,9 +4,10 @@ A real server process with its agents ([jedi] interval 0.5 s; the other agents a
 on a fresh database, one site (queue QA reading and writing A_DISK). Not timed: N files registered in
 ``bench:bench.jedi.in`` at A_DISK over did/add_files. Then ``task/submit`` of a skipScout task with
 ``files_per_job`` files per job, and task/get_details polled every ``poll`` s:
-- files loaded/s: N / (task ready - task defined), from the task history (the server's clock);
-- time from the submit call to the first activated job of the task;
-- jobs generated/s: jobs / (all files used - task ready);
+- files loaded/s: N / (all N rows fed - first rows seen), as the master dataset's nFiles grows (the
+  feeder commits every step);
+- time from the submit call to the first job of the task (activated: its inputs are at the queue);
+- jobs generated/s: jobs / (all rows used - first job seen);
 - the server's RSS when the task was ready, at the end, and its peak (VmHWM), from /proc.
 """
 
@@ -18,7 +19,6 @@ import time
 import uuid
 import zlib
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -112,10 +112,6 @@ def _rss_mb(pid: int, key: str = "VmRSS") -> float:
     return 0.0
 
 
-def _epoch(text: str) -> float:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
-
-
 def _details(client: httpx.Client, base: str, task_id: int) -> dict[str, Any]:
     r = client.get(base + paths.TASK_GET_DETAILS, params={"task_id": task_id})
     r.raise_for_status()
@@ -125,9 +121,20 @@ def _details(client: httpx.Client, base: str, task_id: int) -> dict[str, Any]:
 
 @dataclass
 class _Watch:
+    first_fed: float | None = None
+    all_fed: float | None = None
     first_activated: float | None = None
     ready_rss: float = 0.0
     done_at: float | None = None
+
+    def saw(self, now: float, n_fed: int, n_rows: int, n_jobs: int, pid: int) -> None:
+        if self.first_fed is None and n_fed > 0:
+            self.first_fed = now
+        if self.all_fed is None and n_fed >= n_rows:
+            self.all_fed = now
+        if self.first_activated is None and n_jobs > 0:
+            self.first_activated = now
+            self.ready_rss = _rss_mb(pid)
 
 
 def _follow(client: httpx.Client, base: str, task_id: int, pid: int, n_rows: int, poll: float) -> _Watch:
@@ -137,11 +144,8 @@ def _follow(client: httpx.Client, base: str, task_id: int, pid: int, n_rows: int
     while time.monotonic() < deadline:
         d = _details(client, base, task_id)
         now = time.time()
-        counts = d.get("jobStatusCounts", {})
-        if w.first_activated is None and sum(counts.values()) > 0:
-            w.first_activated = now
-            w.ready_rss = _rss_mb(pid)
         master = next(ds for ds in d["datasets"] if ds["type"] == "input")
+        w.saw(now, master["nFiles"], n_rows, sum(d.get("jobStatusCounts", {}).values()), pid)
         if master["nFilesUsed"] >= n_rows:
             w.done_at = now
             return w
@@ -169,10 +173,9 @@ def bench_jedi(
         w = _follow(client, base, task_id, pids[0], n_files, poll)
         d = _details(client, base, task_id)
         rss_end, rss_peak = _rss_mb(pids[0]), _rss_mb(pids[0], "VmHWM")
-    times = {h["status"]: _epoch(h["time"]) for h in d["history"]}
-    fed_s = times["ready"] - times["defined"]
     jobs = sum(d["jobStatusCounts"].values())
-    assert w.first_activated is not None and w.done_at is not None
+    assert w.first_activated and w.done_at and w.first_fed and w.all_fed
+    fed_s = w.all_fed - w.first_fed
     return JediBenchResult(
         backend=backend,
         files=n_files,
@@ -181,7 +184,7 @@ def bench_jedi(
         register_s=round(register_s, 1),
         files_loaded_per_s=round(n_files / fed_s, 1) if fed_s > 0 else 0.0,
         submit_to_first_activated_s=round(w.first_activated - submitted, 2),
-        jobs_generated_per_s=round(jobs / max(1e-6, w.done_at - times["ready"]), 1),
+        jobs_generated_per_s=round(jobs / max(1e-6, w.done_at - w.first_activated), 1),
         rss_ready_mb=round(w.ready_rss, 1),
         rss_end_mb=round(rss_end, 1),
         rss_peak_mb=round(rss_peak, 1),
