@@ -9,9 +9,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from pandawms.core.changes import JobChange, JobError
 from pandawms.core.data import DID, DIDType, FileDID, RSESpec
 from pandawms.core.ids import QueueName
-from pandawms.core.specs import Job, QueueSpec
+from pandawms.core.specs import ErrorComponent, Job, QueueSpec
+from pandawms.core.states import JobStatus
 from pandawms.core.tasks import TaskStatus
 from pandawms.core.taskspecs import Task, TaskDataset
 from pandawms.db import jobs as jobs_db
@@ -20,10 +22,11 @@ from pandawms.db import tasks as tasks_db
 from pandawms.db.engine import Database
 from pandawms.db.task_files import TaskFileRow
 from pandawms.protocol.tasks import TaskParams, refine
-from pandawms.services import catalog, feeder, jobgen, lifecycle_tasks, rses
+from pandawms.services import catalog, feeder, jobgen, lifecycle, lifecycle_tasks, rses
 from pandawms.services import queues as queue_service
 from pandawms.services.feeder import FeedCursor, FeedSettings
 from pandawms.services.jobgen import Bunch, GenCycle, GenSettings
+from pandawms.services.lifecycle import Move
 
 SCOPE = "user.alice"
 RSE = "SITE_A_DISK"
@@ -157,3 +160,25 @@ def task_jobs(db: Database, task_id: int) -> list[Job]:
     with db.read() as conn:
         ids = [int(r) for r in tf_db.task_job_ids(conn, task_id)]
         return jobs_db.get_jobs(conn, ids, with_files=True)
+
+
+def end_job(db: Database, panda_id: int, status: JobStatus, now: datetime, *errors: JobError) -> None:
+    """End an activated job as its pilot or the system would (the job writer; its hook does the files)."""
+    via = {
+        JobStatus.FINISHED: (JobStatus.SENT, JobStatus.RUNNING, JobStatus.HOLDING),
+        JobStatus.FAILED: (JobStatus.SENT, JobStatus.RUNNING),
+    }.get(status, ())
+    move = Move(status, f"test: {status.value}", change=JobChange(errors=errors), via=via)
+    with db.write() as conn:
+        assert lifecycle.transition(conn, panda_id, move, now).accepted
+
+
+def oom() -> JobError:
+    return JobError(ErrorComponent.PILOT, 1212, "payload out of memory")
+
+
+def by_status(db: Database, dataset_id: int) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for r in rows(db, dataset_id):
+        out[r.status.value] = out.get(r.status.value, 0) + 1
+    return out

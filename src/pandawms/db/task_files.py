@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, literal, or_, select, tuple_, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql
 
 from pandawms.core.data import DID
@@ -105,6 +105,7 @@ class RowChange:
 
 _NEW_FIELDS = tuple(f for f in NewTaskFile.__dataclass_fields__ if f != "status")
 # PostgreSQL: ON CONFLICT DO NOTHING; SQLite: the lean path runs INSERT OR IGNORE (db/lean.py).
+_PG_INSERT = postgresql.insert(tf).on_conflict_do_nothing().returning(tf.c.file_id)
 _INSERT = LeanInsert(postgresql.insert(tf).on_conflict_do_nothing(), or_ignore=True)
 
 
@@ -151,6 +152,8 @@ def insert_files(conn: Connection, new: Sequence[NewTaskFile], now: datetime) ->
         }
         for n in new
     ]
+    if conn.dialect.name == "postgresql":  # executemany gives no row count there: count what came back
+        return len(conn.execute(_PG_INSERT, rows).all())
     return _INSERT.execute(conn, rows)
 
 
@@ -329,33 +332,44 @@ def mark_scouts(conn: Connection, dataset_id: int, n: int) -> int:
 # -- the catalog side of feeding ----------------------------------------------------------------------
 
 
+_FED = (
+    select(tf.c.file_id)
+    .where(
+        tf.c.dataset_id == bindparam("b_ds"),
+        tf.c.scope == contents.c.child_scope,
+        tf.c.lfn == contents.c.child_name,
+        tf.c.chunk == 0,
+    )
+    .exists()
+)
+_UNFED = (
+    select(files.c.scope, files.c.lfn, files.c.guid, files.c.bytes, files.c.adler32, files.c.events)
+    .select_from(contents)
+    .join(files, and_(files.c.scope == contents.c.child_scope, files.c.lfn == contents.c.child_name))
+    .where(contents.c.scope == bindparam("b_scope"), contents.c.name == bindparam("b_name"), ~_FED)
+)
+_ORDER = (contents.c.child_scope, contents.c.child_name)
+_UNFED_FIRST = _UNFED.order_by(*_ORDER).limit(bindparam("b_limit"))
+_UNFED_AFTER = (
+    _UNFED.where(tuple_(*_ORDER) > tuple_(bindparam("b_after_scope"), bindparam("b_after_name")))
+    .order_by(*_ORDER)
+    .limit(bindparam("b_limit"))
+)
+
+
 def unfed_catalog_files(
     conn: Connection, dataset: DID, dataset_id: int, after: tuple[str, str] | None, limit: int
 ) -> list[CatalogFile]:
     """Files of a catalog dataset with no row yet in the task dataset, in (scope, lfn) order after
     ``after``: one keyset range of contents, each probed on ux_task_files_file (an anti-join), so a
     re-feed of a grown (mutable) dataset reads only the new files' metadata."""
-    fed = (
-        select(tf.c.file_id)
-        .where(
-            tf.c.dataset_id == dataset_id,
-            tf.c.scope == contents.c.child_scope,
-            tf.c.lfn == contents.c.child_name,
-            tf.c.chunk == 0,
-        )
-        .exists()
-    )
-    stmt = (
-        select(files.c.scope, files.c.lfn, files.c.guid, files.c.bytes, files.c.adler32, files.c.events)
-        .select_from(contents)
-        .join(files, and_(files.c.scope == contents.c.child_scope, files.c.lfn == contents.c.child_name))
-        .where(contents.c.scope == dataset.scope, contents.c.name == dataset.name, ~fed)
-    )
+    params: dict[str, Any] = {"b_ds": dataset_id, "b_scope": dataset.scope, "b_name": dataset.name}
+    params["b_limit"] = limit
+    stmt = _UNFED_FIRST
     if after is not None:
-        key = tuple_(contents.c.child_scope, contents.c.child_name)
-        stmt = stmt.where(key > tuple_(literal(after[0]), literal(after[1])))
-    stmt = stmt.order_by(contents.c.child_scope, contents.c.child_name).limit(limit)
-    return [CatalogFile(r[0], r[1], r[2], int(r[3]), r[4], r[5]) for r in conn.execute(stmt)]
+        stmt = _UNFED_AFTER
+        params |= {"b_after_scope": after[0], "b_after_name": after[1]}
+    return [CatalogFile(r[0], r[1], r[2], int(r[3]), r[4], r[5]) for r in conn.execute(stmt, params)]
 
 
 def tasks_with_mutable_inputs(conn: Connection, limit: int) -> list[int]:
