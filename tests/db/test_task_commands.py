@@ -71,6 +71,29 @@ def test_queue_answers_by_the_command_table(queues: Database) -> None:
             assert f"{command.value} is not allowed for a {status.value} task" in answer.message
 
 
+ARGS: dict[TaskCommand, dict[str, object]] = {C.REASSIGN: {"site": "BIG"}, C.FINISH: {"soft": True}}
+
+
+def test_every_command_runs_from_every_status_it_is_allowed_from(queues: Database) -> None:
+    with queues.write() as conn:
+        cases = []
+        for command, allowed in COMMAND_ALLOWED_FROM.items():
+            for status in sorted(allowed):
+                task_id = new_task(conn, NOW, name=f"t.{command.value}.{status.value}").task_id
+                drive(conn, task_id, status, NOW)
+                answer = task_commands.queue(conn, command, _request(task_id, **ARGS.get(command, {})), NOW)
+                assert answer.code is TaskCommandCode.ACCEPTED, answer
+                cases.append((command, status, task_id))
+        task_commands.execute_pending(conn, NOW, 1000)
+        outcomes = {
+            (command, status): (row.outcome, row.reason)
+            for command, status, task_id in cases
+            for row in commands_db.commands_of(conn, task_id)
+        }
+    failed = {k: v for k, v in outcomes.items() if v[0] is not CommandOutcome.DONE}
+    assert failed == {} and len(outcomes) == len(cases)
+
+
 def test_unknown_task_repeat_and_bad_arguments(queues: Database) -> None:
     with queues.write() as conn:
         task_id = new_task(conn, NOW).task_id
@@ -249,3 +272,19 @@ def test_a_command_the_task_outgrew_is_refused_when_it_runs(queues: Database) ->
         (C.RESUME, CommandOutcome.REFUSED),
     ]
     assert rows[2].reason.startswith("resume is not allowed for a aborted task")
+
+
+def test_a_broken_command_row_fails_without_blocking_the_queue(queues: Database) -> None:
+    with queues.write() as conn:
+        task_id = new_task(conn, NOW).task_id
+        drive(conn, task_id, T.RUNNING, NOW)
+        commands_db.insert_command(conn, task_id, C.PAUSE, "not json", "", NOW)
+        task_commands.queue(conn, C.KILL, _request(task_id), NOW)
+        assert task_commands.execute_pending(conn, NOW, 10) == 2
+        rows = commands_db.commands_of(conn, task_id)
+        status = _status(conn, task_id)
+    assert [(r.command, r.outcome) for r in rows] == [
+        (C.PAUSE, CommandOutcome.FAILED),
+        (C.KILL, CommandOutcome.DONE),
+    ]
+    assert rows[0].reason.startswith("pause failed: ValidationError") and status is T.ABORTED

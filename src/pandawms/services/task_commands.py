@@ -8,6 +8,7 @@ task as it was and the others still run. Jobs are killed through services/contro
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 
@@ -36,6 +37,7 @@ from pandawms.protocol.task_commands import TaskCommandAnswer, TaskCommandCode, 
 from pandawms.services import control, lifecycle_taskfiles, lifecycle_tasks, postprocessor
 from pandawms.services.lifecycle_tasks import TaskTransition
 
+log = logging.getLogger("pandawms.jedi")
 C = TaskCommand
 T = TaskStatus
 Done = str  # what the handler did (the command's reason); it raises _Undo when it cannot
@@ -105,15 +107,18 @@ def _execute(conn: Connection, row: CommandRow, now: datetime) -> tuple[CommandO
     refusal = command_refusal(row.command, task.status)
     if refusal is not None:
         return CommandOutcome.REFUSED, refusal
-    request = TaskCommandRequest.model_validate_json(row.params)
     who = f" by {row.requested_by}" if row.requested_by else ""
     try:
+        request = TaskCommandRequest.model_validate_json(row.params)
         with conn.begin_nested():
             return CommandOutcome.DONE, _HANDLERS[row.command](conn, task, request, now, who)
     except _Undo as undo:
         return CommandOutcome.FAILED, str(undo)
     except PandaError as exc:
         return CommandOutcome.FAILED, f"{row.command.value} failed: {exc}"
+    except Exception as exc:  # a command that always fails must not block the queue behind it
+        log.exception("task %d: command %d (%s) failed", row.task_id, row.command_id, row.command.value)
+        return CommandOutcome.FAILED, f"{row.command.value} failed: {type(exc).__name__}: {exc}"
 
 
 class _Undo(Exception):
