@@ -59,10 +59,33 @@ class StorageSettings:
     s3_region: str = "us-east-1"
 
 
+@dataclass(frozen=True, slots=True)
+class JediConfig:
+    """JEDI's agents (scheduling.md §4-§6, §14.2): the ContentsFeeder and JobGenerator run together every
+    ``interval`` s (the generator right after the feeder, so a new task's first jobs follow at once);
+    ``max_files_per_cycle`` files fed and ``max_jobs_per_cycle`` jobs made per cycle, jobs stored in
+    bunches of ``bunch_size`` per transaction; ``n_scouts`` scout rows per task; ``queue_limit``: a task
+    gets no new jobs while it has this many queued (and more than twice its running ones). The control
+    agents' settings (TaskCommando interval, pending wait and timeout, picked-file rescue) are in seconds."""
+
+    enabled: bool = True
+    interval: float = 1.0
+    max_jobs_per_cycle: int = 20_000
+    max_files_per_cycle: int = 200_000
+    bunch_size: int = 500
+    n_scouts: int = 10
+    queue_limit: int = 2000
+    command_interval: float = 5.0
+    pending_wait: int = 3600
+    pending_timeout: int = 7 * 86400
+    picked_rescue: int = 1800
+
+
 SECTIONS: dict[str, type] = {
     "watchdog": WatchdogConfig,
     "transfers": TransferConfig,
     "storage": StorageSettings,
+    "jedi": JediConfig,
 }
 
 
@@ -84,6 +107,7 @@ class ServerConfig:
     watchdog: WatchdogConfig = field(default_factory=WatchdogConfig)
     transfers: TransferConfig = field(default_factory=TransferConfig)
     storage: StorageSettings = field(default_factory=StorageSettings)
+    jedi: JediConfig = field(default_factory=JediConfig)
 
     @property
     def resolved_db_url(self) -> str:
@@ -142,6 +166,7 @@ def _build(values: dict[str, Any]) -> ServerConfig:
     sections = {s: cls(**_coerce_all(cls, raw_sections[s], f"{s}.")) for s, cls in SECTIONS.items()}
     config = ServerConfig(**sections, **_coerce_all(ServerConfig, values, ""))
     _check_transfers(config.transfers)
+    _check_jedi(config.jedi)
     if not 1 <= config.default_max_attempt <= 50:
         raise ValueError(f"default_max_attempt: must be 1..50, got {config.default_max_attempt}")
     if config.max_active_tasks_per_user < 1:
@@ -185,3 +210,14 @@ def _check_transfers(t: TransferConfig) -> None:
             raise ValueError(f"transfers.{name}: must be >= 1, got {getattr(t, name)}")
     if t.interval <= 0 or t.backoff_base < 0 or t.backoff_cap < 0:
         raise ValueError("transfers.interval must be > 0 and transfers.backoff_* >= 0")
+
+
+def _check_jedi(j: JediConfig) -> None:
+    for name in ("max_jobs_per_cycle", "max_files_per_cycle", "bunch_size", "queue_limit"):
+        if getattr(j, name) < 1:
+            raise ValueError(f"jedi.{name}: must be >= 1, got {getattr(j, name)}")
+    if j.n_scouts < 0:
+        raise ValueError(f"jedi.n_scouts: must be >= 0, got {j.n_scouts}")
+    for name in ("interval", "command_interval", "pending_wait", "pending_timeout", "picked_rescue"):
+        if getattr(j, name) <= 0:
+            raise ValueError(f"jedi.{name}: must be > 0, got {getattr(j, name)}")

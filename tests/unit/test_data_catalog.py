@@ -146,7 +146,7 @@ def test_nearby_rses_closest_first_and_only_readable() -> None:
 
 
 D = DatasetStatus
-DATASET_ALLOWED = {(D.OPEN, D.CLOSED), (D.OPEN, D.FROZEN), (D.CLOSED, D.FROZEN)}
+DATASET_ALLOWED = {(D.OPEN, D.CLOSED), (D.OPEN, D.FROZEN), (D.CLOSED, D.FROZEN), (D.CLOSED, D.OPEN)}
 R = ReplicaStatus
 REPLICA_ALLOWED = {
     (R.COPYING, R.AVAILABLE),

@@ -145,6 +145,10 @@ OTHER_WRITERS |= {
     "task_history.previous_status": ("services/lifecycle_tasks.py", "the task history's previous status"),
     "task_datasets.status": ("services/lifecycle_tasks.py", "task dataset states (defined/ready/.../done)"),
 }
+# JEDI's contents: input and output rows of a task (core.tasks.TASK_FILE_TRANSITIONS), one writer.
+OTHER_WRITERS |= {
+    "task_files.status": ("services/lifecycle_taskfiles.py", "task file states (ready/running/finished/...)"),
+}
 # The guard must keep seeing these (if it stops, it is broken, not the code clean)
 KNOWN_WRITERS = {
     ("db/jobs.py", "insert_jobs"),
@@ -167,6 +171,10 @@ KNOWN_WRITERS = {
     ("db/tasks.py", "write_task_status"),
     ("db/tasks.py", "insert_datasets"),
     ("db/tasks.py", "write_dataset_status"),
+    ("db/task_files.py", "insert_files"),
+    ("db/task_files.py", "start_rows"),
+    ("db/task_files.py", "write_changes"),
+    ("db/task_files.py", "release_rows"),
 }
 
 

@@ -20,9 +20,9 @@ from pandawms.services.termination import JobRetryPolicy
 _Step = Callable[[Connection, datetime, int, int], Batch]
 
 
-def _job_pass(db: Database, name: str, interval: float, batch_size: int, step: _Step) -> Agent:
+def batch_pass(db: Database, name: str, interval: float, batch_size: int, step: _Step) -> Agent:
     def run_once(now: datetime) -> int:
-        """One pass in PandaID order; returns how many jobs moved on."""
+        """One pass in key order (PandaID, task id), batch after batch; returns how many moved on."""
         after, moved = 0, 0
 
         def one(conn: Connection, limit: int) -> int:
@@ -47,9 +47,9 @@ def data_agents(db: Database, interval: float, batch_size: int, policy: JobRetry
         return finisher.finish_transferring(conn, now, policy, limit, after)
 
     return [
-        _job_pass(db, "activator", interval, batch_size, activate),
-        _job_pass(db, "waiting", interval, batch_size, activator.release_waiting),
-        _job_pass(db, "finisher", interval, batch_size, finish),
+        batch_pass(db, "activator", interval, batch_size, activate),
+        batch_pass(db, "waiting", interval, batch_size, activator.release_waiting),
+        batch_pass(db, "finisher", interval, batch_size, finish),
         closer_agent(db, interval, batch_size),
     ]
 

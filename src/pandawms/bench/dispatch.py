@@ -64,8 +64,10 @@ def server_process(
     env: dict[str, str] | None = None,
     queues: str = QUEUE_FILE,
     rses: str | None = None,
+    pids: list[int] | None = None,
 ) -> Iterator[str]:
-    """A real ``panda server`` in its own process; yields its API base URL.
+    """A real ``panda server`` in its own process; yields its API base URL (its PID is appended to
+    ``pids`` when given, e.g. to sample its memory).
 
     Agents run only when ``config`` (the text of a config file) is given; ``env`` replaces the child's
     environment (e.g. a PYTHONPATH naming another checkout, to measure old and new code side by side).
@@ -97,6 +99,8 @@ def server_process(
         cmd += ["--config", str(workdir / "server.toml")]
     log = (workdir / "server.log").open("w")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    if pids is not None:
+        pids.append(proc.pid)
     base = f"http://127.0.0.1:{port}{paths.API_PREFIX}"
     try:
         _wait_healthy(base, proc, workdir)

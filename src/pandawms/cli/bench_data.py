@@ -1,4 +1,5 @@
-"""``panda bench submit-inputs``: submission with catalog inputs beside plain submission."""
+"""``panda bench submit-inputs`` (submission with catalog inputs beside plain submission) and ``panda bench
+jedi`` (a task through the feeder and the generator)."""
 
 from __future__ import annotations
 
@@ -35,3 +36,31 @@ def bench_submit_inputs(
         return
     for key, value in result.as_dict().items():
         typer.echo(f"{key:>15}: {value}")
+
+
+def bench_jedi(
+    backend: Annotated[str, typer.Option(help="sqlite or postgresql.")] = "sqlite",
+    files: Annotated[int, typer.Option(min=1, help="Input files of the task.")] = 100_000,
+    files_per_job: Annotated[int, typer.Option(min=1, max=200, help="nFilesPerJob of the task.")] = 1,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Database URL (default: a fresh private one).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """A task of N catalog files through a real server's ContentsFeeder and JobGenerator: files loaded/s,
+    time from task/submit to the first activated job, jobs generated/s, the server's memory."""
+    import json
+
+    from pandawms.bench.dispatch import database_for
+    from pandawms.bench.jedi import bench_jedi as run
+
+    if backend not in ("sqlite", "postgresql"):
+        typer.echo(f"panda bench jedi: --backend must be sqlite or postgresql, not {backend!r}", err=True)
+        raise typer.Exit(2)
+    with database_for(backend, db) as (url, workdir):
+        result = run(backend, url, files, files_per_job, workdir)
+    if as_json:
+        typer.echo(json.dumps(result.as_dict()))
+        return
+    for key, value in result.as_dict().items():
+        typer.echo(f"{key:>28}: {value}")

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from pandawms import __version__
-from pandawms.cli.bench_data import bench_submit_inputs
+from pandawms.cli.bench_data import bench_jedi, bench_submit_inputs
 from pandawms.cli.data import register as register_data_commands
 from pandawms.cli.tasks import register as register_task_commands
 from pandawms.cli.transfer_data import register as register_upload_commands
@@ -263,6 +263,7 @@ def bench_dispatch(
 
 
 bench_app.command("submit-inputs")(bench_submit_inputs)
+bench_app.command("jedi")(bench_jedi)
 
 
 @bench_app.command("transfers")

@@ -129,7 +129,8 @@ class DatasetStatus(StrEnum):
 
 DATASET_TRANSITIONS: dict[DatasetStatus, frozenset[DatasetStatus]] = {
     DatasetStatus.OPEN: frozenset({DatasetStatus.CLOSED, DatasetStatus.FROZEN}),
-    DatasetStatus.CLOSED: frozenset({DatasetStatus.FROZEN}),
+    # closed -> open: reopened for a retried task's outputs (Rucio lets an admin reopen a dataset)
+    DatasetStatus.CLOSED: frozenset({DatasetStatus.OPEN, DatasetStatus.FROZEN}),
     DatasetStatus.FROZEN: frozenset(),
 }
 # Contents may be attached or detached only in these states; a frozen DID is never deleted.

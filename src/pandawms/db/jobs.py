@@ -45,6 +45,7 @@ class StatusRow:
     attempt_nr: int
     command_to_pilot: str
     computing_site: str | None = None
+    task_id: int | None = None  # a JEDI task's job: its end updates the task's files
 
 
 # -- inserts -------------------------------------------------------------------------------------------
@@ -85,7 +86,12 @@ def insert_history(conn: Connection, entries: Sequence[HistoryEntry]) -> None:
 # (building them per call cost more CPU than executing them).
 _LOCK_STATUS = (
     select(
-        jobs.c.panda_id, jobs.c.job_status, jobs.c.attempt_nr, jobs.c.command_to_pilot, jobs.c.computing_site
+        jobs.c.panda_id,
+        jobs.c.job_status,
+        jobs.c.attempt_nr,
+        jobs.c.command_to_pilot,
+        jobs.c.computing_site,
+        jobs.c.task_id,
     )
     .where(jobs.c.panda_id == bindparam("b_id"))
     .with_for_update()
@@ -112,7 +118,7 @@ def lock_status(conn: Connection, panda_id: int) -> StatusRow | None:
     row = conn.execute(_LOCK_STATUS, {"b_id": panda_id}).first()
     if row is None:
         return None
-    return StatusRow(PandaID(row[0]), JobStatus(row[1]), row[2], row[3], row[4])
+    return StatusRow(PandaID(row[0]), JobStatus(row[1]), row[2], row[3], row[4], row[5])
 
 
 _WRITE_STATUS = (

@@ -49,25 +49,32 @@ class LeanInsert:
     """``insert(table)`` for rows that all carry the same keys (those of the first row)."""
 
     def __init__(
-        self, stmt: Insert, key: str | None = None, max_variables: int = SQLITE_MAX_VARIABLES
+        self,
+        stmt: Insert,
+        key: str | None = None,
+        max_variables: int = SQLITE_MAX_VARIABLES,
+        *,
+        or_ignore: bool = False,
     ) -> None:
         """``key``: the integer primary key ``insert_returning`` gives back; ``max_variables``: bound
-        parameters per multi-row statement."""
+        parameters per multi-row statement; ``or_ignore``: SQLite's ``INSERT OR IGNORE`` (rows with a
+        key already there are skipped; ``stmt`` says the same for other dialects, e.g. PostgreSQL's
+        ``on_conflict_do_nothing``)."""
         self.stmt = stmt
+        self.or_ignore = or_ignore
         self.max_variables = max_variables
         self.key = key
         self._returning = stmt.returning(stmt.table.c[key], sort_by_parameter_order=True) if key else None
         self._prepared: dict[tuple[str, ...], _Prepared] = {}
 
-    def execute(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Insert ``rows`` (executemany)."""
+    def execute(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Insert ``rows`` (executemany); returns how many were inserted."""
         if not rows:
-            return
+            return 0
         if conn.dialect.name != "sqlite" or len(rows) < MIN_LEAN_ROWS:
-            conn.execute(self.stmt, list(rows))
-            return
+            return int(conn.execute(self.stmt, list(rows)).rowcount)
         prep = self._prepare(conn.dialect, tuple(rows[0]))
-        conn.exec_driver_sql(prep.sql, [prep.params(r) for r in rows])
+        return int(conn.exec_driver_sql(prep.sql, [prep.params(r) for r in rows]).rowcount)
 
     def insert_returning(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
         """Insert ``rows`` and return their new primary keys (``key``) in row order.
@@ -107,7 +114,8 @@ class LeanInsert:
             group = f"({', '.join('?' for _ in cols)})"
             names = ", ".join(dialect.identifier_preparer.quote(c.name) for c in cols)
             target = dialect.identifier_preparer.format_table(table)
-            prep = _Prepared(columns, f"INSERT INTO {target} ({names}) VALUES {group}", group, processors)
+            verb = "INSERT OR IGNORE INTO" if self.or_ignore else "INSERT INTO"
+            prep = _Prepared(columns, f"{verb} {target} ({names}) VALUES {group}", group, processors)
             self._prepared[columns] = prep
         return prep
 

@@ -135,7 +135,7 @@ def write_task_status(
 
 def update_task(conn: Connection, task_id: int, now: datetime, columns: Mapping[str, Any]) -> None:
     """Write non-status columns (measured sizes, priority, scout count, lock)."""
-    if "status" in columns:
+    if "status" in columns or "old_status" in columns:
         raise ValueError("task status changes go through services/lifecycle_tasks.py")
     conn.execute(update(tasks).where(tasks.c.task_id == task_id).values(modification_time=now, **columns))
 

@@ -15,6 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from pandawms import __version__
 from pandawms.agents.brokerage import brokerage_agent
 from pandawms.agents.data import data_agents
+from pandawms.agents.jedi import jedi_agents
+from pandawms.agents.jedi_control import control_settings, jedi_control_agents
 from pandawms.agents.queue_file import load_rses, queue_file_agent, rse_file_agent
 from pandawms.agents.runner import Agent, AgentRunner, utcnow
 from pandawms.agents.transfers import rule_expiry_agent, transfer_agent
@@ -35,6 +37,7 @@ from pandawms.server import (
     routes_pilot,
     routes_queues,
     routes_system,
+    routes_task_commands,
     routes_tasks,
     routes_transfers,
     routes_uploads,
@@ -60,6 +63,7 @@ ROUTERS = (
     routes_transfers.router,
     routes_uploads.router,
     routes_tasks.router,
+    routes_task_commands.router,
 )
 
 
@@ -70,6 +74,9 @@ def build_agents(db: Database, config: ServerConfig, policy: JobRetryPolicy) -> 
     agents += data_agents(db, config.watchdog.interval, config.watchdog.batch_size, policy)
     if config.transfers.enabled:
         agents += [transfer_agent(db, config), rule_expiry_agent(db, config.transfers)]
+    if config.jedi.enabled:
+        agents += jedi_agents(db, config.jedi)
+        agents += jedi_control_agents(db, control_settings(config.jedi))  # commands, post-processing, scouts
     if config.rses_file is not None:  # before the queue file: queues name RSEs
         agents.append(rse_file_agent(db, config.rses_file))
     if config.queues_file is not None:

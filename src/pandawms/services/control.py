@@ -88,6 +88,8 @@ def _reassign_one(conn: Connection, pid: int, site: str | None, now: datetime) -
     result = lifecycle.transition(conn, pid, move, now)
     if not result.accepted:
         return ActionResult(pid, A.REJECTED, result.current.value, result.reason)
+    if job.spec.task_id is not None:  # its files went back to the task: the JobGenerator makes the new job
+        return ActionResult(pid, A.DONE, JobStatus.CLOSED.value, f"files returned to task {job.spec.task_id}")
     new_id = new_attempt(
         conn,
         job,
@@ -113,6 +115,9 @@ def _retry_one(conn: Connection, pid: PandaID, now: datetime) -> ActionResult:
         return ActionResult(
             pid, A.REJECTED, job.status.value, "only failed, cancelled or closed jobs can be retried"
         )
+    if job.spec.task_id is not None:
+        why = f"a job of task {job.spec.task_id}: its files are retried by the task (panda task retry)"
+        return ActionResult(pid, A.REJECTED, job.status.value, why)
     existing = jobs_db.children(conn, pid)
     if existing:
         return ActionResult(pid, A.NOOP, job.status.value, f"already retried as {existing[-1]}", existing[-1])

@@ -23,12 +23,20 @@ from pandawms.core.errors import NotFound
 from pandawms.core.ids import PandaID
 from pandawms.core.rules import NO_RULE, Plan, Rule, plan_transition, rule_for
 from pandawms.core.specs import FileSpec
-from pandawms.core.states import JobStatus, WorkerStatus, is_allowed, worker_allowed, worker_stamps
+from pandawms.core.states import (
+    FINAL_STATES,
+    JobStatus,
+    WorkerStatus,
+    is_allowed,
+    worker_allowed,
+    worker_stamps,
+)
 from pandawms.db import job_reports as reports_db
 from pandawms.db import jobs as jobs_db
 from pandawms.db import workers as workers_db
 from pandawms.db.jobs import HistoryEntry, StatusRow
 from pandawms.db.rows import new_job_row
+from pandawms.services import lifecycle_taskfiles
 
 
 class Outcome(StrEnum):
@@ -154,7 +162,8 @@ def transition(
     Every step of current -> via... -> target must be in the table; the job is written once and each
     step gets its history row (a pilot's final update is running -> holding -> finished in one write).
     A pending kill redirects an ending to cancelled, and the rule's time stamps are added. ``locked`` is
-    the row the caller already locked with ``db.jobs.lock_status`` in this transaction.
+    the row the caller already locked with ``db.jobs.lock_status`` in this transaction. A task's job
+    reaching a final state updates its task files in the same transaction (lifecycle_taskfiles).
     """
     row = locked or jobs_db.lock_status(conn, panda_id)
     if row is None:
@@ -180,6 +189,8 @@ def transition(
         for a, b in itertools.pairwise(plan.path)
     ]
     jobs_db.insert_history(conn, history)
+    if row.task_id is not None and target in FINAL_STATES:  # flow step 4: the task's files follow
+        lifecycle_taskfiles.job_ended(conn, panda_id, target, now)
     return result(Outcome.ACCEPTED, target, move.reason, plan.rule.retry and target is JobStatus.FAILED)
 
 

@@ -71,7 +71,8 @@ def retry_failed(
         policy.non_retryable,
         killed=job.command_to_pilot == PilotCommand.TOBEKILLED,
     )
-    if not decision.retry or jobs_db.children(conn, panda_id):
+    # a task's job is never retried as a job: JEDI retries its files (lifecycle_taskfiles.job_ended)
+    if not decision.retry or job.spec.task_id is not None or jobs_db.children(conn, panda_id):
         return None
     return new_attempt(conn, job, now, relation="retry", brokers=brokers)
 

@@ -1,0 +1,255 @@
+"""The ContentsFeeder (flow step 2, scheduling.md §1): a task's input datasets become task-file rows.
+
+A ``defined`` task is fed in steps (``feed_step``, one short transaction each): the catalog files of each
+input dataset not fed yet, in (scope, lfn) order, become ``ready`` rows (one per file, or one per event
+range when nEventsPerJob is below the file's events); a pseudo input (noInput) gets ceil(nEvents /
+nEventsPerJob) rows. The step that finds nothing more to feed also finishes the task: the first
+``n_scouts`` master rows become scouts (none with skipScout), the output and log datasets are registered
+in the catalog (TaskSetupper), the datasets and the task go ``ready``. A missing input dataset breaks the
+task; an empty one puts it ``pending`` (the watchdog restores it later). Feeding is idempotent
+(ux_task_files_file and an anti-join on it), so a step that dies half-way is simply repeated.
+
+Mutable inputs (a parent task still produces them, flow step 2 and scheduling.md §11) keep being fed while
+the task runs; they stop being mutable once closed in the catalog and the parent task is final.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from pandawms.core.data import DID, DIDType
+from pandawms.core.errors import Conflict, InvalidInput
+from pandawms.core.partition import event_ranges
+from pandawms.core.states import DatasetStatus
+from pandawms.core.tasks import (
+    INPUT_TYPES,
+    TASK_FINAL_STATES,
+    TaskDatasetStatus,
+    TaskDatasetType,
+    TaskStatus,
+)
+from pandawms.core.taskspecs import Task, TaskDataset, split_codes
+from pandawms.db import catalog as catalog_db
+from pandawms.db import task_files as tf_db
+from pandawms.db import tasks as tasks_db
+from pandawms.db.task_files import CatalogFile, NewTaskFile
+from pandawms.services import catalog, lifecycle_taskfiles, lifecycle_tasks
+
+DS = TaskDatasetStatus
+# Tasks whose mutable inputs are still fed (not before ready: the first feed finishes the definition).
+_REFEED_STATES = frozenset(
+    {TaskStatus.READY, TaskStatus.SCOUTING, TaskStatus.SCOUTED, TaskStatus.RUNNING, TaskStatus.PENDING}
+)
+_FEEDABLE = _REFEED_STATES | {TaskStatus.DEFINED}
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSettings:
+    n_scouts: int = 10
+
+
+@dataclass
+class FeedCursor:
+    """Where a feeding pass over one task is: the dataset being read and the last key read in it."""
+
+    position: int = 0  # index among the task's input datasets
+    after: tuple[str, str] | None = None
+    fed: int = 0
+    done: bool = False
+    outcome: str = ""  # what finishing did: "ready", "broken: ...", "pending: ...", "" (still feeding)
+    mutable_closed: list[str] = field(default_factory=list)
+
+
+def _codes(task: Task) -> dict[str, str]:
+    return split_codes(task.spec.split_rule)
+
+
+def _int(codes: dict[str, str], code: str) -> int | None:
+    value = codes.get(code)
+    return int(float(value)) if value else None
+
+
+def _rows_of_file(task: Task, ds: TaskDataset, f: CatalogFile, codes: dict[str, str]) -> list[NewTaskFile]:
+    """One row per file, or per event range of it when nEventsPerJob is below its events."""
+    events = _int(codes, "NI") or f.events or 0
+    per_job = _int(codes, "NE")
+    base = NewTaskFile(
+        task_id=task.task_id,
+        dataset_id=ds.dataset_id,
+        scope=f.scope,
+        lfn=f.lfn,
+        status=lifecycle_taskfiles.F.READY,
+        guid=f.guid,
+        fsize=f.fsize,
+        checksum=f"ad:{f.adler32}",
+        n_events=events,
+        max_attempt=task.spec.max_attempt,
+        max_failure=_int(codes, "MA"),
+    )
+    if per_job is None or events <= per_job:
+        return [base]
+    return [
+        dataclasses.replace(base, chunk=i, start_event=s, end_event=e, n_events=e - s + 1)
+        for i, (s, e) in enumerate(event_ranges(events, per_job))
+    ]
+
+
+def _pseudo_rows(task: Task, ds: TaskDataset, codes: dict[str, str]) -> list[NewTaskFile]:
+    """noInput: ceil(nEvents / nEventsPerJob) rows of one pseudo file, each an event range."""
+    n_events = _int(codes, "NV") or 0
+    per_job = _int(codes, "NE") or max(1, n_events)
+    return [
+        NewTaskFile(
+            task_id=task.task_id,
+            dataset_id=ds.dataset_id,
+            scope=ds.scope,
+            lfn=ds.name,
+            status=lifecycle_taskfiles.F.READY,
+            chunk=i,
+            n_events=e - s + 1,
+            start_event=s,
+            end_event=e,
+            max_attempt=task.spec.max_attempt,
+            max_failure=_int(codes, "MA"),
+        )
+        for i, (s, e) in enumerate(event_ranges(n_events, per_job))
+    ]
+
+
+def _inputs(conn: Connection, task_id: int) -> list[TaskDataset]:
+    return [d for d in tasks_db.datasets_of(conn, task_id) if d.type in INPUT_TYPES]
+
+
+def feed_step(
+    conn: Connection, task_id: int, now: datetime, limit: int, cursor: FeedCursor, settings: FeedSettings
+) -> int:
+    """Feed up to ``limit`` new rows of a defined (or mutable-input) task; returns how many files were
+    read. When nothing is left to read the cursor is ``done`` (and a defined task finished)."""
+    if cursor.done:
+        return 0
+    task = tasks_db.get_task(conn, task_id, lock=True)
+    if task is None or task.status not in _FEEDABLE:
+        cursor.done = True
+        return 0
+    inputs = _inputs(conn, task_id)
+    codes = _codes(task)
+    read = 0
+    while cursor.position < len(inputs) and read < limit:
+        ds = inputs[cursor.position]
+        n, complete = _feed_dataset(conn, task, ds, codes, limit - read, cursor, now)
+        read += n
+        if complete:
+            cursor.position, cursor.after = cursor.position + 1, None
+    if cursor.position >= len(inputs):
+        cursor.done = True
+        if task.status is TaskStatus.DEFINED:
+            cursor.outcome = _finish_definition(conn, task, inputs, now, settings)
+        else:
+            cursor.mutable_closed = _close_mutable(conn, task, inputs, now)
+    return read
+
+
+def _feed_dataset(
+    conn: Connection,
+    task: Task,
+    ds: TaskDataset,
+    codes: dict[str, str],
+    limit: int,
+    cursor: FeedCursor,
+    now: datetime,
+) -> tuple[int, bool]:
+    """(files read, whether the dataset has nothing more now)."""
+    if task.status is not TaskStatus.DEFINED and not ds.mutable:
+        return 0, True
+    if ds.type is TaskDatasetType.PSEUDO_INPUT:
+        if tf_db.fed_files(conn, ds.dataset_id) == 0:
+            rows = _pseudo_rows(task, ds, codes)
+            cursor.fed += lifecycle_taskfiles.add_files(conn, rows, now)
+        return 0, True
+    if catalog_db.get_did(conn, DID(ds.scope, ds.name)) is None:
+        return 0, True  # the definition step says why (broken, or a parent still to create it)
+    found = tf_db.unfed_catalog_files(conn, DID(ds.scope, ds.name), ds.dataset_id, cursor.after, limit)
+    rows = [row for f in found for row in _rows_of_file(task, ds, f, codes)]
+    cursor.fed += lifecycle_taskfiles.add_files(conn, rows, now)
+    if found:
+        cursor.after = (found[-1].scope, found[-1].lfn)
+    return len(found), len(found) < limit
+
+
+def _parent_final(conn: Connection, task: Task) -> bool:
+    if task.spec.parent_task_id is None:
+        return True
+    parent = tasks_db.get_task(conn, task.spec.parent_task_id)
+    return parent is None or parent.status in TASK_FINAL_STATES
+
+
+def _finish_definition(
+    conn: Connection, task: Task, inputs: Sequence[TaskDataset], now: datetime, settings: FeedSettings
+) -> str:
+    """All inputs fed: scouts, output datasets in the catalog, datasets and task -> ready (or why not)."""
+    fresh = {d.dataset_id: d for d in _inputs(conn, task.task_id)}
+    for ds in inputs:
+        if ds.type is TaskDatasetType.PSEUDO_INPUT:
+            continue
+        if catalog_db.get_did(conn, DID(ds.scope, ds.name)) is None:
+            if ds.mutable and not _parent_final(conn, task):
+                return ""  # the parent has not made its output yet: wait, still defined
+            return _hold(conn, task, ds, TaskStatus.BROKEN, f"input dataset {ds.did} does not exist", now)
+        if fresh[ds.dataset_id].n_files == 0 and not ds.mutable:
+            return _hold(conn, task, ds, TaskStatus.PENDING, f"input dataset {ds.did} is empty", now)
+    master = inputs[0] if inputs else None
+    if master is not None and settings.n_scouts > 0 and "SK" not in _codes(task):
+        tf_db.mark_scouts(conn, master.dataset_id, settings.n_scouts)
+    try:
+        _register_outputs(conn, task, now)
+    except (InvalidInput, Conflict) as exc:
+        lifecycle_tasks.transition_task(conn, task.task_id, TaskStatus.BROKEN, now, f"output datasets: {exc}")
+        return f"broken: {exc}"
+    for ds in tasks_db.datasets_of(conn, task.task_id):
+        lifecycle_tasks.transition_dataset(conn, ds.dataset_id, DS.READY, now)
+    n = sum(fresh[d.dataset_id].n_files for d in inputs)
+    lifecycle_tasks.transition_task(conn, task.task_id, TaskStatus.READY, now, f"{n} input rows fed")
+    return "ready"
+
+
+def _hold(
+    conn: Connection, task: Task, ds: TaskDataset, target: TaskStatus, reason: str, now: datetime
+) -> str:
+    if target is TaskStatus.BROKEN:
+        lifecycle_tasks.transition_dataset(conn, ds.dataset_id, DS.BROKEN, now)
+    lifecycle_tasks.transition_task(conn, task.task_id, target, now, reason)
+    return f"{target.value}: {reason}"
+
+
+def _register_outputs(conn: Connection, task: Task, now: datetime) -> None:
+    """The TaskSetupper: each output and log dataset exists (open) in the catalog, its scope too."""
+    outs = [d for d in tasks_db.datasets_of(conn, task.task_id) if d.type not in INPUT_TYPES]
+    for scope in sorted({d.scope for d in outs}):
+        catalog.add_scope(conn, scope, task.spec.user_name, now)
+    if outs:
+        catalog.add_dids(conn, [(DID(d.scope, d.name), DIDType.DATASET) for d in outs], now)
+
+
+def _close_mutable(conn: Connection, task: Task, inputs: Sequence[TaskDataset], now: datetime) -> list[str]:
+    """Mutable inputs closed in the catalog whose parent task is final stop being re-fed."""
+    closed = []
+    for ds in inputs:
+        if not ds.mutable or ds.type is TaskDatasetType.PSEUDO_INPUT:
+            continue
+        rec = catalog_db.get_did(conn, DID(ds.scope, ds.name))
+        if rec is not None and rec.status is not DatasetStatus.OPEN and _parent_final(conn, task):
+            tasks_db.update_dataset(conn, ds.dataset_id, now, {"mutable": False})
+            closed.append(ds.did)
+    return closed
+
+
+def tasks_to_feed(conn: Connection, limit: int) -> list[int]:
+    """Defined tasks, then tasks with mutable inputs (by id)."""
+    defined = tasks_db.task_ids_in(conn, [TaskStatus.DEFINED], limit)
+    mutable = tf_db.tasks_with_mutable_inputs(conn, limit)
+    return sorted(set(defined) | set(mutable))[:limit]
