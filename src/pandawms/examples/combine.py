@@ -44,12 +44,13 @@ def main(argv: list[str] | None = None) -> int:
             for i in range(0, len(hog), 4096):  # touch every page so it is resident
                 hog[i] = 1
     results = [json.loads(p.read_text()) for p in paths]
-    out = {**combine(results), "inputs": [p.name for p in paths]}
-    Path(args.output).write_text(json.dumps(out))
-    report = {"exitCode": 0, "nevents": int(out["samples"]), "output": args.output}
+    merged = combine(results)
+    Path(args.output).write_text(json.dumps({**merged, "inputs": [p.name for p in paths]}))
+    report = {"exitCode": 0, "nevents": int(merged["samples"]), "output": args.output}
     Path("jobReport.json").write_text(json.dumps(report))
+    held = len(hog) >> 20
     print(
-        f"combined {len(paths)} input(s): pi = {out['pi']:.5f} +- {out['error']:.5f} (held {len(hog) >> 20} MB)"
+        f"combined {len(paths)} input(s): pi = {merged['pi']:.5f} +- {merged['error']:.5f} (held {held} MB)"
     )
     return 0
 
