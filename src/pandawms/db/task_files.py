@@ -21,7 +21,7 @@ from pandawms.core.data import DID
 from pandawms.core.states import ACTIVE_STATES, JobStatus
 from pandawms.core.tasks import TaskFileStatus
 from pandawms.db.lean import LeanInsert
-from pandawms.db.schema import contents, files, jobs, task_datasets, task_files
+from pandawms.db.schema import contents, files, jobs, task_datasets, task_files, tasks
 
 tf = task_files
 
@@ -401,13 +401,16 @@ def unfed_catalog_files(
     return CatalogPage(unfed, len(page), (page[-1].scope, page[-1].lfn))
 
 
-def tasks_with_mutable_inputs(conn: Connection, limit: int) -> list[int]:
-    """Tasks with an input dataset still mutable (a parent produces it), by id."""
+def tasks_with_mutable_inputs(conn: Connection, statuses: Sequence[str], limit: int) -> list[int]:
+    """Tasks in ``statuses`` with an input dataset still mutable (a parent produces it), by id."""
+    td = task_datasets
     stmt = (
-        select(task_datasets.c.task_id)
-        .where(task_datasets.c.mutable == True, task_datasets.c.type.in_(["input", "pseudo_input"]))  # noqa: E712
-        .group_by(task_datasets.c.task_id)
-        .order_by(task_datasets.c.task_id)
+        select(td.c.task_id)
+        .join(tasks, tasks.c.task_id == td.c.task_id)
+        .where(td.c.mutable == True, td.c.type.in_(["input", "pseudo_input"]))  # noqa: E712
+        .where(tasks.c.status.in_(list(statuses)))
+        .group_by(td.c.task_id)
+        .order_by(td.c.task_id)
         .limit(limit)
     )
     return [int(r[0]) for r in conn.execute(stmt)]

@@ -250,5 +250,5 @@ def _close_mutable(conn: Connection, task: Task, inputs: Sequence[TaskDataset], 
 def tasks_to_feed(conn: Connection, limit: int) -> list[int]:
     """Defined tasks, then tasks with mutable inputs (by id)."""
     defined = tasks_db.task_ids_in(conn, [TaskStatus.DEFINED], limit)
-    mutable = tf_db.tasks_with_mutable_inputs(conn, limit)
+    mutable = tf_db.tasks_with_mutable_inputs(conn, sorted(_REFEED_STATES), limit)
     return sorted(set(defined) | set(mutable))[:limit]
