@@ -12,7 +12,7 @@ from pandawms.db import catalog as catalog_db
 from pandawms.db import tasks as tasks_db
 from pandawms.db.engine import Database
 from pandawms.db.task_files import NewTaskFile
-from pandawms.services import catalog, lifecycle_taskfiles, lifecycle_tasks
+from pandawms.services import catalog, feeder, lifecycle_taskfiles, lifecycle_tasks
 from pandawms.services.feeder import FeedCursor, FeedSettings, feed_step
 from tests.db import jedi_helpers as h
 
@@ -125,6 +125,8 @@ def test_child_task_feeds_its_parents_growing_output(db: Database) -> None:
     h.feed(db, parent, NOW)  # creates out.gen (empty)
     h.feed(db, child, NOW)
     assert h.task(db, child).status is TaskStatus.READY
+    with db.read() as conn:  # the feeder's agent keeps coming back to it
+        assert child in feeder.tasks_to_feed(conn, 50)
     h.dataset(db, "out.gen", 4, NOW)  # the parent's jobs produce files
     h.feed(db, child, NOW)
     h.dataset(db, "out.gen", 2, NOW, start=4)

@@ -17,7 +17,6 @@ import os
 import sys
 import time
 import uuid
-import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -25,12 +24,10 @@ from typing import Any
 import httpx
 
 from pandawms.bench.dispatch import server_process
-from pandawms.bench.submit_inputs import QUEUES, RSES
+from pandawms.bench.submit_inputs import QUEUES, RSES, SCOPE, register
 from pandawms.protocol import paths
 
-SCOPE = "bench"
 DATASET = "bench.jedi.in"
-REGISTER_BATCH = 10_000
 CONFIG = """[server]
 [server.jedi]
 interval = 0.5
@@ -62,26 +59,6 @@ class JediBenchResult:
 
 def _lfn(i: int) -> str:
     return f"jedi.{i:07d}.root"
-
-
-def _register(client: httpx.Client, base: str, n_files: int) -> None:
-    client.post(base + paths.SCOPE_ADD, json={"scope": SCOPE, "account": "bench"}).raise_for_status()
-    dids = [{"scope": SCOPE, "name": DATASET, "type": "dataset"}]
-    client.post(base + paths.DID_ADD, json={"dids": dids}).raise_for_status()
-    for start in range(0, n_files, REGISTER_BATCH):
-        files = [
-            {
-                "scope": SCOPE,
-                "name": _lfn(i),
-                "bytes": 2_000_000,
-                "adler32": f"{zlib.adler32(_lfn(i).encode()):08x}",
-                "guid": str(uuid.uuid5(uuid.NAMESPACE_URL, _lfn(i))),
-                "events": 100,
-            }
-            for i in range(start, min(start + REGISTER_BATCH, n_files))
-        ]
-        body = {"dataset": f"{SCOPE}:{DATASET}", "files": files, "rse": "A_DISK"}
-        client.post(base + paths.DID_ADD_FILES, json=body).raise_for_status()
 
 
 def task_params(files_per_job: int) -> dict[str, Any]:
@@ -164,7 +141,7 @@ def bench_jedi(
         httpx.Client(timeout=600) as client,
     ):
         started = time.perf_counter()
-        _register(client, base, n_files)
+        register(client, base, n_files, DATASET, _lfn)
         register_s = time.perf_counter() - started
         submitted = time.time()
         r = client.post(base + paths.TASK_SUBMIT, json=task_params(files_per_job))

@@ -66,22 +66,25 @@ def _lfn(i: int) -> str:
     return f"in.{i:07d}.root"
 
 
-def _register(client: httpx.Client, base: str, n_files: int) -> None:
+def register(
+    client: httpx.Client, base: str, n_files: int, dataset: str = DATASET, lfn: Callable[[int], str] = _lfn
+) -> None:
+    """``n_files`` files named ``lfn(i)`` in the open dataset ``bench:dataset``, with a replica at A_DISK."""
     client.post(base + paths.SCOPE_ADD, json={"scope": SCOPE, "account": "bench"}).raise_for_status()
-    dids = [{"scope": SCOPE, "name": DATASET, "type": "dataset"}]
+    dids = [{"scope": SCOPE, "name": dataset, "type": "dataset"}]
     client.post(base + paths.DID_ADD, json={"dids": dids}).raise_for_status()
     for start in range(0, n_files, REGISTER_BATCH):
         files = [
             {
                 "scope": SCOPE,
-                "name": _lfn(i),
+                "name": lfn(i),
                 "bytes": 2_000_000,
-                "adler32": f"{zlib.adler32(_lfn(i).encode()):08x}",
-                "guid": str(uuid.uuid5(uuid.NAMESPACE_URL, _lfn(i))),
+                "adler32": f"{zlib.adler32(lfn(i).encode()):08x}",
+                "guid": str(uuid.uuid5(uuid.NAMESPACE_URL, lfn(i))),
             }
             for i in range(start, min(start + REGISTER_BATCH, n_files))
         ]
-        body = {"dataset": f"{SCOPE}:{DATASET}", "files": files, "rse": "A_DISK"}
+        body = {"dataset": f"{SCOPE}:{dataset}", "files": files, "rse": "A_DISK"}
         client.post(base + paths.DID_ADD_FILES, json=body).raise_for_status()
 
 
@@ -113,7 +116,7 @@ def bench_submit_inputs(
         server_process(db_url, workdir, queues=QUEUES, rses=RSES) as base,
         httpx.Client(timeout=600) as client,
     ):
-        _register(client, base, jobs * files_per_job)
+        register(client, base, jobs * files_per_job)
         plain, _ = _timed(client, base, jobs, batch, lambda i: {**base_job, "computingSite": QUEUE})
         brokered, _ = _timed(client, base, jobs, batch, lambda i: base_job)
         plain_files, _ = _timed(client, base, jobs, batch, with_files)

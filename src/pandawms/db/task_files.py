@@ -15,12 +15,13 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from pandawms.core.data import DID
 from pandawms.core.states import ACTIVE_STATES, JobStatus
 from pandawms.core.tasks import TaskFileStatus
 from pandawms.db.lean import LeanInsert
-from pandawms.db.schema import contents, files, jobs, task_datasets, task_files
+from pandawms.db.schema import contents, files, jobs, task_datasets, task_files, tasks
 
 tf = task_files
 
@@ -105,7 +106,6 @@ class RowChange:
 
 _NEW_FIELDS = tuple(f for f in NewTaskFile.__dataclass_fields__ if f != "status")
 # PostgreSQL: ON CONFLICT DO NOTHING; SQLite: the lean path runs INSERT OR IGNORE (db/lean.py).
-_PG_INSERT = postgresql.insert(tf).on_conflict_do_nothing().returning(tf.c.file_id)
 _INSERT = LeanInsert(postgresql.insert(tf).on_conflict_do_nothing(), or_ignore=True)
 
 
@@ -152,9 +152,21 @@ def insert_files(conn: Connection, new: Sequence[NewTaskFile], now: datetime) ->
         }
         for n in new
     ]
-    if conn.dialect.name == "postgresql":  # executemany gives no row count there: count what came back
-        return len(conn.execute(_PG_INSERT, rows).all())
+    if conn.dialect.name == "postgresql":
+        return _pg_insert(conn, rows)
     return _INSERT.execute(conn, rows)
+
+
+def _pg_insert(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
+    """One ``INSERT ... SELECT unnest(:col), ... ON CONFLICT DO NOTHING`` (db/bulk.py's form): a single
+    statement whatever the row count, returning the new rows' ids (executemany's multi-row VALUES cost
+    more to parse than to run, and gave no row count)."""
+    names = list(rows[0])
+    arrays = [
+        func.unnest(bindparam(f"a_{n}", [r[n] for r in rows], type_=ARRAY(tf.c[n].type))) for n in names
+    ]
+    stmt = postgresql.insert(tf).from_select(names, select(*arrays)).on_conflict_do_nothing()
+    return len(conn.execute(stmt.returning(tf.c.file_id)).all())
 
 
 # -- status writes (lifecycle_taskfiles only) ---------------------------------------------------------
@@ -332,53 +344,73 @@ def mark_scouts(conn: Connection, dataset_id: int, n: int) -> int:
 # -- the catalog side of feeding ----------------------------------------------------------------------
 
 
-_FED = (
-    select(tf.c.file_id)
-    .where(
-        tf.c.dataset_id == bindparam("b_ds"),
-        tf.c.scope == contents.c.child_scope,
-        tf.c.lfn == contents.c.child_name,
-        tf.c.chunk == 0,
-    )
-    .exists()
-)
-_UNFED = (
+_CATALOG = (
     select(files.c.scope, files.c.lfn, files.c.guid, files.c.bytes, files.c.adler32, files.c.events)
     .select_from(contents)
     .join(files, and_(files.c.scope == contents.c.child_scope, files.c.lfn == contents.c.child_name))
-    .where(contents.c.scope == bindparam("b_scope"), contents.c.name == bindparam("b_name"), ~_FED)
+    .where(contents.c.scope == bindparam("b_scope"), contents.c.name == bindparam("b_name"))
 )
-_ORDER = (contents.c.child_scope, contents.c.child_name)
-_UNFED_FIRST = _UNFED.order_by(*_ORDER).limit(bindparam("b_limit"))
-_UNFED_AFTER = (
-    _UNFED.where(tuple_(*_ORDER) > tuple_(bindparam("b_after_scope"), bindparam("b_after_name")))
-    .order_by(*_ORDER)
+_KEY = (contents.c.child_scope, contents.c.child_name)
+_CATALOG_FIRST = _CATALOG.order_by(*_KEY).limit(bindparam("b_limit"))
+_CATALOG_AFTER = (
+    _CATALOG.where(tuple_(*_KEY) > tuple_(bindparam("b_after_scope"), bindparam("b_after_name")))
+    .order_by(*_KEY)
     .limit(bindparam("b_limit"))
 )
+_FED_RANGE = select(tf.c.scope, tf.c.lfn).where(
+    tf.c.dataset_id == bindparam("b_ds"),
+    tf.c.chunk == 0,
+    tuple_(tf.c.scope, tf.c.lfn) >= tuple_(bindparam("b_first_scope"), bindparam("b_first_name")),
+    tuple_(tf.c.scope, tf.c.lfn) <= tuple_(bindparam("b_last_scope"), bindparam("b_last_name")),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogPage:
+    """One keyset page of a catalog dataset's files: those not fed yet, how many were read, the last key."""
+
+    unfed: list[CatalogFile]
+    read: int
+    last: tuple[str, str] | None
 
 
 def unfed_catalog_files(
     conn: Connection, dataset: DID, dataset_id: int, after: tuple[str, str] | None, limit: int
-) -> list[CatalogFile]:
-    """Files of a catalog dataset with no row yet in the task dataset, in (scope, lfn) order after
-    ``after``: one keyset range of contents, each probed on ux_task_files_file (an anti-join), so a
-    re-feed of a grown (mutable) dataset reads only the new files' metadata."""
-    params: dict[str, Any] = {"b_ds": dataset_id, "b_scope": dataset.scope, "b_name": dataset.name}
-    params["b_limit"] = limit
-    stmt = _UNFED_FIRST
+) -> CatalogPage:
+    """The next ``limit`` files of a catalog dataset in (scope, lfn) order after ``after`` (a range of
+    the contents key) minus those already fed (one range of ux_task_files_file), so a re-feed of a grown
+    (mutable) dataset adds only its new files. Two range scans rather than an anti-join: PostgreSQL
+    planned the anti-join on a freshly filled task_files (no statistics yet) as a scan per probe."""
+    params: dict[str, Any] = {"b_scope": dataset.scope, "b_name": dataset.name, "b_limit": limit}
+    stmt = _CATALOG_FIRST
     if after is not None:
-        stmt = _UNFED_AFTER
+        stmt = _CATALOG_AFTER
         params |= {"b_after_scope": after[0], "b_after_name": after[1]}
-    return [CatalogFile(r[0], r[1], r[2], int(r[3]), r[4], r[5]) for r in conn.execute(stmt, params)]
+    page = [CatalogFile(r[0], r[1], r[2], int(r[3]), r[4], r[5]) for r in conn.execute(stmt, params)]
+    if not page:
+        return CatalogPage([], 0, after)
+    bounds = {
+        "b_ds": dataset_id,
+        "b_first_scope": page[0].scope,
+        "b_first_name": page[0].lfn,
+        "b_last_scope": page[-1].scope,
+        "b_last_name": page[-1].lfn,
+    }
+    fed = {(r[0], r[1]) for r in conn.execute(_FED_RANGE, bounds)}
+    unfed = [f for f in page if (f.scope, f.lfn) not in fed]
+    return CatalogPage(unfed, len(page), (page[-1].scope, page[-1].lfn))
 
 
-def tasks_with_mutable_inputs(conn: Connection, limit: int) -> list[int]:
-    """Tasks with an input dataset still mutable (a parent produces it), by id."""
+def tasks_with_mutable_inputs(conn: Connection, statuses: Sequence[str], limit: int) -> list[int]:
+    """Tasks in ``statuses`` with an input dataset still mutable (a parent produces it), by id."""
+    td = task_datasets
     stmt = (
-        select(task_datasets.c.task_id)
-        .where(task_datasets.c.mutable == True, task_datasets.c.type.in_(["input", "pseudo_input"]))  # noqa: E712
-        .group_by(task_datasets.c.task_id)
-        .order_by(task_datasets.c.task_id)
+        select(td.c.task_id)
+        .join(tasks, tasks.c.task_id == td.c.task_id)
+        .where(td.c.mutable == True, td.c.type.in_(["input", "pseudo_input"]))  # noqa: E712
+        .where(tasks.c.status.in_(list(statuses)))
+        .group_by(td.c.task_id)
+        .order_by(td.c.task_id)
         .limit(limit)
     )
     return [int(r[0]) for r in conn.execute(stmt)]

@@ -173,12 +173,11 @@ def _feed_dataset(
         return 0, True
     if catalog_db.get_did(conn, DID(ds.scope, ds.name)) is None:
         return 0, True  # the definition step says why (broken, or a parent still to create it)
-    found = tf_db.unfed_catalog_files(conn, DID(ds.scope, ds.name), ds.dataset_id, cursor.after, limit)
-    rows = [row for f in found for row in _rows_of_file(task, ds, f, codes)]
+    page = tf_db.unfed_catalog_files(conn, DID(ds.scope, ds.name), ds.dataset_id, cursor.after, limit)
+    rows = [row for f in page.unfed for row in _rows_of_file(task, ds, f, codes)]
     cursor.fed += lifecycle_taskfiles.add_files(conn, rows, now)
-    if found:
-        cursor.after = (found[-1].scope, found[-1].lfn)
-    return len(found), len(found) < limit
+    cursor.after = page.last
+    return page.read, page.read < limit
 
 
 def _parent_final(conn: Connection, task: Task) -> bool:
@@ -251,5 +250,5 @@ def _close_mutable(conn: Connection, task: Task, inputs: Sequence[TaskDataset], 
 def tasks_to_feed(conn: Connection, limit: int) -> list[int]:
     """Defined tasks, then tasks with mutable inputs (by id)."""
     defined = tasks_db.task_ids_in(conn, [TaskStatus.DEFINED], limit)
-    mutable = tf_db.tasks_with_mutable_inputs(conn, limit)
+    mutable = tf_db.tasks_with_mutable_inputs(conn, sorted(_REFEED_STATES), limit)
     return sorted(set(defined) | set(mutable))[:limit]
