@@ -20,6 +20,7 @@ from pandawms.db.schema import task_datasets, task_files
 from pandawms.services import lifecycle_tasks as lt
 
 T = TaskStatus
+SITE = "SMALL"
 MAIN_LINE = (T.DEFINED, T.READY, T.SCOUTING, T.SCOUTED, T.RUNNING)
 
 
@@ -116,10 +117,12 @@ def add_jobs(
             "prod_source_label": "managed",
             "prod_user_name": "alice",
             "transformation": "Reco_tf.py",
-            "computing_site": "SMALL",
-            "creation_time": now,
+            "computing_site": SITE,
+            "creation_time": now - timedelta(minutes=40),
             "modification_time": now,
             "state_change_time": now,
+            "start_time": now - timedelta(minutes=30),
+            "end_time": now if status in ("finished", "failed") else None,
             **cols,
         }
         for _ in range(n)
@@ -127,13 +130,13 @@ def add_jobs(
     return [int(p) for p in insert_jobs(conn, rows)]
 
 
-def build_task(db: Database, now: datetime) -> TaskWorld:
+def build_task(db: Database, now: datetime, name: str = "mc23.ttbar.reco") -> TaskWorld:
     """A running task of 20 master files: 3 scouts (2 finished, 1 failed), 10 files finished, 2 failed
     finally (attempt 3 of 3, their last job failed with pilot:1099), 4 running in 2 jobs (1 running, 1
     activated), 4 ready of which 2 retried once."""
     t0 = now - timedelta(hours=6)
     with db.write() as conn:
-        task_id = new_task(conn, t0)
+        task_id = new_task(conn, t0, name)
         master, output = (d.dataset_id for d in tasks_db.datasets_of(conn, task_id))
         scouts = add_jobs(conn, task_id, 2, "finished", t0, special_handling="sj", cpu_consumption_time=600)
         scouts += add_jobs(

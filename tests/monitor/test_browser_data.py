@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.monitor.live import LiveMonitor, live_monitor
-from tests.monitor.test_browser import SHOTS, browser  # noqa: F401 (a pytest fixture)
+from tests.monitor.test_browser import CUT_TABLES, SHOTS, browser  # noqa: F401 (a pytest fixture)
 
 pytestmark = pytest.mark.browser
 SCOPE = "mc23_13p6TeV"
@@ -109,11 +109,6 @@ def _page_at_1280(chromium: Browser) -> Iterator[Page]:
     assert errors == [], errors
 
 
-# the tables wider than the box they sit in (cut off, or scrolling, at 1280 px), by their box's id or text
-CUT_TABLES = (
-    "[...document.querySelectorAll('table')].filter(t => t.offsetWidth > t.parentElement.clientWidth + 1)"
-    ".map(t => t.parentElement.id || t.parentElement.innerText.slice(0, 40))"
-)
 PAGES = {
     "datasets": (
         "/datasets/",
