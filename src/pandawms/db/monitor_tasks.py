@@ -220,16 +220,6 @@ def running_cores(conn: Connection) -> list[CoreUsage]:
     return [CoreUsage(str(lb), str(g), str(u), int(c or 0)) for lb, g, u, c in conn.execute(stmt)]
 
 
-def history_tail(conn: Connection, task_id: int, n: int) -> list[TaskHistoryEntry]:
-    """The task's newest ``n`` status changes, oldest first (ix_task_history_task, newest first)."""
-    h = task_history.c
-    stmt = select(task_history).where(h.task_id == task_id).order_by(h.row_id.desc()).limit(n)
-    rows = list(conn.execute(stmt))[::-1]
-    return [
-        TaskHistoryEntry(int(r.task_id), r.status, r.previous_status, r.change_time, r.reason) for r in rows
-    ]
-
-
 # -- one task ------------------------------------------------------------------------------------------
 
 
@@ -360,3 +350,13 @@ def ended_per_bin(
     for status, i, n in conn.execute(stmt):
         out.setdefault(str(status), {})[int(i)] = int(n)
     return out
+
+
+def history_tail(conn: Connection, task_id: int, n: int) -> list[TaskHistoryEntry]:
+    """The task's newest ``n`` status changes, oldest first (ix_task_history_task, newest first)."""
+    h = task_history.c
+    stmt = select(task_history).where(h.task_id == task_id).order_by(h.row_id.desc()).limit(n)
+    rows = list(conn.execute(stmt))[::-1]
+    return [
+        TaskHistoryEntry(int(r.task_id), r.status, r.previous_status, r.change_time, r.reason) for r in rows
+    ]

@@ -164,7 +164,7 @@ def _pid(raw: str) -> int:
 
 
 def _task_id(raw: str) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_DB_INT:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_DB_INT:
         raise InvalidInput(f"jeditaskid: {raw!r} is not a task id", "jeditaskid")
     return int(raw)
 
