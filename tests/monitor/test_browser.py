@@ -11,6 +11,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -175,14 +176,35 @@ def task_id(server: LiveMonitor) -> int:
     return build_task(server.db, datetime.now(UTC).replace(tzinfo=None), TASK_NAME).task_id
 
 
-@pytest.mark.parametrize("which", ["tasks", "task"])
-def test_task_pages_fit_1280(server: LiveMonitor, browser: Browser, task_id: int, which: str) -> None:
-    path = "/tasks/" if which == "tasks" else f"/task/{task_id}/"
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+@contextmanager
+def page_at_1280(chromium: Browser) -> Iterator[Page]:
+    """A page in a 1280 x 900 window; fails the test on a script error."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     try:
+        yield pg
+    finally:
+        context.close()
+    assert errors == [], errors
+
+
+def fits_and_shoot(pg: Page, path: str, shot: str) -> None:
+    """Nothing is wider than the window or than the box it sits in; save a full-page screenshot."""
+    widths = pg.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], f"{path}: {widths[0]} px wide in a {widths[1]} px window"
+    cut = pg.evaluate(CUT_TABLES)
+    assert cut == [], f"{path}: tables wider than their box: {cut}"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(SHOTS / shot), full_page=True)
+
+
+@pytest.mark.parametrize("which", ["tasks", "task"])
+def test_task_pages_fit_1280(server: LiveMonitor, browser: Browser, task_id: int, which: str) -> None:
+    path = "/tasks/" if which == "tasks" else f"/task/{task_id}/"
+    with page_at_1280(browser) as pg:
         # when the page is opened at 1280 px
         resp = pg.goto(server.url + path)
         # then it is served with the task, its coloured state and progress bar, and fits the window
@@ -197,12 +219,4 @@ def test_task_pages_fit_1280(server: LiveMonitor, browser: Browser, task_id: int
             assert pg.locator("#taskcharts svg.chart rect").count() > 0
         else:
             expect(pg.locator("#shares")).to_contain_text("production")
-        widths = pg.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-        assert widths[0] <= widths[1], f"{path}: {widths[0]} px wide in a {widths[1]} px window"
-        cut = pg.evaluate(CUT_TABLES)
-        assert cut == [], f"{path}: tables wider than their box: {cut}"
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        pg.screenshot(path=str(SHOTS / f"{which}.png"), full_page=True)
-    finally:
-        context.close()
-    assert errors == [], errors
+        fits_and_shoot(pg, path, f"{which}.png")
