@@ -77,6 +77,7 @@ class ServerConfig:
     log_level: str = "info"
     max_submit_batch: int = 10_000
     default_max_attempt: int = 3  # maxAttempt of a submitted job that sets none
+    max_active_tasks_per_user: int = 5000  # task/submit refuses more (PanDA's return code 10)
     non_retryable: tuple[str, ...] = ("pilot:1346", "pilot:1349", "pilot:1371", "pilot:1190", "pilot:1144")
     agents: bool = True
     monitor_cache_seconds: float = 5.0  # a built monitor page is shared by every viewer this long; 0 = off
@@ -143,6 +144,8 @@ def _build(values: dict[str, Any]) -> ServerConfig:
     _check_transfers(config.transfers)
     if not 1 <= config.default_max_attempt <= 50:
         raise ValueError(f"default_max_attempt: must be 1..50, got {config.default_max_attempt}")
+    if config.max_active_tasks_per_user < 1:
+        raise ValueError(f"max_active_tasks_per_user: must be >= 1, got {config.max_active_tasks_per_user}")
     if config.monitor_cache_seconds < 0:
         raise ValueError(f"monitor_cache_seconds: must be >= 0 (0 = off), got {config.monitor_cache_seconds}")
     return config

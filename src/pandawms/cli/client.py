@@ -19,6 +19,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from pandawms.core.backoff import RandomSource
+from pandawms.core.tasks import TaskCommand
 from pandawms.protocol import paths
 from pandawms.protocol.http import (
     RESENDABLE_STATUS,
@@ -34,6 +35,8 @@ from pandawms.protocol.http import (
 )
 from pandawms.protocol.jobs import JobActionResult, JobDescription, JobPage, JobSubmission, SubmittedJob
 from pandawms.protocol.status import JobStatusEntry
+from pandawms.protocol.task_commands import TaskCommandAnswer, TaskCommandRequest
+from pandawms.protocol.task_records import SubmitTaskAnswer, TaskListPage, TaskRecord
 
 DEFAULT_SERVER = "http://127.0.0.1:25080"
 SERVER_ENV = "PANDA_URL"
@@ -120,6 +123,39 @@ class JobFilter:
         return out
 
 
+@dataclass(frozen=True)
+class TaskFilter:
+    """Selection for /task/list; tuples become comma-separated values, ``name`` may be a glob."""
+
+    statuses: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    name: str = ""
+    limit: int = 100
+    before_id: int | None = None
+
+    def params(self) -> dict[str, str]:
+        multi = {"status": self.statuses, "user": self.users, "label": self.labels}
+        out = {k: ",".join(v) for k, v in multi.items() if v}
+        if self.name:
+            out["name"] = self.name
+        if self.before_id is not None:
+            out["before_id"] = str(self.before_id)
+        out["limit"] = str(self.limit)
+        return out
+
+
+TASK_COMMAND_PATHS: dict[TaskCommand, str] = {
+    TaskCommand.KILL: paths.TASK_KILL,
+    TaskCommand.FINISH: paths.TASK_FINISH,
+    TaskCommand.RETRY: paths.TASK_RETRY,
+    TaskCommand.PAUSE: paths.TASK_PAUSE,
+    TaskCommand.RESUME: paths.TASK_RESUME,
+    TaskCommand.REASSIGN: paths.TASK_REASSIGN,
+    TaskCommand.AVALANCHE: paths.TASK_AVALANCHE,
+}
+
+
 class PandaClient(EnvelopeClient):
     """One server; use as a context manager so the connection pool is closed. ``retries`` resends after
     the first try, ``backoff`` the first delay bound (doubling, full jitter, at most CLI_RETRY_CAP)."""
@@ -196,6 +232,23 @@ class PandaClient(EnvelopeClient):
     def set_queue_status(self, name: str, status: str) -> QueueSummary:
         body = {"name": name, "status": status}  # setting a value twice is harmless: resent on a lost answer
         return self._call(QueueSummary, "POST", paths.QUEUE_SET_STATUS, json=body, idempotent=True)
+
+    # --- tasks (protocol/task_records.py, protocol/task_commands.py) ------------------------------------
+
+    def submit_task(self, params: Mapping[str, Any]) -> SubmitTaskAnswer:
+        """Not resent after a lost answer: the repeat would be refused as a duplicate taskName."""
+        return self._call(SubmitTaskAnswer, "POST", paths.TASK_SUBMIT, json=params)
+
+    def task_details(self, task_id: int) -> TaskRecord:
+        return self._call(TaskRecord, "GET", paths.TASK_GET_DETAILS, params={"task_id": task_id})
+
+    def list_tasks(self, selection: TaskFilter) -> TaskListPage:
+        return self._call(TaskListPage, "GET", paths.TASK_LIST, params=selection.params())
+
+    def task_command(self, command: TaskCommand, request: TaskCommandRequest) -> TaskCommandAnswer:
+        """Queue a command (asynchronous: the answer says it was accepted, not that it is done)."""
+        body = request.model_dump(by_alias=True, exclude_defaults=True, mode="json")
+        return self._call(TaskCommandAnswer, "POST", TASK_COMMAND_PATHS[command], json=body)
 
     # --- data catalog (each call is idempotent but delete: a repeat finds the DID gone) -------------
 

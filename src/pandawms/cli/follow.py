@@ -38,6 +38,7 @@ from pandawms.cli.common import (
     split_values,
 )
 from pandawms.cli.render import WatchRow
+from pandawms.cli.task_watch import watch_task
 from pandawms.protocol.jobs import JobRecord
 
 # --- watch -------------------------------------------------------------------------------------------
@@ -129,6 +130,9 @@ def watch(
     label: Labels = None,
     hours: Hours = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most N jobs for a filter.")] = 1000,
+    task: Annotated[
+        int | None, typer.Option("--task", min=1, help="Follow a task's progress in files instead.")
+    ] = None,
     interval: Annotated[float, typer.Option("--interval", min=0.1, help="Seconds between refreshes.")] = 5.0,
     once: Annotated[bool, typer.Option("--once", help="Print one frame and exit.")] = False,
     server: Server = None,
@@ -137,13 +141,17 @@ def watch(
     """Follow jobs (by ID, along their retries, or by filter) until all are final.
 
     Exit 0 when every selected job finished, 1 when one ended failed/cancelled/closed (with --once: 1
-    as soon as one has ended so, else 0).
+    as soon as one has ended so, else 0). With --task: until the task is final; 0 when it is done.
     """
     selection = JobFilter(
         split_values(status), split_values(queue), split_values(user), split_values(label), hours, limit
     )
     has_filter = bool(selection.params().keys() - {"limit"})
     with session("watch", server) as client:
+        if task is not None:
+            if job_ids or has_filter:
+                raise UsageError("--task follows one task: give no job IDs or job filters with it")
+            raise typer.Exit(watch_task(client, task, interval, once, as_json))
         if bool(job_ids) == has_filter:
             raise UsageError("give job IDs or a filter (--status, --queue, --user, --label, --hours)")
         by_id = IdSelection(job_ids or [])

@@ -11,6 +11,7 @@ import typer
 from pandawms import __version__
 from pandawms.cli.bench_data import bench_submit_inputs
 from pandawms.cli.data import register as register_data_commands
+from pandawms.cli.tasks import register as register_task_commands
 from pandawms.cli.transfer_data import register as register_upload_commands
 from pandawms.cli.transfers import register as register_transfer_commands
 from pandawms.cli.user import register as register_user_commands
@@ -359,6 +360,7 @@ register_user_commands(app)
 register_data_commands(app)
 register_transfer_commands(app)
 register_upload_commands(app)
+register_task_commands(app)
 
 
 if __name__ == "__main__":

@@ -7,11 +7,12 @@ per event, outDiskCount bytes per event, walltime s.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from pandawms.core.specs import ProdSourceLabel
-from pandawms.core.tasks import TaskDatasetStatus, TaskDatasetType, TaskStatus
+from pandawms.core.tasks import INPUT_TYPES, FileCounts, TaskDatasetStatus, TaskDatasetType, TaskStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,3 +120,29 @@ def split_codes(split_rule: str) -> dict[str, str]:
 def join_split_codes(codes: dict[str, str]) -> str:
     """The inverse of split_codes, in a stable order."""
     return ",".join(f"{k}={v}" for k, v in sorted(codes.items()))
+
+
+@dataclass(frozen=True, slots=True)
+class TaskQuery:
+    """Filters of a task listing; values in one tuple are OR-ed, fields are AND-ed. Keyset on task_id,
+    newest first. ``name`` is a glob (``*``, ``?``; without them an exact name)."""
+
+    statuses: tuple[TaskStatus, ...] = ()
+    users: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    working_groups: tuple[str, ...] = ()
+    name: str = ""
+    parent_task_id: int | None = None
+    since: datetime | None = None
+    before_id: int | None = None
+    limit: int = 100
+
+
+def master_counts(datasets: Iterable[TaskDataset]) -> FileCounts:
+    """A task's progress: its master inputs' files (pseudo-input rows for noInput tasks) by outcome."""
+    masters = [d for d in datasets if d.master_id is None and d.type in INPUT_TYPES]
+    return FileCounts(
+        sum(d.n_files for d in masters),
+        sum(d.n_files_finished for d in masters),
+        sum(d.n_files_failed for d in masters),
+    )

@@ -12,12 +12,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.sql.elements import ColumnElement
 
 from pandawms.core.specs import ProdSourceLabel
-from pandawms.core.tasks import TaskDatasetStatus, TaskDatasetType, TaskStatus
-from pandawms.core.taskspecs import NewTaskDataset, Task, TaskDataset, TaskSpec
-from pandawms.db.schema import task_datasets, task_history, task_params, tasks
+from pandawms.core.states import JobStatus
+from pandawms.core.tasks import (
+    INPUT_TYPES,
+    TASK_FINAL_STATES,
+    FileCounts,
+    TaskDatasetStatus,
+    TaskDatasetType,
+    TaskStatus,
+)
+from pandawms.core.taskspecs import NewTaskDataset, Task, TaskDataset, TaskQuery, TaskSpec
+from pandawms.db.schema import jobs, task_datasets, task_history, task_params, tasks
 
 _SPEC_COLUMNS = tuple(
     f for f in TaskSpec.__dataclass_fields__ if f not in ("included_sites", "excluded_sites")
@@ -256,3 +265,132 @@ def update_dataset(conn: Connection, dataset_id: int, now: datetime, columns: Ma
         .where(task_datasets.c.dataset_id == dataset_id)
         .values(modification_time=now, **columns)
     )
+
+
+# -- listings, submission checks and a task's jobs (read-only) -----------------------------------------
+
+_FINAL_VALUES = tuple(s.value for s in TASK_FINAL_STATES)
+
+
+def lock_submissions(conn: Connection, key: str) -> None:
+    """Serialise task submissions under ``key`` (one user) until the transaction ends, so two concurrent
+    submits cannot both pass the duplicate check or the active-task cap (a PostgreSQL advisory lock;
+    SQLite write transactions are serial already)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
+
+
+def active_duplicate(
+    conn: Connection, vo: str, label: str, user: str, task_name: str
+) -> tuple[int, TaskStatus] | None:
+    """A non-final task with the same vo, prodSourceLabel, userName and taskName (ix_tasks_name)."""
+    stmt = (
+        select(tasks.c.task_id, tasks.c.status)
+        .where(
+            tasks.c.vo == vo,
+            tasks.c.prod_source_label == label,
+            tasks.c.user_name == user,
+            tasks.c.task_name == task_name,
+            tasks.c.status.not_in(_FINAL_VALUES),
+        )
+        .order_by(tasks.c.task_id)
+        .limit(1)
+    )
+    row = conn.execute(stmt).first()
+    return (int(row.task_id), TaskStatus(row.status)) if row is not None else None
+
+
+def count_active(conn: Connection, user: str) -> int:
+    """The user's tasks that are not final (ix_tasks_user_id)."""
+    stmt = select(func.count()).where(tasks.c.user_name == user, tasks.c.status.not_in(_FINAL_VALUES))
+    return int(conn.execute(stmt).scalar_one())
+
+
+def glob_pattern(glob: str) -> str:
+    """A LIKE pattern (escape character ``\\``) for a glob with ``*`` and ``?``."""
+    escaped = glob.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%").replace("?", "_")
+
+
+def _name_filter(glob: str, sqlite: bool) -> ColumnElement[bool]:
+    """Case-sensitive on both back ends: SQLite's LIKE ignores ASCII case, its GLOB does not (task
+    names cannot hold GLOB's other special characters, ``[`` and ``]``)."""
+    if sqlite:
+        return tasks.c.task_name.op("GLOB")(glob)
+    return tasks.c.task_name.like(glob_pattern(glob), escape="\\")
+
+
+def _task_filters(q: TaskQuery, sqlite: bool) -> list[ColumnElement[bool]]:
+    pairs: list[tuple[Any, tuple[str, ...]]] = [
+        (tasks.c.status, tuple(s.value for s in q.statuses)),
+        (tasks.c.user_name, q.users),
+        (tasks.c.prod_source_label, q.labels),
+        (tasks.c.working_group, q.working_groups),
+    ]
+    filters: list[ColumnElement[bool]] = [col.in_(vals) for col, vals in pairs if vals]
+    if q.name and ("*" in q.name or "?" in q.name):
+        filters.append(_name_filter(q.name, sqlite))
+    elif q.name:
+        filters.append(tasks.c.task_name == q.name)
+    if q.parent_task_id is not None:
+        filters.append(tasks.c.parent_task_id == q.parent_task_id)
+    if q.since is not None:
+        filters.append(tasks.c.modification_time >= q.since)
+    if q.before_id is not None:
+        filters.append(tasks.c.task_id < q.before_id)
+    return filters
+
+
+def list_tasks(conn: Connection, q: TaskQuery) -> list[Task]:
+    """Newest first; pass the last jediTaskID of a page as ``before_id`` for the next one."""
+    filters = _task_filters(q, conn.dialect.name == "sqlite")
+    stmt = select(tasks).where(*filters).order_by(tasks.c.task_id.desc()).limit(q.limit)
+    return [task_from_row(r) for r in conn.execute(stmt)]
+
+
+def input_progress(conn: Connection, task_ids: Sequence[int]) -> dict[int, FileCounts]:
+    """Master input files of each task (total, finished, failed), summed over its master inputs."""
+    if not task_ids:
+        return {}
+    d = task_datasets
+    stmt = (
+        select(
+            d.c.task_id,
+            func.sum(d.c.n_files),
+            func.sum(d.c.n_files_finished),
+            func.sum(d.c.n_files_failed),
+        )
+        .where(
+            d.c.task_id.in_(list(task_ids)),
+            d.c.type.in_([t.value for t in INPUT_TYPES]),
+            d.c.master_id.is_(None),
+        )
+        .group_by(d.c.task_id)
+    )
+    return {int(r[0]): FileCounts(int(r[1] or 0), int(r[2] or 0), int(r[3] or 0)) for r in conn.execute(stmt)}
+
+
+def job_counts(conn: Connection, task_id: int) -> dict[str, int]:
+    """The task's jobs by status (ix_jobs_task_id)."""
+    stmt = (
+        select(jobs.c.job_status, func.count()).where(jobs.c.task_id == task_id).group_by(jobs.c.job_status)
+    )
+    return {str(r[0]): int(r[1]) for r in conn.execute(stmt)}
+
+
+def running_jobs(conn: Connection, task_ids: Sequence[int]) -> dict[int, int]:
+    """Running jobs of each of ``task_ids`` (tasks with none are absent)."""
+    if not task_ids:
+        return {}
+    stmt = (
+        select(jobs.c.task_id, func.count())
+        .where(jobs.c.task_id.in_(list(task_ids)), jobs.c.job_status == JobStatus.RUNNING.value)
+        .group_by(jobs.c.task_id)
+    )
+    return {int(r[0]): int(r[1]) for r in conn.execute(stmt)}
+
+
+def job_ids(conn: Connection, task_id: int) -> list[int]:
+    """PandaIDs of the task's jobs, oldest first (ix_jobs_task_id)."""
+    stmt = select(jobs.c.panda_id).where(jobs.c.task_id == task_id).order_by(jobs.c.panda_id)
+    return [int(r[0]) for r in conn.execute(stmt)]

@@ -35,6 +35,7 @@ from pandawms.server import (
     routes_pilot,
     routes_queues,
     routes_system,
+    routes_tasks,
     routes_transfers,
     routes_uploads,
 )
@@ -58,6 +59,7 @@ ROUTERS = (
     routes_data.router,
     routes_transfers.router,
     routes_uploads.router,
+    routes_tasks.router,
 )
 
 
