@@ -14,9 +14,9 @@ from tests.monitor.task_helpers import build_task
 
 def _task(client: TestClient) -> int:
     state = client.app.state  # type: ignore[attr-defined]
-    if not hasattr(state, "task_world"):
-        state.task_world = build_task(state.ctx.db, FrozenClock()()).task_id
-    return int(state.task_world)
+    if getattr(state, "task_page_world", None) is None:
+        state.task_page_world = build_task(state.ctx.db, FrozenClock()()).task_id
+    return int(state.task_page_world)
 
 
 def _page(path: Callable[[int], str]) -> Callable[[TestClient, object], httpx.Response]:

@@ -3,6 +3,7 @@ task_files rows and jobs inserted directly (the engine that makes them is anothe
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,6 +19,7 @@ from pandawms.db.engine import Database
 from pandawms.db.jobs import insert_jobs
 from pandawms.db.schema import task_datasets, task_files
 from pandawms.services import lifecycle_tasks as lt
+from tests.db.task_helpers import task_params
 
 T = TaskStatus
 SITE = "SMALL"
@@ -55,7 +57,7 @@ def new_task(
         NewTaskDataset(TaskDatasetType.INPUT, "mc23", f"{name}.in"),
         NewTaskDataset(TaskDatasetType.OUTPUT, "mc23", f"{name}.out", template="out.${SN}.root"),
     ]
-    params = f'{{"taskName": "{name}", "userName": "{user}", "jobParameters": []}}'
+    params = json.dumps(task_params(name, userName=user))
     task_id = lt.create_task(conn, spec, params, sets, now)
     for target in path:
         assert lt.transition_task(conn, task_id, target, now, f"to {target.value}").accepted
