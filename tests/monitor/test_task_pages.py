@@ -37,8 +37,8 @@ def test_task_list_shows_progress_active_jobs_and_state_counts(
     p = t["progress"]
     assert (p["total"], p["finished"], p["failed"], p["remaining"]) == (20, 10, 2, 8)
     assert (p["finishedPercent"], p["failedPercent"]) == (50.0, 10.0)
-    assert (t["jobsRunning"], t["jobsQueued"]) == (1, 1)
-    assert rows[other]["progress"]["total"] == 0 and rows[other]["jobsRunning"] == 0
+    assert (t["nJobsRunning"], t["nJobsQueued"]) == (1, 1)
+    assert rows[other]["progress"]["total"] == 0 and rows[other]["nJobsRunning"] == 0
     assert {s["state"]: s["count"] for s in data["stateCounts"]} == {"running": 1, "defined": 1}
     assert data["total"] == 2 and data["totalExact"]
     # and the HTML links each task, colours its state and draws the bar

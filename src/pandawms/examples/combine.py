@@ -48,7 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.output).write_text(json.dumps(out))
     report = {"exitCode": 0, "nevents": int(out["samples"]), "output": args.output}
     Path("jobReport.json").write_text(json.dumps(report))
-    print(f"combined {len(paths)} input(s): pi = {out['pi']:.5f} +- {out['error']:.5f} (held {len(hog) >> 20} MB)")
+    print(
+        f"combined {len(paths)} input(s): pi = {out['pi']:.5f} +- {out['error']:.5f} (held {len(hog) >> 20} MB)"
+    )
     return 0
 
 

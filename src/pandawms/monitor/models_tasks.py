@@ -1,5 +1,5 @@
-"""The JSON twins of the task pages (/tasks/, /task/<id>/); camelCase keys as the other pages', the task id
-as PanDA names it (``jediTaskID``)."""
+"""The JSON twins of the task pages (/tasks/, /task/<id>/); camelCase keys as the other pages', a task row
+in the task API's names (``jediTaskID``, ``nFilesFinished``, ...) as job rows carry the job API's."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import datetime
 from pydantic import Field
 
 from pandawms.monitor.models import Chart, ErrorEntry, SelectionOut, StateCount, _Model
+from pandawms.protocol.task_records import TaskSummary
 
 
 class FileProgress(_Model):
@@ -21,23 +22,16 @@ class FileProgress(_Model):
     failed_percent: float
 
 
-class TaskRow(_Model):
-    jedi_task_id: int = Field(alias="jediTaskID")
-    task_name: str
-    user_name: str
-    status: str
-    prod_source_label: str
-    working_group: str
-    task_type: str
-    processing_type: str
-    task_priority: int
-    current_priority: int
-    creation_time: datetime
-    modification_time: datetime
-    error_dialog: str
+class TaskRow(TaskSummary):
+    """A task as task/list answers it (protocol/task_records.TaskSummary), plus the monitor's columns."""
+
+    task_type: str = Field(alias="taskType")
+    processing_type: str = Field(alias="processingType")
+    task_priority: int = Field(alias="taskPriority")
     progress: FileProgress
-    jobs_running: int = Field(description="its jobs starting or running now")
-    jobs_queued: int = Field(description="its jobs defined, assigned, activated or sent (not running yet)")
+    jobs_queued: int = Field(
+        alias="nJobsQueued", description="its jobs defined, assigned, activated or sent (not running yet)"
+    )
     url: str
 
 

@@ -36,6 +36,7 @@ from pandawms.monitor.params import (
     parse_window,
 )
 from pandawms.protocol.display import TASK_STATE_ORDER
+from pandawms.protocol.task_records import TaskSummary
 
 TASKS_HOURS = 7 * 24
 TASK_TEXT_PARAMS: Mapping[str, str] = {
@@ -92,23 +93,13 @@ def task_rows(conn: Connection, found: Sequence[Task]) -> list[TaskRow]:
 
 
 def task_row(t: Task, progress: FileCounts, active: Mapping[str, int]) -> TaskRow:
-    s = t.spec
+    running = sum(n for st, n in active.items() if st in RUNNING_JOB_STATES)
     return TaskRow(
-        jedi_task_id=t.task_id,
-        task_name=s.task_name,
-        user_name=s.user_name,
-        status=t.status.value,
-        prod_source_label=s.prod_source_label.value,
-        working_group=s.working_group,
-        task_type=s.task_type,
-        processing_type=s.processing_type,
-        task_priority=s.task_priority,
-        current_priority=t.current_priority,
-        creation_time=t.creation_time,
-        modification_time=t.modification_time,
-        error_dialog=t.error_dialog,
+        **dict(TaskSummary.summary(t, progress, running)),
+        task_type=t.spec.task_type,
+        processing_type=t.spec.processing_type,
+        task_priority=t.spec.task_priority,
         progress=progress_out(progress),
-        jobs_running=sum(n for st, n in active.items() if st in RUNNING_JOB_STATES),
         jobs_queued=sum(n for st, n in active.items() if st in QUEUED_JOB_STATES),
         url=task_url(t.task_id),
     )
