@@ -33,6 +33,7 @@ from tests.db.contract import (
 )
 from tests.db.contract_data import DATA_CASES
 from tests.db.contract_task_commands import TASK_COMMAND_CASES
+from tests.db.contract_task_pages import TASK_PAGE_CASES
 from tests.db.contract_tasks import TASK_CASES
 from tests.db.helpers import API, acquire, describe, ok, submit, update
 
@@ -172,6 +173,7 @@ CASES: dict[tuple[str, str], Call] = {
     ("GET", "/site/{name}/"): _page(lambda w: "/site/SMALL/"),
     ("GET", "/user/{name}/"): _page(lambda w: "/user/alice/"),
     **DATA_CASES,  # the catalog routes, in their own small world
+    **TASK_PAGE_CASES,  # the monitor's task pages, over one task
     **TASK_CASES,  # the task routes, around one scouted task
     **TASK_COMMAND_CASES,  # task/kill ... task/avalanche, each to a task that allows it
 }

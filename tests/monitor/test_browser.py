@@ -11,6 +11,8 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -19,6 +21,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.monitor.helpers import make_tarball
 from tests.monitor.live import LiveMonitor, live_monitor
+from tests.monitor.task_helpers import build_task
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -158,3 +161,62 @@ def test_live_update_without_reload(server: LiveMonitor, page: Page) -> None:
     expect(page.locator("#total")).to_contain_text("Total jobs found: 1", timeout=20_000)
     expect(page.locator("#joblist td.state")).to_have_text(["activated"])
     assert page.evaluate("window.__notReloaded") is True
+
+
+# the tables wider than the box they sit in (cut off, or scrolling, at 1280 px), by their box's id or text
+CUT_TABLES = (
+    "[...document.querySelectorAll('table')].filter(t => t.offsetWidth > t.parentElement.clientWidth + 1)"
+    ".map(t => t.parentElement.id || t.parentElement.innerText.slice(0, 40))"
+)
+TASK_NAME = "mc23_13p6TeV.601229.PhPy8EG_A14_ttbar_hdamp258p75_SingleLep.recon.e8514_s4162_r14622"
+
+
+@pytest.fixture(scope="module")
+def task_id(server: LiveMonitor) -> int:
+    return build_task(server.db, datetime.now(UTC).replace(tzinfo=None), TASK_NAME).task_id
+
+
+@contextmanager
+def page_at_1280(chromium: Browser) -> Iterator[Page]:
+    """A page in a 1280 x 900 window; fails the test on a script error."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    try:
+        yield pg
+    finally:
+        context.close()
+    assert errors == [], errors
+
+
+def fits_and_shoot(pg: Page, path: str, shot: str) -> None:
+    """Nothing is wider than the window or than the box it sits in; save a full-page screenshot."""
+    widths = pg.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], f"{path}: {widths[0]} px wide in a {widths[1]} px window"
+    cut = pg.evaluate(CUT_TABLES)
+    assert cut == [], f"{path}: tables wider than their box: {cut}"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(SHOTS / shot), full_page=True)
+
+
+@pytest.mark.parametrize("which", ["tasks", "task"])
+def test_task_pages_fit_1280(server: LiveMonitor, browser: Browser, task_id: int, which: str) -> None:
+    path = "/tasks/" if which == "tasks" else f"/task/{task_id}/"
+    with page_at_1280(browser) as pg:
+        # when the page is opened at 1280 px
+        resp = pg.goto(server.url + path)
+        # then it is served with the task, its coloured state and progress bar, and fits the window
+        assert resp is not None and resp.status == 200
+        expect(pg.locator("header.topbar nav a.active")).to_have_text("Tasks")
+        expect(pg.locator("main")).to_contain_text(TASK_NAME)
+        expect(pg.locator("main .s-running").first).to_be_visible()
+        expect(pg.locator(".pbar .p-finished").first).to_be_visible()
+        if which == "task":
+            expect(pg.locator("#scouts")).to_contain_text("finished")
+            expect(pg.locator("#retries")).to_contain_text("STAGEINFAILED")
+            assert pg.locator("#taskcharts svg.chart rect").count() > 0
+        else:
+            expect(pg.locator("#shares")).to_contain_text("production")
+        fits_and_shoot(pg, path, f"{which}.png")

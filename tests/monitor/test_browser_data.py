@@ -8,15 +8,20 @@ from __future__ import annotations
 import uuid
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from tests.monitor.live import LiveMonitor, live_monitor
-from tests.monitor.test_browser import SHOTS, browser  # noqa: F401 (a pytest fixture)
+from tests.monitor.test_browser import (  # noqa: F401 (browser: a pytest fixture)
+    CUT_TABLES,
+    SHOTS,
+    browser,
+    fits_and_shoot,
+    page_at_1280,
+)
 
 pytestmark = pytest.mark.browser
 SCOPE = "mc23_13p6TeV"
@@ -95,25 +100,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveMonitor]:
         yield srv
 
 
-@contextmanager
-def _page_at_1280(chromium: Browser) -> Iterator[Page]:
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    try:
-        yield pg
-    finally:
-        context.close()
-    assert errors == [], errors
-
-
-# the tables wider than the box they sit in (cut off, or scrolling, at 1280 px), by their box's id or text
-CUT_TABLES = (
-    "[...document.querySelectorAll('table')].filter(t => t.offsetWidth > t.parentElement.clientWidth + 1)"
-    ".map(t => t.parentElement.id || t.parentElement.innerText.slice(0, 40))"
-)
 PAGES = {
     "datasets": (
         "/datasets/",
@@ -130,7 +116,7 @@ PAGES = {
 @pytest.mark.parametrize("name", list(PAGES))
 def test_data_page_fits_1280_and_shows_key_values(server: LiveMonitor, browser: Browser, name: str) -> None:  # noqa: F811
     path, values = PAGES[name]
-    with _page_at_1280(browser) as page:
+    with page_at_1280(browser) as page:
         # when the page is opened at 1280 px
         resp = page.goto(server.url + path)
         # then it is served, nothing is wider than the window, and its key values are visible
@@ -138,18 +124,13 @@ def test_data_page_fits_1280_and_shows_key_values(server: LiveMonitor, browser: 
         expect(page.locator("header.topbar nav")).to_contain_text("Datasets")
         for text in values:
             expect(page.locator("main").get_by_text(text, exact=False).first).to_be_visible()
-        widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-        assert widths[0] <= widths[1], f"{path}: {widths[0]} px wide in a {widths[1]} px window"
-        cut = page.evaluate(CUT_TABLES)
-        assert cut == [], f"{path}: tables wider than their box: {cut}"
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / f"data-{name}.png"), full_page=True)
+        fits_and_shoot(page, path, f"data-{name}.png")
 
 
 def test_from_the_job_page_to_its_dataset(server: LiveMonitor, browser: Browser) -> None:  # noqa: F811
     jobs = httpx.get(f"{server.url}/jobs/?produsername=datamon&json").json()["jobs"]
     pid = jobs[0]["PandaID"]
-    with _page_at_1280(browser) as page:
+    with page_at_1280(browser) as page:
         page.goto(server.url + f"/job/{pid}/")
         # the job page's data sections fit too: stage-in of its input, the transfer of it to MWT2
         expect(page.locator("#stage")).to_contain_text("input")
@@ -162,7 +143,7 @@ def test_from_the_job_page_to_its_dataset(server: LiveMonitor, browser: Browser)
 
 
 def test_filter_form_sends_only_the_fields_given(server: LiveMonitor, browser: Browser) -> None:  # noqa: F811
-    with _page_at_1280(browser) as page:
+    with page_at_1280(browser) as page:
         page.goto(server.url + "/datasets/")
         page.locator("form.searchrow input[name=name]").fill("*SingleLep*")
         page.locator("form.searchrow select[name=type]").select_option("dataset")

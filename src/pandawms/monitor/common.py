@@ -109,11 +109,17 @@ def error_entries(
 
 
 def state_counts(
-    counts: Mapping[str, int], params: Mapping[str, str], path: str = "/jobs/"
+    counts: Mapping[str, int],
+    params: Mapping[str, str],
+    path: str = "/jobs/",
+    *,
+    order: Sequence[str] = STATE_ORDER,
+    key: str = "jobstatus",
 ) -> list[StateCount]:
+    """Non-zero counts in ``order``, each linking to ``path`` filtered by ``key`` (jobstatus, status)."""
     return [
-        StateCount(state=s, count=counts[s], url=link(path, params, jobstatus=s))
-        for s in STATE_ORDER
+        StateCount(state=s, count=counts[s], url=link(path, params, **{key: s}))
+        for s in order
         if counts.get(s)
     ]
 
@@ -141,7 +147,7 @@ def job_row(row: Mapping[str, Any] | Job) -> JobRow:
 # -- charts --------------------------------------------------------------------------------------------
 
 
-def _time_chart(name: str, title: str, bins: sm.Bins, data: Mapping[str, list[int]]) -> Chart:
+def time_chart(name: str, title: str, bins: sm.Bins, data: Mapping[str, list[int]]) -> Chart:
     fmt = "%H:%M" if bins.width * bins.count <= 86400 else "%m-%d %H:%M" if bins.width < 86400 else "%Y-%m-%d"
     labels = [f"{from_epoch(t):{fmt}}" for t in bins.starts()]
     series = [ChartSeries(name=n, color=chart_color(n, i), values=v) for i, (n, v) in enumerate(data.items())]
@@ -164,8 +170,8 @@ def time_charts(
     by_state = _state_order(sm.series(facts, bins, lambda f: (f.status,), top=20))
     failures = sm.series(errors, bins, sm.failure_labels, top=8)
     return [
-        _time_chart("states", "Jobs by state over time (last modification)", bins, by_state),
-        _time_chart("failures", "Failures over time by error code", bins, failures),
+        time_chart("states", "Jobs by state over time (last modification)", bins, by_state),
+        time_chart("failures", "Failures over time by error code", bins, failures),
     ]
 
 

@@ -164,24 +164,43 @@ def _term_matches(term: Term, value: str) -> bool:
     return hit != term.negate
 
 
-def parse_statuses(raw: str | None) -> tuple[str, ...]:
-    """The job states a ``jobstatus`` expression selects (all when absent)."""
-    every = [s.value for s in JobStatus]
+def parse_states(
+    raw: str | None, name: str, every: Sequence[str], what: str = "job state"
+) -> tuple[str, ...]:
+    """The states of ``every`` a ``name`` expression (``run*|fail*``) selects (all when absent)."""
     if raw is None:
         return tuple(every)
     try:
         groups = _groups(raw)
     except ValueError:
-        raise InvalidInput(f"jobstatus: {raw!r} has an empty term", "jobstatus") from None
+        raise InvalidInput(f"{name}: {raw!r} has an empty term", name) from None
     for group in groups:
         for t in group:
             if "*" not in t.pattern and t.pattern not in every:
                 allowed = ", ".join(every)
-                raise InvalidInput(f"jobstatus: unknown state {t.pattern!r}; states: {allowed}", "jobstatus")
+                raise InvalidInput(f"{name}: unknown state {t.pattern!r}; states: {allowed}", name)
     chosen = tuple(s for s in every if any(all(_term_matches(t, s) for t in g) for g in groups))
     if not chosen:
-        raise InvalidInput(f"jobstatus: {raw!r} matches no job state", "jobstatus")
+        raise InvalidInput(f"{name}: {raw!r} matches no {what}", name)
     return chosen
+
+
+def parse_statuses(raw: str | None) -> tuple[str, ...]:
+    """The job states a ``jobstatus`` expression selects (all when absent)."""
+    return parse_states(raw, "jobstatus", [s.value for s in JobStatus])
+
+
+def parse_terms(q: Mapping[str, str], name: str) -> tuple[tuple[Term, ...], ...]:
+    """The ``|``/``,``/``!`` groups of a text filter; InvalidInput naming ``name`` for an empty term."""
+    try:
+        return _groups(q[name])
+    except ValueError:
+        raise InvalidInput(f"{name}: {q[name]!r} has an empty term", name) from None
+
+
+def parse_ids(q: Mapping[str, str], name: str) -> tuple[int, ...]:
+    """``1,2|3`` -> database integers; InvalidInput naming ``name``."""
+    return _ints(name, q[name])
 
 
 def parse_errors(raw: str) -> tuple[tuple[str, int], ...]:
@@ -207,10 +226,7 @@ def parse_selection(q: Mapping[str, str], now: datetime, default_hours: int) -> 
     matches: list[Match] = []
     for name, column in TEXT_PARAMS.items():
         if name in q:
-            try:
-                matches.append(Match(column, _groups(q[name])))
-            except ValueError:
-                raise InvalidInput(f"{name}: {q[name]!r} has an empty term", name) from None
+            matches.append(Match(column, parse_terms(q, name)))
     if "jobtype" in q:
         if q["jobtype"] not in JOBTYPES:
             raise InvalidInput(f"jobtype: expected one of {', '.join(JOBTYPES)}", "jobtype")

@@ -19,7 +19,16 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from pandawms.core.errors import InvalidInput, NotFound
 from pandawms.db import queues as queues_db
 from pandawms.db.engine import Database
-from pandawms.monitor import models, models_data, pages_data, pages_jobs, pages_overview
+from pandawms.monitor import (
+    models,
+    models_data,
+    models_tasks,
+    pages_data,
+    pages_jobs,
+    pages_overview,
+    pages_task,
+    pages_tasks,
+)
 from pandawms.monitor.cache import PageCache
 from pandawms.monitor.params import FILTER_PARAMS, LIST_PARAMS, MAX_DB_INT, WINDOW_PARAMS, query_dict
 from pandawms.monitor.render import render
@@ -46,6 +55,13 @@ PARAM_DOCS = {
     "name": "dataset/container name pattern (* is a wildcard)",
     "state": "open, closed, frozen; | ORs",
     "type": "dataset or container; | ORs",
+    "status": "task states; | ORs, ! negates, * is a wildcard (e.g. running|scouting)",
+    "username": "task owner pattern",
+    "taskname": "task name pattern (* is a wildcard)",
+    "workinggroup": "working group pattern",
+    "processingtype": "processing type pattern",
+    "tasktype": "task type pattern",
+    "jeditaskid": "jediTaskIDs, comma separated (lifts the default time window)",
     "json": "answer with the JSON twin (same as Accept: application/json)",
     "timestamp": "any value: build the page now instead of taking it from the few-seconds page cache",
 }
@@ -133,7 +149,7 @@ def _responses() -> dict[int | str, dict[str, Any]]:
     return {
         200: {"content": {"text/html": {"schema": {"type": "string"}}}},
         400: {"model": models.ErrorBody, "description": "a bad parameter, named in the message"},
-        404: {"model": models.ErrorBody, "description": "no such job, queue, user, dataset or RSE"},
+        404: {"model": models.ErrorBody, "description": "no such job, task, queue, user, dataset or RSE"},
     }
 
 
@@ -145,6 +161,12 @@ def _pid(raw: str) -> int:
     if not 1 <= value <= MAX_DB_INT:
         raise InvalidInput(f"pandaid: {value} is not a PanDA job id", "pandaid")
     return value
+
+
+def _task_id(raw: str) -> int:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_DB_INT:
+        raise InvalidInput(f"jeditaskid: {raw!r} is not a task id", "jeditaskid")
+    return int(raw)
 
 
 def build_router(ctx: MonitorContext, cache: PageCache) -> APIRouter:
@@ -179,6 +201,14 @@ def build_router(ctx: MonitorContext, cache: PageCache) -> APIRouter:
             "Datasets and containers: files, bytes, replica completeness per RSE.",
         ),
         ("/rses/", models_data.RSEsPage, "rses.html", frozenset(), pages_data.rses_page, "Storage elements."),
+        (
+            "/tasks/",
+            models_tasks.TasksPage,
+            "tasks.html",
+            pages_tasks.TASK_PARAMS,
+            pages_tasks.tasks_page,
+            "Tasks: progress in input files, jobs running/queued, counts by state, the global shares.",
+        ),
     ]
     for path, model, template, allowed, build, summary in page_routes:
         _add(router, ctx, cache, path, model, template, frozenset(allowed), build, summary)
@@ -269,6 +299,23 @@ def _data_routes(router: APIRouter, ctx: MonitorContext, cache: PageCache) -> No
             "dataset.html",
             pages_data.DATASET_PAGE_PARAMS,
             lambda c, p, n: pages_data.dataset_page(c, did, p, n),
+        )
+
+    @router.get(
+        "/task/{jeditaskid}/",
+        response_model=models_tasks.TaskPage,
+        responses=_responses(),
+        openapi_extra=_doc(frozenset({"json"})),
+    )
+    def task(request: Request, jeditaskid: str) -> Response:
+        """One task: parameters, datasets with file counts, jobs, scouts, retries, errors, progress."""
+        return serve(
+            request,
+            ctx,
+            cache,
+            "task.html",
+            frozenset(),
+            lambda c, p, n: pages_task.task_page(c, _task_id(jeditaskid), p, n),
         )
 
     @router.get(
