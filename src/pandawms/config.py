@@ -66,7 +66,8 @@ class JediConfig:
     ``max_files_per_cycle`` files fed and ``max_jobs_per_cycle`` jobs made per cycle, jobs stored in
     bunches of ``bunch_size`` per transaction; ``n_scouts`` scout rows per task; ``queue_limit``: a task
     gets no new jobs while it has this many queued (and more than twice its running ones). The control
-    agents' settings (TaskCommando interval, pending wait and timeout, picked-file rescue) are in seconds."""
+    agents' settings (TaskCommando, PostProcessor, scout evaluator and task watchdog intervals, pending
+    wait and timeout, picked-file rescue) are in seconds."""
 
     enabled: bool = True
     interval: float = 1.0
@@ -76,6 +77,9 @@ class JediConfig:
     n_scouts: int = 10
     queue_limit: int = 2000
     command_interval: float = 5.0
+    postprocessor_interval: float = 20.0
+    scout_interval: float = 20.0
+    watchdog_interval: float = 300.0
     pending_wait: int = 3600
     pending_timeout: int = 7 * 86400
     picked_rescue: int = 1800
@@ -218,6 +222,7 @@ def _check_jedi(j: JediConfig) -> None:
             raise ValueError(f"jedi.{name}: must be >= 1, got {getattr(j, name)}")
     if j.n_scouts < 0:
         raise ValueError(f"jedi.n_scouts: must be >= 0, got {j.n_scouts}")
-    for name in ("interval", "command_interval", "pending_wait", "pending_timeout", "picked_rescue"):
+    intervals = ("interval", "command_interval", "postprocessor_interval", "scout_interval", "watchdog_interval")
+    for name in (*intervals, "pending_wait", "pending_timeout", "picked_rescue"):
         if getattr(j, name) <= 0:
             raise ValueError(f"jedi.{name}: must be > 0, got {getattr(j, name)}")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from pandawms.pilot.report import (
     JOB_REPORT,
@@ -13,6 +16,7 @@ from pandawms.pilot.report import (
     format_time,
     job_report,
     progress_update,
+    report_events,
 )
 from pandawms.pilot.state import JobState
 from pandawms.protocol.pilot import MAX_REPORT_TEXT, OutputFileReport, PilotJob, UpdateRequest
@@ -110,6 +114,7 @@ def test_the_payloads_job_report_goes_with_the_final_update(tmp_path: Path) -> N
     state.trans_exit_code = 0
     req = final_update(_job(), state, WHO, (T0, T0 + 1), None, {}, report)
     assert req.meta_data == {"exitCode": 0, "resource": {"executor": {"nevents": 10}}}
+    assert req.n_events == 10  # what the scouts divide by
     assert PendingUpdates(tmp_path / "p").load_all() == []
     PendingUpdates(tmp_path / "p").save(req)
     assert PendingUpdates(tmp_path / "p").load_all()[0].meta_data == req.meta_data
@@ -120,3 +125,21 @@ def test_an_unreadable_or_oversized_job_report_is_left_out(tmp_path: Path) -> No
     assert job_report(tmp_path) is None
     (tmp_path / JOB_REPORT).write_text('"x' + "y" * MAX_REPORT_TEXT + '"')
     assert job_report(tmp_path) is None
+
+
+@pytest.mark.parametrize(
+    ("report", "events"),
+    [
+        (None, None),
+        ({"exitCode": 0}, None),
+        ({"nevents": 200}, 200),
+        ({"nevents": True}, None),
+        ({"nevents": "12"}, None),
+        ({"resource": {"executor": {"nevents": 7}}}, 7),
+        ({"resource": {"executor": {"EVNTtoHITS": {"nevents": 50}, "HITStoRDO": {"nevents": 40}}}}, 50),
+        ({"resource": {"executor": "x"}}, None),
+        ({"resource": []}, None),
+    ],
+)
+def test_the_events_come_from_the_job_report(report: dict[str, Any] | None, events: int | None) -> None:
+    assert report_events(report) == events

@@ -79,4 +79,10 @@ def control_settings(config: JediConfig) -> JediControlSettings:
         pending_timeout=timedelta(seconds=config.pending_timeout),
         picked_timeout=timedelta(seconds=config.picked_rescue),
     )
-    return JediControlSettings(commando_interval=config.command_interval, times=times)
+    return JediControlSettings(
+        commando_interval=config.command_interval,
+        postprocessor_interval=config.postprocessor_interval,
+        scout_interval=config.scout_interval,
+        watchdog_interval=config.watchdog_interval,
+        times=times,
+    )

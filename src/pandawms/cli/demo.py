@@ -1,19 +1,18 @@
 """``panda demo``: the whole system on one machine — server (SQLite), local pilot factory, a real workload.
 
-It starts ``panda server`` and ``panda factory`` as real processes, submits Monte Carlo jobs
-(pandawms.examples.mc_pi) with a few that fail on purpose (exit codes, a memory hog, a walltime overrun)
-so retries and error codes show up, follows progress live and prints a summary by state and error code.
-Two sites have their own storage (cli/demo_data.py): an input dataset is uploaded at one, and jobs reading
-it run where the data is or wait in ``assigned`` until their inputs are copied; outputs are shipped to
-LOCAL_DISK and downloadable with ``panda download``.
-``--once`` exits when the workload is done: 0 if every job reached a final state, 1 if any is stuck.
+It starts ``panda server`` and ``panda factory`` as real processes and submits the workload as tasks
+(cli/demo_tasks.py): a Monte Carlo generation task whose first jobs are scouts, a processing task chained
+to it (reading its outputs as they appear, two files per job) in which one file needs more memory than
+the task asks for and is retried with more, and a task reading an input dataset uploaded at another
+site (cli/demo_data.py: jobs run where the data is or wait while it is copied; outputs shipped to
+LOCAL_DISK and downloadable with ``panda download``). It follows the tasks live (files finished of all,
+jobs running) and prints a summary: tasks, jobs by state, the scouts' measurements, the memory retry.
+``--once`` exits when the workload is over: 0 if every task ended done (or finished), 1 otherwise.
 """
 
 from __future__ import annotations
 
 import os
-import random
-import shlex
 import signal
 import subprocess
 import sys
@@ -26,27 +25,34 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 import httpx
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from pandawms.cli import demo_data
-from pandawms.core.states import FINAL_STATES
+from pandawms.cli import demo_data, demo_tasks
+from pandawms.cli.task_render import tasks_table
 from pandawms.protocol.display import STATE_ORDER
-from pandawms.protocol.errorcodes import describe
+from pandawms.protocol.jobs import JobRecord
+from pandawms.protocol.task_records import TaskSummary
 
-FINAL = {s.value for s in FINAL_STATES}
-# Demo-scale watchdogs: a pilot that dies is noticed in a minute, not in two hours.
+DEMO_SCOUTS = 3
+MERGE = False  # mergeOutput on the processing task: waits for merge jobs (pmerge) in the engine
+# Demo-scale watchdogs (a pilot that dies is noticed in a minute, not in two hours) and JEDI agents (scouts
+# evaluated and finished tasks post-processed within seconds; 3 scouts per task instead of 10).
 DEMO_SERVER_ENV = {
     "PANDA_WATCHDOG_INTERVAL": "2",
     "PANDA_WATCHDOG_LOST_HEARTBEAT": "60",
     "PANDA_WATCHDOG_SENT_TIMEOUT": "120",
     "PANDA_TRANSFERS_INTERVAL": "1",
+    "PANDA_JEDI_INTERVAL": "1",
+    "PANDA_JEDI_N_SCOUTS": str(DEMO_SCOUTS),
+    "PANDA_JEDI_COMMAND_INTERVAL": "1",
+    "PANDA_JEDI_SCOUT_INTERVAL": "2",
+    "PANDA_JEDI_POSTPROCESSOR_INTERVAL": "2",
 }
-DATA_JOBS = 8
+DATA_FILES = 8
 FACTORY_TOML = """\
 [factory]
 cycle_interval = 2.0
@@ -99,45 +105,6 @@ class DemoConfig:
     seed: int = 20261122
 
 
-def build_workload(n: int, python: str, seed: int) -> list[dict[str, Any]]:
-    """n Monte Carlo jobs; about 1 in 25 fails on purpose in one of three ways."""
-    rng = random.Random(seed)
-    out = []
-    for i in range(n):
-        lfn = f"mc_pi.{i:05d}.json"
-        args = [
-            "--seed",
-            str(rng.randrange(1 << 30)),
-            "--samples",
-            str(rng.randrange(300_000, 1_500_000)),
-            "--output",
-            lfn,
-        ]
-        job: dict[str, Any] = {
-            "jobName": f"demo.mc_pi.{i:05d}",
-            "prodUserName": "demo",
-            "maxAttempt": 2,
-            "minRamCount": 500,
-            "maxWalltime": 120,
-            "files": [{"lfn": lfn, "type": "output", "dataset": "demo.mc_pi"}],
-        }
-        kind = i % 25
-        if kind == 7:
-            args += ["--exit-code", "3"]  # payload failure -> retried, fails again
-        elif kind == 13:
-            args += ["--hog-mb", "900", "--sleep", "30"]  # > 2 x 300 MB -> memory kill 1235
-            job["minRamCount"] = 300
-        elif kind == 19:
-            args += ["--sleep", "60"]  # exceeds maxWalltime 8 s -> walltime kill 1213
-            job["maxWalltime"] = 8
-        elif kind % 5 == 0:
-            job["coreCount"] = 2  # multicore jobs go to the bigger queues
-        job["transformation"] = f"{shlex.quote(python)} -m pandawms.examples.mc_pi"
-        job["jobParameters"] = shlex.join(args)
-        out.append(job)
-    return out
-
-
 @contextmanager
 def _process(cmd: Sequence[str], log: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("ab") as out:
@@ -167,77 +134,46 @@ def _wait_healthy(api: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     raise RuntimeError(f"the server did not start within 60 s; see {log}")
 
 
-def _all_jobs(client: httpx.Client) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        params: dict[str, Any] = {"limit": 5000, **({"before_id": cursor} if cursor else {})}
-        page = client.get("/job/list", params=params).json()["data"]
-        out.extend(page["jobs"])
-        cursor = page["next_before_id"]
-        if cursor is None:
-            return out
+def _histories(client: httpx.Client, jobs: Sequence[JobRecord], task_id: int) -> dict[int, list[str]]:
+    """The status histories of the data task's jobs (a few calls)."""
+    return {
+        j.panda_id: [h.status for h in demo_tasks.describe_job(client, j.panda_id).history]
+        for j in jobs
+        if j.task_id == task_id
+    }
 
 
-def _histories(client: httpx.Client, jobs: list[dict[str, Any]]) -> dict[int, list[str]]:
-    """The status histories of the data jobs (a few calls)."""
-    out: dict[int, list[str]] = {}
-    for j in jobs:
-        if str(j.get("jobName", "")).startswith(demo_data.JOB_PREFIX):
-            page = client.get("/job/get_description", params={"job_id": j["PandaID"]}).json()["data"]
-            out[j["PandaID"]] = [h["status"] for h in page["history"]]
-    return out
-
-
-def _progress_table(jobs: list[dict[str, Any]], elapsed: float) -> Table:
+def _progress(tasks: Sequence[TaskSummary], jobs: Sequence[JobRecord], elapsed: float) -> Group:
+    """The tasks (one line each: status, files finished/failed of all, jobs running), then jobs per queue."""
     by_queue: dict[str, Counter[str]] = {}
     for j in jobs:
-        by_queue.setdefault(j["computingSite"] or "-", Counter())[j["jobStatus"]] += 1
+        by_queue.setdefault(j.computing_site or "-", Counter())[j.job_status] += 1
     states = [s for s in STATE_ORDER if any(c[s] for c in by_queue.values())]
-    table = Table(title=f"pandawms demo — {len(jobs)} jobs (incl. retries), {elapsed:.0f} s")
+    table = Table(title=f"jobs (attempts) per queue, {elapsed:.0f} s", title_justify="left")
     table.add_column("queue")
     for s in states:
         table.add_column(s, justify="right")
     for q in sorted(by_queue):
         table.add_row(q, *[str(by_queue[q][s] or "") for s in states])
-    return table
+    return Group(tasks_table(tasks), table)
 
 
-def summary(jobs: list[dict[str, Any]], api: str) -> str:
-    states = Counter(j["jobStatus"] for j in jobs)
-    lines = ["", "Summary by state: " + ", ".join(f"{s} {states[s]}" for s in STATE_ORDER if states[s])]
-    errors: Counter[tuple[str, int]] = Counter()
-    for j in jobs:
-        for e in j["errors"]:
-            errors[(e["component"], e["code"])] += 1
-    if errors:
-        lines.append("Errors (component:code, jobs, meaning):")
-        for (comp, code), n in errors.most_common():
-            info = describe(comp, code)
-            lines.append(f"  {comp}:{code:<5} {n:>4}  {info.acronym}: {info.description}")
-    retried = sum(1 for j in jobs if j["attemptNr"] > 1)
-    lines.append(f"Retries: {retried} job(s) are second attempts of failed ones.")
-    server = api.removesuffix("/api/v1")
-    failed = next((j["PandaID"] for j in jobs if j["jobStatus"] == "failed"), None)
-    lines += [
+def summary(
+    client: httpx.Client, ids: demo_tasks.DemoTaskIds, jobs: Sequence[JobRecord], root: str
+) -> list[str]:
+    records = demo_tasks.task_records(client, ids.all)
+    by_id = {r.task_id: r for r in records}
+    lfn = f"{demo_tasks.GEN}.{demo_tasks.hog_serial(ids.gen_jobs):06d}.json"
+    retry = demo_tasks.memory_retry(client, jobs, ids.proc, lfn)
+    return [
+        *demo_tasks.tasks_lines(records),
         "",
-        "Where to look next:",
-        f"  {server}/errors/                 # the monitor: failures by code, per queue and user",
-        f"  {server}/jobs/?jobstatus=failed  # the failed jobs; click any value to filter",
-        f"  export PANDA_URL={server}",
-        "  .venv/bin/panda jobs --status failed        # the failures, with their error codes",
+        *demo_tasks.jobs_lines(jobs),
+        *demo_tasks.scouts_lines(by_id[ids.gen], jobs),
+        *demo_tasks.retry_lines(retry, by_id.get(ids.proc)),
+        *demo_data.data_summary(ids.data, jobs, _histories(client, jobs, ids.data), root),
+        *demo_tasks.links_lines(root, records),
     ]
-    if failed is not None:
-        lines += [
-            f"  {server}/job/{failed}/           # one job: attributes, history, errors, its log files",
-            f"  .venv/bin/panda job {failed}                     # attributes, history, errors explained",
-            f"  .venv/bin/panda logs {failed}                    # payload stdout/stderr and pilot log",
-        ]
-    lines += [
-        "  .venv/bin/panda submit --exec 'python3 -c \"print(42)\"'   # your own job",
-        f"  {api}/docs                                   # the API",
-    ]
-    return "\n".join(lines)
 
 
 def _exit_on_sigterm() -> None:
@@ -292,43 +228,65 @@ def _run(cfg: DemoConfig, console: Console, sites: demo_data.DemoSites) -> int:
         root = api.removesuffix("/api/v1")
         console.print(f"server up at {api} (OpenAPI: {api}/docs)")
         console.print(f"[bold]monitor: {root}/[/]  (jobs {root}/jobs/, errors {root}/errors/, live)")
-        lfns = demo_data.upload_inputs(panda, cfg.data_dir, root, DATA_JOBS, cfg.seed)
+        lfns = demo_data.upload_inputs(panda, cfg.data_dir, root, DATA_FILES, cfg.seed)
         console.print(
             f"uploaded {len(lfns)} input files to REMOTE_DISK ({sites.remote_kind}) as {demo_data.INPUTS}"
         )
-        workload = build_workload(cfg.jobs, sys.executable, cfg.seed)
-        client.post("/job/submit", json={"jobs": workload}).raise_for_status()
-        n_bad = sum(1 for i in range(cfg.jobs) if i % 25 in (7, 13, 19))
-        console.print(f"submitted {len(workload)} Monte Carlo jobs, {n_bad} of them designed to fail")
-        data = demo_data.data_jobs(lfns, sys.executable, cfg.seed)
-        client.post("/job/submit", json={"jobs": data}).raise_for_status()
-        console.print(f"submitted {len(data)} jobs reading {demo_data.INPUTS}, outputs to LOCAL_DISK")
+        ids = _submit(client, cfg, console)
         with _process(factory_cmd, factory_log, {}):
-            jobs = _follow(client, cfg, console)
-            console.print(summary(jobs, api))
-            console.print("\n".join(demo_data.data_summary(jobs, _histories(client, jobs), root)))
-            stuck = [j for j in jobs if j["jobStatus"] not in FINAL]
-            if stuck:
-                console.print(
-                    f"[red]{len(stuck)} job(s) did not reach a final state within {cfg.timeout:.0f} s[/]"
-                )
+            tasks, jobs = _follow(client, cfg, console)
+            console.print("\n".join(summary(client, ids, jobs, root)), markup=False, highlight=False)
+            if not demo_tasks.tasks_ok(tasks):
+                console.print(f"[red]{_what_went_wrong(tasks, cfg.timeout)}[/]")
                 return 1
             if not cfg.once:
                 _serve_until_interrupted(console, api)
     return 0
 
 
-def _follow(client: httpx.Client, cfg: DemoConfig, console: Console) -> list[dict[str, Any]]:
+def _submit(client: httpx.Client, cfg: DemoConfig, console: Console) -> demo_tasks.DemoTaskIds:
+    python = sys.executable
+    gen = demo_tasks.submit(client, demo_tasks.generation_task(python, cfg.jobs, cfg.seed))
+    console.print(
+        f"task {gen} {demo_tasks.GEN}: {cfg.jobs} jobs of {demo_tasks.EVENTS_PER_JOB} Monte Carlo events "
+        f"into {demo_tasks.GEN_DS}, the first {min(DEMO_SCOUTS, cfg.jobs)} of them scouts"
+    )
+    proc = demo_tasks.submit(client, demo_tasks.processing_task(python, gen, cfg.jobs, merge=MERGE))
+    console.print(
+        f"task {proc} {demo_tasks.PROC}: chained to task {gen}, combines its outputs 2 files per job "
+        f"at {demo_tasks.PROC_RAM_MB} MB; one file needs {demo_tasks.HOG_MB} MB"
+    )
+    data = demo_tasks.submit(client, demo_data.data_task(python, cfg.seed))
+    console.print(
+        f"task {data} {demo_data.TASK}: one job per file of {demo_data.INPUTS}, outputs to LOCAL_DISK"
+    )
+    return demo_tasks.DemoTaskIds(gen, proc, data, cfg.jobs)
+
+
+def _what_went_wrong(tasks: Sequence[TaskSummary], timeout: float) -> str:
+    if not demo_tasks.tasks_over(tasks):
+        open_ = ", ".join(
+            f"{t.task_id} {t.status.value}" for t in tasks if t.status not in demo_tasks.FINAL_TASK
+        )
+        return f"task(s) not final within {timeout:.0f} s: {open_}"
+    bad = ", ".join(f"{t.task_id} {t.status.value}" for t in tasks if t.status not in demo_tasks.OK_STATUSES)
+    return f"task(s) that did not end done or finished: {bad}"
+
+
+def _follow(
+    client: httpx.Client, cfg: DemoConfig, console: Console
+) -> tuple[list[TaskSummary], list[JobRecord]]:
+    """Live progress until every task is final (or the timeout); the last tasks and jobs seen."""
     started = time.monotonic()
-    jobs = _all_jobs(client)
-    with Live(_progress_table(jobs, 0), console=console, refresh_per_second=2, transient=False) as live:
+    tasks, jobs = demo_tasks.task_list(client), demo_tasks.all_jobs(client)
+    with Live(_progress(tasks, jobs, 0), console=console, refresh_per_second=2, transient=False) as live:
         while time.monotonic() - started < cfg.timeout:
-            jobs = _all_jobs(client)
-            live.update(_progress_table(jobs, time.monotonic() - started))
-            if jobs and all(j["jobStatus"] in FINAL for j in jobs):
+            tasks, jobs = demo_tasks.task_list(client), demo_tasks.all_jobs(client)
+            live.update(_progress(tasks, jobs, time.monotonic() - started))
+            if demo_tasks.tasks_over(tasks):
                 break
             time.sleep(1.0)
-    return jobs
+    return tasks, jobs
 
 
 def _serve_until_interrupted(console: Console, api: str) -> None:

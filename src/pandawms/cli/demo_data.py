@@ -1,5 +1,5 @@
 """The data part of ``panda demo``: two sites with their own storage, an input dataset uploaded at one,
-jobs that run where the data is, jobs that wait in ``assigned`` while their inputs are copied, outputs
+a task whose jobs run where the data is or wait in ``assigned`` while their inputs are copied, outputs
 shipped to a destination RSE and downloadable with ``panda download``.
 
 Site LOCAL has the LOCAL_* queues and LOCAL_DISK (file://); site REMOTE has REMOTE_SMALL and REMOTE_DISK,
@@ -15,18 +15,19 @@ import shlex
 import shutil
 import subprocess
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pandawms.bench.storageservers import StorageServerError, XRootDServer
+from pandawms.protocol.jobs import JobRecord
 
 SCOPE = "demo"
 INPUTS = f"{SCOPE}:demo.inputs"
 RESULTS = f"{SCOPE}:demo.results"
-JOB_PREFIX = "demo.data."
+TASK = "demo.data"
 DESTINATION = "LOCAL_DISK"
 REMOTE_QUEUE = "REMOTE_SMALL"
 
@@ -125,8 +126,7 @@ def upload_inputs(panda: Sequence[str], data_dir: Path, server: str, n: int, see
     for lfn in lfns:
         (folder / lfn).write_bytes(rng.randbytes(64 * 1024))
     env = {**os.environ, "PANDA_URL": server}
-    for cmd in ([*panda, "scope", "add", SCOPE], [*panda, "dataset", "create", RESULTS]):
-        _run(cmd, env)
+    _run([*panda, "scope", "add", SCOPE], env)  # the task's output datasets are made by the task
     cmd = [*panda, "upload", *(str(folder / lfn) for lfn in lfns), "--rse", "REMOTE_DISK"]
     cmd += ["--scope", SCOPE, "--dataset", INPUTS]
     _run(cmd, env)
@@ -140,46 +140,41 @@ def _run(cmd: list[str], env: dict[str, str]) -> None:
         raise RuntimeError(f"{shlex.join(cmd[2:6])} failed ({done.returncode}): {output}")
 
 
-def data_jobs(lfns: Sequence[str], python: str, seed: int) -> list[dict[str, Any]]:
-    """One job per input: the even ones single-core (brokerage sends them where the data is, REMOTE_SMALL),
-    the odd ones 2-core (only the bigger LOCAL queues have 2 cores: they wait in assigned while the input is
-    copied). Every output goes to demo:demo.results at LOCAL_DISK."""
-    rng = random.Random(seed)
-    jobs = []
-    for i, lfn in enumerate(lfns):
-        out = f"demo.result.{i:03d}.json"
-        args = ["--seed", str(rng.randrange(1 << 30)), "--samples", "200000", "--input", lfn, "--output", out]
-        jobs.append(
-            {
-                "jobName": f"{JOB_PREFIX}{i:03d}",
-                "prodUserName": "demo",
-                "maxAttempt": 2,
-                "minRamCount": 300,
-                "maxWalltime": 300,
-                "coreCount": 2 if i % 2 else 1,
-                "destinationSE": DESTINATION,
-                "transformation": f"{shlex.quote(python)} -m pandawms.examples.mc_pi",
-                "jobParameters": shlex.join(args),
-                "files": [
-                    {"lfn": lfn, "type": "input", "scope": SCOPE, "dataset": INPUTS},
-                    {"lfn": out, "type": "output", "scope": SCOPE, "dataset": RESULTS},
-                ],
-            }
-        )
-    return jobs
+def data_task(python: str, seed: int) -> dict[str, Any]:
+    """The task reading demo:demo.inputs, one file per job (mc_pi folds each input into its seed), single
+    core: brokerage sends its jobs where the data is (REMOTE_SMALL) or to a LOCAL queue that waits in
+    ``assigned`` while the input is copied. Every output goes to demo:demo.results at LOCAL_DISK."""
+    args = "--seed ${RNDMSEED} --samples 200000 --input ${IN} --output ${OUTPUT0}"
+    output = {"type": "template", "param_type": "output", "value": "demo.result.${SN}.json"}
+    return {
+        "taskName": TASK,
+        "userName": SCOPE,
+        "transPath": f"{shlex.quote(python)} -m pandawms.examples.mc_pi",
+        "jobParameters": [
+            {"type": "constant", "value": args, "offset": seed},
+            {"type": "template", "param_type": "input", "value": "${IN}", "dataset": INPUTS, "hidden": True},
+            {**output, "dataset": RESULTS, "destination": DESTINATION, "hidden": True},
+        ],
+        "nFilesPerJob": 1,
+        "ramCount": 300,
+        "skipScout": True,
+        "maxAttempt": 3,
+    }
 
 
-def data_summary(jobs: list[dict[str, Any]], histories: dict[int, list[str]], server: str) -> list[str]:
-    """What the data jobs did: where they ran, which waited for their inputs, where the outputs are."""
-    mine = [j for j in jobs if str(j.get("jobName", "")).startswith(JOB_PREFIX)]
+def data_summary(
+    task_id: int, jobs: Sequence[JobRecord], histories: Mapping[int, list[str]], server: str
+) -> list[str]:
+    """What the data task's jobs did: where they ran, which waited for their inputs, where the outputs are."""
+    mine = [j for j in jobs if j.task_id == task_id]
     if not mine:
         return []
-    ran = Counter(j["computingSite"] for j in mine if j["jobStatus"] == "finished")
+    ran = Counter(j.computing_site for j in mine if j.job_status == "finished")
     waited = sum(1 for h in histories.values() if "assigned" in h)
     shipped = sum(1 for h in histories.values() if "transferring" in h)
     return [
         "",
-        f"Data: {len(mine)} jobs read one input each from {INPUTS} (at REMOTE_DISK).",
+        f"Data: task {task_id} read {INPUTS} (at REMOTE_DISK), one file per job, in {len(mine)} job(s).",
         "  Finished per queue: " + ", ".join(f"{q} {n}" for q, n in sorted(ran.items())),
         f"  {waited} waited in 'assigned' while their input was copied to LOCAL_DISK;",
         f"  {shipped} went 'transferring' while their output was shipped to {DESTINATION}.",

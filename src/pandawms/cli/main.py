@@ -178,12 +178,16 @@ def factory(
 @app.command()
 def demo(
     once: Annotated[
-        bool, typer.Option("--once", help="Exit when the workload is done (0 = all final).")
+        bool, typer.Option("--once", help="Exit when the tasks are over (0 = all done or finished).")
     ] = False,
-    jobs: Annotated[int, typer.Option(min=1, max=10_000, help="Monte Carlo jobs to submit.")] = 300,
+    jobs: Annotated[
+        int, typer.Option(min=1, max=1000, help="Jobs of the Monte Carlo generation task (its output files).")
+    ] = 12,
     port: Annotated[int, typer.Option(help="Server port.")] = 25080,
     data_dir: Annotated[Path | None, typer.Option(help="Data directory (default: a new temp dir).")] = None,
-    timeout: Annotated[float, typer.Option(help="Give up on stuck jobs after this many seconds.")] = 900.0,
+    timeout: Annotated[
+        float, typer.Option(help="Give up on unfinished tasks after this many seconds.")
+    ] = 900.0,
 ) -> None:
     """Run the whole system on this machine: server, local pilot factory and a real workload."""
     import tempfile

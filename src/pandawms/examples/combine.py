@@ -3,7 +3,8 @@
 ``python -m pandawms.examples.combine --output FILE INPUT...`` reads the JSON results of mc_pi (or of an
 earlier combine) and writes their sample-weighted average with its error. Inputs may be given comma-joined
 (JEDI's ``${IN}``). ``--hog-on TEXT:MB`` holds MB of memory when an input's name contains TEXT — the demo's
-file that fails under the task's first memory request and succeeds when the retry asks for more.
+file that fails under the task's first memory request and succeeds when the retry asks for more;
+``--hog-seconds S`` holds it that long (the pilot samples memory every 10 s).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 import json
 import math
 import sys
+import time
 from pathlib import Path
 
 
@@ -33,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", required=True)
     parser.add_argument("--hog-on", default="", help="TEXT:MB - hold MB of memory if an input name has TEXT")
+    parser.add_argument("--hog-seconds", type=float, default=0.0, help="hold the --hog-on memory this long")
     parser.add_argument("inputs", nargs="+")
     args = parser.parse_args(argv)
     paths = _inputs(args.inputs)
@@ -43,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
             hog = bytearray(int(mb) * 1024 * 1024)
             for i in range(0, len(hog), 4096):  # touch every page so it is resident
                 hog[i] = 1
+            time.sleep(args.hog_seconds)
     results = [json.loads(p.read_text()) for p in paths]
     merged = combine(results)
     Path(args.output).write_text(json.dumps({**merged, "inputs": [p.name for p in paths]}))

@@ -106,6 +106,29 @@ def job_report(workdir: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else {"report": data}
 
 
+def report_events(report: dict[str, Any] | None) -> int | None:
+    """The events the payload processed, from its job report (the final update's nEvents): a top-level
+    ``nevents``, else ``resource.executor``'s (one executor, or the most of its steps, as ATLAS
+    transforms write it); None when the report does not say."""
+    if report is None:
+        return None
+    found = _events(report)
+    if found is not None:
+        return found
+    resource = report.get("resource")
+    executor = resource.get("executor") if isinstance(resource, dict) else None
+    if not isinstance(executor, dict):
+        return None
+    steps = [n for step in executor.values() if isinstance(step, dict) and (n := _events(step)) is not None]
+    direct = _events(executor)
+    return direct if direct is not None else max(steps, default=None)
+
+
+def _events(table: dict[str, Any]) -> int | None:
+    n = table.get("nevents")
+    return n if isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2**63 else None
+
+
 def final_update(
     job: PilotJob,
     state: JobState,
@@ -115,8 +138,9 @@ def final_update(
     outputs: dict[str, OutputFileReport],
     report: dict[str, Any] | None = None,
 ) -> UpdateRequest:
-    """The final 'finished' / 'failed' update: first pilot error, exit code, metrics, the file report and
-    the payload's job report (metadata)."""
+    """The final 'finished' / 'failed' update: first pilot error, exit code, metrics, the file report,
+    the payload's job report (metadata) and the events it says were processed (nEvents, what the scouts
+    measure per event)."""
     error = state.first_error
     started, ended = times
     diags = "; ".join(f"{e.code}: {e.diag}" for e in state.errors[1:])
@@ -136,6 +160,7 @@ def final_update(
             "pilot_log": f"later errors: {diags}"[:1024] if diags else None,
             "job_output_report": outputs or None,
             "meta_data": report,
+            "n_events": report_events(report),
             **_usage_fields(job, usage),
         }
     )
