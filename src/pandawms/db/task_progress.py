@@ -112,3 +112,13 @@ def ended_scout_ids(conn: Connection, task_id: int, statuses: Sequence[JobStatus
         .order_by(jobs.c.panda_id)
     )
     return [PandaID(int(r[0])) for r in conn.execute(stmt) if SCOUT_FLAG in (r[1] or "").split(",")]
+
+
+def piece_counts(conn: Connection, dataset_ids: Sequence[int]) -> dict[TaskFileStatus, int]:
+    """Rows of a task's transient (pre-merge) datasets per status: prepared and merging ones are merges
+    still to make or running, failed ones pieces that will never be merged."""
+    if not dataset_ids:
+        return {}
+    tf = task_files.c
+    stmt = select(tf.status, func.count()).where(tf.dataset_id.in_(dataset_ids)).group_by(tf.status)
+    return {TaskFileStatus(s): int(n) for s, n in conn.execute(stmt)}
