@@ -25,7 +25,6 @@ from pandawms.core.tasks import (
     FileCounts,
     TaskDatasetStatus,
     TaskDatasetType,
-    TaskFileStatus,
     TaskStatus,
     final_status,
     task_dataset_allowed,
@@ -46,7 +45,6 @@ _ENDING = frozenset({T.ABORTING, T.FINISHING})
 _TO_FINALISE = frozenset({T.PREPARED, T.PASSED})
 SCANNED: tuple[TaskStatus, ...] = tuple(sorted(GENERATING_STATES | _ENDING | _TO_FINALISE))
 _OUTPUT_TYPES = frozenset({TaskDatasetType.OUTPUT, TaskDatasetType.LOG, *TRANSIENT_TYPES})
-_MERGE_PENDING = frozenset({TaskFileStatus.PREPARED, TaskFileStatus.MERGING})
 
 
 def postprocess(conn: Connection, now: datetime, limit: int, after: int = 0) -> Batch:
@@ -89,19 +87,14 @@ def _work_over(conn: Connection, task: Task) -> bool:
     if not masters or any(d.mutable for d in masters):
         return False  # nothing fed yet, or a parent still adds files
     progress = task_progress.master_progress(conn, [d.dataset_id for d in masters])
-    return progress.files > 0 and progress.busy == 0 and _merges_pending(conn, sets) == 0
+    # mergeOutput: nor before the merge jobs of its pieces
+    return progress.files > 0 and progress.busy == 0 and _pieces(conn, sets).pending == 0
 
 
-def _pieces(conn: Connection, sets: list[TaskDataset]) -> dict[TaskFileStatus, int]:
-    """mergeOutput: the task's pre-merge pieces per status."""
-    return task_progress.piece_counts(
-        conn, [d.dataset_id for d in sets if d.type is TaskDatasetType.TRN_OUTPUT]
-    )
-
-
-def _merges_pending(conn: Connection, sets: list[TaskDataset]) -> int:
-    """Pieces still to merge or being merged: the task is not over before their merge jobs."""
-    return sum(n for s, n in _pieces(conn, sets).items() if s in _MERGE_PENDING)
+def _pieces(conn: Connection, sets: list[TaskDataset]) -> task_progress.PieceProgress:
+    """mergeOutput: the task's pre-merge pieces to merge and never merged."""
+    trn = [d.dataset_id for d in sets if d.type is TaskDatasetType.TRN_OUTPUT]
+    return task_progress.piece_progress(conn, trn)
 
 
 def end_if_idle(conn: Connection, task_id: int, now: datetime) -> TaskTransition | None:
@@ -142,7 +135,7 @@ def finalise(conn: Connection, task: Task, now: datetime) -> TaskTransition:
     lfns = task_progress.failed_lfns(conn, ids, FAILED_NAMES_SHOWN) if counts.failed else []
     verb = "failed" if task.status is T.PREPARED else "did not finish"
     reason = dialog(counts, lfns, verb, parent_done=parent_done, input_closed=input_closed)
-    unmerged = _pieces(conn, sets).get(TaskFileStatus.FAILED, 0)
+    unmerged = _pieces(conn, sets).unmerged
     if unmerged:  # outputs the merge jobs could not merge: the output is not complete
         target = T.FINISHED if target is T.DONE else target
         reason += f"; {unmerged} pre-merge files could not be merged"
