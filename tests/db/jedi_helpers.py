@@ -12,21 +12,24 @@ from typing import Any
 from pandawms.core.changes import JobChange, JobError
 from pandawms.core.data import DID, DIDType, FileDID, RSESpec
 from pandawms.core.ids import QueueName
-from pandawms.core.specs import ErrorComponent, Job, QueueSpec
+from pandawms.core.specs import ErrorComponent, FileType, Job, JobErrors, QueueSpec
 from pandawms.core.states import JobStatus
 from pandawms.core.tasks import TaskStatus
 from pandawms.core.taskspecs import Task, TaskDataset
+from pandawms.core.updates import PilotReport
 from pandawms.db import jobs as jobs_db
 from pandawms.db import task_files as tf_db
 from pandawms.db import tasks as tasks_db
 from pandawms.db.engine import Database
 from pandawms.db.task_files import TaskFileRow
 from pandawms.protocol.tasks import TaskParams, refine
-from pandawms.services import catalog, feeder, jobgen, lifecycle, lifecycle_tasks, rses
+from pandawms.services import catalog, feeder, jobgen, lifecycle, lifecycle_tasks, pilot, rses
 from pandawms.services import queues as queue_service
 from pandawms.services.feeder import FeedCursor, FeedSettings
 from pandawms.services.jobgen import Bunch, GenCycle, GenSettings
 from pandawms.services.lifecycle import Move
+from pandawms.services.pilot import AcquireQuery
+from pandawms.services.termination import JobRetryPolicy
 
 SCOPE = "user.alice"
 RSE = "SITE_A_DISK"
@@ -182,3 +185,43 @@ def by_status(db: Database, dataset_id: int) -> dict[str, int]:
     for r in rows(db, dataset_id):
         out[r.status.value] = out.get(r.status.value, 0) + 1
     return out
+
+
+POLICY = JobRetryPolicy()
+
+
+def _report(lfn: str) -> dict[str, object]:
+    return {
+        "guid": str(uuid.uuid5(uuid.NAMESPACE_URL, lfn)),
+        "fsize": 1000,
+        "adler32": f"{zlib.adler32(lfn.encode()):08x}",
+        "endpoint": RSE,
+    }
+
+
+def run_pilots(db: Database, now: datetime, fail_once: str = "", failed: list[str] | None = None) -> int:
+    """Simulated pilots acquire and end every activated job of the queue through services.pilot (the
+    Adder registers the outputs); the job reading ``fail_once`` fails once (noted in ``failed``).
+    Returns how many jobs ran."""
+    failed = [] if failed is None else failed
+    ran = 0
+    for _ in range(100):
+        with db.write() as conn:
+            got = pilot.acquire_jobs(conn, AcquireQuery(queue=QUEUE, n_jobs=5), now)
+        if not got.jobs:
+            return ran
+        for job in got.jobs:
+            inputs = [f.lfn for f in job.files if f.type is FileType.INPUT]
+            outputs = {f.lfn: _report(f.lfn) for f in job.files if f.type is not FileType.INPUT}
+            fail = bool(fail_once) and fail_once in inputs and fail_once not in failed
+            with db.write() as conn:
+                pilot.update_job(conn, PilotReport(job.panda_id, "running"), now, POLICY)
+                if fail:
+                    failed.append(fail_once)
+                    errors = JobErrors({ErrorComponent.PILOT: 1212}, {ErrorComponent.PILOT: "oom"})
+                    report = PilotReport(job.panda_id, "failed", errors=errors)
+                else:
+                    report = PilotReport(job.panda_id, "finished", output_report=outputs)
+                pilot.update_job(conn, report, now, POLICY)
+            ran += 1
+    raise AssertionError("pilots never ran out of jobs")

@@ -4,59 +4,18 @@ retried, until every file is finished and every output is in the task's output d
 
 from __future__ import annotations
 
-import uuid
-import zlib
 from datetime import datetime
 
 from pandawms.agents.jedi import jedi_agents
 from pandawms.config import JediConfig
 from pandawms.core.data import DID
-from pandawms.core.specs import ErrorComponent, FileType, JobErrors
 from pandawms.core.tasks import TaskStatus
-from pandawms.core.updates import PilotReport
 from pandawms.db import catalog as catalog_db
 from pandawms.db.engine import Database
-from pandawms.services import lifecycle_tasks, pilot
-from pandawms.services.pilot import AcquireQuery
-from pandawms.services.termination import JobRetryPolicy
+from pandawms.services import lifecycle_tasks, postprocessor
 from tests.db import jedi_helpers as h
 
 NOW = datetime(2026, 12, 2, 8, 0, 0)
-POLICY = JobRetryPolicy()
-
-
-def _report(lfn: str) -> dict[str, object]:
-    return {
-        "guid": str(uuid.uuid5(uuid.NAMESPACE_URL, lfn)),
-        "fsize": 1000,
-        "adler32": f"{zlib.adler32(lfn.encode()):08x}",
-        "endpoint": h.RSE,
-    }
-
-
-def _pilots_run_everything(db: Database, fail_once: str, failed: list[str]) -> int:
-    """Acquire and end every activated job of the queue; returns how many ran."""
-    ran = 0
-    for _ in range(100):
-        with db.write() as conn:
-            got = pilot.acquire_jobs(conn, AcquireQuery(queue=h.QUEUE, n_jobs=5), NOW)
-        if not got.jobs:
-            return ran
-        for job in got.jobs:
-            inputs = [f.lfn for f in job.files if f.type is FileType.INPUT]
-            outputs = {f.lfn: _report(f.lfn) for f in job.files if f.type is not FileType.INPUT}
-            fail = fail_once in inputs and fail_once not in failed
-            with db.write() as conn:
-                pilot.update_job(conn, PilotReport(job.panda_id, "running"), NOW, POLICY)
-                if fail:
-                    failed.append(fail_once)
-                    errors = JobErrors({ErrorComponent.PILOT: 1212}, {ErrorComponent.PILOT: "oom"})
-                    report = PilotReport(job.panda_id, "failed", errors=errors)
-                else:
-                    report = PilotReport(job.panda_id, "finished", output_report=outputs)
-                pilot.update_job(conn, report, NOW, POLICY)
-            ran += 1
-    raise AssertionError("pilots never ran out of jobs")
 
 
 def test_twenty_files_run_to_the_end(db: Database) -> None:
@@ -67,13 +26,13 @@ def test_twenty_files_run_to_the_end(db: Database) -> None:
     assert feeder_agent.run_once(NOW) == 1  # fed, ready, and its scouts made in the same cycle
     assert h.task(db, task_id).status is TaskStatus.SCOUTING
     failed: list[str] = []
-    assert _pilots_run_everything(db, "in.000003.root", failed) == 10
+    assert h.run_pilots(db, NOW, "in.000003.root", failed) == 10
     with db.write() as conn:  # the scout evaluation (the control engineer's agent) says scouted
         lifecycle_tasks.transition_task(conn, task_id, TaskStatus.SCOUTED, NOW, "scouts measured")
     ran = 0
     for _ in range(10):
         generator_agent.run_once(NOW)
-        n = _pilots_run_everything(db, "in.000003.root", failed)
+        n = h.run_pilots(db, NOW, "in.000003.root", failed)
         ran += n
         if not n:
             break
@@ -90,3 +49,34 @@ def test_twenty_files_run_to_the_end(db: Database) -> None:
         logs = catalog_db.list_contents(conn, DID(h.SCOPE, "log.in"), None, 100)
     assert len(outs) == 20 and len(logs) == 20
     assert h.task(db, task_id).status is TaskStatus.RUNNING  # the PostProcessor takes it from here
+
+
+def test_merge_output_task_runs_to_done(db: Database) -> None:
+    """mergeOutput: 12 pre-merge jobs, their pieces merged 5 + 5 + 2 at the queue, the task done with
+    three merged files in its output dataset (the pieces in the transient one)."""
+    h.grid(db, NOW)
+    h.dataset(db, "in", 12, NOW)
+    merge = {"transPath": "merge.sh", "jobParameters": "-o ${OUTPUT0} ${IN}"}
+    raw = h.params(skipScout=True, nFilesPerJob=1, mergeOutput=True, mergeSpec=merge, nFilesPerMergeJob=5)
+    task_id = h.submit(db, raw, NOW)
+    feeder_agent, generator_agent = jedi_agents(db, JediConfig())
+    assert feeder_agent.run_once(NOW) == 1
+    failed: list[str] = []
+    assert h.run_pilots(db, NOW, "in.000004.root", failed) == 12  # one fails: its file is retried
+    ran = 0
+    for _ in range(10):
+        generator_agent.run_once(NOW)
+        n = h.run_pilots(db, NOW)
+        ran += n
+        if not n:
+            break
+    assert ran == 1 + 3  # the retry, then the merge jobs (two full groups, then the rest)
+    merges = [j for j in h.task_jobs(db, task_id) if j.spec.processing_type == "pmerge"]
+    assert sorted(len([f for f in j.files if f.type.value == "input"]) for j in merges) == [2, 5, 5]
+    with db.write() as conn:  # the PostProcessor (the control engineer's agent)
+        postprocessor.postprocess(conn, NOW, 10)
+    assert h.task(db, task_id).status is TaskStatus.DONE
+    with db.read() as conn:
+        merged = catalog_db.list_contents(conn, DID(h.SCOPE, "out.in"), None, 100)
+        pieces = catalog_db.list_contents(conn, DID(h.SCOPE, "out.in.pre"), None, 100)
+    assert len(merged) == 3 and len(pieces) == 12

@@ -2,7 +2,8 @@
 
 The feeder runs the generator on the tasks it has just made ready, in the same cycle, so a new task's
 first jobs follow its definition at once. A feeding step (<= FEED_STEP files) and a generator bunch (<=
-``bunch_size`` jobs) are one transaction each, bounded by the cycle's file and job budgets.
+``bunch_size`` jobs) are one transaction each, bounded by the cycle's file and job budgets. The generator
+also makes the merge jobs of mergeOutput tasks (services/merging.py), one transaction per task.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import datetime
 from pandawms.agents.runner import Agent
 from pandawms.config import JediConfig
 from pandawms.db.engine import Database
-from pandawms.services import feeder, jobgen
+from pandawms.services import feeder, jobgen, merging
 from pandawms.services.feeder import FeedCursor, FeedSettings
 from pandawms.services.jobgen import GenCycle, GenSettings
 
@@ -67,6 +68,18 @@ def generate(db: Database, config: JediConfig, ids: Sequence[int], now: datetime
     return config.max_jobs_per_cycle - budget
 
 
+def merge(db: Database, now: datetime) -> int:
+    """Merge jobs for the tasks with prepared pre-merge pieces (one transaction per task); returns how
+    many were made."""
+    with db.read() as conn:
+        ids = merging.tasks_to_merge(conn, MAX_TASKS_PER_CYCLE)
+    made = 0
+    for task_id in ids:
+        with db.write() as conn:
+            made += merging.merge_bunch(conn, task_id, now).jobs
+    return made
+
+
 def jedi_agents(db: Database, config: JediConfig) -> list[Agent]:
     """The ContentsFeeder and the JobGenerator."""
 
@@ -81,7 +94,7 @@ def jedi_agents(db: Database, config: JediConfig) -> list[Agent]:
     def generate_once(now: datetime) -> int:
         with db.read() as conn:
             ids = jobgen.tasks_to_generate(conn, MAX_TASKS_PER_CYCLE)
-        return generate(db, config, ids, now)
+        return generate(db, config, ids, now) + merge(db, now)
 
     return [
         Agent("contents_feeder", config.interval, feed_once),

@@ -430,3 +430,32 @@ def task_job_ids(conn: Connection, task_id: int) -> list[int]:
     """Every job of a task, by PandaID (ix_jobs_task_id)."""
     stmt = select(jobs.c.panda_id).where(jobs.c.task_id == task_id).order_by(jobs.c.panda_id)
     return [int(r[0]) for r in conn.execute(stmt)]
+
+
+# -- merging (services/merging.py) ---------------------------------------------------------------------
+
+
+def prepared_pieces(conn: Connection, dataset_id: int, limit: int) -> list[tuple[TaskFileRow, str]]:
+    """A transient dataset's prepared pieces in file_id order (ix_task_files_status), each with the
+    queue of the job that last had it (its producer, or a merge job that failed there; "" unknown)."""
+    stmt = (
+        select(tf, jobs.c.computing_site)
+        .outerjoin(jobs, jobs.c.panda_id == tf.c.panda_id)
+        .where(tf.c.dataset_id == dataset_id, tf.c.status == TaskFileStatus.PREPARED.value)
+        .order_by(tf.c.file_id)
+        .limit(limit)
+    )
+    return [(_row(r), r.computing_site or "") for r in conn.execute(stmt)]
+
+
+def tasks_with_pieces(conn: Connection, statuses: Sequence[str], limit: int) -> list[int]:
+    """Tasks in ``statuses`` with prepared pre-merge pieces (ix_task_files_status_modtime), by id."""
+    stmt = (
+        select(tf.c.task_id)
+        .join(tasks, tasks.c.task_id == tf.c.task_id)
+        .where(tf.c.status == TaskFileStatus.PREPARED.value, tasks.c.status.in_(list(statuses)))
+        .group_by(tf.c.task_id)
+        .order_by(tf.c.task_id)
+        .limit(limit)
+    )
+    return [int(r[0]) for r in conn.execute(stmt)]

@@ -112,3 +112,28 @@ def ended_scout_ids(conn: Connection, task_id: int, statuses: Sequence[JobStatus
         .order_by(jobs.c.panda_id)
     )
     return [PandaID(int(r[0])) for r in conn.execute(stmt) if SCOUT_FLAG in (r[1] or "").split(",")]
+
+
+@dataclass(frozen=True, slots=True)
+class PieceProgress:
+    """A mergeOutput task's pre-merge pieces: still to merge or being merged (prepared, merging), and
+    produced but never merged (failed after merge attempts; a piece whose own job failed was never
+    produced and does not count: its input file is retried)."""
+
+    pending: int
+    unmerged: int
+
+
+def piece_progress(conn: Connection, dataset_ids: Sequence[int]) -> PieceProgress:
+    """Over the task's transient (trn_output) datasets ``dataset_ids``."""
+    if not dataset_ids:
+        return PieceProgress(0, 0)
+    tf = task_files.c
+    pending = tf.status.in_([F.PREPARED.value, F.MERGING.value])
+    unmerged = and_(tf.status == F.FAILED.value, tf.attempt_nr > 0)
+    stmt = select(
+        func.coalesce(func.sum(case((pending, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((unmerged, 1), else_=0)), 0),
+    ).where(tf.dataset_id.in_(dataset_ids))
+    n_pending, n_unmerged = conn.execute(stmt).one()
+    return PieceProgress(int(n_pending), int(n_unmerged))

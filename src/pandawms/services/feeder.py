@@ -38,7 +38,7 @@ from pandawms.db import catalog as catalog_db
 from pandawms.db import task_files as tf_db
 from pandawms.db import tasks as tasks_db
 from pandawms.db.task_files import CatalogFile, NewTaskFile
-from pandawms.services import catalog, lifecycle_taskfiles, lifecycle_tasks
+from pandawms.services import catalog, lifecycle_taskfiles, lifecycle_tasks, merging
 
 DS = TaskDatasetStatus
 # Tasks whose mutable inputs are still fed (not before ready: the first feed finishes the definition).
@@ -205,6 +205,7 @@ def _finish_definition(
     if master is not None and settings.n_scouts > 0 and "SK" not in _codes(task):
         tf_db.mark_scouts(conn, master.dataset_id, settings.n_scouts)
     try:
+        merging.add_transient_datasets(conn, task, now)  # mergeOutput: the pieces' trn datasets
         _register_outputs(conn, task, now)
     except (InvalidInput, Conflict) as exc:
         lifecycle_tasks.transition_task(conn, task.task_id, TaskStatus.BROKEN, now, f"output datasets: {exc}")

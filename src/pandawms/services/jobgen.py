@@ -33,7 +33,7 @@ from pandawms.core.taskspecs import Task
 from pandawms.db import task_files as tf_db
 from pandawms.db import tasks as tasks_db
 from pandawms.protocol.tasks import TaskParams
-from pandawms.services import lifecycle_taskfiles, lifecycle_tasks, placement
+from pandawms.services import lifecycle_taskfiles, lifecycle_tasks, merging, placement
 from pandawms.services.jobgen_specs import (
     PlannedJob,
     TaskTemplate,
@@ -92,7 +92,8 @@ def _template(conn: Connection, cycle: GenCycle, task: Task) -> TaskTemplate:
     t = cycle.templates.get(task.task_id)
     if t is None or t.task.status is not task.status:
         params = TaskParams.model_validate_json(tasks_db.get_params(conn, task.task_id) or "{}")
-        t = task_template(task, params, tasks_db.datasets_of(conn, task.task_id))
+        sets = tasks_db.datasets_of(conn, task.task_id)
+        t = merging.premerge(task_template(task, params, sets), sets)  # mergeOutput: outputs are pieces
         cycle.templates[task.task_id] = t
     return dataclasses.replace(t, task=task)
 

@@ -22,12 +22,13 @@ from pandawms.core.errors import Conflict
 from pandawms.core.retry_rules import DEFAULT_RULES, FileAttempt, JobOutcome, RamPolicy, after_job, match
 from pandawms.core.specs import JobErrors
 from pandawms.core.states import JobStatus
-from pandawms.core.tasks import INPUT_TYPES, TaskFileStatus, task_file_allowed
+from pandawms.core.tasks import INPUT_TYPES, TaskDatasetType, TaskFileStatus, task_file_allowed
 from pandawms.core.taskspecs import TaskDataset, split_codes
 from pandawms.db import jobs as jobs_db
 from pandawms.db import task_files as tf_db
 from pandawms.db import tasks as tasks_db
 from pandawms.db.task_files import NewTaskFile, RowChange, TaskFileRow
+from pandawms.services import retry_effects
 
 F = TaskFileStatus
 _JOB_OUTCOME = {
@@ -126,6 +127,18 @@ def add_outputs(conn: Connection, rows: Sequence[NewTaskFile], now: datetime) ->
     counts.write(conn, now)
 
 
+def start_merge(conn: Connection, pairs: Sequence[tuple[TaskFileRow, int]], now: datetime) -> None:
+    """Pre-merge pieces taken by new merge jobs: prepared -> merging with the merge job's PandaID (every
+    piece must still be prepared, else Conflict and the caller's transaction rolls back)."""
+    _check(F.PREPARED, F.MERGING)
+    changed = tf_db.start_rows(conn, [(r.file_id, pid) for r, pid in pairs], F.PREPARED, F.MERGING, now)
+    _require(changed, len(pairs), "start_merge")
+    counts = _Counts.new()
+    for r, _pid in pairs:
+        counts.add(r.dataset_id, n_files_used=1)
+    counts.write(conn, now)
+
+
 # -- job end -------------------------------------------------------------------------------------------
 
 
@@ -140,6 +153,7 @@ class FilesEnded:
     reasons: tuple[str, ...] = ()  # one per input row (core.retry_rules.after_job)
     reduce_input: bool = False
     increase_cputime: bool = False
+    pieces: int = 0  # pre-merge pieces a merge job took
 
 
 def _events(r: TaskFileRow) -> int:
@@ -159,24 +173,71 @@ def _ram_policy(conn: Connection, task_id: int) -> RamPolicy:
 def job_ended(conn: Connection, panda_id: int, status: JobStatus, now: datetime) -> FilesEnded:
     """Flow step 4: a task job reached a final ``status``. Its running input rows go finished, ready
     (attempt + 1, failure + 1 if it failed, ramCount raised by the retry rule) or failed (out of
-    attempts), per core.retry_rules.after_job; its outputs finished (or failed). A job without rows
-    (already accounted, or not a task job) changes nothing."""
-    rows = [r for r in tf_db.rows_of_job(conn, panda_id) if r.status is F.RUNNING]
+    attempts), per core.retry_rules.after_job; its outputs finished (a pre-merge piece: prepared) or
+    failed; the pieces a merge job took finished, or back to prepared (failed when out of attempts). A job
+    without rows (already accounted, or not a task job) changes nothing."""
+    mine = tf_db.rows_of_job(conn, panda_id)
+    rows = [r for r in mine if r.status is F.RUNNING]
+    pieces = [r for r in mine if r.status is F.MERGING]
     outcome = _JOB_OUTCOME.get(status)
-    if not rows or outcome is None:
+    if not (rows or pieces) or outcome is None:
         return FilesEnded()
-    kinds = {d.dataset_id: d.type for d in tasks_db.datasets_of(conn, rows[0].task_id)}
+    task_id = (rows or pieces)[0].task_id
+    kinds = {d.dataset_id: d.type for d in tasks_db.datasets_of(conn, task_id)}
     inputs = [r for r in rows if kinds.get(r.dataset_id) in INPUT_TYPES]
     outputs = [r for r in rows if kinds.get(r.dataset_id) not in INPUT_TYPES]
+    counts = _Counts.new()
+    ended = _inputs_ended(conn, panda_id, task_id, inputs, outcome, counts)
+    changes = list(ended.changes)
+    changes += [_output_change(r, kinds.get(r.dataset_id), outcome, counts) for r in outputs]
+    changes += [_piece_change(r, outcome, counts) for r in pieces]
+    _require(tf_db.write_changes(conn, changes, now), len(changes), f"job {panda_id} end")
+    counts.write(conn, now)
+    by = [c.status for c in ended.changes]
+    result = FilesEnded(
+        finished=by.count(F.FINISHED),
+        ready=by.count(F.READY),
+        failed=by.count(F.FAILED),
+        outputs=len(outputs),
+        reasons=ended.reasons,
+        reduce_input=ended.reduce_input,
+        increase_cputime=ended.increase_cputime,
+        pieces=len(pieces),
+    )
+    if result.reduce_input or result.increase_cputime:
+        retry_effects.apply(
+            conn, task_id, panda_id, inputs, result.reduce_input, result.increase_cputime, now
+        )
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class _InputsEnded:
+    changes: tuple[RowChange, ...] = ()
+    reasons: tuple[str, ...] = ()
+    reduce_input: bool = False
+    increase_cputime: bool = False
+
+
+def _inputs_ended(
+    conn: Connection,
+    panda_id: int,
+    task_id: int,
+    inputs: Sequence[TaskFileRow],
+    outcome: JobOutcome,
+    counts: _Counts,
+) -> _InputsEnded:
+    """The input rows' changes per core.retry_rules.after_job, and the rule's task-level effects."""
+    if not inputs:
+        return _InputsEnded()
     errors = JobErrors()
     ram = RamPolicy()
     if outcome is JobOutcome.FAILED:
         job = jobs_db.get_job(conn, panda_id)
         errors = job.errors if job is not None else errors
-        ram = _ram_policy(conn, rows[0].task_id)
+        ram = _ram_policy(conn, task_id)
     rule = match(DEFAULT_RULES, errors) if outcome is JobOutcome.FAILED else None
     changes: list[RowChange] = []
-    counts = _Counts.new()
     reasons: list[str] = []
     reduce_input = increase_cputime = False
     for r in inputs:
@@ -193,23 +254,39 @@ def job_ended(conn: Connection, panda_id: int, status: JobStatus, now: datetime)
         reduce_input |= d.reduce_input
         increase_cputime |= d.increase_cputime
         _count_input(counts, r, target)
-    out_target = F.FINISHED if outcome is JobOutcome.FINISHED else F.FAILED
-    for r in outputs:
-        _check(F.RUNNING, out_target)
-        changes.append(RowChange(r.file_id, F.RUNNING, out_target, r.attempt_nr, 0, r.max_attempt, 0))
-        counts.add(r.dataset_id, **{_ENDED_COUNTER[out_target]: 1})
-    _require(tf_db.write_changes(conn, changes, now), len(changes), f"job {panda_id} end")
-    counts.write(conn, now)
-    by = [c.status for c in changes[: len(inputs)]]
-    return FilesEnded(
-        finished=by.count(F.FINISHED),
-        ready=by.count(F.READY),
-        failed=by.count(F.FAILED),
-        outputs=len(outputs),
-        reasons=tuple(reasons),
-        reduce_input=reduce_input,
-        increase_cputime=increase_cputime,
-    )
+    return _InputsEnded(tuple(changes), tuple(reasons), reduce_input, increase_cputime)
+
+
+def _output_change(
+    r: TaskFileRow, kind: TaskDatasetType | None, outcome: JobOutcome, counts: _Counts
+) -> RowChange:
+    """An output or log row of an ended job: finished (a pre-merge piece: prepared, to be merged) or
+    failed."""
+    if outcome is not JobOutcome.FINISHED:
+        target = F.FAILED
+    else:
+        target = F.PREPARED if kind is TaskDatasetType.TRN_OUTPUT else F.FINISHED
+    _check(F.RUNNING, target)
+    if target in _ENDED_COUNTER:
+        counts.add(r.dataset_id, **{_ENDED_COUNTER[target]: 1})
+    return RowChange(r.file_id, F.RUNNING, target, r.attempt_nr, 0, r.max_attempt, 0)
+
+
+def _piece_change(r: TaskFileRow, outcome: JobOutcome, counts: _Counts) -> RowChange:
+    """A piece its merge job took: finished with the job, else back to prepared with an attempt counted
+    (failed when none is left: the piece will never be merged)."""
+    if outcome is JobOutcome.FINISHED:
+        target, attempt = F.FINISHED, r.attempt_nr
+    else:
+        attempt = r.attempt_nr + 1
+        target = F.FAILED if attempt >= r.max_attempt else F.PREPARED
+    _check(F.MERGING, target)
+    if target is F.PREPARED:
+        counts.add(r.dataset_id, n_files_used=-1)
+    else:
+        counts.add(r.dataset_id, **{_ENDED_COUNTER[target]: 1})
+    failed = r.failed_attempt + (outcome is JobOutcome.FAILED)
+    return RowChange(r.file_id, F.MERGING, target, attempt, failed, r.max_attempt, r.ram_count)
 
 
 _ENDED_COUNTER = {F.FINISHED: "n_files_finished", F.FAILED: "n_files_failed"}

@@ -145,6 +145,20 @@ def transition_dataset(
     return TaskOutcome.ACCEPTED if ok else TaskOutcome.REJECTED
 
 
+def add_datasets(conn: Connection, task_id: int, new: Sequence[NewTaskDataset], now: datetime) -> list[int]:
+    """Datasets added to an existing task (``defined``; the feeder's transient pre-merge datasets)."""
+    return tasks_db.insert_datasets(conn, task_id, new, TaskDatasetStatus.DEFINED, now)
+
+
+def note(conn: Connection, task_id: int, now: datetime, reason: str) -> None:
+    """A history row without a status change (an attribute the engine changed, e.g. by a retry rule)."""
+    task = tasks_db.get_task(conn, task_id)
+    if task is None:
+        raise NotFound(f"task {task_id} not found")
+    status = task.status.value
+    tasks_db.insert_history(conn, [TaskHistoryEntry(task_id, status, status, now, reason[:1000])])
+
+
 def _columns(task: Task, target: TaskStatus, reason: str, now: datetime) -> dict[str, Any]:
     """What entering ``target`` writes besides the status: the saved status, the dialog, the times."""
     current = task.status

@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from pandawms.core.data import DID
+from pandawms.core.merging import TRANSIENT_TYPES
 from pandawms.core.states import DatasetStatus
 from pandawms.core.tasks import (
     GENERATING_STATES,
@@ -43,7 +44,7 @@ FAIL_GOAL_UNREACHED = "FG"
 _ENDING = frozenset({T.ABORTING, T.FINISHING})
 _TO_FINALISE = frozenset({T.PREPARED, T.PASSED})
 SCANNED: tuple[TaskStatus, ...] = tuple(sorted(GENERATING_STATES | _ENDING | _TO_FINALISE))
-_OUTPUT_TYPES = frozenset({TaskDatasetType.OUTPUT, TaskDatasetType.LOG})
+_OUTPUT_TYPES = frozenset({TaskDatasetType.OUTPUT, TaskDatasetType.LOG, *TRANSIENT_TYPES})
 
 
 def postprocess(conn: Connection, now: datetime, limit: int, after: int = 0) -> Batch:
@@ -81,11 +82,19 @@ def _masters(sets: list[TaskDataset]) -> list[TaskDataset]:
 def _work_over(conn: Connection, task: Task) -> bool:
     if task_progress.has_active_job(conn, task.task_id):
         return False
-    masters = _masters(tasks_db.datasets_of(conn, task.task_id))
+    sets = tasks_db.datasets_of(conn, task.task_id)
+    masters = _masters(sets)
     if not masters or any(d.mutable for d in masters):
         return False  # nothing fed yet, or a parent still adds files
     progress = task_progress.master_progress(conn, [d.dataset_id for d in masters])
-    return progress.files > 0 and progress.busy == 0
+    # mergeOutput: nor before the merge jobs of its pieces
+    return progress.files > 0 and progress.busy == 0 and _pieces(conn, sets).pending == 0
+
+
+def _pieces(conn: Connection, sets: list[TaskDataset]) -> task_progress.PieceProgress:
+    """mergeOutput: the task's pre-merge pieces to merge and never merged."""
+    trn = [d.dataset_id for d in sets if d.type is TaskDatasetType.TRN_OUTPUT]
+    return task_progress.piece_progress(conn, trn)
 
 
 def end_if_idle(conn: Connection, task_id: int, now: datetime) -> TaskTransition | None:
@@ -126,6 +135,10 @@ def finalise(conn: Connection, task: Task, now: datetime) -> TaskTransition:
     lfns = task_progress.failed_lfns(conn, ids, FAILED_NAMES_SHOWN) if counts.failed else []
     verb = "failed" if task.status is T.PREPARED else "did not finish"
     reason = dialog(counts, lfns, verb, parent_done=parent_done, input_closed=input_closed)
+    unmerged = _pieces(conn, sets).unmerged
+    if unmerged:  # outputs the merge jobs could not merge: the output is not complete
+        target = T.FINISHED if target is T.DONE else target
+        reason += f"; {unmerged} pre-merge files could not be merged"
     moved = lifecycle_tasks.transition_task(conn, task.task_id, target, now, reason, only_from=_TO_FINALISE)
     if moved.accepted:
         _close_outputs(conn, task.task_id, now, sets)
