@@ -12,6 +12,7 @@ from datetime import datetime
 
 from pandawms.agents.runner import Agent
 from pandawms.config import JediConfig
+from pandawms.core.shares import DEFAULT_TREE, Share
 from pandawms.db.engine import Database
 from pandawms.services import feeder, jobgen
 from pandawms.services.feeder import FeedCursor, FeedSettings
@@ -67,8 +68,9 @@ def generate(db: Database, config: JediConfig, ids: Sequence[int], now: datetime
     return config.max_jobs_per_cycle - budget
 
 
-def jedi_agents(db: Database, config: JediConfig) -> list[Agent]:
-    """The ContentsFeeder and the JobGenerator."""
+def jedi_agents(db: Database, config: JediConfig, shares: Share = DEFAULT_TREE) -> list[Agent]:
+    """The ContentsFeeder and the JobGenerator (tasks of the most under-served share of ``shares``
+    first)."""
 
     def feed_once(now: datetime) -> int:
         with db.read() as conn:
@@ -80,7 +82,7 @@ def jedi_agents(db: Database, config: JediConfig) -> list[Agent]:
 
     def generate_once(now: datetime) -> int:
         with db.read() as conn:
-            ids = jobgen.tasks_to_generate(conn, MAX_TASKS_PER_CYCLE)
+            ids = jobgen.tasks_to_generate(conn, MAX_TASKS_PER_CYCLE, shares)
         return generate(db, config, ids, now)
 
     return [
