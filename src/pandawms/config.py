@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pandawms.core.errors import InvalidInput
+from pandawms.core.shares import DEFAULT_TREE, Share, parse_shares
+
 ENV_PREFIX = "PANDA_"
 
 
@@ -112,6 +115,10 @@ class ServerConfig:
     transfers: TransferConfig = field(default_factory=TransferConfig)
     storage: StorageSettings = field(default_factory=StorageSettings)
     jedi: JediConfig = field(default_factory=JediConfig)
+    # the global share tree (scheduling.md §8): a [server.shares] table, or a TOML file holding one
+    # (PANDA_SHARES_FILE; its [shares] table or the whole file); core.shares.DEFAULT_TREE otherwise
+    shares: Share = DEFAULT_TREE
+    shares_file: Path | None = None
 
     @property
     def resolved_db_url(self) -> str:
@@ -159,6 +166,7 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
 
 def _build(values: dict[str, Any]) -> ServerConfig:
     raw_sections = {s: values.pop(s, {}) for s in SECTIONS}
+    shares = _shares(values.pop("shares", None), values.get("shares_file"))
     if "workers" in values:  # accepted and ignored before: say so instead of running one process silently
         raise ValueError(
             "workers: not supported; run one `panda server` per process (several servers on one "
@@ -168,7 +176,7 @@ def _build(values: dict[str, Any]) -> ServerConfig:
     if unknown:
         raise ValueError(f"unknown server config key(s): {', '.join(sorted(unknown))}")
     sections = {s: cls(**_coerce_all(cls, raw_sections[s], f"{s}.")) for s, cls in SECTIONS.items()}
-    config = ServerConfig(**sections, **_coerce_all(ServerConfig, values, ""))
+    config = ServerConfig(**sections, shares=shares, **_coerce_all(ServerConfig, values, ""))
     _check_transfers(config.transfers)
     _check_jedi(config.jedi)
     if not 1 <= config.default_max_attempt <= 50:
@@ -178,6 +186,29 @@ def _build(values: dict[str, Any]) -> ServerConfig:
     if config.monitor_cache_seconds < 0:
         raise ValueError(f"monitor_cache_seconds: must be >= 0 (0 = off), got {config.monitor_cache_seconds}")
     return config
+
+
+def _shares(table: object, file: object) -> Share:
+    """The share tree from the [server.shares] table or the shares file (not both); ValueError naming
+    the offending key (e.g. ``shares.children[1].fraction``)."""
+    if table is not None and file not in (None, ""):
+        raise ValueError("shares: set either a [server.shares] table or shares_file, not both")
+    if file not in (None, ""):
+        try:
+            doc = tomllib.loads(Path(str(file)).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ValueError(f"shares_file: cannot read {file}: {exc}") from exc
+        table = doc.get("shares", doc)
+    if table is None:
+        return DEFAULT_TREE
+    if isinstance(table, Share):  # an override built in code (tests)
+        return table
+    if not isinstance(table, Mapping):
+        raise ValueError(f"shares: must be a table, got {table!r}")
+    try:
+        return parse_shares(table, "shares")
+    except InvalidInput as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _coerce_all(cls: type, raw: Mapping[str, Any], prefix: str) -> dict[str, Any]:
@@ -222,7 +253,13 @@ def _check_jedi(j: JediConfig) -> None:
             raise ValueError(f"jedi.{name}: must be >= 1, got {getattr(j, name)}")
     if j.n_scouts < 0:
         raise ValueError(f"jedi.n_scouts: must be >= 0, got {j.n_scouts}")
-    intervals = ("interval", "command_interval", "postprocessor_interval", "scout_interval", "watchdog_interval")
+    intervals = (
+        "interval",
+        "command_interval",
+        "postprocessor_interval",
+        "scout_interval",
+        "watchdog_interval",
+    )
     for name in (*intervals, "pending_wait", "pending_timeout", "picked_rescue"):
         if getattr(j, name) <= 0:
             raise ValueError(f"jedi.{name}: must be > 0, got {getattr(j, name)}")

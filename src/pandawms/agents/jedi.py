@@ -13,6 +13,7 @@ from datetime import datetime
 
 from pandawms.agents.runner import Agent
 from pandawms.config import JediConfig
+from pandawms.core.shares import DEFAULT_TREE, Share
 from pandawms.db.engine import Database
 from pandawms.services import feeder, jobgen, merging
 from pandawms.services.feeder import FeedCursor, FeedSettings
@@ -80,8 +81,9 @@ def merge(db: Database, now: datetime) -> int:
     return made
 
 
-def jedi_agents(db: Database, config: JediConfig) -> list[Agent]:
-    """The ContentsFeeder and the JobGenerator."""
+def jedi_agents(db: Database, config: JediConfig, shares: Share = DEFAULT_TREE) -> list[Agent]:
+    """The ContentsFeeder and the JobGenerator (tasks of the most under-served share of ``shares``
+    first)."""
 
     def feed_once(now: datetime) -> int:
         with db.read() as conn:
@@ -93,7 +95,7 @@ def jedi_agents(db: Database, config: JediConfig) -> list[Agent]:
 
     def generate_once(now: datetime) -> int:
         with db.read() as conn:
-            ids = jobgen.tasks_to_generate(conn, MAX_TASKS_PER_CYCLE)
+            ids = jobgen.tasks_to_generate(conn, MAX_TASKS_PER_CYCLE, shares)
         return generate(db, config, ids, now) + merge(db, now)
 
     return [

@@ -30,6 +30,8 @@ class ClaimCriteria:
     disk: int = 0
     cores: int = 0
     remaining_time: int = 0
+    # global shares to serve first, most under-served first (services/shares.py); then any job
+    shares: tuple[str, ...] = ()
 
 
 def served_labels(requested: str | None, queue: QueueSpec) -> frozenset[ProdSourceLabel]:

@@ -224,6 +224,7 @@ JOB_FIELDS: tuple[JobField, ...] = (
         submit=True,
         pilot="specialHandling",
     ),
+    F("gshare", "gshare", _S, "gshare", K.STR, 64, default=""),  # set by the server, never submitted
     F("dispatch_dblock", "dispatchDBlock", _J, "dispatch_dblock", K.STR, 250, default=""),
     F("destination_dblock", "destinationDBlock", _J, "destination_dblock", K.STR, 250, default=""),
     F("min_ram_count", "minRamCount", _R, "memory", K.INT, default="0", submit=True, pilot="minRamCount"),

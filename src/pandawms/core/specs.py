@@ -165,6 +165,7 @@ class JobSpec:
     destination_se: str = ""  # the storage element (RSE) the outputs go to; "" = the queue's
     processing_type: str = ""  # PanDA's processingType: the task's, or "pmerge" for a merge job
     special_handling: str = ""  # PanDA's specialHandling flags, comma-joined ("sj" = a task's scout job)
+    gshare: str = ""  # the global share leaf (core.shares), set by the server at creation; "" = none yet
     files: tuple[FileSpec, ...] = ()
 
 

@@ -151,27 +151,40 @@ def _write_status_stmt(names: frozenset[str]) -> Update:
 def claim_activated(
     conn: Connection, criteria: ClaimCriteria, n_jobs: int, now: datetime, host: str, pilot_id: str = ""
 ) -> list[PandaID]:
-    """Atomically move up to n activated jobs matching ``criteria`` to sent, priority then age order.
+    """Atomically move up to n activated jobs matching ``criteria`` to sent: the jobs of
+    ``criteria.shares`` first, share by share (ix_jobs_dispatch_share), then any (ix_jobs_dispatch);
+    priority then age inside each.
 
     PostgreSQL: candidates are locked FOR UPDATE SKIP LOCKED, so concurrent pilots skip each other's rows.
     SQLite: the caller's BEGIN IMMEDIATE serialises writers. Both: the UPDATE re-checks
     job_status='activated' (compare-and-set), so a row is never claimed twice.
     """
     shape = (bool(criteria.memory), bool(criteria.disk), bool(criteria.cores), bool(criteria.remaining_time))
-    params = {
+    params: dict[str, Any] = {
         "b_site": criteria.queue,
         "b_labels": sorted(label.value for label in criteria.labels),
         "b_memory": criteria.memory,
         "b_disk": criteria.disk,
         "b_cores": criteria.cores,
         "b_time": criteria.remaining_time,
-        "b_limit": n_jobs,
     }
-    ids: list[int] = [int(r[0]) for r in conn.execute(_claim_candidates_stmt(*shape), params)]
+    ids: list[int] = []
+    for share in criteria.shares:
+        if len(ids) >= n_jobs:
+            break
+        rows = conn.execute(
+            _claim_candidates_stmt(*shape, True), {**params, "b_share": share, "b_limit": n_jobs - len(ids)}
+        )
+        ids += [int(r[0]) for r in rows]
+    if len(ids) < n_jobs:  # any share (jobs of the other shares, or of none); ours may come back: skip them
+        rows = conn.execute(_claim_candidates_stmt(*shape), {**params, "b_limit": n_jobs})
+        taken = set(ids)
+        ids += [i for i in (int(r[0]) for r in rows) if i not in taken][: n_jobs - len(ids)]
     if not ids:
         return []
-    params = {"b_ids": ids, "b_now": now, "b_host": host[:128], "b_pilot": pilot_id[:200]}
-    claimed = conn.execute(_CLAIM, params)
+    claimed = conn.execute(
+        _CLAIM, {"b_ids": ids, "b_now": now, "b_host": host[:128], "b_pilot": pilot_id[:200]}
+    )
     return sorted((PandaID(r[0]) for r in claimed), key=ids.index)
 
 
@@ -192,10 +205,15 @@ _CLAIM = (
 )
 
 
-@functools.lru_cache(maxsize=32)
-def _claim_candidates_stmt(memory: bool, disk: bool, cores: bool, remaining_time: bool) -> Select[Any]:
-    """Candidates in priority-then-age order on ix_jobs_dispatch; one statement per filter shape."""
+@functools.lru_cache(maxsize=64)
+def _claim_candidates_stmt(
+    memory: bool, disk: bool, cores: bool, remaining_time: bool, share: bool = False
+) -> Select[Any]:
+    """Candidates in priority-then-age order on ix_jobs_dispatch (``share``: of one share, on
+    ix_jobs_dispatch_share); one statement per filter shape."""
     filters: list[ColumnElement[bool]] = [jobs.c.prod_source_label.in_(bindparam("b_labels", expanding=True))]
+    if share:
+        filters.append(jobs.c.gshare == bindparam("b_share"))
     if memory:
         filters.append(jobs.c.min_ram_count <= bindparam("b_memory"))
     if disk:

@@ -74,6 +74,8 @@ JEDI (tasks; db/tasks.py, db/task_files.py)
 Indexes (designed for 1M+ jobs; each hot query is an index range scan)
 - ``ix_jobs_dispatch`` (computing_site, current_priority DESC, panda_id) WHERE job_status='activated':
   the dispatcher walks it in priority-then-age order for one queue and stops after LIMIT rows.
+- ``ix_jobs_dispatch_share`` (computing_site, gshare, current_priority DESC, panda_id) WHERE activated: the
+  same walk inside one global share (the dispatcher serves the most under-served share first).
 - ``ix_jobs_status_modtime`` (job_status, modification_time): watchdogs (lost heartbeat, sent/holding
   timeouts, expiry) scan ``job_status = :s AND modification_time < :cutoff``.
 - ``ix_jobs_status_id``, ``ix_jobs_site_id``, ``ix_jobs_user_id``, ``ix_jobs_label_id``: filtered job
@@ -156,6 +158,15 @@ jobs = Table(
 Index(
     "ix_jobs_dispatch",
     jobs.c.computing_site,
+    jobs.c.current_priority.desc(),
+    jobs.c.panda_id,
+    sqlite_where=text("job_status = 'activated'"),
+    postgresql_where=text("job_status = 'activated'"),
+)
+Index(
+    "ix_jobs_dispatch_share",
+    jobs.c.computing_site,
+    jobs.c.gshare,
     jobs.c.current_priority.desc(),
     jobs.c.panda_id,
     sqlite_where=text("job_status = 'activated'"),

@@ -181,6 +181,7 @@ class JobRecord(BaseModel):
     destination_se: str = Field(alias="destinationSE")
     processing_type: str = Field(alias="processingType")
     special_handling: str = Field(alias="specialHandling")
+    gshare: str = Field(description="the global share (leaf of the server's share tree) the job counts in")
     dispatch_dblock: str = Field(alias="dispatchDBlock")
     destination_dblock: str = Field(alias="destinationDBlock")
     prod_source_label: str = Field(alias="prodSourceLabel")

@@ -48,6 +48,7 @@ from pandawms.server.fastpath import PilotFastPath
 from pandawms.server.responses import panda_error_handler, validation_error_handler
 from pandawms.services import queues as queue_service
 from pandawms.services.logstore import LogStore
+from pandawms.services.shares import ShareCache
 from pandawms.services.termination import JobRetryPolicy
 
 log = logging.getLogger("pandawms.server")
@@ -75,7 +76,7 @@ def build_agents(db: Database, config: ServerConfig, policy: JobRetryPolicy) -> 
     if config.transfers.enabled:
         agents += [transfer_agent(db, config), rule_expiry_agent(db, config.transfers)]
     if config.jedi.enabled:
-        agents += jedi_agents(db, config.jedi)
+        agents += jedi_agents(db, config.jedi, config.shares)
         agents += jedi_control_agents(db, control_settings(config.jedi))  # commands, post-processing, scouts
     if config.rses_file is not None:  # before the queue file: queues name RSEs
         agents.append(rse_file_agent(db, config.rses_file))
@@ -98,7 +99,8 @@ def create_app(
     db = db or Database(config.resolved_db_url)
     policy = JobRetryPolicy(non_retryable=parse_error_keys(config.non_retryable))
     logs = LogStore(config.data_dir.expanduser() / "logs")
-    ctx = ServerContext(db=db, config=config, policy=policy, logs=logs, clock=clock)
+    shares = ShareCache(config.shares)
+    ctx = ServerContext(db=db, config=config, policy=policy, logs=logs, clock=clock, shares=shares)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

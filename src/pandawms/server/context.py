@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from fastapi import Request
@@ -12,6 +12,7 @@ from pandawms.agents.runner import AgentRunner
 from pandawms.config import ServerConfig
 from pandawms.db.engine import Database
 from pandawms.services.logstore import LogStore
+from pandawms.services.shares import ShareCache
 from pandawms.services.termination import JobRetryPolicy
 
 
@@ -23,6 +24,7 @@ class ServerContext:
     logs: LogStore
     clock: Callable[[], datetime]
     runner: AgentRunner | None = None
+    shares: ShareCache = field(default_factory=ShareCache)  # the dispatcher's share order, per process
 
 
 def get_ctx(request: Request) -> ServerContext:

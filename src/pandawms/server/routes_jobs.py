@@ -59,7 +59,7 @@ def handle_submit(ctx: ServerContext, body: SubmitRequest) -> Response:
         broker_.prefetch(conn, specs)
 
     def store(conn: Connection, chunk: Sequence[JobSpec]) -> list[Placement]:
-        return submission.submit(conn, chunk, now, ctx.config.max_submit_batch, broker_)
+        return submission.submit(conn, chunk, now, ctx.config.max_submit_batch, broker_, ctx.config.shares)
 
     placed = ctx.db.write_chunks(specs, store)
     data = [

@@ -74,7 +74,11 @@ def submit(body: TaskParams, ctx: Ctx) -> Response:
     or a user over the active-task cap."""
     with ctx.db.write() as conn:
         done = task_service.submit(
-            conn, body, ctx.clock(), max_active_per_user=ctx.config.max_active_tasks_per_user
+            conn,
+            body,
+            ctx.clock(),
+            max_active_per_user=ctx.config.max_active_tasks_per_user,
+            shares=ctx.config.shares,
         )
     answer = SubmitTaskAnswer(task_id=done.task_id, status=done.status)
     return envelope(answer, message=f"task {done.task_id} submitted")

@@ -26,6 +26,7 @@ from sqlalchemy import Connection
 from pandawms.core.brokerage import BrokerageRequest, check_queue
 from pandawms.core.errors import InvalidInput
 from pandawms.core.partition import split
+from pandawms.core.shares import DEFAULT_TREE, Share
 from pandawms.core.specs import QueueLoad, QueueSpec, ResourceRequest
 from pandawms.core.states import JobStatus
 from pandawms.core.tasks import GENERATING_STATES, TaskStatus
@@ -33,7 +34,7 @@ from pandawms.core.taskspecs import Task
 from pandawms.db import task_files as tf_db
 from pandawms.db import tasks as tasks_db
 from pandawms.protocol.tasks import TaskParams
-from pandawms.services import lifecycle_taskfiles, lifecycle_tasks, merging, placement
+from pandawms.services import lifecycle_taskfiles, lifecycle_tasks, merging, placement, shares
 from pandawms.services.jobgen_specs import (
     PlannedJob,
     TaskTemplate,
@@ -241,6 +242,7 @@ def _pending(conn: Connection, task: Task, reason: str, now: datetime) -> Bunch:
     return Bunch(status=f"pending: {reason}")
 
 
-def tasks_to_generate(conn: Connection, limit: int) -> list[int]:
-    """Tasks in the generating states (by id)."""
-    return tasks_db.task_ids_in(conn, sorted(GENERATING_STATES), limit)
+def tasks_to_generate(conn: Connection, limit: int, tree: Share = DEFAULT_TREE) -> list[int]:
+    """Tasks in the generating states: the most under-served global share's first, by priority inside
+    a share (services/shares.task_order)."""
+    return shares.task_order(conn, tree, sorted(GENERATING_STATES), limit)

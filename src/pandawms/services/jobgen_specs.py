@@ -191,6 +191,7 @@ def plan_job(
         destination_se=next((o.dataset.destination for o in t.outputs if o.dataset.destination), ""),
         processing_type=spec.processing_type,
         special_handling=SCOUT_FLAG if scout else "",
+        gshare=spec.global_share,
         files=files,
     )
     lineage = Lineage(attempt_nr=attempt, relation_type="retry" if attempt > 1 else "")

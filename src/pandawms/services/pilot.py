@@ -39,6 +39,7 @@ class AcquireQuery:
     pilot_id: str = ""
     worker_id: int | None = None
     harvester_id: str = ""  # the factory of ``worker_id``; checked when both are given
+    shares: tuple[str, ...] = ()  # the queue's global shares to serve first (services.shares.ShareCache)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,7 @@ def acquire_jobs(conn: Connection, query: AcquireQuery, now: datetime) -> Acquir
         disk=query.disk,
         cores=query.cores,
         remaining_time=query.remaining_time,
+        shares=query.shares,
     )
     if query.worker_id is not None and query.harvester_id:
         workers.check_owner(conn, query.worker_id, query.harvester_id)

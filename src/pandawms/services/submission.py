@@ -9,8 +9,10 @@ from sqlalchemy import Connection
 
 from pandawms.core.changes import Lineage
 from pandawms.core.errors import InvalidInput
+from pandawms.core.shares import DEFAULT_TREE, Share
 from pandawms.core.specs import JobSpec
 from pandawms.db import queues as queues_db
+from pandawms.services import shares
 from pandawms.services.placement import Broker, Placement, create_and_place
 
 
@@ -20,10 +22,13 @@ def submit(
     now: datetime,
     max_batch: int,
     broker_: Broker | None = None,
+    tree: Share = DEFAULT_TREE,
 ) -> list[Placement]:
-    """All or nothing: a bad job rejects the whole batch before anything is stored."""
+    """All or nothing: a bad job rejects the whole batch before anything is stored. Each job gets its
+    global share in ``tree`` (the server's configured one)."""
     validate(specs, max_batch)
-    return create_and_place(conn, [(s, Lineage()) for s in specs], now, broker_=broker_)
+    placed = shares.assign(specs, tree)
+    return create_and_place(conn, [(s, Lineage()) for s in placed], now, broker_=broker_)
 
 
 def check_queues(conn: Connection, specs: Sequence[JobSpec]) -> None:

@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from pandawms.core.errors import Conflict, InvalidInput, NotFound
+from pandawms.core.shares import DEFAULT_TREE, Share, leaf_for
 from pandawms.core.tasks import TASK_FINAL_STATES, FileCounts, TaskStatus
 from pandawms.core.taskspecs import Task, TaskDataset, TaskQuery
 from pandawms.db import tasks as tasks_db
@@ -31,12 +32,21 @@ class SubmittedTask:
     status: TaskStatus
 
 
-def submit(conn: Connection, params: TaskParams, now: datetime, *, max_active_per_user: int) -> SubmittedTask:
-    """Store a new task from its parameters; InvalidInput naming the field, Conflict for a duplicate or
-    a user over the cap (PanDA's return codes 2 and 10)."""
+def submit(
+    conn: Connection,
+    params: TaskParams,
+    now: datetime,
+    *,
+    max_active_per_user: int,
+    shares: Share = DEFAULT_TREE,
+) -> SubmittedTask:
+    """Store a new task from its parameters, in its global share of ``shares``; InvalidInput naming the
+    field, Conflict for a duplicate or a user over the cap (PanDA's return codes 2 and 10)."""
     parent_mutable = _parent_mutable(conn, params.parent_tid)
     refined = refine(params, parent_mutable=parent_mutable)
     spec = refined.spec
+    share = leaf_for(shares, spec.prod_source_label.value, spec.working_group, spec.user_name)
+    spec = dataclasses.replace(spec, global_share=share)
     # one user's submissions in turn: both checks below are per user (PostgreSQL; SQLite is serial)
     tasks_db.lock_submissions(conn, f"task-submit:{spec.user_name}")
     dup = tasks_db.active_duplicate(

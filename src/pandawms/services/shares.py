@@ -1,0 +1,126 @@
+"""Global shares at work (scheduling.md §8): every job gets its share at creation, the JobGenerator takes
+tasks of the most under-served share first, and the dispatcher serves that share first at each queue;
+priority orders work only inside a share.
+
+Usage is the cores of the jobs pilots hold (sent, starting, running) per leaf of the configured tree
+(``ServerConfig.shares``). ``ShareCache`` keeps one snapshot per server process for ``ttl`` seconds, so a
+pilot's acquire never counts anything: it reads the cached share order of its queue (only the shares
+that had activated jobs there at the snapshot) and db/jobs.claim_activated walks them in that order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from pandawms.core import shares as core_shares
+from pandawms.core.shares import DEFAULT_TREE, Share
+from pandawms.core.specs import JobSpec
+from pandawms.core.states import JobStatus
+from pandawms.core.tasks import TaskStatus
+from pandawms.db import shares as shares_db
+from pandawms.db.shares import ShareLoad
+
+DISPATCH_TTL = 5.0  # seconds a snapshot serves the dispatcher
+Reader = Callable[[], AbstractContextManager[Connection]]
+
+
+def job_share(tree: Share, spec: JobSpec, working_group: str = "") -> str:
+    """The leaf a job counts in (plain jobs have no working group)."""
+    return core_shares.leaf_for(tree, spec.prod_source_label.value, working_group, spec.prod_user_name)
+
+
+def assign(specs: Sequence[JobSpec], tree: Share) -> list[JobSpec]:
+    """The specs with their share set (a spec that has one already, e.g. a retry's or a task's, keeps it)."""
+    return [s if s.gshare else dataclasses.replace(s, gshare=job_share(tree, s)) for s in specs]
+
+
+@dataclass(frozen=True, slots=True)
+class ShareSnapshot:
+    """The shares at one moment: cores used per leaf, the leaves most under-served first, and which
+    leaves had activated jobs at each queue."""
+
+    taken: datetime
+    usage: Mapping[str, float]
+    order: tuple[str, ...]
+    waiting_at: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def dispatch_order(self, queue: str) -> tuple[str, ...]:
+        """The leaves to serve first at ``queue``, most under-served first (those with activated jobs)."""
+        waiting = self.waiting_at.get(queue)
+        return tuple(s for s in self.order if s in waiting) if waiting else ()
+
+
+def snapshot(tree: Share, loads: Sequence[ShareLoad], now: datetime) -> ShareSnapshot:
+    """Pure: the snapshot of ``loads`` (db/shares.share_load) under ``tree``."""
+    usage: dict[str, float] = defaultdict(float)
+    waiting: dict[str, set[str]] = defaultdict(set)
+    for row in loads:
+        if row.status == JobStatus.ACTIVATED.value:
+            waiting[row.queue].add(row.gshare)
+        else:
+            usage[row.gshare] += row.cores
+    return ShareSnapshot(
+        now,
+        dict(usage),
+        tuple(core_shares.order(tree, usage)),
+        {q: frozenset(s) for q, s in waiting.items()},
+    )
+
+
+def usage(conn: Connection, tree: Share, now: datetime) -> ShareSnapshot:
+    """A fresh snapshot (one GROUP BY): the generator's once per cycle, the monitor's per page."""
+    return snapshot(tree, shares_db.share_load(conn), now)
+
+
+class ShareCache:
+    """One snapshot per server process, refreshed at most every ``ttl`` seconds (by one caller at a
+    time; the others keep using the previous snapshot meanwhile)."""
+
+    def __init__(self, tree: Share = DEFAULT_TREE, ttl: float = DISPATCH_TTL) -> None:
+        self.tree = tree
+        self.ttl = ttl
+        self._snap: ShareSnapshot | None = None
+        self._lock = threading.Lock()
+
+    def get(self, read: Reader, now: datetime) -> ShareSnapshot:
+        snap = self._snap
+        if snap is not None and 0 <= (now - snap.taken).total_seconds() < self.ttl:
+            return snap
+        if snap is None:
+            self._lock.acquire()
+        elif not self._lock.acquire(blocking=False):
+            return snap  # another thread refreshes it
+        try:
+            with read() as conn:
+                self._snap = usage(conn, self.tree, now)
+            return self._snap
+        finally:
+            self._lock.release()
+
+    def dispatch_order(self, read: Reader, queue: str, now: datetime) -> tuple[str, ...]:
+        return self.get(read, now).dispatch_order(queue)
+
+
+def task_order(conn: Connection, tree: Share, statuses: Sequence[TaskStatus], limit: int) -> list[int]:
+    """Up to ``limit`` tasks in ``statuses``: those of the most under-served share first (usage now, one
+    GROUP BY), by priority inside each share; tasks of no known share (stored before shares) last."""
+    order = usage(conn, tree, datetime.min).order
+    out: list[int] = []
+    for share in _then_unknown(order):
+        if len(out) >= limit:
+            break
+        out += shares_db.task_ids_in_share(conn, statuses, share, order, limit - len(out))
+    return out
+
+
+def _then_unknown(order: Sequence[str]) -> Iterator[str | None]:
+    yield from order
+    yield None
