@@ -38,7 +38,7 @@ from pandawms.protocol.jobs import JobRecord
 from pandawms.protocol.task_records import TaskSummary
 
 DEMO_SCOUTS = 3
-MERGE = False  # mergeOutput on the processing task: waits for merge jobs (pmerge) in the engine
+MERGE = True  # mergeOutput on the processing task: its outputs are merged by merge jobs (pmerge)
 # Demo-scale watchdogs (a pilot that dies is noticed in a minute, not in two hours) and JEDI agents (scouts
 # evaluated and finished tasks post-processed within seconds; 3 scouts per task instead of 10).
 DEMO_SERVER_ENV = {
@@ -163,14 +163,14 @@ def summary(
 ) -> list[str]:
     records = demo_tasks.task_records(client, ids.all)
     by_id = {r.task_id: r for r in records}
-    lfn = f"{demo_tasks.GEN}.{demo_tasks.hog_serial(ids.gen_jobs):06d}.json"
-    retry = demo_tasks.memory_retry(client, jobs, ids.proc, lfn)
+    retry = demo_tasks.memory_retry(client, jobs, ids.proc, demo_tasks.hog_lfn(ids.gen_jobs))
     return [
         *demo_tasks.tasks_lines(records),
         "",
         *demo_tasks.jobs_lines(jobs),
         *demo_tasks.scouts_lines(by_id[ids.gen], jobs),
         *demo_tasks.retry_lines(retry, by_id.get(ids.proc)),
+        *demo_tasks.merge_lines(by_id.get(ids.proc), jobs),
         *demo_data.data_summary(ids.data, jobs, _histories(client, jobs, ids.data), root),
         *demo_tasks.links_lines(root, records),
     ]

@@ -46,6 +46,7 @@ GEN_SLEEP = 11
 HOG_SERIAL = 5  # the generated file (by serial number) the processing job holds memory for
 HOG_MB = 700
 HOG_SECONDS = 15  # past the pilot's memory sample
+MERGE_FILES = 3  # pre-merge pieces per merge job (on-site: pieces of one queue)
 PROC_RAM_MB = 300  # the processing task's ramCount: the pilot kills at 2 x 300 MB
 OK_STATUSES = frozenset({TaskStatus.DONE, TaskStatus.FINISHED})
 FINAL_TASK = frozenset(TASK_FINAL_STATES)
@@ -79,13 +80,15 @@ def generation_task(python: str, jobs: int, seed: int) -> dict[str, Any]:
     }
 
 
-def hog_serial(jobs: int) -> int:
-    return min(HOG_SERIAL, jobs)
+def hog_lfn(jobs: int) -> str:
+    """The generated file the processing job holds memory for (serial HOG_SERIAL, or the last)."""
+    return f"{GEN}.{min(HOG_SERIAL, jobs):06d}.json"
 
 
 def processing_task(python: str, parent: int, jobs: int, merge: bool = False) -> dict[str, Any]:
-    """Two generated files per job, combined; the file of serial ``hog_serial`` needs 700 MB."""
-    hog = f"--hog-on {hog_serial(jobs):06d}:{HOG_MB} --hog-seconds {HOG_SECONDS}"
+    """Two generated files per job, combined; the file ``hog_lfn`` needs 700 MB. With ``merge`` the
+    jobs' outputs are pre-merge pieces, combined again by merge jobs (pmerge) MERGE_FILES at a time."""
+    hog = f"--hog-on {hog_lfn(jobs)}:{HOG_MB} --hog-seconds {HOG_SECONDS}"
     trans = f"{shlex.quote(python)} -m pandawms.examples.combine"
     params: dict[str, Any] = {
         "taskName": PROC,
@@ -105,6 +108,7 @@ def processing_task(python: str, parent: int, jobs: int, merge: bool = False) ->
     if merge:
         params["mergeOutput"] = True
         params["mergeSpec"] = {"transPath": trans, "jobParameters": "--output ${OUTPUT0} ${IN}"}
+        params["nFilesPerMergeJob"] = MERGE_FILES
     return params
 
 
@@ -205,23 +209,17 @@ def _rule_for(code: int) -> str:
 def _master(r: TaskRecord) -> str:
     masters = [d for d in r.datasets if d.is_master_input]
     ds = masters[0] if masters else None
-    what = "event ranges (no input)" if ds is None or ds.type.value == "pseudo_input" else ds.dataset_name
-    return f"{r.n_files_finished}/{r.n_files} files finished, {r.n_files_failed} failed  [{what}]"
+    what = "event ranges, no input" if ds is None or ds.type.value == "pseudo_input" else ds.dataset_name
+    return f"{r.n_files_finished}/{r.n_files} finished, {r.n_files_failed} failed ({what})"
 
 
 def tasks_lines(records: Sequence[TaskRecord]) -> list[str]:
-    lines = [
-        "",
-        "Tasks (a task counts input files: each is retried until it finishes or runs out of attempts):",
-    ]
+    lines = ["", "Tasks (progress in input files; a failed file is retried until out of attempts):"]
     for r in records:
-        parent = f", chained to task {r.parent_tid}" if r.parent_tid else ""
+        parent = f", child of {r.parent_tid}" if r.parent_tid else ""
         lines.append(f"  {r.task_id:>3} {r.task_name:<10} {r.status.value:<9} {_master(r)}{parent}")
-        outputs = [d for d in r.datasets if d.type.value == "output"]
-        for d in outputs:
-            lines.append(
-                f"      -> {d.dataset_name}: {d.n_files_finished} output file(s) at {d.destination or '-'}"
-            )
+        for d in (d for d in r.datasets if d.type.value == "output"):
+            lines.append(f"      -> {d.dataset_name}: {d.n_files_finished} file(s) at {d.destination or '-'}")
         if r.error_dialog:
             lines.append(f"      {r.error_dialog}")
     return lines
@@ -230,13 +228,13 @@ def tasks_lines(records: Sequence[TaskRecord]) -> list[str]:
 def jobs_lines(jobs: Sequence[JobRecord]) -> list[str]:
     states = Counter(j.job_status for j in jobs)
     per_state = ", ".join(f"{s} {states[s]}" for s in STATE_ORDER if states[s])
-    lines = [f"Jobs (attempts; a file's retry is a new job): {per_state}"]
+    lines = [f"Jobs (attempts: a file's retry is a new job): {per_state}"]
     errors: Counter[tuple[str, int]] = Counter(
         (e.component, e.code) for j in jobs for e in j.errors if e.code
     )
     for (comp, code), n in errors.most_common():
         info = describe(comp, code)
-        lines.append(f"  {comp}:{code:<5} {n:>3} job(s)  {info.acronym}: {info.description}")
+        lines.append(f"  {comp}:{code:<5} {n:>3} job(s)  {info.acronym}: {info.description}"[:79])
     return lines
 
 
@@ -246,17 +244,18 @@ def scouts_lines(gen: TaskRecord, jobs: Sequence[JobRecord]) -> list[str]:
     if gen.scouts is None:
         return [f"Scouts: task {gen.task_id} ran {len(scouts)} scout job(s), not evaluated (yet)"]
     s = gen.scouts
+    priority = max((j.current_priority for j in scouts), default=0)
     lines = [
-        f"Scouts: task {gen.task_id}'s first {len(scouts)} job(s) were scouts (priority "
-        f"{max((j.current_priority for j in scouts), default=0)}); they measured",
-        f"  cpuTime {s.cpu_time:g} HS06·s/event, ramCount {s.ram_count} MB/core, "
-        f"outDiskCount {s.out_disk_count} B/event ({s.reason})",
+        f"Scouts: task {gen.task_id}'s first {len(scouts)} jobs, at priority {priority}: "
+        f"{s.reason.split(';')[0]}.",
+        f"  They measured cpuTime {s.cpu_time:g} HS06·s/event, ramCount {s.ram_count} MB/core,",
+        f"  outDiskCount {s.out_disk_count} B/event",
     ]
     rest = [j for j in mine if j not in scouts]
     if rest:
         wall = max(j.max_walltime for j in rest)
         ram = max(j.min_ram_count for j in rest)
-        lines.append(f"  and the other {len(rest)} job(s) were sized from it: maxWalltime {wall} s, {ram} MB")
+        lines[-1] += f"; the other {len(rest)} jobs got maxWalltime {wall} s, {ram} MB."
     return lines
 
 
@@ -267,33 +266,43 @@ def retry_lines(retry: MemoryRetry | None, proc: TaskRecord | None) -> list[str]
         return [f"Memory retry: no job of task {proc.task_id} was killed for memory (see its history)"]
     f = retry.failed
     lines = [
-        f"Memory retry: {retry.lfn} (task {proc.task_id}): job {f.panda_id} asked {f.min_ram_count} MB and "
-        f"held {HOG_MB} MB, killed by the pilot (1235);",
-        f"  the retry rule {retry.rule} raised the file's memory,",
+        f"Memory retry: {retry.lfn} (task {proc.task_id}) needs {HOG_MB} MB: job {f.panda_id}",
+        f"  asked {f.min_ram_count} MB, killed by the pilot (1235); retry rule {retry.rule}",
     ]
     if retry.retry is not None:
         r = retry.retry
-        lines.append(f"  attempt {r.attempt_nr}: job {r.panda_id} with {r.min_ram_count} MB, {r.job_status}")
+        lines.append(
+            f"  -> the file's attempt {r.attempt_nr}: job {r.panda_id}, {r.min_ram_count} MB, {r.job_status}"
+        )
     return lines
 
 
-def links_lines(root: str, records: Sequence[TaskRecord]) -> list[str]:
-    lines = [
-        "",
-        "Where to look next:",
-        f"  {root}/tasks/                      # the tasks, progress in files",
+def merge_lines(proc: TaskRecord | None, jobs: Sequence[JobRecord]) -> list[str]:
+    if proc is None or not any(d.type.value == "trn_output" for d in proc.datasets):
+        return []
+    merges = [j for j in jobs if j.task_id == proc.task_id and j.processing_type == "pmerge"]
+    states = Counter(j.job_status for j in merges)
+    ended = ", ".join(f"{s} {n}" for s, n in states.items()) or "none"
+    pieces = sum(d.n_files for d in proc.datasets if d.type.value == "trn_output")
+    final = sum(d.n_files_finished for d in proc.datasets if d.type.value == "output")
+    return [
+        f"Merge: task {proc.task_id}'s jobs wrote {pieces} pre-merge pieces; {len(merges)} merge jobs",
+        f"  (pmerge: {ended}) combined up to {MERGE_FILES} on the queue holding them",
+        f"  into {final} file(s) of {PROC_DS}",
     ]
+
+
+def links_lines(root: str, records: Sequence[TaskRecord]) -> list[str]:
+    lines = ["", "Where to look next:", f"  {root}/tasks/       # the tasks, progress in files"]
     for r in records:
-        lines.append(
-            f"  {root}/task/{r.task_id}/                     # {r.task_name}: datasets, scouts, retries"
-        )
+        lines.append(f"  {root}/task/{r.task_id}/      # {r.task_name}: datasets, jobs, scouts, history")
     first = records[0].task_id if records else 1
     lines += [
         f"  export PANDA_URL={root}",
-        "  .venv/bin/panda tasks                         # the same in the terminal",
-        f"  .venv/bin/panda task {first}                        # one task: datasets, history, scouts",
-        f"  .venv/bin/panda download {PROC_DS} --dest results   # the processed outputs",
-        "  .venv/bin/panda run --exec 'python3 -c \"print(42)\"' --noInput --nEvents 10 --nEventsPerJob 5 "
-        f"--outDS {SCOPE}:my.first.task   # your own task",
+        "  .venv/bin/panda tasks                 # the same in the terminal",
+        f"  .venv/bin/panda task {first}                # one task: datasets, history, scouts",
+        f"  .venv/bin/panda download {PROC_DS} --dest merged    # the merged outputs",
+        "  .venv/bin/panda run --noInput --nEvents 10 --nEventsPerJob 5 \\",
+        f"      --exec 'python3 -c \"print(42)\"' --outDS {SCOPE}:my.first.task   # your own task",
     ]
     return lines
