@@ -1,8 +1,11 @@
-"""``panda demo --once``: a real server, a real factory and real pilots run 200+ Monte Carlo jobs to the end.
+"""``panda demo --once``: a real server, a real factory and real pilots run the demo's tasks to the end.
 
-The workload includes payload failures (exit 3), memory hogs and walltime overruns, each retried once, so the
-database must end with every job final, the expected pilot error codes, retries linked to their parents, real
-output files for the finished jobs, and every factory worker accounted for.
+The workload is three tasks (cli/demo_tasks.py): a generation task whose first jobs are scouts, a
+processing task chained to it in which one file needs more memory than asked (killed by the pilot, retried
+with more, then finished) and whose outputs are merged by pmerge jobs, and a task reading an input dataset
+uploaded at another site. The database must end with every task done, every master file accounted for,
+the memory retry visible in the file's attempts and its jobs' minRamCount, scouts that measured, real
+output files, downloadable, and every factory worker ended.
 """
 
 from __future__ import annotations
@@ -22,11 +25,12 @@ import httpx
 import psutil
 import pytest
 
+from pandawms.cli import demo_tasks
 from tests.e2e.conftest import PANDA, free_port, wait_healthy
 
-JOBS = 200
-DATA_JOBS = 8  # cli/demo.DATA_JOBS: jobs reading the uploaded input dataset (job names demo.data.*)
-MC = "job_name NOT LIKE 'demo.data.%'"
+GEN_JOBS = 8  # small: the demo's default is 12
+DATA_FILES = 8  # cli/demo.DATA_FILES: files of the uploaded input dataset
+HOG = demo_tasks.hog_lfn(GEN_JOBS)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -34,23 +38,19 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     data = tmp_path_factory.mktemp("demo")
-    cmd = [*PANDA, "demo", "--once", "--jobs", str(JOBS), "--port", str(free_port()), "--data-dir", str(data)]
+    port = str(free_port())
+    cmd = [*PANDA, "demo", "--once", "--jobs", str(GEN_JOBS), "--port", port, "--data-dir", str(data)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=840, check=False)
     return done, data
 
 
-def _rows(data: Path, sql: str) -> list[tuple[object, ...]]:
+def _rows(data: Path, sql: str, *args: object) -> list[tuple[object, ...]]:
     with sqlite3.connect(f"file:{data / 'panda.db'}?mode=ro", uri=True) as db:
-        return db.execute(sql).fetchall()
+        return db.execute(sql, args).fetchall()
 
 
-def _counts(data: Path, sql: str) -> Counter[object]:
-    """``SELECT key, count(*) ...`` as a Counter."""
-    out: Counter[object] = Counter()
-    for key, n in _rows(data, sql):
-        assert isinstance(n, int), (key, n)
-        out[key] = n
-    return out
+def _task_id(data: Path, name: str) -> int:
+    return int(str(_rows(data, "SELECT task_id FROM tasks WHERE task_name = ?", name)[0][0]))
 
 
 def test_demo_exits_zero_and_prints_the_summary(
@@ -58,124 +58,170 @@ def test_demo_exits_zero_and_prints_the_summary(
 ) -> None:
     done, _ = demo_run
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "Summary by state:" in done.stdout
+    for text in (
+        "Tasks (",
+        "Scouts:",
+        "Memory retry:",
+        "Merge:",
+        "Where to look next",
+        "/tasks/",
+        "/task/1/",
+    ):
+        assert text in done.stdout, (text, done.stdout[-3000:])
     assert "PAYLOADEXCEEDMAXMEM" in done.stdout
-    assert "Where to look next" in done.stdout
-    assert "/errors/" in done.stdout  # the monitor URL
 
 
-def test_every_job_is_final_with_the_designed_failures(
+def test_every_task_is_done_with_every_master_file_accounted_for(
     demo_run: tuple[subprocess.CompletedProcess[str], Path],
 ) -> None:
     _, data = demo_run
-    states = _counts(data, f"SELECT job_status, count(*) FROM jobs WHERE {MC} GROUP BY job_status")
-    assert set(states) <= {"finished", "failed"}, states
-    first = _rows(data, f"SELECT count(*) FROM jobs WHERE attempt_nr = 1 AND {MC}")[0][0]
-    assert first == JOBS
-    bad = sum(1 for i in range(JOBS) if i % 25 in (7, 13, 19))
-    # each designed failure fails twice (attempt 1 and its retry); everything else finishes first time
-    assert states["failed"] == 2 * bad
-    assert states["finished"] == JOBS - bad
-    codes = _counts(data, "SELECT pilot_error_code, count(*) FROM jobs WHERE job_status='failed' GROUP BY 1")
-    per_kind = JOBS // 25 * 2
-    assert codes == {1305: per_kind, 1235: per_kind, 1213: per_kind}, codes
-    exits = _rows(data, "SELECT DISTINCT trans_exit_code FROM jobs WHERE pilot_error_code = 1305")
-    assert exits == [(3,)]
+    tasks = {str(n): str(s) for n, s in _rows(data, "SELECT task_name, status FROM tasks")}
+    assert tasks == {"demo.gen": "done", "demo.proc": "done", "demo.data": "done"}, tasks
+    expected = {"demo.gen": GEN_JOBS, "demo.proc": GEN_JOBS, "demo.data": DATA_FILES}
+    for name, n in expected.items():
+        task_id = _task_id(data, name)
+        # the master input (the first input dataset) has one row per file, every one finished
+        master = _rows(
+            data,
+            "SELECT dataset_id, n_files, n_files_finished, n_files_failed FROM task_datasets "
+            "WHERE task_id = ? AND type IN ('input', 'pseudo_input') AND master_id IS NULL",
+            task_id,
+        )
+        assert [m[1:] for m in master] == [(n, n, 0)], (name, master)
+        rows = Counter(
+            str(r[0]) for r in _rows(data, "SELECT status FROM task_files WHERE dataset_id = ?", master[0][0])
+        )
+        assert rows == {"finished": n}, (name, rows)
+    # no job of any task is left active
+    states = {str(r[0]) for r in _rows(data, "SELECT DISTINCT job_status FROM jobs")}
+    assert states <= {"finished", "failed"}, states
 
 
-def test_retries_are_new_attempts_linked_to_their_parents(
+def test_the_memory_hungry_file_was_retried_with_more_memory(
     demo_run: tuple[subprocess.CompletedProcess[str], Path],
 ) -> None:
     _, data = demo_run
-    pairs = _rows(
+    proc = _task_id(data, "demo.proc")
+    # the file's row: one failed attempt, its ramCount raised, finished
+    row = _rows(
         data,
-        "SELECT c.attempt_nr, p.job_status, p.job_name = c.job_name FROM jobs c "
-        "JOIN jobs p ON p.panda_id = c.parent_id",
+        "SELECT f.status, f.attempt_nr, f.failed_attempt, f.ram_count FROM task_files f "
+        "JOIN task_datasets d ON d.dataset_id = f.dataset_id WHERE f.task_id = ? AND d.type = 'input' "
+        "AND f.lfn = ?",
+        proc,
+        HOG,
     )
-    assert pairs and all(row == (2, "failed", 1) for row in pairs), pairs
-    history = _rows(
+    assert row == [("finished", 1, 1, 2 * demo_tasks.PROC_RAM_MB)], row
+    # its jobs: the first asked the task's 300 MB and was killed for memory; the next asked 600 and finished
+    jobs = _rows(
         data,
-        "SELECT count(DISTINCT h.panda_id) FROM job_status_history h WHERE h.job_status = 'running'",
-    )[0][0]
-    assert history == len(_rows(data, "SELECT panda_id FROM jobs"))
+        "SELECT j.attempt_nr, j.min_ram_count, j.job_status, j.pilot_error_code FROM jobs j "
+        "JOIN job_files f ON f.panda_id = j.panda_id WHERE j.task_id = ? AND f.lfn = ? AND f.type = 'input' "
+        "ORDER BY j.panda_id",
+        proc,
+        HOG,
+    )
+    assert jobs == [(1, 300, "failed", 1235), (2, 600, "finished", 0)], jobs
+    failed = _rows(data, "SELECT count(*) FROM jobs WHERE job_status = 'failed'")
+    assert failed == [(1,)]  # nothing else failed
 
 
-def test_finished_jobs_wrote_real_outputs(demo_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+def test_the_scouts_measured_the_generation_task(
+    demo_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
     _, data = demo_run
-    finished = _rows(data, "SELECT panda_id FROM jobs WHERE job_status = 'finished'")
-    mc_finished = _rows(data, f"SELECT panda_id FROM jobs WHERE job_status = 'finished' AND {MC}")
-    outputs = sorted((data / "storage").glob("*/mc_pi.*.json"))
-    assert len(outputs) >= len(mc_finished)
-    for path in outputs[:20]:
+    gen = _task_id(data, "demo.gen")
+    scouts = _rows(
+        data,
+        "SELECT count(*), min(current_priority) FROM jobs WHERE task_id = ? AND special_handling = 'sj'",
+        gen,
+    )
+    assert scouts[0][0] == min(3, GEN_JOBS) and int(str(scouts[0][1])) >= 901, scouts
+    cpu_time, ram, out_disk = _rows(
+        data, "SELECT cpu_time, ram_count, out_disk_count FROM tasks WHERE task_id = ?", gen
+    )[0]
+    assert isinstance(cpu_time, float) and cpu_time > 0, cpu_time
+    assert isinstance(ram, int) and ram > 0 and isinstance(out_disk, int) and out_disk > 0
+    reasons = [
+        str(r[0])
+        for r in _rows(data, "SELECT reason FROM task_history WHERE task_id = ? AND status = 'scouted'", gen)
+    ]
+    assert len(reasons) == 1 and "cpuTime" in reasons[0], reasons
+    # the scouts' nEvents came from the payload's job report
+    events = _rows(data, "SELECT DISTINCT n_events FROM jobs WHERE task_id = ?", gen)
+    assert events == [(demo_tasks.EVENTS_PER_JOB,)], events
+
+
+def test_the_processing_outputs_were_merged(demo_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    _, data = demo_run
+    proc = _task_id(data, "demo.proc")
+    merges = _rows(
+        data,
+        "SELECT job_status, count(*) FROM jobs WHERE task_id = ? AND processing_type = 'pmerge' GROUP BY 1",
+        proc,
+    )
+    assert merges and {m[0] for m in merges} == {"finished"}, merges
+    # the final dataset holds only merged files; the pieces are in demo:demo.proc.pre
+    merged = {
+        str(r[0])
+        for r in _rows(data, "SELECT child_name FROM contents WHERE scope = 'demo' AND name = 'demo.proc'")
+    }
+    assert merged and all(n.startswith("demo.proc.") for n in merged), merged
+    assert len(merged) == sum(int(str(n)) for _s, n in merges)
+    # every merged file holds a combined estimate of pi over several inputs
+    for path in sorted((data / "rses" / "LOCAL_DISK" / "demo").glob("demo.proc.*.json")):
         result = json.loads(path.read_text())
         assert abs(result["pi"] - 3.14159) < 6 * result["error"] + 1e-3, result
-    # and each finished job's report (the payload's jobReport.json) reached the task buffer as its metadata
-    reports = _rows(
-        data,
-        "SELECT r.meta_data FROM job_reports r JOIN jobs j ON j.panda_id = r.panda_id "
-        "WHERE j.job_status = 'finished'",
-    )
-    assert len(reports) == len(finished)
-    parsed = [json.loads(str(r[0])) for r in reports]
-    assert all(p["exitCode"] == 0 and p["nevents"] > 0 for p in parsed), parsed[:3]
+        assert all(name.startswith("panda.um.demo.proc.") for name in result["inputs"]), result
 
 
 def test_data_jobs_ran_where_the_data_is_or_waited_for_it(
     demo_run: tuple[subprocess.CompletedProcess[str], Path],
 ) -> None:
     done, data = demo_run
-    # given the demo's input dataset uploaded at REMOTE_DISK and one job per input file
-    jobs = _rows(
-        data,
-        "SELECT panda_id, computing_site, core_count, job_status FROM jobs "
-        "WHERE job_name LIKE 'demo.data.%' AND attempt_nr = 1",
-    )
-    assert len(jobs) == DATA_JOBS and {j[3] for j in jobs} == {"finished"}, jobs
-    history = {
-        pid: [
+    task = _task_id(data, "demo.data")
+    jobs = _rows(data, "SELECT panda_id, computing_site, job_status FROM jobs WHERE task_id = ?", task)
+    assert len(jobs) == DATA_FILES and {j[2] for j in jobs} == {"finished"}, jobs
+    for pid, site, _ in jobs:
+        history = [
             str(r[0])
             for r in _rows(
                 data,
-                f"SELECT job_status FROM job_status_history WHERE panda_id={pid} "
-                "ORDER BY change_time, row_id",
+                "SELECT job_status FROM job_status_history WHERE panda_id = ? ORDER BY change_time, row_id",
+                pid,
             )
         ]
-        for pid, *_ in jobs
-    }
-    remote = [j for j in jobs if j[1] == "REMOTE_SMALL"]
-    # then the single-core jobs that ran at REMOTE_SMALL read their input in place and shipped the output,
-    # and the jobs at the LOCAL queues (the 2-core ones at least) waited in assigned for their inputs
-    assert remote, jobs
-    for pid, site, cores, _ in jobs:
+        # read in place at REMOTE_SMALL and shipped the output, or waited at a LOCAL queue for the input
         if site == "REMOTE_SMALL":
-            assert "assigned" not in history[pid] and "transferring" in history[pid], history[pid]
+            assert "assigned" not in history and "transferring" in history, history
         else:
-            assert history[pid][:3] == ["defined", "assigned", "activated"], history[pid]
-        assert site != "REMOTE_SMALL" or cores == 1
-    # and every output is at the destination LOCAL_DISK with the adler32 the catalog holds
+            assert history[:3] == ["defined", "assigned", "activated"], history
+    # every output is at the destination LOCAL_DISK with the adler32 the catalog holds
     catalog = _rows(data, "SELECT lfn, adler32 FROM files WHERE scope = 'demo' AND lfn LIKE 'demo.result.%'")
-    assert len(catalog) == DATA_JOBS
+    assert len(catalog) == DATA_FILES
     for lfn, adler in catalog:
         content = (data / "rses" / "LOCAL_DISK" / "demo" / str(lfn)).read_bytes()
         assert f"{zlib.adler32(content):08x}" == adler
         assert "inputs" in json.loads(content)
-    at_local = _rows(
-        data,
-        "SELECT count(*) FROM replicas WHERE rse = 'LOCAL_DISK' AND status = 'available' "
-        "AND lfn LIKE 'demo.result.%'",
-    )
-    assert at_local == [(DATA_JOBS,)]
-    assert "Data: 8 jobs read one input each" in done.stdout
+    assert f"Data: task {task} read demo:demo.inputs" in done.stdout
 
 
 def test_every_factory_worker_ended(demo_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
     _, data = demo_run
-    workers = _counts(data, "SELECT status, count(*) FROM workers GROUP BY status")
+    rows = _rows(data, "SELECT status, count(*) FROM workers GROUP BY status")
+    workers = Counter({str(k): int(str(n)) for k, n in rows})
     assert workers and set(workers) <= {"finished", "failed", "cancelled"}, workers
     assert workers["finished"] >= 1
 
 
-def test_the_monitor_shows_the_demo_workload(demo_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+def _download(root: str, did: str, dest: Path) -> subprocess.CompletedProcess[str]:
+    cmd = [*PANDA, "download", did, "--dest", str(dest), "--server", root]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_the_monitor_shows_the_tasks_and_the_outputs_download(
+    demo_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
     # given the demo's task buffer served again by a plain `panda server`
     _, data = demo_run
     port = free_port()
@@ -194,28 +240,21 @@ def test_the_monitor_shows_the_demo_workload(demo_run: tuple[subprocess.Complete
     try:
         root = f"http://127.0.0.1:{port}"
         assert wait_healthy(root + "/api/v1"), "the server on the demo's data did not start"
-        # when an operator opens the error summary of the last day
-        errors = httpx.get(f"{root}/errors/?days=1&json", timeout=30).json()
-        page = httpx.get(f"{root}/errors/?days=1", timeout=30)
-        # and a user downloads the data jobs' outputs from the destination RSE
-        dest = data / "downloaded"
-        got = subprocess.run(
-            [*PANDA, "download", "demo:demo.results", "--dest", str(dest), "--server", root],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        # when a user opens the task pages and downloads the merged and the data task's outputs
+        tasks = httpx.get(f"{root}/tasks/", timeout=30)
+        task = httpx.get(f"{root}/task/{_task_id(data, 'demo.proc')}/", timeout=30)
+        merged = _download(root, "demo:demo.proc", data / "merged")
+        results = _download(root, "demo:demo.results", data / "results")
     finally:
         server.terminate()
         server.wait(20)
-    # then it counts the designed failures by code, and the HTML page names them
-    by_code = {(e["component"], e["code"]): e["count"] for e in errors["errsByCount"]}
-    per_kind = JOBS // 25 * 2
-    assert by_code == {("pilot", 1305): per_kind, ("pilot", 1235): per_kind, ("pilot", 1213): per_kind}
-    assert page.status_code == 200 and "PAYLOADEXCEEDMAXMEM" in page.text
-    assert got.returncode == 0, got.stdout + got.stderr
-    assert len(list(dest.rglob("demo.result.*.json"))) == DATA_JOBS
+    # then the pages name the tasks and the files arrive
+    assert tasks.status_code == 200 and all(n in tasks.text for n in ("demo.gen", "demo.proc", "demo.data"))
+    assert task.status_code == 200 and "demo.proc" in task.text
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    assert results.returncode == 0, results.stdout + results.stderr
+    assert list((data / "merged").rglob("demo.proc.*.json"))
+    assert len(list((data / "results").rglob("demo.result.*.json"))) == DATA_FILES
 
 
 def test_sigterm_to_the_demo_stops_its_server_and_factory(tmp_path: Path) -> None:
