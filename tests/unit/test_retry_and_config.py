@@ -69,3 +69,17 @@ def test_settings_that_did_nothing_are_refused_or_honoured(tmp_path: Path) -> No
     with pytest.raises(ValueError, match=r"default_max_attempt: must be 1\.\.50"):
         load_config(env={"PANDA_DEFAULT_MAX_ATTEMPT": "0"})
     assert load_config(env={"PANDA_DEFAULT_MAX_ATTEMPT": "5"}).default_max_attempt == 5
+
+
+def test_the_jedi_control_agents_intervals_come_from_the_environment() -> None:
+    from pandawms.agents.jedi_control import control_settings
+
+    env = {"PANDA_JEDI_SCOUT_INTERVAL": "2", "PANDA_JEDI_POSTPROCESSOR_INTERVAL": "1.5"}
+    settings = control_settings(load_config(env=env).jedi)
+    assert (settings.scout_interval, settings.postprocessor_interval, settings.watchdog_interval) == (
+        2,
+        1.5,
+        300,
+    )
+    with pytest.raises(ValueError, match=r"jedi\.scout_interval"):
+        load_config(env={"PANDA_JEDI_SCOUT_INTERVAL": "0"})
