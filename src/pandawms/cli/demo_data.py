@@ -174,7 +174,7 @@ def data_summary(
     shipped = sum(1 for h in histories.values() if "transferring" in h)
     return [
         "",
-        f"Data: task {task_id} read {INPUTS} (at REMOTE_DISK), one file per job, in {len(mine)} job(s).",
+        f"Data: task {task_id} read {INPUTS} (at REMOTE_DISK) in {len(mine)} jobs, a file each.",
         "  Finished per queue: " + ", ".join(f"{q} {n}" for q, n in sorted(ran.items())),
         f"  {waited} waited in 'assigned' while their input was copied to LOCAL_DISK;",
         f"  {shipped} went 'transferring' while their output was shipped to {DESTINATION}.",

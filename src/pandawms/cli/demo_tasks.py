@@ -234,7 +234,7 @@ def jobs_lines(jobs: Sequence[JobRecord]) -> list[str]:
     )
     for (comp, code), n in errors.most_common():
         info = describe(comp, code)
-        lines.append(f"  {comp}:{code:<5} {n:>3} job(s)  {info.acronym}: {info.description}"[:79])
+        lines.append(f"  {comp}:{code:<5} {n:>3}  {info.acronym}: {info.description}"[:79])
     return lines
 
 
@@ -267,7 +267,8 @@ def retry_lines(retry: MemoryRetry | None, proc: TaskRecord | None) -> list[str]
     f = retry.failed
     lines = [
         f"Memory retry: {retry.lfn} (task {proc.task_id}) needs {HOG_MB} MB: job {f.panda_id}",
-        f"  asked {f.min_ram_count} MB, killed by the pilot (1235); retry rule {retry.rule}",
+        f"  asked {f.min_ram_count} MB, killed by the pilot (1235);",
+        f"  retry rule {retry.rule} raised the file's ramCount",
     ]
     if retry.retry is not None:
         r = retry.retry
@@ -295,14 +296,14 @@ def merge_lines(proc: TaskRecord | None, jobs: Sequence[JobRecord]) -> list[str]
 def links_lines(root: str, records: Sequence[TaskRecord]) -> list[str]:
     lines = ["", "Where to look next:", f"  {root}/tasks/       # the tasks, progress in files"]
     for r in records:
-        lines.append(f"  {root}/task/{r.task_id}/      # {r.task_name}: datasets, jobs, scouts, history")
+        lines.append(f"  {root}/task/{r.task_id}/      # {r.task_name}: datasets, scouts, history")
     first = records[0].task_id if records else 1
     lines += [
         f"  export PANDA_URL={root}",
         "  .venv/bin/panda tasks                 # the same in the terminal",
         f"  .venv/bin/panda task {first}                # one task: datasets, history, scouts",
         f"  .venv/bin/panda download {PROC_DS} --dest merged    # the merged outputs",
-        "  .venv/bin/panda run --noInput --nEvents 10 --nEventsPerJob 5 \\",
-        f"      --exec 'python3 -c \"print(42)\"' --outDS {SCOPE}:my.first.task   # your own task",
+        "  .venv/bin/panda run --noInput --nEvents 10 --nEventsPerJob 5 \\    # your own task",
+        f"      --exec 'python3 -c \"print(42)\"' --outDS {SCOPE}:my.first.task",
     ]
     return lines
