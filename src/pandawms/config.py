@@ -88,7 +88,28 @@ class JediConfig:
     picked_rescue: int = 1800
 
 
+@dataclass(frozen=True, slots=True)
+class AuthConfig:
+    """``[server.auth]``: tokens (issue 11). ``enabled`` false leaves every route open (in-process tests,
+    a private laptop server); true requires a Bearer token on every route not marked public. ``issuer``
+    defaults to the server's own URL; access tokens live ``access_lifetime`` s, refresh tokens
+    ``refresh_lifetime`` s. ``monitor``: "public" (anyone reads the monitor) or "login" (a token, or the
+    ``panda_token`` cookie). ``write_rate``/``write_burst``: writes per second per identity (token bucket,
+    0 = no limit; 429 with Retry-After past it). ``audit``: record every state-changing call."""
+
+    enabled: bool = False
+    issuer: str = ""
+    audience: str = "pandawms"
+    access_lifetime: int = 1200
+    refresh_lifetime: int = 7 * 86400
+    monitor: str = "public"
+    write_rate: float = 0.0
+    write_burst: int = 50
+    audit: bool = True
+
+
 SECTIONS: dict[str, type] = {
+    "auth": AuthConfig,
     "watchdog": WatchdogConfig,
     "transfers": TransferConfig,
     "storage": StorageSettings,
@@ -115,10 +136,16 @@ class ServerConfig:
     transfers: TransferConfig = field(default_factory=TransferConfig)
     storage: StorageSettings = field(default_factory=StorageSettings)
     jedi: JediConfig = field(default_factory=JediConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
     # the global share tree (scheduling.md §8): a [server.shares] table, or a TOML file holding one
     # (PANDA_SHARES_FILE; its [shares] table or the whole file); core.shares.DEFAULT_TREE otherwise
     shares: Share = DEFAULT_TREE
     shares_file: Path | None = None
+
+    @property
+    def resolved_issuer(self) -> str:
+        """The ``iss`` of the tokens this server issues: the configured one, else its own URL."""
+        return self.auth.issuer or f"http://{self.host}:{self.port}"
 
     @property
     def resolved_db_url(self) -> str:
@@ -179,6 +206,7 @@ def _build(values: dict[str, Any]) -> ServerConfig:
     config = ServerConfig(**sections, shares=shares, **_coerce_all(ServerConfig, values, ""))
     _check_transfers(config.transfers)
     _check_jedi(config.jedi)
+    _check_auth(config.auth)
     if not 1 <= config.default_max_attempt <= 50:
         raise ValueError(f"default_max_attempt: must be 1..50, got {config.default_max_attempt}")
     if config.max_active_tasks_per_user < 1:
@@ -263,3 +291,15 @@ def _check_jedi(j: JediConfig) -> None:
     for name in (*intervals, "pending_wait", "pending_timeout", "picked_rescue"):
         if getattr(j, name) <= 0:
             raise ValueError(f"jedi.{name}: must be > 0, got {getattr(j, name)}")
+
+
+def _check_auth(a: AuthConfig) -> None:
+    if a.monitor not in ("public", "login"):
+        raise ValueError(f"auth.monitor: must be 'public' or 'login', got {a.monitor!r}")
+    for name in ("access_lifetime", "refresh_lifetime", "write_burst"):
+        if getattr(a, name) < 1:
+            raise ValueError(f"auth.{name}: must be >= 1, got {getattr(a, name)}")
+    if a.write_rate < 0:
+        raise ValueError(f"auth.write_rate: must be >= 0 (0 = no limit), got {a.write_rate}")
+    if not a.audience:
+        raise ValueError("auth.audience: must not be empty")

@@ -29,3 +29,11 @@ class Transient(PandaError):
 
 class Fatal(PandaError):
     """An internal error the caller cannot fix."""
+
+
+class Unauthenticated(PandaError):
+    """No credentials, or credentials that do not verify (expired, wrong audience or issuer, tampered)."""
+
+
+class Forbidden(PandaError):
+    """The caller is known but may not do this action on these objects."""

@@ -186,6 +186,7 @@ class JobRecord(BaseModel):
     destination_dblock: str = Field(alias="destinationDBlock")
     prod_source_label: str = Field(alias="prodSourceLabel")
     prod_user_name: str = Field(alias="prodUserName")
+    prod_user_id: str = Field(alias="prodUserID")
     current_priority: int = Field(alias="currentPriority")
     computing_site: str | None = Field(alias="computingSite")
     included_sites: list[str] = Field(alias="includedSites")

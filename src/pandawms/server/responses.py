@@ -10,10 +10,21 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
 
-from pandawms.core.errors import Conflict, Fatal, InvalidInput, NotFound, PandaError, Transient
+from pandawms.core.errors import (
+    Conflict,
+    Fatal,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PandaError,
+    Transient,
+    Unauthenticated,
+)
 
 ERROR_STATUS: dict[type[PandaError], int] = {
     InvalidInput: 400,
+    Unauthenticated: 401,
+    Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
     Transient: 503,
@@ -47,6 +58,8 @@ def error_response(exc: PandaError) -> Response:
     resp = envelope(success=False, message=str(exc), status_code=status)
     if isinstance(exc, Transient):
         resp.headers["Retry-After"] = "1"
+    if isinstance(exc, Unauthenticated):
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="pandawms"'
     return resp
 
 
