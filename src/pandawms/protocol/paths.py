@@ -76,3 +76,13 @@ TASK_PAUSE = "/task/pause"
 TASK_RESUME = "/task/resume"
 TASK_REASSIGN = "/task/reassign"
 TASK_AVALANCHE = "/task/avalanche"
+
+# Security (issue 11; models in protocol/auth.py). The JWKS and discovery document sit at the root.
+JWKS = "/.well-known/jwks.json"
+OIDC_CONFIGURATION = "/.well-known/openid-configuration"
+AUTH_TOKEN = "/auth/token"
+AUTH_REVOKE = "/auth/revoke"
+AUTH_DEVICE = "/auth/device"
+AUTH_APPROVE = "/auth/device/approve"
+AUTH_WHOAMI = "/auth/whoami"
+AUDIT_LIST = "/audit/list"

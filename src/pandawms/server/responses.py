@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +18,7 @@ from pandawms.core.errors import (
     InvalidInput,
     NotFound,
     PandaError,
+    RateLimited,
     Transient,
     Unauthenticated,
 )
@@ -25,6 +27,7 @@ ERROR_STATUS: dict[type[PandaError], int] = {
     InvalidInput: 400,
     Unauthenticated: 401,
     Forbidden: 403,
+    RateLimited: 429,
     NotFound: 404,
     Conflict: 409,
     Transient: 503,
@@ -58,6 +61,8 @@ def error_response(exc: PandaError) -> Response:
     resp = envelope(success=False, message=str(exc), status_code=status)
     if isinstance(exc, Transient):
         resp.headers["Retry-After"] = "1"
+    if isinstance(exc, RateLimited):
+        resp.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
     if isinstance(exc, Unauthenticated):
         resp.headers["WWW-Authenticate"] = 'Bearer realm="pandawms"'
     return resp

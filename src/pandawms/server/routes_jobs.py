@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Annotated
@@ -10,6 +11,8 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import Connection
 from starlette.responses import Response
 
+from pandawms.core.access import label_refusal, refuse
+from pandawms.core.auth import Caller, Role
 from pandawms.core.errors import InvalidInput
 from pandawms.core.specs import JobQuery, JobSpec
 from pandawms.core.states import parse_status
@@ -31,7 +34,7 @@ from pandawms.protocol.jobs import (
     SubmittedJob,
 )
 from pandawms.protocol.status import JobStatusEntry
-from pandawms.server.context import ServerContext, get_ctx
+from pandawms.server.context import ServerContext, get_caller, get_ctx
 from pandawms.server.responses import envelope
 from pandawms.services import control, queries, submission
 from pandawms.services.control import ActionResult
@@ -42,15 +45,15 @@ Ctx = Annotated[ServerContext, Depends(get_ctx)]
 
 
 @router.post(paths.JOB_SUBMIT, response_model=Envelope[list[SubmittedJob]])
-def submit(body: SubmitRequest, ctx: Ctx) -> Response:
+def submit(body: SubmitRequest, ctx: Ctx, caller: Annotated[Caller | None, Depends(get_caller)]) -> Response:
     """Submit up to ``max_submit_batch`` (default 10,000) jobs; a bad job rejects the whole batch before
     anything is stored. PostgreSQL stores the batch in one transaction; SQLite in short ones so pilots never
     wait behind a big submit (a storage failure midway answers how many were stored)."""
-    return handle_submit(ctx, body)
+    return handle_submit(ctx, body, caller)
 
 
-def handle_submit(ctx: ServerContext, body: SubmitRequest) -> Response:
-    specs = [j.to_spec(ctx.config.default_max_attempt) for j in body.jobs]
+def handle_submit(ctx: ServerContext, body: SubmitRequest, caller: Caller | None = None) -> Response:
+    specs = owned(caller, [j.to_spec(ctx.config.default_max_attempt) for j in body.jobs])
     now = ctx.clock()
     submission.validate(specs, ctx.config.max_submit_batch)
     with ctx.db.read() as conn:
@@ -72,6 +75,27 @@ def handle_submit(ctx: ServerContext, body: SubmitRequest) -> Response:
         for p in placed
     ]
     return envelope(data, message=f"{len(data)} job(s) submitted")
+
+
+def owned(caller: Caller | None, specs: list[JobSpec]) -> list[JobSpec]:
+    """The caller's jobs: owner = its token sub; a user's display name is its token's; production labels
+    need the production role (Forbidden). Unchanged when auth is off."""
+    if caller is None:
+        return specs
+    refuse("job/submit", [("prodSourceLabel", why)] if (why := label_refusal(caller, _labels(specs))) else [])
+    on_behalf = caller.has(Role.PRODUCTION, Role.ADMIN)  # production submits in the users' names
+    return [
+        dataclasses.replace(
+            s,
+            prod_user_id=caller.sub,
+            prod_user_name=s.prod_user_name if on_behalf and s.prod_user_name else caller.display_name,
+        )
+        for s in specs
+    ]
+
+
+def _labels(specs: Sequence[JobSpec]) -> set[str]:
+    return {s.prod_source_label.value for s in specs}
 
 
 @router.get(paths.JOB_GET_STATUS, response_model=Envelope[list[JobStatusEntry]])

@@ -12,6 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.responses import Response
 
+from pandawms.core.access import label_refusal, refuse
+from pandawms.core.auth import Caller, Role
 from pandawms.core.errors import InvalidInput
 from pandawms.core.tasks import TaskStatus
 from pandawms.core.taskspecs import TaskQuery
@@ -27,7 +29,7 @@ from pandawms.protocol.task_records import (
     TaskSummary,
 )
 from pandawms.protocol.tasks import TaskParams
-from pandawms.server.context import ServerContext, get_ctx
+from pandawms.server.context import ServerContext, get_caller, get_ctx
 from pandawms.server.responses import envelope, validation_message
 from pandawms.server.routes_jobs import _multi
 from pandawms.services import tasks as task_service
@@ -68,10 +70,15 @@ class TaskParamsRoute(APIRoute):
         return checked
 
 
-def submit(body: TaskParams, ctx: Ctx) -> Response:
+def submit(body: TaskParams, ctx: Ctx, caller: Annotated[Caller | None, Depends(get_caller)]) -> Response:
     """Submit a task: the body is the task-parameter JSON itself (PanDA's insertTaskParams). Answers the
     new jediTaskID (the task is ``defined``); 400 names a bad field, 409 a duplicate active taskName
     or a user over the active-task cap."""
+    if caller is not None:  # production labels need the production role; the owner is the token's sub
+        why = label_refusal(caller, [body.prod_source_label.value])
+        refuse("task/submit", [("prodSourceLabel", why)] if why else [])
+        if not caller.has(Role.PRODUCTION, Role.ADMIN):  # a user's tasks carry its token's name
+            body = body.model_copy(update={"user_name": caller.display_name})
     with ctx.db.write() as conn:
         done = task_service.submit(
             conn,
@@ -79,6 +86,7 @@ def submit(body: TaskParams, ctx: Ctx) -> Response:
             ctx.clock(),
             max_active_per_user=ctx.config.max_active_tasks_per_user,
             shares=ctx.config.shares,
+            owner=caller.sub if caller is not None else "",
         )
     answer = SubmitTaskAnswer(task_id=done.task_id, status=done.status)
     return envelope(answer, message=f"task {done.task_id} submitted")

@@ -19,8 +19,8 @@ from typing import Any
 
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jws import extract_compact
 from joserfc.jwk import KeySet, OKPKey
+from joserfc.jws import extract_compact
 from sqlalchemy import Connection
 
 from pandawms.core.auth import Caller, Identity, access_claims, caller_from_claims, check_claims
@@ -134,7 +134,11 @@ def _kid(token: str) -> str:
 
 
 def access_token(
-    ring: KeyRing, settings: IssuerSettings, identity: Identity, now: datetime, lifetime: timedelta | None = None
+    ring: KeyRing,
+    settings: IssuerSettings,
+    identity: Identity,
+    now: datetime,
+    lifetime: timedelta | None = None,
 ) -> TokenPair:
     """A signed access token alone (pilot and factory tokens: ``panda token create``)."""
     life = lifetime or settings.access_lifetime
@@ -170,17 +174,18 @@ class RefreshReused(Unauthenticated):
     """A revoked refresh token was presented again: the subject's tokens were revoked (commit, then raise)."""
 
 
-def refresh(conn: Connection, ring: KeyRing, settings: IssuerSettings, token: str, now: datetime) -> TokenPair:
+def refresh(
+    conn: Connection, ring: KeyRing, settings: IssuerSettings, token: str, now: datetime
+) -> TokenPair:
     """Rotate: the presented refresh token is revoked and a new pair issued.
 
-    A revoked token presented again revokes all of its subject's refresh tokens and raises RefreshReused
-    (the caller commits that revocation before answering 401).
+    A revoked token presented again raises RefreshReused: the caller then revokes all of its subject's
+    refresh tokens with ``revoke_reused`` in a transaction that commits (this one rolls back).
     """
     row = auth_db.lock_refresh(conn, _hash(token))
     if row is None:
         raise Unauthenticated("refresh_token: unknown")
     if row.revoked_at is not None:
-        auth_db.revoke_subject(conn, row.identity.sub, now)
         raise RefreshReused("refresh_token: already used or revoked; every token of this identity is revoked")
     if row.expires_at < now:
         raise Unauthenticated("refresh_token: expired")
@@ -188,6 +193,12 @@ def refresh(conn: Connection, ring: KeyRing, settings: IssuerSettings, token: st
     assert pair.refresh_token is not None
     auth_db.revoke_refresh(conn, row.token_hash, now, replaced_by=_hash(pair.refresh_token))
     return pair
+
+
+def revoke_reused(conn: Connection, token: str, now: datetime) -> int:
+    """Revoke every refresh token of the subject of a reused one (after RefreshReused rolled back)."""
+    row = auth_db.lock_refresh(conn, _hash(token))
+    return auth_db.revoke_subject(conn, row.identity.sub, now) if row is not None else 0
 
 
 def revoke(conn: Connection, token: str, now: datetime) -> bool:

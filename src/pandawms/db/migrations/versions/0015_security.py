@@ -41,7 +41,10 @@ def upgrade() -> None:
     op.create_table(
         "audit_log",
         sa.Column(
-            "audit_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
+            "audit_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
         ),
         sa.Column("time", sa.DateTime(), nullable=False),
         sa.Column("sub", sa.String(length=128), nullable=False),
