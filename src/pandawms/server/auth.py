@@ -15,7 +15,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -27,6 +26,7 @@ from pandawms.core.auth import Caller
 from pandawms.core.errors import Forbidden, InvalidInput, PandaError, RateLimited, Unauthenticated
 from pandawms.db import auth as auth_db
 from pandawms.server.context import ServerContext
+from pandawms.server.issuer import settings_of
 from pandawms.server.policies import RoutePolicy, policy_for
 from pandawms.server.responses import error_response
 from pandawms.services.tokens import IssuerSettings, KeyRing
@@ -39,13 +39,7 @@ UNAUDITED = frozenset({(Resource.JOBS, Action.ACQUIRE), (Resource.JOBS, Action.U
 
 
 def issuer_settings(ctx: ServerContext) -> IssuerSettings:
-    a = ctx.config.auth
-    return IssuerSettings(
-        issuer=ctx.config.resolved_issuer,
-        audience=a.audience,
-        access_lifetime=timedelta(seconds=a.access_lifetime),
-        refresh_lifetime=timedelta(seconds=a.refresh_lifetime),
-    )
+    return settings_of(ctx.config)
 
 
 class WriteLimiter:

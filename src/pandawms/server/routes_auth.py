@@ -20,7 +20,7 @@ from pandawms.protocol.auth import (
     WhoAmI,
 )
 from pandawms.protocol.envelope import Envelope
-from pandawms.server.auth import issuer_settings
+from pandawms.server.auth import bearer, issuer_settings
 from pandawms.server.context import ServerContext, get_caller, get_ctx
 from pandawms.server.responses import envelope
 from pandawms.services import tokens
@@ -39,8 +39,12 @@ def _ring(ctx: ServerContext) -> KeyRing:
 
 @well_known.get(paths.JWKS, response_model=Jwks)
 def jwks(ctx: Ctx) -> Response:
-    """The public keys that verify this server's tokens (every stored key: rotation keeps old ones)."""
-    return JSONResponse(_ring(ctx).jwks())
+    """The public keys that verify this server's tokens (every stored key: rotation keeps old ones).
+    Read fresh: a key rotated by ``panda token rotate-keys`` is published at once."""
+    ring = _ring(ctx)
+    with ctx.db.read() as conn:
+        ring.reload(conn)
+    return JSONResponse(ring.jwks())
 
 
 @well_known.get(paths.OIDC_CONFIGURATION, response_model=OidcConfiguration)
@@ -86,10 +90,14 @@ def revoke(body: RevokeRequest, ctx: Ctx) -> Response:
 
 
 @router.get(paths.AUTH_WHOAMI, response_model=Envelope[WhoAmI])
-def whoami(request: Request) -> Response:
+def whoami(request: Request, ctx: Ctx) -> Response:
+    """Who the Bearer token says the caller is (verified as the gate would, also when auth is off)."""
     caller = get_caller(request)
     if caller is None:
-        raise Unauthenticated("whoami: auth is off on this server, or no token was sent")
+        token = bearer(request.scope)
+        if token is None:
+            raise Unauthenticated("whoami: send Authorization: Bearer <token>")
+        caller = _ring(ctx).verify(token, issuer_settings(ctx), ctx.clock())
     i = caller.identity
     return envelope(
         WhoAmI(

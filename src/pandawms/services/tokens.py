@@ -47,8 +47,9 @@ class IssuerSettings:
     refresh_lifetime: timedelta = timedelta(days=7)
 
 
-def new_key(now: datetime) -> auth_db.KeyRow:
-    kid = now.strftime("%Y%m%d%H%M%S-") + secrets.token_hex(4)
+def new_key(now: datetime, serial: int) -> auth_db.KeyRow:
+    """Key ``serial`` (1, 2, ...): the kid sorts after the older ones' even when the clock stands still."""
+    kid = f"{now:%Y%m%d%H%M%S}-{serial:04d}-{secrets.token_hex(4)}"
     key = OKPKey.generate_key("Ed25519", parameters={"kid": kid, "alg": ALGORITHM, "use": "sig"})
     return auth_db.KeyRow(
         kid=kid,
@@ -60,7 +61,7 @@ def new_key(now: datetime) -> auth_db.KeyRow:
 
 def rotate_keys(conn: Connection, now: datetime) -> str:
     """Add a new signing key (it signs from now on; every older key keeps verifying); its kid."""
-    row = new_key(now)
+    row = new_key(now, len(auth_db.signing_key_rows(conn)) + 1)
     auth_db.insert_signing_key(conn, row)
     return row.kid
 
