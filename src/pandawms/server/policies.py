@@ -111,9 +111,7 @@ ROUTE_POLICIES: dict[str, RoutePolicy] = {
     "/docs": PUBLIC,
     paths.AUTH_TOKEN: PUBLIC,  # the grant itself (refresh token, device code) is the credential
     paths.AUTH_REVOKE: PUBLIC,  # possession of the refresh token is the credential
-    paths.AUTH_DEVICE: PUBLIC,
     paths.AUTH_WHOAMI: _p(Resource.SYSTEM, R, ALL),
-    paths.AUTH_APPROVE: _p(Resource.SYSTEM, WR, HUMANS),
     paths.AUDIT_LIST: _p(Resource.AUDIT, R, ADMINS),
     # jobs
     paths.JOB_SUBMIT: _p(J, S, HUMANS),  # labels and owner: routes_jobs.handle_submit
