@@ -131,6 +131,9 @@ class ServerConfig:
     max_active_tasks_per_user: int = 5000  # task/submit refuses more (PanDA's return code 10)
     non_retryable: tuple[str, ...] = ("pilot:1346", "pilot:1349", "pilot:1371", "pilot:1190", "pilot:1144")
     agents: bool = True
+    ssl_certfile: Path | None = None  # TLS: the server's certificate chain and key (uvicorn's options)
+    ssl_keyfile: Path | None = None
+    ssl_ca_certs: Path | None = None  # CA bundle for client certificates (asked for, not required)
     monitor_cache_seconds: float = 5.0  # a built monitor page is shared by every viewer this long; 0 = off
     watchdog: WatchdogConfig = field(default_factory=WatchdogConfig)
     transfers: TransferConfig = field(default_factory=TransferConfig)
@@ -145,7 +148,8 @@ class ServerConfig:
     @property
     def resolved_issuer(self) -> str:
         """The ``iss`` of the tokens this server issues: the configured one, else its own URL."""
-        return self.auth.issuer or f"http://{self.host}:{self.port}"
+        scheme = "https" if self.ssl_certfile is not None else "http"
+        return self.auth.issuer or f"{scheme}://{self.host}:{self.port}"
 
     @property
     def resolved_db_url(self) -> str:

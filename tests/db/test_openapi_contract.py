@@ -31,6 +31,7 @@ from tests.db.contract import (
     response_model,
     untyped,
 )
+from tests.db.contract_auth import AUTH_CASES
 from tests.db.contract_data import DATA_CASES
 from tests.db.contract_task_commands import TASK_COMMAND_CASES
 from tests.db.contract_task_pages import TASK_PAGE_CASES
@@ -176,6 +177,7 @@ CASES: dict[tuple[str, str], Call] = {
     **TASK_PAGE_CASES,  # the monitor's task pages, over one task
     **TASK_CASES,  # the task routes, around one scouted task
     **TASK_COMMAND_CASES,  # task/kill ... task/avalanche, each to a task that allows it
+    **AUTH_CASES,  # the issuer: JWKS, discovery, token grants, whoami, the audit log
 }
 
 
