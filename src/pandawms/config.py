@@ -92,7 +92,7 @@ class JediConfig:
 class AuthConfig:
     """``[server.auth]``: tokens (issue 11). ``enabled`` false leaves every route open (in-process tests,
     a private laptop server); true requires a Bearer token on every route not marked public. ``issuer``
-    defaults to the server's own URL; access tokens live ``access_lifetime`` s, refresh tokens
+    defaults to "pandawms" (set the public URL for OIDC clients); access tokens live ``access_lifetime`` s, refresh tokens
     ``refresh_lifetime`` s. ``monitor``: "public" (anyone reads the monitor) or "login" (a token, or the
     ``panda_token`` cookie). ``write_rate``/``write_burst``: writes per second per identity (token bucket,
     0 = no limit; 429 with Retry-After past it). ``audit``: record every state-changing call."""
@@ -147,9 +147,10 @@ class ServerConfig:
 
     @property
     def resolved_issuer(self) -> str:
-        """The ``iss`` of the tokens this server issues: the configured one, else its own URL."""
-        scheme = "https" if self.ssl_certfile is not None else "http"
-        return self.auth.issuer or f"{scheme}://{self.host}:{self.port}"
+        """The ``iss`` of the tokens this server issues: the configured one (its public URL, for OIDC
+        clients), else "pandawms" (so ``panda token create`` needs no port; another instance's tokens
+        still fail on the key)."""
+        return self.auth.issuer or "pandawms"
 
     @property
     def resolved_db_url(self) -> str:

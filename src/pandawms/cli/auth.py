@@ -155,10 +155,13 @@ def whoami(
     server: Annotated[str | None, typer.Option(help="Server URL (default $PANDA_URL).")] = None,
 ) -> None:
     """Who the server says your token is."""
-    from pandawms.cli.common import emit_json, session
+    from pandawms.cli.common import EXIT_FAILED, emit_json, fail, session
 
     with session("whoami", server) as client:
-        emit_json(client.request("GET", paths.AUTH_WHOAMI))
+        try:
+            emit_json(client.request("GET", paths.AUTH_WHOAMI))
+        except ClientError as exc:
+            fail("whoami", str(exc), EXIT_FAILED)
 
 
 def logout() -> None:

@@ -48,12 +48,13 @@ def jwks(ctx: Ctx) -> Response:
 
 
 @well_known.get(paths.OIDC_CONFIGURATION, response_model=OidcConfiguration)
-def discovery(ctx: Ctx) -> Response:
-    issuer = ctx.config.resolved_issuer
+def discovery(request: Request, ctx: Ctx) -> Response:
+    """OIDC discovery: the issuer, where its keys and token endpoint are (at the URL this was asked at)."""
+    base = str(request.base_url).rstrip("/")
     doc = OidcConfiguration(
-        issuer=issuer,
-        jwks_uri=issuer + paths.JWKS,
-        token_endpoint=issuer + paths.API_PREFIX + paths.AUTH_TOKEN,
+        issuer=ctx.config.resolved_issuer,
+        jwks_uri=base + paths.JWKS,
+        token_endpoint=base + paths.API_PREFIX + paths.AUTH_TOKEN,
         id_token_signing_alg_values_supported=[ALGORITHM],
         grant_types_supported=["refresh_token"],
     )
