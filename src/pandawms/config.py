@@ -90,12 +90,13 @@ class JediConfig:
 
 @dataclass(frozen=True, slots=True)
 class AuthConfig:
-    """``[server.auth]``: tokens (issue 11). ``enabled`` false leaves every route open (in-process tests,
-    a private laptop server); true requires a Bearer token on every route not marked public. ``issuer``
-    defaults to "pandawms" (set the public URL for OIDC clients); access tokens live ``access_lifetime`` s, refresh tokens
-    ``refresh_lifetime`` s. ``monitor``: "public" (anyone reads the monitor) or "login" (a token, or the
-    ``panda_token`` cookie). ``write_rate``/``write_burst``: writes per second per identity (token bucket,
-    0 = no limit; 429 with Retry-After past it). ``audit``: record every state-changing call."""
+    """``[server.auth]``: tokens (issue 11). ``enabled`` false leaves every route open (in-process
+    tests, a private laptop server); true requires a Bearer token on every route not marked public.
+    ``issuer`` defaults to "pandawms" (set the public URL for OIDC clients); access tokens live
+    ``access_lifetime`` s, refresh tokens ``refresh_lifetime`` s. ``monitor``: "public" (anyone reads
+    the monitor) or "login" (a token, or the ``panda_token`` cookie). ``write_rate``/``write_burst``:
+    writes per second per identity (token bucket, 0 = no limit; 429 with Retry-After past it).
+    ``audit``: record every state-changing call."""
 
     enabled: bool = False
     issuer: str = ""
