@@ -277,6 +277,7 @@ def bench_dispatch(
         str | None, typer.Option("--db", help="Database URL (default: a fresh private one).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    auth: Annotated[bool, typer.Option("--auth", help="Server requires tokens; clients send them.")] = False,
 ) -> None:
     """Submit N jobs, then K pilots claim and cycle them over real HTTP against a real server process."""
     import json
@@ -288,7 +289,7 @@ def bench_dispatch(
         typer.echo(f"panda bench dispatch: --backend must be sqlite or postgresql, not {backend!r}", err=True)
         raise typer.Exit(2)
     with database_for(backend, db) as (url, workdir):
-        result = run(backend, url, jobs, pilots, workdir)
+        result = run(backend, url, jobs, pilots, workdir, auth=auth)
     if as_json:
         typer.echo(json.dumps(result.as_dict()))
         return
