@@ -127,7 +127,7 @@ def _factory_value(key: str, value: object, where: Where) -> Any:
         if not _HARVESTER_ID.match(hid):
             raise where.error(key, f"must be 1-64 of A-Z a-z 0-9 _ . : -, got {value!r}")
         return hid
-    if key == "workdir":
+    if key in ("workdir", "token_file", "ca_file"):
         return Path(text(value, key, where)).expanduser()
     if key == "max_new_workers":
         return integer(value, key, where, minimum=1)
