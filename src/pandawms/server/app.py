@@ -47,6 +47,7 @@ from pandawms.server.auth import AuthGate
 from pandawms.server.bodies import GzipBodies
 from pandawms.server.context import ServerContext
 from pandawms.server.fastpath import PilotFastPath
+from pandawms.server.headers import SecurityHeaders
 from pandawms.server.responses import panda_error_handler, validation_error_handler
 from pandawms.services import queues as queue_service
 from pandawms.services.logstore import LogStore
@@ -140,7 +141,8 @@ def create_app(
         app.add_middleware(PilotFastPath, ctx=ctx)
     if config.auth.enabled:  # outside the fast path: the hot calls pass the same gate
         app.add_middleware(AuthGate, ctx=ctx)
-    app.add_middleware(GzipBodies)  # added last = outermost: every route and the fast path see plain bodies
+    app.add_middleware(GzipBodies)  # every route and the fast path see plain bodies
+    app.add_middleware(SecurityHeaders)  # added last = outermost: CSP and friends on every answer
     # the web monitor's pages at BigPanDA's paths (/, /jobs/, /job/N/, ...)
     mount_monitor(app, ctx, cache_seconds=config.monitor_cache_seconds)
     return app
