@@ -53,7 +53,11 @@ def test_claims_that_fail(over: dict[str, object], message: str) -> None:
 def test_claims_that_pass_give_the_caller() -> None:
     claims = check_claims(_claims(aud=["x", "aud"]), issuer="iss", audiences=("aud",), now=NOW)
     caller = caller_from_claims(claims)
-    assert (caller.sub, caller.roles, caller.expires) == ("alice", {Role.USER}, NOW + timedelta(minutes=20))
+    assert (caller.sub, caller.roles, caller.expires) == (
+        "alice",
+        frozenset({Role.USER}),
+        NOW + timedelta(minutes=20),
+    )
     with pytest.raises(Unauthenticated, match="unknown role 'root'"):
         caller_from_claims({**claims, "roles": ["root"]})
 
