@@ -26,6 +26,7 @@ from pandawms.core.auth import Caller
 from pandawms.core.errors import Forbidden, InvalidInput, PandaError, RateLimited, Unauthenticated
 from pandawms.db import auth as auth_db
 from pandawms.server.context import ServerContext
+from pandawms.server.fastpath import _read_body as read_body
 from pandawms.server.issuer import settings_of
 from pandawms.server.policies import RoutePolicy, policy_for
 from pandawms.server.responses import error_response
@@ -151,7 +152,9 @@ class AuthGate:
             return receive
         body: Any = None
         if policy.body:
-            raw = await _read_body(receive)
+            raw = await read_body(receive, MAX_CHECKED_BODY)
+            if raw is None:
+                raise InvalidInput(f"body: larger than {MAX_CHECKED_BODY} bytes")
             receive = _replay(raw, receive)
             try:
                 body = json.loads(raw) if raw else None
@@ -189,20 +192,6 @@ def _audit_row(ctx: ServerContext, caller: Caller, scope: Scope, status: int) ->
         "ids": scope.get("state", {}).get("audit_ids", ""),
         "status_code": status,
     }
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_CHECKED_BODY:
-            raise InvalidInput(f"body: larger than {MAX_CHECKED_BODY} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
 
 
 def _replay(body: bytes, original: Receive) -> Receive:

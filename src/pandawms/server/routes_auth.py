@@ -124,17 +124,4 @@ def audit_list(
     """State-changing calls, newest first (admins only); ``before`` = the last audit_id seen."""
     with ctx.db.read() as conn:
         rows = auth_db.audit_rows(conn, sub, limit, before)
-    return envelope([_entry(r) for r in rows])
-
-
-def _entry(r: auth_db.AuditRow) -> AuditEntry:
-    return AuditEntry(
-        audit_id=r.audit_id,
-        time=r.time,
-        sub=r.sub,
-        roles=r.roles,
-        method=r.method,
-        path=r.path,
-        ids=r.ids,
-        status_code=r.status_code,
-    )
+    return envelope([AuditEntry.model_validate(r, from_attributes=True) for r in rows])
