@@ -120,15 +120,16 @@ def test_child_task_feeds_its_parents_growing_output(db: Database) -> None:
     parent = h.submit(db, h.params("gen"), NOW)
     child = h.submit(db, h.params("out.gen", parent_tid=parent), NOW, parent_mutable=True)
     # the parent's output does not exist yet: the child waits, still defined
-    assert h.feed(db, child, NOW).outcome == ""
+    waiting = f"waiting: parent task {parent} has produced no input file yet"
+    assert h.feed(db, child, NOW).outcome == waiting
     assert h.task(db, child).status is TaskStatus.DEFINED
-    h.feed(db, parent, NOW)  # creates out.gen (empty)
-    h.feed(db, child, NOW)
+    h.feed(db, parent, NOW)  # creates out.gen (empty): still nothing to read
+    assert h.feed(db, child, NOW).outcome == waiting
+    h.dataset(db, "out.gen", 4, NOW)  # the parent's jobs produce files
+    assert h.feed(db, child, NOW).outcome == "ready"
     assert h.task(db, child).status is TaskStatus.READY
     with db.read() as conn:  # the feeder's agent keeps coming back to it
         assert child in feeder.tasks_to_feed(conn, 50)
-    h.dataset(db, "out.gen", 4, NOW)  # the parent's jobs produce files
-    h.feed(db, child, NOW)
     h.dataset(db, "out.gen", 2, NOW, start=4)
     h.feed(db, child, NOW)
     ds = h.datasets(db, child)["input"]
