@@ -31,7 +31,7 @@ def gen_settings(config: JediConfig) -> GenSettings:
 
 def feed_tasks(db: Database, config: JediConfig, ids: Sequence[int], now: datetime) -> list[int]:
     """Feed each task (up to the cycle's file budget); returns the tasks made ready."""
-    settings = FeedSettings(n_scouts=config.n_scouts)
+    settings = FeedSettings(n_scouts=config.n_scouts, first_chunk=config.feed_first_chunk)
     budget = config.max_files_per_cycle
     ready: list[int] = []
     for task_id in ids:

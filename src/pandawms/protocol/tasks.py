@@ -284,6 +284,13 @@ def _check(p: TaskParams) -> None:
         )
     if p.no_input and inputs:
         raise InvalidInput("noInput: the task has an input dataset in jobParameters", "noInput")
+    if len(inputs) > 1:  # the job generator reads the master only: a secondary would never be used
+        i = inputs[1][0]
+        raise InvalidInput(
+            f"jobParameters[{i}]: secondary input datasets (a second input item) are not supported; "
+            "put the files in the master dataset or a container",
+            f"jobParameters[{i}]",
+        )
     if p.no_input and (p.n_events is None or p.n_events_per_job is None):
         raise InvalidInput("noInput: a task without input needs nEvents and nEventsPerJob", "nEvents")
     if p.merge_output and p.merge_spec is None:
