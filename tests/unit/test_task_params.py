@@ -108,7 +108,7 @@ def test_a_secondary_input_is_refused_naming_its_item() -> None:
     p["jobParameters"].append(
         {"type": "template", "param_type": "input", "value": "--mb ${IN}", "dataset": "user.alice:mb.v1"}
     )
-    with pytest.raises(InvalidInput, match="secondary input datasets .* are not supported") as e:
+    with pytest.raises(InvalidInput, match=r"secondary input datasets .* are not supported") as e:
         refine(TaskParams.model_validate(p))
     assert e.value.field == "jobParameters[3]"
 
