@@ -104,10 +104,10 @@ class DIDPage(_Strict):
 class FileIn(_Strict):
     scope: str = Field(min_length=1, max_length=25)
     name: str = Field(min_length=1, max_length=250, description="the LFN")
-    bytes: int = Field(ge=0, le=BIGINT_MAX)
+    bytes: int = Field(ge=0, le=BIGINT_MAX, strict=True)
     adler32: str = Field(min_length=8, max_length=11, description="8 hex digits ('ad:' prefix accepted)")
     guid: str = Field(min_length=32, max_length=38)
-    events: int | None = Field(None, ge=0, le=BIGINT_MAX)
+    events: int | None = Field(None, ge=0, le=BIGINT_MAX, strict=True)
 
     def to_core(self) -> FileDID:
         return FileDID(DID(self.scope, self.name), self.guid, self.bytes, self.adler32, self.events)

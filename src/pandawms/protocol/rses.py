@@ -33,8 +33,8 @@ class RSEConfig(BaseModel):
     site: str = Field(min_length=1, max_length=128)
     prefix: str = Field(min_length=1, max_length=512, description="URL prefix: file://, root://, s3://")
     kind: RSEKind = RSEKind.DISK
-    total_bytes: int = Field(0, ge=0, le=BIGINT_MAX, description="0 = not reported")
-    used_bytes: int = Field(0, ge=0, le=BIGINT_MAX)
+    total_bytes: int = Field(0, ge=0, le=BIGINT_MAX, description="0 = not reported", strict=True)
+    used_bytes: int = Field(0, ge=0, le=BIGINT_MAX, strict=True)
     availability_read: bool = True
     availability_write: bool = True
 

@@ -20,6 +20,7 @@ from pandawms.core.errors import InvalidInput
 from pandawms.core.specs import ProdSourceLabel
 from pandawms.core.tasks import TaskDatasetType
 from pandawms.core.taskspecs import NewTaskDataset, TaskSpec, join_split_codes
+from pandawms.protocol.bounds import BIGINT_MAX
 
 _PARAMS = ConfigDict(extra="forbid", populate_by_name=True, str_strip_whitespace=True)
 _NAME = r"^[A-Za-z0-9_.\-]{1,128}$"
@@ -54,7 +55,7 @@ class ParamItem(BaseModel):
     param_type: Literal["input", "pseudo_input", "output", "log", "number"] | None = None
     dataset: str | None = Field(None, max_length=300)
     container: str | None = Field(None, max_length=300)
-    offset: int = Field(0, ge=0, le=1_000_000_000)
+    offset: int = Field(0, ge=0, le=1_000_000_000, strict=True)
     token: str | None = Field(None, max_length=64)
     destination: str | None = Field(None, max_length=200)
     hidden: bool = False
@@ -85,7 +86,7 @@ class LogTemplate(BaseModel):
     value: str = Field(min_length=1, max_length=1000)
     token: str | None = Field(None, max_length=64)
     destination: str | None = Field(None, max_length=200)
-    offset: int = Field(0, ge=0, le=1_000_000_000)
+    offset: int = Field(0, ge=0, le=1_000_000_000, strict=True)
 
     @field_validator("value")
     @classmethod
@@ -114,7 +115,7 @@ class TaskParams(BaseModel):
     task_type: str = Field("", alias="taskType", max_length=64)
     processing_type: str = Field("", alias="processingType", max_length=64, pattern=r"^[A-Za-z0-9_.\-]*$")
     working_group: str = Field("", alias="workingGroup", max_length=64)
-    task_priority: int | None = Field(None, alias="taskPriority", ge=0, le=10_000)
+    task_priority: int | None = Field(None, alias="taskPriority", ge=0, le=10_000, strict=True)
     trans_path: str = Field(alias="transPath", min_length=1, max_length=512)
     trans_uses: str = Field("", alias="transUses", max_length=128)
     trans_home: str | None = Field(None, alias="transHome", max_length=128)
@@ -122,44 +123,46 @@ class TaskParams(BaseModel):
     job_parameters: list[ParamItem] = Field(alias="jobParameters", min_length=1, max_length=200)
     log: LogTemplate | None = None
     # resources (JEDI units: ramCount MB per core, walltime s per job, cpuTime HS06·s per event)
-    core_count: int = Field(1, alias="coreCount", ge=1, le=4096)
-    ram_count: int = Field(0, alias="ramCount", ge=0, le=1_000_000)
+    core_count: int = Field(1, alias="coreCount", ge=1, le=4096, strict=True)
+    ram_count: int = Field(0, alias="ramCount", ge=0, le=1_000_000, strict=True)
     ram_unit: Literal["MB", "MBPerCore", "MBPerCoreFixed"] = Field("MBPerCore", alias="ramUnit")
-    base_ram_count: int = Field(0, alias="baseRamCount", ge=0, le=1_000_000)
-    walltime: int = Field(0, ge=0, le=100 * 86400)
+    base_ram_count: int = Field(0, alias="baseRamCount", ge=0, le=1_000_000, strict=True)
+    walltime: int = Field(0, ge=0, le=100 * 86400, strict=True)
     cpu_time: float = Field(0.0, alias="cpuTime", ge=0, le=1e9)
-    base_walltime: int = Field(600, alias="baseWalltime", ge=0, le=86400)
-    cpu_efficiency: int = Field(90, alias="cpuEfficiency", ge=1, le=100)
-    out_disk_count: int = Field(0, alias="outDiskCount", ge=0, le=10**12)
-    work_disk_count: int = Field(0, alias="workDiskCount", ge=0, le=10**13)
+    base_walltime: int = Field(600, alias="baseWalltime", ge=0, le=86400, strict=True)
+    cpu_efficiency: int = Field(90, alias="cpuEfficiency", ge=1, le=100, strict=True)
+    out_disk_count: int = Field(0, alias="outDiskCount", ge=0, le=10**12, strict=True)
+    work_disk_count: int = Field(0, alias="workDiskCount", ge=0, le=10**13, strict=True)
     # split rules (scheduling.md §4)
-    n_files_per_job: int | None = Field(None, alias="nFilesPerJob", ge=1, le=10_000)
-    n_events_per_job: int | None = Field(None, alias="nEventsPerJob", ge=1, le=10**9)
+    n_files_per_job: int | None = Field(None, alias="nFilesPerJob", ge=1, le=10_000, strict=True)
+    n_events_per_job: int | None = Field(None, alias="nEventsPerJob", ge=1, le=10**9, strict=True)
     n_gb_per_job: float | None = Field(None, alias="nGBPerJob", gt=0, le=10_000)
-    n_max_files_per_job: int | None = Field(None, alias="nMaxFilesPerJob", ge=1, le=10_000)
+    n_max_files_per_job: int | None = Field(None, alias="nMaxFilesPerJob", ge=1, le=10_000, strict=True)
     max_walltime: float | None = Field(None, alias="maxWalltime", gt=0, le=24 * 100)
-    max_events_per_job: int | None = Field(None, alias="maxEventsPerJob", ge=1, le=10**9)
-    n_events_per_input_file: int | None = Field(None, alias="nEventsPerInputFile", ge=1, le=10**9)
-    n_files: int | None = Field(None, alias="nFiles", ge=1, le=10_000_000)
-    n_events: int | None = Field(None, alias="nEvents", ge=1, le=10**12)
+    max_events_per_job: int | None = Field(None, alias="maxEventsPerJob", ge=1, le=10**9, strict=True)
+    n_events_per_input_file: int | None = Field(
+        None, alias="nEventsPerInputFile", ge=1, le=10**9, strict=True
+    )
+    n_files: int | None = Field(None, alias="nFiles", ge=1, le=10_000_000, strict=True)
+    n_events: int | None = Field(None, alias="nEvents", ge=1, le=10**12, strict=True)
     no_input: bool = Field(False, alias="noInput")
     # scouts and retries
     skip_scout: bool = Field(False, alias="skipScout")
-    scout_success_rate: int | None = Field(None, alias="scoutSuccessRate", ge=0, le=100)
-    min_cpu_efficiency: int | None = Field(None, alias="minCpuEfficiency", ge=0, le=100)
-    max_attempt: int = Field(3, alias="maxAttempt", ge=1, le=50)
-    max_failure: int | None = Field(None, alias="maxFailure", ge=1, le=50)
+    scout_success_rate: int | None = Field(None, alias="scoutSuccessRate", ge=0, le=100, strict=True)
+    min_cpu_efficiency: int | None = Field(None, alias="minCpuEfficiency", ge=0, le=100, strict=True)
+    max_attempt: int = Field(3, alias="maxAttempt", ge=1, le=50, strict=True)
+    max_failure: int | None = Field(None, alias="maxFailure", ge=1, le=50, strict=True)
     disable_auto_retry: bool = Field(False, alias="disableAutoRetry")
-    retry_ram_offset: int | None = Field(None, alias="retryRamOffset", ge=0, le=1_000_000)
-    retry_ram_step: int | None = Field(None, alias="retryRamStep", ge=0, le=1_000_000)
-    goal: int | None = Field(None, ge=1, le=1000)
+    retry_ram_offset: int | None = Field(None, alias="retryRamOffset", ge=0, le=1_000_000, strict=True)
+    retry_ram_step: int | None = Field(None, alias="retryRamStep", ge=0, le=1_000_000, strict=True)
+    goal: int | None = Field(None, ge=1, le=1000, strict=True)
     fail_goal_unreached: bool = Field(False, alias="failGoalUnreached")
     # merging and chaining
     merge_output: bool = Field(False, alias="mergeOutput")
     merge_spec: MergeSpec | None = Field(None, alias="mergeSpec")
-    n_files_per_merge_job: int | None = Field(None, alias="nFilesPerMergeJob", ge=1, le=10_000)
+    n_files_per_merge_job: int | None = Field(None, alias="nFilesPerMergeJob", ge=1, le=10_000, strict=True)
     n_gb_per_merge_job: float | None = Field(None, alias="nGBPerMergeJob", gt=0, le=10_000)
-    parent_tid: int | None = Field(None, alias="parent_tid", ge=1)
+    parent_tid: int | None = Field(None, alias="parent_tid", ge=1, le=BIGINT_MAX, strict=True)
     no_wait_parent: bool = Field(False, alias="noWaitParent")
     run_until_closed: bool = Field(False, alias="runUntilClosed")
     # placement
@@ -167,7 +170,7 @@ class TaskParams(BaseModel):
     cloud: str | None = Field(None, max_length=64)
     included_site: list[str] = Field(default_factory=list, alias="includedSite", max_length=1000)
     excluded_site: list[str] = Field(default_factory=list, alias="excludedSite", max_length=1000)
-    req_id: int | None = Field(None, alias="reqID", ge=0)
+    req_id: int | None = Field(None, alias="reqID", ge=1, le=BIGINT_MAX, strict=True)
 
     @field_validator("included_site", "excluded_site", mode="before")
     @classmethod

@@ -24,13 +24,15 @@ class _Strict(BaseModel):
 class RuleAddRequest(_Strict):
     did: DIDText = Field(description="a file, dataset or container (scope:name)")
     rse: str = Field(min_length=1, max_length=64, description="the RSE the DID's files must be at")
-    lifetime: int | None = Field(None, ge=1, le=MAX_LIFETIME, description="seconds; none = forever")
+    lifetime: int | None = Field(
+        None, ge=1, le=MAX_LIFETIME, description="seconds; none = forever", strict=True
+    )
     activity: str = Field(DEFAULT_ACTIVITY, min_length=1, max_length=64)
     account: str = Field("", max_length=64)
 
 
 class RuleIdRequest(_Strict):
-    id: int = Field(ge=1, le=BIGINT_MAX)
+    id: int = Field(ge=1, le=BIGINT_MAX, strict=True)
 
 
 class RuleInfo(_Strict):
