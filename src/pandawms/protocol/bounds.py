@@ -1,7 +1,8 @@
 """The numbers a client may send, bounded to what the task buffer stores: a larger value, a non-positive id
 or a boolean where an integer belongs is bad input (a 4xx naming the field), never a 500.
 
-Body integers are ``strict``: JSON ``true``/``false`` are not integers (lax mode would read them as 1 and 0)
+Body integers are ``strict`` (but the task-parameter JSON of protocol/tasks.py, which PanDA clients write
+with numbers as text at times): JSON ``true``/``false`` are not integers (lax mode would read them as 1 and 0)
 and neither are strings. Query parameters arrive as text, so ``QueryId`` converts. Every bound is in the
 OpenAPI spec, so clients and the fuzzer see the limits the server enforces (tests/unit/test_input_bounds.py).
 """
