@@ -42,9 +42,10 @@ from pandawms.server import (
     routes_transfers,
     routes_uploads,
 )
-from pandawms.server.bodies import GzipBodies
+from pandawms.server.bodies import MAX_DECODED_BODY, GzipBodies
 from pandawms.server.context import ServerContext
 from pandawms.server.fastpath import PilotFastPath
+from pandawms.server.guards import ErrorEnvelope, RequestGuard
 from pandawms.server.responses import panda_error_handler, validation_error_handler
 from pandawms.services import queues as queue_service
 from pandawms.services.logstore import LogStore
@@ -131,7 +132,9 @@ def create_app(
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     if fast_path:
         app.add_middleware(PilotFastPath, ctx=ctx)
-    app.add_middleware(GzipBodies)  # added last = outermost: every route and the fast path see plain bodies
+    app.add_middleware(RequestGuard, max_body=MAX_DECODED_BODY)  # size and NUL checks on plain bodies
+    app.add_middleware(GzipBodies)  # outside the guard: every route and the fast path see plain bodies
+    app.add_middleware(ErrorEnvelope)  # added last = outermost: no error leaves without the envelope
     # the web monitor's pages at BigPanDA's paths (/, /jobs/, /job/N/, ...)
     mount_monitor(app, ctx, cache_seconds=config.monitor_cache_seconds)
     return app
