@@ -184,3 +184,36 @@ def test_an_unreachable_database_is_503_with_retry_after(
     resp = client.get(f"{API}/job/get_status", params={"job_ids": "1"})
     assert resp.status_code == 503 and resp.headers["Retry-After"].isdigit()
     assert "database unavailable" in resp.json()["message"]
+
+
+def test_a_later_upload_named_to_sort_last_does_not_shadow_the_current_attempts_log(
+    client: TestClient,
+) -> None:
+    # given a job that was retried: attempt 1 uploaded its log, the retry (a new attempt) uploads its own
+    [j] = submit(client, computingSite="SMALL")
+    jid = j["PandaID"]
+    url = f"{API}/file_server/upload_log"
+    ok(client.post(url, params={"job_id": jid, "filename": "log.tgz"}, content=b"THE-REAL-LOG"))
+    # when someone uploads a file named to sort last, and then the real log is uploaded again
+    ok(client.post(url, params={"job_id": jid, "filename": "zzzz.tgz"}, content=b"POISON"))
+    ok(client.post(url, params={"job_id": jid, "filename": "log.tgz"}, content=b"THE-REAL-LOG-2"))
+    # then the download is the newest upload, not the alphabetically last name
+    got = client.get(f"{API}/file_server/download_log", params={"job_id": jid})
+    assert got.status_code == 200 and got.content == b"THE-REAL-LOG-2"
+
+
+def test_a_failed_log_write_leaves_no_partial_file(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    from pandawms.services.logstore import LogStore
+
+    store = LogStore(Path(tmp_path))
+
+    def full(self: Path, data: bytes) -> int:
+        self.open("wb").close()  # the file is created, then the disk is full
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    with pytest.raises(OSError, match="No space"):
+        store.write(7, 1, "log.tgz", b"x" * 10)
+    assert [p for p in Path(tmp_path).rglob("*") if p.is_file()] == []

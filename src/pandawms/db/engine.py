@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from pandawms.core.errors import Fatal, Transient
 
@@ -247,3 +247,13 @@ def _sqlite_engine(url: str, begin_sql: str) -> Engine:
 def _is_lock_error(exc: OperationalError) -> bool:
     text = str(exc.orig).lower()
     return "database is locked" in text or "lock timeout" in text or "deadlock" in text
+
+
+def unavailable_reason(exc: BaseException) -> str | None:
+    """Why the database cannot answer now (down, dropped, locked, full, read-only), or None when ``exc``
+    is not such an error: the server answers those 503 so that clients back off and resend."""
+    if isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        orig = exc.orig
+        lines = str(orig).strip().splitlines() if orig is not None else []
+        return lines[0] if lines else type(exc).__name__
+    return None

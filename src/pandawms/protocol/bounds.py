@@ -19,4 +19,5 @@ MAX_HOURS = 10 * 366 * 24  # the longest time window a listing accepts (ten year
 
 Id = Annotated[int, Field(ge=1, le=BIGINT_MAX, strict=True)]  # an id in a request body
 QueryId = Annotated[int, Field(ge=1, le=BIGINT_MAX)]  # an id in a query string
-Real = Annotated[float, Field(ge=-float(BIGINT_MAX), le=float(BIGINT_MAX), allow_inf_nan=False)]
+REAL_MAX = 1e18  # below 2**63 with room for float rounding
+Real = Annotated[float, Field(ge=-REAL_MAX, le=REAL_MAX, allow_inf_nan=False)]

@@ -6,7 +6,6 @@ close/freeze/delete). Pages are keyset: pass the answer's ``next`` as ``after`` 
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -15,6 +14,7 @@ from pandawms.core.data import DID, ContentRow, DIDRecord, DIDType, FileDID, RSE
 from pandawms.core.errors import InvalidInput
 from pandawms.core.states import DatasetStatus, ReplicaStatus
 from pandawms.protocol.bounds import BIGINT_MAX
+from pandawms.protocol.times import UtcDateTime
 
 MAX_FILES = 10_000
 
@@ -71,8 +71,8 @@ class DIDInfo(_Strict):
     state: DatasetStatus
     length: int = Field(description="children (files of a dataset, datasets of a container)")
     bytes: int = Field(description="bytes of the file children")
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
 
     @classmethod
     def of(cls, rec: DIDRecord, length: int, size: int) -> DIDInfo:

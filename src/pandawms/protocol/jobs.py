@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -13,6 +12,7 @@ from pandawms.core.specs import ErrorComponent, FileSpec, FileType, Job, JobSpec
 from pandawms.protocol.actions import ActionOutcome
 from pandawms.protocol.bounds import BIGINT_MAX, INT_MAX, Id
 from pandawms.protocol.brokerage import QueueRejection
+from pandawms.protocol.times import UtcDateTime
 
 LFN_PATTERN = r"^[A-Za-z0-9_.:+\-]{1,255}$"
 QUEUE_PATTERN = r"^[A-Za-z0-9_.\-*]{1,128}$"
@@ -210,11 +210,11 @@ class JobRecord(BaseModel):
     core_count: int = Field(alias="coreCount")
     max_walltime: int = Field(alias="maxWalltime")
     max_disk_count: int = Field(alias="maxDiskCount")
-    creation_time: datetime = Field(alias="creationTime")
-    modification_time: datetime = Field(alias="modificationTime")
-    state_change_time: datetime = Field(alias="stateChangeTime")
-    start_time: datetime | None = Field(alias="startTime")
-    end_time: datetime | None = Field(alias="endTime")
+    creation_time: UtcDateTime = Field(alias="creationTime")
+    modification_time: UtcDateTime = Field(alias="modificationTime")
+    state_change_time: UtcDateTime = Field(alias="stateChangeTime")
+    start_time: UtcDateTime | None = Field(alias="startTime")
+    end_time: UtcDateTime | None = Field(alias="endTime")
     modification_host: str = Field(alias="modificationHost")
     pilot_id: str = Field(alias="pilotID")
     batch_id: str = Field(alias="batchID")
@@ -254,13 +254,13 @@ class JobRecord(BaseModel):
 class StatusChange(BaseModel):
     status: str
     previous: str
-    time: datetime
+    time: UtcDateTime
     host: str
     reason: str
 
 
 class BrokerageInfo(BaseModel):
-    time: datetime
+    time: UtcDateTime
     chosen: str | None
     summary: str
     rejected: dict[str, QueueRejection]

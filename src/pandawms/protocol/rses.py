@@ -63,7 +63,7 @@ class DistancesBody(BaseModel):
     """Site -> site -> distance (rse/distances answer, rse/set_distances request)."""
 
     model_config = ConfigDict(extra="forbid")
-    distances: dict[str, dict[str, Annotated[int, Field(ge=0, le=INT_MAX)]]]
+    distances: dict[str, dict[str, Annotated[int, Field(ge=0, le=INT_MAX, strict=True)]]]
 
 
 @dataclass(frozen=True, slots=True)

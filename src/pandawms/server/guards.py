@@ -22,9 +22,9 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl
 
-from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pandawms.db.engine import unavailable_reason
 from pandawms.server.bodies import MAX_DECODED_BODY
 from pandawms.server.responses import envelope
 
@@ -226,7 +226,7 @@ def describe_failure(exc: Exception) -> tuple[int, str]:
     full, read-only), 500 for the rest."""
     if isinstance(exc, BodyTooLarge):
         return 413, str(exc)
-    if isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+    reason = unavailable_reason(exc)
+    if reason is not None:
         return 503, f"database unavailable: {reason}"
     return 500, f"internal error ({type(exc).__name__}); the server log has the details"

@@ -37,8 +37,8 @@ async def upload_log(
 
 def _save_log(ctx: ServerContext, job_id: int, attempt_nr: int | None, filename: str, data: bytes) -> Path:
     with ctx.db.write() as conn:  # short: the disk write comes after the commit
-        ctx.logs.check(conn, job_id, attempt_nr, filename, len(data))
-    return ctx.logs.write(job_id, filename, data)
+        attempt = ctx.logs.check(conn, job_id, attempt_nr, filename, len(data))
+    return ctx.logs.write(job_id, attempt, filename, data)
 
 
 @router.get(paths.FILE_DOWNLOAD_LOG, response_class=FileResponse)

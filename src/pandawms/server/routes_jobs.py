@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -32,6 +32,7 @@ from pandawms.protocol.jobs import (
     SubmittedJob,
 )
 from pandawms.protocol.status import JobStatusEntry
+from pandawms.protocol.times import QueryTime
 from pandawms.server.context import ServerContext, get_ctx
 from pandawms.server.responses import envelope
 from pandawms.services import control, queries, submission
@@ -127,8 +128,8 @@ def list_jobs(
     user: Annotated[list[str] | None, Query(description="prodUserName(s)")] = None,
     label: Annotated[list[str] | None, Query(description="prodSourceLabel(s)")] = None,
     parent_id: Annotated[int | None, Query(ge=1, le=BIGINT_MAX)] = None,
-    since: Annotated[datetime | None, Query(description="modified at or after (UTC)")] = None,
-    until: Annotated[datetime | None, Query(description="modified before (UTC)")] = None,
+    since: Annotated[QueryTime | None, Query(description="modified at or after (UTC)")] = None,
+    until: Annotated[QueryTime | None, Query(description="modified before (UTC)")] = None,
     hours: Annotated[
         float | None, Query(gt=0, le=MAX_HOURS, description="modified in the last N hours")
     ] = None,
