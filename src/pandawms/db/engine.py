@@ -11,6 +11,7 @@ transactions (``write_chunks``) that each stay within ``CHUNK_BUDGET_S``.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import threading
 import time
@@ -27,6 +28,9 @@ from pandawms.core.errors import Fatal, Transient
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 CHUNK_BUDGET_S = 0.01  # a chunked batch aims at transactions this long (pilot calls wait at most that)
+MIN_FREE_DISK_BYTES = (
+    64 * 2**20
+)  # below this the SQLite folder counts as full (WAL and checkpoints need room)
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -187,6 +191,33 @@ class Database:
         except Exception:  # health must answer even when the database is down
             return False
         return True
+
+    def write_problem(self) -> str | None:
+        """Why no write can succeed now (a nearly full disk, a read-only or immutable database), or None.
+
+        A real write probe, for health checks: on SQLite it rewrites the header's ``user_version`` in a
+        write transaction (so an immutable file or a full disk fails it), on PostgreSQL it takes a
+        transaction id (which a read-only server refuses). Never raises.
+        """
+        if self.is_sqlite:
+            folder = Path(str(make_url(self.url).database)).parent
+            try:
+                free = shutil.disk_usage(folder).free
+            except OSError as exc:
+                return f"database folder {folder}: {exc.strerror}"
+            if free < MIN_FREE_DISK_BYTES:
+                return f"disk nearly full: {free // 2**20} MB free under {folder}"
+        try:
+            with self.write() as conn:
+                if self.is_sqlite:
+                    version = int(conn.exec_driver_sql("PRAGMA user_version").scalar_one())
+                    conn.exec_driver_sql(f"PRAGMA user_version = {version}")
+                else:
+                    conn.exec_driver_sql("SELECT txid_current()")
+        except Exception as exc:  # health must answer whatever the database does
+            reason = unavailable_reason(exc) or str(exc).strip().splitlines()[0]
+            return f"database not writable: {reason}"
+        return None
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

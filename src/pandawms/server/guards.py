@@ -16,6 +16,7 @@ logged with its traceback; the connection stays open.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 from collections.abc import Iterator
@@ -37,6 +38,7 @@ FREE_TEXT_FIELDS = frozenset(
     {"pilot_error_diag", "exe_error_diag", "pilot_log", "meta_data", "job_metrics", "diag", "message"}
 )
 RETRY_AFTER_S = 5
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS})
 
 
 class BodyTooLarge(Exception):
@@ -222,11 +224,13 @@ class ErrorEnvelope:
 
 
 def describe_failure(exc: Exception) -> tuple[int, str]:
-    """413 for a streamed body over the limit, 503 for a database that cannot answer now (down, locked,
-    full, read-only), 500 for the rest."""
+    """413 for a streamed body over the limit, 503 for a database or disk that cannot take it now (down,
+    locked, full, read-only), 500 for the rest."""
     if isinstance(exc, BodyTooLarge):
         return 413, str(exc)
     reason = unavailable_reason(exc)
     if reason is not None:
         return 503, f"database unavailable: {reason}"
+    if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
+        return 503, f"storage unavailable: {exc.strerror}"
     return 500, f"internal error ({type(exc).__name__}); the server log has the details"

@@ -5,7 +5,8 @@ readers get the log of the job's current attempt, the newest upload of it, whate
 ``zzzz.tgz`` cannot shadow it by sorting last). Writes go to a temp file then rename, so a reader never
 sees half a tarball, and a failed write (disk full) leaves no partial file. ``check`` needs the
 database, ``write`` only the disk: the server runs the check in a short transaction and the (up to
-50 MB) write after it, so the writer lock is not held for disk I/O. (The data service will move this behind the storage interface.)
+50 MB) write after it, so the writer lock is not held for disk I/O. (The data service will move this
+behind the storage interface.)
 """
 
 from __future__ import annotations
@@ -33,9 +34,7 @@ class LogStore:
         attempt = self.check(conn, panda_id, attempt_nr, filename, len(data))
         return self.write(panda_id, attempt, filename, data)
 
-    def check(
-        self, conn: Connection, panda_id: int, attempt_nr: int | None, filename: str, size: int
-    ) -> int:
+    def check(self, conn: Connection, panda_id: int, attempt_nr: int | None, filename: str, size: int) -> int:
         """Refuse a bad name, size, job or attempt before anything is written; the job's attempt."""
         if not _SAFE_NAME.fullmatch(filename) or filename.startswith("."):
             raise InvalidInput(f"filename: {filename!r} is not a plain file name", "filename")
