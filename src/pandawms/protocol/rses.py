@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, model_validator
 
 from pandawms.core.data import RSEKind, RSESpec
 from pandawms.core.errors import InvalidInput
@@ -35,8 +35,8 @@ class RSEConfig(BaseModel):
     kind: RSEKind = RSEKind.DISK
     total_bytes: int = Field(0, ge=0, le=BIGINT_MAX, description="0 = not reported", strict=True)
     used_bytes: int = Field(0, ge=0, le=BIGINT_MAX, strict=True)
-    availability_read: bool = True
-    availability_write: bool = True
+    availability_read: StrictBool = True
+    availability_write: StrictBool = True
 
     @model_validator(mode="after")
     def _valid(self) -> RSEConfig:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from pandawms.core.tasks import TaskCommand
 from pandawms.protocol.bounds import BIGINT_MAX, Id, Real
@@ -36,7 +36,7 @@ class TaskCommandRequest(BaseModel):
 
     model_config = _STRICT
     task_id: Id = Field(alias="jediTaskID")
-    soft: bool = False
+    soft: StrictBool = False
     site: str | None = Field(None, max_length=128, pattern=r"^[A-Za-z0-9_.\-]{1,128}$")
     excluded_sites: list[str] = Field(default_factory=list, alias="excludedSite", max_length=1000)
     new_params: dict[
