@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from pandawms.core.specs import ErrorComponent, JobErrors
 
-
 # Closures by the system, not failures of the job: the payload never started (a pilot claimed the job and
 # its answer or the pilot was lost). PanDA counts them as attempts but not against the user's maxAttempt;
 # a few extra attempts are granted for them, so a job lost in dispatch is not failed for good.
