@@ -26,11 +26,15 @@ def spec(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def _numbers(schema: Any, where: str, comps: dict[str, Any], seen: set[str]) -> Iterator[tuple[str, Any]]:
     """Every integer or number schema reachable from ``schema``, with a path naming where it is."""
     if isinstance(schema, list):
-        for i, item in enumerate(schema):
+        for item in schema:
             yield from _numbers(item, where, comps, seen)
-        return
-    if not isinstance(schema, dict):
-        return
+    elif isinstance(schema, dict):
+        yield from _numbers_in(schema, where, comps, seen)
+
+
+def _numbers_in(
+    schema: dict[str, Any], where: str, comps: dict[str, Any], seen: set[str]
+) -> Iterator[tuple[str, Any]]:
     ref = schema.get("$ref")
     if isinstance(ref, str):
         name = ref.split("/")[-1]
@@ -40,12 +44,11 @@ def _numbers(schema: Any, where: str, comps: dict[str, Any], seen: set[str]) -> 
         return
     if schema.get("type") in ("integer", "number"):
         yield where, schema
-    for key, value in schema.items():
-        if key == "properties":
-            for prop, sub in value.items():
-                yield from _numbers(sub, f"{where}.{prop}", comps, seen)
-        elif key in ("items", "anyOf", "oneOf", "allOf", "additionalProperties"):
-            yield from _numbers(value, f"{where}[]" if key == "items" else where, comps, seen)
+    for prop, sub in schema.get("properties", {}).items():
+        yield from _numbers(sub, f"{where}.{prop}", comps, seen)
+    yield from _numbers(schema.get("items"), f"{where}[]", comps, seen)
+    for key in ("anyOf", "oneOf", "allOf", "additionalProperties"):
+        yield from _numbers(schema.get(key), where, comps, seen)
 
 
 def _client_numbers(spec: dict[str, Any]) -> Iterator[tuple[str, Any]]:
