@@ -19,7 +19,14 @@ from typing import Protocol
 
 from pandawms.core.factory import WorkerLimits
 from pandawms.core.specs import QueueStatus
-from pandawms.factory.backends import BatchBackend, BatchStatus, SubmitError, WorkerSpec, WorkerState
+from pandawms.factory.backends import (
+    BatchBackend,
+    BatchStatus,
+    SubmitError,
+    WorkerSpec,
+    WorkerState,
+    submit_all,
+)
 from pandawms.factory.client import FactoryClientError, ServerRejected, Stopped
 from pandawms.factory.config import FactoryConfig, FactoryQueue
 from pandawms.factory.reports import PendingReports
@@ -245,7 +252,7 @@ class Factory:
     def _provision(self, queue: FactoryQueue, counts: Mapping[str, int], budget: int, q: QueueCycle) -> int:
         """Ask for and start workers for one queue; returns how many were granted."""
         try:
-            status = self.client.get_queue(queue.name, cancel=self.stop).status
+            qconfig = self.client.get_queue(queue.name, cancel=self.stop)
         except ServerRejected as exc:
             q.note = f"queue rejected by the server: {exc.message}"
             log.error("queue %s: %s", queue.name, q.note)
@@ -253,7 +260,7 @@ class Factory:
         except FactoryClientError as exc:
             q.note = f"queue config unavailable: {exc}"
             return 0
-        if status is QueueStatus.OFFLINE:
+        if qconfig.status is QueueStatus.OFFLINE:
             q.note = "queue is offline"
             return 0
         limits = WorkerLimits(queue.max_workers, queue.queued_limit, queue.max_new)
@@ -277,35 +284,51 @@ class Factory:
             log.warning("queue %s: %s", queue.name, q.note)
             return 0
         q.granted, q.note = grant.granted, grant.reason
-        for granted in grant.workers:
-            q.started += self._start(queue, granted.worker_id)
+        q.started += self._start(queue, qconfig, [g.worker_id for g in grant.workers])
         return len(grant.workers)
 
-    def _start(self, queue: FactoryQueue, worker_id: int) -> int:
-        if worker_id in self.workers:
-            log.error("worker %d granted twice: ignored", worker_id)
+    def _start(self, queue: FactoryQueue, qconfig: QueueConfig, worker_ids: list[int]) -> int:
+        """Submit the granted workers in one go (one array job where the backend has them)."""
+        specs = []
+        for worker_id in dict.fromkeys(worker_ids):
+            if worker_id in self.workers:
+                log.error("worker %d granted twice: ignored", worker_id)
+                continue
+            specs.append(self._spec(queue, qconfig, worker_id))
+        if not specs:
             return 0
+        started = 0
+        for spec, result in zip(specs, submit_all(self.backends[queue.name], specs), strict=True):
+            if isinstance(result, SubmitError):
+                log.error("worker %d (%s) not started: %s", spec.worker_id, queue.name, result)
+                collect_parked(spec.workdir, spool_dir(self.config.workdir, queue.name))  # for the next one
+                diag = str(result)[:_DIAG_MAX]
+                self.reports.add(WorkerUpdate(worker_id=spec.worker_id, status="missed", diag=diag))
+                continue
+            self.workers[spec.worker_id] = Worker(
+                spec.worker_id, queue.name, result, spec.workdir, spec.log_path
+            )
+            log.info(
+                "worker %d (%s) started as %s, log %s", spec.worker_id, queue.name, result, spec.log_path
+            )
+            started += 1
+        return started
+
+    def _spec(self, queue: FactoryQueue, qconfig: QueueConfig, worker_id: int) -> WorkerSpec:
         workdir = worker_dir(self.config.workdir, queue.name, worker_id)
         handed = hand_over_parked(spool_dir(self.config.workdir, queue.name), workdir)
         if handed:
             log.info("worker %d gets %d parked final update(s) to re-send", worker_id, handed)
-        spec = WorkerSpec(
+        return WorkerSpec(
             worker_id=worker_id,
             queue=queue.name,
             argv=pilot_argv(self.config, queue, worker_id, workdir),
             workdir=workdir,
             log_path=workdir / "pilot.out",
+            cores=qconfig.cores,
+            memory_mb=qconfig.cores * qconfig.max_memory_per_core,
+            walltime=float(qconfig.max_walltime),
         )
-        try:
-            batch_id = self.backends[queue.name].submit(spec)
-        except SubmitError as exc:
-            log.error("worker %d (%s) not started: %s", worker_id, queue.name, exc)
-            collect_parked(workdir, spool_dir(self.config.workdir, queue.name))  # for the next worker
-            self.reports.add(WorkerUpdate(worker_id=worker_id, status="missed", diag=str(exc)[:_DIAG_MAX]))
-            return 0
-        self.workers[worker_id] = Worker(worker_id, queue.name, batch_id, workdir, spec.log_path)
-        log.info("worker %d (%s) started as %s, log %s", worker_id, queue.name, batch_id, spec.log_path)
-        return 1
 
     def _sweep_dirs(self) -> None:
         live = {w.workdir for w in self.workers.values()}

@@ -18,14 +18,18 @@ from pandawms.factory.backends.base import (
     SubmitError,
     WorkerSpec,
     WorkerState,
+    submit_all,
 )
 from pandawms.factory.backends.local import LocalBackend, LocalBackendConfig
+from pandawms.factory.backends.slurm import SlurmBackend, SlurmBackendConfig
 
-BackendConfig: TypeAlias = LocalBackendConfig  # the typed [queue.backend] tables, discriminated by `type`
+# the typed [queue.backend] tables, discriminated by `type`
+BackendConfig: TypeAlias = LocalBackendConfig | SlurmBackendConfig
 
 BACKEND_CONFIGS: Mapping[str, type[BackendConfig]] = MappingProxyType(
     {
         "local": LocalBackendConfig,
+        "slurm": SlurmBackendConfig,
     }
 )
 
@@ -43,8 +47,11 @@ __all__ = [
     "BatchStatus",
     "LocalBackend",
     "LocalBackendConfig",
+    "SlurmBackend",
+    "SlurmBackendConfig",
     "SubmitError",
     "WorkerSpec",
     "WorkerState",
     "make_backend",
+    "submit_all",
 ]
