@@ -166,12 +166,12 @@ BAD = [
         'queue "Q": max_queued: must be >= 1',
     ),
     (
-        "[factory]\nserver_url = 'http://x'\n[[queue]]\nname = 'Q'\nbackend = 'slurm'\n",
-        "queue \"Q\": backend.type: unknown backend 'slurm' (known: local)",
+        "[factory]\nserver_url = 'http://x'\n[[queue]]\nname = 'Q'\nbackend = 'pbs'\n",
+        "queue \"Q\": backend.type: unknown backend 'pbs' (known: local, slurm)",
     ),
     (
         SMALL + "[queue.backend]\ntype = 'condor'\n",
-        "queue \"SMALL\": backend.type: unknown backend 'condor' (known: local)",
+        "queue \"SMALL\": backend.type: unknown backend 'condor' (known: local, slurm)",
     ),
     (
         SMALL + "[queue.backend]\ncancel_grace = -1\n",

@@ -16,7 +16,7 @@ import re
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -131,6 +131,7 @@ class SlurmBackend:
                 self._template = config.script_template.read_text()
             except OSError as exc:
                 raise ValueError(f"slurm backend: script_template: cannot read it: {exc}") from exc
+        self._raw: dict[str, str] = {}  # array task id (123_4) -> its own job id, once it started
         self._absent: dict[str, int] = {}  # batch id -> polls in a row neither squeue nor sacct knew it
         self._to_cancel: set[str] = set()  # scancel failed: tried again at every poll
         self.last_errors: list[str] = []  # the latest command failures, newest last (operator view)
@@ -255,14 +256,23 @@ class SlurmBackend:
         live = self._squeue(ids)
         if live is None:
             return result  # controller unreachable: no news, every worker stays as it was
+        self._raw.update({j.job_id: j.raw_id for j in live.values() if j.raw_id and j.raw_id != j.job_id})
         need = [i for i in ids if i not in live or live[i].final]
         history = self._sacct(need) if need and self.config.sacct else {}
         for batch_id in ids:
-            job = merge(live.get(batch_id), (history or {}).get(batch_id))
-            status = self._judge(batch_id, job, history_answered=history is not None)
+            seen = merge(live.get(batch_id), self._history_of(batch_id, history or {}))
+            status = self._judge(batch_id, seen, history_answered=history is not None)
             if status is not None:
                 result[batch_id] = status
         return result
+
+    def _history_of(self, batch_id: str, history: Mapping[str, SlurmJob]) -> SlurmJob | None:
+        """sacct's line of a job: by its id, or (job completion data) by an array task's own job id."""
+        found = history.get(batch_id)
+        raw = self._raw.get(batch_id)
+        if found is None and raw is not None and raw in history:
+            found = replace(history[raw], job_id=batch_id)
+        return found
 
     def _judge(self, batch_id: str, job: SlurmJob | None, *, history_answered: bool) -> BatchStatus | None:
         if job is not None:
@@ -292,8 +302,9 @@ class SlurmBackend:
 
     def _sacct(self, ids: Sequence[str]) -> dict[str, SlurmJob] | None:
         argv = ["sacct", "--noheader", "--parsable2", "--allocations", f"--format={SACCT_FIELDS}"]
+        wanted = [*ids, *(self._raw[i] for i in ids if i in self._raw)]
         try:
-            done = self._run([*argv, *self.config.sacct_args, f"--jobs={','.join(ids)}"])
+            done = self._run([*argv, *self.config.sacct_args, f"--jobs={','.join(wanted)}"])
         except SlurmCommandError as exc:
             log.warning("sacct failed, ended workers are read from squeue alone: %s", exc)
             return None
@@ -319,6 +330,7 @@ class SlurmBackend:
 
     def sweep(self, batch_id: str) -> None:
         self._absent.pop(batch_id, None)
+        self._raw.pop(batch_id, None)
         self._to_cancel.discard(batch_id)
         self.states.pop(batch_id, None)
 

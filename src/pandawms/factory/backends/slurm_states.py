@@ -61,6 +61,7 @@ class SlurmJob:
     state: str  # normalized: "CANCELLED by 0" -> "CANCELLED"
     reason: str = ""
     exit_code: int | None = None
+    raw_id: str = ""  # squeue %A: an array task's own job id once it started (sacct --completion uses it)
 
     @property
     def worker_state(self) -> WorkerState:
@@ -126,18 +127,23 @@ def valid_batch_id(batch_id: str) -> bool:
     return bool(_BATCH_ID.match(batch_id))
 
 
-SQUEUE_FORMAT = "%i|%T|%r"  # job id (array tasks as 123_4 with --array), state, reason
+SQUEUE_FORMAT = "%i|%A|%T|%r"  # job id (array tasks as 123_4 with --array), raw id, state, reason
 
 
 def parse_squeue(stdout: str) -> dict[str, SlurmJob]:
-    """Lines of ``squeue --noheader --array --format=%i|%T|%r`` by job id; other lines are ignored."""
+    """Lines of ``squeue --noheader --array --format=%i|%A|%T|%r`` by job id; other lines are ignored.
+
+    A pending array task still shares the array's raw id, so its raw id is only kept once it left PENDING.
+    """
     jobs: dict[str, SlurmJob] = {}
     for line in stdout.splitlines():
         fields = line.strip().split("|")
-        if len(fields) != 3 or not valid_batch_id(fields[0].strip()):
+        if len(fields) != 4 or not valid_batch_id(fields[0].strip()):
             continue
-        job_id, state, reason = (f.strip() for f in fields)
-        jobs[job_id] = SlurmJob(job_id, normalize_state(state), reason)
+        job_id, raw_id, raw_state, reason = (f.strip() for f in fields)
+        state = normalize_state(raw_state)
+        raw = raw_id if raw_id.isdigit() and state != "PENDING" else ""
+        jobs[job_id] = SlurmJob(job_id, state, reason, None, raw)
     return jobs
 
 
@@ -164,5 +170,5 @@ def merge(live: SlurmJob | None, history: SlurmJob | None) -> SlurmJob | None:
     if live is None or history is None:
         return live or history
     if live.final and history.final:
-        return SlurmJob(live.job_id, history.state, live.reason, history.exit_code)
+        return SlurmJob(live.job_id, history.state, live.reason, history.exit_code, live.raw_id)
     return live  # still alive per the controller: sacct may lag behind
