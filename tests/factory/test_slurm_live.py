@@ -97,7 +97,7 @@ def _job(srv: LiveServer, panda_id: int) -> dict[str, Any]:
 def test_pilots_through_slurm_run_120_jobs(srv: LiveServer, cluster: SlurmCluster, tmp_path: Path) -> None:
     # given a queue with 120 short jobs, served through Slurm by up to 8 pilots
     queue = _make_queue(srv, "SLURM_MANY")
-    _submit(srv, queue, 120)
+    ids = _submit(srv, queue, 120)
     fq = FactoryQueue(queue, backend=slurm_backend(cluster), max_workers=8)
     started = time.monotonic()
     # when the factory runs
@@ -111,6 +111,10 @@ def test_pilots_through_slurm_run_120_jobs(srv: LiveServer, cluster: SlurmCluste
     assert all(w["exit_code"] in (0, 82) for w in workers), workers
     assert any("_" in w["batch_id"] for w in workers), [w["batch_id"] for w in workers]
     assert all("slurm COMPLETED" in w["diag"] or "slurm FAILED" in w["diag"] for w in workers), workers
+    # and each job names the Slurm job its pilot ran in (the pilot reads it from SLURM_* and reports it)
+    batch_ids = {w["batch_id"] for w in workers}
+    for panda_id in ids[::20]:
+        assert _job(srv, panda_id)["job"]["batchID"] in batch_ids
     print(f"120 jobs through Slurm in {elapsed:.1f} s with {len(workers)} pilots")
 
 

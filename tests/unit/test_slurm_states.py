@@ -23,6 +23,7 @@ from pandawms.factory.backends.slurm_states import (
     parse_sbatch,
     parse_squeue,
 )
+from pandawms.pilot.config import batch_id_from_env
 
 S, R, F, X, C = (
     WorkerState.SUBMITTED,
@@ -232,3 +233,15 @@ def test_failed_scancel_is_retried_at_the_next_poll() -> None:
     backend.status(["4"])
     assert [c for c in script.calls if c[0] == "scancel"][-1] == ["scancel", "4"]
     assert script.answers["scancel"] == []
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"SLURM_JOB_ID": "12"}, "12"),
+        ({"SLURM_JOB_ID": "14", "SLURM_ARRAY_JOB_ID": "12", "SLURM_ARRAY_TASK_ID": "2"}, "12_2"),
+        ({}, None),
+    ],
+)
+def test_a_pilot_knows_its_slurm_job_as_squeue_names_it(env: dict[str, str], expected: str | None) -> None:
+    assert batch_id_from_env(env) == expected

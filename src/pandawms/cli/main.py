@@ -118,6 +118,7 @@ def pilot(
     import sys
 
     from pandawms.pilot import PilotConfig, run_pilot
+    from pandawms.pilot.config import batch_id_from_env
 
     options = PilotOptions(
         lifetime=lifetime,
@@ -140,6 +141,7 @@ def pilot(
         queue=queue,
         workdir=workdir or Path.cwd() / "pandawms-pilot",
         worker_id=worker_id,
+        batch_id=batch_id_from_env(os.environ),
     )
     sys.exit(run_pilot(cfg))
 
