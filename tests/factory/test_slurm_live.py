@@ -15,6 +15,7 @@ import pytest
 
 from pandawms.factory import FactoryConfig, FactoryQueue, PilotOptions
 from pandawms.factory.backends import SlurmBackendConfig
+from pandawms.factory.status import read_status
 from tests.factory.slurmcluster import PARTITION, SlurmCluster, slurm_cluster
 from tests.factory.test_factory_live import (
     _job_statuses,
@@ -102,6 +103,13 @@ def test_pilots_through_slurm_run_120_jobs(srv: LiveServer, cluster: SlurmCluste
     started = time.monotonic()
     # when the factory runs
     with running_factory(_config(srv, fq, tmp_path / "factory")):
+        _wait(lambda: _alive_states(tmp_path / "factory", queue) != {}, 60, "live workers in the status")
+        assert set(_alive_states(tmp_path / "factory", queue)) <= {
+            "PENDING",
+            "RUNNING",
+            "COMPLETED",
+            "unpolled",
+        }
         _wait(lambda: _job_statuses(srv, queue) == ["finished"] * 120, 150, "120 finished jobs")
         _wait(_quiet(srv, queue), 60, "all workers reported")
     elapsed = time.monotonic() - started
@@ -115,6 +123,9 @@ def test_pilots_through_slurm_run_120_jobs(srv: LiveServer, cluster: SlurmCluste
     batch_ids = {w["batch_id"] for w in workers}
     for panda_id in ids[::20]:
         assert _job(srv, panda_id)["job"]["batchID"] in batch_ids
+    # and the operator's status shows them all ended finished, the way `panda factory --status` prints it
+    view = read_status(tmp_path / "factory")["queues"][queue]
+    assert view["backend"] == "slurm" and view["ended_total"] == {"finished": len(workers)}, view
     print(f"120 jobs through Slurm in {elapsed:.1f} s with {len(workers)} pilots")
 
 
@@ -165,6 +176,7 @@ def test_slurmctld_down_for_20_s_loses_no_worker(
         try:
             time.sleep(20)
             during = _worker_stats(srv, queue)
+            errors = read_status(tmp_path / "factory")["queues"][queue]["last_errors"]
         finally:
             cluster.start_controller()
             cluster.wait_idle()
@@ -172,6 +184,8 @@ def test_slurmctld_down_for_20_s_loses_no_worker(
         _wait(_quiet(srv, queue), 60, "all workers reported")
     # then no worker was reported missed or failed while the controller was away, or after
     assert during.get("missed", 0) == during.get("failed", 0) == 0, during
+    # and the operator saw why: the batch system's own error, in the factory's status
+    assert any("Unable to contact slurm controller" in e for e in errors), errors
     statuses = {w["status"] for w in _workers(srv, queue)}
     assert statuses == {"finished"}, _workers(srv, queue)
 
@@ -193,6 +207,14 @@ def _slurm_jobs(cluster: SlurmCluster, prefix: str) -> list[str]:
     """Ids of the running Slurm jobs whose name starts with ``prefix`` (one line per array task)."""
     out = cluster.run("squeue", "--noheader", "--array", "--states=RUNNING", "--format=%i|%j")
     return [i for i, _, name in (line.partition("|") for line in out.split()) if name.startswith(prefix)]
+
+
+def _alive_states(workdir: Path, queue: str) -> dict[str, int]:
+    try:
+        states: dict[str, int] = read_status(workdir)["queues"][queue]["batch_states"]
+    except ValueError:
+        return {}
+    return states
 
 
 def _ended(srv: LiveServer, queue: str) -> int:

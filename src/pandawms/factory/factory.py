@@ -14,6 +14,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -31,6 +32,7 @@ from pandawms.factory.client import FactoryClientError, ServerRejected, Stopped
 from pandawms.factory.config import FactoryConfig, FactoryQueue
 from pandawms.factory.reports import PendingReports
 from pandawms.factory.sizing import WorkerLoad, plan_ask, rotate
+from pandawms.factory.status import ReportsBatchStates, queue_view, write_status
 from pandawms.factory.workdirs import collect_parked, hand_over_parked, spool_dir, sweep_old, worker_dir
 from pandawms.protocol import errorcodes as ec
 from pandawms.protocol.factory import (
@@ -174,6 +176,7 @@ class Factory:
         self.workers: dict[int, Worker] = {}
         self.reports = PendingReports(config.harvester_id)
         self.cycles = 0
+        self.ended_total: dict[str, Counter[str]] = {}  # queue -> final state -> workers since start
 
     # -- one cycle -------------------------------------------------------------------------------------
 
@@ -197,6 +200,7 @@ class Factory:
         self._sweep_dirs()
         summary.alive = len(self.workers)
         summary.pending_reports = len(self.reports)
+        self._write_status(summary)
         # an idle factory cycles every minute: its unchanged state goes to debug, changes to info
         log.log(logging.INFO if summary.eventful else logging.DEBUG, "%s", summary.line())
         return summary
@@ -223,8 +227,28 @@ class Factory:
         del self.workers[worker.worker_id]
         ended = summary.queues.setdefault(worker.queue, QueueCycle()).ended
         ended[status.state.value] += 1
+        self.ended_total.setdefault(worker.queue, Counter())[status.state.value] += 1
         if status.exit_code == ec.PilotExit.NO_JOBS:
             ended["empty"] += 1  # pilots that found no job (factory.md §8 #1)
+
+    def _write_status(self, summary: CycleSummary) -> None:
+        """The operator's snapshot (factory/status.py): live workers per batch state, last batch errors."""
+        queues = {}
+        for queue in self.config.queues:
+            backend = self.backends[queue.name]
+            ids = [w.batch_id for w in self.workers.values() if w.queue == queue.name]
+            if isinstance(backend, ReportsBatchStates):
+                states, errors = backend.states, backend.last_errors
+            else:  # a local process that is still known is running
+                states, errors = dict.fromkeys(ids, "RUNNING"), []
+            view = queue_view(ids, states, errors, self.ended_total.get(queue.name, Counter()))
+            queues[queue.name] = {**view, "backend": backend.name}
+        when = datetime.fromtimestamp(self.wall_clock(), UTC).isoformat(timespec="seconds")
+        snapshot = {"harvester_id": self.config.harvester_id, "cycle": summary.number, "time": when}
+        try:
+            write_status(self.config.workdir, {**snapshot, "queues": queues})
+        except OSError as exc:
+            log.warning("cannot write the factory status file: %s", exc)
 
     def _heartbeat(self) -> None:
         """Tell the server this factory is alive; a silent factory's workers end as missed there."""
