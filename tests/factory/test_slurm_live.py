@@ -135,7 +135,8 @@ def test_time_limit_and_scancel_are_classified_and_their_jobs_retried(
     # given two long jobs on a queue whose max walltime is one minute (--time=1), with no early signal, so
     # Slurm itself SIGTERMs the pilot at the limit
     queue = _make_queue(srv, "SLURM_LIMITS", walltime=60)
-    ids = _submit_long(srv, queue, 2)
+    # (their 5 min maxWalltime is longer than the 1 min Slurm time limit: Slurm stops them first)
+    ids = _submit(srv, queue, 2, code="import time; time.sleep(600)", walltime=300)
     backend = slurm_backend(cluster, signal_lead=0, job_name="limits")
     fq = FactoryQueue(queue, backend=backend, max_workers=2, max_new=2)
     with running_factory(_config(srv, fq, tmp_path / "factory", max_new_workers=2)) as stop:
@@ -188,19 +189,6 @@ def test_slurmctld_down_for_20_s_loses_no_worker(
     assert any("Unable to contact slurm controller" in e for e in errors), errors
     statuses = {w["status"] for w in _workers(srv, queue)}
     assert statuses == {"finished"}, _workers(srv, queue)
-
-
-def _submit_long(srv: LiveServer, queue: str, n: int) -> list[int]:
-    """Jobs that sleep 10 min with a 5 min maxWalltime: only the Slurm time limit (1 min) stops them."""
-    job = {
-        "transformation": "python3",
-        "jobParameters": "-c 'import time; time.sleep(600)'",
-        "computingSite": queue,
-        "maxWalltime": 300,
-    }
-    r = httpx.post(srv.api + "/job/submit", json={"jobs": [job] * n}, timeout=10)
-    assert r.status_code == 200, r.text
-    return [int(j["PandaID"]) for j in r.json()["data"]]
 
 
 def _slurm_jobs(cluster: SlurmCluster, prefix: str) -> list[str]:
