@@ -54,7 +54,15 @@ class SlurmBackendConfig:
 
     The time limit comes from the queue's max walltime, cores and memory from its resource type (cores,
     max memory per core); ``sbatch_args`` are added last (they win). Field metadata ``min`` is the
-    smallest accepted value (checked by factory/config.py on load).
+    smallest accepted value (checked by factory/config.py on load). Example::
+
+        [queue.backend]
+        type = "slurm"
+        partition = "grid"
+        account = "atlas"
+        sbatch_args = ["--constraint=ssd"]
+        signal_lead = 60                # SIGTERM to the pilot 60 s before the time limit (0: at it)
+        sacct_args = ["--completion"]   # no slurmdbd: read the job completion file
     """
 
     type: Literal["slurm"] = "slurm"
