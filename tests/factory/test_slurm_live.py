@@ -132,12 +132,13 @@ def test_pilots_through_slurm_run_120_jobs(srv: LiveServer, cluster: SlurmCluste
 def test_time_limit_and_scancel_are_classified_and_their_jobs_retried(
     srv: LiveServer, cluster: SlurmCluster, tmp_path: Path
 ) -> None:
-    # given two long jobs on a queue whose max walltime is one minute (--time=1), with no early signal, so
-    # Slurm itself SIGTERMs the pilot at the limit
-    queue = _make_queue(srv, "SLURM_LIMITS", walltime=60)
-    # (their 5 min maxWalltime is longer than the 1 min Slurm time limit: Slurm stops them first)
+    # given two long jobs on a queue whose site caps Slurm's time limit at one minute (--time=1 in its
+    # sbatch args, which win over the queue's walltime), with no early signal, so Slurm itself SIGTERMs
+    # the pilot at the limit
+    queue = _make_queue(srv, "SLURM_LIMITS")
+    # (their 5 min maxWalltime is longer than the 1 min time limit: Slurm stops them first)
     ids = _submit(srv, queue, 2, code="import time; time.sleep(600)", walltime=300)
-    backend = slurm_backend(cluster, signal_lead=0, job_name="limits")
+    backend = slurm_backend(cluster, signal_lead=0, job_name="limits", sbatch_args=("--time=1",))
     fq = FactoryQueue(queue, backend=backend, max_workers=2, max_new=2)
     with running_factory(_config(srv, fq, tmp_path / "factory", max_new_workers=2)) as stop:
         _wait(lambda: _job_statuses(srv, queue) == ["running"] * 2, 60, "both jobs running")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pandawms.factory import FactoryConfig, FactoryQueue, PilotOptions
 from pandawms.factory.backends.base import WorkerSpec, WorkerState
 from pandawms.factory.backends.slurm import Completed, SlurmBackend, SlurmBackendConfig
 from pandawms.factory.backends.slurm_script import render, time_limit_minutes
@@ -23,6 +24,7 @@ from pandawms.factory.backends.slurm_states import (
     parse_sbatch,
     parse_squeue,
 )
+from pandawms.factory.factory import pilot_argv
 from pandawms.pilot.config import batch_id_from_env
 
 S, R, F, X, C = (
@@ -245,3 +247,18 @@ def test_failed_scancel_is_retried_at_the_next_poll() -> None:
 )
 def test_a_pilot_knows_its_slurm_job_as_squeue_names_it(env: dict[str, str], expected: str | None) -> None:
     assert batch_id_from_env(env) == expected
+
+
+def test_pilot_lifetime_ends_at_the_signal_before_the_time_limit(tmp_path: Path) -> None:
+    # given a Slurm queue with SIGTERM 60 s before its limit
+    backend = _backend(Script({}), signal_lead=60)
+    # then its pilots live until that signal (the limit is whole minutes), never less than a second
+    assert [backend.pilot_lifetime(w) for w in (3600.0, 90.0, 0.0)] == [3540.0, 60.0, None]
+    assert _backend(Script({}), signal_lead=600).pilot_lifetime(60.0) == 1.0
+    # and the pilot's command line carries the cap only where it is below the configured lifetime
+    config = FactoryConfig("http://x", pilot=PilotOptions(lifetime=1000.0))
+    queue = FactoryQueue("Q")
+    capped = pilot_argv(config, queue, 1, tmp_path, max_lifetime=540.0)
+    assert capped[capped.index("--lifetime") + 1] == "540.0"
+    kept = pilot_argv(config, queue, 1, tmp_path, max_lifetime=5000.0)
+    assert kept[kept.index("--lifetime") + 1] == "1000.0"

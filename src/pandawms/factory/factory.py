@@ -13,7 +13,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -23,6 +23,7 @@ from pandawms.core.specs import QueueStatus
 from pandawms.factory.backends import (
     BatchBackend,
     BatchStatus,
+    LimitsLifetime,
     SubmitError,
     WorkerSpec,
     WorkerState,
@@ -130,8 +131,18 @@ def _counts(counter: Counter[str]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(counter.items())) or "none"
 
 
-def pilot_argv(config: FactoryConfig, queue: FactoryQueue, worker_id: int, workdir: Path) -> tuple[str, ...]:
-    """The ``panda pilot`` command line of one worker."""
+def pilot_argv(
+    config: FactoryConfig,
+    queue: FactoryQueue,
+    worker_id: int,
+    workdir: Path,
+    *,
+    max_lifetime: float | None = None,
+) -> tuple[str, ...]:
+    """The ``panda pilot`` command line of one worker (its lifetime capped at ``max_lifetime``)."""
+    options = config.pilot_options(queue)
+    if max_lifetime is not None and max_lifetime < options.lifetime:
+        options = replace(options, lifetime=max_lifetime)
     return (
         sys.executable,
         *("-m", "pandawms.cli.main", "pilot"),
@@ -139,7 +150,7 @@ def pilot_argv(config: FactoryConfig, queue: FactoryQueue, worker_id: int, workd
         *("--queue", queue.name),
         *("--worker-id", str(worker_id)),
         *("--workdir", str(workdir)),
-        *config.pilot_options(queue).argv(),
+        *options.argv(),
     )
 
 
@@ -343,10 +354,12 @@ class Factory:
         handed = hand_over_parked(spool_dir(self.config.workdir, queue.name), workdir)
         if handed:
             log.info("worker %d gets %d parked final update(s) to re-send", worker_id, handed)
+        backend = self.backends[queue.name]
+        limit = backend.pilot_lifetime(qconfig.max_walltime) if isinstance(backend, LimitsLifetime) else None
         return WorkerSpec(
             worker_id=worker_id,
             queue=queue.name,
-            argv=pilot_argv(self.config, queue, worker_id, workdir),
+            argv=pilot_argv(self.config, queue, worker_id, workdir, max_lifetime=limit),
             workdir=workdir,
             log_path=workdir / "pilot.out",
             cores=qconfig.cores,

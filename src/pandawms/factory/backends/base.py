@@ -92,6 +92,16 @@ class SubmitsMany(Protocol):
         ...
 
 
+@runtime_checkable
+class LimitsLifetime(Protocol):
+    """Optional: a backend whose batch system ends a worker at a time limit derived from the walltime."""
+
+    def pilot_lifetime(self, walltime: float) -> float | None:
+        """Seconds the pilot may live (so it only takes jobs that end before the batch system stops it);
+        None = no limit of the backend's own."""
+        ...
+
+
 def submit_all(backend: BatchBackend, specs: Sequence[WorkerSpec]) -> list[str | SubmitError]:
     """Start the workers with the backend's ``submit_many`` if it has one, else one ``submit`` each."""
     if isinstance(backend, SubmitsManyBackend):

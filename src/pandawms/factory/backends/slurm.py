@@ -190,6 +190,12 @@ class SlurmBackend:
 
     # -- submit ----------------------------------------------------------------------------------------
 
+    def pilot_lifetime(self, walltime: float) -> float | None:
+        """Until the SIGTERM before the time limit: the pilot then takes no job that cannot end in time."""
+        if walltime <= 0:
+            return None
+        return max(1.0, slurm_script.time_limit_minutes(walltime) * 60.0 - self.config.signal_lead)
+
     def submit(self, spec: WorkerSpec) -> str:
         result = self.submit_many([spec])[0]
         if isinstance(result, SubmitError):
