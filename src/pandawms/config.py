@@ -67,7 +67,8 @@ class JediConfig:
     """JEDI's agents (scheduling.md §4-§6, §14.2): the ContentsFeeder and JobGenerator run together every
     ``interval`` s (the generator right after the feeder, so a new task's first jobs follow at once);
     ``max_files_per_cycle`` files fed and ``max_jobs_per_cycle`` jobs made per cycle, jobs stored in
-    bunches of ``bunch_size`` per transaction; ``n_scouts`` scout rows per task; ``queue_limit``: a task
+    bunches of ``bunch_size`` per transaction; ``n_scouts`` scout rows per task; a task with one input
+    starts once ``feed_first_chunk`` of its files are fed (0: once all are); ``queue_limit``: a task
     gets no new jobs while it has this many queued (and more than twice its running ones). The control
     agents' settings (TaskCommando, PostProcessor, scout evaluator and task watchdog intervals, pending
     wait and timeout, picked-file rescue) are in seconds."""
@@ -78,6 +79,7 @@ class JediConfig:
     max_files_per_cycle: int = 200_000
     bunch_size: int = 500
     n_scouts: int = 10
+    feed_first_chunk: int = 1000
     queue_limit: int = 2000
     command_interval: float = 5.0
     postprocessor_interval: float = 20.0
@@ -285,8 +287,9 @@ def _check_jedi(j: JediConfig) -> None:
     for name in ("max_jobs_per_cycle", "max_files_per_cycle", "bunch_size", "queue_limit"):
         if getattr(j, name) < 1:
             raise ValueError(f"jedi.{name}: must be >= 1, got {getattr(j, name)}")
-    if j.n_scouts < 0:
-        raise ValueError(f"jedi.n_scouts: must be >= 0, got {j.n_scouts}")
+    for name in ("n_scouts", "feed_first_chunk"):
+        if getattr(j, name) < 0:
+            raise ValueError(f"jedi.{name}: must be >= 0, got {getattr(j, name)}")
     intervals = (
         "interval",
         "command_interval",

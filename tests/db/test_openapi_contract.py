@@ -114,6 +114,7 @@ def _page(path: Callable[[World], str]) -> Call:
 CASES: dict[tuple[str, str], Call] = {
     ("GET", f"{API}/health"): _get(f"{API}/health"),
     ("GET", f"{API}/system/is_alive"): _get(f"{API}/system/is_alive"),
+    ("GET", f"{API}/ready"): _get(f"{API}/ready"),
     ("POST", f"{API}/job/submit"): _post(f"{API}/job/submit", lambda w: {"jobs": [{"transformation": "x"}]}),
     ("GET", f"{API}/job/get_status"): lambda c, w: c.get(
         f"{API}/job/get_status", params={"job_ids": [w.running, w.finished, UNKNOWN_ID]}

@@ -48,6 +48,7 @@ def test_public_routes_change_nothing_but_tokens() -> None:
     assert public == {
         paths.HEALTH,
         paths.IS_ALIVE,
+        paths.READY,
         "/openapi.json",
         "/docs",
         paths.AUTH_TOKEN,

@@ -146,6 +146,7 @@ def pilot(
     import sys
 
     from pandawms.pilot import PilotConfig, run_pilot
+    from pandawms.pilot.config import batch_id_from_env
 
     options = PilotOptions(
         lifetime=lifetime,
@@ -170,6 +171,7 @@ def pilot(
         queue=queue,
         workdir=workdir or Path.cwd() / "pandawms-pilot",
         worker_id=worker_id,
+        batch_id=batch_id_from_env(os.environ),
     )
     sys.exit(run_pilot(cfg))
 
@@ -184,12 +186,16 @@ def factory(
         str | None, typer.Option(help="Server URL (default $PANDA_URL, else server_url in the file).")
     ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+    status: Annotated[
+        bool, typer.Option("--status", help="Print the running factory's workers per batch state and exit.")
+    ] = False,
 ) -> None:
-    """Keep pilots flowing to the configured queues until SIGTERM/Ctrl-C."""
+    """Keep pilots flowing to the configured queues until SIGTERM/Ctrl-C (or, with --status, show them)."""
     import os
     import sys
 
     from pandawms.factory import load_factory_config, run_factory
+    from pandawms.factory.status import read_status, render_status
 
     level = log_level.upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -200,6 +206,13 @@ def factory(
     except ValueError as exc:
         typer.echo(f"panda factory: {exc}", err=True)
         raise typer.Exit(2) from None
+    if status:
+        try:
+            typer.echo(render_status(read_status(cfg.workdir)))
+        except ValueError as exc:
+            typer.echo(f"panda factory --status: {exc}", err=True)
+            raise typer.Exit(1) from None
+        return
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(level)))
     sys.exit(run_factory(cfg))

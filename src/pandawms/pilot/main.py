@@ -205,7 +205,7 @@ class Pilot:
             config=self.cfg,
             client=self.client,
             queue=queue,
-            who=Identity(queue.name, self.cfg.node[:128], self.cfg.pilot_id[:200]),
+            who=Identity(queue.name, self.cfg.node[:128], self.cfg.pilot_id[:200], self.cfg.batch_id),
             pilot_deadline=self.deadline,
             shutting_down=self.stop,
             clock=self.clock,

@@ -3,6 +3,7 @@
 API_PREFIX = "/api/v1"
 
 HEALTH = "/health"
+READY = "/ready"
 IS_ALIVE = "/system/is_alive"
 
 JOB_SUBMIT = "/job/submit"

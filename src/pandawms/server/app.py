@@ -11,6 +11,7 @@ from datetime import datetime
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pandawms import __version__
 from pandawms.agents.brokerage import brokerage_agent
@@ -44,11 +45,13 @@ from pandawms.server import (
     routes_uploads,
 )
 from pandawms.server.auth import AuthGate
-from pandawms.server.bodies import GzipBodies
+from pandawms.server.bodies import MAX_DECODED_BODY, GzipBodies
 from pandawms.server.context import ServerContext
+from pandawms.server.errordocs import ERROR_RESPONSES
 from pandawms.server.fastpath import PilotFastPath
+from pandawms.server.guards import ErrorEnvelope, RequestGuard
 from pandawms.server.headers import SecurityHeaders
-from pandawms.server.responses import panda_error_handler, validation_error_handler
+from pandawms.server.responses import http_error_handler, panda_error_handler, validation_error_handler
 from pandawms.services import queues as queue_service
 from pandawms.services.logstore import LogStore
 from pandawms.services.shares import ShareCache
@@ -133,15 +136,18 @@ def create_app(
     )
     app.state.ctx = ctx
     for router in ROUTERS:
-        app.include_router(router, prefix=paths.API_PREFIX)
+        app.include_router(router, prefix=paths.API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(routes_auth.well_known)
     app.add_exception_handler(PandaError, panda_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
     if fast_path:
         app.add_middleware(PilotFastPath, ctx=ctx)
     if config.auth.enabled:  # outside the fast path: the hot calls pass the same gate
         app.add_middleware(AuthGate, ctx=ctx)
-    app.add_middleware(GzipBodies)  # every route and the fast path see plain bodies
+    app.add_middleware(RequestGuard, max_body=MAX_DECODED_BODY)  # size and NUL checks on plain bodies
+    app.add_middleware(GzipBodies)  # outside the guard: every route and the fast path see plain bodies
+    app.add_middleware(ErrorEnvelope)  # no error leaves without the envelope
     app.add_middleware(SecurityHeaders)  # added last = outermost: CSP and friends on every answer
     # the web monitor's pages at BigPanDA's paths (/, /jobs/, /job/N/, ...)
     mount_monitor(app, ctx, cache_seconds=config.monitor_cache_seconds)

@@ -107,6 +107,7 @@ _ADMIN_DATA = _p(D, WR, OPERATORS)
 ROUTE_POLICIES: dict[str, RoutePolicy] = {
     paths.HEALTH: PUBLIC,
     paths.IS_ALIVE: PUBLIC,
+    paths.READY: PUBLIC,  # readiness probe (load balancers)
     "/openapi.json": PUBLIC,
     "/docs": PUBLIC,
     paths.AUTH_TOKEN: PUBLIC,  # the grant itself (refresh token, device code) is the credential

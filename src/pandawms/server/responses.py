@@ -9,6 +9,7 @@ from typing import Any
 import pydantic_core
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from pandawms.core.errors import (
@@ -65,6 +66,15 @@ def error_response(exc: PandaError) -> Response:
         resp.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
     if isinstance(exc, Unauthenticated):
         resp.headers["WWW-Authenticate"] = 'Bearer realm="pandawms"'
+    return resp
+
+
+async def http_error_handler(_request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (an unparsable body, a wrong method) in the envelope too."""
+    assert isinstance(exc, StarletteHTTPException)
+    resp = envelope(success=False, message=str(exc.detail), status_code=exc.status_code)
+    for name, value in (exc.headers or {}).items():
+        resp.headers[name] = value
     return resp
 
 

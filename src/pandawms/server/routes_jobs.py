@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -18,6 +18,7 @@ from pandawms.core.specs import JobQuery, JobSpec
 from pandawms.core.states import parse_status
 from pandawms.protocol import paths
 from pandawms.protocol.actions import ACTED_ON
+from pandawms.protocol.bounds import BIGINT_MAX, MAX_HOURS, QueryId
 from pandawms.protocol.brokerage import QueueRejection
 from pandawms.protocol.envelope import Envelope
 from pandawms.protocol.jobs import (
@@ -34,6 +35,7 @@ from pandawms.protocol.jobs import (
     SubmittedJob,
 )
 from pandawms.protocol.status import JobStatusEntry
+from pandawms.protocol.times import QueryTime
 from pandawms.server.context import ServerContext, get_caller, get_ctx
 from pandawms.server.responses import envelope
 from pandawms.services import control, queries, submission
@@ -99,7 +101,9 @@ def _labels(specs: Sequence[JobSpec]) -> set[str]:
 
 
 @router.get(paths.JOB_GET_STATUS, response_model=Envelope[list[JobStatusEntry]])
-def get_status(ctx: Ctx, job_ids: Annotated[list[int], Query(min_length=1, max_length=10_000)]) -> Response:
+def get_status(
+    ctx: Ctx, job_ids: Annotated[list[QueryId], Query(min_length=1, max_length=10_000)]
+) -> Response:
     """Status and attempt of each job (unknown ids are reported with jobStatus null)."""
     with ctx.db.read() as conn:
         found = queries.jobs_by_id(conn, job_ids)
@@ -107,7 +111,7 @@ def get_status(ctx: Ctx, job_ids: Annotated[list[int], Query(min_length=1, max_l
 
 
 @router.get(paths.JOB_GET_DESCRIPTION, response_model=Envelope[JobDescription])
-def get_description(ctx: Ctx, job_id: Annotated[int, Query(ge=1)]) -> Response:
+def get_description(ctx: Ctx, job_id: Annotated[int, Query(ge=1, le=BIGINT_MAX)]) -> Response:
     """Every attribute of one job, its status history, its brokerage decision and its retries."""
     with ctx.db.read() as conn:
         d = queries.describe(conn, job_id)
@@ -147,12 +151,15 @@ def list_jobs(
     queue: Annotated[list[str] | None, Query(description="computingSite(s)")] = None,
     user: Annotated[list[str] | None, Query(description="prodUserName(s)")] = None,
     label: Annotated[list[str] | None, Query(description="prodSourceLabel(s)")] = None,
-    parent_id: Annotated[int | None, Query(ge=1)] = None,
-    since: Annotated[datetime | None, Query(description="modified at or after (UTC)")] = None,
-    until: Annotated[datetime | None, Query(description="modified before (UTC)")] = None,
-    hours: Annotated[float | None, Query(gt=0, description="modified in the last N hours")] = None,
+    parent_id: Annotated[int | None, Query(ge=1, le=BIGINT_MAX)] = None,
+    since: Annotated[QueryTime | None, Query(description="modified at or after (UTC)")] = None,
+    until: Annotated[QueryTime | None, Query(description="modified before (UTC)")] = None,
+    hours: Annotated[
+        float | None, Query(gt=0, le=MAX_HOURS, description="modified in the last N hours")
+    ] = None,
     before_id: Annotated[
-        int | None, Query(ge=1, description="keyset cursor: next_before_id of the previous page")
+        int | None,
+        Query(ge=1, le=BIGINT_MAX, description="keyset cursor: next_before_id of the previous page"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> Response:

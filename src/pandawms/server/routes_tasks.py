@@ -18,6 +18,7 @@ from pandawms.core.errors import InvalidInput
 from pandawms.core.tasks import TaskStatus
 from pandawms.core.taskspecs import TaskQuery
 from pandawms.protocol import paths
+from pandawms.protocol.bounds import BIGINT_MAX, MAX_HOURS
 from pandawms.protocol.envelope import Envelope
 from pandawms.protocol.task_records import (
     ScoutMeasurements,
@@ -174,10 +175,13 @@ def list_tasks(
             description="taskName, or a glob with * and ? (user.alice.*)",
         ),
     ] = None,
-    parent_tid: Annotated[int | None, Query(ge=1, description="children of this task")] = None,
-    hours: Annotated[float | None, Query(gt=0, description="modified in the last N hours")] = None,
+    parent_tid: Annotated[int | None, Query(ge=1, le=BIGINT_MAX, description="children of this task")] = None,
+    hours: Annotated[
+        float | None, Query(gt=0, le=MAX_HOURS, description="modified in the last N hours")
+    ] = None,
     before_id: Annotated[
-        int | None, Query(ge=1, description="keyset cursor: next_before_id of the previous page")
+        int | None,
+        Query(ge=1, le=BIGINT_MAX, description="keyset cursor: next_before_id of the previous page"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIST_LIMIT)] = 100,
 ) -> Response:
