@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0013"  # 0014 is another branch's: the merge re-points this to it
+down_revision = "0013"  # (no 0014: that number was kept for a branch that needed no migration)
 branch_labels = None
 depends_on = None
 
