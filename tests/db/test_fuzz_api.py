@@ -4,7 +4,7 @@ violates the spec, an undocumented status or content type, or an invalid request
 
 Bounded: a fixed seed, a few examples per operation and no stateful phase (a few thousand requests per
 back end). A valid-shaped request refused for its meaning (an unknown queue is a 400) is allowed, and the
-response time is the benchmarks' business, so those two checks are left out.
+response time is the benchmarks' business (no time limit is set), so those are not checked.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def test_the_api_answers_every_generated_request_within_its_spec(
                 "--checks",
                 "all",
                 "--exclude-checks",
-                "positive_data_acceptance,max_response_time",
+                "positive_data_acceptance",
                 "--phases",
                 "examples,coverage,fuzzing",
                 "--max-examples",

@@ -28,9 +28,7 @@ from pandawms.core.errors import Fatal, Transient
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 CHUNK_BUDGET_S = 0.01  # a chunked batch aims at transactions this long (pilot calls wait at most that)
-MIN_FREE_DISK_BYTES = (
-    64 * 2**20
-)  # below this the SQLite folder counts as full (WAL and checkpoints need room)
+MIN_FREE_DISK_BYTES = 4 * 2**20  # below this the SQLite folder counts as full (a WAL checkpoint needs room)
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -163,7 +161,7 @@ class Database:
         while sizer.done < len(items):
             chunk = items[sizer.done : sizer.done + sizer.size]
             try:
-                with self.write() as conn, sizer.timed(len(chunk)):
+                with sizer.timed(len(chunk)), self.write() as conn:  # counted once committed
                     out.extend(step(conn, chunk))
             except Exception as exc:
                 if not sizer.done:
@@ -177,7 +175,7 @@ class Database:
         sizer = _ChunkSizer(total if self._write_lock is None else 1)
         while sizer.done < total:
             limit = min(sizer.size, total - sizer.done)
-            with self.write() as conn, sizer.timed(limit):
+            with sizer.timed(limit), self.write() as conn:  # counted once committed
                 acted = step(conn, limit)
             if acted < limit:
                 return sizer.done - limit + acted
