@@ -17,7 +17,7 @@ from rich.text import Text
 
 from pandawms.cli.client import QueueSummary
 from pandawms.protocol import errorcodes
-from pandawms.protocol.display import STATE_FILL, STATE_ORDER
+from pandawms.protocol.display import STATE_FILL, STATE_ORDER, format_duration
 from pandawms.protocol.jobs import (
     BrokerageInfo,
     ErrorOut,
@@ -51,15 +51,8 @@ def fmt_time(value: datetime | None) -> str:
 
 
 def fmt_duration(seconds: float | None) -> str:
-    """d:hh:mm:ss like the monitor (h:mm:ss under a day)."""
-    if seconds is None:
-        return "-"
-    total = int(seconds)
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    clock = f"{hours}:{minutes:02d}:{secs:02d}"
-    return f"{days}:{hours:02d}:{minutes:02d}:{secs:02d}" if days else clock
+    """The monitor's duration format (protocol.display), "-" for unknown."""
+    return format_duration(seconds) or "-"
 
 
 def _count(value: int | None) -> str:

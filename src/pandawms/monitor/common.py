@@ -129,17 +129,19 @@ def job_row(row: Mapping[str, Any] | Job) -> JobRow:
     rec = JobRow.from_job(job)
     assert isinstance(rec, JobRow)
     first = job.errors.first()
-    error = ""
+    code_text, diag = "", ""
     if first is not None:
         comp, code, diag = first
-        error = f"{comp.value}:{code} {describe(comp, code).acronym} {diag}".strip()
+        code_text = f"{comp.value}:{code} {describe(comp, code).acronym}".strip()
     to_start = (job.start_time - job.creation_time).total_seconds() if job.start_time else None
     dur = (job.end_time - job.start_time).total_seconds() if job.start_time and job.end_time else None
     return rec.model_copy(
         update={
             "time_to_start": int(to_start) if to_start is not None else None,
             "duration": int(dur) if dur is not None else None,
-            "error": error,
+            "error": f"{code_text} {diag}".strip(),
+            "error_code": code_text,
+            "error_diag": diag,
         }
     )
 

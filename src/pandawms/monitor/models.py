@@ -88,6 +88,8 @@ class JobRow(JobRecord):
     time_to_start: int | None = Field(None, alias="timeToStart")
     duration: int | None = Field(None, alias="duration")
     error: str = Field("", alias="error")
+    error_code: str = Field("", alias="errorCode", description="the first error as component:code ACRONYM")
+    error_diag: str = Field("", alias="errorDiag")
 
 
 class JobsPage(_Model):
