@@ -150,7 +150,10 @@ def job_row(row: Mapping[str, Any] | Job) -> JobRow:
 
 
 def time_chart(name: str, title: str, bins: sm.Bins, data: Mapping[str, list[int]]) -> Chart:
-    fmt = "%H:%M" if bins.width * bins.count <= 86400 else "%m-%d %H:%M" if bins.width < 86400 else "%Y-%m-%d"
+    if bins.width < 60:
+        fmt = "%H:%M:%S"
+    else:
+        fmt = "%H:%M" if bins.width * bins.count <= 86400 else "%m-%d %H:%M" if bins.width < 86400 else "%Y-%m-%d"
     labels = [f"{from_epoch(t):{fmt}}" for t in bins.starts()]
     series = [ChartSeries(name=n, color=chart_color(n, i), values=v) for i, (n, v) in enumerate(data.items())]
     return Chart(name=name, title=title, kind="stacked", labels=labels, series=series)
@@ -166,14 +169,17 @@ def time_charts(
     facts: Sequence[Fact], errors: Sequence[ErrorFact], window: Window, now: datetime
 ) -> list[Chart]:
     """Jobs by state over time and failures by code over time (by last modification)."""
-    end = epoch(now)
-    start = epoch(window.since) if window.since else min((f.modified for f in facts), default=end - 3600)
-    bins = sm.make_bins(start, epoch(window.until) if window.until else end)
+    end = epoch(window.until) if window.until else epoch(now)
+    times = [f.modified for f in facts]
+    since = epoch(window.since) if window.since else min(times, default=end - 3600)
+    start = sm.data_start(since, end, times)
+    bins = sm.make_bins(start, end)
     by_state = _state_order(sm.series(facts, bins, lambda f: (f.status,), top=20))
     failures = sm.series(errors, bins, sm.failure_labels, top=8)
+    note = f" · since {from_epoch(start):%H:%M:%S}, when the data begins" if start > since else ""
     return [
-        time_chart("states", "Jobs by state over time (last modification)", bins, by_state),
-        time_chart("failures", "Failures over time by error code", bins, failures),
+        time_chart("states", f"Jobs by state over time (last modification){note}", bins, by_state),
+        time_chart("failures", f"Failures over time by error code{note}", bins, failures),
     ]
 
 

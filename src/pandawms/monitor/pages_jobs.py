@@ -36,11 +36,11 @@ from pandawms.monitor.models import (
 )
 from pandawms.monitor.pages_transfers import job_blocks, job_stage
 from pandawms.monitor.params import (
+    DEFAULT_HOURS,
     DEFAULT_LIMIT,
-    MAX_LIMIT,
     format_cursor,
     parse_cursor,
-    parse_int,
+    parse_limits,
     parse_selection,
     parse_sort,
     parse_window,
@@ -49,8 +49,7 @@ from pandawms.monitor.style import duration, size
 from pandawms.services import queries
 from pandawms.services.logstore import LogStore
 
-JOBS_HOURS = 12
-HOME_HOURS = 12
+JOBS_HOURS = HOME_HOURS = DEFAULT_HOURS
 ATTRIBUTE_LABELS = {
     "jobstatus": "Status",
     "computingsite": "Queue",
@@ -98,8 +97,7 @@ def _attributes(
 
 def jobs_page(conn: Connection, params: Mapping[str, str], now: datetime) -> JobsPage:
     sel, window = parse_selection(params, now, JOBS_HOURS)
-    limit = parse_int(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-    display = parse_int(params, "display_limit", 100, 1, 1000)
+    limit, display = parse_limits(params)
     order = parse_sort(params)
     rows = mdb.list_page(conn, sel, order, parse_cursor(params), display + 1)
     page = [job_row(r) for r in rows[:display]]
