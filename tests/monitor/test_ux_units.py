@@ -69,7 +69,7 @@ def test_no_axis_label_runs_past_the_edges() -> None:
         r'<text x="([\d.]+)" y="\d+" class="ax" text-anchor="middle">([^<]+)<', render(chart)
     ):
         half = len(text) * 3
-        assert 0 <= float(x) - half and float(x) + half <= W, (x, text)
+        assert float(x) - half >= 0 and float(x) + half <= W, (x, text)
 
 
 def test_a_short_burst_zooms_the_time_charts_to_the_data() -> None:

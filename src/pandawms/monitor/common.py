@@ -152,8 +152,10 @@ def job_row(row: Mapping[str, Any] | Job) -> JobRow:
 def time_chart(name: str, title: str, bins: sm.Bins, data: Mapping[str, list[int]]) -> Chart:
     if bins.width < 60:
         fmt = "%H:%M:%S"
+    elif bins.width * bins.count <= 86400:
+        fmt = "%H:%M"
     else:
-        fmt = "%H:%M" if bins.width * bins.count <= 86400 else "%m-%d %H:%M" if bins.width < 86400 else "%Y-%m-%d"
+        fmt = "%m-%d %H:%M" if bins.width < 86400 else "%Y-%m-%d"
     labels = [f"{from_epoch(t):{fmt}}" for t in bins.starts()]
     series = [ChartSeries(name=n, color=chart_color(n, i), values=v) for i, (n, v) in enumerate(data.items())]
     return Chart(name=name, title=title, kind="stacked", labels=labels, series=series)
