@@ -9,9 +9,10 @@ from datetime import datetime, timedelta
 import pytest
 
 from pandawms.core.errors import InvalidInput
-from pandawms.db.monitor import Fact
+from pandawms.db.monitor import ErrorFact, Fact
 from pandawms.monitor import summaries as sm
-from pandawms.monitor.common import epoch, time_charts
+from pandawms.monitor.common import epoch, error_entry, time_charts
+from pandawms.monitor.error_style import shade
 from pandawms.monitor.models import Chart, ChartSeries
 from pandawms.monitor.params import parse_limits, parse_window
 from pandawms.monitor.render import short_transformation
@@ -142,3 +143,23 @@ def test_transformations_are_shortened_to_the_program(trf: str, short: str) -> N
 )
 def test_one_duration_format(seconds: float | None, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+def test_failure_bars_take_the_colour_of_their_category_badge() -> None:
+    # given failures of two codes in one category and one in another
+    end = epoch(NOW)
+    errors = [
+        ErrorFact(1, "failed", "Q", "u", end - 60, (("pilot", 1212),)),
+        ErrorFact(2, "failed", "Q", "u", end - 50, (("pilot", 1305),)),
+        ErrorFact(3, "failed", "Q", "u", end - 40, (("pilot", 1099),)),
+    ]
+    # when the failures chart is drawn
+    chart = time_charts([], errors, parse_window({}, NOW, 12), NOW)[1]
+    colours = {s.name: s.color for s in chart.series}
+    # then the first code of a category has its badge's border colour, the next a lighter shade of it
+    badge = {c: error_entry("pilot", int(c.split(":")[1])).strong for c in colours}
+    runtime_first = next(c for c in colours if badge[c] == badge["pilot:1212"])
+    assert colours[runtime_first] == badge[runtime_first]
+    others = [c for c in colours if c != runtime_first and badge[c] == badge[runtime_first]]
+    assert all(colours[c] == shade(badge[c], 1) for c in others)
+    assert colours["pilot:1099"] == badge["pilot:1099"]

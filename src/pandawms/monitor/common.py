@@ -15,7 +15,7 @@ from pandawms.core.specs import Job
 from pandawms.db.monitor import ErrorFact, Fact, error_diags
 from pandawms.db.rows import row_to_job
 from pandawms.monitor import summaries as sm
-from pandawms.monitor.error_style import category_style
+from pandawms.monitor.error_style import category_style, code_colours
 from pandawms.monitor.models import (
     Chart,
     ChartSeries,
@@ -149,7 +149,13 @@ def job_row(row: Mapping[str, Any] | Job) -> JobRow:
 # -- charts --------------------------------------------------------------------------------------------
 
 
-def time_chart(name: str, title: str, bins: sm.Bins, data: Mapping[str, list[int]]) -> Chart:
+def time_chart(
+    name: str,
+    title: str,
+    bins: sm.Bins,
+    data: Mapping[str, list[int]],
+    colours: Mapping[str, str] | None = None,
+) -> Chart:
     if bins.width < 60:
         fmt = "%H:%M:%S"
     elif bins.width * bins.count <= 86400:
@@ -157,7 +163,11 @@ def time_chart(name: str, title: str, bins: sm.Bins, data: Mapping[str, list[int
     else:
         fmt = "%m-%d %H:%M" if bins.width < 86400 else "%Y-%m-%d"
     labels = [f"{from_epoch(t):{fmt}}" for t in bins.starts()]
-    series = [ChartSeries(name=n, color=chart_color(n, i), values=v) for i, (n, v) in enumerate(data.items())]
+    colours = colours or {}
+    series = [
+        ChartSeries(name=n, color=colours.get(n) or chart_color(n, i), values=v)
+        for i, (n, v) in enumerate(data.items())
+    ]
     return Chart(name=name, title=title, kind="stacked", labels=labels, series=series)
 
 
@@ -181,7 +191,9 @@ def time_charts(
     note = f" · since {from_epoch(start):%H:%M:%S}, when the data begins" if start > since else ""
     return [
         time_chart("states", f"Jobs by state over time (last modification){note}", bins, by_state),
-        time_chart("failures", f"Failures over time by error code{note}", bins, failures),
+        time_chart(
+            "failures", f"Failures over time by error code{note}", bins, failures, code_colours(list(failures))
+        ),
     ]
 
 
