@@ -54,7 +54,7 @@ def page_at(chromium: Browser, width: int) -> Iterator[Page]:
 
 
 def _rows(pg: Page) -> list[dict[str, float]]:
-    return pg.evaluate(
+    rows: list[dict[str, float]] = pg.evaluate(
         """[...document.querySelectorAll('#joblist tbody tr')].map(r => {
              const e = r.querySelector('td.err'), c = e && e.querySelector('.ecode');
              const box = e ? e.getBoundingClientRect() : null;
@@ -63,6 +63,7 @@ def _rows(pg: Page) -> list[dict[str, float]]:
                      codeRight: c ? c.getBoundingClientRect().right : 0};
            })"""
     )
+    return rows
 
 
 @pytest.mark.parametrize("width", [1280, 1920])

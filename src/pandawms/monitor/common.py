@@ -189,11 +189,10 @@ def time_charts(
     by_state = _state_order(sm.series(facts, bins, lambda f: (f.status,), top=20))
     failures = sm.series(errors, bins, sm.failure_labels, top=8)
     note = f" · since {from_epoch(start):%H:%M:%S}, when the data begins" if start > since else ""
+    colours = code_colours(list(failures))
     return [
         time_chart("states", f"Jobs by state over time (last modification){note}", bins, by_state),
-        time_chart(
-            "failures", f"Failures over time by error code{note}", bins, failures, code_colours(list(failures))
-        ),
+        time_chart("failures", f"Failures over time by error code{note}", bins, failures, colours),
     ]
 
 
