@@ -104,28 +104,6 @@ def counts_line(counts: Mapping[str, int]) -> Text:
 # --- listings ----------------------------------------------------------------------------------------
 
 
-def jobs_table(records: Sequence[JobRecord]) -> Table:
-    table = Table(title=f"{len(records)} job(s)", title_justify="left")
-    for name in ("PandaID", "name", "status", "site", "user", "label", "attempt", "prio"):
-        table.add_column(name, no_wrap=name in ("PandaID", "status"))
-    table.add_column("modified", no_wrap=True)
-    table.add_column("error")
-    for r in records:
-        table.add_row(
-            str(r.panda_id),
-            r.job_name or "-",
-            status_text(r.job_status),
-            r.computing_site or "-",
-            r.prod_user_name or "-",
-            r.prod_source_label,
-            f"{r.attempt_nr}/{r.max_attempt}",
-            str(r.current_priority),
-            fmt_time(r.modification_time),
-            first_error(r),
-        )
-    return table
-
-
 def submitted_table(results: Sequence[SubmittedJob]) -> Table:
     table = Table(title=f"{len(results)} job(s) submitted", title_justify="left")
     table.add_column("PandaID", no_wrap=True)

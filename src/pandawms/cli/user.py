@@ -38,6 +38,7 @@ from pandawms.cli.common import (
     split_values,
 )
 from pandawms.cli.follow import logs, watch
+from pandawms.cli.job_list import jobs_table
 from pandawms.core.specs import QueueStatus
 from pandawms.protocol.jobs import JobActionResult, JobSubmission
 
@@ -204,7 +205,7 @@ def jobs(
     if as_json:
         emit_json(page)
         return
-    make_console().print(render.jobs_table(page.jobs))
+    make_console().print(jobs_table(page.jobs))
     if page.next_before_id is not None:
         typer.echo(f"more jobs: add --before-id {page.next_before_id}", err=True)
 
