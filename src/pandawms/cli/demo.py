@@ -157,7 +157,7 @@ def summary(
     return [
         *demo_tasks.tasks_lines(records),
         "",
-        *demo_tasks.jobs_lines(jobs),
+        *demo_tasks.jobs_lines(jobs, records),
         *demo_tasks.scouts_lines(by_id[ids.gen], jobs),
         *demo_tasks.retry_lines(retry, by_id.get(ids.proc)),
         *demo_tasks.merge_lines(by_id.get(ids.proc), jobs),
