@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, Route, expect, sync_playwright
 
 from tests.monitor.live import LiveMonitor, live_monitor
 from tests.monitor.test_browser import ARGS, CHROMIUM, fits_and_shoot
@@ -156,3 +156,26 @@ def test_plots_zoom_to_a_few_minutes_of_data(demo_sized: LiveMonitor, chromium: 
         assert ticks[0] == "0" and len(ticks) >= 2
         steps = {int(b) - int(a) for a, b in itertools.pairwise(ticks)}
         assert len(steps) == 1 and steps.pop() in (1, 2, 5, 10, 20, 50)
+
+
+def test_api_docs_work_offline(server: LiveMonitor, chromium: Browser) -> None:
+    with page_at(chromium, 1280) as pg:
+        # given a browser that can reach nothing but the server
+        outside: list[str] = []
+
+        def only_local(route: Route) -> None:
+            if route.request.url.startswith(server.url):
+                route.continue_()
+            else:
+                outside.append(route.request.url)
+                route.abort()
+
+        pg.route("**/*", only_local)
+        # when the API docs are opened
+        pg.goto(server.api + "/docs")
+        # then Swagger UI draws the API's operations from the package's own files
+        expect(pg.locator(".opblock").first).to_be_visible(timeout=20_000)
+        expect(pg.locator("#swagger-ui")).to_contain_text("/api/v1/job/submit")
+        assert outside == []
+        # and the page has no inline script (a Content-Security-Policy may forbid it)
+        assert pg.evaluate("[...document.scripts].filter(s => !s.src).length") == 0
