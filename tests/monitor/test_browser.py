@@ -106,7 +106,7 @@ def test_clicking_an_attribute_value_filters_the_list(server: LiveMonitor, page:
     page.wait_for_url(f"**computingsite={queue}**")
     # then every listed job runs there and the filter is shown
     expect(page.locator("a.filter")).to_contain_text(f"computingsite={queue}")
-    sites = page.locator("#joblist tbody tr td:nth-child(11)").all_inner_texts()
+    sites = page.locator("#joblist tbody tr td.queue").all_inner_texts()
     assert sites and set(sites) == {queue}
 
 
