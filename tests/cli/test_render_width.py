@@ -73,3 +73,28 @@ def test_columns_join_by_rank_and_the_name_takes_what_is_left() -> None:
     assert squeeze["name"] >= MIN_NAME
     used = 1 + sum(natural[c] + 3 for c in wide if c != "name") + squeeze["name"] + 3
     assert used <= 160
+
+
+def test_an_unknown_queue_is_warned_about(panda: Panda) -> None:
+    result = panda("jobs", "--queue", "NOPE")
+    assert result.exit_code == 0, result.output
+    assert "no queue named 'NOPE'" in result.stderr
+    known = panda("jobs", "--queue", "TEST_QUEUE")
+    assert "no queue named" not in known.stderr
+
+
+def test_exec_jobs_are_named_after_their_command(panda: Panda) -> None:
+    (one,) = _submit(panda, "--exec", "/usr/bin/env true")
+    two = _submit(panda, "--exec", "true", "--njobs", "2")
+    names = {
+        j["PandaID"]: j["jobName"]
+        for j in json.loads(panda("jobs", "--json").stdout)["jobs"]
+        if j["PandaID"] in (one, *two)
+    }
+    assert names == {one: "env true", two[0]: "true.1", two[1]: "true.2"}
+
+
+def test_queues_say_their_counts_are_of_active_jobs(panda: Panda) -> None:
+    result = panda("queues", env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    assert "active jobs" in result.stdout and "no jobs" not in result.stdout

@@ -132,8 +132,10 @@ def actions_table(results: Sequence[JobActionResult]) -> Table:
 
 def queues_table(queues: Sequence[QueueSummary]) -> Table:
     table = Table(title=f"{len(queues)} queue(s)", title_justify="left")
-    for name in ("queue", "status", "cores", "MB/core", "walltime", "max run", "max queued", "jobs"):
-        table.add_column(name, no_wrap=name != "jobs")
+    table.caption = "active jobs only; ended ones: panda jobs --queue NAME --status finished,failed"
+    table.caption_justify = "left"
+    for name in ("queue", "status", "cores", "MB/core", "walltime", "max run", "max queued", "active jobs"):
+        table.add_column(name, no_wrap=name != "active jobs")
     for q in queues:
         table.add_row(
             q.name,
@@ -143,7 +145,7 @@ def queues_table(queues: Sequence[QueueSummary]) -> Table:
             fmt_duration(q.max_walltime),
             str(q.max_running or "-"),
             str(q.max_queued or "-"),
-            counts_line(q.jobs),
+            counts_line(q.jobs) if any(q.jobs.values()) else Text("none", style="dim"),
         )
     return table
 
