@@ -4,6 +4,7 @@ PandaID, status and error code are never cut."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -98,3 +99,14 @@ def test_queues_say_their_counts_are_of_active_jobs(panda: Panda) -> None:
     result = panda("queues", env={"COLUMNS": "120"})
     assert result.exit_code == 0, result.output
     assert "active jobs" in result.stdout and "no jobs" not in result.stdout
+
+
+def test_a_wrong_field_name_gets_a_suggestion(panda: Panda, tmp_path: Path) -> None:
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps({"transformation": "/bin/true", "cores": 8}))
+    result = panda("submit", str(job))
+    assert result.exit_code != 0
+    assert (
+        "cores: Extra inputs are not permitted" in result.stderr
+        and "did you mean coreCount?" in result.stderr
+    )

@@ -31,6 +31,7 @@ from pandawms.cli.common import (
     Statuses,
     UsageError,
     Users,
+    did_you_mean,
     emit_json,
     fail,
     make_console,
@@ -93,7 +94,8 @@ def validate_jobs(source: str, jobs: Sequence[dict[str, Any]]) -> list[JobSubmis
             err = exc.errors()[0]
             field = ".".join(str(p) for p in err["loc"]) or "job"
             got = f" (got {err['input']!r:.60})" if err["type"] != "missing" else ""
-            raise UsageError(f"{source}: job #{i + 1}: {field}: {err['msg']}{got}") from None
+            hint = did_you_mean(JobSubmission, err)
+            raise UsageError(f"{source}: job #{i + 1}: {field}: {err['msg']}{got}{hint}") from None
     return out
 
 
