@@ -36,3 +36,18 @@ def test_a_failed_row_has_its_code_apart_from_the_message(mon: TestClient) -> No
     [row] = page_json(mon, f"/jobs/?pandaid={pid}")["jobs"]
     assert row["errorCode"] == "pilot:1099 STAGEINFAILED"
     assert row["error"].startswith(row["errorCode"]) and row["errorDiag"] in row["error"]
+
+
+def test_home_has_a_per_queue_summary_and_the_most_recent_failures(mon: TestClient) -> None:
+    failed = run_jobs(mon, "SMALL", 2, fail=1, code=1099)
+    submit(mon, 1, computingSite="BIG")
+    data = page_json(mon, "/")
+    queues = {q["name"]: q["counts"] for q in data["queues"]}
+    # (the failed job's retry waits, activated, on SMALL)
+    assert queues["SMALL"] == {"finished": 1, "failed": 1, "activated": 1} and queues["BIG"] == {
+        "activated": 1
+    }
+    assert [j["PandaID"] for j in data["recentFailures"]] == [failed[0]]
+    assert data["recentFailures"][0]["errorCode"] == "pilot:1099 STAGEINFAILED"
+    html = mon.get("/").text
+    assert 'id="homequeues"' in html and 'id="recentfailures"' in html
