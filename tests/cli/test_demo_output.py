@@ -14,7 +14,7 @@ from rich.console import Console
 
 from pandawms.cli import demo_tasks
 from pandawms.cli.demo import _process, kept_data
-from pandawms.cli.demo_follow import follow, progress_line
+from pandawms.cli.demo_follow import Timing, follow, progress_line
 from pandawms.core.tasks import TaskStatus
 from pandawms.protocol.jobs import JobRecord
 from pandawms.protocol.task_records import TaskRecord, TaskSummary
@@ -73,7 +73,7 @@ def test_off_a_terminal_progress_is_a_plain_line_every_few_seconds() -> None:
         return all(t.status == TaskStatus.DONE for t in tasks)
 
     # when the demo follows them
-    tasks, _ = follow(fetch, over, console, 600, clock=fake.clock, sleep=fake.sleep, every=5)
+    tasks, _ = follow(fetch, over, console, 600, Timing(fake.clock, fake.sleep, every=5))
     # then one plain line was printed at the start, every 5 s and at the end, with no terminal codes
     lines = out.getvalue().splitlines()
     assert [line[:8] for line in lines] == [
@@ -93,7 +93,7 @@ def test_plain_follow_stops_at_the_timeout() -> None:
     out = io.StringIO()
     fake = FakeTime()
     running = [_task(1, TaskStatus.RUNNING, 0, 0, 4)]
-    follow(lambda: (running, []), lambda t: False, Console(file=out), 12, clock=fake.clock, sleep=fake.sleep)
+    follow(lambda: (running, []), lambda t: False, Console(file=out), 12, Timing(fake.clock, fake.sleep))
     assert out.getvalue().splitlines()[-1].startswith("[  12 s]")
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Locator, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, Route, expect
 
 from tests.monitor.live import LiveMonitor, live_monitor
-from tests.monitor.test_browser import ARGS, CHROMIUM, fits_and_shoot
+from tests.monitor.test_browser import browser, fits_and_shoot  # noqa: F401 (browser: a pytest fixture)
 
 pytestmark = pytest.mark.browser
 LONG_TRF = "/home/someone/src/pandawms/.venv/bin/python3 -m pandawms.demo.payload --seconds 20 --fail-code 65"
@@ -30,14 +30,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveMonitor]:
         job = {"transformation": LONG_TRF, "prodUserName": "newcomer", "computingSite": "CERN-PROD"}
         httpx.post(f"{srv.api}/job/submit", json={"jobs": [job]}, timeout=30).raise_for_status()
         yield srv
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @contextmanager
@@ -69,9 +61,12 @@ def _rows(pg: Page) -> list[dict[str, float]]:
 @pytest.mark.parametrize("width", [1280, 1920])
 @pytest.mark.parametrize("query", ["jobstatus=failed", ""])
 def test_job_list_rows_stay_short_and_show_the_error(
-    server: LiveMonitor, chromium: Browser, width: int, query: str
+    server: LiveMonitor,
+    browser: Browser,  # noqa: F811
+    width: int,
+    query: str,
 ) -> None:
-    with page_at(chromium, width) as pg:
+    with page_at(browser, width) as pg:
         # when the job list is opened
         pg.goto(f"{server.url}/jobs/?{query}")
         rows = _rows(pg)
@@ -90,9 +85,10 @@ def test_job_list_rows_stay_short_and_show_the_error(
 
 
 def test_long_transformation_is_shortened_with_the_full_value_on_hover(
-    server: LiveMonitor, chromium: Browser
+    server: LiveMonitor,
+    browser: Browser,  # noqa: F811
 ) -> None:
-    with page_at(chromium, 1280) as pg:
+    with page_at(browser, 1280) as pg:
         pg.goto(f"{server.url}/jobs/?produsername=newcomer")
         cell = pg.locator("#joblist td.trf").first
         # then the cell starts with the program's name, is cut to its column, and hovers the whole command
@@ -106,8 +102,8 @@ JOB_PAGES = ["/", "/jobs/", "/errors/", "/sites/", "/site/CERN-PROD/", "/users/"
 
 
 @pytest.mark.parametrize("path", JOB_PAGES)
-def test_every_job_page_fits_1280_and_says_utc(server: LiveMonitor, chromium: Browser, path: str) -> None:
-    with page_at(chromium, 1280) as pg:
+def test_every_job_page_fits_1280_and_says_utc(server: LiveMonitor, browser: Browser, path: str) -> None:  # noqa: F811
+    with page_at(browser, 1280) as pg:
         resp = pg.goto(server.url + path)
         assert resp is not None and resp.status == 200
         # then the default window is the same everywhere
@@ -131,8 +127,8 @@ def _texts(svg_texts: Locator) -> list[str]:
     return list(svg_texts.evaluate_all("ts => ts.map(t => t.textContent)"))
 
 
-def test_plots_zoom_to_a_few_minutes_of_data(demo_sized: LiveMonitor, chromium: Browser) -> None:
-    with page_at(chromium, 1280) as pg:
+def test_plots_zoom_to_a_few_minutes_of_data(demo_sized: LiveMonitor, browser: Browser) -> None:  # noqa: F811
+    with page_at(browser, 1280) as pg:
         # when the home page of a demo-sized history is drawn
         pg.goto(demo_sized.url + "/")
         chart = pg.locator('svg.chart[data-chart="states"]')
@@ -158,8 +154,8 @@ def test_plots_zoom_to_a_few_minutes_of_data(demo_sized: LiveMonitor, chromium: 
         assert len(steps) == 1 and steps.pop() in (1, 2, 5, 10, 20, 50)
 
 
-def test_api_docs_work_offline(server: LiveMonitor, chromium: Browser) -> None:
-    with page_at(chromium, 1280) as pg:
+def test_api_docs_work_offline(server: LiveMonitor, browser: Browser) -> None:  # noqa: F811
+    with page_at(browser, 1280) as pg:
         # given a browser that can reach nothing but the server
         outside: list[str] = []
 

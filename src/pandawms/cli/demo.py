@@ -29,7 +29,7 @@ import httpx
 from rich.console import Console
 
 from pandawms.cli import demo_data, demo_tasks
-from pandawms.cli.demo_follow import follow
+from pandawms.cli.demo_follow import Timing, follow
 from pandawms.protocol.jobs import JobRecord
 from pandawms.protocol.task_records import TaskSummary
 
@@ -294,7 +294,7 @@ def _follow(
     def fetch() -> tuple[list[TaskSummary], list[JobRecord]]:
         return demo_tasks.task_list(client), demo_tasks.all_jobs(client)
 
-    return follow(fetch, demo_tasks.tasks_over, console, cfg.timeout, clock=time.monotonic, sleep=time.sleep)
+    return follow(fetch, demo_tasks.tasks_over, console, cfg.timeout, Timing(time.monotonic, time.sleep))
 
 
 def _serve_until_interrupted(console: Console, api: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -51,19 +52,20 @@ def progress_line(tasks: Sequence[TaskSummary], jobs: Sequence[JobRecord], elaps
     )
 
 
+@dataclass(frozen=True)
+class Timing:
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
+    every: float = PLAIN_EVERY  # seconds between two plain lines
+
+
 def follow(
-    fetch: Fetch,
-    over: Over,
-    console: Console,
-    timeout: float,
-    *,
-    clock: Callable[[], float],
-    sleep: Callable[[float], None],
-    every: float = PLAIN_EVERY,
+    fetch: Fetch, over: Over, console: Console, timeout: float, timing: Timing
 ) -> tuple[list[TaskSummary], list[JobRecord]]:
     """Progress until ``over`` says the tasks are (or ``timeout``); the last tasks and jobs seen."""
     if not console.is_terminal:
-        return _follow_plain(fetch, over, console, timeout, clock=clock, sleep=sleep, every=every)
+        return _follow_plain(fetch, over, console, timeout, timing)
+    clock, sleep = timing.clock, timing.sleep
     started = clock()
     tasks, jobs = fetch()
     with Live(progress_table(tasks, jobs, 0), console=console, refresh_per_second=2, transient=False) as live:
@@ -77,15 +79,9 @@ def follow(
 
 
 def _follow_plain(
-    fetch: Fetch,
-    over: Over,
-    console: Console,
-    timeout: float,
-    *,
-    clock: Callable[[], float],
-    sleep: Callable[[float], None],
-    every: float,
+    fetch: Fetch, over: Over, console: Console, timeout: float, timing: Timing
 ) -> tuple[list[TaskSummary], list[JobRecord]]:
+    clock, sleep, every = timing.clock, timing.sleep, timing.every
     started = clock()
     printed_at: float | None = None
     tasks: list[TaskSummary] = []
