@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 BAD = [
     ("/jobs/?jobstatus=runing", "jobstatus", "unknown state 'runing'"),
     ("/jobs/?jobstatus=zzz*", "jobstatus", "matches no job state"),
-    ("/jobs/?hours=abc", "hours", "not an integer"),
+    ("/jobs/?hours=abc", "hours", "not a number"),
     ("/jobs/?days=0", "days", "out of range"),
     ("/jobs/?hours=1&days=1", "days", "either hours or days"),
     ("/jobs/?date_from=yesterday", "date_from", "not a date"),
@@ -37,7 +37,7 @@ BAD = [
     ("/jobs/?jobtype=weird", "jobtype", "expected one of"),
     ("/sites/?jobstatus=running", "jobstatus", "unknown parameter"),
     ("/errors/?days=-1", "days", "out of range"),
-    ("/users/?hours=x", "hours", "not an integer"),
+    ("/users/?hours=x", "hours", "not a number"),
     ("/job/abc/", "pandaid", "not a PanDA job id"),
     ("/job?pandaid=x", "pandaid", "not a PanDA job id"),
     ("/job/", "pandaid", "required"),

@@ -106,7 +106,7 @@ def test_clicking_an_attribute_value_filters_the_list(server: LiveMonitor, page:
     page.wait_for_url(f"**computingsite={queue}**")
     # then every listed job runs there and the filter is shown
     expect(page.locator("a.filter")).to_contain_text(f"computingsite={queue}")
-    sites = page.locator("#joblist tbody tr td:nth-child(11)").all_inner_texts()
+    sites = page.locator("#joblist tbody tr td.queue").all_inner_texts()
     assert sites and set(sites) == {queue}
 
 
@@ -118,11 +118,13 @@ def test_open_a_job_and_read_its_log(server: LiveMonitor, page: Page) -> None:
         f"{server.api}/file_server/upload_log", params={"job_id": pid, "filename": "log.tgz"}, content=tarball
     ).raise_for_status()
     page.goto(server.url + f"/jobs/?pandaid={pid}")
-    # when the job is opened from the list and its log file expanded
+    # when the job is opened from the list
     page.locator(f'#joblist a[href="/job/{pid}/"]').click()
     page.wait_for_url(f"**/job/{pid}/")
-    page.locator("details.logfile summary").first.click()
-    # then the header, the error table and the escaped log text are there
+    # then the header, the error table, its parameters and, without a click (a failed job), the escaped
+    # log text are there
+    expect(page.locator("details.logfile pre").first).to_be_visible()
+    expect(page.locator("#jobparams")).to_contain_text("--inputFile")
     expect(page.locator("h2").first).to_contain_text(f"PanDA job {pid}")
     expect(page.locator(".bigstate")).to_contain_text("failed")
     expect(page.locator("table.errors .cat").first).to_be_visible()

@@ -60,7 +60,7 @@ def test_resources_requested_vs_used(mon: TestClient) -> None:
     rows = {r["name"]: r for r in page_json(mon, f"/job/{pid}/")["resources"]}
     assert rows["cores"]["requested"] == "1"
     assert "max PSS 1.9 GB" in rows["memory"]["used"]
-    assert rows["CPU time"]["used"].startswith("0:01:00:00")
+    assert rows["CPU time"]["used"].startswith("1:00:00")
 
 
 def test_job_without_log_says_so(mon: TestClient) -> None:

@@ -18,8 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -27,13 +26,10 @@ from pathlib import Path
 from types import FrameType
 
 import httpx
-from rich.console import Console, Group
-from rich.live import Live
-from rich.table import Table
+from rich.console import Console
 
 from pandawms.cli import demo_data, demo_tasks
-from pandawms.cli.task_render import tasks_table
-from pandawms.protocol.display import STATE_ORDER
+from pandawms.cli.demo_follow import Timing, follow
 from pandawms.protocol.jobs import JobRecord
 from pandawms.protocol.task_records import TaskSummary
 
@@ -107,16 +103,25 @@ class DemoConfig:
     seed: int = 20261122
 
 
+STOP_WAIT = 20  # seconds a stopped process gets before it is killed
+
+
 @contextmanager
-def _process(cmd: Sequence[str], log: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+def _process(
+    cmd: Sequence[str], log: Path, env: dict[str, str], stopping: Callable[[int], None] = lambda pid: None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``cmd`` running, its output in ``log``; at the end ``stopping(pid)`` says so, then SIGTERM, then
+    SIGKILL after STOP_WAIT seconds."""
     with log.open("ab") as out:
         proc = subprocess.Popen(list(cmd), stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env})
     try:
         yield proc
     finally:
+        if proc.poll() is None:
+            stopping(proc.pid)
         proc.terminate()
         try:
-            proc.wait(20)
+            proc.wait(STOP_WAIT)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
@@ -145,21 +150,6 @@ def _histories(client: httpx.Client, jobs: Sequence[JobRecord], task_id: int) ->
     }
 
 
-def _progress(tasks: Sequence[TaskSummary], jobs: Sequence[JobRecord], elapsed: float) -> Group:
-    """The tasks (one line each: status, files finished/failed of all, jobs running), then jobs per queue."""
-    by_queue: dict[str, Counter[str]] = {}
-    for j in jobs:
-        by_queue.setdefault(j.computing_site or "-", Counter())[j.job_status] += 1
-    states = [s for s in STATE_ORDER if any(c[s] for c in by_queue.values())]
-    table = Table(title=f"jobs (attempts) per queue, {elapsed:.0f} s", title_justify="left")
-    table.add_column("queue")
-    for s in states:
-        table.add_column(s, justify="right")
-    for q in sorted(by_queue):
-        table.add_row(q, *[str(by_queue[q][s] or "") for s in states])
-    return Group(tasks_table(tasks), table)
-
-
 def summary(
     client: httpx.Client, ids: demo_tasks.DemoTaskIds, jobs: Sequence[JobRecord], root: str
 ) -> list[str]:
@@ -169,7 +159,7 @@ def summary(
     return [
         *demo_tasks.tasks_lines(records),
         "",
-        *demo_tasks.jobs_lines(jobs),
+        *demo_tasks.jobs_lines(jobs, records),
         *demo_tasks.scouts_lines(by_id[ids.gen], jobs),
         *demo_tasks.retry_lines(retry, by_id.get(ids.proc)),
         *demo_tasks.merge_lines(by_id.get(ids.proc), jobs),
@@ -193,8 +183,31 @@ def run_demo(cfg: DemoConfig, console: Console) -> int:
     _exit_on_sigterm()
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
     packaged = (resources.files("pandawms.examples") / "queues.toml").read_text()
-    with demo_data.demo_sites(cfg.data_dir, packaged) as sites:
-        return _run(cfg, console, sites)
+    try:
+        with demo_data.demo_sites(cfg.data_dir, packaged) as sites:
+            code = _run(cfg, console, sites)
+        console.print(kept_data(cfg.data_dir), markup=False, highlight=False)
+        return code
+    except KeyboardInterrupt:
+        console.print(f"stopped. {kept_data(cfg.data_dir)}", markup=False, highlight=False)
+        return 130
+
+
+def kept_data(folder: Path) -> str:
+    """Where the run's data stays after the demo ends (it is not removed: the monitor's history, logs)."""
+    return (
+        f"The data stays in {folder} (database panda.db, server.log, factory.log, the pilots' work dirs, "
+        f"storage); remove it with: rm -rf {folder}"
+    )
+
+
+def _say(console: Console, what: str) -> Callable[[int], None]:
+    def stopping(pid: int) -> None:
+        console.print(
+            f"stopping the {what} (pid {pid}, up to {STOP_WAIT} s) ...", markup=False, highlight=False
+        )
+
+    return stopping
 
 
 def _run(cfg: DemoConfig, console: Console, sites: demo_data.DemoSites) -> int:
@@ -228,7 +241,7 @@ def _run(cfg: DemoConfig, console: Console, sites: demo_data.DemoSites) -> int:
     factory_cmd = [*panda, "factory", "--server", api.removesuffix("/api/v1"), "--config", str(factory_file)]
     console.print(f"[bold]pandawms demo[/] — data in {cfg.data_dir}; logs {server_log}, {factory_log}")
     with (
-        _process(server_cmd, server_log, DEMO_SERVER_ENV) as server,
+        _process(server_cmd, server_log, DEMO_SERVER_ENV, _say(console, "server")) as server,
         httpx.Client(base_url=api, timeout=120, headers=tokens.headers()) as client,
     ):
         _wait_healthy(api, server, server_log)
@@ -244,7 +257,7 @@ def _run(cfg: DemoConfig, console: Console, sites: demo_data.DemoSites) -> int:
             f"uploaded {len(lfns)} input files to REMOTE_DISK ({sites.remote_kind}) as {demo_data.INPUTS}"
         )
         ids = _submit(client, cfg, console)
-        with _process(factory_cmd, factory_log, {}):
+        with _process(factory_cmd, factory_log, {}, _say(console, "pilot factory and its pilots")):
             tasks, jobs = _follow(client, cfg, console)
             console.print("\n".join(summary(client, ids, jobs, root)), markup=False, highlight=False)
             if not demo_tasks.tasks_ok(tasks):
@@ -312,24 +325,15 @@ def _what_went_wrong(tasks: Sequence[TaskSummary], timeout: float) -> str:
 def _follow(
     client: httpx.Client, cfg: DemoConfig, console: Console
 ) -> tuple[list[TaskSummary], list[JobRecord]]:
-    """Live progress until every task is final (or the timeout); the last tasks and jobs seen."""
-    started = time.monotonic()
-    tasks, jobs = demo_tasks.task_list(client), demo_tasks.all_jobs(client)
-    with Live(_progress(tasks, jobs, 0), console=console, refresh_per_second=2, transient=False) as live:
-        while time.monotonic() - started < cfg.timeout:
-            tasks, jobs = demo_tasks.task_list(client), demo_tasks.all_jobs(client)
-            live.update(_progress(tasks, jobs, time.monotonic() - started))
-            if demo_tasks.tasks_over(tasks):
-                break
-            time.sleep(1.0)
-    return tasks, jobs
+    """Live progress (a plain line every few seconds when not on a terminal) until every task is final."""
+
+    def fetch() -> tuple[list[TaskSummary], list[JobRecord]]:
+        return demo_tasks.task_list(client), demo_tasks.all_jobs(client)
+
+    return follow(fetch, demo_tasks.tasks_over, console, cfg.timeout, Timing(time.monotonic, time.sleep))
 
 
 def _serve_until_interrupted(console: Console, api: str) -> None:
     root = api.removesuffix("/api/v1")
     console.print(f"\nThe server keeps running: monitor {root}/, API {api} — press Ctrl-C to stop.")
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        console.print("stopping")
+    time.sleep(10**9)  # until Ctrl-C: run_demo says what it stops and where the data stays

@@ -225,10 +225,27 @@ def tasks_lines(records: Sequence[TaskRecord]) -> list[str]:
     return lines
 
 
-def jobs_lines(jobs: Sequence[JobRecord]) -> list[str]:
+def final_attempts_line(records: Sequence[TaskRecord], jobs: Sequence[JobRecord]) -> str:
+    """Files are what a task counts; jobs are attempts (a retried file makes a new job), so the failure
+    rate of what was asked for is the one of the files' final attempts, not failed jobs / all jobs."""
+    finished = sum(r.n_files_finished for r in records)
+    failed = sum(r.n_files_failed for r in records)
+    failed_jobs = sum(1 for j in jobs if j.job_status == "failed")
+    ended = finished + failed
+    rate = f"{100 * failed / ended:.1f} %" if ended else "-"
+    return (
+        f"Final attempts: {finished} input file(s) finished, {failed} failed: failure rate {rate}; "
+        f"{len(jobs)} jobs ran them ({failed_jobs} failed attempt(s), {max(failed_jobs - failed, 0)} "
+        "of them retried)"
+    )
+
+
+def jobs_lines(jobs: Sequence[JobRecord], records: Sequence[TaskRecord] = ()) -> list[str]:
     states = Counter(j.job_status for j in jobs)
     per_state = ", ".join(f"{s} {states[s]}" for s in STATE_ORDER if states[s])
     lines = [f"Jobs (attempts: a file's retry is a new job): {per_state}"]
+    if records:
+        lines.append(final_attempts_line(records, jobs))
     errors: Counter[tuple[str, int]] = Counter(
         (e.component, e.code) for j in jobs for e in j.errors if e.code
     )

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from pandawms.cli.client import QueueSummary
 from pandawms.protocol import errorcodes
-from pandawms.protocol.display import STATE_FILL, STATE_ORDER
+from pandawms.protocol.display import STATE_FILL, STATE_ORDER, format_duration
 from pandawms.protocol.jobs import (
     BrokerageInfo,
     ErrorOut,
@@ -51,15 +51,8 @@ def fmt_time(value: datetime | None) -> str:
 
 
 def fmt_duration(seconds: float | None) -> str:
-    """d:hh:mm:ss like the monitor (h:mm:ss under a day)."""
-    if seconds is None:
-        return "-"
-    total = int(seconds)
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    clock = f"{hours}:{minutes:02d}:{secs:02d}"
-    return f"{days}:{hours:02d}:{minutes:02d}:{secs:02d}" if days else clock
+    """The monitor's duration format (protocol.display), "-" for unknown."""
+    return format_duration(seconds) or "-"
 
 
 def _count(value: int | None) -> str:
@@ -111,28 +104,6 @@ def counts_line(counts: Mapping[str, int]) -> Text:
 # --- listings ----------------------------------------------------------------------------------------
 
 
-def jobs_table(records: Sequence[JobRecord]) -> Table:
-    table = Table(title=f"{len(records)} job(s)", title_justify="left")
-    for name in ("PandaID", "name", "status", "site", "user", "label", "attempt", "prio"):
-        table.add_column(name, no_wrap=name in ("PandaID", "status"))
-    table.add_column("modified", no_wrap=True)
-    table.add_column("error")
-    for r in records:
-        table.add_row(
-            str(r.panda_id),
-            r.job_name or "-",
-            status_text(r.job_status),
-            r.computing_site or "-",
-            r.prod_user_name or "-",
-            r.prod_source_label,
-            f"{r.attempt_nr}/{r.max_attempt}",
-            str(r.current_priority),
-            fmt_time(r.modification_time),
-            first_error(r),
-        )
-    return table
-
-
 def submitted_table(results: Sequence[SubmittedJob]) -> Table:
     table = Table(title=f"{len(results)} job(s) submitted", title_justify="left")
     table.add_column("PandaID", no_wrap=True)
@@ -161,8 +132,10 @@ def actions_table(results: Sequence[JobActionResult]) -> Table:
 
 def queues_table(queues: Sequence[QueueSummary]) -> Table:
     table = Table(title=f"{len(queues)} queue(s)", title_justify="left")
-    for name in ("queue", "status", "cores", "MB/core", "walltime", "max run", "max queued", "jobs"):
-        table.add_column(name, no_wrap=name != "jobs")
+    table.caption = "active jobs only; ended ones: panda jobs --queue NAME --status finished,failed"
+    table.caption_justify = "left"
+    for name in ("queue", "status", "cores", "MB/core", "walltime", "max run", "max queued", "active jobs"):
+        table.add_column(name, no_wrap=name != "active jobs")
     for q in queues:
         table.add_row(
             q.name,
@@ -172,7 +145,7 @@ def queues_table(queues: Sequence[QueueSummary]) -> Table:
             fmt_duration(q.max_walltime),
             str(q.max_running or "-"),
             str(q.max_queued or "-"),
-            counts_line(q.jobs),
+            counts_line(q.jobs) if any(q.jobs.values()) else Text("none", style="dim"),
         )
     return table
 

@@ -21,7 +21,7 @@ import yaml
 from pydantic import ValidationError
 
 from pandawms import __version__
-from pandawms.cli.common import UsageError
+from pandawms.cli.common import UsageError, did_you_mean
 from pandawms.cli.user import exec_job
 from pandawms.core.errors import InvalidInput
 from pandawms.protocol.tasks import TaskParams, dataset_name_did, refine
@@ -55,7 +55,8 @@ def check_params(source: str, params: dict[str, Any]) -> TaskParams:
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "task"
-        raise UsageError(f"{source}: {field}: {err['msg']}") from None
+        hint = did_you_mean(TaskParams, err) if len(err["loc"]) == 1 else ""
+        raise UsageError(f"{source}: {field}: {err['msg']}{hint}") from None
     except InvalidInput as exc:
         raise UsageError(f"{source}: {exc}") from None
     return parsed

@@ -17,7 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from pandawms.cli import render
-from pandawms.cli.client import JobFilter
+from pandawms.cli.client import JobFilter, QueueSummary
 from pandawms.cli.common import (
     _SHELL_CHARS,
     EXIT_FAILED,
@@ -31,6 +31,7 @@ from pandawms.cli.common import (
     Statuses,
     UsageError,
     Users,
+    did_you_mean,
     emit_json,
     fail,
     make_console,
@@ -38,6 +39,7 @@ from pandawms.cli.common import (
     split_values,
 )
 from pandawms.cli.follow import logs, watch
+from pandawms.cli.job_list import jobs_table
 from pandawms.core.specs import QueueStatus
 from pandawms.protocol.jobs import JobActionResult, JobSubmission
 
@@ -92,7 +94,8 @@ def validate_jobs(source: str, jobs: Sequence[dict[str, Any]]) -> list[JobSubmis
             err = exc.errors()[0]
             field = ".".join(str(p) for p in err["loc"]) or "job"
             got = f" (got {err['input']!r:.60})" if err["type"] != "missing" else ""
-            raise UsageError(f"{source}: job #{i + 1}: {field}: {err['msg']}{got}") from None
+            hint = did_you_mean(JobSubmission, err)
+            raise UsageError(f"{source}: job #{i + 1}: {field}: {err['msg']}{got}{hint}") from None
     return out
 
 
@@ -169,8 +172,20 @@ def _job_dicts(
         return _source_name(job_file), jobs
     assert command is not None
     base = exec_job(command)
-    names = [name if njobs == 1 else f"{name}.{i + 1}" for i in range(njobs)] if name else [None] * njobs
-    return "--exec", [{**base, **({"jobName": n} if n else {})} for n in names]
+    stem = name or exec_name(command)
+    names = [stem if njobs == 1 else f"{stem}.{i + 1}" for i in range(njobs)]
+    return "--exec", [{**base, "jobName": n} for n in names]
+
+
+MAX_EXEC_NAME = 120  # well inside jobName's 256 characters, with room for ".N"
+
+
+def exec_name(command: str) -> str:
+    """The default jobName of an --exec job: the command with its program's directory dropped
+    (``/usr/bin/python3 ana.py`` -> ``python3 ana.py``), so the lists show what ran."""
+    program, sep, rest = " ".join(command.split()).partition(" ")
+    short = f"{program.rstrip('/').rsplit('/', 1)[-1] or program}{sep}{rest}"
+    return short if len(short) <= MAX_EXEC_NAME else short[: MAX_EXEC_NAME - 1] + "…"
 
 
 # --- listings and details ---------------------------------------------------------------------------
@@ -201,12 +216,21 @@ def jobs(
     )
     with session("jobs", server) as client:
         page = client.list_jobs(selection)
+        unknown = _unknown_queues(client.list_queues(), selection.queues) if not page.jobs else []
+    for name in unknown:
+        typer.echo(f"panda jobs: warning: no queue named {name!r} (see `panda queues`)", err=True)
     if as_json:
         emit_json(page)
         return
-    make_console().print(render.jobs_table(page.jobs))
+    make_console().print(jobs_table(page.jobs))
     if page.next_before_id is not None:
         typer.echo(f"more jobs: add --before-id {page.next_before_id}", err=True)
+
+
+def _unknown_queues(known: Sequence[QueueSummary], asked: Sequence[str]) -> list[str]:
+    """The queue names (not patterns) given to --queue that no queue has: why a list came back empty."""
+    names = {q.name for q in known}
+    return [a for a in asked if not set("*?[") & set(a) and a not in names]
 
 
 def job(

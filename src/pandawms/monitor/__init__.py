@@ -11,8 +11,10 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
+from pandawms.monitor.apidocs import mount_api_docs
 from pandawms.monitor.cache import PageCache
 from pandawms.monitor.routes import MonitorContext, build_router
+from pandawms.protocol import paths
 
 STATIC = Path(__file__).parent / "static"
 
@@ -20,8 +22,10 @@ __all__ = ["MonitorContext", "mount_monitor"]
 
 
 def mount_monitor(app: FastAPI, ctx: MonitorContext, *, cache_seconds: float = 5.0) -> PageCache:
-    """Add the monitor's page routes and its static files to ``app``; returns the page cache."""
+    """Add the monitor's page routes, the offline API docs and its static files to ``app``; returns the
+    page cache. The app is made with ``docs_url=None`` (FastAPI's own page loads Swagger UI from a CDN)."""
     cache = PageCache(cache_seconds)
     app.include_router(build_router(ctx, cache))
+    mount_api_docs(app, paths.API_PREFIX + "/docs")
     app.mount("/static", StaticFiles(directory=STATIC), name="monitor-static")
     return cache

@@ -15,7 +15,7 @@ from pandawms.core.specs import Job
 from pandawms.db.monitor import ErrorFact, Fact, error_diags
 from pandawms.db.rows import row_to_job
 from pandawms.monitor import summaries as sm
-from pandawms.monitor.error_style import category_style
+from pandawms.monitor.error_style import category_style, code_colours
 from pandawms.monitor.models import (
     Chart,
     ChartSeries,
@@ -129,17 +129,19 @@ def job_row(row: Mapping[str, Any] | Job) -> JobRow:
     rec = JobRow.from_job(job)
     assert isinstance(rec, JobRow)
     first = job.errors.first()
-    error = ""
+    code_text, diag = "", ""
     if first is not None:
         comp, code, diag = first
-        error = f"{comp.value}:{code} {describe(comp, code).acronym} {diag}".strip()
+        code_text = f"{comp.value}:{code} {describe(comp, code).acronym}".strip()
     to_start = (job.start_time - job.creation_time).total_seconds() if job.start_time else None
     dur = (job.end_time - job.start_time).total_seconds() if job.start_time and job.end_time else None
     return rec.model_copy(
         update={
             "time_to_start": int(to_start) if to_start is not None else None,
             "duration": int(dur) if dur is not None else None,
-            "error": error,
+            "error": f"{code_text} {diag}".strip(),
+            "error_code": code_text,
+            "error_diag": diag,
         }
     )
 
@@ -147,10 +149,25 @@ def job_row(row: Mapping[str, Any] | Job) -> JobRow:
 # -- charts --------------------------------------------------------------------------------------------
 
 
-def time_chart(name: str, title: str, bins: sm.Bins, data: Mapping[str, list[int]]) -> Chart:
-    fmt = "%H:%M" if bins.width * bins.count <= 86400 else "%m-%d %H:%M" if bins.width < 86400 else "%Y-%m-%d"
+def time_chart(
+    name: str,
+    title: str,
+    bins: sm.Bins,
+    data: Mapping[str, list[int]],
+    colours: Mapping[str, str] | None = None,
+) -> Chart:
+    if bins.width < 60:
+        fmt = "%H:%M:%S"
+    elif bins.width * bins.count <= 86400:
+        fmt = "%H:%M"
+    else:
+        fmt = "%m-%d %H:%M" if bins.width < 86400 else "%Y-%m-%d"
     labels = [f"{from_epoch(t):{fmt}}" for t in bins.starts()]
-    series = [ChartSeries(name=n, color=chart_color(n, i), values=v) for i, (n, v) in enumerate(data.items())]
+    colours = colours or {}
+    series = [
+        ChartSeries(name=n, color=colours.get(n) or chart_color(n, i), values=v)
+        for i, (n, v) in enumerate(data.items())
+    ]
     return Chart(name=name, title=title, kind="stacked", labels=labels, series=series)
 
 
@@ -164,14 +181,18 @@ def time_charts(
     facts: Sequence[Fact], errors: Sequence[ErrorFact], window: Window, now: datetime
 ) -> list[Chart]:
     """Jobs by state over time and failures by code over time (by last modification)."""
-    end = epoch(now)
-    start = epoch(window.since) if window.since else min((f.modified for f in facts), default=end - 3600)
-    bins = sm.make_bins(start, epoch(window.until) if window.until else end)
+    end = epoch(window.until) if window.until else epoch(now)
+    times = [f.modified for f in facts]
+    since = epoch(window.since) if window.since else min(times, default=end - 3600)
+    start = sm.data_start(since, end, times)
+    bins = sm.make_bins(start, end)
     by_state = _state_order(sm.series(facts, bins, lambda f: (f.status,), top=20))
     failures = sm.series(errors, bins, sm.failure_labels, top=8)
+    note = f" · since {from_epoch(start):%H:%M:%S}, when the data begins" if start > since else ""
+    colours = code_colours(list(failures))
     return [
-        time_chart("states", "Jobs by state over time (last modification)", bins, by_state),
-        time_chart("failures", "Failures over time by error code", bins, failures),
+        time_chart("states", f"Jobs by state over time (last modification){note}", bins, by_state),
+        time_chart("failures", f"Failures over time by error code{note}", bins, failures, colours),
     ]
 
 

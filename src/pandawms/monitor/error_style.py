@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from pandawms.protocol.errorcodes import ErrorCategory, category_info
+from pandawms.protocol.errorcodes import ErrorCategory, category_info, describe
 
 _C = ErrorCategory
 
@@ -39,3 +39,27 @@ def category_style(category: ErrorCategory | int) -> CategoryStyle:
     info = category_info(category)
     fill, strong = CATEGORY_COLOURS[info.category]
     return CategoryStyle(info.category, info.name, fill, strong, info.advice)
+
+
+def shade(colour: str, k: int) -> str:
+    """``colour`` (#rrggbb) mixed with white by k x 30 % (at most 60 %): the k-th code of one category."""
+    mix = min(k, 2) * 0.3
+    rgb = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(c + (255 - c) * mix):02x}" for c in rgb)
+
+
+def code_colours(labels: list[str]) -> dict[str, str]:
+    """Chart colours of ``component:code`` labels: their category's strong colour (the border of its
+    badge), lighter for the second and third code of a category; "Other" grey."""
+    seen: dict[ErrorCategory, int] = {}
+    out: dict[str, str] = {}
+    for label in labels:
+        comp, _, code = label.partition(":")
+        try:
+            category = describe(comp, int(code)).category
+        except ValueError:
+            category = _C.UNCATEGORIZED
+        k = seen.get(category, 0)
+        seen[category] = k + 1
+        out[label] = shade(CATEGORY_COLOURS[category][1], k)
+    return out

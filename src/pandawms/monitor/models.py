@@ -87,6 +87,8 @@ class JobRow(JobRecord):
     time_to_start: int | None = Field(None, alias="timeToStart")
     duration: int | None = Field(None, alias="duration")
     error: str = Field("", alias="error")
+    error_code: str = Field("", alias="errorCode", description="the first error as component:code ACRONYM")
+    error_diag: str = Field("", alias="errorDiag")
 
 
 class JobsPage(_Model):
@@ -239,12 +241,23 @@ class UserPage(_Model):
     charts: list[Chart]
 
 
+class QueueCounts(_Model):
+    """One queue on the home page: its jobs of the window by state (from the summarised jobs)."""
+
+    name: str
+    url: str
+    counts: dict[str, int]
+    failure_rate: float | None
+
+
 class HomePage(_Model):
     selection: SelectionOut
     state_counts: list[StateCount]
     total: int
     failure_rate: float | None
     charts: list[Chart]
+    queues: list[QueueCounts] = Field(default_factory=list)
+    recent_failures: list[JobRow] = Field(default_factory=list, description="the newest failed jobs")
 
 
 class ErrorBody(BaseModel):

@@ -32,15 +32,16 @@ from pandawms.monitor.models import (
     HomePage,
     JobPage,
     JobsPage,
+    QueueCounts,
     ResourceRow,
 )
 from pandawms.monitor.pages_transfers import job_blocks, job_stage
 from pandawms.monitor.params import (
+    DEFAULT_HOURS,
     DEFAULT_LIMIT,
-    MAX_LIMIT,
     format_cursor,
     parse_cursor,
-    parse_int,
+    parse_limits,
     parse_selection,
     parse_sort,
     parse_window,
@@ -49,8 +50,8 @@ from pandawms.monitor.style import duration, size
 from pandawms.services import queries
 from pandawms.services.logstore import LogStore
 
-JOBS_HOURS = 12
-HOME_HOURS = 12
+JOBS_HOURS = HOME_HOURS = DEFAULT_HOURS
+RECENT_FAILURES = 10  # the home page's most recent failures
 ATTRIBUTE_LABELS = {
     "jobstatus": "Status",
     "computingsite": "Queue",
@@ -73,13 +74,31 @@ def home_page(conn: Connection, params: Mapping[str, str], now: datetime) -> Hom
     counts = mdb.count_by_status(conn, sel)
     facts = mdb.facts(conn, sel, DEFAULT_LIMIT)
     errors = mdb.error_facts(conn, sel, DEFAULT_LIMIT)
+    failed = mdb.Selection(("failed",), since=window.since, until=window.until)
+    recent = mdb.list_page(conn, failed, mdb.SortKey.TIME_DESC, None, RECENT_FAILURES)
     return HomePage(
         selection=selection_out(params, window, "all jobs", DEFAULT_LIMIT),
         state_counts=state_counts(counts, params),
         total=sum(counts.values()),
         failure_rate=sm.failure_rate(counts.get("finished", 0), counts.get("failed", 0)),
         charts=time_charts(facts, errors, window, now),
+        queues=_queue_counts(facts, params),
+        recent_failures=[job_row(r) for r in recent],
     )
+
+
+def _queue_counts(facts: list[mdb.Fact], params: Mapping[str, str]) -> list[QueueCounts]:
+    """Per queue of the summarised jobs, busiest first."""
+    per_queue = sm.state_counts(facts, lambda f: f.site or "Not specified")
+    return [
+        QueueCounts(
+            name=name,
+            url=link("/jobs/", params, computingsite=name),
+            counts=dict(c),
+            failure_rate=sm.failure_rate(c.get("finished", 0), c.get("failed", 0)),
+        )
+        for name, c in sorted(per_queue.items(), key=lambda kv: (-kv[1].total(), kv[0]))
+    ]
 
 
 def _attributes(
@@ -98,8 +117,7 @@ def _attributes(
 
 def jobs_page(conn: Connection, params: Mapping[str, str], now: datetime) -> JobsPage:
     sel, window = parse_selection(params, now, JOBS_HOURS)
-    limit = parse_int(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-    display = parse_int(params, "display_limit", 100, 1, 1000)
+    limit, display = parse_limits(params)
     order = parse_sort(params)
     rows = mdb.list_page(conn, sel, order, parse_cursor(params), display + 1)
     page = [job_row(r) for r in rows[:display]]

@@ -39,12 +39,18 @@ from pandawms.monitor.models import (
     UsersPage,
 )
 from pandawms.monitor.pages_jobs import describe_selection
-from pandawms.monitor.params import DEFAULT_LIMIT, MAX_LIMIT, Window, parse_int, parse_selection, parse_window
+from pandawms.monitor.params import (
+    DEFAULT_HOURS,
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    Window,
+    parse_int,
+    parse_selection,
+    parse_window,
+)
 
-ERRORS_HOURS = 12
-SITES_HOURS = 12
-USERS_HOURS = 24  # the users list: CPU hours of the last day (reference A1: 1 d / 7 d)
-USER_HOURS = 24 * 7  # one user's page
+# one default window on every job page (issue 13: 12 h home, 24 h users and 7 d a user page confused)
+ERRORS_HOURS = SITES_HOURS = USERS_HOURS = USER_HOURS = DEFAULT_HOURS
 TOP_GROUPS = 50
 ALL_STATES = tuple(s.value for s in JobStatus)
 

@@ -23,14 +23,12 @@ from pandawms.monitor.common import link, selection_out, state_counts
 from pandawms.monitor.models_tasks import FileProgress, ShareRow, TaskRow, TasksPage
 from pandawms.monitor.pages_jobs import describe_selection
 from pandawms.monitor.params import (
-    DEFAULT_LIMIT,
-    MAX_LIMIT,
     WINDOW_PARAMS,
     Window,
     format_cursor,
     parse_cursor,
     parse_ids,
-    parse_int,
+    parse_limits,
     parse_states,
     parse_terms,
     parse_window,
@@ -137,8 +135,7 @@ def _cursor(params: Mapping[str, str]) -> mtdb.TaskCursor | None:
 
 def tasks_page(conn: Connection, params: Mapping[str, str], now: datetime) -> TasksPage:
     sel, window = parse_task_selection(params, now)
-    limit = parse_int(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-    display = parse_int(params, "display_limit", 100, 1, 1000)
+    limit, display = parse_limits(params)
     found = mtdb.list_page(conn, sel, _cursor(params), display + 1)
     next_url = None
     if len(found) > display:

@@ -46,6 +46,8 @@ FIRST_YEAR, LAST_YEAR = 1970, 9998  # dates outside cannot be binned or shifted 
 MAX_DB_INT = BIGINT_MAX  # larger ids cannot be stored, so they are bad input, not a server error
 DEFAULT_LIMIT = 10_000
 MAX_LIMIT = 200_000
+DEFAULT_HOURS = 12  # the default window of every job page (home, jobs, errors, sites, users, a user)
+DISPLAY_LIMIT = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +89,34 @@ def parse_int(q: Mapping[str, str], name: str, default: int, lo: int, hi: int) -
     if not lo <= value <= hi:
         raise InvalidInput(f"{name}: {value} is out of range {lo}..{hi}", name)
     return value
+
+
+def parse_hours(q: Mapping[str, str]) -> float:
+    """``hours=N``, decimals allowed (``0.5``), as the CLI takes them: more than 0, at most MAX_HOURS."""
+    raw = q["hours"]
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidInput(f"hours: {raw!r} is not a number", "hours") from None
+    if not 0 < value <= MAX_HOURS:  # also refuses nan and inf
+        raise InvalidInput(f"hours: {raw} is out of range (0, {MAX_HOURS}]", "hours")
+    return value
+
+
+def window_label(hours: float) -> str:
+    """``last 30 minutes``, ``last 1.5 hours``, ``last 12 hours``, ``last 7 days``."""
+    if hours < 1:
+        return f"last {round(hours * 60)} minutes"
+    if hours % 24 == 0 and hours >= 48:
+        return f"last {int(hours) // 24} days"
+    return f"last {hours:g} hours"
+
+
+def parse_limits(q: Mapping[str, str]) -> tuple[int, int]:
+    """(limit, rows listed): ``limit`` caps the jobs read for the summaries and the list alike."""
+    limit = parse_int(q, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    display = parse_int(q, "display_limit", DISPLAY_LIMIT, 1, 1000)
+    return limit, min(limit, display)
 
 
 def _parse_date(q: Mapping[str, str], name: str) -> datetime | None:
@@ -132,16 +162,16 @@ def parse_window(q: Mapping[str, str], now: datetime, default_hours: int, *, lif
             raise InvalidInput(f"date_from: the window is longer than {MAX_HOURS // 24} days", "date_from")
         label = f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}" if end else f"since {start:%Y-%m-%d %H:%M}"
         return Window(start, end, label, span)
+    hours: float
     if "days" in q:
         hours = parse_int(q, "days", 0, 1, MAX_HOURS // 24) * 24
     elif "hours" in q:
-        hours = parse_int(q, "hours", 0, 1, MAX_HOURS)
+        hours = parse_hours(q)
     elif lift:
         return Window(None, None, "any time", None)
     else:
         hours = default_hours
-    label = f"last {hours // 24} days" if hours % 24 == 0 and hours >= 48 else f"last {hours} hours"
-    return Window(now - timedelta(hours=hours), None, label, float(hours))
+    return Window(now - timedelta(hours=hours), None, window_label(hours), float(hours))
 
 
 def _groups(raw: str) -> tuple[tuple[Term, ...], ...]:

@@ -51,7 +51,18 @@ def _dataset_url(dataset: str, scope: str) -> str:
 
 
 def _when(t: datetime | None) -> str:
+    """Every time on the pages, in UTC (the database keeps naive UTC)."""
     return "" if t is None else f"{t:%Y-%m-%d %H:%M:%S}"
+
+
+def short_transformation(trf: str) -> str:
+    """The program's base name and its arguments: ``/x/.venv/bin/python3 -m m`` -> ``python3 -m m``.
+
+    The list shows this (cut to its column with the full value on hover); a URL keeps its last part.
+    """
+    program, sep, rest = trf.strip().partition(" ")
+    base = program.rstrip("/").rsplit("/", 1)[-1] or program
+    return f"{base}{sep}{rest}"
 
 
 @functools.cache
@@ -73,6 +84,7 @@ def environment() -> Environment:
         rate_class=style.rate_class,
         link=link,
         when=_when,
+        short_trf=short_transformation,
         dataset_url=_dataset_url,
         q=lambda s: quote(str(s), safe=""),
         version=__version__,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from pandawms.protocol.display import STATE_FILL, STATE_ORDER, state_fill
+from pandawms.protocol.display import STATE_FILL, STATE_ORDER, format_duration, state_fill
 
 __all__ = ["STATE_CHART", "STATE_FILL", "STATE_ORDER", "chart_color", "state_fill"]
 
@@ -52,11 +52,8 @@ def chart_color(name: str, index: int) -> str:
 
 
 def duration(seconds: int | float | None) -> str:
-    """d:hh:mm:ss like BigPanDA ("0:01:02:03"); empty for unknown."""
-    if seconds is None:
-        return ""
-    s = int(max(seconds, 0))
-    return f"{s // 86400}:{s % 86400 // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+    """The CLI's format (protocol.display): "1:02:03", "2d 01:02:03"; empty for unknown."""
+    return format_duration(seconds)
 
 
 def size(n: int | float | None, unit: str = "B") -> str:

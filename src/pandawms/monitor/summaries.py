@@ -82,7 +82,7 @@ def state_counts(facts: Iterable[Fact], key: Callable[[Fact], str]) -> dict[str,
 
 # -- time series ---------------------------------------------------------------------------------------
 
-_STEPS = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800)
+_STEPS = (10, 30, 60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +97,21 @@ class Bins:
 
     def starts(self) -> list[int]:
         return [self.start + i * self.width for i in range(self.count)]
+
+
+def data_start(window_start: int, end: int, times: Sequence[int]) -> int:
+    """Where a chart starts: the window's start, or just before the data when it fills under a quarter.
+
+    The demo's few minutes would otherwise be one bar at the right edge of a 12-hour chart.
+    """
+    if not times:
+        return window_start
+    first = min(times)
+    span = end - window_start
+    if first <= window_start or (end - first) * 4 > span:
+        return window_start
+    margin = max((end - first) // 10, 30)
+    return max(window_start, first - margin)
 
 
 def make_bins(start: int, end: int, max_bins: int = 60) -> Bins:

@@ -15,14 +15,17 @@ W, H = 640, 230
 LEFT, RIGHT, TOP, BOTTOM = 44, 8, 30, 40
 
 
-def _nice_max(v: int) -> int:
-    if v <= 4:
-        return 4
-    mag = 10 ** int(math.log10(v))
-    for m in (1, 2, 2.5, 5, 10):
-        if v <= m * mag:
-            return int(m * mag)
-    return v
+def nice_ticks(v: int, most: int = 5) -> tuple[int, int]:
+    """(step, top) for a count axis: a 1/2/5 x 10^k step, ``top`` the first multiple >= v, at most
+    ``most`` steps (0/10/20/30/40, never 0/12/25/37)."""
+    v = max(v, 1)
+    mag = 1
+    while True:
+        for m in (1, 2, 5):
+            step = m * mag
+            if math.ceil(v / step) <= most:
+                return step, step * math.ceil(v / step)
+        mag *= 10
 
 
 def _legend(chart: Chart) -> list[str]:
@@ -46,15 +49,19 @@ def _legend(chart: Chart) -> list[str]:
     return out
 
 
-def _axes(top: int, plot_h: int) -> list[str]:
+def _axes(step: int, top: int, plot_h: int) -> list[str]:
     out = []
-    for i in range(5):
-        y = TOP + plot_h - plot_h * i / 4
+    for value in range(0, top + 1, step):
+        y = TOP + plot_h - plot_h * value / top
         out.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
-        out.append(
-            f'<text x="{LEFT - 4}" y="{y + 3:.1f}" class="ax" text-anchor="end">{top * i // 4:,}</text>'
-        )
+        out.append(f'<text x="{LEFT - 4}" y="{y + 3:.1f}" class="ax" text-anchor="end">{value:,}</text>')
     return out
+
+
+def _label_x(center: float, label: str) -> float:
+    """A label's centre, moved in so that no label is cut at either edge (~6 px per character)."""
+    half = len(label) * 3 + 1
+    return min(max(center, LEFT + half - 8), W - 1 - half)
 
 
 def render(chart: Chart) -> str:
@@ -69,8 +76,8 @@ def render(chart: Chart) -> str:
     if not n or not any(totals):
         parts.append(f'<text x="{W / 2}" y="{H / 2}" class="empty" text-anchor="middle">no data</text></svg>')
         return "".join(parts)
-    top = _nice_max(max(totals))
-    parts += _axes(top, plot_h) + _legend(chart)
+    step_y, top = nice_ticks(max(totals))
+    parts += _axes(step_y, top, plot_h) + _legend(chart)
     slot = plot_w / n
     bar = max(slot * 0.8, 1.0)
     longest = max(len(label) for label in chart.labels)
@@ -90,7 +97,7 @@ def render(chart: Chart) -> str:
                 f"<title>{tip}</title></rect>"
             )
         if i % step == 0:
-            lx = x + bar / 2
+            lx = _label_x(x + bar / 2, label)
             parts.append(
                 f'<text x="{lx:.1f}" y="{TOP + plot_h + 14}" class="ax" '
                 f'text-anchor="middle">{escape(label)}</text>'

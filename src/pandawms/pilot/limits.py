@@ -6,6 +6,7 @@ Times are epoch seconds (the unit of file mtimes); memory is kB as reported to t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -75,7 +76,9 @@ def disk_limit_mb(override: int | None, job_max_disk_mb: int, queue_max_disk_mb:
 def check_walltime(limits: JobLimits, job_started: float, now: float) -> Violation | None:
     running = now - job_started
     if limits.walltime_s > 0 and running > limits.walltime_s:
-        diag = f"job exceeded its maxWalltime: ran {running:.0f} s > {limits.walltime_s:.0f} s"
+        # rounded up to 0.1 s: "ran 8 s > 8 s" (8.4 s against 8 s) read like no violation at all
+        ran = math.ceil(running * 10) / 10
+        diag = f"job exceeded its maxWalltime: ran {ran:.1f} s > {limits.walltime_s:g} s"
         return Violation(LimitKind.WALLTIME, ec.PilotCode.REACHEDMAXTIME, diag)
     if limits.pilot_deadline is not None and now >= limits.pilot_deadline:
         diag = f"pilot reached its maximum lifetime after the job ran {running:.0f} s"

@@ -96,3 +96,14 @@ TASK_STATE_ORDER: tuple[str, ...] = tuple(
 
 def state_fill(state: str, default: str = "#eeeeee") -> str:
     return STATE_FILL.get(state, default)
+
+
+def format_duration(seconds: float | None) -> str:
+    """The one duration format of the monitor and the CLI: ``h:mm:ss``, ``Nd hh:mm:ss`` past a day."""
+    if seconds is None:
+        return ""
+    total = int(max(seconds, 0))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{days}d {hours:02d}:{minutes:02d}:{secs:02d}" if days else f"{hours}:{minutes:02d}:{secs:02d}"

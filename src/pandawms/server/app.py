@@ -131,7 +131,7 @@ def create_app(
         description="PanDA workload management API v1",
         lifespan=lifespan,
         openapi_url=paths.API_PREFIX + "/openapi.json",
-        docs_url=paths.API_PREFIX + "/docs",
+        docs_url=None,  # the monitor serves /api/v1/docs from the package (works offline)
         redoc_url=None,
     )
     app.state.ctx = ctx

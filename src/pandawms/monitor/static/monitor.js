@@ -29,7 +29,7 @@
           var fresh = el.id ? doc.getElementById(el.id) : null;
           if (fresh && fresh.innerHTML !== el.innerHTML) { el.innerHTML = fresh.innerHTML; changed += 1; }
         });
-        if (stamp) { stamp.textContent = "updated " + new Date().toLocaleTimeString() + (changed ? " (" + changed + " changed)" : ""); }
+        if (stamp) { stamp.textContent = "updated " + new Date().toISOString().slice(11, 19) + " UTC" + (changed ? " (" + changed + " changed)" : ""); }
         document.body.dataset.liveTicks = String(Number(document.body.dataset.liveTicks || 0) + 1);
       })
       .catch(function (e) { if (stamp) { stamp.textContent = "live update failed: " + e.message; } })
