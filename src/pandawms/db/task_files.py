@@ -8,6 +8,7 @@ bulk writes say how many rows they changed so the caller can refuse a partial on
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +16,6 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from pandawms.core.data import DID
 from pandawms.core.states import ACTIVE_STATES, JobStatus
@@ -105,6 +105,7 @@ class RowChange:
 
 
 _NEW_FIELDS = tuple(f for f in NewTaskFile.__dataclass_fields__ if f != "status")
+_new_values = operator.attrgetter(*_NEW_FIELDS)
 # PostgreSQL: ON CONFLICT DO NOTHING; SQLite: the lean path runs INSERT OR IGNORE (db/lean.py).
 _INSERT = LeanInsert(postgresql.insert(tf).on_conflict_do_nothing(), or_ignore=True)
 
@@ -139,34 +140,16 @@ def _row(r: Any) -> TaskFileRow:
 
 
 def insert_files(conn: Connection, new: Sequence[NewTaskFile], now: datetime) -> int:
-    """Insert rows, skipping those already there (ux_task_files_file); returns how many were new."""
+    """Insert rows, skipping those already there (ux_task_files_file); returns how many were new
+    (PostgreSQL: one ``INSERT ... SELECT unnest(...) ON CONFLICT DO NOTHING``, db/lean.py)."""
     if not new:
         return 0
+    fixed = {"failed_attempt": 0, "creation_time": now, "modification_time": now}
     rows = [
-        {
-            **{c: getattr(n, c) for c in _NEW_FIELDS},
-            "status": n.status.value,
-            "failed_attempt": 0,
-            "creation_time": now,
-            "modification_time": now,
-        }
+        {**dict(zip(_NEW_FIELDS, _new_values(n), strict=True)), "status": n.status.value, **fixed}
         for n in new
     ]
-    if conn.dialect.name == "postgresql":
-        return _pg_insert(conn, rows)
     return _INSERT.execute(conn, rows)
-
-
-def _pg_insert(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
-    """One ``INSERT ... SELECT unnest(:col), ... ON CONFLICT DO NOTHING`` (db/bulk.py's form): a single
-    statement whatever the row count, returning the new rows' ids (executemany's multi-row VALUES cost
-    more to parse than to run, and gave no row count)."""
-    names = list(rows[0])
-    arrays = [
-        func.unnest(bindparam(f"a_{n}", [r[n] for r in rows], type_=ARRAY(tf.c[n].type))) for n in names
-    ]
-    stmt = postgresql.insert(tf).from_select(names, select(*arrays)).on_conflict_do_nothing()
-    return len(conn.execute(stmt.returning(tf.c.file_id)).all())
 
 
 # -- status writes (lifecycle_taskfiles only) ---------------------------------------------------------
