@@ -45,8 +45,10 @@ class _Prepared:
             values = self.get(row)
         except KeyError:
             raise ValueError(f"row has columns {sorted(row)}, expected {sorted(self.columns)}") from None
-        if not self.processors:
-            return values
+        return self.convert(values) if self.processors else values
+
+    def convert(self, values: Sequence[Any]) -> tuple[Any, ...]:
+        """The values with the columns' bind processors applied (SQLite's DATETIME text)."""
         out = list(values)
         for i, proc in self.processors:
             if out[i] is not None:
@@ -98,6 +100,22 @@ class LeanInsert:
             return int(conn.execute(self.stmt, list(rows)).rowcount)
         prep = self._prepare(conn.dialect, tuple(rows[0]))
         return int(conn.exec_driver_sql(prep.sql, [prep.params(r) for r in rows]).rowcount)
+
+    def execute_values(self, conn: Connection, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
+        """Insert ``rows`` given as value tuples in the order of ``columns`` (no dict per row: the
+        generator's output rows); returns how many were inserted."""
+        if not rows:
+            return 0
+        if any(len(r) != len(columns) for r in rows):
+            raise ValueError(f"rows do not all have {len(columns)} values ({', '.join(columns)})")
+        if conn.dialect.name == "postgresql":
+            return unnest_insert(conn, self.stmt, columns, [list(c) for c in zip(*rows, strict=True)])
+        if conn.dialect.name != "sqlite":
+            return self.execute(conn, [dict(zip(columns, r, strict=True)) for r in rows])
+        prep = self._prepare(conn.dialect, tuple(columns))
+        if prep.processors:
+            rows = [prep.convert(r) for r in rows]
+        return int(conn.exec_driver_sql(prep.sql, list(rows)).rowcount)
 
     def insert_returning(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
         """Insert ``rows`` and return their new primary keys (``key``) in row order.
