@@ -57,7 +57,7 @@ class JediBenchResult:
         return asdict(self)
 
 
-def _lfn(i: int) -> str:
+def lfn(i: int) -> str:
     return f"jedi.{i:07d}.root"
 
 
@@ -89,7 +89,7 @@ def _rss_mb(pid: int, key: str = "VmRSS") -> float:
     return 0.0
 
 
-def _details(client: httpx.Client, base: str, task_id: int) -> dict[str, Any]:
+def details(client: httpx.Client, base: str, task_id: int) -> dict[str, Any]:
     r = client.get(base + paths.TASK_GET_DETAILS, params={"task_id": task_id})
     r.raise_for_status()
     data: dict[str, Any] = r.json()["data"]
@@ -119,7 +119,7 @@ def _follow(client: httpx.Client, base: str, task_id: int, pid: int, n_rows: int
     w = _Watch()
     deadline = time.monotonic() + 3600
     while time.monotonic() < deadline:
-        d = _details(client, base, task_id)
+        d = details(client, base, task_id)
         now = time.time()
         master = next(ds for ds in d["datasets"] if ds["type"] == "input")
         w.saw(now, master["nFiles"], n_rows, sum(d.get("jobStatusCounts", {}).values()), pid)
@@ -141,14 +141,14 @@ def bench_jedi(
         httpx.Client(timeout=600) as client,
     ):
         started = time.perf_counter()
-        register(client, base, n_files, DATASET, _lfn)
+        register(client, base, n_files, DATASET, lfn)
         register_s = time.perf_counter() - started
         submitted = time.time()
         r = client.post(base + paths.TASK_SUBMIT, json=task_params(files_per_job))
         r.raise_for_status()
         task_id = int(r.json()["data"]["jediTaskID"])
         w = _follow(client, base, task_id, pids[0], n_files, poll)
-        d = _details(client, base, task_id)
+        d = details(client, base, task_id)
         rss_end, rss_peak = _rss_mb(pids[0]), _rss_mb(pids[0], "VmHWM")
     jobs = sum(d["jobStatusCounts"].values())
     assert w.first_activated and w.done_at and w.first_fed and w.all_fed
