@@ -8,7 +8,9 @@ on a fresh database, one site (queue QA reading and writing A_DISK). Not timed: 
   feeder commits every step);
 - time from the submit call to the first job of the task (activated: its inputs are at the queue);
 - jobs generated/s: jobs / (all rows used - first job seen);
-- the server's RSS when the task was ready, at the end, and its peak (VmHWM), from /proc.
+- the server's RSS (from /proc) at every poll while jobs are generated: when the first job was seen, at
+  the end, its peak (VmHWM), the growth from the first job to the end, and up to 12 samples
+  (jobs generated so far, RSS MB) evenly spread over the generation.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import os
 import sys
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,8 @@ class JediBenchResult:
     rss_ready_mb: float
     rss_end_mb: float
     rss_peak_mb: float
+    rss_growth_mb: float
+    rss_samples: list[tuple[int, float]]
     cpu_count: int
     python: str
 
@@ -103,6 +107,7 @@ class _Watch:
     first_activated: float | None = None
     ready_rss: float = 0.0
     done_at: float | None = None
+    samples: list[tuple[int, float]] = field(default_factory=list)  # (jobs so far, RSS MB) once generating
 
     def saw(self, now: float, n_fed: int, n_rows: int, n_jobs: int, pid: int) -> None:
         if self.first_fed is None and n_fed > 0:
@@ -112,6 +117,16 @@ class _Watch:
         if self.first_activated is None and n_jobs > 0:
             self.first_activated = now
             self.ready_rss = _rss_mb(pid)
+        if n_jobs > 0:
+            self.samples.append((n_jobs, _rss_mb(pid)))
+
+    def spread(self, n: int = 12) -> list[tuple[int, float]]:
+        """Up to ``n`` samples evenly spread over the generation, the first and last included."""
+        s = self.samples
+        if len(s) <= n:
+            return [(j, round(mb, 1)) for j, mb in s]
+        picks = sorted({round(i * (len(s) - 1) / (n - 1)) for i in range(n)})
+        return [(s[i][0], round(s[i][1], 1)) for i in picks]
 
 
 def _follow(client: httpx.Client, base: str, task_id: int, pid: int, n_rows: int, poll: float) -> _Watch:
@@ -165,6 +180,8 @@ def bench_jedi(
         rss_ready_mb=round(w.ready_rss, 1),
         rss_end_mb=round(rss_end, 1),
         rss_peak_mb=round(rss_peak, 1),
+        rss_growth_mb=round(rss_end - w.ready_rss, 1),
+        rss_samples=w.spread(),
         cpu_count=os.cpu_count() or 0,
         python=sys.version.split()[0],
     )
