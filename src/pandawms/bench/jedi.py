@@ -147,12 +147,30 @@ def _follow(client: httpx.Client, base: str, task_id: int, pid: int, n_rows: int
     raise RuntimeError("the task's jobs were not all generated within an hour")
 
 
+def server_env(server_path: str | None) -> dict[str, str] | None:
+    """The server's environment with ``server_path`` (another checkout's ``src``) first on its
+    PYTHONPATH, to measure that code with this harness in the same sitting; None: this process's."""
+    if server_path is None:
+        return None
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(p for p in (server_path, os.environ.get("PYTHONPATH")) if p),
+    }
+
+
 def bench_jedi(
-    backend: str, db_url: str, n_files: int, files_per_job: int, workdir: Path, poll: float = 0.2
+    backend: str,
+    db_url: str,
+    n_files: int,
+    files_per_job: int,
+    workdir: Path,
+    poll: float = 0.2,
+    server_path: str | None = None,
 ) -> JediBenchResult:
     pids: list[int] = []
+    env = server_env(server_path)
     with (
-        server_process(db_url, workdir, config=CONFIG, queues=QUEUES, rses=RSES, pids=pids) as base,
+        server_process(db_url, workdir, config=CONFIG, queues=QUEUES, rses=RSES, pids=pids, env=env) as base,
         httpx.Client(timeout=600) as client,
     ):
         started = time.perf_counter()

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from pandawms.bench.dispatch import server_process
-from pandawms.bench.jedi import DATASET, details, lfn, task_params
+from pandawms.bench.jedi import DATASET, details, lfn, server_env, task_params
 from pandawms.bench.pilots import PilotRun, Pilots
 from pandawms.bench.submit_inputs import RSES, register
 from pandawms.protocol import paths
@@ -138,12 +138,20 @@ def _check(d: dict[str, Any], n_files: int, outputs: int, logs: int) -> None:
 
 
 def bench_jedi_run(
-    backend: str, db_url: str, n_files: int, workdir: Path, pilots: int = 4, timeout: float = 1800
+    backend: str,
+    db_url: str,
+    n_files: int,
+    workdir: Path,
+    pilots: int = 4,
+    timeout: float = 1800,
+    server_path: str | None = None,
 ) -> JediRunResult:
     params = task_params(1)
     out_did, log_did = params["jobParameters"][2]["dataset"], params["log"]["dataset"]
     with (
-        server_process(db_url, workdir, config=CONFIG, queues=QUEUES, rses=RSES) as base,
+        server_process(
+            db_url, workdir, config=CONFIG, queues=QUEUES, rses=RSES, env=server_env(server_path)
+        ) as base,
         httpx.Client(timeout=600) as client,
     ):
         register(client, base, n_files, DATASET, lfn)

@@ -56,6 +56,10 @@ def bench_jedi(
         ),
     ] = None,
     pilots: Annotated[int, typer.Option(min=1, max=64, help="Pilot threads of --run.")] = 4,
+    server_path: Annotated[
+        str | None,
+        typer.Option(help="Run the server from this checkout's src (e.g. main's, for a before/after)."),
+    ] = None,
 ) -> None:
     """A task of N catalog files through a real server's ContentsFeeder and JobGenerator: files loaded/s,
     time from task/submit to the first activated job, jobs generated/s, the server's memory (samples
@@ -71,9 +75,9 @@ def bench_jedi(
         raise typer.Exit(2)
     with database_for(backend, db) as (url, workdir):
         if run_files is not None:
-            result: Any = bench_jedi_run(backend, url, run_files, workdir, pilots)
+            result: Any = bench_jedi_run(backend, url, run_files, workdir, pilots, server_path=server_path)
         else:
-            result = run(backend, url, files, files_per_job, workdir)
+            result = run(backend, url, files, files_per_job, workdir, server_path=server_path)
     if as_json:
         typer.echo(json.dumps(result.as_dict()))
         return
