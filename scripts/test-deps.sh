@@ -10,6 +10,8 @@ DEPS=(
   "/usr/bin/chromium : chromium"                    # monitor browser tests (tests/monitor/test_browser.py)
   "xrootd : xrootd-server"                          # XRootD storage server (pandawms/bench/storageservers.py)
   "xrdcp : xrootd-client"                           # its third-party copies (ofs.tpc pgm xrdcp)
+  "slurmctld : slurm-wlm"                           # one-node Slurm cluster (tests/factory/slurmcluster.py)
+  "munged : munge"                                  # its authentication daemon
 )
 
 # found CHECK: print what satisfies CHECK and succeed, or fail quietly.

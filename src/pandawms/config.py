@@ -67,7 +67,8 @@ class JediConfig:
     """JEDI's agents (scheduling.md §4-§6, §14.2): the ContentsFeeder and JobGenerator run together every
     ``interval`` s (the generator right after the feeder, so a new task's first jobs follow at once);
     ``max_files_per_cycle`` files fed and ``max_jobs_per_cycle`` jobs made per cycle, jobs stored in
-    bunches of ``bunch_size`` per transaction; ``n_scouts`` scout rows per task; ``queue_limit``: a task
+    bunches of ``bunch_size`` per transaction; ``n_scouts`` scout rows per task; a task with one input
+    starts once ``feed_first_chunk`` of its files are fed (0: once all are); ``queue_limit``: a task
     gets no new jobs while it has this many queued (and more than twice its running ones). The control
     agents' settings (TaskCommando, PostProcessor, scout evaluator and task watchdog intervals, pending
     wait and timeout, picked-file rescue) are in seconds."""
@@ -78,6 +79,7 @@ class JediConfig:
     max_files_per_cycle: int = 200_000
     bunch_size: int = 500
     n_scouts: int = 10
+    feed_first_chunk: int = 1000
     queue_limit: int = 2000
     command_interval: float = 5.0
     postprocessor_interval: float = 20.0
@@ -88,7 +90,29 @@ class JediConfig:
     picked_rescue: int = 1800
 
 
+@dataclass(frozen=True, slots=True)
+class AuthConfig:
+    """``[server.auth]``: tokens (issue 11). ``enabled`` false leaves every route open (in-process
+    tests, a private laptop server); true requires a Bearer token on every route not marked public.
+    ``issuer`` defaults to "pandawms" (set the public URL for OIDC clients); access tokens live
+    ``access_lifetime`` s, refresh tokens ``refresh_lifetime`` s. ``monitor``: "public" (anyone reads
+    the monitor) or "login" (a token, or the ``panda_token`` cookie). ``write_rate``/``write_burst``:
+    writes per second per identity (token bucket, 0 = no limit; 429 with Retry-After past it).
+    ``audit``: record every state-changing call."""
+
+    enabled: bool = False
+    issuer: str = ""
+    audience: str = "pandawms"
+    access_lifetime: int = 1200
+    refresh_lifetime: int = 7 * 86400
+    monitor: str = "public"
+    write_rate: float = 0.0
+    write_burst: int = 50
+    audit: bool = True
+
+
 SECTIONS: dict[str, type] = {
+    "auth": AuthConfig,
     "watchdog": WatchdogConfig,
     "transfers": TransferConfig,
     "storage": StorageSettings,
@@ -110,15 +134,26 @@ class ServerConfig:
     max_active_tasks_per_user: int = 5000  # task/submit refuses more (PanDA's return code 10)
     non_retryable: tuple[str, ...] = ("pilot:1346", "pilot:1349", "pilot:1371", "pilot:1190", "pilot:1144")
     agents: bool = True
+    ssl_certfile: Path | None = None  # TLS: the server's certificate chain and key (uvicorn's options)
+    ssl_keyfile: Path | None = None
+    ssl_ca_certs: Path | None = None  # CA bundle for client certificates (asked for, not required)
     monitor_cache_seconds: float = 5.0  # a built monitor page is shared by every viewer this long; 0 = off
     watchdog: WatchdogConfig = field(default_factory=WatchdogConfig)
     transfers: TransferConfig = field(default_factory=TransferConfig)
     storage: StorageSettings = field(default_factory=StorageSettings)
     jedi: JediConfig = field(default_factory=JediConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
     # the global share tree (scheduling.md §8): a [server.shares] table, or a TOML file holding one
     # (PANDA_SHARES_FILE; its [shares] table or the whole file); core.shares.DEFAULT_TREE otherwise
     shares: Share = DEFAULT_TREE
     shares_file: Path | None = None
+
+    @property
+    def resolved_issuer(self) -> str:
+        """The ``iss`` of the tokens this server issues: the configured one (its public URL, for OIDC
+        clients), else "pandawms" (so ``panda token create`` needs no port; another instance's tokens
+        still fail on the key)."""
+        return self.auth.issuer or "pandawms"
 
     @property
     def resolved_db_url(self) -> str:
@@ -179,6 +214,7 @@ def _build(values: dict[str, Any]) -> ServerConfig:
     config = ServerConfig(**sections, shares=shares, **_coerce_all(ServerConfig, values, ""))
     _check_transfers(config.transfers)
     _check_jedi(config.jedi)
+    _check_auth(config.auth)
     if not 1 <= config.default_max_attempt <= 50:
         raise ValueError(f"default_max_attempt: must be 1..50, got {config.default_max_attempt}")
     if config.max_active_tasks_per_user < 1:
@@ -251,8 +287,9 @@ def _check_jedi(j: JediConfig) -> None:
     for name in ("max_jobs_per_cycle", "max_files_per_cycle", "bunch_size", "queue_limit"):
         if getattr(j, name) < 1:
             raise ValueError(f"jedi.{name}: must be >= 1, got {getattr(j, name)}")
-    if j.n_scouts < 0:
-        raise ValueError(f"jedi.n_scouts: must be >= 0, got {j.n_scouts}")
+    for name in ("n_scouts", "feed_first_chunk"):
+        if getattr(j, name) < 0:
+            raise ValueError(f"jedi.{name}: must be >= 0, got {getattr(j, name)}")
     intervals = (
         "interval",
         "command_interval",
@@ -263,3 +300,15 @@ def _check_jedi(j: JediConfig) -> None:
     for name in (*intervals, "pending_wait", "pending_timeout", "picked_rescue"):
         if getattr(j, name) <= 0:
             raise ValueError(f"jedi.{name}: must be > 0, got {getattr(j, name)}")
+
+
+def _check_auth(a: AuthConfig) -> None:
+    if a.monitor not in ("public", "login"):
+        raise ValueError(f"auth.monitor: must be 'public' or 'login', got {a.monitor!r}")
+    for name in ("access_lifetime", "refresh_lifetime", "write_burst"):
+        if getattr(a, name) < 1:
+            raise ValueError(f"auth.{name}: must be >= 1, got {getattr(a, name)}")
+    if a.write_rate < 0:
+        raise ValueError(f"auth.write_rate: must be >= 0 (0 = no limit), got {a.write_rate}")
+    if not a.audience:
+        raise ValueError("auth.audience: must not be empty")

@@ -12,7 +12,7 @@ from pandawms.db import catalog as catalog_db
 from pandawms.db import tasks as tasks_db
 from pandawms.db.engine import Database
 from pandawms.db.task_files import NewTaskFile
-from pandawms.services import catalog, feeder, lifecycle_taskfiles, lifecycle_tasks
+from pandawms.services import catalog, feeder, lifecycle_taskfiles, lifecycle_tasks, postprocessor
 from pandawms.services.feeder import FeedCursor, FeedSettings, feed_step
 from tests.db import jedi_helpers as h
 
@@ -120,15 +120,16 @@ def test_child_task_feeds_its_parents_growing_output(db: Database) -> None:
     parent = h.submit(db, h.params("gen"), NOW)
     child = h.submit(db, h.params("out.gen", parent_tid=parent), NOW, parent_mutable=True)
     # the parent's output does not exist yet: the child waits, still defined
-    assert h.feed(db, child, NOW).outcome == ""
+    waiting = f"waiting: parent task {parent} has produced no input file yet"
+    assert h.feed(db, child, NOW).outcome == waiting
     assert h.task(db, child).status is TaskStatus.DEFINED
-    h.feed(db, parent, NOW)  # creates out.gen (empty)
-    h.feed(db, child, NOW)
+    h.feed(db, parent, NOW)  # creates out.gen (empty): still nothing to read
+    assert h.feed(db, child, NOW).outcome == waiting
+    h.dataset(db, "out.gen", 4, NOW)  # the parent's jobs produce files
+    assert h.feed(db, child, NOW).outcome == "ready"
     assert h.task(db, child).status is TaskStatus.READY
     with db.read() as conn:  # the feeder's agent keeps coming back to it
         assert child in feeder.tasks_to_feed(conn, 50)
-    h.dataset(db, "out.gen", 4, NOW)  # the parent's jobs produce files
-    h.feed(db, child, NOW)
     h.dataset(db, "out.gen", 2, NOW, start=4)
     h.feed(db, child, NOW)
     ds = h.datasets(db, child)["input"]
@@ -140,3 +141,38 @@ def test_child_task_feeds_its_parents_growing_output(db: Database) -> None:
         lifecycle_tasks.transition_task(conn, parent, TaskStatus.DONE, NOW)
     assert h.feed(db, child, NOW).mutable_closed == [f"{h.SCOPE}:out.gen"]
     assert not h.datasets(db, child)["input"].mutable
+
+
+def test_a_big_input_starts_after_its_first_chunk_and_the_task_ends_only_once_all_is_loaded(
+    db: Database,
+) -> None:
+    h.grid(db, NOW)
+    h.dataset(db, "in", 12, NOW)
+    task_id = h.submit(db, h.params(skipScout=True, nFilesPerJob=1), NOW)
+    cursor, settings = FeedCursor(), FeedSettings(first_chunk=5)
+    for _ in range(3):
+        with db.write() as conn:
+            feed_step(conn, task_id, NOW, 3, cursor, settings)  # 3, then 2 more: the first chunk
+    assert (cursor.done, cursor.outcome, cursor.fed) == (True, "ready", 5)
+    master = h.datasets(db, task_id)["input"]
+    assert (master.status, master.n_files) == (TaskDatasetStatus.TOUPDATE, 5)
+    with db.read() as conn:
+        assert tasks_db.history(conn, task_id)[-1].reason == (
+            "5 input rows fed; the rest is loaded while its jobs run"
+        )
+        assert task_id in feeder.tasks_to_feed(conn, 50)  # the rest comes in later passes
+    h.generate(db, task_id, NOW)
+    assert h.run_pilots(db, NOW) == 5
+    with db.write() as conn:  # every fed file is done, but not all are loaded: not prepared
+        postprocessor.postprocess(conn, NOW, 10)
+    assert h.task(db, task_id).status is TaskStatus.RUNNING
+    assert h.feed(db, task_id, NOW).loaded == [f"{h.SCOPE}:in"]
+    master = h.datasets(db, task_id)["input"]
+    assert (master.status, master.n_files) == (TaskDatasetStatus.READY, 12)
+    with db.read() as conn:
+        assert task_id not in feeder.tasks_to_feed(conn, 50)
+    h.generate(db, task_id, NOW)
+    assert h.run_pilots(db, NOW) == 7
+    with db.write() as conn:
+        postprocessor.postprocess(conn, NOW, 10)
+    assert h.task(db, task_id).status is TaskStatus.DONE

@@ -10,6 +10,8 @@ import zlib
 from datetime import datetime
 from typing import Any
 
+from pandawms.agents import jedi as jedi_agents
+from pandawms.config import JediConfig
 from pandawms.core.data import DID, FileDID, parse_did
 from pandawms.core.specs import FileType, Job
 from pandawms.core.states import DatasetStatus, JobStatus
@@ -179,3 +181,53 @@ def test_a_task_without_merge_output_has_no_transient_datasets(db: Database) -> 
     h.feed(db, task_id, NOW)
     assert TaskDatasetType.TRN_OUTPUT not in _sets(db, task_id)
     assert _merge(db, task_id) == MergeBunch()
+
+
+def test_each_output_stream_is_merged_into_its_own_dataset(db: Database) -> None:
+    """Two outputs (${OUTPUT0}, ${OUTPUT1}): the pieces of each are merged apart, into its final dataset."""
+    h.grid(db, NOW)
+    h.dataset(db, "in", 4, NOW)
+    raw = h.params(skipScout=True, nFilesPerJob=1, mergeOutput=True, mergeSpec=MERGE, nFilesPerMergeJob=2)
+    raw["jobParameters"].append(
+        {
+            "type": "template",
+            "param_type": "output",
+            "dataset": f"{h.SCOPE}:hist.in",
+            "value": "hist.${JEDITASKID}._${SN}.root",
+        }
+    )
+    task_id = h.submit(db, raw, NOW)
+    h.feed(db, task_id, NOW)
+    h.generate(db, task_id, NOW)
+    assert h.run_pilots(db, NOW) == 4
+    assert _merge(db, task_id).jobs == 4  # two groups of two pieces per stream
+    merges = _jobs(db, task_id, "pmerge")
+    streams = set()
+    for j in merges:
+        ins = {f.dataset for f in j.files if f.type is FileType.INPUT}
+        outs = {f.dataset for f in j.files if f.type is FileType.OUTPUT}
+        assert len(ins) == 1 and len(outs) == 1  # one stream per merge job
+        streams.add((ins.pop(), outs.pop()))
+        lfns = [f.lfn for f in j.files if f.type is FileType.INPUT]
+        out = next(f.lfn for f in j.files if f.type is FileType.OUTPUT)
+        assert j.spec.job_parameters.startswith(f"-o {out} -i {','.join(lfns)}")
+    assert streams == {
+        (f"{h.SCOPE}:out.in.pre", f"{h.SCOPE}:out.in"),
+        (f"{h.SCOPE}:hist.in.pre", f"{h.SCOPE}:hist.in"),
+    }
+    assert h.run_pilots(db, NOW) == 4
+    with db.write() as conn:
+        postprocessor.postprocess(conn, NOW, 10)
+    assert h.task(db, task_id).status is TaskStatus.DONE
+    with db.read() as conn:
+        for name in ("out.in", "hist.in"):
+            assert len(catalog_db.list_contents(conn, DID(h.SCOPE, name), None, 100)) == 2
+
+
+def test_merge_jobs_are_throttled_like_the_tasks_other_jobs(db: Database) -> None:
+    task_id = _merge_task(db, 4, nFilesPerMergeJob=1)
+    for job in _jobs(db, task_id, ""):
+        _finish(db, job)
+    assert jedi_agents.merge(db, JediConfig(queue_limit=3), NOW) == 3  # 4 groups, room for 3 queued
+    assert jedi_agents.merge(db, JediConfig(queue_limit=3), NOW) == 0  # 3 queued: no more room
+    assert jedi_agents.merge(db, JediConfig(queue_limit=4), NOW) == 1

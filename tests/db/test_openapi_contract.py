@@ -31,6 +31,7 @@ from tests.db.contract import (
     response_model,
     untyped,
 )
+from tests.db.contract_auth import AUTH_CASES
 from tests.db.contract_data import DATA_CASES
 from tests.db.contract_task_commands import TASK_COMMAND_CASES
 from tests.db.contract_task_pages import TASK_PAGE_CASES
@@ -113,6 +114,7 @@ def _page(path: Callable[[World], str]) -> Call:
 CASES: dict[tuple[str, str], Call] = {
     ("GET", f"{API}/health"): _get(f"{API}/health"),
     ("GET", f"{API}/system/is_alive"): _get(f"{API}/system/is_alive"),
+    ("GET", f"{API}/ready"): _get(f"{API}/ready"),
     ("POST", f"{API}/job/submit"): _post(f"{API}/job/submit", lambda w: {"jobs": [{"transformation": "x"}]}),
     ("GET", f"{API}/job/get_status"): lambda c, w: c.get(
         f"{API}/job/get_status", params={"job_ids": [w.running, w.finished, UNKNOWN_ID]}
@@ -176,6 +178,7 @@ CASES: dict[tuple[str, str], Call] = {
     **TASK_PAGE_CASES,  # the monitor's task pages, over one task
     **TASK_CASES,  # the task routes, around one scouted task
     **TASK_COMMAND_CASES,  # task/kill ... task/avalanche, each to a task that allows it
+    **AUTH_CASES,  # the issuer: JWKS, discovery, token grants, whoami, the audit log
 }
 
 

@@ -139,6 +139,9 @@ def test_goal_and_parent(db: Database) -> None:
         child = _task(conn, [("a", F.FINISHED)], name="child", parent_task_id=parent)
         assert _after(conn, missed.task_id)[0] is T.FAILED
         assert _after(conn, kept.task_id)[0] is T.FINISHED
+        assert _after(conn, child.task_id) == (T.RUNNING, "")  # a child ends after its parent
+        for status in (T.PREPARED, T.FINISHED):
+            assert lifecycle_tasks.transition_task(conn, parent, status, NOW, "test").accepted
         assert _after(conn, child.task_id) == (
             T.FINISHED,
             "all 1 input files finished; the parent task is not done",

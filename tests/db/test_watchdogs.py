@@ -117,3 +117,19 @@ def test_a_job_that_keeps_waiting_does_not_hide_the_ones_behind_it(
     assert brokerage_agent(db, 60, 100).run_once(clock()) == 1
     assert status_of(client, old["PandaID"]) == "defined"
     assert describe(client, new["PandaID"])["job"]["computingSite"] == "SMALL"
+
+
+def test_a_job_lost_in_dispatch_is_retried_even_with_max_attempt_1(
+    client: TestClient, db: Database, clock: FrozenClock
+) -> None:
+    # given a job with one attempt allowed, claimed by a pilot whose answer was lost
+    [j] = submit(client, computingSite="SMALL", maxAttempt=1)
+    acquire(client, "SMALL")
+    # when the sent timeout closes it
+    clock.advance(seconds=1801)
+    assert run_watchdogs(db, clock)["sent_timeout"] == 1
+    # then it is a system closure, not a failure of the job: a new attempt is queued
+    job = describe(client, j["PandaID"])["job"]
+    assert job["jobStatus"] == "failed"
+    [retry] = acquire(client, "SMALL")
+    assert retry["PandaID"] != j["PandaID"] and retry["attemptNr"] == 2

@@ -3,6 +3,7 @@ backend from its own fields, and queues with equal configs share one backend ins
 
 from __future__ import annotations
 
+import types
 from dataclasses import fields
 from typing import Union, get_args, get_origin
 
@@ -11,8 +12,8 @@ from pandawms.factory.backends import BACKEND_CONFIGS, BackendConfig, LocalBacke
 from pandawms.factory.run import build_backends
 
 
-def _union_members() -> tuple[type, ...]:
-    if get_origin(BackendConfig) is Union:
+def _union_members() -> tuple[object, ...]:
+    if get_origin(BackendConfig) in (Union, types.UnionType):
         return get_args(BackendConfig)
     return (BackendConfig,)
 

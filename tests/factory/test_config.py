@@ -15,6 +15,7 @@ from pandawms.factory import (
     PilotOptions,
     load_factory_config,
 )
+from pandawms.factory.backends import SlurmBackendConfig
 from pandawms.factory.factory import pilot_argv
 
 FULL = """
@@ -166,12 +167,12 @@ BAD = [
         'queue "Q": max_queued: must be >= 1',
     ),
     (
-        "[factory]\nserver_url = 'http://x'\n[[queue]]\nname = 'Q'\nbackend = 'slurm'\n",
-        "queue \"Q\": backend.type: unknown backend 'slurm' (known: local)",
+        "[factory]\nserver_url = 'http://x'\n[[queue]]\nname = 'Q'\nbackend = 'pbs'\n",
+        "queue \"Q\": backend.type: unknown backend 'pbs' (known: local, slurm)",
     ),
     (
         SMALL + "[queue.backend]\ntype = 'condor'\n",
-        "queue \"SMALL\": backend.type: unknown backend 'condor' (known: local)",
+        "queue \"SMALL\": backend.type: unknown backend 'condor' (known: local, slurm)",
     ),
     (
         SMALL + "[queue.backend]\ncancel_grace = -1\n",
@@ -216,6 +217,12 @@ BAD = [
     ("[factory]\nserver_url = 'http://x'\n[[queue]]\nname = 'Q'\n[[queue]]\nname = 'Q'\n", "listed twice: Q"),
     ("[factory]\nserver_url = 'http://x'\n[queues]\n", "unknown top-level table(s): queues"),
     ("[factory\n", "cannot read factory config"),
+    (
+        SMALL + "[queue.backend]\ntype = 'slurm'\narray_max = 0\n",
+        'queue "SMALL": backend.array_max: must be >= 1',
+    ),
+    (SMALL + "[queue.backend]\ntype = 'slurm'\nsbatch_args = '--x'\n", "backend.sbatch_args: must be a list"),
+    (SMALL + "[queue.backend]\ntype = 'slurm'\nparition = 'p'\n", "backend.parition: unknown field"),
 ]
 
 
@@ -226,6 +233,26 @@ def test_bad_config_names_file_queue_and_field(tmp_path: Path, text: str, messag
         load_factory_config(path)
     assert str(path) in str(err.value)
     assert message in str(err.value)
+
+
+def test_slurm_backend_table(tmp_path: Path) -> None:
+    # given a queue on Slurm with its site options
+    text = SMALL + (
+        "[queue.backend]\ntype = 'slurm'\npartition = 'grid'\naccount = 'atlas'\nqos = 'pilot'\n"
+        "sbatch_args = ['--exclusive', '--constraint=ssd']\nsignal_lead = 120\nslurm_conf = '/etc/s.conf'\n"
+        "sacct_args = ['--completion']\n"
+    )
+    # when it is loaded, then every option is typed on the queue's backend config
+    (queue,) = load_factory_config(_write(tmp_path, text)).queues
+    assert queue.backend == SlurmBackendConfig(
+        partition="grid",
+        account="atlas",
+        qos="pilot",
+        sbatch_args=("--exclusive", "--constraint=ssd"),
+        signal_lead=120,
+        slurm_conf=Path("/etc/s.conf"),
+        sacct_args=("--completion",),
+    )
 
 
 def test_missing_file(tmp_path: Path) -> None:

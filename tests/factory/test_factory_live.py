@@ -59,12 +59,12 @@ def _queue(srv: LiveServer, request: pytest.FixtureRequest, suffix: str = "", st
     return name
 
 
-def _submit(srv: LiveServer, queue: str, n: int, code: str = "print(1)") -> list[int]:
+def _submit(srv: LiveServer, queue: str, n: int, code: str = "print(1)", walltime: int = 60) -> list[int]:
     job = {
         "transformation": "python3",
         "jobParameters": f"-c '{code}'",
         "computingSite": queue,
-        "maxWalltime": 60,
+        "maxWalltime": walltime,
     }
     r = httpx.post(srv.api + "/job/submit", json={"jobs": [job] * n}, timeout=10)
     assert r.status_code == 200, r.text

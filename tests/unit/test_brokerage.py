@@ -391,3 +391,31 @@ def test_brokerage_properties(
     # the decision is deterministic and independent of input order
     assert broker(request, list(reversed(queues)), loads) == decision
     assert decision.hopeless == (not decision.ranked and all(r.permanent for r in decision.rejected.values()))
+
+
+def _scout() -> BrokerageRequest:
+    return BrokerageRequest(ResourceRequest(cores=1), ProdSourceLabel.MANAGED, long_queues=True)
+
+
+def test_scouts_go_to_queues_of_24_hours_when_there_are_any() -> None:
+    queues = [q("SHORT", max_walltime=12 * 3600), q("LONG", max_walltime=48 * 3600), q("NOLIMIT")]
+    d = broker(_scout(), queues, {QueueName("SHORT"): QueueLoad(running=100)})
+    assert [n for n, _w in d.ranked] == ["LONG", "NOLIMIT"]
+    assert d.rejected[QueueName("SHORT")].reason == (
+        "scout: maxtime 43200 s < 24 h while a longer queue can run it"
+    )
+    assert not d.rejected[QueueName("SHORT")].permanent
+    assert d.notes[QueueName("LONG")] == "scout: maxtime >= 24 h"
+    assert "scout: maxtime >= 24 h" in d.summary()
+    # not a scout: the short, busy queue is the best
+    plain = broker(
+        BrokerageRequest(ResourceRequest(cores=1), ProdSourceLabel.MANAGED),
+        queues,
+        {QueueName("SHORT"): QueueLoad(running=100)},
+    )
+    assert plain.chosen == "SHORT"
+
+
+def test_scouts_without_a_long_queue_still_run_with_the_reason_noted() -> None:
+    d = broker(_scout(), [q("SHORT", max_walltime=3600)], {})
+    assert d.chosen == "SHORT" and d.notes[QueueName("SHORT")] == "scout: no queue with maxtime >= 24 h"

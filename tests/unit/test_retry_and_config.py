@@ -22,6 +22,14 @@ NR = parse_error_keys(["pilot:1346", "exe:65"])
         (1, 3, {ErrorComponent.EXE: 65}, False, False),
         (1, 3, {}, True, False),
         (1, 1, {}, False, False),
+        # a job lost in dispatch (sent, no pilot reply) is a system closure: retried beyond maxAttempt...
+        (1, 1, {ErrorComponent.JOBDISPATCHER: 102}, False, True),
+        (3, 1, {ErrorComponent.JOBDISPATCHER: 102}, False, True),
+        # ... a bounded number of times, and not when the job also failed for a reason of its own
+        (4, 1, {ErrorComponent.JOBDISPATCHER: 102}, False, False),
+        (1, 1, {ErrorComponent.JOBDISPATCHER: 102, ErrorComponent.PILOT: 1305}, False, False),
+        (1, 1, {ErrorComponent.JOBDISPATCHER: 100}, False, False),  # a lost heartbeat ran the payload
+        (1, 1, {ErrorComponent.JOBDISPATCHER: 102}, True, False),
     ],
 )
 def test_decide_retry(

@@ -103,6 +103,16 @@ def test_refine_checks_across_fields(over: dict[str, Any], field: str) -> None:
     assert e.value.field == field
 
 
+def test_a_secondary_input_is_refused_naming_its_item() -> None:
+    p = params()
+    p["jobParameters"].append(
+        {"type": "template", "param_type": "input", "value": "--mb ${IN}", "dataset": "user.alice:mb.v1"}
+    )
+    with pytest.raises(InvalidInput, match=r"secondary input datasets .* are not supported") as e:
+        refine(TaskParams.model_validate(p))
+    assert e.value.field == "jobParameters[3]"
+
+
 def test_output_dataset_used_twice_is_refused() -> None:
     p = params()
     p["log"] = {"dataset": "user.alice.out.v1", "value": "log.${SN}.tgz"}

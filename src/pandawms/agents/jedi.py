@@ -31,7 +31,7 @@ def gen_settings(config: JediConfig) -> GenSettings:
 
 def feed_tasks(db: Database, config: JediConfig, ids: Sequence[int], now: datetime) -> list[int]:
     """Feed each task (up to the cycle's file budget); returns the tasks made ready."""
-    settings = FeedSettings(n_scouts=config.n_scouts)
+    settings = FeedSettings(n_scouts=config.n_scouts, first_chunk=config.feed_first_chunk)
     budget = config.max_files_per_cycle
     ready: list[int] = []
     for task_id in ids:
@@ -69,15 +69,17 @@ def generate(db: Database, config: JediConfig, ids: Sequence[int], now: datetime
     return config.max_jobs_per_cycle - budget
 
 
-def merge(db: Database, now: datetime) -> int:
-    """Merge jobs for the tasks with prepared pre-merge pieces (one transaction per task); returns how
-    many were made."""
+def merge(db: Database, config: JediConfig, now: datetime) -> int:
+    """Merge jobs for the tasks with prepared pre-merge pieces (one transaction per task), throttled like
+    the task's other jobs (jobgen.headroom); returns how many were made."""
     with db.read() as conn:
         ids = merging.tasks_to_merge(conn, MAX_TASKS_PER_CYCLE)
     made = 0
     for task_id in ids:
         with db.write() as conn:
-            made += merging.merge_bunch(conn, task_id, now).jobs
+            room = min(merging.MAX_MERGE_JOBS, jobgen.headroom(conn, task_id, config.queue_limit))
+            if room > 0:
+                made += merging.merge_bunch(conn, task_id, now, limit=room).jobs
     return made
 
 
@@ -96,7 +98,7 @@ def jedi_agents(db: Database, config: JediConfig, shares: Share = DEFAULT_TREE) 
     def generate_once(now: datetime) -> int:
         with db.read() as conn:
             ids = jobgen.tasks_to_generate(conn, MAX_TASKS_PER_CYCLE, shares)
-        return generate(db, config, ids, now) + merge(db, now)
+        return generate(db, config, ids, now) + merge(db, config, now)
 
     return [
         Agent("contents_feeder", config.interval, feed_once),

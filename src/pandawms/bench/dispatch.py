@@ -65,13 +65,15 @@ def server_process(
     queues: str = QUEUE_FILE,
     rses: str | None = None,
     pids: list[int] | None = None,
+    auth: bool = False,
 ) -> Iterator[str]:
     """A real ``panda server`` in its own process; yields its API base URL (its PID is appended to
     ``pids`` when given, e.g. to sample its memory).
 
     Agents run only when ``config`` (the text of a config file) is given; ``env`` replaces the child's
     environment (e.g. a PYTHONPATH naming another checkout, to measure old and new code side by side).
-    ``queues`` and ``rses`` are the texts of the queue and RSE files.
+    ``queues`` and ``rses`` are the texts of the queue and RSE files. ``auth``: the server requires
+    tokens (make them with ``make_token``).
     """
     port = free_port()
     (workdir / "queues.toml").write_text(queues)
@@ -92,6 +94,8 @@ def server_process(
     if rses is not None:
         (workdir / "rses.toml").write_text(rses)
         cmd += ["--rses", str(workdir / "rses.toml")]
+    if auth:
+        cmd.append("--auth")
     if config is None:
         cmd.append("--no-agents")
     else:
@@ -128,10 +132,17 @@ def _wait_healthy(base: str, proc: subprocess.Popen[bytes], workdir: Path) -> No
     raise RuntimeError("server did not become healthy within 120 s")
 
 
-def submit_jobs(base: str, n: int, batch: int = 5000) -> float:
+def make_token(db_url: str, *role_args: str) -> str:
+    """A token from the issuer on ``db_url`` (``panda token create``), e.g. ``--role pilot --queue Q``."""
+    cmd = [sys.executable, "-m", "pandawms.cli.main", "token", "create", "--db", db_url, *role_args]
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def submit_jobs(base: str, n: int, batch: int = 5000, token: str | None = None) -> float:
     job = {"transformation": "/bin/true", "computingSite": QUEUE, "prodUserName": "bench"}
     started = time.perf_counter()
-    with httpx.Client(timeout=300) as client:
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    with httpx.Client(timeout=300, headers=headers) as client:
         for start in range(0, n, batch):
             count = min(batch, n - start)
             r = client.post(base + paths.JOB_SUBMIT, json={"jobs": [job] * count})
@@ -139,9 +150,9 @@ def submit_jobs(base: str, n: int, batch: int = 5000) -> float:
     return n / (time.perf_counter() - started)
 
 
-async def _pilot(base: str, full_cycle: bool, lat: list[float], node: str) -> int:
+async def _pilot(base: str, full_cycle: bool, lat: list[float], node: str, token: str | None) -> int:
     """One simulated pilot on its own keep-alive connection: acquire -> running -> finished."""
-    http = MiniHTTP(base)
+    http = MiniHTTP(base, token)
     done = 0
     acquire = {"site_name": QUEUE, "n_jobs": 1, "node": node}
     try:
@@ -170,10 +181,12 @@ def _check(status: int, body: Any) -> None:
         raise RuntimeError(f"server answered {status}: {body}")
 
 
-async def run_pilots(base: str, pilots: int, full_cycle: bool) -> tuple[int, float, list[float]]:
+async def run_pilots(
+    base: str, pilots: int, full_cycle: bool, token: str | None = None
+) -> tuple[int, float, list[float]]:
     lat: list[float] = []
     started = time.perf_counter()
-    counts = await asyncio.gather(*(_pilot(base, full_cycle, lat, f"wn{i}") for i in range(pilots)))
+    counts = await asyncio.gather(*(_pilot(base, full_cycle, lat, f"wn{i}", token) for i in range(pilots)))
     return sum(counts), time.perf_counter() - started, lat
 
 
@@ -184,12 +197,17 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def bench_dispatch(backend: str, db_url: str, jobs: int, pilots: int, workdir: Path) -> BenchResult:
-    with server_process(db_url, workdir) as base:
-        submit_rate = submit_jobs(base, jobs)
-        dispatched, d_elapsed, _ = asyncio.run(run_pilots(base, pilots, full_cycle=False))
-        submit_jobs(base, jobs)
-        cycled, c_elapsed, lat = asyncio.run(run_pilots(base, pilots, full_cycle=True))
+def bench_dispatch(
+    backend: str, db_url: str, jobs: int, pilots: int, workdir: Path, auth: bool = False
+) -> BenchResult:
+    """``auth``: the server checks a token on every call (a user's for submit, a pilot's for the rest)."""
+    user = make_token(db_url, "--role", "user", "--sub", "bench") if auth else None
+    pilot = make_token(db_url, "--role", "pilot", "--queue", QUEUE) if auth else None
+    with server_process(db_url, workdir, auth=auth) as base:
+        submit_rate = submit_jobs(base, jobs, token=user)
+        dispatched, d_elapsed, _ = asyncio.run(run_pilots(base, pilots, full_cycle=False, token=pilot))
+        submit_jobs(base, jobs, token=user)
+        cycled, c_elapsed, lat = asyncio.run(run_pilots(base, pilots, full_cycle=True, token=pilot))
     if dispatched != jobs or cycled != jobs:
         raise RuntimeError(f"lost jobs: dispatched {dispatched}, cycled {cycled}, expected {jobs} each")
     return BenchResult(

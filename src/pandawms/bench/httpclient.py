@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 
 
 class MiniHTTP:
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, token: str | None = None) -> None:
+        self.auth = f"Authorization: Bearer {token}\r\n" if token else ""
         parts = urlsplit(base_url)
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or 80
@@ -32,7 +33,7 @@ class MiniHTTP:
         body = json.dumps(payload).encode()
         head = (
             f"POST {self.prefix}{path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
+            f"{self.auth}Content-Length: {len(body)}\r\n\r\n"
         ).encode()
         writer.write(head + body)
         status_line = await reader.readline()

@@ -31,6 +31,7 @@ from pandawms.protocol.http import (
     Pause,
     ServerRejected,
     ServerUnreachable,
+    TokenSource,
     checked,
 )
 from pandawms.protocol.jobs import JobActionResult, JobDescription, JobPage, JobSubmission, SubmittedJob
@@ -170,12 +171,21 @@ class PandaClient(EnvelopeClient):
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
         rng: RandomSource | None = None,
+        auth: TokenSource | None = None,
+        verify: bool | str = True,
     ) -> None:
         if retries < 0:
             raise ValueError(f"retries must be >= 0, got {retries}")
         retry = HttpRetry(backoff, CLI_RETRY_CAP, CLI_RETRY_BUDGET, attempts=retries + 1)
         super().__init__(
-            api_url, retry, timeout=timeout, transport=transport, rng=rng, pause=_sleeping(sleep)
+            api_url,
+            retry,
+            timeout=timeout,
+            transport=transport,
+            rng=rng,
+            pause=_sleeping(sleep),
+            auth=auth,
+            verify=verify,
         )
         self.api_url = self.base_url
 

@@ -17,6 +17,7 @@ import pydantic_core
 import typer
 from rich.console import Console
 
+from pandawms.cli.auth import token_source
 from pandawms.cli.client import PandaClient, PandaClientError, resolve_server
 from pandawms.core.states import FINAL_STATES
 
@@ -66,7 +67,10 @@ def session(command: str, server: str | None) -> Iterator[PandaClient]:
     except ValueError as exc:
         fail(command, str(exc), EXIT_USAGE)
     try:
-        with PandaClient(url) as client:
+        auth = token_source(
+            os.environ
+        )  # PANDA_TOKEN_FILE, else the stored login (panda token create --login)
+        with PandaClient(url, auth=auth, verify=os.environ.get("PANDA_CA_FILE") or True) as client:
             yield client
     except PandaClientError as exc:
         fail(command, exc.message, exit_code(exc))

@@ -55,12 +55,14 @@ DEMO_SERVER_ENV = {
 DATA_FILES = 8
 FACTORY_TOML = """\
 [factory]
+token_file = "{token}"
 cycle_interval = 2.0
 max_new_workers = 10
 workdir = "{workdir}"
 worker_dir_retention = 0.0
 
 [factory.pilot]
+token_file = "{token}"
 heartbeat = 5.0
 lifetime = 3600.0
 kill_grace = 3.0
@@ -196,13 +198,17 @@ def run_demo(cfg: DemoConfig, console: Console) -> int:
 
 
 def _run(cfg: DemoConfig, console: Console, sites: demo_data.DemoSites) -> int:
+    panda = [sys.executable, "-m", "pandawms.cli.main"]
+    tokens = demo_tokens(panda, cfg.data_dir)
+    os.environ["PANDA_TOKEN_FILE"] = str(tokens.admin)  # the demo's own `panda upload` ... children
     factory_file = cfg.data_dir / "factory.toml"
     factory_file.write_text(
-        FACTORY_TOML.format(workdir=cfg.data_dir / "factory", storage=cfg.data_dir / "storage")
+        FACTORY_TOML.format(
+            workdir=cfg.data_dir / "factory", storage=cfg.data_dir / "storage", token=tokens.factory
+        )
         + demo_data.REMOTE_FACTORY_TOML
     )
     api = f"http://127.0.0.1:{cfg.port}/api/v1"
-    panda = [sys.executable, "-m", "pandawms.cli.main"]
     server_log, factory_log = cfg.data_dir / "server.log", cfg.data_dir / "factory.log"
     server_cmd = [
         *panda,
@@ -217,17 +223,22 @@ def _run(cfg: DemoConfig, console: Console, sites: demo_data.DemoSites) -> int:
         str(sites.rses_file),
         "--log-level",
         "warning",
+        "--auth",
     ]
     factory_cmd = [*panda, "factory", "--server", api.removesuffix("/api/v1"), "--config", str(factory_file)]
     console.print(f"[bold]pandawms demo[/] — data in {cfg.data_dir}; logs {server_log}, {factory_log}")
     with (
         _process(server_cmd, server_log, DEMO_SERVER_ENV) as server,
-        httpx.Client(base_url=api, timeout=120) as client,
+        httpx.Client(base_url=api, timeout=120, headers=tokens.headers()) as client,
     ):
         _wait_healthy(api, server, server_log)
         root = api.removesuffix("/api/v1")
         console.print(f"server up at {api} (OpenAPI: {api}/docs)")
         console.print(f"[bold]monitor: {root}/[/]  (jobs {root}/jobs/, errors {root}/errors/, live)")
+        console.print(
+            "tokens required; log in with: panda token create --role user --sub $USER --login "
+            f"--server {root} --db sqlite:///{cfg.data_dir / 'panda.db'}"
+        )
         lfns = demo_data.upload_inputs(panda, cfg.data_dir, root, DATA_FILES, cfg.seed)
         console.print(
             f"uploaded {len(lfns)} input files to REMOTE_DISK ({sites.remote_kind}) as {demo_data.INPUTS}"
@@ -242,6 +253,31 @@ def _run(cfg: DemoConfig, console: Console, sites: demo_data.DemoSites) -> int:
             if not cfg.once:
                 _serve_until_interrupted(console, api)
     return 0
+
+
+@dataclass(frozen=True)
+class DemoTokens:
+    admin: Path  # the demo's own calls (submit, follow, upload)
+    factory: Path  # the factory's and its pilots' (factory + production roles)
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.admin.read_text().strip()}"}
+
+
+def demo_tokens(panda: Sequence[str], data_dir: Path) -> DemoTokens:
+    """The demo's admin token and the factory's (for it and its pilots), from the server's issuer."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    db = f"sqlite:///{data_dir / 'panda.db'}"
+    tokens = DemoTokens(admin=data_dir / "admin.token", factory=data_dir / "factory.token")
+    for path, roles in ((tokens.admin, ["admin"]), (tokens.factory, ["factory", "production"])):
+        role_args = [a for r in roles for a in ("--role", r)]
+        cmd = [*panda, "token", "create", *role_args, "--sub", f"demo-{roles[0]}", "--lifetime", "2d"]
+        done = subprocess.run(
+            [*cmd, "--out", str(path), "--db", db], capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"panda token create failed: {done.stderr.strip()}")
+    return tokens
 
 
 def _submit(client: httpx.Client, cfg: DemoConfig, console: Console) -> demo_tasks.DemoTaskIds:

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from pandawms import __version__
+from pandawms.cli.auth import register as register_auth_commands
 from pandawms.cli.bench_data import bench_jedi, bench_submit_inputs
 from pandawms.cli.data import register as register_data_commands
 from pandawms.cli.tasks import register as register_task_commands
@@ -57,8 +58,16 @@ def server(
         bool, typer.Option("--no-agents", help="Do not run watchdog agents in-process.")
     ] = False,
     log_level: Annotated[str | None, typer.Option(help="debug, info, warning, error.")] = None,
+    auth: Annotated[
+        bool | None, typer.Option("--auth/--no-auth", help="Require tokens (default: [server.auth] enabled).")
+    ] = None,
+    ssl_certfile: Annotated[Path | None, typer.Option(help="TLS certificate (PEM) to serve https.")] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
+    ssl_ca_certs: Annotated[Path | None, typer.Option(help="CA bundle for client certificates.")] = None,
 ) -> None:
     """Serve the REST API under /api/v1/ (and run the watchdog agents)."""
+    import ssl
+
     import uvicorn
 
     from pandawms.config import load_config
@@ -73,6 +82,10 @@ def server(
         "rses_file": rses,
         "log_level": log_level,
         "agents": False if no_agents else None,
+        "ssl_certfile": ssl_certfile,
+        "ssl_keyfile": ssl_keyfile,
+        "ssl_ca_certs": ssl_ca_certs,
+        "auth": {"enabled": auth} if auth is not None else None,
     }
     try:
         cfg = load_config(config, overrides=overrides)
@@ -80,8 +93,21 @@ def server(
         typer.echo(f"panda server: {exc}", err=True)
         raise typer.Exit(2) from None
     logging.basicConfig(level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    typer.echo(f"pandawms {__version__} on http://{cfg.host}:{cfg.port}/api/v1/ (db {cfg.resolved_db_url})")
-    uvicorn.run(create_app(cfg), host=cfg.host, port=cfg.port, log_level=cfg.log_level, access_log=False)
+    scheme = "https" if cfg.ssl_certfile else "http"
+    typer.echo(
+        f"pandawms {__version__} on {scheme}://{cfg.host}:{cfg.port}/api/v1/ (db {cfg.resolved_db_url})"
+    )
+    uvicorn.run(
+        create_app(cfg),
+        host=cfg.host,
+        port=cfg.port,
+        log_level=cfg.log_level,
+        access_log=False,
+        ssl_certfile=str(cfg.ssl_certfile) if cfg.ssl_certfile else None,
+        ssl_keyfile=str(cfg.ssl_keyfile) if cfg.ssl_keyfile else None,
+        ssl_ca_certs=str(cfg.ssl_ca_certs) if cfg.ssl_ca_certs else None,
+        ssl_cert_reqs=ssl.CERT_OPTIONAL if cfg.ssl_ca_certs else ssl.CERT_NONE,
+    )
 
 
 def _pilot_flag(name: str) -> Any:
@@ -109,6 +135,8 @@ def pilot(
     looping_timeout: Annotated[float, _pilot_flag("looping_timeout")] = _PILOT.looping_timeout,
     storage_dir: Annotated[Path | None, _pilot_flag("storage_dir")] = _PILOT.storage_dir,
     storage_config: Annotated[Path | None, _pilot_flag("storage_config")] = _PILOT.storage_config,
+    token_file: Annotated[Path | None, _pilot_flag("token_file")] = _PILOT.token_file,
+    ca_file: Annotated[Path | None, _pilot_flag("ca_file")] = _PILOT.ca_file,
     stageout_attempts: Annotated[int, _pilot_flag("stageout_attempts")] = _PILOT.stageout_attempts,
     max_empty: Annotated[int, _pilot_flag("max_empty")] = _PILOT.max_empty_acquires,
     label: Annotated[str | None, _pilot_flag("label")] = _PILOT.prod_source_label,
@@ -118,6 +146,7 @@ def pilot(
     import sys
 
     from pandawms.pilot import PilotConfig, run_pilot
+    from pandawms.pilot.config import batch_id_from_env
 
     options = PilotOptions(
         lifetime=lifetime,
@@ -130,6 +159,8 @@ def pilot(
         looping_timeout=looping_timeout,
         storage_dir=storage_dir,
         storage_config=storage_config,
+        token_file=token_file,
+        ca_file=ca_file,
         stageout_attempts=stageout_attempts,
         max_empty_acquires=max_empty,
         prod_source_label=label,
@@ -140,6 +171,7 @@ def pilot(
         queue=queue,
         workdir=workdir or Path.cwd() / "pandawms-pilot",
         worker_id=worker_id,
+        batch_id=batch_id_from_env(os.environ),
     )
     sys.exit(run_pilot(cfg))
 
@@ -154,12 +186,16 @@ def factory(
         str | None, typer.Option(help="Server URL (default $PANDA_URL, else server_url in the file).")
     ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+    status: Annotated[
+        bool, typer.Option("--status", help="Print the running factory's workers per batch state and exit.")
+    ] = False,
 ) -> None:
-    """Keep pilots flowing to the configured queues until SIGTERM/Ctrl-C."""
+    """Keep pilots flowing to the configured queues until SIGTERM/Ctrl-C (or, with --status, show them)."""
     import os
     import sys
 
     from pandawms.factory import load_factory_config, run_factory
+    from pandawms.factory.status import read_status, render_status
 
     level = log_level.upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -170,6 +206,13 @@ def factory(
     except ValueError as exc:
         typer.echo(f"panda factory: {exc}", err=True)
         raise typer.Exit(2) from None
+    if status:
+        try:
+            typer.echo(render_status(read_status(cfg.workdir)))
+        except ValueError as exc:
+            typer.echo(f"panda factory --status: {exc}", err=True)
+            raise typer.Exit(1) from None
+        return
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(level)))
     sys.exit(run_factory(cfg))
@@ -247,6 +290,7 @@ def bench_dispatch(
         str | None, typer.Option("--db", help="Database URL (default: a fresh private one).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    auth: Annotated[bool, typer.Option("--auth", help="Server requires tokens; clients send them.")] = False,
 ) -> None:
     """Submit N jobs, then K pilots claim and cycle them over real HTTP against a real server process."""
     import json
@@ -258,7 +302,7 @@ def bench_dispatch(
         typer.echo(f"panda bench dispatch: --backend must be sqlite or postgresql, not {backend!r}", err=True)
         raise typer.Exit(2)
     with database_for(backend, db) as (url, workdir):
-        result = run(backend, url, jobs, pilots, workdir)
+        result = run(backend, url, jobs, pilots, workdir, auth=auth)
     if as_json:
         typer.echo(json.dumps(result.as_dict()))
         return
@@ -366,6 +410,7 @@ register_data_commands(app)
 register_transfer_commands(app)
 register_upload_commands(app)
 register_task_commands(app)
+register_auth_commands(app)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,11 @@ class BrokerageRequest:
     prod_source_label: ProdSourceLabel
     included_sites: tuple[str, ...] = ()
     excluded_sites: tuple[str, ...] = ()
+    long_queues: bool = False  # a scout: queues with maxtime >= 24 h when there are any (§6)
+
+
+LONG_QUEUE_S = 24 * 3600  # scheduling.md §3.1/§6: scouts (walltime still unknown) need maxtime >= 24 h
+SCOUT_FLAG = "sj"  # a scout job's specialHandling (JEDI's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,5 +215,35 @@ def broker(
             loc = data.localities[queue.name]
             accepted.append((queue.name, locality_weight(load, loc)))
             notes[queue.name] = loc.reason()
+    if request.long_queues:
+        accepted = _long_queues_first(queues, accepted, rejected, notes)
     accepted.sort(key=lambda item: (-item[1], item[0]))
     return BrokerageDecision(ranked=tuple(accepted), rejected=rejected, notes=notes)
+
+
+def _is_long(queue: QueueSpec) -> bool:
+    return queue.max_walltime == 0 or queue.max_walltime >= LONG_QUEUE_S  # 0: no limit
+
+
+def _long_queues_first(
+    queues: Sequence[QueueSpec],
+    accepted: list[tuple[QueueName, float]],
+    rejected: dict[QueueName, Rejection],
+    notes: dict[QueueName, str],
+) -> list[tuple[QueueName, float]]:
+    """A scout goes to an acceptable queue with maxtime >= 24 h; the shorter ones are refused (not
+    permanently) while there is one, else kept with a note saying none was long enough."""
+    by_name = {q.name: q for q in queues}
+    long = [(n, w) for n, w in accepted if _is_long(by_name[n])]
+    if not long:
+        for n, _w in accepted:
+            notes[n] = "; ".join(filter(None, [notes.get(n), "scout: no queue with maxtime >= 24 h"]))
+        return accepted
+    for n, _w in accepted:
+        if not _is_long(by_name[n]):
+            why = f"scout: maxtime {by_name[n].max_walltime} s < 24 h while a longer queue can run it"
+            rejected[n] = Rejection(why, permanent=False)
+            notes.pop(n, None)
+    for n, _w in long:
+        notes[n] = "; ".join(filter(None, [notes.get(n), "scout: maxtime >= 24 h"]))
+    return long

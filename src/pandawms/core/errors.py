@@ -29,3 +29,19 @@ class Transient(PandaError):
 
 class Fatal(PandaError):
     """An internal error the caller cannot fix."""
+
+
+class Unauthenticated(PandaError):
+    """No credentials, or credentials that do not verify (expired, wrong audience or issuer, tampered)."""
+
+
+class Forbidden(PandaError):
+    """The caller is known but may not do this action on these objects."""
+
+
+class RateLimited(PandaError):
+    """Too many writes from one identity: the caller should wait ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"too many writes: retry after {retry_after:.1f} s")
+        self.retry_after = retry_after

@@ -130,6 +130,8 @@ JOB_FIELDS: tuple[JobField, ...] = (
         submit=True,
         pilot="prodUserID",
     ),
+    # the submitter's token ``sub``: ownership is keyed on it (prod_user_name is only for display)
+    F("prod_user_id", "prodUserID", _S, "prod_user_id", K.STR, 128, default=""),
     F(
         "current_priority",
         "currentPriority",

@@ -7,6 +7,12 @@ from dataclasses import dataclass
 
 from pandawms.core.specs import ErrorComponent, JobErrors
 
+# Closures by the system, not failures of the job: the payload never started (a pilot claimed the job and
+# its answer or the pilot was lost). PanDA counts them as attempts but not against the user's maxAttempt;
+# a few extra attempts are granted for them, so a job lost in dispatch is not failed for good.
+SYSTEM_CLOSURES = frozenset({(ErrorComponent.JOBDISPATCHER, 102)})
+SYSTEM_CLOSURE_GRACE = 3
+
 
 @dataclass(frozen=True, slots=True)
 class RetryDecision:
@@ -41,6 +47,9 @@ def decide_retry(
     for comp, code in errors.codes.items():
         if (comp, code) in non_retryable:
             return RetryDecision(False, f"error {comp.value}:{code} is not retryable")
+    closures = {(comp, code) for comp, code in errors.codes.items() if code}
+    if closures and closures <= SYSTEM_CLOSURES and attempt_nr < max_attempt + SYSTEM_CLOSURE_GRACE:
+        return RetryDecision(True, f"retry as attempt {attempt_nr + 1}: a system closure is not a failure")
     if attempt_nr >= max_attempt:
         return RetryDecision(False, f"attempt {attempt_nr} of {max_attempt}: no attempts left")
     return RetryDecision(True, f"retry as attempt {attempt_nr + 1} of {max_attempt}")

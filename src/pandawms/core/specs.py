@@ -154,6 +154,7 @@ class JobSpec:
     job_parameters: str = ""
     prod_source_label: ProdSourceLabel = ProdSourceLabel.USER
     prod_user_name: str = ""
+    prod_user_id: str = ""  # the submitter's token sub (set by the server, never by the submitter)
     current_priority: int = 1000
     computing_site: QueueName | None = None
     included_sites: tuple[str, ...] = ()

@@ -24,6 +24,7 @@ class TaskSpec:
     transformation: str
     prod_source_label: ProdSourceLabel = ProdSourceLabel.USER
     vo: str = "atlas"
+    owner_sub: str = ""  # the submitter's token sub: ownership is keyed on it (user_name is for display)
     working_group: str = ""
     task_type: str = ""
     processing_type: str = ""

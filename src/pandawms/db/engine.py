@@ -11,6 +11,7 @@ transactions (``write_chunks``) that each stay within ``CHUNK_BUDGET_S``.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import threading
 import time
@@ -21,12 +22,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from pandawms.core.errors import Fatal, Transient
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 CHUNK_BUDGET_S = 0.01  # a chunked batch aims at transactions this long (pilot calls wait at most that)
+MIN_FREE_DISK_BYTES = (
+    64 * 2**20
+)  # below this the SQLite folder counts as full (WAL and checkpoints need room)
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -188,6 +192,33 @@ class Database:
             return False
         return True
 
+    def write_problem(self) -> str | None:
+        """Why no write can succeed now (a nearly full disk, a read-only or immutable database), or None.
+
+        A real write probe, for health checks: on SQLite it rewrites the header's ``user_version`` in a
+        write transaction (so an immutable file or a full disk fails it), on PostgreSQL it takes a
+        transaction id (which a read-only server refuses). Never raises.
+        """
+        if self.is_sqlite:
+            folder = Path(str(make_url(self.url).database)).parent
+            try:
+                free = shutil.disk_usage(folder).free
+            except OSError as exc:
+                return f"database folder {folder}: {exc.strerror}"
+            if free < MIN_FREE_DISK_BYTES:
+                return f"disk nearly full: {free // 2**20} MB free under {folder}"
+        try:
+            with self.write() as conn:
+                if self.is_sqlite:
+                    version = int(conn.exec_driver_sql("PRAGMA user_version").scalar_one())
+                    conn.exec_driver_sql(f"PRAGMA user_version = {version}")
+                else:
+                    conn.exec_driver_sql("SELECT txid_current()")
+        except Exception as exc:  # health must answer whatever the database does
+            reason = unavailable_reason(exc) or str(exc).strip().splitlines()[0]
+            return f"database not writable: {reason}"
+        return None
+
     @contextmanager
     def read(self) -> Iterator[Connection]:
         with self.reader.connect() as conn:
@@ -247,3 +278,13 @@ def _sqlite_engine(url: str, begin_sql: str) -> Engine:
 def _is_lock_error(exc: OperationalError) -> bool:
     text = str(exc.orig).lower()
     return "database is locked" in text or "lock timeout" in text or "deadlock" in text
+
+
+def unavailable_reason(exc: BaseException) -> str | None:
+    """Why the database cannot answer now (down, dropped, locked, full, read-only), or None when ``exc``
+    is not such an error: the server answers those 503 so that clients back off and resend."""
+    if isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        orig = exc.orig
+        lines = str(orig).strip().splitlines() if orig is not None else []
+        return lines[0] if lines else type(exc).__name__
+    return None

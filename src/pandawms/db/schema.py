@@ -71,6 +71,16 @@ JEDI (tasks; db/tasks.py, db/task_files.py)
   finds a job's rows when it ends; ``ix_task_files_status_modtime`` rescues rows stuck ``picked``.
 - ``ix_jobs_task_id`` (task_id, panda_id): the jobs of a task.
 
+Security (db/auth.py; issue 11)
+- ``signing_keys``: the issuer's Ed25519 keys (kid, private and public JWK); the newest signs, every
+  stored key verifies, so tokens signed before a rotation stay valid until they expire.
+- ``refresh_tokens``: one row per refresh token issued (its SHA-256 only), with the identity it renews,
+  ``family`` (the login it descends from), expiry, ``revoked_at`` and ``replaced_by`` (rotated on every
+  use). ``ix_refresh_tokens_sub`` finds a subject's tokens to revoke them all when a revoked one is
+  presented again.
+- ``audit_log``: every state-changing call (who, route, ids, HTTP status) for admins;
+  ``ix_audit_log_sub_time`` per-identity listings.
+
 Indexes (designed for 1M+ jobs; each hot query is an index range scan)
 - ``ix_jobs_dispatch`` (computing_site, current_priority DESC, panda_id) WHERE job_status='activated':
   the dispatcher walks it in priority-then-age order for one queue and stops after LIMIT rows.
@@ -429,6 +439,7 @@ tasks = Table(
     Column("task_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     Column("task_name", String(256), nullable=False),
     Column("user_name", String(128), nullable=False),
+    Column("owner_sub", String(128), nullable=False, server_default=""),  # the submitter's token sub
     Column("vo", String(32), nullable=False, server_default="atlas"),
     Column("prod_source_label", String(20), nullable=False),
     Column("working_group", String(64), nullable=False, server_default=""),
@@ -570,3 +581,42 @@ Index(
 Index("ix_task_files_status", task_files.c.dataset_id, task_files.c.status, task_files.c.file_id)
 Index("ix_task_files_panda", task_files.c.panda_id)
 Index("ix_task_files_status_modtime", task_files.c.status, task_files.c.modification_time)
+
+# -- security (issue 11) ------------------------------------------------------------------------------
+
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("private_jwk", Text, nullable=False),
+    Column("public_jwk", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("family", String(64), nullable=False),
+    Column("sub", String(128), nullable=False),
+    Column("identity", Text, nullable=False),  # JSON: name, vo, groups, roles, queue
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime, nullable=True),
+    Column("replaced_by", String(64), nullable=True),
+)
+Index("ix_refresh_tokens_sub", refresh_tokens.c.sub)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("audit_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("time", DateTime, nullable=False),
+    Column("sub", String(128), nullable=False),
+    Column("roles", String(128), nullable=False, server_default=""),
+    Column("method", String(8), nullable=False),
+    Column("path", String(128), nullable=False),
+    Column("ids", Text, nullable=False, server_default=""),
+    Column("status_code", Integer, nullable=False),
+)
+Index("ix_audit_log_sub_time", audit_log.c.sub, audit_log.c.time)

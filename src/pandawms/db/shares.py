@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, case, func, select
 
 from pandawms.core.states import PILOT_STATES, JobStatus
 from pandawms.core.tasks import TaskStatus
@@ -21,31 +21,45 @@ LOAD_STATES: tuple[str, ...] = tuple(sorted(s.value for s in {*PILOT_STATES, Job
 
 @dataclass(frozen=True, slots=True)
 class ShareLoad:
-    """Jobs and cores of one (share, queue, status) group of the active jobs."""
+    """Jobs and cores of one (share, queue, status) group of the active jobs. Jobs stored before their
+    share was recorded (gshare "", migration 0013) are grouped by label and user too, so the reader can
+    place them in the leaf the share rules give them."""
 
     gshare: str
     queue: str
     status: str
     jobs: int
     cores: int
+    label: str = ""  # only for gshare ""
+    user: str = ""  # only for gshare ""
 
 
 def share_load(conn: Connection) -> list[ShareLoad]:
-    """Activated and pilot-held (sent, starting, running) jobs and their cores by (gshare, queue, status)."""
+    """Activated and pilot-held (sent, starting, running) jobs and their cores by (gshare, queue, status)
+    (and label, user for jobs without a share)."""
     j = jobs.c
     site = func.coalesce(j.computing_site, "")
+    unset = func.coalesce(j.gshare, "") == ""
+    label = case((unset, func.coalesce(j.prod_source_label, "")), else_="")
+    user = case((unset, func.coalesce(j.prod_user_name, "")), else_="")
+    gshare = func.coalesce(j.gshare, "")
     stmt = (
         select(
-            j.gshare,
+            gshare,
             site,
             j.job_status,
             func.count(),
             func.sum(func.coalesce(j.actual_core_count, j.core_count)),
+            label,
+            user,
         )
         .where(j.job_status.in_(LOAD_STATES))
-        .group_by(j.gshare, site, j.job_status)
+        .group_by(gshare, site, j.job_status, label, user)
     )
-    return [ShareLoad(str(g), str(q), str(s), int(n), int(c or 0)) for g, q, s, n, c in conn.execute(stmt)]
+    return [
+        ShareLoad(str(g), str(q), str(s), int(n), int(c or 0), str(lb), str(u))
+        for g, q, s, n, c, lb, u in conn.execute(stmt)
+    ]
 
 
 def task_ids_in_share(

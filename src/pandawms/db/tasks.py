@@ -180,6 +180,24 @@ def task_ids_in(conn: Connection, statuses: Sequence[TaskStatus], limit: int, af
 # -- datasets ------------------------------------------------------------------------------------------
 
 
+def tasks_with_datasets_in(
+    conn: Connection, status: TaskDatasetStatus, task_statuses: Sequence[str], limit: int
+) -> list[int]:
+    """Tasks in ``task_statuses`` (ix_tasks_status_modtime) with an input dataset in ``status``
+    (ix_task_datasets_task), by id: e.g. inputs still being loaded (``toupdate``)."""
+    td = task_datasets
+    stmt = (
+        select(tasks.c.task_id)
+        .join(td, td.c.task_id == tasks.c.task_id)
+        .where(tasks.c.status.in_(list(task_statuses)))
+        .where(td.c.status == status.value, td.c.type.in_([t.value for t in INPUT_TYPES]))
+        .group_by(tasks.c.task_id)
+        .order_by(tasks.c.task_id)
+        .limit(limit)
+    )
+    return [int(r[0]) for r in conn.execute(stmt)]
+
+
 def _dataset(r: Any) -> TaskDataset:
     return TaskDataset(
         dataset_id=int(r.dataset_id),

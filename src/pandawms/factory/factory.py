@@ -13,17 +13,27 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
 from pandawms.core.factory import WorkerLimits
 from pandawms.core.specs import QueueStatus
-from pandawms.factory.backends import BatchBackend, BatchStatus, SubmitError, WorkerSpec, WorkerState
+from pandawms.factory.backends import (
+    BatchBackend,
+    BatchStatus,
+    LimitsLifetime,
+    SubmitError,
+    WorkerSpec,
+    WorkerState,
+    submit_all,
+)
 from pandawms.factory.client import FactoryClientError, ServerRejected, Stopped
 from pandawms.factory.config import FactoryConfig, FactoryQueue
 from pandawms.factory.reports import PendingReports
 from pandawms.factory.sizing import WorkerLoad, plan_ask, rotate
+from pandawms.factory.status import ReportsBatchStates, queue_view, write_status
 from pandawms.factory.workdirs import collect_parked, hand_over_parked, spool_dir, sweep_old, worker_dir
 from pandawms.protocol import errorcodes as ec
 from pandawms.protocol.factory import (
@@ -121,8 +131,18 @@ def _counts(counter: Counter[str]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(counter.items())) or "none"
 
 
-def pilot_argv(config: FactoryConfig, queue: FactoryQueue, worker_id: int, workdir: Path) -> tuple[str, ...]:
-    """The ``panda pilot`` command line of one worker."""
+def pilot_argv(
+    config: FactoryConfig,
+    queue: FactoryQueue,
+    worker_id: int,
+    workdir: Path,
+    *,
+    max_lifetime: float | None = None,
+) -> tuple[str, ...]:
+    """The ``panda pilot`` command line of one worker (its lifetime capped at ``max_lifetime``)."""
+    options = config.pilot_options(queue)
+    if max_lifetime is not None and max_lifetime < options.lifetime:
+        options = replace(options, lifetime=max_lifetime)
     return (
         sys.executable,
         *("-m", "pandawms.cli.main", "pilot"),
@@ -130,7 +150,7 @@ def pilot_argv(config: FactoryConfig, queue: FactoryQueue, worker_id: int, workd
         *("--queue", queue.name),
         *("--worker-id", str(worker_id)),
         *("--workdir", str(workdir)),
-        *config.pilot_options(queue).argv(),
+        *options.argv(),
     )
 
 
@@ -167,6 +187,7 @@ class Factory:
         self.workers: dict[int, Worker] = {}
         self.reports = PendingReports(config.harvester_id)
         self.cycles = 0
+        self.ended_total: dict[str, Counter[str]] = {}  # queue -> final state -> workers since start
 
     # -- one cycle -------------------------------------------------------------------------------------
 
@@ -190,6 +211,7 @@ class Factory:
         self._sweep_dirs()
         summary.alive = len(self.workers)
         summary.pending_reports = len(self.reports)
+        self._write_status(summary)
         # an idle factory cycles every minute: its unchanged state goes to debug, changes to info
         log.log(logging.INFO if summary.eventful else logging.DEBUG, "%s", summary.line())
         return summary
@@ -216,8 +238,28 @@ class Factory:
         del self.workers[worker.worker_id]
         ended = summary.queues.setdefault(worker.queue, QueueCycle()).ended
         ended[status.state.value] += 1
+        self.ended_total.setdefault(worker.queue, Counter())[status.state.value] += 1
         if status.exit_code == ec.PilotExit.NO_JOBS:
             ended["empty"] += 1  # pilots that found no job (factory.md §8 #1)
+
+    def _write_status(self, summary: CycleSummary) -> None:
+        """The operator's snapshot (factory/status.py): live workers per batch state, last batch errors."""
+        queues = {}
+        for queue in self.config.queues:
+            backend = self.backends[queue.name]
+            ids = [w.batch_id for w in self.workers.values() if w.queue == queue.name]
+            if isinstance(backend, ReportsBatchStates):
+                states, errors = backend.states, backend.last_errors
+            else:  # a local process that is still known is running
+                states, errors = dict.fromkeys(ids, "RUNNING"), []
+            view = queue_view(ids, states, errors, self.ended_total.get(queue.name, Counter()))
+            queues[queue.name] = {**view, "backend": backend.name}
+        when = datetime.fromtimestamp(self.wall_clock(), UTC).isoformat(timespec="seconds")
+        snapshot = {"harvester_id": self.config.harvester_id, "cycle": summary.number, "time": when}
+        try:
+            write_status(self.config.workdir, {**snapshot, "queues": queues})
+        except OSError as exc:
+            log.warning("cannot write the factory status file: %s", exc)
 
     def _heartbeat(self) -> None:
         """Tell the server this factory is alive; a silent factory's workers end as missed there."""
@@ -245,7 +287,7 @@ class Factory:
     def _provision(self, queue: FactoryQueue, counts: Mapping[str, int], budget: int, q: QueueCycle) -> int:
         """Ask for and start workers for one queue; returns how many were granted."""
         try:
-            status = self.client.get_queue(queue.name, cancel=self.stop).status
+            qconfig = self.client.get_queue(queue.name, cancel=self.stop)
         except ServerRejected as exc:
             q.note = f"queue rejected by the server: {exc.message}"
             log.error("queue %s: %s", queue.name, q.note)
@@ -253,7 +295,7 @@ class Factory:
         except FactoryClientError as exc:
             q.note = f"queue config unavailable: {exc}"
             return 0
-        if status is QueueStatus.OFFLINE:
+        if qconfig.status is QueueStatus.OFFLINE:
             q.note = "queue is offline"
             return 0
         limits = WorkerLimits(queue.max_workers, queue.queued_limit, queue.max_new)
@@ -277,35 +319,53 @@ class Factory:
             log.warning("queue %s: %s", queue.name, q.note)
             return 0
         q.granted, q.note = grant.granted, grant.reason
-        for granted in grant.workers:
-            q.started += self._start(queue, granted.worker_id)
+        q.started += self._start(queue, qconfig, [g.worker_id for g in grant.workers])
         return len(grant.workers)
 
-    def _start(self, queue: FactoryQueue, worker_id: int) -> int:
-        if worker_id in self.workers:
-            log.error("worker %d granted twice: ignored", worker_id)
+    def _start(self, queue: FactoryQueue, qconfig: QueueConfig, worker_ids: list[int]) -> int:
+        """Submit the granted workers in one go (one array job where the backend has them)."""
+        specs = []
+        for worker_id in dict.fromkeys(worker_ids):
+            if worker_id in self.workers:
+                log.error("worker %d granted twice: ignored", worker_id)
+                continue
+            specs.append(self._spec(queue, qconfig, worker_id))
+        if not specs:
             return 0
+        started = 0
+        for spec, result in zip(specs, submit_all(self.backends[queue.name], specs), strict=True):
+            if isinstance(result, SubmitError):
+                log.error("worker %d (%s) not started: %s", spec.worker_id, queue.name, result)
+                collect_parked(spec.workdir, spool_dir(self.config.workdir, queue.name))  # for the next one
+                diag = str(result)[:_DIAG_MAX]
+                self.reports.add(WorkerUpdate(worker_id=spec.worker_id, status="missed", diag=diag))
+                continue
+            self.workers[spec.worker_id] = Worker(
+                spec.worker_id, queue.name, result, spec.workdir, spec.log_path
+            )
+            log.info(
+                "worker %d (%s) started as %s, log %s", spec.worker_id, queue.name, result, spec.log_path
+            )
+            started += 1
+        return started
+
+    def _spec(self, queue: FactoryQueue, qconfig: QueueConfig, worker_id: int) -> WorkerSpec:
         workdir = worker_dir(self.config.workdir, queue.name, worker_id)
         handed = hand_over_parked(spool_dir(self.config.workdir, queue.name), workdir)
         if handed:
             log.info("worker %d gets %d parked final update(s) to re-send", worker_id, handed)
-        spec = WorkerSpec(
+        backend = self.backends[queue.name]
+        limit = backend.pilot_lifetime(qconfig.max_walltime) if isinstance(backend, LimitsLifetime) else None
+        return WorkerSpec(
             worker_id=worker_id,
             queue=queue.name,
-            argv=pilot_argv(self.config, queue, worker_id, workdir),
+            argv=pilot_argv(self.config, queue, worker_id, workdir, max_lifetime=limit),
             workdir=workdir,
             log_path=workdir / "pilot.out",
+            cores=qconfig.cores,
+            memory_mb=qconfig.cores * qconfig.max_memory_per_core,
+            walltime=float(qconfig.max_walltime),
         )
-        try:
-            batch_id = self.backends[queue.name].submit(spec)
-        except SubmitError as exc:
-            log.error("worker %d (%s) not started: %s", worker_id, queue.name, exc)
-            collect_parked(workdir, spool_dir(self.config.workdir, queue.name))  # for the next worker
-            self.reports.add(WorkerUpdate(worker_id=worker_id, status="missed", diag=str(exc)[:_DIAG_MAX]))
-            return 0
-        self.workers[worker_id] = Worker(worker_id, queue.name, batch_id, workdir, spec.log_path)
-        log.info("worker %d (%s) started as %s, log %s", worker_id, queue.name, batch_id, spec.log_path)
-        return 1
 
     def _sweep_dirs(self) -> None:
         live = {w.workdir for w in self.workers.values()}

@@ -17,6 +17,7 @@ from pandawms.factory.backends import BackendConfig, BatchBackend, make_backend
 from pandawms.factory.client import FactoryClient, HttpRetry, Stopped
 from pandawms.factory.config import FactoryConfig, FactoryQueue
 from pandawms.factory.factory import Factory
+from pandawms.protocol.http import FileToken
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,13 @@ def run_factory(config: FactoryConfig, *, stop: threading.Event | None = None) -
     config.workdir.mkdir(parents=True, exist_ok=True)
     backends = build_backends(config.queues)
     retry = HttpRetry(config.retry_base, config.retry_cap, config.retry_budget)
-    with FactoryClient(config.server_url, retry, timeout=config.http_timeout) as client:
+    with FactoryClient(
+        config.server_url,
+        retry,
+        timeout=config.http_timeout,
+        auth=FileToken(config.token_file) if config.token_file else None,
+        verify=str(config.ca_file) if config.ca_file else True,
+    ) as client:
         factory = Factory(config, client, backends, stop=stop)
         log.info(
             "factory %s serving %s on %s, cycle %.1f s",

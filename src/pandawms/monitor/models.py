@@ -6,12 +6,11 @@ API's PanDA field names (``PandaID``, ``jobStatus``, ...) plus the monitor's der
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from pandawms.protocol.jobs import JobRecord
+from pandawms.protocol.times import UtcDateTime
 
 
 class _Model(BaseModel):
@@ -19,8 +18,8 @@ class _Model(BaseModel):
 
 
 class WindowOut(_Model):
-    since: datetime | None
-    until: datetime | None
+    since: UtcDateTime | None
+    until: UtcDateTime | None
     label: str
 
 
@@ -62,7 +61,7 @@ class ErrorEntry(_Model):
     strong: str
     advice: str
     count: int = 0
-    latest: datetime | None = None
+    latest: UtcDateTime | None = None
     sample_diag: str = ""
     url: str = Field("", description="the job list of these failures")
 
@@ -106,7 +105,7 @@ class JobsPage(_Model):
 class HistoryRow(_Model):
     status: str
     previous: str
-    time: datetime
+    time: UtcDateTime
     host: str
     reason: str
 
@@ -133,7 +132,7 @@ class LogOut(_Model):
 
 
 class BrokerageOut(_Model):
-    time: datetime
+    time: UtcDateTime
     chosen: str | None
     summary: str
     rejected: dict[str, dict[str, object]]
@@ -195,7 +194,7 @@ class SiteRow(_Model):
 
 class RejectionOut(_Model):
     panda_id: int = Field(alias="PandaID")
-    time: datetime
+    time: UtcDateTime
     reason: str
     permanent: bool
 
@@ -270,10 +269,10 @@ class TransferOut(_Model):
     max_attempts: int
     bytes: int
     method: str
-    started_at: datetime | None
-    finished_at: datetime | None
+    started_at: UtcDateTime | None
+    finished_at: UtcDateTime | None
     last_error: str
-    modification_time: datetime
+    modification_time: UtcDateTime
 
 
 class RuleOut(_Model):
@@ -286,7 +285,7 @@ class RuleOut(_Model):
     files_ok: int
     files_replicating: int
     files_stuck: int
-    expires_at: datetime | None
+    expires_at: UtcDateTime | None
     error: str
     rse_url: str
 

@@ -3,11 +3,10 @@ keys as the other pages' (monitor/models.py)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import Field
 
 from pandawms.monitor.models import RuleOut, SelectionOut, TransferOut, _Model
+from pandawms.protocol.times import UtcDateTime
 
 
 class TransferActivity(_Model):
@@ -36,8 +35,8 @@ class DatasetRow(_Model):
     children: int = Field(description="files of a dataset, datasets of a container")
     files: int
     bytes: int
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
     url: str
     replicas: list[RSEShare] = Field(description="available replicas per RSE (datasets only)")
 
@@ -72,7 +71,7 @@ class DatasetJobOut(_Model):
     job_status: str = Field(alias="jobStatus")
     computing_site: str | None = Field(alias="computingSite")
     prod_user_name: str = Field(alias="prodUserName")
-    modification_time: datetime = Field(alias="modificationTime")
+    modification_time: UtcDateTime = Field(alias="modificationTime")
     types: list[str] = Field(description="input, output, log: what the job did with the dataset")
     files: int
     url: str

@@ -3,12 +3,11 @@ in the task API's names (``jediTaskID``, ``nFilesFinished``, ...) as job rows ca
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import Field
 
 from pandawms.monitor.models import Chart, ErrorEntry, SelectionOut, StateCount, _Model
 from pandawms.protocol.task_records import TaskSummary
+from pandawms.protocol.times import UtcDateTime
 
 
 class FileProgress(_Model):
@@ -121,7 +120,7 @@ class RetriesOut(_Model):
 class TaskHistoryRow(_Model):
     status: str
     previous: str
-    time: datetime
+    time: UtcDateTime
     reason: str
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,16 @@ from pandawms.protocol.pilot_options import PilotOptions
 
 def _default_pilot_id() -> str:
     return f"pandawms-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def batch_id_from_env(env: Mapping[str, str]) -> str | None:
+    """The batch job this pilot runs in, from its batch system's variables (Slurm: ``123`` or, for an
+    array task, ``123_4`` as squeue shows it); None outside a batch job."""
+    array, task = env.get("SLURM_ARRAY_JOB_ID"), env.get("SLURM_ARRAY_TASK_ID")
+    if array and task:
+        return f"{array}_{task}"[:80]
+    job = env.get("SLURM_JOB_ID")
+    return job[:80] if job else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +44,7 @@ class PilotConfig(PilotOptions):
     node: str = field(default_factory=socket.gethostname)
     pilot_id: str = field(default_factory=_default_pilot_id)
     worker_id: int | None = None  # the factory worker this pilot runs as (links worker and job)
+    batch_id: str | None = None  # its batch job (batch_id_from_env), reported with every job update
     backoff_base: float = 2.0  # s, first retry delay bound
     backoff_cap: float = 120.0  # s, largest single delay
     backoff_budget: float = 600.0  # s a server call may spend retrying before it gives up
@@ -43,10 +55,17 @@ class PilotConfig(PilotOptions):
 
     @classmethod
     def launched(
-        cls, options: PilotOptions, *, server_url: str, queue: str, workdir: Path, worker_id: int | None
+        cls,
+        options: PilotOptions,
+        *,
+        server_url: str,
+        queue: str,
+        workdir: Path,
+        worker_id: int | None,
+        batch_id: str | None = None,
     ) -> PilotConfig:
         """The config of a pilot started with ``options`` (the CLI's flags) for ``queue``."""
-        return cls(server_url, queue, workdir, worker_id=worker_id, **options.values())
+        return cls(server_url, queue, workdir, worker_id=worker_id, batch_id=batch_id, **options.values())
 
     @property
     def storage(self) -> Path:

@@ -35,7 +35,7 @@ from pandawms.pilot.job import JobContext, JobResult, JobRun
 from pandawms.pilot.report import Identity, PendingUpdates
 from pandawms.pilot.state import JobState
 from pandawms.protocol import errorcodes as ec
-from pandawms.protocol.http import Failure
+from pandawms.protocol.http import Failure, FileToken
 from pandawms.protocol.pilot import AcquireRequest, PilotJob
 from pandawms.protocol.queues import QueueConfig
 
@@ -205,7 +205,7 @@ class Pilot:
             config=self.cfg,
             client=self.client,
             queue=queue,
-            who=Identity(queue.name, self.cfg.node[:128], self.cfg.pilot_id[:200]),
+            who=Identity(queue.name, self.cfg.node[:128], self.cfg.pilot_id[:200], self.cfg.batch_id),
             pilot_deadline=self.deadline,
             shutting_down=self.stop,
             clock=self.clock,
@@ -272,7 +272,13 @@ def run_pilot(config: PilotConfig, *, client: ServerClient | None = None) -> int
         return ec.PilotExit.GENERAL_ERROR
     handlers = _attach_logging(config)
     retry = HttpRetry(config.backoff_base, config.backoff_cap, config.backoff_budget)
-    server = client or ServerClient(config.server_url, retry, timeout=config.http_timeout)
+    server = client or ServerClient(
+        config.server_url,
+        retry,
+        timeout=config.http_timeout,
+        auth=FileToken(config.token_file) if config.token_file else None,
+        verify=str(config.ca_file) if config.ca_file else True,
+    )
     log.info(
         "pilot %s on %s for queue %s, server %s", config.pilot_id, config.node, config.queue, server.base_url
     )

@@ -32,6 +32,7 @@ class Identity:
     site_name: str
     node: str
     pilot_id: str
+    batch_id: str | None = None  # the batch job the pilot runs in (links worker, batch job and job)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,7 @@ def progress_update(
             "site_name": who.site_name,
             "node": who.node,
             "pilot_id": who.pilot_id,
+            "batch_id": who.batch_id,
             "start_time": format_time(started) if started is not None else None,
             **_usage_fields(job, usage),
         }
@@ -152,6 +154,7 @@ def final_update(
             "site_name": who.site_name,
             "node": who.node,
             "pilot_id": who.pilot_id,
+            "batch_id": who.batch_id,
             "start_time": format_time(started),
             "end_time": format_time(ended),
             "trans_exit_code": state.trans_exit_code,

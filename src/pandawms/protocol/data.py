@@ -6,7 +6,6 @@ close/freeze/delete). Pages are keyset: pass the answer's ``next`` as ``after`` 
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -15,6 +14,7 @@ from pandawms.core.data import DID, ContentRow, DIDRecord, DIDType, FileDID, RSE
 from pandawms.core.errors import InvalidInput
 from pandawms.core.states import DatasetStatus, ReplicaStatus
 from pandawms.protocol.bounds import BIGINT_MAX
+from pandawms.protocol.times import UtcDateTime
 
 MAX_FILES = 10_000
 
@@ -71,8 +71,8 @@ class DIDInfo(_Strict):
     state: DatasetStatus
     length: int = Field(description="children (files of a dataset, datasets of a container)")
     bytes: int = Field(description="bytes of the file children")
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
 
     @classmethod
     def of(cls, rec: DIDRecord, length: int, size: int) -> DIDInfo:
@@ -104,10 +104,10 @@ class DIDPage(_Strict):
 class FileIn(_Strict):
     scope: str = Field(min_length=1, max_length=25)
     name: str = Field(min_length=1, max_length=250, description="the LFN")
-    bytes: int = Field(ge=0, le=BIGINT_MAX)
+    bytes: int = Field(ge=0, le=BIGINT_MAX, strict=True)
     adler32: str = Field(min_length=8, max_length=11, description="8 hex digits ('ad:' prefix accepted)")
     guid: str = Field(min_length=32, max_length=38)
-    events: int | None = Field(None, ge=0, le=BIGINT_MAX)
+    events: int | None = Field(None, ge=0, le=BIGINT_MAX, strict=True)
 
     def to_core(self) -> FileDID:
         return FileDID(DID(self.scope, self.name), self.guid, self.bytes, self.adler32, self.events)

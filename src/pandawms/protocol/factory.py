@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pandawms.core.states import WorkerStatus
 from pandawms.protocol.actions import WorkerReportOutcome
+from pandawms.protocol.bounds import BIGINT_MAX, INT_MAX
 
 _STRICT = ConfigDict(extra="forbid")
 HARVESTER_ID = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")
@@ -17,9 +18,11 @@ class AddWorkersRequest(BaseModel):
     model_config = _STRICT
     harvester_id: str = HARVESTER_ID
     queue: str = Field(min_length=1, max_length=128)
-    max_workers: int = Field(ge=0, le=100_000, description="queued + running workers of this factory's limit")
-    max_queued: int = Field(ge=0, le=100_000, description="workers waiting for a job")
-    max_new: int = Field(0, ge=0, le=100_000, description="new workers this cycle; 0 = no cap")
+    max_workers: int = Field(
+        ge=0, le=100_000, description="queued + running workers of this factory's limit", strict=True
+    )
+    max_queued: int = Field(ge=0, le=100_000, description="workers waiting for a job", strict=True)
+    max_new: int = Field(0, ge=0, le=100_000, description="new workers this cycle; 0 = no cap", strict=True)
     request_id: str | None = Field(
         None,
         min_length=8,
@@ -45,10 +48,10 @@ class AddWorkersResponse(BaseModel):
 
 class WorkerUpdate(BaseModel):
     model_config = _STRICT
-    worker_id: int = Field(ge=1)
+    worker_id: int = Field(ge=1, le=BIGINT_MAX, strict=True)
     status: Literal["running", "finished", "failed", "cancelled", "missed"]
     batch_id: str = Field("", max_length=80)
-    exit_code: int | None = None
+    exit_code: int | None = Field(None, ge=-INT_MAX, le=INT_MAX, strict=True)
     diag: str = Field("", max_length=2000)
 
 
@@ -75,7 +78,9 @@ class HeartbeatRequest(BaseModel):
     model_config = _STRICT
     harvester_id: str = HARVESTER_ID
     host: str = Field("", max_length=128)
-    alive_workers: int = Field(0, ge=0, le=10_000_000, description="workers this factory is watching")
+    alive_workers: int = Field(
+        0, ge=0, le=10_000_000, description="workers this factory is watching", strict=True
+    )
 
 
 class HeartbeatResponse(BaseModel):

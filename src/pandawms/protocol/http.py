@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import logging
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any, Self
+from pathlib import Path
+from typing import Any, Protocol, Self
 
 import httpx
 
@@ -217,6 +219,38 @@ def wait_or_cancel(seconds: float, cancel: threading.Event | None) -> bool:
     return cancel.wait(seconds)
 
 
+class TokenSource(Protocol):
+    """Where a client's Bearer token comes from (a file, the CLI's refreshed login)."""
+
+    def token(self) -> str | None: ...
+
+
+class StaticToken:
+    def __init__(self, value: str) -> None:
+        self.value = value.strip()
+
+    def token(self) -> str | None:
+        return self.value or None
+
+
+class FileToken:
+    """A token file (``panda token create`` writes it; a factory may renew it): re-read when it changes,
+    so a long-lived pilot picks up a renewed token. Missing or unreadable: ClientError naming the file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._seen: tuple[float, str] | None = None
+
+    def token(self) -> str | None:
+        try:
+            mtime = self.path.stat().st_mtime
+            if self._seen is None or self._seen[0] != mtime:
+                self._seen = (mtime, self.path.read_text().strip())
+        except OSError as exc:
+            raise ClientError(f"token file {self.path}: {exc.strerror or exc}") from None
+        return self._seen[1] or None
+
+
 class EnvelopeClient:
     """One v1 server: base URL, httpx client, retry policy, clock, jitter and pause (injectable for tests).
     Safe to share between threads (httpx.Client is). Subclasses set their defaults as class attributes."""
@@ -235,14 +269,25 @@ class EnvelopeClient:
         rng: RandomSource | None = None,
         clock: Callable[[], float] = time.monotonic,
         pause: Pause = wait_or_cancel,
+        auth: TokenSource | None = None,
+        verify: bool | str = True,
+        origin: str | None = None,
     ) -> None:
+        """``auth``: the Bearer token of every call; ``verify``: check the server's TLS certificate
+        (default), or the CA bundle file to check it with; ``origin``: the VO, sent as PanDA's pilots
+        send it (``Origin`` header)."""
         self.base_url = api_base(url)
+        self._auth = auth
+        self._origin = origin
         self.retry_policy = retry or self.default_retry
         self._rng: RandomSource = rng or random.Random()
         self._clock = clock
         self._pause = pause
         timeout = self.default_timeout if timeout is None else timeout
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
+        tls: bool | ssl.SSLContext = (
+            ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
+        )
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport, verify=tls)
 
     def close(self) -> None:
         self._http.close()
@@ -274,7 +319,7 @@ class EnvelopeClient:
         """
         retry = self.retry_policy if budget is None else replace(self.retry_policy, budget=budget)
         resendable = method.upper() in SAFE_METHODS if idempotent is None else idempotent
-        headers = {"Content-Type": "application/octet-stream"} if content is not None else None
+        headers = self._headers(content is not None)
         start = self._clock()
         tries = 0
         while True:
@@ -297,6 +342,15 @@ class EnvelopeClient:
             )
             if self._pause(delay, cancel):
                 raise Cancelled(f"{method} {path}: stopped while waiting to retry")
+
+    def _headers(self, raw_body: bool) -> dict[str, str] | None:
+        headers: dict[str, str] = {"Content-Type": "application/octet-stream"} if raw_body else {}
+        token = self._auth.token() if self._auth is not None else None
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if self._origin:
+            headers["Origin"] = self._origin
+        return headers or None
 
 
 def _give_up(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -11,7 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pandawms.core.fields import RECORD_FIELDS, SUBMIT_FIELDS, job_values, spec_from_columns
 from pandawms.core.specs import ErrorComponent, FileSpec, FileType, Job, JobSpec, ProdSourceLabel
 from pandawms.protocol.actions import ActionOutcome
+from pandawms.protocol.bounds import BIGINT_MAX, INT_MAX, Id
 from pandawms.protocol.brokerage import QueueRejection
+from pandawms.protocol.times import UtcDateTime
 
 LFN_PATTERN = r"^[A-Za-z0-9_.:+\-]{1,255}$"
 QUEUE_PATTERN = r"^[A-Za-z0-9_.\-*]{1,128}$"
@@ -28,7 +29,7 @@ class FileIn(BaseModel):
     scope: str = Field("", max_length=64)
     dataset: str = Field("", max_length=256)
     guid: str = Field("", alias="GUID", max_length=64)
-    fsize: int = Field(0, ge=0)
+    fsize: int = Field(0, ge=0, le=BIGINT_MAX, strict=True)
     checksum: str = Field("", max_length=64)
 
     def to_spec(self) -> FileSpec:
@@ -52,19 +53,26 @@ class JobSubmission(BaseModel):
     job_parameters: str = Field("", alias="jobParameters", max_length=100_000)
     prod_source_label: ProdSourceLabel = Field(ProdSourceLabel.USER, alias="prodSourceLabel")
     prod_user_name: str = Field("", alias="prodUserName", max_length=128)
-    current_priority: int | None = Field(None, alias="currentPriority", ge=-1_000_000, le=1_000_000)
+    current_priority: int | None = Field(
+        None, alias="currentPriority", ge=-1_000_000, le=1_000_000, strict=True
+    )
     computing_site: str | None = Field(None, alias="computingSite", pattern=r"^[A-Za-z0-9_.\-]{1,128}$")
     included_sites: list[str] = Field(default_factory=list, alias="includedSites", max_length=1000)
     excluded_sites: list[str] = Field(default_factory=list, alias="excludedSites", max_length=1000)
-    min_ram_count: int = Field(0, alias="minRamCount", ge=0, le=100_000_000)
-    core_count: int = Field(1, alias="coreCount", ge=1, le=4096)
-    max_walltime: int = Field(0, alias="maxWalltime", ge=0, le=100 * 86400)
-    max_disk_count: int = Field(0, alias="maxDiskCount", ge=0, le=1_000_000_000)
+    min_ram_count: int = Field(0, alias="minRamCount", ge=0, le=100_000_000, strict=True)
+    core_count: int = Field(1, alias="coreCount", ge=1, le=4096, strict=True)
+    max_walltime: int = Field(0, alias="maxWalltime", ge=0, le=100 * 86400, strict=True)
+    max_disk_count: int = Field(0, alias="maxDiskCount", ge=0, le=1_000_000_000, strict=True)
     max_attempt: int | None = Field(
-        None, alias="maxAttempt", ge=1, le=50, description="default: the server's default_max_attempt"
+        None,
+        alias="maxAttempt",
+        ge=1,
+        le=50,
+        description="default: the server's default_max_attempt",
+        strict=True,
     )
-    task_id: int | None = Field(None, alias="taskID", ge=1)
-    jobset_id: int | None = Field(None, alias="jobsetID", ge=1)
+    task_id: int | None = Field(None, alias="taskID", ge=1, le=BIGINT_MAX, strict=True)
+    jobset_id: int | None = Field(None, alias="jobsetID", ge=1, le=BIGINT_MAX, strict=True)
     destination_se: str = Field("", alias="destinationSE", max_length=128, pattern=r"^[A-Za-z0-9_.\-]*$")
     processing_type: str = Field("", alias="processingType", max_length=64, pattern=r"^[A-Za-z0-9_.\-]*$")
     special_handling: str = Field("", alias="specialHandling", max_length=80, pattern=r"^[A-Za-z0-9_.,\-]*$")
@@ -108,14 +116,20 @@ class SubmittedJob(BaseModel):
 
 class KillRequest(BaseModel):
     model_config = _STRICT
-    job_ids: list[int] = Field(min_length=1, max_length=10_000)
-    code: int = Field(3, description="PanDA kill code (3 = aborted by the user, 9 = force kill, ...)")
+    job_ids: list[Id] = Field(min_length=1, max_length=10_000)
+    code: int = Field(
+        3,
+        ge=0,
+        le=INT_MAX,
+        description="PanDA kill code (3 = aborted by the user, 9 = force kill, ...)",
+        strict=True,
+    )
     reason: str = Field("", max_length=250)
 
 
 class ReassignRequest(BaseModel):
     model_config = _STRICT
-    job_ids: list[int] = Field(min_length=1, max_length=10_000)
+    job_ids: list[Id] = Field(min_length=1, max_length=10_000)
     site: str | None = Field(
         None,
         pattern=r"^[A-Za-z0-9_.\-]{1,128}$",
@@ -125,7 +139,7 @@ class ReassignRequest(BaseModel):
 
 class RetryRequest(BaseModel):
     model_config = _STRICT
-    job_ids: list[int] = Field(min_length=1, max_length=10_000)
+    job_ids: list[Id] = Field(min_length=1, max_length=10_000)
 
 
 class JobActionResult(BaseModel):
@@ -186,6 +200,7 @@ class JobRecord(BaseModel):
     destination_dblock: str = Field(alias="destinationDBlock")
     prod_source_label: str = Field(alias="prodSourceLabel")
     prod_user_name: str = Field(alias="prodUserName")
+    prod_user_id: str = Field(alias="prodUserID")
     current_priority: int = Field(alias="currentPriority")
     computing_site: str | None = Field(alias="computingSite")
     included_sites: list[str] = Field(alias="includedSites")
@@ -196,11 +211,11 @@ class JobRecord(BaseModel):
     core_count: int = Field(alias="coreCount")
     max_walltime: int = Field(alias="maxWalltime")
     max_disk_count: int = Field(alias="maxDiskCount")
-    creation_time: datetime = Field(alias="creationTime")
-    modification_time: datetime = Field(alias="modificationTime")
-    state_change_time: datetime = Field(alias="stateChangeTime")
-    start_time: datetime | None = Field(alias="startTime")
-    end_time: datetime | None = Field(alias="endTime")
+    creation_time: UtcDateTime = Field(alias="creationTime")
+    modification_time: UtcDateTime = Field(alias="modificationTime")
+    state_change_time: UtcDateTime = Field(alias="stateChangeTime")
+    start_time: UtcDateTime | None = Field(alias="startTime")
+    end_time: UtcDateTime | None = Field(alias="endTime")
     modification_host: str = Field(alias="modificationHost")
     pilot_id: str = Field(alias="pilotID")
     batch_id: str = Field(alias="batchID")
@@ -240,13 +255,13 @@ class JobRecord(BaseModel):
 class StatusChange(BaseModel):
     status: str
     previous: str
-    time: datetime
+    time: UtcDateTime
     host: str
     reason: str
 
 
 class BrokerageInfo(BaseModel):
-    time: datetime
+    time: UtcDateTime
     chosen: str | None
     summary: str
     rejected: dict[str, QueueRejection]

@@ -3,6 +3,7 @@
 API_PREFIX = "/api/v1"
 
 HEALTH = "/health"
+READY = "/ready"
 IS_ALIVE = "/system/is_alive"
 
 JOB_SUBMIT = "/job/submit"
@@ -76,3 +77,11 @@ TASK_PAUSE = "/task/pause"
 TASK_RESUME = "/task/resume"
 TASK_REASSIGN = "/task/reassign"
 TASK_AVALANCHE = "/task/avalanche"
+
+# Security (issue 11; models in protocol/auth.py). The JWKS and discovery document sit at the root.
+JWKS = "/.well-known/jwks.json"
+OIDC_CONFIGURATION = "/.well-known/openid-configuration"
+AUTH_TOKEN = "/auth/token"
+AUTH_REVOKE = "/auth/revoke"
+AUTH_WHOAMI = "/auth/whoami"
+AUDIT_LIST = "/audit/list"

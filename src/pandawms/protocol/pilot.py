@@ -39,20 +39,22 @@ class AcquireRequest(BaseModel):
 
     model_config = _STRICT
     site_name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")
-    n_jobs: int = Field(1, ge=1, le=1000)
+    n_jobs: int = Field(1, ge=1, le=1000, strict=True)
     prod_source_label: str | None = Field(None, max_length=20)
     job_type: str | None = Field(None, max_length=20)
     resource_type: str | None = Field(None, max_length=32)
-    memory: int = Field(0, ge=0, description="MB available to the job")
-    disk_space: int = Field(0, ge=0, description="MB of scratch available")
-    core_count: int = Field(0, ge=0, description="cores available")
-    remaining_time: int = Field(0, ge=0, description="seconds the pilot can still run")
+    memory: int = Field(0, ge=0, le=BIGINT_MAX, description="MB available to the job", strict=True)
+    disk_space: int = Field(0, ge=0, le=BIGINT_MAX, description="MB of scratch available", strict=True)
+    core_count: int = Field(0, ge=0, le=INT_MAX, description="cores available", strict=True)
+    remaining_time: int = Field(
+        0, ge=0, le=BIGINT_MAX, description="seconds the pilot can still run", strict=True
+    )
     node: str = Field("", max_length=128)
     computing_element: str = Field("", max_length=128)
     pilot_id: str = Field("", max_length=200)
-    worker_id: int | None = None
+    worker_id: int | None = Field(None, ge=1, le=BIGINT_MAX, strict=True)
     harvester_id: str = Field("", max_length=50)
-    timeout: int = Field(60, ge=1, le=600)
+    timeout: int = Field(60, ge=1, le=600, strict=True)
 
 
 class PilotFile(BaseModel):
@@ -171,7 +173,7 @@ class AcquireResponse(BaseModel):
 class OutputFileReport(BaseModel):
     model_config = ConfigDict(extra="allow")
     guid: str = Field("", max_length=64)
-    fsize: int = Field(0, ge=0)
+    fsize: int = Field(0, ge=0, le=BIGINT_MAX, strict=True)
     adler32: str = Field("", max_length=16)
     surl: str = Field("", max_length=2000)
     endpoint: str = Field("", max_length=128)
@@ -181,9 +183,9 @@ class UpdateRequest(BaseModel):
     """Heartbeat or final update. Only fields that are set are written."""
 
     model_config = _STRICT
-    job_id: int = Field(ge=1, le=BIGINT_MAX)
+    job_id: int = Field(ge=1, le=BIGINT_MAX, strict=True)
     job_status: PilotReportedStatus
-    attempt_nr: int | None = Field(None, ge=1, le=INT_MAX)
+    attempt_nr: int | None = Field(None, ge=1, le=INT_MAX, strict=True)
     job_sub_status: str | None = Field(None, max_length=80)
     site_name: str | None = Field(None, max_length=128)
     node: str | None = Field(None, max_length=128)
@@ -191,20 +193,20 @@ class UpdateRequest(BaseModel):
     batch_id: str | None = Field(None, max_length=80)
     start_time: str | None = Field(None, max_length=32)
     end_time: str | None = Field(None, max_length=32)
-    trans_exit_code: int | None = Field(None, ge=-INT_MAX, le=INT_MAX)
-    pilot_error_code: int | None = Field(None, ge=0, le=INT_MAX)
+    trans_exit_code: int | None = Field(None, ge=-INT_MAX, le=INT_MAX, strict=True)
+    pilot_error_code: int | None = Field(None, ge=0, le=INT_MAX, strict=True)
     pilot_error_diag: str | None = None
-    exe_error_code: int | None = Field(None, ge=-INT_MAX, le=INT_MAX)
+    exe_error_code: int | None = Field(None, ge=-INT_MAX, le=INT_MAX, strict=True)
     exe_error_diag: str | None = None
-    cpu_consumption_time: int | None = Field(None, ge=0, le=BIGINT_MAX)
-    core_count: int | None = Field(None, ge=0, le=INT_MAX)
-    max_rss: int | None = Field(None, ge=0, le=BIGINT_MAX)
-    max_vmem: int | None = Field(None, ge=0, le=BIGINT_MAX)
-    max_swap: int | None = Field(None, ge=0, le=BIGINT_MAX)
-    max_pss: int | None = Field(None, ge=0, le=BIGINT_MAX)
-    avg_rss: int | None = Field(None, ge=0, le=BIGINT_MAX)
-    avg_pss: int | None = Field(None, ge=0, le=BIGINT_MAX)
-    n_events: int | None = Field(None, ge=0, le=BIGINT_MAX)
+    cpu_consumption_time: int | None = Field(None, ge=0, le=BIGINT_MAX, strict=True)
+    core_count: int | None = Field(None, ge=0, le=INT_MAX, strict=True)
+    max_rss: int | None = Field(None, ge=0, le=BIGINT_MAX, strict=True)
+    max_vmem: int | None = Field(None, ge=0, le=BIGINT_MAX, strict=True)
+    max_swap: int | None = Field(None, ge=0, le=BIGINT_MAX, strict=True)
+    max_pss: int | None = Field(None, ge=0, le=BIGINT_MAX, strict=True)
+    avg_rss: int | None = Field(None, ge=0, le=BIGINT_MAX, strict=True)
+    avg_pss: int | None = Field(None, ge=0, le=BIGINT_MAX, strict=True)
+    n_events: int | None = Field(None, ge=0, le=BIGINT_MAX, strict=True)
     job_metrics: str | None = None
     job_output_report: dict[str, OutputFileReport] | None = None
     meta_data: dict[str, Any] | str | None = Field(

@@ -45,6 +45,12 @@ class PilotOptions:
     storage_config: Path | None = _option(  # noqa: RUF009 (a field() with metadata) ddm/config.py's TOML
         None, "storage_config", "Storage settings TOML ([s3] endpoint and keys, [xrootd]) for the turls."
     )
+    token_file: Path | None = _option(  # noqa: RUF009 (a field() with metadata) `panda token create`'s file
+        None, "token_file", "File holding the pilot's Bearer token (re-read when it changes)."
+    )
+    ca_file: Path | None = _option(  # noqa: RUF009 (a field() with metadata)
+        None, "ca_file", "CA bundle to verify the server's TLS certificate with (default: the system's)."
+    )
     stageout_attempts: int = _option(3, "stageout_attempts", "Tries per output upload (with backoff).", 1)
     max_empty_acquires: int = _option(3, "max_empty", "Empty acquires (with backoff) before exiting.", 1)
     prod_source_label: str | None = _option(None, "label", "prodSourceLabel to ask for (default: any).")

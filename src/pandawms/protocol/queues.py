@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pandawms.core.ids import QueueName
 from pandawms.core.specs import QueueSpec, QueueStatus
 from pandawms.core.states import JobStatus
+from pandawms.protocol.bounds import BIGINT_MAX, INT_MAX
 from pandawms.protocol.tomlfiles import read_toml, table_specs
 
 
@@ -18,12 +19,12 @@ class QueueConfig(BaseModel):
     name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")
     status: QueueStatus = QueueStatus.ONLINE
     site: str = Field("", max_length=128)
-    cores: int = Field(1, ge=1, le=4096)
-    max_memory_per_core: int = Field(2000, ge=1, description="MB")
-    max_walltime: int = Field(86400, ge=1, description="s")
-    max_disk: int = Field(0, ge=0, description="MB per job, 0 = unchecked")
-    max_running: int = Field(0, ge=0)
-    max_queued: int = Field(0, ge=0)
+    cores: int = Field(1, ge=1, le=4096, strict=True)
+    max_memory_per_core: int = Field(2000, ge=1, le=INT_MAX, description="MB", strict=True)
+    max_walltime: int = Field(86400, ge=1, le=INT_MAX, description="s", strict=True)
+    max_disk: int = Field(0, ge=0, le=BIGINT_MAX, description="MB per job, 0 = unchecked", strict=True)
+    max_running: int = Field(0, ge=0, le=INT_MAX, strict=True)
+    max_queued: int = Field(0, ge=0, le=INT_MAX, strict=True)
     storage_element: str = Field("", max_length=128)
     ddm_input: str = Field("", max_length=64, description="RSE the queue reads inputs from")
     ddm_output: str = Field("", max_length=64, description="RSE the queue writes outputs to")

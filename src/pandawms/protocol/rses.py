@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, model_validator
 
 from pandawms.core.data import RSEKind, RSESpec
 from pandawms.core.errors import InvalidInput
@@ -33,10 +33,10 @@ class RSEConfig(BaseModel):
     site: str = Field(min_length=1, max_length=128)
     prefix: str = Field(min_length=1, max_length=512, description="URL prefix: file://, root://, s3://")
     kind: RSEKind = RSEKind.DISK
-    total_bytes: int = Field(0, ge=0, le=BIGINT_MAX, description="0 = not reported")
-    used_bytes: int = Field(0, ge=0, le=BIGINT_MAX)
-    availability_read: bool = True
-    availability_write: bool = True
+    total_bytes: int = Field(0, ge=0, le=BIGINT_MAX, description="0 = not reported", strict=True)
+    used_bytes: int = Field(0, ge=0, le=BIGINT_MAX, strict=True)
+    availability_read: StrictBool = True
+    availability_write: StrictBool = True
 
     @model_validator(mode="after")
     def _valid(self) -> RSEConfig:
@@ -63,7 +63,7 @@ class DistancesBody(BaseModel):
     """Site -> site -> distance (rse/distances answer, rse/set_distances request)."""
 
     model_config = ConfigDict(extra="forbid")
-    distances: dict[str, dict[str, Annotated[int, Field(ge=0, le=INT_MAX)]]]
+    distances: dict[str, dict[str, Annotated[int, Field(ge=0, le=INT_MAX, strict=True)]]]
 
 
 @dataclass(frozen=True, slots=True)

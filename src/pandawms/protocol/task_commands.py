@@ -8,10 +8,12 @@ it out within one agent cycle. Return codes are PanDA's.
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from pandawms.core.tasks import TaskCommand
+from pandawms.protocol.bounds import BIGINT_MAX, Id, Real
 
 _STRICT = ConfigDict(extra="forbid", populate_by_name=True, str_strip_whitespace=True)
 
@@ -33,13 +35,13 @@ class TaskCommandRequest(BaseModel):
     ``new_params`` (retry): task parameters to change for the retry (ramCount, maxAttempt, ...)."""
 
     model_config = _STRICT
-    task_id: int = Field(alias="jediTaskID", ge=1, le=2**63 - 1)
-    soft: bool = False
+    task_id: Id = Field(alias="jediTaskID")
+    soft: StrictBool = False
     site: str | None = Field(None, max_length=128, pattern=r"^[A-Za-z0-9_.\-]{1,128}$")
     excluded_sites: list[str] = Field(default_factory=list, alias="excludedSite", max_length=1000)
-    new_params: dict[str, int | float | str | bool] = Field(
-        default_factory=dict, alias="newParams", max_length=50
-    )
+    new_params: dict[
+        str, Annotated[int, Field(ge=-BIGINT_MAX, le=BIGINT_MAX, strict=True)] | Real | str | bool
+    ] = Field(default_factory=dict, alias="newParams", max_length=50)
     requested_by: str = Field("", alias="requestedBy", max_length=128)
 
 

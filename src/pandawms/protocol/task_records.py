@@ -4,13 +4,13 @@ JEDI_Datasets). The request side, PanDA's task-parameter JSON, is protocol/tasks
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from pandawms.core.tasks import INPUT_TYPES, FileCounts, TaskDatasetStatus, TaskDatasetType, TaskStatus
 from pandawms.core.taskspecs import Task, TaskDataset, master_counts
+from pandawms.protocol.times import UtcDateTime
 
 
 class SubmitTaskAnswer(BaseModel):
@@ -44,8 +44,8 @@ class TaskSummary(TaskStatusOut):
     working_group: str = Field(alias="workingGroup")
     current_priority: int = Field(alias="currentPriority")
     parent_tid: int | None
-    creation_time: datetime = Field(alias="creationDate")
-    modification_time: datetime = Field(alias="modificationTime")
+    creation_time: UtcDateTime = Field(alias="creationDate")
+    modification_time: UtcDateTime = Field(alias="modificationTime")
     n_files: int = Field(alias="nFiles", description="master input files (pseudo-input rows for noInput)")
     n_files_finished: int = Field(alias="nFilesFinished")
     n_files_failed: int = Field(alias="nFilesFailed")
@@ -130,7 +130,7 @@ class TaskDatasetOut(BaseModel):
 class TaskHistoryOut(BaseModel):
     status: str
     previous: str
-    time: datetime
+    time: UtcDateTime
     reason: str
 
 
@@ -141,7 +141,7 @@ class ScoutMeasurements(BaseModel):
     cpu_time: float = Field(alias="cpuTime", description="HS06 s per event")
     ram_count: int = Field(alias="ramCount", description="MB per core")
     out_disk_count: int = Field(alias="outDiskCount", description="bytes per event")
-    time: datetime
+    time: UtcDateTime
     reason: str
 
 
@@ -170,9 +170,9 @@ class TaskRecord(TaskSummary):
     excluded_sites: list[str] = Field(alias="excludedSite")
     scout_jobs: int = Field(alias="nScoutJobs")
     locked_by: str = Field(alias="lockedBy")
-    state_change_time: datetime = Field(alias="stateChangeTime")
-    start_time: datetime | None = Field(alias="startTime")
-    end_time: datetime | None = Field(alias="endTime")
+    state_change_time: UtcDateTime = Field(alias="stateChangeTime")
+    start_time: UtcDateTime | None = Field(alias="startTime")
+    end_time: UtcDateTime | None = Field(alias="endTime")
     datasets: list[TaskDatasetOut]
     history: list[TaskHistoryOut]
     job_counts: dict[str, int] = Field(alias="jobStatusCounts", description="the task's jobs by status")

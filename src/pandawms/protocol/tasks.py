@@ -20,6 +20,7 @@ from pandawms.core.errors import InvalidInput
 from pandawms.core.specs import ProdSourceLabel
 from pandawms.core.tasks import TaskDatasetType
 from pandawms.core.taskspecs import NewTaskDataset, TaskSpec, join_split_codes
+from pandawms.protocol.bounds import BIGINT_MAX
 
 _PARAMS = ConfigDict(extra="forbid", populate_by_name=True, str_strip_whitespace=True)
 _NAME = r"^[A-Za-z0-9_.\-]{1,128}$"
@@ -159,7 +160,7 @@ class TaskParams(BaseModel):
     merge_spec: MergeSpec | None = Field(None, alias="mergeSpec")
     n_files_per_merge_job: int | None = Field(None, alias="nFilesPerMergeJob", ge=1, le=10_000)
     n_gb_per_merge_job: float | None = Field(None, alias="nGBPerMergeJob", gt=0, le=10_000)
-    parent_tid: int | None = Field(None, alias="parent_tid", ge=1)
+    parent_tid: int | None = Field(None, alias="parent_tid", ge=1, le=BIGINT_MAX)
     no_wait_parent: bool = Field(False, alias="noWaitParent")
     run_until_closed: bool = Field(False, alias="runUntilClosed")
     # placement
@@ -167,7 +168,7 @@ class TaskParams(BaseModel):
     cloud: str | None = Field(None, max_length=64)
     included_site: list[str] = Field(default_factory=list, alias="includedSite", max_length=1000)
     excluded_site: list[str] = Field(default_factory=list, alias="excludedSite", max_length=1000)
-    req_id: int | None = Field(None, alias="reqID", ge=0)
+    req_id: int | None = Field(None, alias="reqID", ge=1, le=BIGINT_MAX)
 
     @field_validator("included_site", "excluded_site", mode="before")
     @classmethod
@@ -284,6 +285,13 @@ def _check(p: TaskParams) -> None:
         )
     if p.no_input and inputs:
         raise InvalidInput("noInput: the task has an input dataset in jobParameters", "noInput")
+    if len(inputs) > 1:  # the job generator reads the master only: a secondary would never be used
+        i = inputs[1][0]
+        raise InvalidInput(
+            f"jobParameters[{i}]: secondary input datasets (a second input item) are not supported; "
+            "put the files in the master dataset or a container",
+            f"jobParameters[{i}]",
+        )
     if p.no_input and (p.n_events is None or p.n_events_per_job is None):
         raise InvalidInput("noInput: a task without input needs nEvents and nEventsPerJob", "nEvents")
     if p.merge_output and p.merge_spec is None:

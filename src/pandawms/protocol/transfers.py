@@ -4,14 +4,13 @@ one RSE name here), per-RSE-pair summaries, and bad-replica declarations. Pages 
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from pandawms.core.states import RuleStatus, TransferStatus
 from pandawms.core.transfers import DEFAULT_ACTIVITY, RuleRecord, TransferRecord
 from pandawms.protocol.bounds import BIGINT_MAX
 from pandawms.protocol.data import DIDText
+from pandawms.protocol.times import UtcDateTime
 
 MAX_LIFETIME = 10 * 365 * 86400  # ten years, in seconds
 MAX_DECLARE = 1000
@@ -24,13 +23,15 @@ class _Strict(BaseModel):
 class RuleAddRequest(_Strict):
     did: DIDText = Field(description="a file, dataset or container (scope:name)")
     rse: str = Field(min_length=1, max_length=64, description="the RSE the DID's files must be at")
-    lifetime: int | None = Field(None, ge=1, le=MAX_LIFETIME, description="seconds; none = forever")
+    lifetime: int | None = Field(
+        None, ge=1, le=MAX_LIFETIME, description="seconds; none = forever", strict=True
+    )
     activity: str = Field(DEFAULT_ACTIVITY, min_length=1, max_length=64)
     account: str = Field("", max_length=64)
 
 
 class RuleIdRequest(_Strict):
-    id: int = Field(ge=1, le=BIGINT_MAX)
+    id: int = Field(ge=1, le=BIGINT_MAX, strict=True)
 
 
 class RuleInfo(_Strict):
@@ -40,13 +41,13 @@ class RuleInfo(_Strict):
     state: RuleStatus
     activity: str
     account: str
-    expires_at: datetime | None
+    expires_at: UtcDateTime | None
     locks_ok_cnt: int
     locks_replicating_cnt: int
     locks_stuck_cnt: int
     error: str
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
 
     @classmethod
     def of(cls, r: RuleRecord) -> RuleInfo:
@@ -81,13 +82,13 @@ class TransferInfo(_Strict):
     state: TransferStatus
     attempt: int
     max_attempts: int
-    next_attempt_at: datetime
+    next_attempt_at: UtcDateTime
     bytes: int
     method: str = Field(description="third-party, streamed, or present (found verified at the destination)")
-    started_at: datetime | None
-    finished_at: datetime | None
+    started_at: UtcDateTime | None
+    finished_at: UtcDateTime | None
     last_error: str
-    created_at: datetime
+    created_at: UtcDateTime
 
     @classmethod
     def of(cls, t: TransferRecord) -> TransferInfo:

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pandawms import __version__
 from pandawms.agents.brokerage import brokerage_agent
@@ -30,6 +31,7 @@ from pandawms.monitor import mount_monitor
 from pandawms.protocol import paths
 from pandawms.protocol.queues import parse_queue_file
 from pandawms.server import (
+    routes_auth,
     routes_data,
     routes_files,
     routes_harvester,
@@ -42,14 +44,19 @@ from pandawms.server import (
     routes_transfers,
     routes_uploads,
 )
-from pandawms.server.bodies import GzipBodies
+from pandawms.server.auth import AuthGate
+from pandawms.server.bodies import MAX_DECODED_BODY, GzipBodies
 from pandawms.server.context import ServerContext
+from pandawms.server.errordocs import ERROR_RESPONSES
 from pandawms.server.fastpath import PilotFastPath
-from pandawms.server.responses import panda_error_handler, validation_error_handler
+from pandawms.server.guards import ErrorEnvelope, RequestGuard
+from pandawms.server.headers import SecurityHeaders
+from pandawms.server.responses import http_error_handler, panda_error_handler, validation_error_handler
 from pandawms.services import queues as queue_service
 from pandawms.services.logstore import LogStore
 from pandawms.services.shares import ShareCache
 from pandawms.services.termination import JobRetryPolicy
+from pandawms.services.tokens import KeyRing
 
 log = logging.getLogger("pandawms.server")
 GIL_SWITCH_INTERVAL_S = 0.001
@@ -65,6 +72,7 @@ ROUTERS = (
     routes_uploads.router,
     routes_tasks.router,
     routes_task_commands.router,
+    routes_auth.router,
 )
 
 
@@ -105,6 +113,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         prepare(db, config, clock())
+        with db.write() as conn:  # the issuer's keys (the first one is made on the first start)
+            ctx.keys = KeyRing.load(conn, clock())
         if config.agents:
             ctx.runner = AgentRunner(build_agents(db, config, policy), clock=clock)
             ctx.runner.start()
@@ -126,12 +136,19 @@ def create_app(
     )
     app.state.ctx = ctx
     for router in ROUTERS:
-        app.include_router(router, prefix=paths.API_PREFIX)
+        app.include_router(router, prefix=paths.API_PREFIX, responses=ERROR_RESPONSES)
+    app.include_router(routes_auth.well_known)
     app.add_exception_handler(PandaError, panda_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
     if fast_path:
         app.add_middleware(PilotFastPath, ctx=ctx)
-    app.add_middleware(GzipBodies)  # added last = outermost: every route and the fast path see plain bodies
+    if config.auth.enabled:  # outside the fast path: the hot calls pass the same gate
+        app.add_middleware(AuthGate, ctx=ctx)
+    app.add_middleware(RequestGuard, max_body=MAX_DECODED_BODY)  # size and NUL checks on plain bodies
+    app.add_middleware(GzipBodies)  # outside the guard: every route and the fast path see plain bodies
+    app.add_middleware(ErrorEnvelope)  # no error leaves without the envelope
+    app.add_middleware(SecurityHeaders)  # added last = outermost: CSP and friends on every answer
     # the web monitor's pages at BigPanDA's paths (/, /jobs/, /job/N/, ...)
     mount_monitor(app, ctx, cache_seconds=config.monitor_cache_seconds)
     return app

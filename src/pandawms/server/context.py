@@ -10,10 +10,12 @@ from fastapi import Request
 
 from pandawms.agents.runner import AgentRunner
 from pandawms.config import ServerConfig
+from pandawms.core.auth import Caller
 from pandawms.db.engine import Database
 from pandawms.services.logstore import LogStore
 from pandawms.services.shares import ShareCache
 from pandawms.services.termination import JobRetryPolicy
+from pandawms.services.tokens import KeyRing
 
 
 @dataclass
@@ -25,8 +27,15 @@ class ServerContext:
     clock: Callable[[], datetime]
     runner: AgentRunner | None = None
     shares: ShareCache = field(default_factory=ShareCache)  # the dispatcher's share order, per process
+    keys: KeyRing | None = None  # the issuer's keys, loaded at startup (services/tokens.py)
 
 
 def get_ctx(request: Request) -> ServerContext:
     ctx: ServerContext = request.app.state.ctx
     return ctx
+
+
+def get_caller(request: Request) -> Caller | None:
+    """The verified caller (server/auth.AuthGate), or None when auth is off or the route is public."""
+    caller: Caller | None = request.scope.get("state", {}).get("caller")
+    return caller

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from pandawms.core.auth import Caller
 from pandawms.core.errors import PandaError
 from pandawms.protocol import paths
 from pandawms.protocol.jobs import SubmitRequest
@@ -61,13 +62,14 @@ class PilotFastPath:
             response = await self._respond(handler, await _read_body(receive))
         elif path == self.submit_path:
             body = await _read_body(receive, MAX_DECODED_BODY)
-            response = await anyio.to_thread.run_sync(self._submit, body)
+            caller = scope.get("state", {}).get("caller")  # server/auth.AuthGate's, None when auth is off
+            response = await anyio.to_thread.run_sync(self._submit, body, caller)
         else:
             await self.app(scope, receive, send)
             return
         await response(scope, receive, send)
 
-    def _submit(self, body: bytes | None) -> Response:
+    def _submit(self, body: bytes | None, caller: Caller | None) -> Response:
         if body is None:
             return _too_large(MAX_DECODED_BODY)
         try:
@@ -77,7 +79,7 @@ class PilotFastPath:
         except _SliceErrors as exc:
             return envelope(success=False, message=validation_message(exc.errors), status_code=422)
         try:
-            return handle_submit(self.ctx, request)
+            return handle_submit(self.ctx, request, caller)
         except PandaError as exc:
             return error_response(exc)
 

@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import pydantic_core
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from pandawms.core.errors import Conflict, Fatal, InvalidInput, NotFound, PandaError, Transient
+from pandawms.core.errors import (
+    Conflict,
+    Fatal,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PandaError,
+    RateLimited,
+    Transient,
+    Unauthenticated,
+)
 
 ERROR_STATUS: dict[type[PandaError], int] = {
     InvalidInput: 400,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    RateLimited: 429,
     NotFound: 404,
     Conflict: 409,
     Transient: 503,
@@ -47,6 +62,19 @@ def error_response(exc: PandaError) -> Response:
     resp = envelope(success=False, message=str(exc), status_code=status)
     if isinstance(exc, Transient):
         resp.headers["Retry-After"] = "1"
+    if isinstance(exc, RateLimited):
+        resp.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+    if isinstance(exc, Unauthenticated):
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="pandawms"'
+    return resp
+
+
+async def http_error_handler(_request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (an unparsable body, a wrong method) in the envelope too."""
+    assert isinstance(exc, StarletteHTTPException)
+    resp = envelope(success=False, message=str(exc.detail), status_code=exc.status_code)
+    for name, value in (exc.headers or {}).items():
+        resp.headers[name] = value
     return resp
 
 

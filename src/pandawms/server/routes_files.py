@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response
 
 from pandawms.protocol import paths
+from pandawms.protocol.bounds import BIGINT_MAX
 from pandawms.protocol.envelope import Envelope
 from pandawms.protocol.files import LogStored
 from pandawms.server.context import ServerContext, get_ctx
@@ -23,9 +24,9 @@ Ctx = Annotated[ServerContext, Depends(get_ctx)]
 async def upload_log(
     request: Request,
     ctx: Ctx,
-    job_id: Annotated[int, Query(ge=1)],
+    job_id: Annotated[int, Query(ge=1, le=BIGINT_MAX)],
     filename: Annotated[str, Query(min_length=1, max_length=128)],
-    attempt_nr: Annotated[int | None, Query(ge=1)] = None,
+    attempt_nr: Annotated[int | None, Query(ge=1, le=BIGINT_MAX)] = None,
 ) -> Response:
     """Store the job's log tarball (raw body, application/octet-stream)."""
     data = await request.body()
@@ -36,12 +37,12 @@ async def upload_log(
 
 def _save_log(ctx: ServerContext, job_id: int, attempt_nr: int | None, filename: str, data: bytes) -> Path:
     with ctx.db.write() as conn:  # short: the disk write comes after the commit
-        ctx.logs.check(conn, job_id, attempt_nr, filename, len(data))
-    return ctx.logs.write(job_id, filename, data)
+        attempt = ctx.logs.check(conn, job_id, attempt_nr, filename, len(data))
+    return ctx.logs.write(job_id, attempt, filename, data)
 
 
 @router.get(paths.FILE_DOWNLOAD_LOG, response_class=FileResponse)
-def download_log(ctx: Ctx, job_id: Annotated[int, Query(ge=1)]) -> Response:
+def download_log(ctx: Ctx, job_id: Annotated[int, Query(ge=1, le=BIGINT_MAX)]) -> Response:
     """The job's log tarball (404 with a message when none was uploaded)."""
     with ctx.db.read() as conn:
         path = ctx.logs.find(conn, job_id)

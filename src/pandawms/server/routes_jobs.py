@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import Connection
 from starlette.responses import Response
 
+from pandawms.core.access import label_refusal, refuse
+from pandawms.core.auth import Caller, Role
 from pandawms.core.errors import InvalidInput
 from pandawms.core.specs import JobQuery, JobSpec
 from pandawms.core.states import parse_status
 from pandawms.protocol import paths
 from pandawms.protocol.actions import ACTED_ON
+from pandawms.protocol.bounds import BIGINT_MAX, MAX_HOURS, QueryId
 from pandawms.protocol.brokerage import QueueRejection
 from pandawms.protocol.envelope import Envelope
 from pandawms.protocol.jobs import (
@@ -31,7 +35,8 @@ from pandawms.protocol.jobs import (
     SubmittedJob,
 )
 from pandawms.protocol.status import JobStatusEntry
-from pandawms.server.context import ServerContext, get_ctx
+from pandawms.protocol.times import QueryTime
+from pandawms.server.context import ServerContext, get_caller, get_ctx
 from pandawms.server.responses import envelope
 from pandawms.services import control, queries, submission
 from pandawms.services.control import ActionResult
@@ -42,15 +47,15 @@ Ctx = Annotated[ServerContext, Depends(get_ctx)]
 
 
 @router.post(paths.JOB_SUBMIT, response_model=Envelope[list[SubmittedJob]])
-def submit(body: SubmitRequest, ctx: Ctx) -> Response:
+def submit(body: SubmitRequest, ctx: Ctx, caller: Annotated[Caller | None, Depends(get_caller)]) -> Response:
     """Submit up to ``max_submit_batch`` (default 10,000) jobs; a bad job rejects the whole batch before
     anything is stored. PostgreSQL stores the batch in one transaction; SQLite in short ones so pilots never
     wait behind a big submit (a storage failure midway answers how many were stored)."""
-    return handle_submit(ctx, body)
+    return handle_submit(ctx, body, caller)
 
 
-def handle_submit(ctx: ServerContext, body: SubmitRequest) -> Response:
-    specs = [j.to_spec(ctx.config.default_max_attempt) for j in body.jobs]
+def handle_submit(ctx: ServerContext, body: SubmitRequest, caller: Caller | None = None) -> Response:
+    specs = owned(caller, [j.to_spec(ctx.config.default_max_attempt) for j in body.jobs])
     now = ctx.clock()
     submission.validate(specs, ctx.config.max_submit_batch)
     with ctx.db.read() as conn:
@@ -74,8 +79,31 @@ def handle_submit(ctx: ServerContext, body: SubmitRequest) -> Response:
     return envelope(data, message=f"{len(data)} job(s) submitted")
 
 
+def owned(caller: Caller | None, specs: list[JobSpec]) -> list[JobSpec]:
+    """The caller's jobs: owner = its token sub; a user's display name is its token's; production labels
+    need the production role (Forbidden). Unchanged when auth is off."""
+    if caller is None:
+        return specs
+    refuse("job/submit", [("prodSourceLabel", why)] if (why := label_refusal(caller, _labels(specs))) else [])
+    on_behalf = caller.has(Role.PRODUCTION, Role.ADMIN)  # production submits in the users' names
+    return [
+        dataclasses.replace(
+            s,
+            prod_user_id=caller.sub,
+            prod_user_name=s.prod_user_name if on_behalf and s.prod_user_name else caller.display_name,
+        )
+        for s in specs
+    ]
+
+
+def _labels(specs: Sequence[JobSpec]) -> set[str]:
+    return {s.prod_source_label.value for s in specs}
+
+
 @router.get(paths.JOB_GET_STATUS, response_model=Envelope[list[JobStatusEntry]])
-def get_status(ctx: Ctx, job_ids: Annotated[list[int], Query(min_length=1, max_length=10_000)]) -> Response:
+def get_status(
+    ctx: Ctx, job_ids: Annotated[list[QueryId], Query(min_length=1, max_length=10_000)]
+) -> Response:
     """Status and attempt of each job (unknown ids are reported with jobStatus null)."""
     with ctx.db.read() as conn:
         found = queries.jobs_by_id(conn, job_ids)
@@ -83,7 +111,7 @@ def get_status(ctx: Ctx, job_ids: Annotated[list[int], Query(min_length=1, max_l
 
 
 @router.get(paths.JOB_GET_DESCRIPTION, response_model=Envelope[JobDescription])
-def get_description(ctx: Ctx, job_id: Annotated[int, Query(ge=1)]) -> Response:
+def get_description(ctx: Ctx, job_id: Annotated[int, Query(ge=1, le=BIGINT_MAX)]) -> Response:
     """Every attribute of one job, its status history, its brokerage decision and its retries."""
     with ctx.db.read() as conn:
         d = queries.describe(conn, job_id)
@@ -123,12 +151,15 @@ def list_jobs(
     queue: Annotated[list[str] | None, Query(description="computingSite(s)")] = None,
     user: Annotated[list[str] | None, Query(description="prodUserName(s)")] = None,
     label: Annotated[list[str] | None, Query(description="prodSourceLabel(s)")] = None,
-    parent_id: Annotated[int | None, Query(ge=1)] = None,
-    since: Annotated[datetime | None, Query(description="modified at or after (UTC)")] = None,
-    until: Annotated[datetime | None, Query(description="modified before (UTC)")] = None,
-    hours: Annotated[float | None, Query(gt=0, description="modified in the last N hours")] = None,
+    parent_id: Annotated[int | None, Query(ge=1, le=BIGINT_MAX)] = None,
+    since: Annotated[QueryTime | None, Query(description="modified at or after (UTC)")] = None,
+    until: Annotated[QueryTime | None, Query(description="modified before (UTC)")] = None,
+    hours: Annotated[
+        float | None, Query(gt=0, le=MAX_HOURS, description="modified in the last N hours")
+    ] = None,
     before_id: Annotated[
-        int | None, Query(ge=1, description="keyset cursor: next_before_id of the previous page")
+        int | None,
+        Query(ge=1, le=BIGINT_MAX, description="keyset cursor: next_before_id of the previous page"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> Response:

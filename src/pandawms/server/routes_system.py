@@ -10,7 +10,7 @@ from starlette.responses import Response
 from pandawms import __version__
 from pandawms.protocol import PROTOCOL_VERSION, paths
 from pandawms.protocol.envelope import Envelope
-from pandawms.protocol.system import AgentCounters, Alive, Health
+from pandawms.protocol.system import AgentCounters, Alive, Health, Ready
 from pandawms.server.context import ServerContext, get_ctx
 from pandawms.server.responses import envelope
 
@@ -18,10 +18,18 @@ router = APIRouter(tags=["system"])
 Ctx = Annotated[ServerContext, Depends(get_ctx)]
 
 
+def _problems(ctx: ServerContext) -> tuple[bool, bool, list[str]]:
+    """(database answers, writes can succeed, why not): a real write probe, not only a ping."""
+    if not ctx.db.ping():
+        return False, False, ["database does not answer"]
+    problem = ctx.db.write_problem()
+    return True, problem is None, [problem] if problem else []
+
+
 @router.get(paths.HEALTH, response_model=Envelope[Health])
 def health(ctx: Ctx) -> Response:
-    """Server version, database reachability and the agents' counters."""
-    db_ok = ctx.db.ping()
+    """Server version, whether the database answers and takes writes, and the agents' counters."""
+    db_ok, writable, problems = _problems(ctx)
     agents: dict[str, AgentCounters] = {}
     if ctx.runner is not None:
         agents = {
@@ -30,15 +38,30 @@ def health(ctx: Ctx) -> Response:
             )
             for a in ctx.runner.agents
         }
+    healthy = db_ok and writable
     data = Health(
-        status="ok" if db_ok else "degraded",
+        status="ok" if healthy else "degraded",
+        problems=problems,
         version=__version__,
         protocol=PROTOCOL_VERSION,
         database=ctx.db.dialect,
         database_ok=db_ok,
+        writable=writable,
         agents=agents,
     )
-    return envelope(data, success=db_ok, status_code=200 if db_ok else 503)
+    return envelope(data, success=healthy, status_code=200 if healthy else 503)
+
+
+@router.get(paths.READY, response_model=Envelope[Ready])
+def ready(ctx: Ctx) -> Response:
+    """200 when this server can serve writes now; 503 (``Retry-After``) with the reasons when not."""
+    _db_ok, writable, problems = _problems(ctx)
+    resp = envelope(
+        Ready(ready=writable, problems=problems), success=writable, status_code=200 if writable else 503
+    )
+    if not writable:
+        resp.headers["Retry-After"] = "5"
+    return resp
 
 
 @router.get(paths.IS_ALIVE, response_model=Envelope[Alive])

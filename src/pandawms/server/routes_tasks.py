@@ -12,10 +12,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.responses import Response
 
+from pandawms.core.access import label_refusal, refuse
+from pandawms.core.auth import Caller, Role
 from pandawms.core.errors import InvalidInput
 from pandawms.core.tasks import TaskStatus
 from pandawms.core.taskspecs import TaskQuery
 from pandawms.protocol import paths
+from pandawms.protocol.bounds import BIGINT_MAX, MAX_HOURS
 from pandawms.protocol.envelope import Envelope
 from pandawms.protocol.task_records import (
     ScoutMeasurements,
@@ -27,7 +30,7 @@ from pandawms.protocol.task_records import (
     TaskSummary,
 )
 from pandawms.protocol.tasks import TaskParams
-from pandawms.server.context import ServerContext, get_ctx
+from pandawms.server.context import ServerContext, get_caller, get_ctx
 from pandawms.server.responses import envelope, validation_message
 from pandawms.server.routes_jobs import _multi
 from pandawms.services import tasks as task_service
@@ -68,10 +71,15 @@ class TaskParamsRoute(APIRoute):
         return checked
 
 
-def submit(body: TaskParams, ctx: Ctx) -> Response:
+def submit(body: TaskParams, ctx: Ctx, caller: Annotated[Caller | None, Depends(get_caller)]) -> Response:
     """Submit a task: the body is the task-parameter JSON itself (PanDA's insertTaskParams). Answers the
     new jediTaskID (the task is ``defined``); 400 names a bad field, 409 a duplicate active taskName
     or a user over the active-task cap."""
+    if caller is not None:  # production labels need the production role; the owner is the token's sub
+        why = label_refusal(caller, [body.prod_source_label.value])
+        refuse("task/submit", [("prodSourceLabel", why)] if why else [])
+        if not caller.has(Role.PRODUCTION, Role.ADMIN):  # a user's tasks carry its token's name
+            body = body.model_copy(update={"user_name": caller.display_name})
     with ctx.db.write() as conn:
         done = task_service.submit(
             conn,
@@ -79,6 +87,7 @@ def submit(body: TaskParams, ctx: Ctx) -> Response:
             ctx.clock(),
             max_active_per_user=ctx.config.max_active_tasks_per_user,
             shares=ctx.config.shares,
+            owner=caller.sub if caller is not None else "",
         )
     answer = SubmitTaskAnswer(task_id=done.task_id, status=done.status)
     return envelope(answer, message=f"task {done.task_id} submitted")
@@ -166,10 +175,13 @@ def list_tasks(
             description="taskName, or a glob with * and ? (user.alice.*)",
         ),
     ] = None,
-    parent_tid: Annotated[int | None, Query(ge=1, description="children of this task")] = None,
-    hours: Annotated[float | None, Query(gt=0, description="modified in the last N hours")] = None,
+    parent_tid: Annotated[int | None, Query(ge=1, le=BIGINT_MAX, description="children of this task")] = None,
+    hours: Annotated[
+        float | None, Query(gt=0, le=MAX_HOURS, description="modified in the last N hours")
+    ] = None,
     before_id: Annotated[
-        int | None, Query(ge=1, description="keyset cursor: next_before_id of the previous page")
+        int | None,
+        Query(ge=1, le=BIGINT_MAX, description="keyset cursor: next_before_id of the previous page"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIST_LIMIT)] = 100,
 ) -> Response:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from pandawms.core.brokerage import SCOUT_FLAG
 from pandawms.core.changes import Lineage
 from pandawms.core.jobparams import JobValues, TemplateItem, output_lfn, render
 from pandawms.core.partition import JobChunk, SizeModel, SplitFile, SplitRules
@@ -22,7 +23,6 @@ from pandawms.protocol.tasks import TaskParams, dataset_name_did
 
 MB = 1024 * 1024
 SCOUT_PRIORITY_FLOOR = 901  # scheduling.md §6: scouts run at max(901, taskPriority + 1)
-SCOUT_FLAG = "sj"
 
 
 @dataclass(frozen=True, slots=True)

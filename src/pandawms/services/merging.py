@@ -43,7 +43,14 @@ from pandawms.core.merging import (
 )
 from pandawms.core.specs import FileSpec, FileType, JobSpec, ResourceRequest
 from pandawms.core.states import JobStatus
-from pandawms.core.tasks import GENERATING_STATES, INPUT_TYPES, TaskDatasetType, TaskFileStatus, TaskStatus
+from pandawms.core.tasks import (
+    GENERATING_STATES,
+    INPUT_TYPES,
+    TaskDatasetStatus,
+    TaskDatasetType,
+    TaskFileStatus,
+    TaskStatus,
+)
 from pandawms.core.taskspecs import NewTaskDataset, Task, TaskDataset, split_codes
 from pandawms.db import catalog as catalog_db
 from pandawms.db import task_files as tf_db
@@ -143,9 +150,10 @@ def tasks_to_merge(conn: Connection, limit: int) -> list[int]:
 
 def no_more_pieces(conn: Connection, datasets: Sequence[TaskDataset]) -> bool:
     """No pre-merge job of the task is left to produce pieces: every master input file is final (none
-    running, picked or ready with attempts left) and no master input is still growing (mutable)."""
+    running, picked or ready with attempts left) and no master input is still growing (mutable) or
+    being loaded (toupdate)."""
     masters = [d for d in datasets if d.type in INPUT_TYPES and d.master_id is None]
-    if any(d.mutable for d in masters):
+    if any(d.mutable or d.status is TaskDatasetStatus.TOUPDATE for d in masters):
         return False
     return task_progress.master_progress(conn, [d.dataset_id for d in masters]).busy == 0
 

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from pandawms.core.brokerage import BrokerageDecision, BrokerageRequest, DataView, broker
+from pandawms.core.brokerage import SCOUT_FLAG, BrokerageDecision, BrokerageRequest, DataView, broker
 from pandawms.core.changes import JobChange, JobError, Lineage, NewJob
 from pandawms.core.data import DID
 from pandawms.core.errors import InvalidInput
@@ -87,6 +87,7 @@ class Broker:
             prod_source_label=spec.prod_source_label,
             included_sites=spec.included_sites,
             excluded_sites=spec.excluded_sites,
+            long_queues=spec.special_handling == SCOUT_FLAG,
         )
         return broker(request, self.queues, self.loads, data)
 

@@ -1,8 +1,8 @@
 """JEDI's PostProcessor: tasks whose work is over get their final status (states.md §2.2).
 
 - A generating task (ready/scouting/scouted/running) whose master input files are all final (no row
-  running or picked, none ready with attempts left), whose input is closed and which has no active job
-  -> ``prepared``.
+  running or picked, none ready with attempts left), whose input is closed and fully loaded (not
+  ``toupdate``), whose parent task (if any) is final and which has no active job -> ``prepared``.
 - ``prepared`` and ``passed`` (a finished ``finish``) -> core.tasks.final_status: done / finished / failed,
   the error dialog saying how many input files failed and which.
 - ``finishing`` with no active job -> ``passed`` (then final); ``aborting`` with no active job -> ``aborted``.
@@ -16,6 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
+from pandawms.core.chaining import ParentState, parent_state
 from pandawms.core.data import DID
 from pandawms.core.merging import TRANSIENT_TYPES
 from pandawms.core.states import DatasetStatus
@@ -82,13 +83,24 @@ def _masters(sets: list[TaskDataset]) -> list[TaskDataset]:
 def _work_over(conn: Connection, task: Task) -> bool:
     if task_progress.has_active_job(conn, task.task_id):
         return False
+    if _parent_state(conn, task) is ParentState.RUNNING:
+        return False  # a child ends after its parent (scheduling.md §11)
     sets = tasks_db.datasets_of(conn, task.task_id)
     masters = _masters(sets)
-    if not masters or any(d.mutable for d in masters):
-        return False  # nothing fed yet, or a parent still adds files
+    if not masters or any(d.mutable or d.status is D.TOUPDATE for d in masters):
+        return False  # nothing fed yet, a parent still adds files, or the contents are still loading
     progress = task_progress.master_progress(conn, [d.dataset_id for d in masters])
+    # a child whose parent produced nothing for it ends too (failed: no input files)
+    fed = progress.files > 0 or task.spec.parent_task_id is not None
     # mergeOutput: nor before the merge jobs of its pieces
-    return progress.files > 0 and progress.busy == 0 and _pieces(conn, sets).pending == 0
+    return fed and progress.busy == 0 and _pieces(conn, sets).pending == 0
+
+
+def _parent_state(conn: Connection, task: Task) -> ParentState:
+    if task.spec.parent_task_id is None:
+        return ParentState.UNKNOWN
+    parent = tasks_db.get_task(conn, task.spec.parent_task_id)
+    return parent_state(None if parent is None else parent.status)
 
 
 def _pieces(conn: Connection, sets: list[TaskDataset]) -> task_progress.PieceProgress:

@@ -64,9 +64,10 @@ def snapshot(tree: Share, loads: Sequence[ShareLoad], now: datetime) -> ShareSna
     waiting: dict[str, set[str]] = defaultdict(set)
     for row in loads:
         if row.status == JobStatus.ACTIVATED.value:
-            waiting[row.queue].add(row.gshare)
-        else:
-            usage[row.gshare] += row.cores
+            if row.gshare:  # jobs without a share are claimed after the shares (db/jobs.claim_activated)
+                waiting[row.queue].add(row.gshare)
+        else:  # a job stored before shares were recorded counts in the leaf its label and user give
+            usage[row.gshare or core_shares.leaf_for(tree, row.label, "", row.user)] += row.cores
     return ShareSnapshot(
         now,
         dict(usage),

@@ -39,6 +39,7 @@ def submit(
     *,
     max_active_per_user: int,
     shares: Share = DEFAULT_TREE,
+    owner: str = "",
 ) -> SubmittedTask:
     """Store a new task from its parameters, in its global share of ``shares``; InvalidInput naming the
     field, Conflict for a duplicate or a user over the cap (PanDA's return codes 2 and 10)."""
@@ -46,7 +47,7 @@ def submit(
     refined = refine(params, parent_mutable=parent_mutable)
     spec = refined.spec
     share = leaf_for(shares, spec.prod_source_label.value, spec.working_group, spec.user_name)
-    spec = dataclasses.replace(spec, global_share=share)
+    spec = dataclasses.replace(spec, global_share=share, owner_sub=owner)
     # one user's submissions in turn: both checks below are per user (PostgreSQL; SQLite is serial)
     tasks_db.lock_submissions(conn, f"task-submit:{spec.user_name}")
     dup = tasks_db.active_duplicate(

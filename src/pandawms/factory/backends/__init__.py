@@ -15,17 +15,22 @@ from pandawms.factory.backends.base import (
     FINAL_STATES,
     BatchBackend,
     BatchStatus,
+    LimitsLifetime,
     SubmitError,
     WorkerSpec,
     WorkerState,
+    submit_all,
 )
 from pandawms.factory.backends.local import LocalBackend, LocalBackendConfig
+from pandawms.factory.backends.slurm import SlurmBackend, SlurmBackendConfig
 
-BackendConfig: TypeAlias = LocalBackendConfig  # the typed [queue.backend] tables, discriminated by `type`
+# the typed [queue.backend] tables, discriminated by `type`
+BackendConfig: TypeAlias = LocalBackendConfig | SlurmBackendConfig
 
 BACKEND_CONFIGS: Mapping[str, type[BackendConfig]] = MappingProxyType(
     {
         "local": LocalBackendConfig,
+        "slurm": SlurmBackendConfig,
     }
 )
 
@@ -41,10 +46,14 @@ __all__ = [
     "BackendConfig",
     "BatchBackend",
     "BatchStatus",
+    "LimitsLifetime",
     "LocalBackend",
     "LocalBackendConfig",
+    "SlurmBackend",
+    "SlurmBackendConfig",
     "SubmitError",
     "WorkerSpec",
     "WorkerState",
     "make_backend",
+    "submit_all",
 ]

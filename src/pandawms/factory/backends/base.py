@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from pandawms.core.states import WorkerStatus
 
@@ -39,6 +39,9 @@ class WorkerSpec:
     workdir: Path
     log_path: Path  # stdout and stderr of the pilot
     env: Mapping[str, str] | None = None  # None = inherit the factory's environment
+    cores: int = 1  # the queue's resource type: cores per worker
+    memory_mb: int = 0  # MB per worker (cores x max memory per core); 0 = the batch system's default
+    walltime: float = 0.0  # s, the queue's max walltime (a batch time limit); 0 = none
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,3 +82,39 @@ class BatchBackend(Protocol):
     def sweep(self, batch_id: str) -> None:
         """Forget a worker whose final state was reported (Harvester's sweeper)."""
         ...
+
+
+class SubmitsMany(Protocol):
+    """Optional: a backend that starts several workers in one submission (Slurm array jobs)."""
+
+    def submit_many(self, specs: Sequence[WorkerSpec]) -> list[str | SubmitError]:
+        """Per spec, in order, its batch id or the SubmitError that kept it from starting."""
+        ...
+
+
+@runtime_checkable
+class LimitsLifetime(Protocol):
+    """Optional: a backend whose batch system ends a worker at a time limit derived from the walltime."""
+
+    def pilot_lifetime(self, walltime: float) -> float | None:
+        """Seconds the pilot may live (so it only takes jobs that end before the batch system stops it);
+        None = no limit of the backend's own."""
+        ...
+
+
+def submit_all(backend: BatchBackend, specs: Sequence[WorkerSpec]) -> list[str | SubmitError]:
+    """Start the workers with the backend's ``submit_many`` if it has one, else one ``submit`` each."""
+    if isinstance(backend, SubmitsManyBackend):
+        return backend.submit_many(specs)
+    results: list[str | SubmitError] = []
+    for spec in specs:
+        try:
+            results.append(backend.submit(spec))
+        except SubmitError as exc:
+            results.append(exc)
+    return results
+
+
+@runtime_checkable
+class SubmitsManyBackend(BatchBackend, SubmitsMany, Protocol):
+    """A BatchBackend with submit_many (checked at run time by submit_all)."""

@@ -1,0 +1,45 @@
+"""What the access policies need to know about a batch of ids: one query per batch (chunked on SQLite)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, select
+
+from pandawms.core.access import JobFacts, TaskFacts
+from pandawms.core.states import JobStatus
+from pandawms.db.bulk import chunks
+from pandawms.db.schema import jobs, tasks
+
+
+def job_facts(conn: Connection, ids: Sequence[int]) -> list[JobFacts]:
+    """Owner, its task's owner, label, queue and status of each known job."""
+    out: list[JobFacts] = []
+    for part in chunks(sorted(set(ids))):
+        stmt = (
+            select(
+                jobs.c.panda_id,
+                jobs.c.prod_user_id,
+                tasks.c.owner_sub,
+                jobs.c.prod_source_label,
+                jobs.c.computing_site,
+                jobs.c.job_status,
+            )
+            .select_from(jobs.outerjoin(tasks, tasks.c.task_id == jobs.c.task_id))
+            .where(jobs.c.panda_id.in_(part))
+        )
+        out += [
+            JobFacts(int(r[0]), r[1] or "", r[2] or "", r[3] or "", r[4] or "", JobStatus(r[5]))
+            for r in conn.execute(stmt)
+        ]
+    return out
+
+
+def task_facts(conn: Connection, ids: Sequence[int]) -> list[TaskFacts]:
+    out: list[TaskFacts] = []
+    for part in chunks(sorted(set(ids))):
+        stmt = select(tasks.c.task_id, tasks.c.owner_sub, tasks.c.prod_source_label).where(
+            tasks.c.task_id.in_(part)
+        )
+        out += [TaskFacts(int(r[0]), r[1] or "", r[2] or "") for r in conn.execute(stmt)]
+    return out

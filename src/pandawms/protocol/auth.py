@@ -1,0 +1,73 @@
+"""Tokens on the wire: the token endpoint (OAuth 2 names), whoami, the JWKS and the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_STRICT = ConfigDict(extra="forbid")
+
+
+class TokenRequest(BaseModel):
+    """RFC 6749 §6: a refresh token for a new pair (the old one is revoked)."""
+
+    model_config = _STRICT
+    grant_type: Literal["refresh_token"]
+    refresh_token: str = Field(min_length=16, max_length=256)
+
+
+class RevokeRequest(BaseModel):
+    model_config = _STRICT
+    refresh_token: str = Field(min_length=16, max_length=256)
+
+
+class TokenAnswer(BaseModel):
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int
+    refresh_token: str | None = None
+
+
+class WhoAmI(BaseModel):
+    sub: str
+    name: str
+    vo: str
+    groups: list[str]
+    roles: list[str]
+    queue: str
+    expires: datetime
+    issuer: str
+
+
+class Jwk(BaseModel):
+    kty: str
+    crv: str
+    x: str
+    kid: str
+    alg: str = ""
+    use: str = ""
+
+
+class Jwks(BaseModel):
+    keys: list[Jwk]
+
+
+class OidcConfiguration(BaseModel):
+    issuer: str
+    jwks_uri: str
+    token_endpoint: str
+    id_token_signing_alg_values_supported: list[str]
+    grant_types_supported: list[str]
+
+
+class AuditEntry(BaseModel):
+    audit_id: int
+    time: datetime
+    sub: str
+    roles: str
+    method: str
+    path: str
+    ids: str
+    status_code: int

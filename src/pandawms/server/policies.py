@@ -1,0 +1,202 @@
+"""The policy of every route: which roles may call it, and which resource check runs on its ids.
+
+One table, ``ROUTE_POLICIES`` (API path -> RoutePolicy); a path under /api/v1 missing from it is refused
+(deny by default) and tests/unit/test_route_policies.py fails until every route has an entry or the
+explicit ``PUBLIC`` mark. The monitor's pages share one policy (public or login, by configuration).
+A check receives the request's JSON body (or None) and query and raises Forbidden.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+from pandawms.core.access import Action, Resource, queue_refusal, refuse
+from pandawms.core.auth import Caller, Role
+from pandawms.core.errors import InvalidInput
+from pandawms.protocol import paths
+from pandawms.services.access import check_jobs, check_tasks
+
+Check = Callable[[Connection, Caller, Any, Mapping[str, str]], None]
+
+ALL = frozenset(Role)
+HUMANS = frozenset({Role.USER, Role.PRODUCTION, Role.ADMIN})
+PILOTS = frozenset({Role.PILOT, Role.PRODUCTION, Role.ADMIN})
+FACTORIES = frozenset({Role.FACTORY, Role.ADMIN})
+OPERATORS = frozenset({Role.PRODUCTION, Role.ADMIN})
+ADMINS = frozenset({Role.ADMIN})
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePolicy:
+    resource: Resource
+    action: Action
+    roles: frozenset[Role] | None  # None: public, no token needed
+    check: Check | None = None  # the resource policy on the request's ids (needs the body when ``body``)
+    body: bool = False
+
+    @property
+    def public(self) -> bool:
+        return self.roles is None
+
+    @property
+    def writes(self) -> bool:
+        return self.action is not Action.READ
+
+
+PUBLIC = RoutePolicy(Resource.SYSTEM, Action.READ, None)
+
+
+def _ints(value: object, name: str) -> list[int]:
+    if isinstance(value, bool) or not isinstance(value, int | list):
+        raise InvalidInput(f"{name}: expected an integer or a list of integers", name)
+    items = value if isinstance(value, list) else [value]
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in items):
+        raise InvalidInput(f"{name}: expected integers", name)
+    return items
+
+
+def _body_field(body: Any, *names: str) -> object:
+    if not isinstance(body, dict):
+        return None
+    return next((body[n] for n in names if n in body), None)
+
+
+def _jobs_in_body(action: Action) -> Check:
+    def check(conn: Connection, caller: Caller, body: Any, _query: Mapping[str, str]) -> None:
+        value = _body_field(body, "job_ids", "jobId", "job_id")
+        if value is not None:  # a malformed body is the route's 422
+            check_jobs(conn, caller, action, _ints(value, "job_ids"))
+
+    return check
+
+
+def _job_in_query(conn: Connection, caller: Caller, _body: Any, query: Mapping[str, str]) -> None:
+    raw = query.get("job_id", "")
+    if raw.isdigit():
+        check_jobs(conn, caller, Action.UPDATE, [int(raw)])
+
+
+def _task_in_body(conn: Connection, caller: Caller, body: Any, _query: Mapping[str, str]) -> None:
+    value = _body_field(body, "jediTaskID", "task_id")
+    if value is not None:
+        check_tasks(conn, caller, Action.MANAGE, _ints(value, "jediTaskID"))
+
+
+def _acquire_queue(_conn: Connection, caller: Caller, body: Any, _query: Mapping[str, str]) -> None:
+    queue = _body_field(body, "site_name", "siteName")
+    if isinstance(queue, str):
+        why = queue_refusal(caller, Action.ACQUIRE, queue)
+        refuse("pilot acquire", [(queue, why)] if why else [])
+
+
+def _p(resource: Resource, action: Action, roles: frozenset[Role], check: Check | None = None) -> RoutePolicy:
+    return RoutePolicy(resource, action, roles, check, body=check is not None and check is not _job_in_query)
+
+
+J, T, D, Q, W, L = (Resource.JOBS, Resource.TASKS, Resource.DATASETS, Resource.QUEUES, Resource.WORKERS,
+                    Resource.LOGS)  # fmt: skip
+R, S, M, A, U, WR = Action.READ, Action.SUBMIT, Action.MANAGE, Action.ACQUIRE, Action.UPDATE, Action.WRITE
+_READ_DATA = _p(D, R, ALL)
+_WRITE_DATA = _p(D, WR, HUMANS)
+_ADMIN_DATA = _p(D, WR, OPERATORS)
+
+ROUTE_POLICIES: dict[str, RoutePolicy] = {
+    paths.HEALTH: PUBLIC,
+    paths.IS_ALIVE: PUBLIC,
+    paths.READY: PUBLIC,  # readiness probe (load balancers)
+    "/openapi.json": PUBLIC,
+    "/docs": PUBLIC,
+    paths.AUTH_TOKEN: PUBLIC,  # the grant itself (refresh token, device code) is the credential
+    paths.AUTH_REVOKE: PUBLIC,  # possession of the refresh token is the credential
+    paths.AUTH_WHOAMI: _p(Resource.SYSTEM, R, ALL),
+    paths.AUDIT_LIST: _p(Resource.AUDIT, R, ADMINS),
+    # jobs
+    paths.JOB_SUBMIT: _p(J, S, HUMANS),  # labels and owner: routes_jobs.handle_submit
+    paths.JOB_GET_STATUS: _p(J, R, ALL),
+    paths.JOB_GET_DESCRIPTION: _p(J, R, ALL),
+    paths.JOB_LIST: _p(J, R, ALL),
+    paths.JOB_KILL: _p(J, M, HUMANS, _jobs_in_body(M)),
+    paths.JOB_REASSIGN: _p(J, M, HUMANS, _jobs_in_body(M)),
+    paths.JOB_RETRY: _p(J, M, HUMANS, _jobs_in_body(M)),
+    paths.PILOT_ACQUIRE_JOBS: _p(J, A, PILOTS, _acquire_queue),
+    paths.PILOT_UPDATE_JOB: _p(J, U, PILOTS, _jobs_in_body(U)),
+    paths.PILOT_GET_JOB_STATUS: _p(J, R, PILOTS),
+    # queues
+    paths.QUEUE_LIST: _p(Q, R, ALL),
+    paths.QUEUE_GET: _p(Q, R, ALL),
+    paths.QUEUE_UPSERT: _p(Q, WR, ADMINS),
+    paths.QUEUE_SET_STATUS: _p(Q, WR, ADMINS),
+    # logs
+    paths.FILE_UPLOAD_LOG: _p(L, U, PILOTS, _job_in_query),
+    paths.FILE_DOWNLOAD_LOG: _p(L, R, ALL),
+    # workers (the factory)
+    paths.HARVESTER_ADD_WORKERS: _p(W, WR, FACTORIES),
+    paths.HARVESTER_UPDATE_WORKERS: _p(W, WR, FACTORIES),
+    paths.HARVESTER_GET_WORKER_STATS: _p(W, R, FACTORIES | OPERATORS),
+    paths.HARVESTER_HEARTBEAT: _p(W, WR, FACTORIES),
+    # data catalog and transfers
+    paths.SCOPE_ADD: _ADMIN_DATA,
+    paths.SCOPE_LIST: _READ_DATA,
+    paths.DID_ADD: _WRITE_DATA,
+    paths.DID_GET: _READ_DATA,
+    paths.DID_LIST: _READ_DATA,
+    paths.DID_ADD_FILES: _WRITE_DATA,
+    paths.DID_ATTACH: _WRITE_DATA,
+    paths.DID_DETACH: _WRITE_DATA,
+    paths.DID_LIST_CONTENTS: _READ_DATA,
+    paths.DID_CLOSE: _WRITE_DATA,
+    paths.DID_FREEZE: _WRITE_DATA,
+    paths.DID_DELETE: _WRITE_DATA,
+    paths.DID_GET_FILES: _READ_DATA,
+    paths.RSE_LIST: _READ_DATA,
+    paths.RSE_UPSERT: _ADMIN_DATA,
+    paths.RSE_DISTANCES: _READ_DATA,
+    paths.RSE_SET_DISTANCES: _ADMIN_DATA,
+    paths.REPLICA_LIST: _READ_DATA,
+    paths.REPLICA_ADD: _WRITE_DATA,
+    paths.REPLICA_ADD_FILES: _WRITE_DATA,
+    paths.REPLICA_DECLARE_BAD: _ADMIN_DATA,
+    paths.RULE_ADD: _WRITE_DATA,
+    paths.RULE_GET: _READ_DATA,
+    paths.RULE_LIST: _READ_DATA,
+    paths.RULE_DELETE: _WRITE_DATA,
+    paths.TRANSFER_LIST: _READ_DATA,
+    paths.TRANSFER_SUMMARY: _READ_DATA,
+    # tasks
+    paths.TASK_SUBMIT: _p(T, S, HUMANS),  # labels and owner: routes_tasks.submit
+    paths.TASK_GET_DETAILS: _p(T, R, ALL),
+    paths.TASK_GET_STATUS: _p(T, R, ALL),
+    paths.TASK_GET_PARAMETERS: _p(T, R, ALL),
+    paths.TASK_GET_JOB_IDS: _p(T, R, ALL),
+    paths.TASK_LIST: _p(T, R, ALL),
+    **{
+        p: _p(T, M, HUMANS, _task_in_body)
+        for p in (
+            paths.TASK_KILL,
+            paths.TASK_FINISH,
+            paths.TASK_RETRY,
+            paths.TASK_PAUSE,
+            paths.TASK_RESUME,
+            paths.TASK_REASSIGN,
+            paths.TASK_AVALANCHE,
+        )
+    },
+}
+
+MONITOR_PUBLIC = PUBLIC
+MONITOR_LOGIN = RoutePolicy(Resource.JOBS, Action.READ, ALL)
+DENIED = RoutePolicy(Resource.SYSTEM, Action.READ, frozenset())  # an API path nobody declared
+WELL_KNOWN = "/.well-known/"
+
+
+def policy_for(path: str, monitor_login: bool) -> RoutePolicy:
+    """The policy of a request path: the table for API paths, the monitor's for the rest."""
+    if path.startswith(paths.API_PREFIX):
+        return ROUTE_POLICIES.get(path[len(paths.API_PREFIX) :], DENIED)
+    if path.startswith(WELL_KNOWN):
+        return PUBLIC
+    return MONITOR_LOGIN if monitor_login else MONITOR_PUBLIC

@@ -1,0 +1,127 @@
+"""The issuer's endpoints: JWKS and discovery (at the root), token refresh and revocation, whoami, audit."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import JSONResponse, Response
+
+from pandawms.core.errors import Unauthenticated
+from pandawms.db import auth as auth_db
+from pandawms.protocol import paths
+from pandawms.protocol.auth import (
+    AuditEntry,
+    Jwks,
+    OidcConfiguration,
+    RevokeRequest,
+    TokenAnswer,
+    TokenRequest,
+    WhoAmI,
+)
+from pandawms.protocol.envelope import Envelope
+from pandawms.server.auth import bearer, issuer_settings
+from pandawms.server.context import ServerContext, get_caller, get_ctx
+from pandawms.server.responses import envelope
+from pandawms.services import tokens
+from pandawms.services.tokens import ALGORITHM, KeyRing, TokenPair
+
+router = APIRouter(tags=["auth"])
+well_known = APIRouter(tags=["auth"])
+Ctx = Annotated[ServerContext, Depends(get_ctx)]
+
+
+def _ring(ctx: ServerContext) -> KeyRing:
+    if ctx.keys is None:
+        raise Unauthenticated("issuer: keys not loaded yet")
+    return ctx.keys
+
+
+@well_known.get(paths.JWKS, response_model=Jwks)
+def jwks(ctx: Ctx) -> Response:
+    """The public keys that verify this server's tokens (every stored key: rotation keeps old ones).
+    Read fresh: a key rotated by ``panda token rotate-keys`` is published at once."""
+    ring = _ring(ctx)
+    with ctx.db.read() as conn:
+        ring.reload(conn)
+    return JSONResponse(ring.jwks())
+
+
+@well_known.get(paths.OIDC_CONFIGURATION, response_model=OidcConfiguration)
+def discovery(request: Request, ctx: Ctx) -> Response:
+    """OIDC discovery: the issuer, where its keys and token endpoint are (at the URL this was asked at)."""
+    base = str(request.base_url).rstrip("/")
+    doc = OidcConfiguration(
+        issuer=ctx.config.resolved_issuer,
+        jwks_uri=base + paths.JWKS,
+        token_endpoint=base + paths.API_PREFIX + paths.AUTH_TOKEN,
+        id_token_signing_alg_values_supported=[ALGORITHM],
+        grant_types_supported=["refresh_token"],
+    )
+    return JSONResponse(doc.model_dump())
+
+
+def _answer(pair: TokenPair) -> TokenAnswer:
+    return TokenAnswer(
+        access_token=pair.access_token, expires_in=pair.expires_in, refresh_token=pair.refresh_token
+    )
+
+
+@router.post(paths.AUTH_TOKEN, response_model=Envelope[TokenAnswer])
+def token(body: TokenRequest, ctx: Ctx) -> Response:
+    """Refresh: the presented refresh token is revoked and a new pair issued. A revoked one presented
+    again revokes every refresh token of its subject (401)."""
+    now = ctx.clock()
+    try:
+        with ctx.db.write() as conn:
+            pair = tokens.refresh(conn, _ring(ctx), issuer_settings(ctx), body.refresh_token, now)
+    except tokens.RefreshReused:
+        with ctx.db.write() as conn:  # the refresh transaction rolled back: revoke in a committed one
+            tokens.revoke_reused(conn, body.refresh_token, now)
+        raise
+    return envelope(_answer(pair), message="token refreshed")
+
+
+@router.post(paths.AUTH_REVOKE, response_model=Envelope[bool])
+def revoke(body: RevokeRequest, ctx: Ctx) -> Response:
+    """Log out: revoke one refresh token (answers whether it was live; unknown tokens answer false)."""
+    with ctx.db.write() as conn:
+        done = tokens.revoke(conn, body.refresh_token, ctx.clock())
+    return envelope(done, message="revoked" if done else "not a live refresh token")
+
+
+@router.get(paths.AUTH_WHOAMI, response_model=Envelope[WhoAmI])
+def whoami(request: Request, ctx: Ctx) -> Response:
+    """Who the Bearer token says the caller is (verified as the gate would, also when auth is off)."""
+    caller = get_caller(request)
+    if caller is None:
+        token = bearer(request.scope)
+        if token is None:
+            raise Unauthenticated("whoami: send Authorization: Bearer <token>")
+        caller = _ring(ctx).verify(token, issuer_settings(ctx), ctx.clock())
+    i = caller.identity
+    return envelope(
+        WhoAmI(
+            sub=i.sub,
+            name=i.name,
+            vo=i.vo,
+            groups=list(i.groups),
+            roles=sorted(r.value for r in caller.roles),
+            queue=i.queue,
+            expires=caller.expires,
+            issuer=caller.issuer,
+        )
+    )
+
+
+@router.get(paths.AUDIT_LIST, response_model=Envelope[list[AuditEntry]])
+def audit_list(
+    ctx: Ctx,
+    sub: Annotated[str | None, Query(max_length=128)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    before: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    """State-changing calls, newest first (admins only); ``before`` = the last audit_id seen."""
+    with ctx.db.read() as conn:
+        rows = auth_db.audit_rows(conn, sub, limit, before)
+    return envelope([AuditEntry.model_validate(r, from_attributes=True) for r in rows])
