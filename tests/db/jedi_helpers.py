@@ -3,33 +3,39 @@ and the feeder and generator run to completion in the test's transactions."""
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from fastapi.testclient import TestClient
+
+from pandawms.bench.pilots import FailRule, PilotError, Pilots
+from pandawms.config import ServerConfig
 from pandawms.core.changes import JobChange, JobError
 from pandawms.core.data import DID, DIDType, FileDID, RSESpec
 from pandawms.core.ids import QueueName
-from pandawms.core.specs import ErrorComponent, FileType, Job, JobErrors, QueueSpec
+from pandawms.core.specs import ErrorComponent, Job, QueueSpec
 from pandawms.core.states import JobStatus
 from pandawms.core.tasks import TaskStatus
 from pandawms.core.taskspecs import Task, TaskDataset
-from pandawms.core.updates import PilotReport
 from pandawms.db import jobs as jobs_db
 from pandawms.db import task_files as tf_db
 from pandawms.db import tasks as tasks_db
 from pandawms.db.engine import Database
 from pandawms.db.task_files import TaskFileRow
+from pandawms.protocol import paths
 from pandawms.protocol.tasks import TaskParams, refine
-from pandawms.services import catalog, feeder, jobgen, lifecycle, lifecycle_tasks, pilot, rses
+from pandawms.server.app import create_app
+from pandawms.services import catalog, feeder, jobgen, lifecycle, lifecycle_tasks, rses
 from pandawms.services import queues as queue_service
 from pandawms.services.feeder import FeedCursor, FeedSettings
 from pandawms.services.jobgen import Bunch, GenCycle, GenSettings
 from pandawms.services.lifecycle import Move
-from pandawms.services.pilot import AcquireQuery
-from pandawms.services.termination import JobRetryPolicy
 
 SCOPE = "user.alice"
 RSE = "SITE_A_DISK"
@@ -187,41 +193,34 @@ def by_status(db: Database, dataset_id: int) -> dict[str, int]:
     return out
 
 
-POLICY = JobRetryPolicy()
+@contextmanager
+def api(db: Database, now: datetime) -> Iterator[TestClient]:
+    """The server's API over ``db`` in process (no agents), its clock frozen at ``now``."""
+    with tempfile.TemporaryDirectory() as data:
+        config = ServerConfig(agents=False, db_url=db.url, data_dir=Path(data))
+        with TestClient(create_app(config, db, clock=lambda: now)) as client:
+            yield client
 
 
-def _report(lfn: str) -> dict[str, object]:
-    return {
-        "guid": str(uuid.uuid5(uuid.NAMESPACE_URL, lfn)),
-        "fsize": 1000,
-        "adler32": f"{zlib.adler32(lfn.encode()):08x}",
-        "endpoint": RSE,
-    }
+def run_pilots(
+    db: Database,
+    now: datetime,
+    fail_once: str = "",
+    failed: list[str] | None = None,
+    *,
+    fail: FailRule | None = None,
+) -> int:
+    """Simulated pilots (pandawms.bench.pilots, over the in-process API) acquire and end every activated
+    job of the queue (the Adder registers the outputs); the job reading ``fail_once`` fails once with an
+    out-of-memory pilot error (noted in ``failed``), or jobs fail as the ``fail`` rule says. Returns
+    how many jobs ran."""
+    noted = [] if failed is None else failed
 
+    def once(inputs: Sequence[str]) -> PilotError | None:
+        if fail_once and fail_once in inputs and fail_once not in noted:
+            noted.append(fail_once)
+            return PilotError(1212, "oom")
+        return None
 
-def run_pilots(db: Database, now: datetime, fail_once: str = "", failed: list[str] | None = None) -> int:
-    """Simulated pilots acquire and end every activated job of the queue through services.pilot (the
-    Adder registers the outputs); the job reading ``fail_once`` fails once (noted in ``failed``).
-    Returns how many jobs ran."""
-    failed = [] if failed is None else failed
-    ran = 0
-    for _ in range(100):
-        with db.write() as conn:
-            got = pilot.acquire_jobs(conn, AcquireQuery(queue=QUEUE, n_jobs=5), now)
-        if not got.jobs:
-            return ran
-        for job in got.jobs:
-            inputs = [f.lfn for f in job.files if f.type is FileType.INPUT]
-            outputs = {f.lfn: _report(f.lfn) for f in job.files if f.type is not FileType.INPUT}
-            fail = bool(fail_once) and fail_once in inputs and fail_once not in failed
-            with db.write() as conn:
-                pilot.update_job(conn, PilotReport(job.panda_id, "running"), now, POLICY)
-                if fail:
-                    failed.append(fail_once)
-                    errors = JobErrors({ErrorComponent.PILOT: 1212}, {ErrorComponent.PILOT: "oom"})
-                    report = PilotReport(job.panda_id, "failed", errors=errors)
-                else:
-                    report = PilotReport(job.panda_id, "finished", output_report=outputs)
-                pilot.update_job(conn, report, now, POLICY)
-            ran += 1
-    raise AssertionError("pilots never ran out of jobs")
+    with api(db, now) as client:
+        return Pilots(client, paths.API_PREFIX, QUEUE, RSE, fail or once).drain().jobs

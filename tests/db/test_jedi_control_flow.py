@@ -3,8 +3,10 @@ hook updates the task's files), then post-processing, a retry of the failed file
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from pandawms.bench.pilots import PilotError
 from pandawms.core.data import DID
 from pandawms.core.states import DatasetStatus, JobStatus
 from pandawms.core.task_commands import CommandOutcome
@@ -24,15 +26,15 @@ F = TaskFileStatus
 
 
 def _end_all(db: Database, task_id: int, failing: int = 0) -> None:
-    """Run every queued job of the task; the first ``failing`` fail."""
-    with db.write() as conn:
-        queued = [j for j in jh.task_jobs(db, task_id) if j.status is JobStatus.ACTIVATED]
-        for i, job in enumerate(queued):
-            dispatch(conn, job.panda_id, NOW)
-            if i < failing:
-                end_job(conn, job.panda_id, JobStatus.FAILED, NOW, diag="segfault")
-            else:
-                end_job(conn, job.panda_id, JobStatus.FINISHED, NOW)
+    """Simulated pilots run every queued job of the task; the first ``failing`` fail (a segfault)."""
+    ended: list[int] = []
+
+    def first(inputs: Sequence[str]) -> PilotError | None:
+        ended.append(1)
+        return PilotError(1305, "segfault") if len(ended) <= failing else None
+
+    queued = [j for j in jh.task_jobs(db, task_id) if j.status is JobStatus.ACTIVATED]
+    assert jh.run_pilots(db, NOW, fail=first) == len(queued)
 
 
 def test_finished_task_is_retried_with_new_parameters(db: Database) -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
 import pytest
 from sqlalchemy import insert, select
 
+from pandawms.core.tasks import TaskFileStatus
 from pandawms.db.engine import Database
 from pandawms.db.lean import LeanInsert
 from pandawms.db.schema import job_status_history as h
+from pandawms.db.task_files import NewTaskFile, for_job
 
 T0 = datetime(2026, 1, 1, 12, 0, 0)  # no microseconds: SQLite's text form must still read back
 
@@ -84,3 +87,32 @@ def test_a_row_with_a_renamed_column_is_refused(sqlite_db: Database) -> None:
     with pytest.raises(ValueError, match="expected"), sqlite_db.write() as conn:
         LeanInsert(insert(h)).execute(conn, rows)
     assert stored(sqlite_db, "renamed") == []
+
+
+def test_value_tuples_store_what_row_dicts_store(db: Database) -> None:
+    # given the same rows as dicts and as value tuples in a column order of their own
+    columns = ("reason", "change_time", "panda_id", "job_status", "previous_status", "modification_host")
+    tuples = [tuple(r[c] for c in columns) for r in history_rows(30, "tuples")]
+    lean = LeanInsert(insert(h))
+    # when stored through execute and execute_values
+    with db.write() as conn:
+        assert lean.execute(conn, history_rows(30, "dicts")) == 30
+        assert lean.execute_values(conn, columns, tuples) == 30
+        assert lean.execute_values(conn, columns, []) == 0
+    # then they read back identically
+    assert stored(db, "tuples") == stored(db, "dicts")
+
+
+def test_rows_of_unequal_columns_are_refused_on_both_backends(db: Database) -> None:
+    rows = history_rows(5, "uneven")
+    del rows[3]["modification_host"]
+    with pytest.raises(ValueError, match="columns"), db.write() as conn:
+        LeanInsert(insert(h)).execute(conn, rows)
+    with pytest.raises(ValueError, match="values"), db.write() as conn:
+        LeanInsert(insert(h)).execute_values(conn, ("panda_id", "job_status"), [(1, "defined"), (2,)])
+    assert stored(db, "uneven") == []
+
+
+def test_for_job_is_the_row_with_its_pandaid() -> None:
+    row = NewTaskFile(7, 8, "user.a", "out.root", TaskFileStatus.RUNNING, chunk=2, boundary="b", fsize=9)
+    assert for_job(row, 123) == dataclasses.replace(row, panda_id=123)

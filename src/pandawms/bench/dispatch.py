@@ -119,7 +119,7 @@ def server_process(
 
 
 def _wait_healthy(base: str, proc: subprocess.Popen[bytes], workdir: Path) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a loaded shared machine can take over 30 s to import and migrate
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited: {(workdir / 'server.log').read_text()[-2000:]}")
@@ -129,7 +129,7 @@ def _wait_healthy(base: str, proc: subprocess.Popen[bytes], workdir: Path) -> No
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    raise RuntimeError("server did not become healthy within 30 s")
+    raise RuntimeError("server did not become healthy within 120 s")
 
 
 def make_token(db_url: str, *role_args: str) -> str:

@@ -8,7 +8,9 @@ on a fresh database, one site (queue QA reading and writing A_DISK). Not timed: 
   feeder commits every step);
 - time from the submit call to the first job of the task (activated: its inputs are at the queue);
 - jobs generated/s: jobs / (all rows used - first job seen);
-- the server's RSS when the task was ready, at the end, and its peak (VmHWM), from /proc.
+- the server's RSS (from /proc) at every poll while jobs are generated: when the first job was seen, at
+  the end, its peak (VmHWM), the growth from the first job to the end, and up to 12 samples
+  (jobs generated so far, RSS MB) evenly spread over the generation.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import os
 import sys
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,8 @@ class JediBenchResult:
     rss_ready_mb: float
     rss_end_mb: float
     rss_peak_mb: float
+    rss_growth_mb: float
+    rss_samples: list[tuple[int, float]]
     cpu_count: int
     python: str
 
@@ -57,7 +61,7 @@ class JediBenchResult:
         return asdict(self)
 
 
-def _lfn(i: int) -> str:
+def lfn(i: int) -> str:
     return f"jedi.{i:07d}.root"
 
 
@@ -89,7 +93,7 @@ def _rss_mb(pid: int, key: str = "VmRSS") -> float:
     return 0.0
 
 
-def _details(client: httpx.Client, base: str, task_id: int) -> dict[str, Any]:
+def details(client: httpx.Client, base: str, task_id: int) -> dict[str, Any]:
     r = client.get(base + paths.TASK_GET_DETAILS, params={"task_id": task_id})
     r.raise_for_status()
     data: dict[str, Any] = r.json()["data"]
@@ -103,6 +107,7 @@ class _Watch:
     first_activated: float | None = None
     ready_rss: float = 0.0
     done_at: float | None = None
+    samples: list[tuple[int, float]] = field(default_factory=list)  # (jobs so far, RSS MB) once generating
 
     def saw(self, now: float, n_fed: int, n_rows: int, n_jobs: int, pid: int) -> None:
         if self.first_fed is None and n_fed > 0:
@@ -112,6 +117,16 @@ class _Watch:
         if self.first_activated is None and n_jobs > 0:
             self.first_activated = now
             self.ready_rss = _rss_mb(pid)
+        if n_jobs > 0:
+            self.samples.append((n_jobs, _rss_mb(pid)))
+
+    def spread(self, n: int = 12) -> list[tuple[int, float]]:
+        """Up to ``n`` samples evenly spread over the generation, the first and last included."""
+        s = self.samples
+        if len(s) <= n:
+            return [(j, round(mb, 1)) for j, mb in s]
+        picks = sorted({round(i * (len(s) - 1) / (n - 1)) for i in range(n)})
+        return [(s[i][0], round(s[i][1], 1)) for i in picks]
 
 
 def _follow(client: httpx.Client, base: str, task_id: int, pid: int, n_rows: int, poll: float) -> _Watch:
@@ -119,7 +134,7 @@ def _follow(client: httpx.Client, base: str, task_id: int, pid: int, n_rows: int
     w = _Watch()
     deadline = time.monotonic() + 3600
     while time.monotonic() < deadline:
-        d = _details(client, base, task_id)
+        d = details(client, base, task_id)
         now = time.time()
         master = next(ds for ds in d["datasets"] if ds["type"] == "input")
         w.saw(now, master["nFiles"], n_rows, sum(d.get("jobStatusCounts", {}).values()), pid)
@@ -132,23 +147,41 @@ def _follow(client: httpx.Client, base: str, task_id: int, pid: int, n_rows: int
     raise RuntimeError("the task's jobs were not all generated within an hour")
 
 
+def server_env(server_path: str | None) -> dict[str, str] | None:
+    """The server's environment with ``server_path`` (another checkout's ``src``) first on its
+    PYTHONPATH, to measure that code with this harness in the same sitting; None: this process's."""
+    if server_path is None:
+        return None
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(p for p in (server_path, os.environ.get("PYTHONPATH")) if p),
+    }
+
+
 def bench_jedi(
-    backend: str, db_url: str, n_files: int, files_per_job: int, workdir: Path, poll: float = 0.2
+    backend: str,
+    db_url: str,
+    n_files: int,
+    files_per_job: int,
+    workdir: Path,
+    poll: float = 0.2,
+    server_path: str | None = None,
 ) -> JediBenchResult:
     pids: list[int] = []
+    env = server_env(server_path)
     with (
-        server_process(db_url, workdir, config=CONFIG, queues=QUEUES, rses=RSES, pids=pids) as base,
+        server_process(db_url, workdir, config=CONFIG, queues=QUEUES, rses=RSES, pids=pids, env=env) as base,
         httpx.Client(timeout=600) as client,
     ):
         started = time.perf_counter()
-        register(client, base, n_files, DATASET, _lfn)
+        register(client, base, n_files, DATASET, lfn)
         register_s = time.perf_counter() - started
         submitted = time.time()
         r = client.post(base + paths.TASK_SUBMIT, json=task_params(files_per_job))
         r.raise_for_status()
         task_id = int(r.json()["data"]["jediTaskID"])
         w = _follow(client, base, task_id, pids[0], n_files, poll)
-        d = _details(client, base, task_id)
+        d = details(client, base, task_id)
         rss_end, rss_peak = _rss_mb(pids[0]), _rss_mb(pids[0], "VmHWM")
     jobs = sum(d["jobStatusCounts"].values())
     assert w.first_activated and w.done_at and w.first_fed and w.all_fed
@@ -165,6 +198,8 @@ def bench_jedi(
         rss_ready_mb=round(w.ready_rss, 1),
         rss_end_mb=round(rss_end, 1),
         rss_peak_mb=round(rss_peak, 1),
+        rss_growth_mb=round(rss_end - w.ready_rss, 1),
+        rss_samples=w.spread(),
         cpu_count=os.cpu_count() or 0,
         python=sys.version.split()[0],
     )

@@ -3,7 +3,7 @@ jedi`` (a task through the feeder and the generator)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -46,19 +46,38 @@ def bench_jedi(
         str | None, typer.Option("--db", help="Database URL (default: a fresh private one).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    run_files: Annotated[
+        int | None,
+        typer.Option(
+            "--run",
+            min=1,
+            help="Instead: a task of this many files (1 per job) run to done by simulated pilots, every "
+            "file checked; wall time and jobs/s.",
+        ),
+    ] = None,
+    pilots: Annotated[int, typer.Option(min=1, max=64, help="Pilot threads of --run.")] = 4,
+    server_path: Annotated[
+        str | None,
+        typer.Option(help="Run the server from this checkout's src (e.g. main's, for a before/after)."),
+    ] = None,
 ) -> None:
     """A task of N catalog files through a real server's ContentsFeeder and JobGenerator: files loaded/s,
-    time from task/submit to the first activated job, jobs generated/s, the server's memory."""
+    time from task/submit to the first activated job, jobs generated/s, the server's memory (samples
+    during generation, peak). With --run N: a task run end to end by simulated pilots."""
     import json
 
     from pandawms.bench.dispatch import database_for
     from pandawms.bench.jedi import bench_jedi as run
+    from pandawms.bench.jedi_run import bench_jedi_run
 
     if backend not in ("sqlite", "postgresql"):
         typer.echo(f"panda bench jedi: --backend must be sqlite or postgresql, not {backend!r}", err=True)
         raise typer.Exit(2)
     with database_for(backend, db) as (url, workdir):
-        result = run(backend, url, files, files_per_job, workdir)
+        if run_files is not None:
+            result: Any = bench_jedi_run(backend, url, run_files, workdir, pilots, server_path=server_path)
+        else:
+            result = run(backend, url, files, files_per_job, workdir, server_path=server_path)
     if as_json:
         typer.echo(json.dumps(result.as_dict()))
         return

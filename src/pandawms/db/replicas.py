@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, String, and_, any_, bindparam, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.elements import ColumnElement
 
 from pandawms.core.data import DID, FileDID, RSESpec
 from pandawms.core.states import ReplicaStatus
@@ -177,21 +178,26 @@ def available_rses(conn: Connection, wanted: Iterable[DID]) -> dict[DID, set[str
 
 @functools.lru_cache(maxsize=2)
 def _sizes_and_sources_stmt(postgresql: bool) -> Select[Any]:
-    """Built once per dialect: brokerage runs it for every stored chunk of a submission."""
+    """Built once per dialect: brokerage runs it for every stored chunk of a submission. The names
+    narrow both sides of the join: PostgreSQL, without statistics on freshly filled tables, otherwise
+    nested-looped every file over all of the scope's replicas (0.9 s for 500 names among 5,000)."""
+
+    def names(column: Any) -> ColumnElement[bool]:
+        if postgresql:
+            return column == any_(bindparam("b_names", type_=ARRAY(String)))  # type: ignore[no-any-return]
+        return column.in_(bindparam("b_names", expanding=True))  # type: ignore[no-any-return]
+
     on = and_(
+        replicas.c.scope == bindparam("b_scope"),
+        names(replicas.c.lfn),
         replicas.c.scope == files.c.scope,
         replicas.c.lfn == files.c.lfn,
         replicas.c.status == ReplicaStatus.AVAILABLE.value,
     )
-    names = (
-        files.c.lfn == any_(bindparam("b_names", type_=ARRAY(String)))
-        if postgresql
-        else files.c.lfn.in_(bindparam("b_names", expanding=True))
-    )
     return (
         select(files.c.lfn, files.c.bytes, replicas.c.rse)
         .select_from(files.outerjoin(replicas, on))
-        .where(files.c.scope == bindparam("b_scope"), names)
+        .where(files.c.scope == bindparam("b_scope"), names(files.c.lfn))
     )
 
 

@@ -41,9 +41,11 @@ from pandawms.core.tasks import (
 )
 from pandawms.core.taskspecs import Task, TaskDataset, split_codes
 from pandawms.db import catalog as catalog_db
+from pandawms.db import task_feed
 from pandawms.db import task_files as tf_db
 from pandawms.db import tasks as tasks_db
-from pandawms.db.task_files import CatalogFile, NewTaskFile
+from pandawms.db.task_feed import CatalogFile
+from pandawms.db.task_files import NewTaskFile
 from pandawms.services import catalog, lifecycle_taskfiles, lifecycle_tasks, merging
 
 DS = TaskDatasetStatus
@@ -201,7 +203,7 @@ def _feed_dataset(
             cursor.stopping.add(ds.dataset_id)
     if rec is None:
         return 0, True  # the definition step says why (broken, or a parent still to create it)
-    page = tf_db.unfed_catalog_files(conn, DID(ds.scope, ds.name), ds.dataset_id, cursor.after, limit)
+    page = task_feed.unfed_catalog_files(conn, DID(ds.scope, ds.name), ds.dataset_id, cursor.after, limit)
     rows = [row for f in page.unfed for row in _rows_of_file(task, ds, f, codes)]
     cursor.fed += lifecycle_taskfiles.add_files(conn, rows, now)
     cursor.after = page.last
@@ -317,6 +319,6 @@ def _end_pass(conn: Connection, inputs: Sequence[TaskDataset], now: datetime, cu
 def tasks_to_feed(conn: Connection, limit: int) -> list[int]:
     """Defined tasks, then tasks with mutable inputs or inputs still being loaded (by id)."""
     defined = tasks_db.task_ids_in(conn, [TaskStatus.DEFINED], limit)
-    mutable = tf_db.tasks_with_mutable_inputs(conn, sorted(_REFEED_STATES), limit)
+    mutable = task_feed.tasks_with_mutable_inputs(conn, sorted(_REFEED_STATES), limit)
     loading = tasks_db.tasks_with_datasets_in(conn, DS.TOUPDATE, sorted(_REFEED_STATES), limit)
     return sorted(set(defined) | set(mutable) | set(loading))[:limit]

@@ -202,9 +202,7 @@ def _store(
     pairs = [(r, pl.panda_id) for p, pl in zip(planned, placed, strict=True) for r in p.rows]
     lifecycle_taskfiles.start_files(conn, pairs, now)
     outputs = [
-        dataclasses.replace(o, panda_id=pl.panda_id)
-        for p, pl in zip(planned, placed, strict=True)
-        for o in p.outputs
+        tf_db.for_job(o, pl.panda_id) for p, pl in zip(planned, placed, strict=True) for o in p.outputs
     ]
     lifecycle_taskfiles.add_outputs(conn, outputs, now)
     for o in {o.dataset.dataset_id for o in t.outputs}:
