@@ -13,7 +13,10 @@ from pandawms.db.engine import Database
 from pandawms.db.shares import ShareLoad
 from pandawms.services import pilot, shares
 from pandawms.services.pilot import AcquireQuery
+from pandawms.services.termination import JobRetryPolicy
 from tests.db import jedi_helpers as h
+
+POLICY = JobRetryPolicy()
 
 NOW = datetime(2026, 12, 2, 8, 0, 0)
 
@@ -27,7 +30,7 @@ def test_jobs_without_a_share_count_in_their_rules_leaf(db: Database) -> None:
     with db.write() as conn:
         got = pilot.acquire_jobs(conn, AcquireQuery(queue=h.QUEUE, n_jobs=2), NOW)
         for job in got.jobs:
-            pilot.update_job(conn, PilotReport(job.panda_id, "running"), NOW, h.POLICY)
+            pilot.update_job(conn, PilotReport(job.panda_id, "running"), NOW, POLICY)
         conn.execute(text("UPDATE jobs SET gshare = ''"))  # as stored before 0013
     with db.read() as conn:
         snap = shares.usage(conn, DEFAULT_TREE, NOW)
