@@ -57,7 +57,7 @@ def app() -> typer.Typer:
 
 
 def _run(app: typer.Typer, server: FakeServer, monkeypatch: pytest.MonkeyPatch, *args: str) -> Any:
-    def client(url: str) -> PandaClient:
+    def client(url: str, **_options: Any) -> PandaClient:  # auth, verify: not needed by the mock
         return PandaClient(url, transport=httpx.MockTransport(server.handle), retries=0)
 
     monkeypatch.setattr(common, "PandaClient", client)
