@@ -180,7 +180,7 @@ def test_details_show_progress_jobs_and_what_the_scouts_measured(
         "cpuTime": 12.5,
         "ramCount": 1800,
         "outDiskCount": 0,
-        "time": clock().isoformat(),
+        "time": clock().isoformat() + "Z",  # UTC on the wire
         "reason": "scouts: cpuTime 12.5, ramCount 1800",
     }
     got = ok(client.get(f"{API}/task/get_job_ids", params={"task_id": task_id}))
