@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pandawms.core.backoff import RandomSource
 from pandawms.core.tasks import TaskCommand
 from pandawms.protocol import paths
+from pandawms.protocol.bounds import MAX_QUERY_IDS
 from pandawms.protocol.http import (
     RESENDABLE_STATUS,
     BadResponse,
@@ -207,8 +208,12 @@ class PandaClient(EnvelopeClient):
         return self._call(JobDescription, "GET", paths.JOB_GET_DESCRIPTION, params={"job_id": job_id})
 
     def get_status(self, job_ids: Sequence[int]) -> list[JobStatusEntry]:
-        params = {"job_ids": list(job_ids)}
-        return self._call(list[JobStatusEntry], "GET", paths.JOB_GET_STATUS, params=params)
+        """Statuses in calls of at most MAX_QUERY_IDS ids (the ids travel in the URL)."""
+        out: list[JobStatusEntry] = []
+        for start in range(0, len(job_ids), MAX_QUERY_IDS):
+            params = {"job_ids": list(job_ids[start : start + MAX_QUERY_IDS])}
+            out += self._call(list[JobStatusEntry], "GET", paths.JOB_GET_STATUS, params=params)
+        return out
 
     # kill, retry and reassign are not resent once they may have arrived: a second retry makes a second
     # job, and a repeated kill would report "already final" for the jobs the first one killed

@@ -16,6 +16,8 @@ from pydantic import Field
 INT_MAX = 2**31 - 1  # INTEGER columns (exit and error codes, cores, distances)
 BIGINT_MAX = 2**63 - 1  # BIGINT columns (ids, bytes, events, memory, CPU time)
 MAX_HOURS = 10 * 366 * 24  # the longest time window a listing accepts (ten years)
+# ids repeated in one query string: 1,000 of 19 digits keep the URL under the HTTP server's ~64 kB limit
+MAX_QUERY_IDS = 1000
 
 Id = Annotated[int, Field(ge=1, le=BIGINT_MAX, strict=True)]  # an id in a request body
 QueryId = Annotated[int, Field(ge=1, le=BIGINT_MAX)]  # an id in a query string

@@ -19,6 +19,7 @@ from pandawms.protocol.auth import (
     TokenRequest,
     WhoAmI,
 )
+from pandawms.protocol.bounds import BIGINT_MAX
 from pandawms.protocol.envelope import Envelope
 from pandawms.server.auth import bearer, issuer_settings
 from pandawms.server.context import ServerContext, get_caller, get_ctx
@@ -119,7 +120,7 @@ def audit_list(
     ctx: Ctx,
     sub: Annotated[str | None, Query(max_length=128)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=BIGINT_MAX)] = None,
 ) -> Response:
     """State-changing calls, newest first (admins only); ``before`` = the last audit_id seen."""
     with ctx.db.read() as conn:

@@ -18,7 +18,7 @@ from pandawms.core.specs import JobQuery, JobSpec
 from pandawms.core.states import parse_status
 from pandawms.protocol import paths
 from pandawms.protocol.actions import ACTED_ON
-from pandawms.protocol.bounds import BIGINT_MAX, MAX_HOURS, QueryId
+from pandawms.protocol.bounds import BIGINT_MAX, MAX_HOURS, MAX_QUERY_IDS, QueryId
 from pandawms.protocol.brokerage import QueueRejection
 from pandawms.protocol.envelope import Envelope
 from pandawms.protocol.jobs import (
@@ -102,7 +102,7 @@ def _labels(specs: Sequence[JobSpec]) -> set[str]:
 
 @router.get(paths.JOB_GET_STATUS, response_model=Envelope[list[JobStatusEntry]])
 def get_status(
-    ctx: Ctx, job_ids: Annotated[list[QueryId], Query(min_length=1, max_length=10_000)]
+    ctx: Ctx, job_ids: Annotated[list[QueryId], Query(min_length=1, max_length=MAX_QUERY_IDS)]
 ) -> Response:
     """Status and attempt of each job (unknown ids are reported with jobStatus null)."""
     with ctx.db.read() as conn:

@@ -12,7 +12,7 @@ from pandawms.core.errors import InvalidInput
 from pandawms.core.specs import ErrorComponent, JobErrors, JobMetrics
 from pandawms.core.updates import PilotReport
 from pandawms.protocol import paths
-from pandawms.protocol.bounds import QueryId
+from pandawms.protocol.bounds import MAX_QUERY_IDS, QueryId
 from pandawms.protocol.commands import PilotCommand, StatusCode
 from pandawms.protocol.envelope import Envelope
 from pandawms.protocol.pilot import AcquireRequest, AcquireResponse, PilotJob, UpdateRequest, UpdateResponse
@@ -130,7 +130,7 @@ def handle_update(ctx: ServerContext, body: UpdateRequest) -> Response:
 
 @router.get(paths.PILOT_GET_JOB_STATUS, response_model=Envelope[list[PilotJobStatusEntry]])
 def get_job_status(
-    ctx: Ctx, job_ids: Annotated[list[QueryId], Query(min_length=1, max_length=10_000)]
+    ctx: Ctx, job_ids: Annotated[list[QueryId], Query(min_length=1, max_length=MAX_QUERY_IDS)]
 ) -> Response:
     """Status, attempt and pending command of each job (the pilot's view)."""
     with ctx.db.read() as conn:
