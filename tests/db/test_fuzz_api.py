@@ -23,7 +23,7 @@ from tests.conftest import DEFAULT_QUEUES, FrozenClock, add_queues
 from tests.livesupport.live_server import serve_in_thread
 
 SEED = "20261202"
-MAX_EXAMPLES = "6"
+MAX_EXAMPLES = "3"
 
 
 def schemathesis_bin() -> str:
