@@ -90,11 +90,13 @@ def test_server_flag_wins_and_harvester_id_defaults_to_host_pid(tmp_path: Path) 
 
 
 def test_demo_config_parses(tmp_path: Path) -> None:
-    text = FACTORY_TOML.format(workdir=tmp_path / "factory", storage=tmp_path / "storage")
+    token = tmp_path / "factory.token"
+    text = FACTORY_TOML.format(workdir=tmp_path / "factory", storage=tmp_path / "storage", token=token)
     cfg = load_factory_config(_write(tmp_path, text), server_url="http://127.0.0.1:1")
     assert [q.name for q in cfg.queues] == ["LOCAL_SMALL", "LOCAL_MEDIUM", "LOCAL_HIMEM"]
     assert {q.backend for q in cfg.queues} == {LocalBackendConfig(cancel_grace=15.0)}
     assert cfg.pilot.max_empty_acquires == 2 and cfg.pilot.storage_dir == tmp_path / "storage"
+    assert cfg.token_file == token  # the factory and its pilots send the demo's factory token
 
 
 def test_pilot_command_line(tmp_path: Path) -> None:
