@@ -217,3 +217,13 @@ def test_a_failed_log_write_leaves_no_partial_file(tmp_path: Any, monkeypatch: p
     with pytest.raises(OSError, match="No space"):
         store.write(7, 1, "log.tgz", b"x" * 10)
     assert [p for p in Path(tmp_path).rglob("*") if p.is_file()] == []
+
+
+def test_an_id_repeated_in_one_retry_makes_one_new_attempt(client: TestClient) -> None:
+    [j] = submit(client, computingSite="SMALL")
+    ok(client.post(f"{API}/job/kill", json={"job_ids": [j["PandaID"]]}))
+    before = jobs_total(client)
+    results = ok(client.post(f"{API}/job/retry", json={"job_ids": [j["PandaID"]] * 500 + [777_777]}))
+    assert len(results) == 501 and {r["newPandaID"] for r in results[:500]} == {results[0]["newPandaID"]}
+    assert results[0]["outcome"] == "done" and results[-1]["outcome"] == "notfound"
+    assert jobs_total(client) == before + 1

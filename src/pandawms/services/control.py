@@ -12,7 +12,7 @@ from pandawms.core.changes import JobChange, JobError
 from pandawms.core.commands import PilotCommand
 from pandawms.core.errors import InvalidInput
 from pandawms.core.ids import PandaID
-from pandawms.core.specs import ErrorComponent
+from pandawms.core.specs import ErrorComponent, Job
 from pandawms.core.states import FINAL_STATES, PILOT_STATES, PRE_DISPATCH_STATES, JobStatus
 from pandawms.db import jobs as jobs_db
 from pandawms.db import queues as queues_db
@@ -103,12 +103,15 @@ def _reassign_one(conn: Connection, pid: int, site: str | None, now: datetime) -
 
 
 def retry(conn: Connection, ids: Sequence[int], now: datetime) -> list[ActionResult]:
-    """Manual retry of failed/cancelled/closed jobs that have not been retried yet."""
-    return [_retry_one(conn, PandaID(pid), now) for pid in ids]
+    """Manual retry of failed/cancelled/closed jobs that have not been retried yet. The jobs are read in
+    one query; an id given twice gets the answer of its first occurrence (one retry, not two)."""
+    distinct = list(dict.fromkeys(ids))
+    jobs = {int(j.panda_id): j for j in jobs_db.get_jobs(conn, distinct, with_files=True)}
+    results = {pid: _retry_one(conn, PandaID(pid), jobs.get(pid), now) for pid in distinct}
+    return [results[pid] for pid in ids]
 
 
-def _retry_one(conn: Connection, pid: PandaID, now: datetime) -> ActionResult:
-    job = jobs_db.get_job(conn, pid, with_files=True)
+def _retry_one(conn: Connection, pid: PandaID, job: Job | None, now: datetime) -> ActionResult:
     if job is None:
         return ActionResult(pid, A.NOTFOUND, None, f"job {pid} not found")
     if job.status not in FINAL_STATES or job.status is JobStatus.FINISHED:
