@@ -25,6 +25,7 @@ from pandawms.core.access import Action, Resource
 from pandawms.core.auth import Caller
 from pandawms.core.errors import Forbidden, InvalidInput, PandaError, RateLimited, Unauthenticated
 from pandawms.db import auth as auth_db
+from pandawms.server.bodies import replay
 from pandawms.server.context import ServerContext
 from pandawms.server.fastpath import _read_body as read_body
 from pandawms.server.issuer import settings_of
@@ -155,7 +156,7 @@ class AuthGate:
             raw = await read_body(receive, MAX_CHECKED_BODY)
             if raw is None:
                 raise InvalidInput(f"body: larger than {MAX_CHECKED_BODY} bytes")
-            receive = _replay(raw, receive)
+            receive = replay(raw, receive)
             try:
                 body = json.loads(raw) if raw else None
             except ValueError:
@@ -192,20 +193,6 @@ def _audit_row(ctx: ServerContext, caller: Caller, scope: Scope, status: int) ->
         "ids": scope.get("state", {}).get("audit_ids", ""),
         "status_code": status,
     }
-
-
-def _replay(body: bytes, original: Receive) -> Receive:
-    """The body once, then the real channel (a disconnect arrives as it would)."""
-    sent = False
-
-    async def receive() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await original()
-
-    return receive
 
 
 def _ids_text(body: Any, query: Mapping[str, str]) -> str:

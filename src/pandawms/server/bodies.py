@@ -87,13 +87,13 @@ class GzipBodies:
                 raise BodyError(415, f"Content-Encoding: {encoding!r} is not supported (use gzip)")
             head, more = await self._peek(receive)
             if mode == "sniff" and not head.startswith(GZIP_MAGIC):
-                await self.app(scope, _replay(head, more, receive), send)
+                await self.app(scope, replay(head, receive, more), send)
                 return
             body = await self._decode(head if not more else head + await self._rest(receive, len(head)))
         except BodyError as exc:
             await envelope(success=False, message=str(exc), status_code=exc.status)(scope, receive, send)
             return
-        await self.app(_plain_scope(scope, len(body)), _replay(body, False, receive), send)
+        await self.app(plain_scope(scope, len(body)), replay(body, receive), send)
 
     async def _peek(self, receive: Receive) -> tuple[bytes, bool]:
         """At least the first two bytes (or the whole body if shorter); whether more is to come."""
@@ -131,8 +131,9 @@ class GzipBodies:
         return await anyio.to_thread.run_sync(gunzip, data, self.max_decoded)
 
 
-def _replay(first: bytes, more: bool, receive: Receive) -> Receive:
-    """A receive that hands out ``first`` as the first message, then defers to the real one."""
+def replay(first: bytes, receive: Receive, more: bool = False) -> Receive:
+    """A receive that hands out ``first`` as the first message, then defers to the real one (the one
+    helper of every middleware here that reads a body before the app does)."""
     pending = [{"type": "http.request", "body": first, "more_body": more}]
 
     async def replayed() -> Message:
@@ -141,7 +142,7 @@ def _replay(first: bytes, more: bool, receive: Receive) -> Receive:
     return replayed
 
 
-def _plain_scope(scope: Scope, length: int) -> Scope:
+def plain_scope(scope: Scope, length: int) -> Scope:
     skip = (b"content-encoding", b"content-length")
     headers = [(k, v) for k, v in scope.get("headers", ()) if k not in skip]
     headers.append((b"content-length", str(length).encode()))

@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pandawms.db.engine import unavailable_reason
-from pandawms.server.bodies import MAX_DECODED_BODY
+from pandawms.server.bodies import MAX_DECODED_BODY, plain_scope, replay
 from pandawms.server.responses import envelope
 
 log = logging.getLogger("pandawms.server")
@@ -79,7 +79,7 @@ class RequestGuard:
                 await envelope(success=False, message=message, status_code=400)(scope, receive, send)
                 return
             body = cleaned
-        await self.app(_with_length(scope, len(body)), _replay(body, receive), send)
+        await self.app(plain_scope(scope, len(body)), replay(body, receive), send)
 
 
 def _url_problem(scope: Scope) -> str | None:
@@ -177,21 +177,6 @@ async def _read(receive: Receive, limit: int) -> tuple[bytes, bool]:
             raise BodyTooLarge(limit)
         if not message.get("more_body", False):
             return b"".join(chunks), True
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    pending = [{"type": "http.request", "body": body, "more_body": False}]
-
-    async def replayed() -> Message:
-        return pending.pop() if pending else await receive()
-
-    return replayed
-
-
-def _with_length(scope: Scope, length: int) -> Scope:
-    headers = [(k, v) for k, v in scope.get("headers", ()) if k != b"content-length"]
-    headers.append((b"content-length", str(length).encode()))
-    return {**scope, "headers": headers}
 
 
 class ErrorEnvelope:
