@@ -101,6 +101,23 @@ def test_queues_say_their_counts_are_of_active_jobs(panda: Panda) -> None:
     assert "active jobs" in result.stdout and "no jobs" not in result.stdout
 
 
+def test_queues_show_the_jobs_that_just_ended(panda: Panda) -> None:
+    """A queue that just ran jobs does not say "none": its ended jobs of the last 12 h are counted."""
+    _submit(panda, "--exec", "true", "--njobs", "3")
+    first, second, third = panda.dispatch()
+    for job_id in (first, second):
+        panda.report(job_id, "running")
+        panda.report(job_id, "finished")
+    panda.fail(third)
+    listed = json.loads(panda("queues", "--json").stdout)
+    [queue] = [q for q in listed if q["name"] == "TEST_QUEUE"]
+    assert queue["recent"] == {"finished": 2, "failed": 1}  # (the failed one is retried: activated again)
+    table = panda("queues", env={"COLUMNS": "120"}).stdout
+    assert (
+        "ended" in table and "finished 2" in table.replace(":", " ") and "failed 1" in table.replace(":", " ")
+    )
+
+
 def test_a_wrong_field_name_gets_a_suggestion(panda: Panda, tmp_path: Path) -> None:
     job = tmp_path / "job.json"
     job.write_text(json.dumps({"transformation": "/bin/true", "cores": 8}))

@@ -11,7 +11,8 @@ from fastapi.testclient import TestClient
 from pandawms.agents.queue_file import QueueFileSync
 from pandawms.db.engine import Database
 from pandawms.protocol.queues import parse_queue_file
-from tests.db.helpers import API, ok, submit
+from tests.conftest import FrozenClock
+from tests.db.helpers import API, acquire, ok, submit, update
 
 
 def test_list_get_upsert(client: TestClient) -> None:
@@ -66,3 +67,20 @@ def test_queue_file_edits_apply_without_restart(db: Database, tmp_path: Path) ->
         from pandawms.db import queues as queues_db
 
         assert queues_db.get(conn, "A").status.value == "offline"  # type: ignore[union-attr]
+
+
+def test_list_counts_the_jobs_ended_in_the_window(client: TestClient, clock: FrozenClock) -> None:
+    """queue/list's ``recent``: final jobs per status modified in the last ``hours`` (default 12)."""
+    submit(client, n=2, computingSite="SMALL")
+    first, second = (j["PandaID"] for j in acquire(client, "SMALL", n=2))
+    update(client, first, "running")
+    update(client, first, "finished")
+    update(client, second, "failed", pilot_error_code=1305)
+    recent = {q["name"]: q["recent"] for q in ok(client.get(f"{API}/queue/list"))}
+    assert recent == {"SMALL": {"finished": 1, "failed": 1}, "BIG": {}}
+    clock.advance(hours=13)
+    assert {q["name"]: q["recent"] for q in ok(client.get(f"{API}/queue/list"))}["SMALL"] == {}
+    wide = {q["name"]: q["recent"] for q in ok(client.get(f"{API}/queue/list", params={"hours": 14}))}
+    assert wide["SMALL"] == {"finished": 1, "failed": 1}
+    bad = client.get(f"{API}/queue/list", params={"hours": 0})
+    assert bad.status_code == 422 and "hours" in bad.json()["message"]

@@ -227,3 +227,43 @@ def test_an_id_repeated_in_one_retry_makes_one_new_attempt(client: TestClient) -
     assert len(results) == 501 and {r["newPandaID"] for r in results[:500]} == {results[0]["newPandaID"]}
     assert results[0]["outcome"] == "done" and results[-1]["outcome"] == "notfound"
     assert jobs_total(client) == before + 1
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "expected"),
+    [
+        (
+            "job/submit",
+            {"jobs": [{**JOB, "corecount": 2}]},
+            "jobs.0.corecount: Extra inputs are not permitted",
+        ),
+        (
+            "job/submit",
+            {"jobs": [{**JOB, "files": [{"lfn": "a", "type": "input", "fsze": 1}]}]},
+            "jobs.0.files.0.fsze: Extra inputs are not permitted - did you mean fsize?",
+        ),
+        ("pilot/acquire_jobs", {"site_name": "SMALL", "n_job": 1}, "n_job: Extra inputs are not permitted"),
+    ],
+)
+def test_unknown_field_answer_suggests_the_known_name(
+    client: TestClient, path: str, body: dict[str, Any], expected: str
+) -> None:
+    before = jobs_total(client)
+    message = refused(client.post(f"{API}/{path}", json=body))
+    assert expected in message
+    assert "did you mean" in message, message
+    assert jobs_total(client) == before
+
+
+def test_unknown_task_parameter_suggests_the_known_name(client: TestClient) -> None:
+    params = {
+        "taskName": "user.x.t",
+        "userName": "x",
+        "vo": "atlas",
+        "prodSourceLabel": "user",
+        "transPath": "/bin/true",
+        "jobParameters": [{"type": "constant", "value": "x"}],
+        "nFilesPerJobb": 2,
+    }
+    message = refused(client.post(f"{API}/task/submit", json=params))
+    assert "nFilesPerJobb: Extra inputs are not permitted - did you mean nFilesPerJob" in message, message

@@ -100,6 +100,7 @@ class QueueSummary(BaseModel):
     max_queued: int = 0
     description: str = ""
     jobs: dict[str, int] = Field(default_factory=dict)
+    recent: dict[str, int] = Field(default_factory=dict)  # ended in the last 12 h, by final status
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,13 @@ The server URL is resolved once per invocation: ``--server`` > ``$PANDA_URL`` > 
 
 from __future__ import annotations
 
-import difflib
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, NoReturn
 
 import pydantic_core
 import typer
-from pydantic import BaseModel
 from rich.console import Console
 
 from pandawms.cli.auth import token_source
@@ -90,14 +88,3 @@ def make_console() -> Console:
 
 def split_values(values: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(p.strip() for v in values or () for p in v.replace("|", ",").split(",") if p.strip())
-
-
-def did_you_mean(model: type[BaseModel], err: Mapping[str, Any]) -> str:
-    """`` - did you mean coreCount?`` for an unknown field (pydantic's ``extra_forbidden``) of ``model``."""
-    loc = err.get("loc", ())
-    if err.get("type") != "extra_forbidden" or not loc:
-        return ""
-    names = [f.alias or n for n, f in model.model_fields.items()]
-    by_lower = {n.lower(): n for n in names}
-    close = difflib.get_close_matches(str(loc[-1]).lower(), list(by_lower), n=3, cutoff=0.5)
-    return f" - did you mean {' or '.join(by_lower[c] for c in close)}?" if close else ""

@@ -132,10 +132,11 @@ def actions_table(results: Sequence[JobActionResult]) -> Table:
 
 def queues_table(queues: Sequence[QueueSummary]) -> Table:
     table = Table(title=f"{len(queues)} queue(s)", title_justify="left")
-    table.caption = "active jobs only; ended ones: panda jobs --queue NAME --status finished,failed"
+    table.caption = "ended: the last 12 h; the jobs: panda jobs --queue NAME --status finished,failed"
     table.caption_justify = "left"
-    for name in ("queue", "status", "cores", "MB/core", "walltime", "max run", "max queued", "active jobs"):
-        table.add_column(name, no_wrap=name != "active jobs")
+    limits = ("cores", "MB/core", "walltime", "max run", "max queued")
+    for name in ("queue", "status", *limits, "active jobs", "ended"):
+        table.add_column(name, no_wrap=name not in ("active jobs", "ended"))
     for q in queues:
         table.add_row(
             q.name,
@@ -146,6 +147,7 @@ def queues_table(queues: Sequence[QueueSummary]) -> Table:
             str(q.max_running or "-"),
             str(q.max_queued or "-"),
             counts_line(q.jobs) if any(q.jobs.values()) else Text("none", style="dim"),
+            counts_line(q.recent) if any(q.recent.values()) else Text("none", style="dim"),
         )
     return table
 

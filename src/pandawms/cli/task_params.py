@@ -21,9 +21,10 @@ import yaml
 from pydantic import ValidationError
 
 from pandawms import __version__
-from pandawms.cli.common import UsageError, did_you_mean
+from pandawms.cli.common import UsageError
 from pandawms.cli.user import exec_job
 from pandawms.core.errors import InvalidInput
+from pandawms.protocol.suggest import did_you_mean
 from pandawms.protocol.tasks import TaskParams, dataset_name_did, refine
 
 DEFAULT_MERGE = "hadd -f %OUT %IN"

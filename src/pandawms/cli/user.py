@@ -31,7 +31,6 @@ from pandawms.cli.common import (
     Statuses,
     UsageError,
     Users,
-    did_you_mean,
     emit_json,
     fail,
     make_console,
@@ -42,6 +41,7 @@ from pandawms.cli.follow import logs, watch
 from pandawms.cli.job_list import jobs_table
 from pandawms.core.specs import QueueStatus
 from pandawms.protocol.jobs import JobActionResult, JobSubmission
+from pandawms.protocol.suggest import did_you_mean
 
 # --- submit --------------------------------------------------------------------------------------------
 

@@ -42,6 +42,20 @@ def counts_by(
     return out
 
 
+def ended_by_site(conn: Connection, since: datetime) -> dict[str, dict[str, int]]:
+    """Jobs that reached a final status at or after ``since``, per queue and status (the
+    ``ix_jobs_status_modtime`` index: one range per final status)."""
+    stmt = (
+        select(jobs.c.computing_site, jobs.c.job_status, func.count())
+        .where(jobs.c.job_status.in_([s.value for s in FINAL_STATES]), jobs.c.modification_time >= since)
+        .group_by(jobs.c.computing_site, jobs.c.job_status)
+    )
+    out: dict[str, dict[str, int]] = {}
+    for site, status, n in conn.execute(stmt):
+        out.setdefault(str(site), {})[str(status)] = int(n)
+    return out
+
+
 def worker_counts(conn: Connection, since: datetime, queue: str | None = None) -> list[tuple[str, str, int]]:
     """(queue, worker status, n): live workers plus those that ended in the window."""
     w = workers.c

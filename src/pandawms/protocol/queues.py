@@ -41,14 +41,21 @@ class QueueConfig(BaseModel):
         return cls(**{f: getattr(spec, f) for f in cls.model_fields})
 
 
+RECENT_HOURS = 12.0  # queue/list's default window for ended jobs: the monitor's default window
+
+
 class QueueOverview(QueueConfig):
-    """A queue in queue/list: its configuration plus its active jobs by status (absent = none)."""
+    """A queue in queue/list: its configuration, its active jobs by status and the jobs that ended in
+    the last ``hours`` (default 12) by final status (absent = none)."""
 
     jobs: dict[JobStatus, int]
+    recent: dict[JobStatus, int] = Field(
+        default_factory=dict, description="jobs that ended in the window, by final status"
+    )
 
     @classmethod
-    def of(cls, spec: QueueSpec, jobs: Mapping[str, int]) -> QueueOverview:
-        return cls(**QueueConfig.from_spec(spec).model_dump(), jobs=dict(jobs))
+    def of(cls, spec: QueueSpec, jobs: Mapping[str, int], recent: Mapping[str, int]) -> QueueOverview:
+        return cls(**QueueConfig.from_spec(spec).model_dump(), jobs=dict(jobs), recent=dict(recent))
 
 
 class QueueStatusRequest(BaseModel):

@@ -77,7 +77,9 @@ class PilotFastPath:
         except (ValidationError, ValueError):  # ValueError: not JSON
             return envelope(success=False, message=_route_error(SubmitRequest, body), status_code=422)
         except _SliceErrors as exc:
-            return envelope(success=False, message=validation_message(exc.errors), status_code=422)
+            return envelope(
+                success=False, message=validation_message(exc.errors, SubmitRequest), status_code=422
+            )
         try:
             return handle_submit(self.ctx, request, caller)
         except PandaError as exc:
@@ -158,7 +160,7 @@ def _route_error(model: type[BaseModel], body: bytes) -> str:
     try:
         model.model_validate(data, from_attributes=True)  # as FastAPI validates bodies
     except ValidationError as exc:
-        return validation_message(exc.errors())
+        return validation_message(exc.errors(), model)
     return "request: invalid body"
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pydantic_core
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -23,6 +24,7 @@ from pandawms.core.errors import (
     Transient,
     Unauthenticated,
 )
+from pandawms.protocol.suggest import did_you_mean
 
 ERROR_STATUS: dict[type[PandaError], int] = {
     InvalidInput: 400,
@@ -48,13 +50,24 @@ async def panda_error_handler(_request: Request, exc: Exception) -> Response:
     return error_response(exc)
 
 
-def validation_message(errors: Sequence[Any]) -> str:
-    """One line naming every bad field: ``jobs.0.coreCount: Input should be greater than 0``."""
+def validation_message(errors: Sequence[Any], model: type[BaseModel] | None = None) -> str:
+    """One line naming every bad field: ``jobs.0.coreCount: Input should be greater than 0``; an unknown
+    field of ``model`` (the request body's) gets the close known names: ``- did you mean coreCount?``."""
     problems = []
     for err in errors:
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query")]
-        problems.append(f"{'.'.join(loc) or 'request'}: {err.get('msg', 'invalid')}")
+        skip = 1 if tuple(err.get("loc", ()))[:1] == ("body",) else 0
+        hint = did_you_mean(model, err, skip=skip)
+        problems.append(f"{'.'.join(loc) or 'request'}: {err.get('msg', 'invalid')}{hint}")
     return "; ".join(problems)
+
+
+def body_model(request: Request) -> type[BaseModel] | None:
+    """The pydantic model of the matched route's request body, if it has one."""
+    route = request.scope.get("route")
+    field = getattr(route, "body_field", None)
+    annotation = getattr(getattr(field, "field_info", None), "annotation", None)
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
 
 
 def error_response(exc: PandaError) -> Response:
@@ -78,6 +91,7 @@ async def http_error_handler(_request: Request, exc: Exception) -> Response:
     return resp
 
 
-async def validation_error_handler(_request: Request, exc: Exception) -> Response:
+async def validation_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    return envelope(success=False, message=validation_message(exc.errors()), status_code=422)
+    message = validation_message(exc.errors(), body_model(request))
+    return envelope(success=False, message=message, status_code=422)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
 from pandawms.protocol import paths
+from pandawms.protocol.bounds import MAX_HOURS
 from pandawms.protocol.envelope import Envelope
-from pandawms.protocol.queues import QueueConfig, QueueOverview, QueueStatusRequest
+from pandawms.protocol.queues import RECENT_HOURS, QueueConfig, QueueOverview, QueueStatusRequest
 from pandawms.server.context import ServerContext, get_ctx
 from pandawms.server.responses import envelope
 from pandawms.services import queues as queue_service
@@ -20,11 +22,17 @@ Ctx = Annotated[ServerContext, Depends(get_ctx)]
 
 
 @router.get(paths.QUEUE_LIST, response_model=Envelope[list[QueueOverview]])
-def list_queues(ctx: Ctx) -> Response:
-    """Every queue with its configuration and current job counts."""
+def list_queues(
+    ctx: Ctx,
+    hours: Annotated[
+        float, Query(gt=0, le=MAX_HOURS, description="window of the ended jobs counted in `recent`")
+    ] = RECENT_HOURS,
+) -> Response:
+    """Every queue with its configuration, current job counts and the jobs ended in the last ``hours``."""
+    since = ctx.clock() - timedelta(hours=hours)
     with ctx.db.read() as conn:
-        overview = queue_overview(conn)
-    return envelope([QueueOverview.of(q, counts) for q, counts in overview])
+        overview = queue_overview(conn, since)
+    return envelope([QueueOverview.of(q, counts, ended) for q, counts, ended in overview])
 
 
 @router.get(paths.QUEUE_GET, response_model=Envelope[QueueConfig])

@@ -52,7 +52,7 @@ def params_message(errors: Sequence[Any]) -> str:
             if err.get("type") == "missing":
                 return "task parameters: the request body (the task-parameter JSON) is missing"
             return "task parameters: the body must be one JSON object (Content-Type: application/json)"
-    return validation_message(errors)
+    return validation_message(errors, TaskParams)
 
 
 class TaskParamsRoute(APIRoute):

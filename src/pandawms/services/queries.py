@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Connection
 
@@ -14,6 +15,7 @@ from pandawms.core.specs import Job, JobQuery, QueueSpec
 from pandawms.db import brokerage as brokerage_db
 from pandawms.db import job_reports as reports_db
 from pandawms.db import jobs as jobs_db
+from pandawms.db import monitor_queues as monitor_queues_db
 from pandawms.db import queues as queues_db
 from pandawms.db.brokerage import StoredDecision
 from pandawms.db.job_reports import ReportTexts
@@ -50,14 +52,18 @@ def list_jobs(conn: Connection, query: JobQuery) -> tuple[list[Job], int | None]
     return page, cursor
 
 
-def queue_overview(conn: Connection) -> list[tuple[QueueSpec, dict[str, int]]]:
-    """Each queue with its active job counts by status."""
+QueueCounts = tuple[QueueSpec, dict[str, int], dict[str, int]]
+
+
+def queue_overview(conn: Connection, since: datetime) -> list[QueueCounts]:
+    """Each queue with its active job counts by status and its jobs ended since ``since`` by status."""
     loads = jobs_db.queue_loads(conn)
+    ended = monitor_queues_db.ended_by_site(conn, since)
     out = []
     for q in queues_db.list_all(conn):
         load = loads.get(q.name)
         counts = dataclasses.asdict(load) if load is not None else {}
-        out.append((q, counts))
+        out.append((q, counts, ended.get(q.name, {})))
     return out
 
 
