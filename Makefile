@@ -20,8 +20,10 @@ test-deps:
 demo: install
 	$(BIN)/panda demo
 
+# two workers, each file on one (its session servers: PostgreSQL, XRootD, S3, Slurm per worker, private
+# ports); most tests wait on real processes, so two share the 2 cores well.
 test: install test-deps
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 lint: install
 	$(BIN)/ruff check src tests

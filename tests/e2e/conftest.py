@@ -38,7 +38,7 @@ FAST_WATCHDOGS = {
 PANDA = [sys.executable, "-m", "pandawms.cli.main"]
 
 
-def wait_healthy(api: str, timeout: float = 30) -> bool:
+def wait_healthy(api: str, timeout: float = 120) -> bool:  # a loaded 2-core machine: imports + migrate
     """Poll ``api``/health until it answers 200; False when ``timeout`` s pass first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
