@@ -33,6 +33,17 @@ def small_disk(mountpoint: Path, size: int) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mountpoint)], check=False)
 
 
+def fill_up(path: Path) -> None:
+    """Write ``path`` until the file system has no byte left."""
+    with path.open("wb", buffering=0) as f:
+        for size in (2**20, 2**12, 1):
+            try:
+                while True:
+                    f.write(b"\0" * size)
+            except OSError:
+                continue
+
+
 def _answer(api: str, path: str) -> httpx.Response | None:
     try:
         return httpx.get(api + path, timeout=30)
@@ -101,7 +112,25 @@ def test_a_full_disk_gives_503_a_truthful_health_and_loses_no_acknowledged_job(t
         assert upload.status_code == 503, upload.text
         logs = data / "logs"
         assert not logs.exists() or not [p for p in logs.rglob("*") if p.is_file()]
+        # and a server restarted on the full disk (not one byte free) starts, reads and says it is degraded
+        # (small writes may still fit in the WAL's old pages; tests/db/test_degraded_start.py has a
+        # database that takes no write at all)
+        fill_up(disk / "filler")
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            _wait_serving(api)
+            restarted_health = _answer(api, "/health")
+            read = httpx.get(api + "/job/get_status", params={"job_ids": acknowledged[:5]}, timeout=30)
+            write = httpx.post(api + "/job/submit", json={"jobs": [JOB]}, timeout=60)
+        finally:
+            proc.terminate()
+            _, stderr = proc.communicate(timeout=20)
+        assert restarted_health is not None and restarted_health.status_code == 503, stderr
+        assert restarted_health.json()["data"]["status"] == "degraded"
+        assert read.status_code == 200 and [e["PandaID"] for e in read.json()["data"]] == acknowledged[:5]
+        assert write.status_code == 503 and write.headers["Retry-After"].isdigit(), write.text
         # and once there is room again, every acknowledged job is there
+        (disk / "filler").unlink()
         subprocess.run(["mount", "-o", "remount,size=256m", str(disk)], check=True)
         with serving(data, args, {}) as srv:
             for start in range(0, len(acknowledged), 500):

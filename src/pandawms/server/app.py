@@ -49,7 +49,7 @@ from pandawms.server.bodies import MAX_DECODED_BODY, GzipBodies
 from pandawms.server.context import ServerContext
 from pandawms.server.errordocs import ERROR_RESPONSES
 from pandawms.server.fastpath import PilotFastPath
-from pandawms.server.guards import ErrorEnvelope, RequestGuard
+from pandawms.server.guards import ErrorEnvelope, RequestGuard, describe_failure
 from pandawms.server.headers import SecurityHeaders
 from pandawms.server.responses import http_error_handler, panda_error_handler, validation_error_handler
 from pandawms.services import queues as queue_service
@@ -113,8 +113,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         prepare(db, config, clock())
-        with db.write() as conn:  # the issuer's keys (the first one is made on the first start)
-            ctx.keys = KeyRing.load(conn, clock())
+        ctx.keys = load_keys(db, clock())
         if config.agents:
             ctx.runner = AgentRunner(build_agents(db, config, policy), clock=clock)
             ctx.runner.start()
@@ -175,14 +174,40 @@ def _loop_friendly_runtime() -> Iterator[None]:
 
 
 def prepare(db: Database, config: ServerConfig, now: datetime) -> None:
-    """Migrate the schema and load the queue file (errors name the file and field)."""
+    """Migrate the schema and load the queue file (errors name the file and field).
+
+    A database that takes no write now (a full disk, a read-only server) does not stop a server whose
+    schema is current: it starts degraded (health says why, writes answer 503) and the queue and RSE
+    files are loaded by their agents once writes succeed. A schema that needs migrating still must be.
+    """
     migrate.upgrade(db)
-    if config.rses_file is not None:  # before the queue file: queues name the RSEs they use
+    try:
+        if config.rses_file is not None:  # before the queue file: queues name the RSEs they use
+            with db.write() as conn:
+                count = load_rses(conn, config.rses_file, now)
+            log.info("loaded %d RSE(s) from %s", count, config.rses_file)
+        if config.queues_file is not None:
+            specs = parse_queue_file(config.queues_file)
+            with db.write() as conn:
+                queue_service.sync(conn, specs, now)
+            log.info("loaded %d queue(s) from %s", len(specs), config.queues_file)
+    except Exception as exc:
+        _degraded_or_raise(exc, "the queue and RSE files are not loaded")
+
+
+def load_keys(db: Database, now: datetime) -> KeyRing:
+    """The issuer's keys; the first one is made on the first start (read only when no write can be done)."""
+    try:
         with db.write() as conn:
-            count = load_rses(conn, config.rses_file, now)
-        log.info("loaded %d RSE(s) from %s", count, config.rses_file)
-    if config.queues_file is not None:
-        specs = parse_queue_file(config.queues_file)
-        with db.write() as conn:
-            queue_service.sync(conn, specs, now)
-        log.info("loaded %d queue(s) from %s", len(specs), config.queues_file)
+            return KeyRing.load(conn, now)
+    except Exception as exc:
+        _degraded_or_raise(exc, "no new signing key can be stored")
+    with db.read() as conn:
+        return KeyRing.load(conn, now, create=False)
+
+
+def _degraded_or_raise(exc: Exception, consequence: str) -> None:
+    status, reason = describe_failure(exc)
+    if status != 503:
+        raise exc
+    log.warning("starting degraded, the database takes no write (%s): %s", reason, consequence)
