@@ -247,6 +247,15 @@ def test_panda_client_jobs_tasks_and_pbook(server: Server, panda_client: Path, t
     params = _wait(server, headers, "/task/get_task_parameters", {"task_id": task_id}, bool)
     assert params["jobParameters"][0]["value"] == f'-j "" --sourceURL {server.root}'
 
+    # the gate: panda-client's shapes pass under the shared path's policy; their twins are not callable
+    json_get = {**headers, "Content-Type": "application/json"}
+    anonymous = httpx.get(server.api + "/task/get_status", params={"task_id": task_id}, timeout=30)
+    assert anonymous.status_code == 401
+    twin = httpx.get(
+        server.api + "/panda_client/task/get_status", params={"task_id": task_id}, headers=json_get
+    )
+    assert twin.status_code == 403
+
     # pbook: show, kill, retry
     [shown] = pc.run("show", task_id)["show"]
     assert (shown["jediTaskID"], shown["taskName"], shown["userName"]) == (
