@@ -135,6 +135,7 @@ def panda_client() -> Path:
     """panda-client from PyPI in a cached directory (installed on first use, 20 s)."""
     target = _cache_dir()
     if not (target / "pandaclient" / "Client.py").is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(target.name + f".tmp{os.getpid()}")
         pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(tmp)]
         subprocess.run([*pip, f"panda-client=={VERSION}"], check=True, timeout=240)
