@@ -31,6 +31,7 @@ from pandawms.monitor import mount_monitor
 from pandawms.protocol import paths
 from pandawms.protocol.queues import parse_queue_file
 from pandawms.server import (
+    compat_client,
     routes_auth,
     routes_data,
     routes_files,
@@ -142,6 +143,7 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     if fast_path:
         app.add_middleware(PilotFastPath, ctx=ctx)
+    compat_client.install(app)  # panda-client's shapes and calls (outside the fast path, inside the gate)
     if config.auth.enabled:  # outside the fast path: the hot calls pass the same gate
         app.add_middleware(AuthGate, ctx=ctx)
     app.add_middleware(RequestGuard, max_body=MAX_DECODED_BODY)  # size and NUL checks on plain bodies

@@ -55,6 +55,22 @@ def submit(body: SubmitRequest, ctx: Ctx, caller: Annotated[Caller | None, Depen
 
 
 def handle_submit(ctx: ServerContext, body: SubmitRequest, caller: Caller | None = None) -> Response:
+    placed = place(ctx, body, caller)
+    data = [
+        SubmittedJob(
+            panda_id=p.panda_id,
+            job_status=p.status.value,
+            computing_site=p.computing_site,
+            brokerage_diag=p.diag,
+        )
+        for p in placed
+    ]
+    return envelope(data, message=f"{len(data)} job(s) submitted")
+
+
+def place(ctx: ServerContext, body: SubmitRequest, caller: Caller | None = None) -> list[Placement]:
+    """Validate, broker and store a submission (all checked before anything is stored); the placements
+    in submission order. Shared with panda-client's job/submit (server/compat_client.py)."""
     specs = owned(caller, [j.to_spec(ctx.config.default_max_attempt) for j in body.jobs])
     now = ctx.clock()
     submission.validate(specs, ctx.config.max_submit_batch)
@@ -66,17 +82,7 @@ def handle_submit(ctx: ServerContext, body: SubmitRequest, caller: Caller | None
     def store(conn: Connection, chunk: Sequence[JobSpec]) -> list[Placement]:
         return submission.submit(conn, chunk, now, ctx.config.max_submit_batch, broker_, ctx.config.shares)
 
-    placed = ctx.db.write_chunks(specs, store)
-    data = [
-        SubmittedJob(
-            panda_id=p.panda_id,
-            job_status=p.status.value,
-            computing_site=p.computing_site,
-            brokerage_diag=p.diag,
-        )
-        for p in placed
-    ]
-    return envelope(data, message=f"{len(data)} job(s) submitted")
+    return ctx.db.write_chunks(specs, store)
 
 
 def owned(caller: Caller | None, specs: list[JobSpec]) -> list[JobSpec]:

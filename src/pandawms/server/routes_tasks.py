@@ -34,7 +34,7 @@ from pandawms.server.context import ServerContext, get_caller, get_ctx
 from pandawms.server.responses import envelope, validation_message
 from pandawms.server.routes_jobs import _multi
 from pandawms.services import tasks as task_service
-from pandawms.services.tasks import MAX_LIST_LIMIT, TaskDetail
+from pandawms.services.tasks import MAX_LIST_LIMIT, SubmittedTask, TaskDetail
 
 router = APIRouter(tags=["tasks"])
 Ctx = Annotated[ServerContext, Depends(get_ctx)]
@@ -75,13 +75,21 @@ def submit(body: TaskParams, ctx: Ctx, caller: Annotated[Caller | None, Depends(
     """Submit a task: the body is the task-parameter JSON itself (PanDA's insertTaskParams). Answers the
     new jediTaskID (the task is ``defined``); 400 names a bad field, 409 a duplicate active taskName
     or a user over the active-task cap."""
+    done = store_task(ctx, body, caller)
+    answer = SubmitTaskAnswer(task_id=done.task_id, status=done.status)
+    return envelope(answer, message=f"task {done.task_id} submitted")
+
+
+def store_task(ctx: ServerContext, body: TaskParams, caller: Caller | None) -> SubmittedTask:
+    """The submission with the caller's rights and name applied (shared with panda-client's task/submit,
+    server/compat_client.py)."""
     if caller is not None:  # production labels need the production role; the owner is the token's sub
         why = label_refusal(caller, [body.prod_source_label.value])
         refuse("task/submit", [("prodSourceLabel", why)] if why else [])
         if not caller.has(Role.PRODUCTION, Role.ADMIN):  # a user's tasks carry its token's name
             body = body.model_copy(update={"user_name": caller.display_name})
     with ctx.db.write() as conn:
-        done = task_service.submit(
+        return task_service.submit(
             conn,
             body,
             ctx.clock(),
@@ -89,8 +97,6 @@ def submit(body: TaskParams, ctx: Ctx, caller: Annotated[Caller | None, Depends(
             shares=ctx.config.shares,
             owner=caller.sub if caller is not None else "",
         )
-    answer = SubmitTaskAnswer(task_id=done.task_id, status=done.status)
-    return envelope(answer, message=f"task {done.task_id} submitted")
 
 
 router.add_api_route(
