@@ -116,15 +116,15 @@ def test_a_full_disk_gives_503_a_truthful_health_and_loses_no_acknowledged_job(t
         # (small writes may still fit in the WAL's old pages; tests/db/test_degraded_start.py has a
         # database that takes no write at all)
         fill_up(disk / "filler")
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        again = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
             _wait_serving(api)
             restarted_health = _answer(api, "/health")
             read = httpx.get(api + "/job/get_status", params={"job_ids": acknowledged[:5]}, timeout=30)
             write = httpx.post(api + "/job/submit", json={"jobs": [JOB]}, timeout=60)
         finally:
-            proc.terminate()
-            _, stderr = proc.communicate(timeout=20)
+            again.terminate()
+            _, stderr = again.communicate(timeout=20)
         assert restarted_health is not None and restarted_health.status_code == 503, stderr
         assert restarted_health.json()["data"]["status"] == "degraded"
         assert read.status_code == 200 and [e["PandaID"] for e in read.json()["data"]] == acknowledged[:5]
