@@ -31,6 +31,7 @@ from pandawms.monitor import mount_monitor
 from pandawms.protocol import paths
 from pandawms.protocol.queues import parse_queue_file
 from pandawms.server import (
+    compat_pilot,
     routes_auth,
     routes_data,
     routes_files,
@@ -138,6 +139,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router, prefix=paths.API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(routes_auth.well_known)
+    app.include_router(compat_pilot.router)  # PanDA's legacy pilot API, for an unchanged pilot3
     app.add_exception_handler(PandaError, panda_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)

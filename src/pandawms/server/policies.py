@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 from pandawms.core.access import Action, Resource, queue_refusal, refuse
 from pandawms.core.auth import Caller, Role
 from pandawms.core.errors import InvalidInput
-from pandawms.protocol import paths
+from pandawms.protocol import legacy_pilot, paths
 from pandawms.services.access import check_jobs, check_tasks
 
 Check = Callable[[Connection, Caller, Any, Mapping[str, str]], None]
@@ -187,6 +187,19 @@ ROUTE_POLICIES: dict[str, RoutePolicy] = {
     },
 }
 
+# PanDA's legacy pilot API (server/compat_pilot.py): same roles as the v1 pilot calls; the queue and
+# job checks run in the handlers, after the form or JSON parameters are decoded
+LEGACY_POLICIES: dict[str, RoutePolicy] = {
+    legacy_pilot.GET_JOB: _p(J, A, PILOTS),
+    legacy_pilot.UPDATE_JOB: _p(J, U, PILOTS),
+    legacy_pilot.GET_STATUS: _p(J, R, PILOTS),
+    legacy_pilot.GET_EVENT_RANGES: _p(J, R, PILOTS),
+    legacy_pilot.UPDATE_EVENT_RANGES: _p(J, U, PILOTS),
+    legacy_pilot.GET_PROXY: _p(Resource.SYSTEM, R, PILOTS),
+    legacy_pilot.GET_KEY_PAIR: _p(Resource.SYSTEM, R, PILOTS),
+}
+LEGACY_CACHE = "/cache/"  # queue and storage descriptions: public, as PanDA's cache and CRIC are
+
 MONITOR_PUBLIC = PUBLIC
 MONITOR_LOGIN = RoutePolicy(Resource.JOBS, Action.READ, ALL)
 DENIED = RoutePolicy(Resource.SYSTEM, Action.READ, frozenset())  # an API path nobody declared
@@ -197,6 +210,8 @@ def policy_for(path: str, monitor_login: bool) -> RoutePolicy:
     """The policy of a request path: the table for API paths, the monitor's for the rest."""
     if path.startswith(paths.API_PREFIX):
         return ROUTE_POLICIES.get(path[len(paths.API_PREFIX) :], DENIED)
-    if path.startswith(WELL_KNOWN):
+    if path.startswith(legacy_pilot.LEGACY_PREFIX + "/"):
+        return LEGACY_POLICIES.get(path, DENIED)
+    if path.startswith(WELL_KNOWN) or path.startswith(LEGACY_CACHE):
         return PUBLIC
     return MONITOR_LOGIN if monitor_login else MONITOR_PUBLIC
