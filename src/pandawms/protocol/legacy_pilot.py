@@ -147,6 +147,12 @@ def acquire_request(fields: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if v is not None}
 
 
+def file_guid(panda_id: int, lfn: str) -> str:
+    """The GUID of a job's output or log that neither the job nor pilot3 gave one (pilot3's generic
+    plugin reports outputs without): derived from job and LFN, so a resent report names the same file."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"pandawms:{panda_id}:{lfn}"))
+
+
 def legacy_job(job: Job, description: PilotJob) -> dict[str, Any]:
     """One job as getJob hands it out: JobSpec names, comma-joined file lists, None as "NULL"."""
     flat = description.model_dump(by_alias=True, exclude={"files"})
@@ -155,7 +161,7 @@ def legacy_job(job: Job, description: PilotJob) -> dict[str, Any]:
     outs = [f for f in job.files if f.type is not FileType.INPUT]
     log_guid = logs[0].guid if logs and logs[0].guid else ""
     if logs and not log_guid:  # PanDA assigns it at submission; derived, so a resend gets the same one
-        log_guid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"pandawms:{job.panda_id}:{logs[0].lfn}"))
+        log_guid = file_guid(job.panda_id, logs[0].lfn)
     dblocks = [job.destination_dblock or f.dataset for f in outs]
     flat |= {
         "StatusCode": StatusCode.OK,
@@ -224,8 +230,9 @@ def job_id_and_state(fields: Mapping[str, Any]) -> tuple[int, str]:
     return job_id, state
 
 
-def output_files(fields: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """``xml``: pilot3's JSON of the transferred outputs and log, {lfn: {guid, fsize, adler32, surl}}."""
+def output_files(fields: Mapping[str, Any], job_id: int) -> dict[str, dict[str, Any]]:
+    """``xml``: pilot3's JSON of the transferred outputs and log, {lfn: {guid, fsize, adler32, surl}}
+    (a missing guid is the one ``file_guid`` derives, as the log's logGUID was)."""
     raw = fields.get("xml")
     if _blank(raw):
         return {}
@@ -241,7 +248,7 @@ def output_files(fields: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     for lfn, info in value.items():
         where = f"xml.{lfn}"
         out[str(lfn)] = {
-            "guid": to_str(info, "guid", 64) or "",
+            "guid": to_str(info, "guid", 64) or file_guid(job_id, str(lfn)),
             "fsize": to_int(info, "fsize") or 0,
             "adler32": to_str(info, "adler32", 16) or "",
             "surl": to_str(info, "surl", 2000) or "",
@@ -282,7 +289,7 @@ def update_request(fields: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]
         keep(v1, lambda legacy=legacy: _clipped(fields, legacy, MAX_REPORT_TEXT, final))
     keep("start_time", lambda: to_time(fields, "startTime"))
     keep("end_time", lambda: to_time(fields, "endTime"))
-    keep("job_output_report", lambda: output_files(fields) or None)
+    keep("job_output_report", lambda: output_files(fields, job_id) or None)
     return body, dropped
 
 

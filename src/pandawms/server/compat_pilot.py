@@ -11,6 +11,7 @@ since a form body cannot be read by the auth gate. Queue and storage description
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -218,13 +219,18 @@ def _queue_description(ctx: ServerContext, queue: str) -> dict[str, Any]:
     return queuedata.schedconfig(spec, known)
 
 
+def _json(data: dict[str, Any], status: int = 200) -> Response:
+    return Response(json.dumps(data), status_code=status, media_type="application/json")
+
+
 async def _description(request: Request, build: Callable[[ServerContext], dict[str, Any]]) -> Response:
+    """Always JSON, whatever the Accept header says: these are files to pilot3 (urllib, no Accept)."""
     ctx = get_ctx(request)
     try:
         data = await anyio.to_thread.run_sync(build, ctx)
     except NotFound as exc:
-        return _answer(request, {"error": str(exc)}, 404)
-    return _answer(request, data)
+        return _json({"error": str(exc)}, 404)  # pilot3 reads a dict with "error" as a failed source
+    return _json(data)
 
 
 @router.get("/cache/schedconfig/{name}")
@@ -236,7 +242,7 @@ async def schedconfig(request: Request, name: str) -> Response:
     if name.endswith(".json"):
         queue = name.removesuffix(".json")
         return await _description(request, lambda ctx: {queue: _queue_description(ctx, queue)})
-    return _answer(request, {"error": f"{name}: expected <queue>.all.json or <queue>.json"}, 404)
+    return _json({"error": f"{name}: expected <queue>.all.json or <queue>.json"}, 404)
 
 
 def _storages(ctx: ServerContext) -> dict[str, Any]:
