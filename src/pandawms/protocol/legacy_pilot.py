@@ -52,6 +52,29 @@ FINAL_STATES = frozenset({"finished", "failed", "holding"})
 
 Fields = dict[str, Any]
 
+# PanDA's resource_types table as ATLAS defines it (getResourceTypes): pandawms matches jobs on cores and
+# memory directly, so these are the names a pilot may send, not a pandawms setting
+RESOURCE_TYPES = (
+    {"resource_name": "SCORE", "mincore": None, "maxcore": 1, "minrampercore": None, "maxrampercore": 2000},
+    {"resource_name": "MCORE", "mincore": 2, "maxcore": None, "minrampercore": None, "maxrampercore": 2000},
+    {
+        "resource_name": "SCORE_HIMEM",
+        "mincore": None,
+        "maxcore": 1,
+        "minrampercore": 2001,
+        "maxrampercore": None,
+    },
+    {
+        "resource_name": "MCORE_HIMEM",
+        "mincore": 2,
+        "maxcore": None,
+        "minrampercore": 2001,
+        "maxrampercore": None,
+    },
+)
+# updateWorkerPilotStatus: the pilot's word for its worker -> pandawms's worker status value
+WORKER_PILOT_STATUS = {"started": "running", "running": "running", "finished": "finished", "failed": "failed"}
+
 
 def decode_fields(raw: bytes, content_type: str) -> Fields:
     """The call's parameters: a JSON object, or form-urlencoded text (every value a string)."""

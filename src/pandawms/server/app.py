@@ -140,6 +140,7 @@ def create_app(
         app.include_router(router, prefix=paths.API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(routes_auth.well_known)
     app.include_router(compat_pilot.router)  # PanDA's legacy pilot API, for an unchanged pilot3
+    app.include_router(compat_pilot.v1_router, prefix=paths.API_PREFIX)
     app.add_exception_handler(PandaError, panda_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)

@@ -25,6 +25,7 @@ from pandawms.core.access import Action, queue_refusal, refuse
 from pandawms.core.auth import Caller
 from pandawms.core.errors import Forbidden, InvalidInput, NotFound, PandaError
 from pandawms.core.specs import FileType
+from pandawms.core.states import WorkerStatus
 from pandawms.protocol import legacy_pilot as legacy
 from pandawms.protocol import legacy_queuedata as queuedata
 from pandawms.protocol.commands import PilotCommand, StatusCode
@@ -32,7 +33,7 @@ from pandawms.protocol.pilot import AcquireRequest, PilotJob, UpdateRequest
 from pandawms.server.context import ServerContext, get_caller, get_ctx
 from pandawms.server.responses import ERROR_STATUS, validation_message
 from pandawms.server.routes_pilot import to_report
-from pandawms.services import pilot, queries, queues, rses
+from pandawms.services import pilot, queries, queues, rses, workers
 from pandawms.services.access import check_jobs
 
 log = logging.getLogger("pandawms.server.compat_pilot")
@@ -176,6 +177,59 @@ async def get_status(request: Request) -> Response:
     return await _run(request, _get_status)
 
 
+# resource types, worker status, debug mode, tokens -------------------------------------------------
+
+
+def _resource_types(_ctx: ServerContext, _caller: Caller | None, _fields: legacy.Fields) -> dict[str, Any]:
+    return {"StatusCode": StatusCode.OK, "ResourceTypes": list(legacy.RESOURCE_TYPES)}
+
+
+def _worker_status(ctx: ServerContext, _caller: Caller | None, fields: legacy.Fields) -> dict[str, Any]:
+    """pilot3 (3.11, Harvester mode) tells the server its worker started or finished."""
+    worker = legacy.to_int(fields, "workerID", 1)
+    harvester = legacy.to_str(fields, "harvesterID", 50)
+    word = legacy.to_str(fields, "status", 32)
+    if worker is None or harvester is None:
+        raise InvalidInput("workerID and harvesterID: both are required", "workerID")
+    if word not in legacy.WORKER_PILOT_STATUS:
+        allowed = ", ".join(sorted(legacy.WORKER_PILOT_STATUS))
+        raise InvalidInput(f"status: {word!r} is not a pilot status; expected one of: {allowed}", "status")
+    report = workers.WorkerReport(worker, WorkerStatus(legacy.WORKER_PILOT_STATUS[word]))
+    with ctx.db.write() as conn:
+        [res] = workers.update_workers(conn, harvester, [report], ctx.clock())
+    if res.outcome in ("notfound", "rejected"):
+        return legacy.error_reply(StatusCode.FAILED, res.message)
+    return {"StatusCode": StatusCode.OK, "status": res.status or "", "errorDialog": res.message}
+
+
+@router.api_route(legacy.GET_RESOURCE_TYPES, methods=["GET", "POST"])
+async def get_resource_types(request: Request) -> Response:
+    return await _run(request, _resource_types)
+
+
+@router.post(legacy.UPDATE_WORKER_PILOT_STATUS)
+async def update_worker_pilot_status(request: Request) -> Response:
+    return await _run(request, _worker_status)
+
+
+@router.api_route(legacy.SET_DEBUG_MODE, methods=["GET", "POST"])
+async def set_debug_mode(request: Request) -> Response:
+    """Not yet: pandawms relays only ``tobekilled`` to pilots (core/updates.py); debug mode needs the
+    ``debug``/``debugoff`` commands relayed there first."""
+    why = "setDebugMode: pandawms does not relay debug commands to pilots yet (only tobekilled)"
+    return await _run(request, _not_supported(why))
+
+
+@router.api_route(legacy.GET_ACCESS_TOKEN, methods=["GET", "POST"])
+async def get_access_token(request: Request) -> Response:
+    """Not PanDA's token keys: a pilot's token is made with ``panda token create`` and renewed by whoever
+    launched the pilot (the factory); a token that renewed itself would never expire."""
+    why = (
+        "get_access_token: pandawms pilot tokens are issued by 'panda token create' (renewed by the factory)"
+    )
+    return await _run(request, _not_supported(why))
+
+
 # calls pandawms answers without a PanDA counterpart ----------------------------------------------
 
 
@@ -254,3 +308,22 @@ def _storages(ctx: ServerContext) -> dict[str, Any]:
 async def ddmendpoints(request: Request) -> Response:
     """Every RSE as a CRIC DDM endpoint (pilot3's storage data)."""
     return await _description(request, _storages)
+
+
+# pilot3 3.11's /api/v1/pilot/update_worker_node -------------------------------------------------
+v1_router = APIRouter(include_in_schema=False)  # mounted under /api/v1; not part of the v1 contract
+
+
+@v1_router.post(legacy.UPDATE_WORKER_NODE)
+async def update_worker_node(request: Request) -> Response:
+    """pilot3 3.11 describes its worker node (CPU, memory, ...) for PanDA's worker-node table; pandawms has
+    none yet, so the call is answered (the v1 envelope, success false) with that and stores nothing."""
+    try:
+        fields = await _fields(request)
+    except PandaError as exc:
+        return _json({"success": False, "message": str(exc), "data": None}, 400)
+    if not isinstance(fields.get("site"), str) and not isinstance(fields.get("host_name"), str):
+        why = "update_worker_node: expected the worker node's site and host_name"
+        return _json({"success": False, "message": why, "data": None}, 400)
+    why = "update_worker_node: pandawms keeps no worker-node table yet; nothing was stored"
+    return _json({"success": False, "message": why, "data": None})

@@ -125,6 +125,7 @@ ROUTE_POLICIES: dict[str, RoutePolicy] = {
     paths.PILOT_ACQUIRE_JOBS: _p(J, A, PILOTS, _acquire_queue),
     paths.PILOT_UPDATE_JOB: _p(J, U, PILOTS, _jobs_in_body(U)),
     paths.PILOT_GET_JOB_STATUS: _p(J, R, PILOTS),
+    legacy_pilot.UPDATE_WORKER_NODE: _p(W, WR, PILOTS),  # pilot3 3.11 (server/compat_pilot.py)
     # queues
     paths.QUEUE_LIST: _p(Q, R, ALL),
     paths.QUEUE_GET: _p(Q, R, ALL),
@@ -197,6 +198,10 @@ LEGACY_POLICIES: dict[str, RoutePolicy] = {
     legacy_pilot.UPDATE_EVENT_RANGES: _p(J, U, PILOTS),
     legacy_pilot.GET_PROXY: _p(Resource.SYSTEM, R, PILOTS),
     legacy_pilot.GET_KEY_PAIR: _p(Resource.SYSTEM, R, PILOTS),
+    legacy_pilot.GET_RESOURCE_TYPES: _p(Resource.SYSTEM, R, PILOTS),
+    legacy_pilot.UPDATE_WORKER_PILOT_STATUS: _p(W, WR, PILOTS),
+    legacy_pilot.SET_DEBUG_MODE: _p(J, M, HUMANS),
+    legacy_pilot.GET_ACCESS_TOKEN: _p(Resource.SYSTEM, R, PILOTS),
 }
 LEGACY_CACHE = "/cache/"  # queue and storage descriptions: public, as PanDA's cache and CRIC are
 
