@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from pandawms.protocol.legacy_queuedata import rucio_path
 from tests.e2e import pilot3support as p3
 from tests.e2e.conftest import Server, serving
 from tests.livesupport.dbtemplate import migrated_sqlite_url
@@ -57,17 +58,11 @@ def world(tmp_path: Path, pilot3: Path) -> Iterator[tuple[Server, Path]]:
         srv.post("/scope/add", {"scope": SCOPE, "account": "p3"})
         srv.post("/did/add", {"dids": [{"scope": SCOPE, "name": "data", "type": "dataset"}]})
         # the site's script, outside the catalog, where pilot3 looks for an input without a scope
-        script = rse / p3_path("", "payload.sh")
+        script = rse / rucio_path("", "payload.sh")
         script.parent.mkdir(parents=True, exist_ok=True)
         script.write_text(SCRIPT)
         script.chmod(0o755)
         yield srv, rse
-
-
-def p3_path(scope: str, lfn: str) -> str:
-    from pandawms.protocol.legacy_queuedata import rucio_path
-
-    return rucio_path(scope, lfn)
 
 
 def _job(queue: str, params: str, inputs: list[str], outputs: list[str], log: str) -> dict[str, Any]:
@@ -140,7 +135,7 @@ def test_pilot3_runs_whole_jobs_with_staging_and_obeys_a_server_kill(
     done = srv.wait_for(producer, {"finished", "failed", "cancelled"}, timeout=30)
     assert done["job"]["jobStatus"] == "finished", (done["job"]["errors"], _pilot_log(tmp_path, "P3Q"))
     rep, path = _replica_file(srv, rse, "out.a.txt")
-    assert rep["rse"] == "P3_DISK" and path == rse / p3_path(SCOPE, "out.a.txt"), rep
+    assert rep["rse"] == "P3_DISK" and path == rse / rucio_path(SCOPE, "out.a.txt"), rep
     assert path.read_text() == "made by pilot3\n"
     out = {f["lfn"]: f for f in done["job"]["files"]}["out.a.txt"]
     assert out["checksum"].removeprefix("ad:") == f"{zlib.adler32(path.read_bytes()):08x}"
