@@ -227,3 +227,6 @@ def test_with_auth_the_legacy_calls_need_a_pilot_token_for_its_queue(secure: Sec
     job = ok_legacy(c.post(f"{P}/getJob", data={"siteName": "SMALL"}, headers=pilot))
     assert job["StatusCode"] == 0
     assert c.get("/cache/schedconfig/SMALL.all.json").status_code == 200  # public, like PanDA's cache
+    node = {"site": "SMALL", "host_name": "wn1"}
+    assert c.post(f"{API}/pilot/update_worker_node", json=node).status_code == 401
+    assert c.post(f"{API}/pilot/update_worker_node", json=node, headers=pilot).status_code == 200

@@ -125,7 +125,6 @@ ROUTE_POLICIES: dict[str, RoutePolicy] = {
     paths.PILOT_ACQUIRE_JOBS: _p(J, A, PILOTS, _acquire_queue),
     paths.PILOT_UPDATE_JOB: _p(J, U, PILOTS, _jobs_in_body(U)),
     paths.PILOT_GET_JOB_STATUS: _p(J, R, PILOTS),
-    legacy_pilot.UPDATE_WORKER_NODE: _p(W, WR, PILOTS),  # pilot3 3.11 (server/compat_pilot.py)
     # queues
     paths.QUEUE_LIST: _p(Q, R, ALL),
     paths.QUEUE_GET: _p(Q, R, ALL),
@@ -202,6 +201,8 @@ LEGACY_POLICIES: dict[str, RoutePolicy] = {
     legacy_pilot.UPDATE_WORKER_PILOT_STATUS: _p(W, WR, PILOTS),
     legacy_pilot.SET_DEBUG_MODE: _p(J, M, HUMANS),
     legacy_pilot.GET_ACCESS_TOKEN: _p(Resource.SYSTEM, R, PILOTS),
+    # pilot3 3.11's one call under /api/v1, outside the v1 contract (not in the OpenAPI spec)
+    paths.API_PREFIX + legacy_pilot.UPDATE_WORKER_NODE: _p(W, WR, PILOTS),
 }
 LEGACY_CACHE = "/cache/"  # queue and storage descriptions: public, as PanDA's cache and CRIC are
 
@@ -213,6 +214,8 @@ WELL_KNOWN = "/.well-known/"
 
 def policy_for(path: str, monitor_login: bool) -> RoutePolicy:
     """The policy of a request path: the table for API paths, the monitor's for the rest."""
+    if path in LEGACY_POLICIES:
+        return LEGACY_POLICIES[path]
     if path.startswith(paths.API_PREFIX):
         return ROUTE_POLICIES.get(path[len(paths.API_PREFIX) :], DENIED)
     if path.startswith(legacy_pilot.LEGACY_PREFIX + "/"):
