@@ -48,7 +48,7 @@ def world(tmp_path: Path, pilot3: Path) -> Iterator[tuple[Server, Path]]:
     rse.mkdir()
     (tmp_path / "server").mkdir()
     migrated_sqlite_url(tmp_path / "server" / "panda.db")  # the server's migration is then a no-op
-    with serving(tmp_path / "server", [], {"PANDA_WATCHDOG_INTERVAL": "0.5"}) as srv:
+    with serving(tmp_path / "server", [], {"PANDA_WATCHDOG_INTERVAL": "0.5"}, start_timeout=120) as srv:
         srv.post("/rse/upsert", {"rses": [{"name": "P3_DISK", "site": SITE, "prefix": rse.as_uri()}]})
         for queue in ("P3Q", "P3KILL"):
             srv.post(
