@@ -89,7 +89,7 @@ class Server:
 
 
 @contextlib.contextmanager
-def serving(data: Path, args: list[str], env: dict[str, str]) -> Iterator[Server]:
+def serving(data: Path, args: list[str], env: dict[str, str], start_timeout: float = 30) -> Iterator[Server]:
     """A real ``panda server`` on the data dir ``data`` (created) with extra ``args`` and environment,
     stopped after; a server that does not come up fails with its log."""
     data.mkdir(parents=True, exist_ok=True)
@@ -98,7 +98,7 @@ def serving(data: Path, args: list[str], env: dict[str, str]) -> Iterator[Server
     with (data / "server.log").open("wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env})
         root = f"http://127.0.0.1:{port}"
-        if not wait_healthy(root + "/api/v1"):
+        if not wait_healthy(root + "/api/v1", start_timeout):
             proc.kill()
             raise RuntimeError((data / "server.log").read_text())
         try:

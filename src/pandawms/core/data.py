@@ -170,6 +170,19 @@ def replica_path(did: DID) -> str:
     return f"{did.scope}/{did.name}"
 
 
+def path_below(prefix: str, url: str) -> str | None:
+    """The path of ``url`` relative to an RSE's ``prefix`` (None when it is not below it): where a pilot
+    wrote a file it reports by URL. ``file://localhost/...`` is the same place as ``file:///...``."""
+    if url.startswith("file://localhost/"):
+        url = "file:///" + url.removeprefix("file://localhost/")
+    base = prefix.rstrip("/") + "/"
+    rest = url.removeprefix(base) if url.startswith(base) else ""
+    parts = rest.split("/")
+    if not rest or any(p in ("", ".", "..") for p in parts):
+        return None
+    return rest
+
+
 Distances = Mapping[str, Mapping[str, int]]  # site -> site -> distance (symmetric; missing = far)
 
 

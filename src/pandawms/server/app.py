@@ -32,6 +32,7 @@ from pandawms.protocol import paths
 from pandawms.protocol.queues import parse_queue_file
 from pandawms.server import (
     compat_client,
+    compat_pilot,
     routes_auth,
     routes_data,
     routes_files,
@@ -138,6 +139,8 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router, prefix=paths.API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(routes_auth.well_known)
+    app.include_router(compat_pilot.router)  # PanDA's legacy pilot API, for an unchanged pilot3
+    app.include_router(compat_pilot.v1_router, prefix=paths.API_PREFIX)
     app.add_exception_handler(PandaError, panda_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)

@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 from pandawms.core.access import Action, Resource, queue_refusal, refuse
 from pandawms.core.auth import Caller, Role
 from pandawms.core.errors import InvalidInput
-from pandawms.protocol import legacy_client, paths
+from pandawms.protocol import legacy_client, legacy_pilot, paths
 from pandawms.services.access import check_jobs, check_tasks
 
 Check = Callable[[Connection, Caller, Any, Mapping[str, str]], None]
@@ -189,12 +189,31 @@ ROUTE_POLICIES: dict[str, RoutePolicy] = {
 
 # panda-client's calls that pandawms's own API has no path for (server/compat_client.py; hidden from the
 # schema). Its shapes on shared paths (job/submit, task/*) pass the gate under the shared path's policy.
-LEGACY_POLICIES: dict[str, RoutePolicy] = {
+CLIENT_POLICIES: dict[str, RoutePolicy] = {
     legacy_client.JOB_GET_DESCRIPTION_INCL_ARCHIVE: _p(J, R, ALL),
     legacy_client.JOB_GET_METADATA: _p(J, R, ALL),
     legacy_client.TASK_DETAILED_INFO_SINCE: _p(T, R, ALL),
     legacy_client.FILE_UPLOAD_CACHE: _p(D, WR, HUMANS),
 }
+# PanDA's legacy pilot API (server/compat_pilot.py): same roles as the v1 pilot calls; the queue and
+# job checks run in the handlers, after the form or JSON parameters are decoded
+LEGACY_POLICIES: dict[str, RoutePolicy] = {
+    legacy_pilot.GET_JOB: _p(J, A, PILOTS),
+    legacy_pilot.UPDATE_JOB: _p(J, U, PILOTS),
+    legacy_pilot.GET_STATUS: _p(J, R, PILOTS),
+    legacy_pilot.GET_EVENT_RANGES: _p(J, R, PILOTS),
+    legacy_pilot.UPDATE_EVENT_RANGES: _p(J, U, PILOTS),
+    legacy_pilot.GET_PROXY: _p(Resource.SYSTEM, R, PILOTS),
+    legacy_pilot.GET_KEY_PAIR: _p(Resource.SYSTEM, R, PILOTS),
+    legacy_pilot.GET_RESOURCE_TYPES: _p(Resource.SYSTEM, R, PILOTS),
+    legacy_pilot.UPDATE_WORKER_PILOT_STATUS: _p(W, WR, PILOTS),
+    legacy_pilot.SET_DEBUG_MODE: _p(J, M, HUMANS),
+    legacy_pilot.GET_ACCESS_TOKEN: _p(Resource.SYSTEM, R, PILOTS),
+    # pilot3 3.11's one call under /api/v1, outside the v1 contract (not in the OpenAPI spec)
+    paths.API_PREFIX + legacy_pilot.UPDATE_WORKER_NODE: _p(W, WR, PILOTS),
+}
+# queue and storage descriptions and the users' sandboxes: public, as PanDA's cache and CRIC are
+LEGACY_CACHE = "/cache/"
 
 MONITOR_PUBLIC = PUBLIC
 MONITOR_LOGIN = RoutePolicy(Resource.JOBS, Action.READ, ALL)
@@ -204,9 +223,13 @@ WELL_KNOWN = "/.well-known/"
 
 def policy_for(path: str, monitor_login: bool) -> RoutePolicy:
     """The policy of a request path: the table for API paths, the monitor's for the rest."""
+    if path in LEGACY_POLICIES:
+        return LEGACY_POLICIES[path]
     if path.startswith(paths.API_PREFIX):
         sub = path[len(paths.API_PREFIX) :]
-        return ROUTE_POLICIES.get(sub) or LEGACY_POLICIES.get(sub, DENIED)
-    if path.startswith(WELL_KNOWN):
+        return ROUTE_POLICIES.get(sub) or CLIENT_POLICIES.get(sub, DENIED)
+    if path.startswith(legacy_pilot.LEGACY_PREFIX + "/"):
+        return LEGACY_POLICIES.get(path, DENIED)
+    if path.startswith(WELL_KNOWN) or path.startswith(LEGACY_CACHE):
         return PUBLIC
     return MONITOR_LOGIN if monitor_login else MONITOR_PUBLIC

@@ -2,14 +2,14 @@
 
 Each output/log row with a catalog DID (``scope:lfn`` and an output dataset) is registered with the
 pilot's guid, size and adler32, attached to the job's ``_sub`` block (``<dataset>_sub<PandaID>``) and to
-its output dataset (both created open when missing), with an available replica at the RSE the pilot
-wrote it to. Outputs already at the destination (the job's destinationSE, else its queue's
-``ddm_output``) -> ``finished``; else a rule ships the ``_sub`` there and the job is ``transferring``
-(the Finisher ends it). A failed job's outputs are not registered. Every step is idempotent and runs
-in the final update's transaction; a registration the catalog refuses (bad metadata, unknown RSE, a
-closed dataset, an LFN known with another checksum) is rolled back whole and fails the job with the
-Adder's DDM error.
-"""
+its output dataset (both created open when missing), with an available replica at the RSE the pilot wrote
+it to, at the path of the surl it reported when that lies below the RSE's prefix (pilot3 writes Rucio's
+hashed layout), else at the RSE's deterministic path. Outputs already at the destination (the job's
+destinationSE, else its queue's ``ddm_output``) -> ``finished``; else a rule ships the ``_sub`` there and
+the job is ``transferring`` (the Finisher ends it). A failed job's outputs are not registered. Every step
+is idempotent and runs in the final update's transaction; a registration the catalog refuses (bad
+metadata, unknown RSE, a closed dataset, an LFN known with another checksum) is rolled back whole and
+fails the job with the Adder's DDM error."""
 
 from __future__ import annotations
 
@@ -115,9 +115,10 @@ def _register(
     for d in datasets:
         catalog.attach(conn, d, [o.did for _m, o in found if o.dataset == d], now)
     endpoints = sorted({e for (_f, e), _o in found})
+    urls = {o.did: str(report[o.row.lfn].get("surl") or "") for o in outputs}  # where the pilot wrote each
     for rse in endpoints:
         dids = [f.did for (f, e), _o in found if e == rse]
-        replicas.add(conn, rse, dids, ReplicaStatus.AVAILABLE, now)
+        replicas.add(conn, rse, dids, ReplicaStatus.AVAILABLE, now, urls)
     destination = _destination(conn, job)
     if outputs_at_destination(destination, endpoints):
         return Added(JobStatus.FINISHED, sub, _states(outputs, FileState.READY))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection
 
-from pandawms.core.data import DID, DIDRecord, DIDType, RSESpec, replica_path
+from pandawms.core.data import DID, DIDRecord, DIDType, RSESpec, path_below, replica_path
 from pandawms.core.errors import InvalidInput, NotFound
 from pandawms.core.states import ReplicaStatus
 from pandawms.db import catalog as catalog_db
@@ -25,8 +25,17 @@ def missing_replicas(conn: Connection, files: Sequence[DID], rse: str) -> list[D
     return [d for d in files if (d, rse) not in have]
 
 
-def add(conn: Connection, rse: str, files: Sequence[DID], status: ReplicaStatus, now: datetime) -> int:
-    """Record replicas of registered files at an RSE (existing ones are kept as they are)."""
+def add(
+    conn: Connection,
+    rse: str,
+    files: Sequence[DID],
+    status: ReplicaStatus,
+    now: datetime,
+    urls: Mapping[DID, str] | None = None,
+) -> int:
+    """Record replicas of registered files at an RSE (existing ones are kept as they are). A file with a
+    URL in ``urls`` (where a pilot wrote it) below the RSE's prefix is recorded at that path; the others
+    at the RSE's deterministic ``replica_path``."""
     if status not in REGISTERABLE:
         raise InvalidInput(f"a new replica is available or copying, not {status.value}", "state")
     target = rses.require_writable(conn, rse, "rse")
@@ -37,9 +46,14 @@ def add(conn: Connection, rse: str, files: Sequence[DID], status: ReplicaStatus,
         raise InvalidInput(f"not registered files: {', '.join(map(str, unknown[:5]))}", "files")
     todo = missing_replicas(conn, wanted, target.name)
     lifecycle_data.add_replicas(
-        conn, [NewReplica(d, target.name, status, replica_path(d)) for d in todo], now
+        conn, [NewReplica(d, target.name, status, _path(target.prefix, d, urls)) for d in todo], now
     )
     return len(todo)
+
+
+def _path(prefix: str, did: DID, urls: Mapping[DID, str] | None) -> str:
+    url = (urls or {}).get(did, "")
+    return (path_below(prefix, url) if url else None) or replica_path(did)
 
 
 def list_replicas(

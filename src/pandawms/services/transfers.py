@@ -70,8 +70,10 @@ def claim(conn: Connection, owner: str, now: datetime, lease: timedelta, limit: 
     distances = rses_db.distances(conn)
     metadata = catalog_db.get_files(conn, [r.did for r in claimed])
     where: dict[DID, list[tuple[str, ReplicaStatus]]] = defaultdict(list)
+    paths: dict[tuple[DID, str], str] = {}  # each replica's own path (a pilot may write another layout)
     for rep in replicas_db.of_files(conn, [r.did for r in claimed]):
         where[rep.did].append((rep.rse, rep.status))
+        paths[(rep.did, rep.rse)] = rep.path
     tasks = []
     for req in claimed:
         dest = specs[req.dest_rse]
@@ -80,7 +82,7 @@ def claim(conn: Connection, owner: str, now: datetime, lease: timedelta, limit: 
         if choice.rse is None:
             tasks.append(replace(task, problem=no_source_reason(req.did, choice)))
         else:
-            src_url = choice.rse.url(replica_path(req.did))
+            src_url = choice.rse.url(paths.get((req.did, choice.rse.name)) or replica_path(req.did))
             tasks.append(replace(task, source_rse=choice.rse.name, src_url=src_url))
     return tasks
 
