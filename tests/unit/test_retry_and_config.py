@@ -72,8 +72,9 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
 def test_settings_that_did_nothing_are_refused_or_honoured(tmp_path: Path) -> None:
     f = tmp_path / "panda.toml"
     f.write_text("[server]\nworkers = 4\n")
-    with pytest.raises(ValueError, match="workers: not supported"):
-        load_config(f, env={})
+    assert load_config(f, env={}).workers == 4
+    with pytest.raises(ValueError, match=r"workers: must be 1\.\.256"):
+        load_config(env={"PANDA_WORKERS": "0"})
     with pytest.raises(ValueError, match=r"default_max_attempt: must be 1\.\.50"):
         load_config(env={"PANDA_DEFAULT_MAX_ATTEMPT": "0"})
     assert load_config(env={"PANDA_DEFAULT_MAX_ATTEMPT": "5"}).default_max_attempt == 5
