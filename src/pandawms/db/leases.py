@@ -44,8 +44,9 @@ def apply(
         stmt = dialect.insert(agent_leases).values(
             name=name, holder=holder, version=1, acquired_at=now, renewed_at=now, expires_at=expires
         )
-        inserted = conn.execute(stmt.on_conflict_do_nothing(index_elements=[agent_leases.c.name])).rowcount
-        return Lease(name, holder, 1, now, expires) if inserted == 1 else None
+        stmt = stmt.on_conflict_do_nothing(index_elements=[agent_leases.c.name])
+        inserted = conn.execute(stmt.returning(agent_leases.c.name)).first()
+        return Lease(name, holder, 1, now, expires) if inserted is not None else None
     acquired = seen.acquired_at if decision.verdict is LeaseVerdict.RENEW else now
     t = agent_leases.c
     changed = conn.execute(
