@@ -110,7 +110,7 @@ def server(
         f"pandawms {__version__} on {scheme}://{cfg.host}:{cfg.port}/api/v1/ (db {cfg.resolved_db_url}, "
         f"{cfg.workers} worker{'s' if cfg.workers > 1 else ''})"
     )
-    serve(
+    status = serve(
         cfg,
         host=cfg.host,
         port=cfg.port,
@@ -121,6 +121,8 @@ def server(
         ssl_ca_certs=str(cfg.ssl_ca_certs) if cfg.ssl_ca_certs else None,
         ssl_cert_reqs=ssl.CERT_OPTIONAL if cfg.ssl_ca_certs else ssl.CERT_NONE,
     )
+    if status:
+        raise typer.Exit(status)
 
 
 @app.command()
