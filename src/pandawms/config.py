@@ -111,8 +111,22 @@ class AuthConfig:
     audit: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class LeaseConfig:
+    """``[server.lease]``: the lease that lets exactly one process of all servers on a database run the
+    periodic agents (db table ``agent_leases``). The holder renews it every ``renew_interval`` s and
+    keeps it ``ttl`` s past each renewal; every other process asks as often, so a holder that dies is
+    replaced within ttl + renew_interval s (50 s by default). A holder that could not renew for
+    ttl - renew_interval s stops starting agent runs. The servers' clocks must agree (NTP) to well
+    within renew_interval."""
+
+    ttl: float = 45.0
+    renew_interval: float = 5.0
+
+
 SECTIONS: dict[str, type] = {
     "auth": AuthConfig,
+    "lease": LeaseConfig,
     "watchdog": WatchdogConfig,
     "transfers": TransferConfig,
     "storage": StorageSettings,
@@ -134,6 +148,7 @@ class ServerConfig:
     max_active_tasks_per_user: int = 5000  # task/submit refuses more (PanDA's return code 10)
     non_retryable: tuple[str, ...] = ("pilot:1346", "pilot:1349", "pilot:1371", "pilot:1190", "pilot:1144")
     agents: bool = True
+    workers: int = 1  # server processes on one port (`panda server --workers N`); PostgreSQL for N > 1
     ssl_certfile: Path | None = None  # TLS: the server's certificate chain and key (uvicorn's options)
     ssl_keyfile: Path | None = None
     ssl_ca_certs: Path | None = None  # CA bundle for client certificates (asked for, not required)
@@ -143,6 +158,7 @@ class ServerConfig:
     storage: StorageSettings = field(default_factory=StorageSettings)
     jedi: JediConfig = field(default_factory=JediConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
+    lease: LeaseConfig = field(default_factory=LeaseConfig)
     # the global share tree (scheduling.md §8): a [server.shares] table, or a TOML file holding one
     # (PANDA_SHARES_FILE; its [shares] table or the whole file); core.shares.DEFAULT_TREE otherwise
     shares: Share = DEFAULT_TREE
@@ -202,11 +218,6 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
 def _build(values: dict[str, Any]) -> ServerConfig:
     raw_sections = {s: values.pop(s, {}) for s in SECTIONS}
     shares = _shares(values.pop("shares", None), values.get("shares_file"))
-    if "workers" in values:  # accepted and ignored before: say so instead of running one process silently
-        raise ValueError(
-            "workers: not supported; run one `panda server` per process (several servers on one "
-            "PostgreSQL database share the work)"
-        )
     unknown = set(values) - {f.name for f in dataclasses.fields(ServerConfig)}
     if unknown:
         raise ValueError(f"unknown server config key(s): {', '.join(sorted(unknown))}")
@@ -215,6 +226,9 @@ def _build(values: dict[str, Any]) -> ServerConfig:
     _check_transfers(config.transfers)
     _check_jedi(config.jedi)
     _check_auth(config.auth)
+    _check_lease(config.lease)
+    if not 1 <= config.workers <= 256:
+        raise ValueError(f"workers: must be 1..256, got {config.workers}")
     if not 1 <= config.default_max_attempt <= 50:
         raise ValueError(f"default_max_attempt: must be 1..50, got {config.default_max_attempt}")
     if config.max_active_tasks_per_user < 1:
@@ -312,3 +326,12 @@ def _check_auth(a: AuthConfig) -> None:
         raise ValueError(f"auth.write_rate: must be >= 0 (0 = no limit), got {a.write_rate}")
     if not a.audience:
         raise ValueError("auth.audience: must not be empty")
+
+
+def _check_lease(lease: LeaseConfig) -> None:
+    if lease.renew_interval <= 0:
+        raise ValueError(f"lease.renew_interval: must be > 0, got {lease.renew_interval}")
+    if lease.ttl < 2 * lease.renew_interval:
+        raise ValueError(
+            f"lease.ttl: must be >= 2 x lease.renew_interval ({lease.renew_interval}), got {lease.ttl}"
+        )

@@ -26,6 +26,9 @@ SLOW_AGENT = {  # a few files per cycle, so the kill lands mid-rule; a short lea
     "PANDA_TRANSFERS_BATCH_SIZE": "5",
     "PANDA_TRANSFERS_CONCURRENCY": "3",
     "PANDA_TRANSFERS_LEASE_SECONDS": "3",
+    # the restarted server is a new holder of the agents' lease: it runs them once the killed one's expires
+    "PANDA_LEASE_TTL": "3",
+    "PANDA_LEASE_RENEW_INTERVAL": "1",
 }
 
 

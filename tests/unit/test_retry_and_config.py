@@ -72,8 +72,9 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
 def test_settings_that_did_nothing_are_refused_or_honoured(tmp_path: Path) -> None:
     f = tmp_path / "panda.toml"
     f.write_text("[server]\nworkers = 4\n")
-    with pytest.raises(ValueError, match="workers: not supported"):
-        load_config(f, env={})
+    assert load_config(f, env={}).workers == 4
+    with pytest.raises(ValueError, match=r"workers: must be 1\.\.256"):
+        load_config(env={"PANDA_WORKERS": "0"})
     with pytest.raises(ValueError, match=r"default_max_attempt: must be 1\.\.50"):
         load_config(env={"PANDA_DEFAULT_MAX_ATTEMPT": "0"})
     assert load_config(env={"PANDA_DEFAULT_MAX_ATTEMPT": "5"}).default_max_attempt == 5
@@ -91,3 +92,13 @@ def test_the_jedi_control_agents_intervals_come_from_the_environment() -> None:
     )
     with pytest.raises(ValueError, match=r"jedi\.scout_interval"):
         load_config(env={"PANDA_JEDI_SCOUT_INTERVAL": "0"})
+
+
+def test_the_lease_settings_are_typed_and_checked() -> None:
+    cfg = load_config(env={"PANDA_LEASE_TTL": "6", "PANDA_LEASE_RENEW_INTERVAL": "1.5"})
+    assert (cfg.lease.ttl, cfg.lease.renew_interval) == (6.0, 1.5)
+    assert (load_config(env={}).lease.ttl, load_config(env={}).lease.renew_interval) == (45.0, 5.0)
+    with pytest.raises(ValueError, match=r"lease\.ttl: must be >= 2 x lease\.renew_interval"):
+        load_config(env={"PANDA_LEASE_TTL": "3", "PANDA_LEASE_RENEW_INTERVAL": "2"})
+    with pytest.raises(ValueError, match=r"lease\.renew_interval: must be > 0"):
+        load_config(env={"PANDA_LEASE_RENEW_INTERVAL": "0"})

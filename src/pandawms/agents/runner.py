@@ -2,6 +2,8 @@
 
 Agents are ``Agent(name, interval, run_once)`` where ``run_once(now) -> int`` returns how many objects
 it acted on; the runner owns the clock, so agents are tested by calling run_once with any ``now``.
+With a ``lease`` (agents/lease.py) agents run only while this process holds it: every server runs a
+runner, one of them runs the agents.
 """
 
 from __future__ import annotations
@@ -13,8 +15,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from pandawms.core.errors import Transient
+
+if TYPE_CHECKING:
+    from pandawms.agents.lease import LeaseKeeper
 
 log = logging.getLogger("pandawms.agents")
 
@@ -53,8 +59,10 @@ class AgentRunner:
         clock: Callable[[], datetime] = utcnow,
         jitter: float = 0.1,
         rng: random.Random | None = None,
+        lease: LeaseKeeper | None = None,
     ) -> None:
         self.agents = list(agents)
+        self.lease = lease
         self.clock = clock
         self.jitter = jitter
         self.rng = rng or random.Random()
@@ -63,6 +71,8 @@ class AgentRunner:
 
     def run_due(self, monotonic_now: float) -> None:
         for agent in self.agents:
+            if self.lease is not None and not self.lease.held():
+                return  # another process runs the agents (or we could not renew): start nothing
             if monotonic_now >= agent.next_due:
                 self._run(agent)
                 spread = agent.interval * self.jitter
@@ -86,6 +96,8 @@ class AgentRunner:
         agent.stats.last_duration_s = time.monotonic() - started
 
     def start(self) -> None:
+        if self.lease is not None:
+            self.lease.start()
         self._thread = threading.Thread(target=self._loop, name="panda-agents", daemon=True)
         self._thread.start()
 
@@ -98,3 +110,5 @@ class AgentRunner:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        if self.lease is not None:  # after the last run: release, so the next holder starts at once
+            self.lease.stop(timeout)

@@ -66,6 +66,7 @@ def server_process(
     rses: str | None = None,
     pids: list[int] | None = None,
     auth: bool = False,
+    workers: int = 1,
 ) -> Iterator[str]:
     """A real ``panda server`` in its own process; yields its API base URL (its PID is appended to
     ``pids`` when given, e.g. to sample its memory).
@@ -90,6 +91,8 @@ def server_process(
         str(workdir / "queues.toml"),
         "--log-level",
         "warning",
+        "--workers",
+        str(workers),
     ]
     if rses is not None:
         (workdir / "rses.toml").write_text(rses)
@@ -198,12 +201,12 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def bench_dispatch(
-    backend: str, db_url: str, jobs: int, pilots: int, workdir: Path, auth: bool = False
+    backend: str, db_url: str, jobs: int, pilots: int, workdir: Path, auth: bool = False, workers: int = 1
 ) -> BenchResult:
     """``auth``: the server checks a token on every call (a user's for submit, a pilot's for the rest)."""
     user = make_token(db_url, "--role", "user", "--sub", "bench") if auth else None
     pilot = make_token(db_url, "--role", "pilot", "--queue", QUEUE) if auth else None
-    with server_process(db_url, workdir, auth=auth) as base:
+    with server_process(db_url, workdir, auth=auth, workers=workers) as base:
         submit_rate = submit_jobs(base, jobs, token=user)
         dispatched, d_elapsed, _ = asyncio.run(run_pilots(base, pilots, full_cycle=False, token=pilot))
         submit_jobs(base, jobs, token=user)

@@ -57,6 +57,15 @@ def server(
     no_agents: Annotated[
         bool, typer.Option("--no-agents", help="Do not run watchdog agents in-process.")
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=256,
+            help="Server processes on this port (default 1; more need PostgreSQL). The agents run in one "
+            "process of all servers on the database (a lease).",
+        ),
+    ] = None,
     log_level: Annotated[str | None, typer.Option(help="debug, info, warning, error.")] = None,
     auth: Annotated[
         bool | None, typer.Option("--auth/--no-auth", help="Require tokens (default: [server.auth] enabled).")
@@ -68,10 +77,8 @@ def server(
     """Serve the REST API under /api/v1/ (and run the watchdog agents)."""
     import ssl
 
-    import uvicorn
-
     from pandawms.config import load_config
-    from pandawms.server.app import create_app
+    from pandawms.server.processes import check_workers, configure_logging, serve
 
     overrides = {
         "host": host,
@@ -82,6 +89,7 @@ def server(
         "rses_file": rses,
         "log_level": log_level,
         "agents": False if no_agents else None,
+        "workers": workers,
         "ssl_certfile": ssl_certfile,
         "ssl_keyfile": ssl_keyfile,
         "ssl_ca_certs": ssl_ca_certs,
@@ -92,13 +100,18 @@ def server(
     except ValueError as exc:
         typer.echo(f"panda server: {exc}", err=True)
         raise typer.Exit(2) from None
-    logging.basicConfig(level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    problem = check_workers(cfg)
+    if problem is not None:
+        typer.echo(f"panda server: {problem}", err=True)
+        raise typer.Exit(2)
+    configure_logging(cfg.log_level)
     scheme = "https" if cfg.ssl_certfile else "http"
     typer.echo(
-        f"pandawms {__version__} on {scheme}://{cfg.host}:{cfg.port}/api/v1/ (db {cfg.resolved_db_url})"
+        f"pandawms {__version__} on {scheme}://{cfg.host}:{cfg.port}/api/v1/ (db {cfg.resolved_db_url}, "
+        f"{cfg.workers} worker{'s' if cfg.workers > 1 else ''})"
     )
-    uvicorn.run(
-        create_app(cfg),
+    status = serve(
+        cfg,
         host=cfg.host,
         port=cfg.port,
         log_level=cfg.log_level,
@@ -108,6 +121,49 @@ def server(
         ssl_ca_certs=str(cfg.ssl_ca_certs) if cfg.ssl_ca_certs else None,
         ssl_cert_reqs=ssl.CERT_OPTIONAL if cfg.ssl_ca_certs else ssl.CERT_NONE,
     )
+    if status:
+        raise typer.Exit(status)
+
+
+@app.command()
+def agents(
+    db: Annotated[
+        str | None, typer.Option("--db", help="SQLAlchemy URL; default a SQLite file in the data dir.")
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Data directory (default ~/.local/share/pandawms).")
+    ] = None,
+    queues: Annotated[Path | None, typer.Option(help="Queue file (TOML, [[queue]] tables).")] = None,
+    rses: Annotated[
+        Path | None, typer.Option(help="RSE file (TOML: rse tables and a distances table).")
+    ] = None,
+    config: Annotated[Path | None, typer.Option(help="Config file (TOML, [server] table).")] = None,
+    log_level: Annotated[str | None, typer.Option(help="debug, info, warning, error.")] = None,
+) -> None:
+    """Run the periodic agents without the API, until SIGTERM/Ctrl-C (servers then run `--no-agents`,
+    or keep theirs: the agents run in one process of all of them, the holder of a database lease)."""
+    import signal
+    import threading
+
+    from pandawms.config import load_config
+    from pandawms.server.processes import configure_logging, run_agents
+
+    overrides = {"db_url": db, "data_dir": data_dir, "queues_file": queues, "rses_file": rses}
+    try:
+        cfg = load_config(config, overrides={**overrides, "log_level": log_level})
+    except ValueError as exc:
+        typer.echo(f"panda agents: {exc}", err=True)
+        raise typer.Exit(2) from None
+    configure_logging(cfg.log_level)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda _signum, _frame: stop.set())
+    typer.echo(f"pandawms {__version__} agents on {cfg.resolved_db_url}")
+    try:
+        run_agents(cfg, stop)
+    except ValueError as exc:
+        typer.echo(f"panda agents: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _pilot_flag(name: str) -> Any:
@@ -291,6 +347,9 @@ def bench_dispatch(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     auth: Annotated[bool, typer.Option("--auth", help="Server requires tokens; clients send them.")] = False,
+    workers: Annotated[
+        int, typer.Option(min=1, max=256, help="Server processes (panda server --workers; >1: PostgreSQL).")
+    ] = 1,
 ) -> None:
     """Submit N jobs, then K pilots claim and cycle them over real HTTP against a real server process."""
     import json
@@ -302,7 +361,7 @@ def bench_dispatch(
         typer.echo(f"panda bench dispatch: --backend must be sqlite or postgresql, not {backend!r}", err=True)
         raise typer.Exit(2)
     with database_for(backend, db) as (url, workdir):
-        result = run(backend, url, jobs, pilots, workdir, auth=auth)
+        result = run(backend, url, jobs, pilots, workdir, auth=auth, workers=workers)
     if as_json:
         typer.echo(json.dumps(result.as_dict()))
         return

@@ -81,6 +81,12 @@ Security (db/auth.py; issue 11)
 - ``audit_log``: every state-changing call (who, route, ids, HTTP status) for admins;
   ``ix_audit_log_sub_time`` per-identity listings.
 
+Scale-out (db/leases.py; issue 15)
+- ``agent_leases``: one row per lease (``agents``: the periodic agents of all servers run in its holder
+  only). ``holder`` (host:pid:nonce of the process), ``expires_at`` (the holder's clock + ttl), and
+  ``version``, bumped by every write: a take-over or renewal is a compare-and-set on the version read,
+  so of two contenders exactly one wins and a renewal racing a take-over loses or wins whole.
+
 Indexes (designed for 1M+ jobs; each hot query is an index range scan)
 - ``ix_jobs_dispatch`` (computing_site, current_priority DESC, panda_id) WHERE job_status='activated':
   the dispatcher walks it in priority-then-age order for one queue and stops after LIMIT rows.
@@ -620,3 +626,14 @@ audit_log = Table(
     Column("status_code", Integer, nullable=False),
 )
 Index("ix_audit_log_sub_time", audit_log.c.sub, audit_log.c.time)
+
+agent_leases = Table(
+    "agent_leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("version", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+    Column("acquired_at", DateTime, nullable=False),
+    Column("renewed_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+)

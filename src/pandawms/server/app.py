@@ -18,6 +18,7 @@ from pandawms.agents.brokerage import brokerage_agent
 from pandawms.agents.data import data_agents
 from pandawms.agents.jedi import jedi_agents
 from pandawms.agents.jedi_control import control_settings, jedi_control_agents
+from pandawms.agents.lease import LeaseKeeper
 from pandawms.agents.queue_file import load_rses, queue_file_agent, rse_file_agent
 from pandawms.agents.runner import Agent, AgentRunner, utcnow
 from pandawms.agents.transfers import rule_expiry_agent, transfer_agent
@@ -25,6 +26,7 @@ from pandawms.agents.watchdogs import missed_workers_agent, watchdog_agents
 from pandawms.config import ServerConfig
 from pandawms.core.errors import PandaError
 from pandawms.core.retry import parse_error_keys
+from pandawms.db import leases as leases_db
 from pandawms.db import migrate
 from pandawms.db.engine import Database
 from pandawms.monitor import mount_monitor
@@ -95,6 +97,15 @@ def build_agents(db: Database, config: ServerConfig, policy: JobRetryPolicy) -> 
     return agents
 
 
+def agent_runner(
+    db: Database, config: ServerConfig, policy: JobRetryPolicy, clock: Callable[[], datetime]
+) -> AgentRunner:
+    """The agents of this process, gated by the database lease: of all servers and ``panda agents``
+    processes on one database, only the lease holder runs them (agents/lease.py)."""
+    lease = LeaseKeeper(db, config.lease, clock=clock)
+    return AgentRunner(build_agents(db, config, policy), clock=clock, lease=lease)
+
+
 def create_app(
     config: ServerConfig,
     db: Database | None = None,
@@ -114,10 +125,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        prepare(db, config, clock())
-        ctx.keys = load_keys(db, clock())
+        with leases_db.startup_lock(db):  # servers starting together on one database: one at a time
+            prepare(db, config, clock())
+            ctx.keys = load_keys(db, clock())
         if config.agents:
-            ctx.runner = AgentRunner(build_agents(db, config, policy), clock=clock)
+            ctx.runner = agent_runner(db, config, policy, clock)
             ctx.runner.start()
         try:
             with _loop_friendly_runtime():
