@@ -44,6 +44,7 @@ from pandawms.protocol.factory import (
     WorkerUpdate,
     WorkerUpdateResult,
 )
+from pandawms.protocol.pilot_options import PilotOptions
 from pandawms.protocol.queues import QueueConfig
 
 log = logging.getLogger(__name__)
@@ -152,6 +153,13 @@ def pilot_argv(
         *("--workdir", str(workdir)),
         *options.argv(),
     )
+
+
+def worker_resources(options: PilotOptions, qconfig: QueueConfig) -> tuple[int, int]:
+    """(cores, MB) one worker asks its batch system for: the pilot's ``cores``/``memory`` options (a
+    multi-core or whole-node worker, [queue.pilot]) or else the queue's resource type."""
+    cores = options.cores or qconfig.cores
+    return cores, options.memory_mb or cores * qconfig.max_memory_per_core
 
 
 def report_for(worker: Worker, status: BatchStatus) -> WorkerUpdate:
@@ -356,14 +364,15 @@ class Factory:
             log.info("worker %d gets %d parked final update(s) to re-send", worker_id, handed)
         backend = self.backends[queue.name]
         limit = backend.pilot_lifetime(qconfig.max_walltime) if isinstance(backend, LimitsLifetime) else None
+        cores, memory_mb = worker_resources(self.config.pilot_options(queue), qconfig)
         return WorkerSpec(
             worker_id=worker_id,
             queue=queue.name,
             argv=pilot_argv(self.config, queue, worker_id, workdir, max_lifetime=limit),
             workdir=workdir,
             log_path=workdir / "pilot.out",
-            cores=qconfig.cores,
-            memory_mb=qconfig.cores * qconfig.max_memory_per_core,
+            cores=cores,
+            memory_mb=memory_mb,
             walltime=float(qconfig.max_walltime),
         )
 
