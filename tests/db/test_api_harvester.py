@@ -109,7 +109,7 @@ def _stats(client: TestClient, queue: str) -> dict[str, int]:
 def test_heartbeat_is_recorded_and_validated(client: TestClient, db: Database, clock: FrozenClock) -> None:
     body = {"harvester_id": "f1", "host": "node1", "alive_workers": 4}
     data = ok(client.post(f"{API}/harvester/heartbeat", json=body))
-    assert data == {"harvester_id": "f1", "last_seen": clock().isoformat()}
+    assert data == {"harvester_id": "f1", "last_seen": clock().isoformat(), "batch_states": 0}
     clock.advance(seconds=30)
     ok(client.post(f"{API}/harvester/heartbeat", json=body))
     with db.read() as conn:

@@ -1,5 +1,6 @@
-"""The factory cycle: poll workers -> report ended ones -> per queue: skip offline, size, add_workers,
-start one pilot per granted worker id. The server grants workers atomically over every factory of a
+"""The factory cycle: poll workers -> heartbeat (with the native batch states that changed and new batch
+errors) -> report ended ones -> per queue: skip offline, size, add_workers, start one pilot per granted
+worker id. The server grants workers atomically over every factory of a
 queue, so a factory starts exactly the workers it was granted and never more. State lives in memory only.
 """
 
@@ -29,6 +30,7 @@ from pandawms.factory.backends import (
     WorkerState,
     submit_all,
 )
+from pandawms.factory.batchview import BatchView, Followed
 from pandawms.factory.client import FactoryClientError, ServerRejected, Stopped
 from pandawms.factory.config import FactoryConfig, FactoryQueue
 from pandawms.factory.reports import PendingReports
@@ -162,14 +164,16 @@ def worker_resources(options: PilotOptions, qconfig: QueueConfig) -> tuple[int, 
     return cores, options.memory_mb or cores * qconfig.max_memory_per_core
 
 
-def report_for(worker: Worker, status: BatchStatus) -> WorkerUpdate:
-    """The server report of an ended worker (missed stays missed; every other state is sent as is)."""
+def report_for(worker: Worker, status: BatchStatus, batch_state: str | None = None) -> WorkerUpdate:
+    """The server report of an ended worker (missed stays missed; every other state is sent as is), with
+    its last native batch state when the backend has them (Slurm's TIMEOUT, OUT_OF_MEMORY ...)."""
     return WorkerUpdate(
         worker_id=worker.worker_id,
         status=status.state.value,
         batch_id=worker.batch_id[:80],
         exit_code=status.exit_code,
         diag=status.diag[:_DIAG_MAX],
+        batch_state=batch_state[:32] if batch_state else None,
     )
 
 
@@ -196,6 +200,7 @@ class Factory:
         self.reports = PendingReports(config.harvester_id)
         self.cycles = 0
         self.ended_total: dict[str, Counter[str]] = {}  # queue -> final state -> workers since start
+        self.batch = BatchView()  # native batch states and batch errors for the server
 
     # -- one cycle -------------------------------------------------------------------------------------
 
@@ -238,8 +243,11 @@ class Factory:
 
     def _ended(self, worker: Worker, status: BatchStatus, summary: CycleSummary) -> None:
         log.info("worker %d (%s, %s) ended: %s", worker.worker_id, worker.queue, worker.batch_id, status.diag)
-        self.reports.add(report_for(worker, status))
-        self.backends[worker.queue].sweep(worker.batch_id)
+        backend = self.backends[worker.queue]
+        native = backend.states.get(worker.batch_id) if isinstance(backend, ReportsBatchStates) else None
+        self.reports.add(report_for(worker, status, native))
+        self.batch.forget(worker.worker_id)
+        backend.sweep(worker.batch_id)
         parked = collect_parked(worker.workdir, spool_dir(self.config.workdir, worker.queue))
         if parked:
             log.warning("worker %d left %d undelivered final update(s): spooled", worker.worker_id, parked)
@@ -271,8 +279,15 @@ class Factory:
 
     def _heartbeat(self) -> None:
         """Tell the server this factory is alive; a silent factory's workers end as missed there."""
+        self.batch.collect_errors(self.backends, self.wall_clock())
+        followed = (Followed(w.worker_id, w.queue, w.batch_id) for w in self.workers.values())
+        states, errors = self.batch.changed_states(followed, self.backends), list(self.batch.errors)
         req = HeartbeatRequest(
-            harvester_id=self.config.harvester_id, host=_HOST, alive_workers=len(self.workers)
+            harvester_id=self.config.harvester_id,
+            host=_HOST,
+            alive_workers=len(self.workers),
+            batch_states=states,
+            batch_errors=errors,
         )
         try:
             self.client.heartbeat(req, cancel=self.stop)
@@ -282,6 +297,8 @@ class Factory:
             log.warning(
                 "heartbeat not delivered (the server ends our workers as missed if this lasts): %s", exc
             )
+        else:
+            self.batch.delivered_ok(states, errors)
 
     def _stats(self) -> dict[str, dict[str, int]] | None:
         try:

@@ -146,6 +146,7 @@ class SlurmBackend:
         self._absent: dict[str, int] = {}  # batch id -> polls in a row neither squeue nor sacct knew it
         self._to_cancel: set[str] = set()  # scancel failed: tried again at every poll
         self.last_errors: list[str] = []  # the latest command failures, newest last (operator view)
+        self.errors_noted = 0  # command failures since start (the factory sends the new ones)
         self.states: dict[str, str] = {}  # batch id -> its latest native Slurm state
 
     # -- commands --------------------------------------------------------------------------------------
@@ -190,6 +191,7 @@ class SlurmBackend:
 
     def _note(self, error: str) -> None:
         self.last_errors = [*self.last_errors[-9:], error]
+        self.errors_noted += 1
 
     # -- submit ----------------------------------------------------------------------------------------
 
