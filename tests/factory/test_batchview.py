@@ -1,6 +1,7 @@
-"""The factory tells the server its workers' native batch states and its batch errors (factory/batchview.py):
-with the heartbeat, only what changed since the last delivered one, kept while the server is down; the final
-report carries the last native state."""
+"""Multi-job sizing (the jobs one worker runs at once) and the batch view (factory/batchview.py): the factory
+tells the server its workers' native batch states and its batch errors with the heartbeat, only what changed
+since the last delivered one, kept while the server is down; the final report carries the last native state.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
+
 from pandawms.core.specs import QueueStatus
-from pandawms.factory import FactoryConfig, FactoryQueue
+from pandawms.factory import FactoryConfig, FactoryQueue, PilotOptions
 from pandawms.factory.backends import BatchStatus, WorkerSpec, WorkerState
-from pandawms.factory.factory import Factory
+from pandawms.factory.factory import Factory, jobs_per_worker, worker_resources
 from pandawms.factory.status import ReportsBatchStates
+from pandawms.protocol.queues import QueueConfig
 from tests.factory.test_factory_cycle import FakeServer
 
 
@@ -105,3 +109,34 @@ def test_the_final_report_carries_the_last_native_state(tmp_path: Path) -> None:
         (1, "failed", "TIMEOUT", 143)
     ]
     assert factory.workers == {} and factory.batch.delivered == {}
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (PilotOptions(), 1),  # one job at a time
+        (PilotOptions(max_jobs=0), 4),  # the queue's 4 cores
+        (PilotOptions(max_jobs=0, cores=16), 16),  # [queue.pilot] cores per worker
+        (PilotOptions(max_jobs=0, cores=16, memory_mb=10_000), 5),  # memory per slot: 10 GB / 2 GB
+        (PilotOptions(max_jobs=3, cores=16), 3),  # the job cap
+        (PilotOptions(max_jobs=0, memory_mb=1000), 1),  # never below one
+    ],
+)
+def test_jobs_per_worker_follows_cores_memory_and_the_cap(options: PilotOptions, expected: int) -> None:
+    qconfig = QueueConfig(name="Q", cores=4, max_memory_per_core=2000)
+    assert jobs_per_worker(options, qconfig) == expected
+    assert worker_resources(options, qconfig)[0] == (options.cores or 4)
+
+
+def test_the_factory_asks_for_workers_by_their_slots(tmp_path: Path) -> None:
+    server = FakeServer({"Q": QueueStatus.ONLINE}, {"Q": 1})
+    config = FactoryConfig(
+        server_url="http://fake",
+        queues=(FactoryQueue("Q", max_workers=2, pilot=PilotOptions(max_jobs=0, cores=8)),),
+        harvester_id="h",
+        workdir=tmp_path,
+    )
+    backend = NativeBackend()
+    factory = Factory(config, server, {"Q": backend}, stop=threading.Event())
+    factory.cycle()
+    assert [a.jobs_per_worker for a in server.asks] == [8]

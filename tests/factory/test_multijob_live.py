@@ -63,7 +63,7 @@ def _queue(srv: LiveServer, request: pytest.FixtureRequest, cores: int) -> str:
     return name
 
 
-def _submit(srv: LiveServer, queue: str, marks: Path, n: int, need: int, **fields: Any) -> list[int]:
+def submit(srv: LiveServer, queue: str, marks: Path, n: int, need: int, **fields: Any) -> list[int]:
     code = PAYLOAD.format(dir=str(marks), need=need, hold=fields.pop("hold", 0.0))
     job = {
         "transformation": "python3",
@@ -95,7 +95,7 @@ def _ended(srv: LiveServer, ids: list[int]) -> bool:
     return all(j["jobStatus"] in ("finished", "failed") for j in _jobs(srv, ids))
 
 
-def _live_sets(marks: Path) -> dict[int, set[int]]:
+def live_sets(marks: Path) -> dict[int, set[int]]:
     """Per job, the jobs running (itself included) when its payload started."""
     return {int(p.name.split(".")[0]): {int(i) for i in p.read_text().split()} for p in marks.glob("*.live")}
 
@@ -107,7 +107,7 @@ def test_a_four_core_worker_runs_four_single_core_jobs_at_once(
     queue = _queue(srv, request, cores=4)
     marks = tmp_path / "marks"
     marks.mkdir()
-    ids = _submit(srv, queue, marks, 8, need=4)
+    ids = submit(srv, queue, marks, 8, need=4)
     # when one worker in multi-job mode serves it
     config = _config(srv.url, [FactoryQueue(queue, max_workers=1, pilot=MULTI)], tmp_path / "factory")
     with running_factory(config):
@@ -115,7 +115,7 @@ def test_a_four_core_worker_runs_four_single_core_jobs_at_once(
     jobs = _jobs(srv, ids)
     # then every job finished: the first four ran at the same time, so the barrier opened
     assert [j["jobStatus"] for j in jobs] == ["finished"] * 8, [j["errors"] for j in jobs]
-    live = _live_sets(marks)
+    live = live_sets(marks)
     assert sorted(live) == sorted(ids)
     # and never more than the worker's 4 cores' worth of jobs ran at once
     assert max(len(s) for s in live.values()) <= 4
@@ -129,7 +129,7 @@ def test_memory_per_slot_bounds_the_jobs_at_once(srv: LiveServer, request: Any, 
     queue = _queue(srv, request, cores=4)
     marks = tmp_path / "marks"
     marks.mkdir()
-    ids = _submit(srv, queue, marks, 4, need=2, hold=0.5)
+    ids = submit(srv, queue, marks, 4, need=2, hold=0.5)
     pilot = replace(MULTI, memory_mb=4000)
     config = _config(srv.url, [FactoryQueue(queue, max_workers=1, pilot=pilot)], tmp_path / "factory")
     # when one multi-job worker serves it
@@ -137,7 +137,7 @@ def test_memory_per_slot_bounds_the_jobs_at_once(srv: LiveServer, request: Any, 
         _wait(lambda: _ended(srv, ids), 120, "4 ended jobs")
     # then two ran at once (the barrier of two opened) and never three, although two cores stayed idle
     assert [j["jobStatus"] for j in _jobs(srv, ids)] == ["finished"] * 4
-    live = _live_sets(marks)
+    live = live_sets(marks)
     assert max(len(s) for s in live.values()) == 2
 
 
@@ -146,15 +146,15 @@ def test_an_mcore_job_holds_the_whole_worker(srv: LiveServer, request: Any, tmp_
     queue = _queue(srv, request, cores=4)
     marks = tmp_path / "marks"
     marks.mkdir()
-    (mcore,) = _submit(srv, queue, marks, 1, need=1, coreCount=4, hold=0.5)
-    singles = _submit(srv, queue, marks, 3, need=3)
+    (mcore,) = submit(srv, queue, marks, 1, need=1, coreCount=4, hold=0.5)
+    singles = submit(srv, queue, marks, 3, need=3)
     config = _config(srv.url, [FactoryQueue(queue, max_workers=1, pilot=MULTI)], tmp_path / "factory")
     # when one multi-job worker serves it
     with running_factory(config):
         _wait(lambda: _ended(srv, [mcore, *singles]), 120, "4 ended jobs")
     # then the MCORE job ran alone, and the single-core ones ran together only after it
     assert [j["jobStatus"] for j in _jobs(srv, [mcore, *singles])] == ["finished"] * 4
-    live = _live_sets(marks)
+    live = live_sets(marks)
     assert live[mcore] == {mcore}
     assert all(mcore not in live[s] for s in singles)
 
@@ -175,7 +175,7 @@ def test_sigterm_ends_every_job_of_a_multi_job_pilot_with_its_final_update(
     queue = _queue(srv, request, cores=4)
     marks = tmp_path / "marks"
     marks.mkdir()
-    ids = _submit(srv, queue, marks, 3, need=3, hold=120.0)
+    ids = submit(srv, queue, marks, 3, need=3, hold=120.0)
     argv = [*PILOT_PROCESS, "--server", srv.url, "--queue", queue, "--workdir", str(tmp_path / "pilot")]
     pilot = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

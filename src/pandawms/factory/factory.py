@@ -164,6 +164,20 @@ def worker_resources(options: PilotOptions, qconfig: QueueConfig) -> tuple[int, 
     return cores, options.memory_mb or cores * qconfig.max_memory_per_core
 
 
+def jobs_per_worker(options: PilotOptions, qconfig: QueueConfig) -> int:
+    """Single-core jobs one worker runs at once: 1, or in multi-job mode its cores, capped by its memory at
+    the queue's memory per core and by ``max_jobs`` (what the server sizes the queue's workers on)."""
+    if options.max_jobs == 1:
+        return 1
+    cores, memory_mb = worker_resources(options, qconfig)
+    slots = cores
+    if qconfig.max_memory_per_core > 0:
+        slots = min(slots, memory_mb // qconfig.max_memory_per_core)
+    if options.max_jobs > 1:
+        slots = min(slots, options.max_jobs)
+    return max(1, slots)
+
+
 def report_for(worker: Worker, status: BatchStatus, batch_state: str | None = None) -> WorkerUpdate:
     """The server report of an ended worker (missed stays missed; every other state is sent as is), with
     its last native batch state when the backend has them (Slurm's TIMEOUT, OUT_OF_MEMORY ...)."""
@@ -326,6 +340,7 @@ class Factory:
         limits = WorkerLimits(queue.max_workers, queue.queued_limit, queue.max_new)
         load = WorkerLoad(None, counts.get("submitted", 0), counts.get("running", 0))
         ask = plan_ask(load, limits, budget)
+        per_worker = jobs_per_worker(self.config.pilot_options(queue), qconfig)
         q.asked, q.note = ask.n, ask.reason
         if ask.n <= 0:  # never send max_new=0: on the wire it means "no cap"
             return 0
@@ -335,6 +350,7 @@ class Factory:
             max_workers=queue.max_workers,
             max_queued=queue.queued_limit,
             max_new=ask.n,
+            jobs_per_worker=per_worker,
             request_id=uuid.uuid4().hex,  # retried with the same id if the answer is lost
         )
         try:

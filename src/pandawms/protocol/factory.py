@@ -24,6 +24,14 @@ class AddWorkersRequest(BaseModel):
     )
     max_queued: int = Field(ge=0, le=100_000, description="workers waiting for a job", strict=True)
     max_new: int = Field(0, ge=0, le=100_000, description="new workers this cycle; 0 = no cap", strict=True)
+    jobs_per_worker: int = Field(
+        1,
+        ge=1,
+        le=100_000,
+        description="single-core jobs one worker runs at once (a multi-job pilot on a multi-core or "
+        "whole-node worker): the queued target is activated jobs / this",
+        strict=True,
+    )
     request_id: str | None = Field(
         None,
         min_length=8,

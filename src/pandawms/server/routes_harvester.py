@@ -36,7 +36,13 @@ def add_workers(body: AddWorkersRequest, ctx: Ctx) -> Response:
     limits = WorkerLimits(body.max_workers, body.max_queued, body.max_new)
     with ctx.db.write() as conn:
         grant = workers.add_workers(
-            conn, body.harvester_id, body.queue, limits, ctx.clock(), request_id=body.request_id
+            conn,
+            body.harvester_id,
+            body.queue,
+            limits,
+            ctx.clock(),
+            request_id=body.request_id,
+            jobs_per_worker=body.jobs_per_worker,
         )
     data = AddWorkersResponse(
         workers=[GrantedWorker(worker_id=w) for w in grant.worker_ids],

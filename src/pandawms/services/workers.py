@@ -35,6 +35,7 @@ def add_workers(
     limits: WorkerLimits,
     now: datetime,
     request_id: str | None = None,
+    jobs_per_worker: int = 1,
 ) -> Grant:
     """Create as many submitted workers as the queue needs now, counting every factory's workers.
 
@@ -56,7 +57,7 @@ def add_workers(
         return Grant([], SizingDecision(0, f"queue {queue} is offline"), activated, queued, running)
     if spec.max_running:
         limits = WorkerLimits(min(limits.max_workers, spec.max_running), limits.max_queued, limits.max_new)
-    decision = size_workers(activated, queued, running, limits)
+    decision = size_workers(activated, queued, running, limits, jobs_per_worker)
     ids = lifecycle.create_workers(conn, harvester_id, queue, decision.n_new, now, request_id)
     return Grant(ids, decision, activated, queued, running)
 
