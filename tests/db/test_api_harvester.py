@@ -109,7 +109,7 @@ def _stats(client: TestClient, queue: str) -> dict[str, int]:
 def test_heartbeat_is_recorded_and_validated(client: TestClient, db: Database, clock: FrozenClock) -> None:
     body = {"harvester_id": "f1", "host": "node1", "alive_workers": 4}
     data = ok(client.post(f"{API}/harvester/heartbeat", json=body))
-    assert data == {"harvester_id": "f1", "last_seen": clock().isoformat()}
+    assert data == {"harvester_id": "f1", "last_seen": clock().isoformat(), "batch_states": 0}
     clock.advance(seconds=30)
     ok(client.post(f"{API}/harvester/heartbeat", json=body))
     with db.read() as conn:
@@ -178,3 +178,16 @@ def test_a_repeated_request_id_gets_the_first_grant_not_new_workers(client: Test
         json={"harvester_id": "f1", "queue": "SMALL", **LIMITS, "request_id": "short"},
     )
     assert bad.status_code == 422 and "request_id" in bad.json()["message"]
+
+
+def test_multi_job_workers_are_granted_by_their_slots(client: TestClient) -> None:
+    # given 10 activated single-core jobs on BIG
+    submit(client, n=10, computingSite="BIG")
+    # when a factory whose workers run 4 jobs at once asks
+    first = grant(client, "f1", queue="BIG", max_workers=10, max_queued=10, jobs_per_worker=4)
+    # then 3 workers cover the 10 jobs, and a repeat asks for no more
+    assert first["granted"] == 3 and "4 job(s) per worker" in first["reason"]
+    assert grant(client, "f1", queue="BIG", max_workers=10, max_queued=10, jobs_per_worker=4)["granted"] == 0
+    bad = {"harvester_id": "f1", "queue": "BIG", **LIMITS, "jobs_per_worker": 0}
+    resp = client.post(f"{API}/harvester/add_workers", json=bad)
+    assert resp.status_code == 422 and "jobs_per_worker" in resp.json()["message"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
+from datetime import datetime
 
 import httpx
 import pytest
@@ -19,7 +20,14 @@ from pandawms.factory.client import (
     Stopped,
 )
 from pandawms.factory.reports import MAX_REJECTIONS, PendingReports, settled
-from pandawms.protocol.factory import AddWorkersRequest, HeartbeatRequest, WorkerUpdate, WorkerUpdateResult
+from pandawms.protocol.factory import (
+    AddWorkersRequest,
+    BatchError,
+    HeartbeatRequest,
+    WorkerBatchState,
+    WorkerUpdate,
+    WorkerUpdateResult,
+)
 
 FAST = HttpRetry(base=0.001, cap=0.002, budget=2.0)
 OK_ADD = {
@@ -67,7 +75,14 @@ def test_add_workers_is_not_retried_after_a_gateway_error(status: int) -> None:
     with _client(handler) as client, pytest.raises(ServerUnreachable, match="not idempotent"):
         client.add_workers(_add_request())
     assert len(calls) == 1
-    assert calls[0] == {"harvester_id": "h", "queue": "Q", "max_workers": 3, "max_queued": 3, "max_new": 1}
+    assert calls[0] == {
+        "harvester_id": "h",
+        "queue": "Q",
+        "max_workers": 3,
+        "max_queued": 3,
+        "max_new": 1,
+        "jobs_per_worker": 1,
+    }
 
 
 def test_add_workers_is_retried_when_the_connection_failed_or_the_server_was_busy() -> None:
@@ -213,3 +228,29 @@ def test_a_report_refused_again_and_again_is_dropped() -> None:
         assert len(reports) == 1
     reports.flush(server)
     assert len(reports) == 0
+
+
+def test_a_heartbeat_with_batch_states_and_errors_goes_out_as_the_server_reads_it() -> None:
+    # given a heartbeat carrying a native state and a batch error with its time
+    req = HeartbeatRequest(
+        harvester_id="h",
+        batch_states=[WorkerBatchState(worker_id=3, batch_state="PENDING")],
+        batch_errors=[
+            BatchError(
+                report_id="a" * 32, queue="Q", time=datetime(2026, 12, 2, 17, 0), reason="squeue: timed out"
+            )
+        ],
+    )
+    bodies: list[bytes] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(request.content)
+        return _envelope({"harvester_id": "h", "last_seen": "2026-12-02T17:00:01", "batch_states": 1})
+
+    # when the client sends it
+    with _client(handler) as client:
+        assert client.heartbeat(req).batch_states == 1
+    # then the body is JSON with the time in UTC, and validates back to the same request
+    (body,) = bodies
+    assert json.loads(body)["batch_errors"][0]["time"] == "2026-12-02T17:00:00Z"
+    assert HeartbeatRequest.model_validate_json(body) == req

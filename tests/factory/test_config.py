@@ -128,6 +128,7 @@ def test_pilot_command_line(tmp_path: Path) -> None:
         "--memory": "0",
         "--disk": "0",
         "--cores": "2",
+        "--max-jobs": "1",
         "--storage-dir": "/se",
         "--stageout-attempts": "3",
         "--label": "managed",

@@ -4,9 +4,11 @@ scancel are classified as such and their jobs retried; slurmctld stopped mid-run
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ import pytest
 from pandawms.factory import FactoryConfig, FactoryQueue, PilotOptions
 from pandawms.factory.backends import SlurmBackendConfig
 from pandawms.factory.status import read_status
+from tests.factory import test_multijob_live as multijob
 from tests.factory.slurmcluster import PARTITION, SlurmCluster, slurm_cluster
 from tests.factory.test_factory_live import (
     _job_statuses,
@@ -57,8 +60,8 @@ def slurm_backend(cluster: SlurmCluster, **kw: Any) -> SlurmBackendConfig:
     return SlurmBackendConfig(**values)
 
 
-def _make_queue(srv: LiveServer, name: str, walltime: int = 3600) -> str:
-    body = {"name": name, "cores": 1, "max_memory_per_core": 500, "max_walltime": walltime}
+def _make_queue(srv: LiveServer, name: str, walltime: int = 3600, cores: int = 1) -> str:
+    body = {"name": name, "cores": cores, "max_memory_per_core": 500, "max_walltime": walltime}
     r = httpx.post(srv.api + "/queue/upsert", json=body, timeout=10)
     assert r.status_code == 200, r.text
     return name
@@ -156,12 +159,42 @@ def test_time_limit_and_scancel_are_classified_and_their_jobs_retried(
     assert cancelled["status"] == "cancelled" and "slurm CANCELLED" in cancelled["diag"], cancelled
     (timed_out,) = ended.values()
     assert timed_out["status"] == "failed" and "slurm TIMEOUT" in timed_out["diag"], timed_out
+    # and the server keeps their native states; the time-out is one of the queue's batch errors
+    assert (cancelled["batch_state"], timed_out["batch_state"]) == ("CANCELLED", "TIMEOUT")
+    site = httpx.get(f"{srv.url}/site/{queue}/", params={"json": "1"}, timeout=10).json()
+    assert site["batchStatesEnded"].get("TIMEOUT") == 1, site["batchStatesEnded"]
+    assert "TIMEOUT" in [e["batchState"] for e in site["batchErrors"]], site["batchErrors"]
     # and both jobs failed with the pilot's SIGTERM code (it had the signal first) and were retried
     for panda_id in ids:
         d = _job(srv, panda_id)
         assert d["job"]["jobStatus"] == "failed", d["job"]
         assert ("pilot", 1201) in {(e["component"], e["code"]) for e in d["job"]["errors"]}, d["job"]
         assert len(d["retries"]) == 1, d
+
+
+def test_a_whole_node_worker_runs_a_job_per_core_at_once(
+    srv: LiveServer, cluster: SlurmCluster, tmp_path: Path
+) -> None:
+    # given as many single-core jobs as the node has CPUs, each waiting until all of them have started
+    cpus = os.cpu_count() or 1
+    queue = _make_queue(srv, "SLURM_WHOLE_NODE", cores=cpus)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    ids = multijob.submit(srv, queue, marks, cpus, need=cpus)
+    # when one whole-node worker in multi-job mode serves them
+    fq = FactoryQueue(
+        queue,
+        backend=slurm_backend(cluster, whole_node=True, job_name="whole"),
+        max_workers=1,
+        pilot=replace(PILOT, max_jobs=0),
+    )
+    with running_factory(_config(srv, fq, tmp_path / "factory")):
+        _wait(lambda: _ended(srv, queue) >= 1, 120, "the worker to end")
+    # then its pilot read the node's CPUs from Slurm and ran them all at once (the barrier opened)
+    jobs = [_job(srv, i)["job"] for i in ids]
+    assert [j["jobStatus"] for j in jobs] == ["finished"] * cpus, [j["errors"] for j in jobs]
+    assert len({j["batchID"] for j in jobs}) == 1
+    assert max(len(s) for s in multijob.live_sets(marks).values()) == cpus
 
 
 def test_slurmctld_down_for_20_s_loses_no_worker(

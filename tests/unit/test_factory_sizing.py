@@ -29,6 +29,26 @@ def test_size_workers(activated: int, queued: int, running: int, limits: WorkerL
     assert decision.n_new == expected and decision.reason
 
 
+@pytest.mark.parametrize(
+    ("activated", "queued", "per_worker", "expected"),
+    [
+        (10, 0, 1, 10),  # one pilot per activated job
+        (10, 0, 4, 3),  # 4-slot workers: 10 jobs need 3 (the last one part-full)
+        (8, 0, 4, 2),
+        (8, 2, 4, 0),  # two queued 4-slot workers cover 8 jobs
+        (1, 0, 64, 1),  # a whole node for one job still starts one worker
+        (0, 0, 64, 0),
+        (100, 0, 4, 20),  # still capped by max_queued
+    ],
+)
+def test_multi_job_workers_each_cover_their_slots(
+    activated: int, queued: int, per_worker: int, expected: int
+) -> None:
+    decision = size_workers(activated, queued, 0, L(20, 20, 0), jobs_per_worker=per_worker)
+    assert decision.n_new == expected
+    assert (f"{per_worker} job(s) per worker" in decision.reason) == (per_worker > 1)
+
+
 def test_worker_table() -> None:
     assert set(WORKER_TRANSITIONS) == set(WorkerStatus)
     for final in WORKER_FINAL_STATES:

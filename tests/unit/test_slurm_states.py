@@ -262,3 +262,17 @@ def test_pilot_lifetime_ends_at_the_signal_before_the_time_limit(tmp_path: Path)
     assert capped[capped.index("--lifetime") + 1] == "540.0"
     kept = pilot_argv(config, queue, 1, tmp_path, max_lifetime=5000.0)
     assert kept[kept.index("--lifetime") + 1] == "1000.0"
+
+
+def test_whole_node_worker_asks_for_one_exclusive_node_instead_of_cores(tmp_path: Path) -> None:
+    # given a whole-node queue backend
+    script = Script({"sbatch": [Completed(0, "42\n", "")]})
+    backend = _backend(script, whole_node=True)
+    spec = WorkerSpec(1, "Q", ("pilot",), tmp_path / "w1", tmp_path / "w1.out", None, 2, 4000, 3600.0)
+    # when a worker is submitted
+    assert backend.submit_many([spec]) == ["42"]
+    (argv,) = script.calls
+    # then it gets a node of its own with all of its memory, and no per-task core count
+    for arg in ("--nodes=1", "--ntasks=1", "--exclusive", "--mem=0", "--time=60"):
+        assert arg in argv
+    assert not [a for a in argv if a.startswith("--cpus-per-task") or a == "--mem=4000M"]

@@ -186,6 +186,7 @@ def pilot(
     memory: Annotated[int, _pilot_flag("memory")] = _PILOT.memory_mb,
     disk: Annotated[int, _pilot_flag("disk")] = _PILOT.disk_mb,
     cores: Annotated[int, _pilot_flag("cores")] = _PILOT.cores,
+    max_jobs: Annotated[int, _pilot_flag("max_jobs")] = _PILOT.max_jobs,
     memory_factor: Annotated[float, _pilot_flag("memory_factor")] = _PILOT.memory_limit_factor,
     kill_grace: Annotated[float, _pilot_flag("kill_grace")] = _PILOT.kill_grace,
     looping_timeout: Annotated[float, _pilot_flag("looping_timeout")] = _PILOT.looping_timeout,
@@ -203,6 +204,7 @@ def pilot(
 
     from pandawms.pilot import PilotConfig, run_pilot
     from pandawms.pilot.config import batch_id_from_env
+    from pandawms.pilot.slots import batch_resources_from_env
 
     options = PilotOptions(
         lifetime=lifetime,
@@ -210,6 +212,7 @@ def pilot(
         memory_mb=memory,
         disk_mb=disk,
         cores=cores,
+        max_jobs=max_jobs,
         memory_limit_factor=memory_factor,
         kill_grace=kill_grace,
         looping_timeout=looping_timeout,
@@ -228,6 +231,7 @@ def pilot(
         workdir=workdir or Path.cwd() / "pandawms-pilot",
         worker_id=worker_id,
         batch_id=batch_id_from_env(os.environ),
+        batch_resources=batch_resources_from_env(os.environ),
     )
     sys.exit(run_pilot(cfg))
 

@@ -68,6 +68,7 @@ class WorkerChange:
     batch_id: str | None = None
     exit_code: int | None = None
     panda_id: int | None = None  # the job its pilot took
+    batch_state: str | None = None  # its native batch state (squeue/sacct), as the factory saw it
 
 
 @dataclass(frozen=True, slots=True)

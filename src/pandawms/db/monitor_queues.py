@@ -1,4 +1,5 @@
-"""Monitor reads for the queue and user pages: grouped counts per window, workers, brokerage rejections."""
+"""Monitor reads for the queue and user pages: grouped counts per window, workers (by status and by native
+batch state), the last batch errors, brokerage rejections."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy import Connection, and_, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from pandawms.core.states import ACTIVE_STATES, FINAL_STATES
-from pandawms.db.schema import brokerage_decisions, jobs, workers
+from pandawms.db.schema import batch_errors, brokerage_decisions, jobs, workers
 
 # -- sites, users, workers -----------------------------------------------------------------------------
 
@@ -65,6 +66,58 @@ def worker_counts(conn: Connection, since: datetime, queue: str | None = None) -
     if queue is not None:
         stmt = stmt.where(w.queue == queue)
     return [(str(q), str(s), int(n)) for q, s, n in conn.execute(stmt.group_by(w.queue, w.status))]
+
+
+UNREPORTED = "unreported"  # a live worker whose factory has not sent its batch state (yet)
+
+
+def batch_state_counts(
+    conn: Connection, queue: str, since: datetime
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Workers of a queue by native batch state: (live now, ended in the window); ix_workers_queue_status."""
+    w = workers.c
+    live_cond = w.status.in_(("submitted", "running"))
+    out: tuple[dict[str, int], dict[str, int]] = ({}, {})
+    for index, cond in enumerate((live_cond, and_(~live_cond, w.modification_time >= since))):
+        stmt = select(w.batch_state, func.count()).where(w.queue == queue, cond).group_by(w.batch_state)
+        for state, n in conn.execute(stmt):
+            key = str(state) if state else UNREPORTED
+            out[index][key] = out[index].get(key, 0) + int(n)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class BatchErrorView:
+    time: datetime
+    harvester_id: str
+    worker_id: int | None
+    batch_id: str
+    batch_state: str
+    exit_code: int | None
+    reason: str
+
+
+def last_batch_errors(conn: Connection, queue: str, limit: int = 20) -> list[BatchErrorView]:
+    """The newest batch errors of a queue (ix_batch_errors_queue), newest first."""
+    e = batch_errors.c
+    stmt = (
+        select(e.time, e.harvester_id, e.worker_id, e.batch_id, e.batch_state, e.exit_code, e.reason)
+        .where(e.queue == queue)
+        .order_by(e.error_id.desc())
+        .limit(limit)
+    )
+    return [
+        BatchErrorView(
+            r.time,
+            str(r.harvester_id),
+            int(r.worker_id) if r.worker_id is not None else None,
+            str(r.batch_id),
+            str(r.batch_state),
+            r.exit_code,
+            str(r.reason),
+        )
+        for r in conn.execute(stmt)
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,17 @@ Tables
 - ``workers``: pilot-factory workers (one pilot slot each) per factory (harvester_id) and queue; status
   changes only through services/lifecycle.py. ``ix_workers_queue_status`` serves the per-queue counts the
   factories' atomic sizing reads.
+  ``batch_state`` is the worker's native state in its batch system (squeue's PENDING, RUNNING, a final
+  TIMEOUT ...) as its factory last reported it (heartbeat, or the final report): an observation for the
+  monitor, not a status, so any factory call may write it; ``ix_workers_queue_status`` serves its counts.
 - ``harvesters``: one row per factory with its last call (heartbeat, add_workers, update_workers); the
   missed-worker watchdog ends the live workers of a factory silent for too long. ``ix_workers_request``
   (harvester_id, request_id) finds the workers of a repeated add_workers call.
+- ``batch_errors``: the latest errors of each queue's batch system for the monitor: workers reported
+  failed or missed (reason, exit code, native state) and the factory's failed batch commands (sbatch,
+  squeue ...). Idempotent by (harvester_id, report_id) (``ux_batch_errors_report``: a re-sent report is
+  stored once); at most BATCH_ERRORS_KEPT rows per queue, pruned on insert along ``ix_batch_errors_queue``
+  (queue, error_id), which also serves the newest-first page read.
 
 Data catalog (Rucio's vocabulary; db/catalog.py, db/rses.py, db/replicas.py)
 - ``scopes``: the namespaces of DIDs (``user.alice``, ``mc23``).
@@ -287,6 +295,7 @@ workers = Table(
     Column("end_time", DateTime, nullable=True),
     Column("modification_time", DateTime, nullable=False),
     Column("request_id", String(64), nullable=True),
+    Column("batch_state", String(32), nullable=True),
 )
 Index("ix_workers_queue_status", workers.c.queue, workers.c.status)
 Index("ix_workers_request", workers.c.harvester_id, workers.c.request_id)
@@ -303,6 +312,24 @@ harvesters = Table(
     Column("first_seen", DateTime, nullable=False),
     Column("last_seen", DateTime, nullable=False),
 )
+
+batch_errors = Table(
+    "batch_errors",
+    metadata,
+    Column("error_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("harvester_id", String(64), nullable=False),
+    Column("report_id", String(64), nullable=False),  # the factory's id of it; "worker:<id>" for a worker
+    Column("queue", String(128), nullable=False),
+    Column("time", DateTime, nullable=False),
+    Column("worker_id", BigInteger, nullable=True),
+    Column("batch_id", String(80), nullable=False, server_default=""),
+    Column("batch_state", String(32), nullable=False, server_default=""),
+    Column("exit_code", Integer, nullable=True),
+    Column("reason", String(500), nullable=False, server_default=""),
+)
+Index("ux_batch_errors_report", batch_errors.c.harvester_id, batch_errors.c.report_id, unique=True)
+Index("ix_batch_errors_queue", batch_errors.c.queue, batch_errors.c.error_id)
+BATCH_ERRORS_KEPT = 100  # per queue
 
 # -- data catalog ------------------------------------------------------------------------------------
 

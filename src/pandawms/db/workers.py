@@ -5,16 +5,17 @@ Status is written only by ``insert_workers`` and ``write_status``, called only f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pandawms.core.changes import WorkerChange
 from pandawms.core.states import JobStatus, WorkerStatus
-from pandawms.db.schema import harvesters, jobs, queues, workers
+from pandawms.db.schema import BATCH_ERRORS_KEPT, batch_errors, harvesters, jobs, queues, workers
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,8 @@ def write_status(
         values["exit_code"] = change.exit_code
     if change.panda_id is not None:
         values["panda_id"] = change.panda_id
+    if change.batch_state is not None:
+        values["batch_state"] = change.batch_state[:32]
     if stamps[0]:
         values["start_time"] = now
     if stamps[1]:
@@ -171,3 +174,78 @@ def granted_by(conn: Connection, harvester_id: str, request_id: str) -> list[int
         .order_by(workers.c.worker_id)
     )
     return [int(r[0]) for r in conn.execute(stmt)]
+
+
+# -- batch states and errors (the monitor's site page) -----------------------------------------------------
+
+
+def set_batch_states(conn: Connection, harvester_id: str, states: Sequence[tuple[int, str]]) -> int:
+    """Record the native batch state of live workers of this factory; others (ended, a different factory's,
+    unknown) are left alone. Returns how many rows took it. Not a status write: no transition applies."""
+    if not states:
+        return 0
+    stmt = (
+        update(workers)
+        .where(
+            workers.c.worker_id == bindparam("b_id"),
+            workers.c.harvester_id == harvester_id,
+            or_(*(workers.c.status == s for s in _ACTIVE)),  # IN (...) cannot go with executemany
+        )
+        .values(batch_state=bindparam("b_state"))
+    )
+    params = [{"b_id": worker_id, "b_state": state[:32]} for worker_id, state in states]
+    return int(conn.execute(stmt, params).rowcount or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchErrorRow:
+    report_id: str
+    queue: str
+    time: datetime
+    worker_id: int | None = None
+    batch_id: str = ""
+    batch_state: str = ""
+    exit_code: int | None = None
+    reason: str = ""
+
+
+def insert_batch_errors(conn: Connection, harvester_id: str, rows: Sequence[BatchErrorRow]) -> int:
+    """Store errors once each (a repeated report id is skipped), then keep the newest BATCH_ERRORS_KEPT
+    of every queue they touched. Returns how many were new."""
+    if not rows:
+        return 0
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    values = [
+        {
+            "harvester_id": harvester_id,
+            "report_id": r.report_id[:64],
+            "queue": r.queue[:128],
+            "time": r.time,
+            "worker_id": r.worker_id,
+            "batch_id": r.batch_id[:80],
+            "batch_state": r.batch_state[:32],
+            "exit_code": r.exit_code,
+            "reason": r.reason[:500],
+        }
+        for r in rows
+    ]
+    stmt = dialect.insert(batch_errors).on_conflict_do_nothing(
+        index_elements=[batch_errors.c.harvester_id, batch_errors.c.report_id]
+    )
+    added = int(conn.execute(stmt, values).rowcount or 0)
+    for queue in sorted({r.queue[:128] for r in rows}):
+        _prune_batch_errors(conn, queue)
+    return added
+
+
+def _prune_batch_errors(conn: Connection, queue: str) -> None:
+    e = batch_errors.c
+    oldest_kept = (
+        select(e.error_id)
+        .where(e.queue == queue)
+        .order_by(e.error_id.desc())
+        .offset(BATCH_ERRORS_KEPT - 1)
+        .limit(1)
+        .scalar_subquery()
+    )
+    conn.execute(delete(batch_errors).where(e.queue == queue, e.error_id < oldest_kept))

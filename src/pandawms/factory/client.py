@@ -100,7 +100,7 @@ class FactoryClient(EnvelopeClient):
             raise BadResponse(f"update_workers answer: {exc}") from None
 
     def heartbeat(self, req: HeartbeatRequest, *, cancel: threading.Event | None = None) -> HeartbeatResponse:
-        body = req.model_dump()
+        body = req.model_dump(mode="json")  # batch errors carry times
         data = self.request("POST", paths.HARVESTER_HEARTBEAT, json=body, idempotent=True, cancel=cancel)
         try:
             return HeartbeatResponse.model_validate(data)

@@ -1,5 +1,6 @@
-"""The factory cycle: poll workers -> report ended ones -> per queue: skip offline, size, add_workers,
-start one pilot per granted worker id. The server grants workers atomically over every factory of a
+"""The factory cycle: poll workers -> heartbeat (with the native batch states that changed and new batch
+errors) -> report ended ones -> per queue: skip offline, size, add_workers, start one pilot per granted
+worker id. The server grants workers atomically over every factory of a
 queue, so a factory starts exactly the workers it was granted and never more. State lives in memory only.
 """
 
@@ -29,6 +30,7 @@ from pandawms.factory.backends import (
     WorkerState,
     submit_all,
 )
+from pandawms.factory.batchview import BatchView, Followed
 from pandawms.factory.client import FactoryClientError, ServerRejected, Stopped
 from pandawms.factory.config import FactoryConfig, FactoryQueue
 from pandawms.factory.reports import PendingReports
@@ -44,6 +46,7 @@ from pandawms.protocol.factory import (
     WorkerUpdate,
     WorkerUpdateResult,
 )
+from pandawms.protocol.pilot_options import PilotOptions
 from pandawms.protocol.queues import QueueConfig
 
 log = logging.getLogger(__name__)
@@ -154,14 +157,37 @@ def pilot_argv(
     )
 
 
-def report_for(worker: Worker, status: BatchStatus) -> WorkerUpdate:
-    """The server report of an ended worker (missed stays missed; every other state is sent as is)."""
+def worker_resources(options: PilotOptions, qconfig: QueueConfig) -> tuple[int, int]:
+    """(cores, MB) one worker asks its batch system for: the pilot's ``cores``/``memory`` options (a
+    multi-core or whole-node worker, [queue.pilot]) or else the queue's resource type."""
+    cores = options.cores or qconfig.cores
+    return cores, options.memory_mb or cores * qconfig.max_memory_per_core
+
+
+def jobs_per_worker(options: PilotOptions, qconfig: QueueConfig) -> int:
+    """Single-core jobs one worker runs at once: 1, or in multi-job mode its cores, capped by its memory at
+    the queue's memory per core and by ``max_jobs`` (what the server sizes the queue's workers on)."""
+    if options.max_jobs == 1:
+        return 1
+    cores, memory_mb = worker_resources(options, qconfig)
+    slots = cores
+    if qconfig.max_memory_per_core > 0:
+        slots = min(slots, memory_mb // qconfig.max_memory_per_core)
+    if options.max_jobs > 1:
+        slots = min(slots, options.max_jobs)
+    return max(1, slots)
+
+
+def report_for(worker: Worker, status: BatchStatus, batch_state: str | None = None) -> WorkerUpdate:
+    """The server report of an ended worker (missed stays missed; every other state is sent as is), with
+    its last native batch state when the backend has them (Slurm's TIMEOUT, OUT_OF_MEMORY ...)."""
     return WorkerUpdate(
         worker_id=worker.worker_id,
         status=status.state.value,
         batch_id=worker.batch_id[:80],
         exit_code=status.exit_code,
         diag=status.diag[:_DIAG_MAX],
+        batch_state=batch_state[:32] if batch_state else None,
     )
 
 
@@ -188,6 +214,7 @@ class Factory:
         self.reports = PendingReports(config.harvester_id)
         self.cycles = 0
         self.ended_total: dict[str, Counter[str]] = {}  # queue -> final state -> workers since start
+        self.batch = BatchView()  # native batch states and batch errors for the server
 
     # -- one cycle -------------------------------------------------------------------------------------
 
@@ -230,8 +257,11 @@ class Factory:
 
     def _ended(self, worker: Worker, status: BatchStatus, summary: CycleSummary) -> None:
         log.info("worker %d (%s, %s) ended: %s", worker.worker_id, worker.queue, worker.batch_id, status.diag)
-        self.reports.add(report_for(worker, status))
-        self.backends[worker.queue].sweep(worker.batch_id)
+        backend = self.backends[worker.queue]
+        native = backend.states.get(worker.batch_id) if isinstance(backend, ReportsBatchStates) else None
+        self.reports.add(report_for(worker, status, native))
+        self.batch.forget(worker.worker_id)
+        backend.sweep(worker.batch_id)
         parked = collect_parked(worker.workdir, spool_dir(self.config.workdir, worker.queue))
         if parked:
             log.warning("worker %d left %d undelivered final update(s): spooled", worker.worker_id, parked)
@@ -263,8 +293,15 @@ class Factory:
 
     def _heartbeat(self) -> None:
         """Tell the server this factory is alive; a silent factory's workers end as missed there."""
+        self.batch.collect_errors(self.backends, self.wall_clock())
+        followed = (Followed(w.worker_id, w.queue, w.batch_id) for w in self.workers.values())
+        states, errors = self.batch.changed_states(followed, self.backends), list(self.batch.errors)
         req = HeartbeatRequest(
-            harvester_id=self.config.harvester_id, host=_HOST, alive_workers=len(self.workers)
+            harvester_id=self.config.harvester_id,
+            host=_HOST,
+            alive_workers=len(self.workers),
+            batch_states=states,
+            batch_errors=errors,
         )
         try:
             self.client.heartbeat(req, cancel=self.stop)
@@ -274,6 +311,8 @@ class Factory:
             log.warning(
                 "heartbeat not delivered (the server ends our workers as missed if this lasts): %s", exc
             )
+        else:
+            self.batch.delivered_ok(states, errors)
 
     def _stats(self) -> dict[str, dict[str, int]] | None:
         try:
@@ -301,6 +340,7 @@ class Factory:
         limits = WorkerLimits(queue.max_workers, queue.queued_limit, queue.max_new)
         load = WorkerLoad(None, counts.get("submitted", 0), counts.get("running", 0))
         ask = plan_ask(load, limits, budget)
+        per_worker = jobs_per_worker(self.config.pilot_options(queue), qconfig)
         q.asked, q.note = ask.n, ask.reason
         if ask.n <= 0:  # never send max_new=0: on the wire it means "no cap"
             return 0
@@ -310,6 +350,7 @@ class Factory:
             max_workers=queue.max_workers,
             max_queued=queue.queued_limit,
             max_new=ask.n,
+            jobs_per_worker=per_worker,
             request_id=uuid.uuid4().hex,  # retried with the same id if the answer is lost
         )
         try:
@@ -356,14 +397,15 @@ class Factory:
             log.info("worker %d gets %d parked final update(s) to re-send", worker_id, handed)
         backend = self.backends[queue.name]
         limit = backend.pilot_lifetime(qconfig.max_walltime) if isinstance(backend, LimitsLifetime) else None
+        cores, memory_mb = worker_resources(self.config.pilot_options(queue), qconfig)
         return WorkerSpec(
             worker_id=worker_id,
             queue=queue.name,
             argv=pilot_argv(self.config, queue, worker_id, workdir, max_lifetime=limit),
             workdir=workdir,
             log_path=workdir / "pilot.out",
-            cores=qconfig.cores,
-            memory_mb=qconfig.cores * qconfig.max_memory_per_core,
+            cores=cores,
+            memory_mb=memory_mb,
             walltime=float(qconfig.max_walltime),
         )
 

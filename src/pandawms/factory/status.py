@@ -22,6 +22,7 @@ class ReportsBatchStates(Protocol):
 
     states: dict[str, str]  # batch id -> native state as last seen (e.g. squeue's RUNNING)
     last_errors: list[str]  # newest last
+    errors_noted: int  # errors noted since start (last_errors keeps only the newest few)
 
 
 def queue_view(

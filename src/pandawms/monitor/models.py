@@ -206,6 +206,16 @@ class SitesPage(_Model):
     sites: list[SiteRow]
 
 
+class BatchErrorOut(_Model):
+    time: UtcDateTime
+    harvester_id: str
+    worker_id: int | None
+    batch_id: str
+    batch_state: str = Field(description="the native batch state, '' for a failed batch command")
+    exit_code: int | None
+    reason: str
+
+
 class SitePage(_Model):
     selection: SelectionOut
     site: SiteRow
@@ -219,6 +229,16 @@ class SitePage(_Model):
     )
     errs_by_count: list[ErrorEntry]
     charts: list[Chart]
+    batch_states: dict[str, int] = Field(
+        description="live workers by their native batch state (squeue's PENDING, RUNNING ...)"
+    )
+    batch_states_ended: dict[str, int] = Field(
+        description="workers that ended in the window by their last native batch state"
+    )
+    batch_errors: list[BatchErrorOut] = Field(
+        description="the latest batch-system errors, newest first: failed or missed workers and failed "
+        "batch commands"
+    )
 
 
 class UserRow(_Model):

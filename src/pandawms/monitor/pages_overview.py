@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import asdict
 from datetime import datetime
 from urllib.parse import quote
 
@@ -28,6 +29,7 @@ from pandawms.monitor.common import (
 )
 from pandawms.monitor.diagnosis import diagnose
 from pandawms.monitor.models import (
+    BatchErrorOut,
     ErrorsPage,
     GroupErrors,
     RejectionOut,
@@ -172,6 +174,7 @@ def site_page(conn: Connection, name: str, params: Mapping[str, str], now: datet
     )
     workers = _workers(mqdb.worker_counts(conn, since, queue=name)).get(name, Counter())
     rejections = mqdb.queue_rejections(conn, name)
+    batch_live, batch_ended = mqdb.batch_state_counts(conn, name, since)
     site_term = mdb.Match("computing_site", ((mdb.Term(name),),))
     sel = mdb.Selection(ALL_STATES, (site_term,), since=window.since, until=window.until)
     facts = mdb.facts(conn, sel, DEFAULT_LIMIT)
@@ -195,6 +198,9 @@ def site_page(conn: Connection, name: str, params: Mapping[str, str], now: datet
         ],
         errs_by_count=error_entries(with_samples(conn, sm.error_groups(errors)), jobs_params),
         charts=[*time_charts(facts, errors, window, now), *histograms(facts)],
+        batch_states=batch_live,
+        batch_states_ended=batch_ended,
+        batch_errors=[BatchErrorOut.model_validate(asdict(e)) for e in mqdb.last_batch_errors(conn, name)],
     )
 
 

@@ -45,6 +45,8 @@ class PilotConfig(PilotOptions):
     pilot_id: str = field(default_factory=_default_pilot_id)
     worker_id: int | None = None  # the factory worker this pilot runs as (links worker and job)
     batch_id: str | None = None  # its batch job (batch_id_from_env), reported with every job update
+    batch_cores: int | None = None  # cores its batch job was given (slots.batch_resources_from_env)
+    batch_memory_mb: int | None = None  # MB its batch job was given
     backoff_base: float = 2.0  # s, first retry delay bound
     backoff_cap: float = 120.0  # s, largest single delay
     backoff_budget: float = 600.0  # s a server call may spend retrying before it gives up
@@ -63,9 +65,20 @@ class PilotConfig(PilotOptions):
         workdir: Path,
         worker_id: int | None,
         batch_id: str | None = None,
+        batch_resources: tuple[int | None, int | None] = (None, None),
     ) -> PilotConfig:
         """The config of a pilot started with ``options`` (the CLI's flags) for ``queue``."""
-        return cls(server_url, queue, workdir, worker_id=worker_id, batch_id=batch_id, **options.values())
+        cores, memory = batch_resources
+        return cls(
+            server_url,
+            queue,
+            workdir,
+            worker_id=worker_id,
+            batch_id=batch_id,
+            batch_cores=cores,
+            batch_memory_mb=memory,
+            **options.values(),
+        )
 
     @property
     def storage(self) -> Path:

@@ -64,6 +64,18 @@ class JobResult:
     hit_pilot_lifetime: bool
 
 
+class JobThreads(logging.Filter):
+    """Keeps the log records of one job's threads: the one running it, its heartbeat and the helpers they
+    start (named ``<parent>/...``), so each job's log holds only its own lines when several run at once."""
+
+    def __init__(self, runner: str, panda_id: int) -> None:
+        super().__init__()
+        self.names = frozenset({runner, f"heartbeat-{panda_id}"})
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return (record.threadName or "").split("/", 1)[0] in self.names
+
+
 class _Aborted(Exception):
     """The job was killed (server, signal, limit); the reason is already in the JobState."""
 
@@ -237,6 +249,7 @@ class JobRun:
     def _attach_log(self) -> None:
         handler = logging.FileHandler(self.dir / PILOT_LOG)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(message)s"))
+        handler.addFilter(JobThreads(threading.current_thread().name, self.job.panda_id))
         logging.getLogger("pandawms.pilot").addHandler(handler)
         self._log_handler = handler
 

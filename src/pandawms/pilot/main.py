@@ -1,7 +1,9 @@
 """The pilot's entry point (pilot.md §1-§2): check the queue, re-send parked final updates, then take jobs
-one at a time until the server has none left (after ``max_empty_acquires`` empty answers with backoff),
-the lifetime is used up or a signal arrives. The job loop runs in a worker thread; the main thread only
-waits and handles signals (kill the payload, report the signal's code, exit 128+signal).
+until the server has none left (after ``max_empty_acquires`` empty answers with backoff), the lifetime is
+used up or a signal arrives: one at a time, or in multi-job mode as many at once as the worker's cores and
+memory hold (pilot/slots.py), each job in its own thread. The job loop runs in a worker thread; the main
+thread only waits and handles signals (kill every payload, report the signal's code in each job's final
+update, exit 128+signal).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from types import FrameType
 
 from pandawms.core.backoff import compute_backoff
@@ -33,6 +36,7 @@ from pandawms.pilot.codes import PilotOutcome, StopReason, exit_code, signal_cod
 from pandawms.pilot.config import PilotConfig
 from pandawms.pilot.job import JobContext, JobResult, JobRun
 from pandawms.pilot.report import Identity, PendingUpdates
+from pandawms.pilot.slots import Ask, Capacity, Footprint, footprint, next_ask, worker_capacity
 from pandawms.pilot.state import JobState
 from pandawms.protocol import errorcodes as ec
 from pandawms.protocol.http import Failure, FileToken
@@ -52,8 +56,22 @@ def queue_refusal(status: QueueStatus) -> StopReason | None:
     return None if status in _USABLE else StopReason.QUEUE_NOT_ACTIVE
 
 
+@dataclass(slots=True)
+class _Running:
+    """A job running in its own thread, with what it holds of the worker."""
+
+    thread: threading.Thread
+    state: JobState
+    holds: Footprint
+    result: list[JobResult] = field(default_factory=list)
+
+
 class Pilot:
-    """One pilot process: the job loop and the signal state it shares with the main thread."""
+    """One pilot process: the job loop and the signal state it shares with the main thread.
+
+    Each job runs in its own thread (``job-<PandaID>``) with its own work dir, heartbeat and final update;
+    the loop takes a new job whenever slots.next_ask says one fits (one at a time unless ``max_jobs``).
+    """
 
     def __init__(
         self,
@@ -70,9 +88,13 @@ class Pilot:
         self.deadline = self.started + config.lifetime
         self.stop = threading.Event()
         self.signum: int | None = None
-        self.current: JobState | None = None
+        self.running: dict[int, _Running] = {}
+        self._lock = threading.Lock()  # running is read by the signal handler in the main thread
+        self._slot_freed = threading.Event()
         self.jobs_run = 0
         self.lost_updates = 0
+        self.hit_lifetime = False
+        self.most_at_once = 0  # the largest number of jobs that ran at the same time
         self._rng = random.Random()
 
     # -- signals (called in the main thread) ---------------------------------------------------------------
@@ -84,8 +106,10 @@ class Pilot:
         log.warning("received %s: stopping", name)
         self.signum = signum
         self.stop.set()
-        state = self.current
-        if state is not None:
+        self._slot_freed.set()
+        with self._lock:
+            states = [r.state for r in self.running.values()]
+        for state in states:  # every job is killed and still gets its log and final update
             state.request_kill(signal_code(signum), f"pilot received {name}")
 
     # -- the loop (worker thread) -----------------------------------------------------------------------
@@ -95,6 +119,7 @@ class Pilot:
         except Exception:
             log.exception("pilot failed")
             reason = StopReason.ERROR
+            self._drain()
         if self.signum is not None:
             reason = StopReason.SIGNAL
         return PilotOutcome(reason, self.jobs_run, self.signum, self.lost_updates)
@@ -136,15 +161,51 @@ class Pilot:
                 log.info("parked final update of job %d delivered (%s)", req.job_id, answer.command)
                 pending.remove(req)
 
+    def capacity(self, queue: QueueConfig) -> Capacity:
+        cfg = self.cfg
+        return worker_capacity(
+            cores=cfg.cores,
+            memory_mb=cfg.memory_mb,
+            batch_cores=cfg.batch_cores,
+            batch_memory_mb=cfg.batch_memory_mb,
+            queue_cores=queue.cores,
+            queue_mb_per_core=queue.max_memory_per_core,
+            max_jobs=cfg.max_jobs,
+        )
+
     def _loop(self, queue: QueueConfig) -> StopReason:
+        capacity = self.capacity(queue)
+        if capacity.multi_job:
+            cap = capacity.max_jobs or "no cap"
+            log.info(
+                "multi-job mode: %d cores, %d MB, jobs at once: %s", capacity.cores, capacity.memory_mb, cap
+            )
+        reason = self._take_jobs(queue, capacity)
+        self._drain()
+        if self.signum is not None:
+            return StopReason.SIGNAL
+        return StopReason.REACHED_MAX_TIME if self.hit_lifetime else reason
+
+    def _take_jobs(self, queue: QueueConfig, capacity: Capacity) -> StopReason:
+        """Acquire and start jobs while they fit; returns why no more are taken."""
         empty = 0
         while not self.stop.is_set():
+            self._slot_freed.clear()
+            self._reap()
+            if self.hit_lifetime:
+                return StopReason.REACHED_MAX_TIME
             remaining = self.deadline - self.clock()
             if remaining < self.cfg.min_remaining_time:
                 log.info("%.0f s of lifetime left: no more jobs", remaining)
                 return StopReason.LIFETIME
+            with self._lock:
+                holds = [r.holds for r in self.running.values()]
+            ask = next_ask(capacity, holds)
+            if ask is None:  # full: wait until a job ends (or a signal)
+                self._slot_freed.wait(5.0)
+                continue
             try:
-                jobs = self._acquire(queue, remaining)
+                jobs = self._acquire(queue, remaining, ask)
             except Cancelled:
                 return StopReason.SIGNAL
             except ServerUnreachable as exc:
@@ -159,21 +220,19 @@ class Pilot:
                 )
                 continue
             empty = 0
-            result = self._run_job(queue, jobs[0])
-            if result.hit_pilot_lifetime:
-                return StopReason.REACHED_MAX_TIME
+            for job in jobs:
+                self._start_job(queue, job, capacity)
         return StopReason.SIGNAL
 
-    def _acquire(self, queue: QueueConfig, remaining: float) -> list[PilotJob]:
+    def _acquire(self, queue: QueueConfig, remaining: float, ask: Ask) -> list[PilotJob]:
         cfg = self.cfg
-        cores = cfg.cores or queue.cores
         req = AcquireRequest(
             site_name=queue.name,
             n_jobs=1,
             prod_source_label=cfg.prod_source_label,
-            memory=cfg.memory_mb or queue.max_memory_per_core * cores,
+            memory=ask.memory_mb,
             disk_space=cfg.disk_mb or _free_disk_mb(cfg),
-            core_count=cores,
+            core_count=ask.cores,
             remaining_time=int(remaining),
             node=cfg.node[:128],
             pilot_id=cfg.pilot_id[:200],
@@ -196,11 +255,9 @@ class Pilot:
             log.info("no job: %s (StatusCode %d)", answer.message, answer.StatusCode)
         return answer.jobs
 
-    def _run_job(self, queue: QueueConfig, job: PilotJob) -> JobResult:
+    def _start_job(self, queue: QueueConfig, job: PilotJob, capacity: Capacity) -> None:
         state = JobState(job.panda_id)
-        self.current = state
-        if self.stop.is_set():  # a signal between acquire and here: the job still gets a final update
-            state.request_kill(signal_code(self.signum or signal.SIGTERM), "pilot stopping")
+        holds = footprint(job.core_count, job.min_ram_count, capacity.mb_per_core)
         ctx = JobContext(
             config=self.cfg,
             client=self.client,
@@ -211,13 +268,52 @@ class Pilot:
             clock=self.clock,
             storage=self.storage,
         )
-        try:
-            result = JobRun(ctx, job, state).run()
-        finally:
-            self.current = None
-        self.jobs_run += 1
-        self.lost_updates += 0 if result.reported else 1
-        return result
+        box: list[JobResult] = []
+
+        def run() -> None:
+            try:
+                box.append(JobRun(ctx, job, state).run())
+            finally:
+                self._slot_freed.set()
+
+        entry = _Running(
+            threading.Thread(target=run, name=f"job-{job.panda_id}", daemon=True), state, holds, box
+        )
+        with self._lock:
+            self.running[job.panda_id] = entry
+            self.most_at_once = max(self.most_at_once, len(self.running))
+            running = len(self.running)
+        if self.stop.is_set():  # a signal between acquire and here: the job still gets a final update
+            state.request_kill(signal_code(self.signum or signal.SIGTERM), "pilot stopping")
+        if capacity.multi_job:
+            log.info(
+                "job %d: %d core(s), %d MB; %d job(s) running",
+                job.panda_id,
+                holds.cores,
+                holds.memory_mb,
+                running,
+            )
+        entry.thread.start()
+
+    def _reap(self) -> None:
+        """Count the jobs whose threads ended."""
+        with self._lock:
+            done = [pid for pid, r in self.running.items() if not r.thread.is_alive()]
+            ended = [self.running.pop(pid) for pid in done]
+        for entry in ended:
+            entry.thread.join()
+            self.jobs_run += 1
+            result = entry.result[0] if entry.result else None
+            self.lost_updates += 0 if result is not None and result.reported else 1
+            self.hit_lifetime |= result is not None and result.hit_pilot_lifetime
+
+    def _drain(self) -> None:
+        """Wait for every running job to end (each sends its own final update), then count them."""
+        with self._lock:
+            threads = [r.thread for r in self.running.values()]
+        for thread in threads:
+            thread.join()
+        self._reap()
 
 
 def _free_disk_mb(cfg: PilotConfig) -> int:

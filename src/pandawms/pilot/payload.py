@@ -97,7 +97,8 @@ class Payload:
                 env=self.env,
                 start_new_session=True,
             )
-        threading.Thread(target=self._reap, args=(on_exit,), name=f"reap-{self.pid}", daemon=True).start()
+        name = f"{threading.current_thread().name}/reap-{self.pid}"  # the job's log keeps its lines
+        threading.Thread(target=self._reap, args=(on_exit,), name=name, daemon=True).start()
         log.info("payload started, pid %d: %s", self.pid, shlex.join(self.argv))
         return self.pid
 

@@ -121,7 +121,9 @@ def bounded(action: Callable[[], T], seconds: float, what: str) -> T:
         except BaseException as exc:  # handed to the caller's thread
             failure.append(exc)
 
-    worker = threading.Thread(target=run, name=f"stage {what}", daemon=True)
+    # named after the caller's thread, so the job's own log (pilot/job.py) keeps its lines
+    name = f"{threading.current_thread().name}/stage {what}"
+    worker = threading.Thread(target=run, name=name, daemon=True)
     worker.start()
     worker.join(seconds)
     if worker.is_alive():

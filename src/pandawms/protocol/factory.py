@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from pandawms.core.states import WorkerStatus
 from pandawms.protocol.actions import WorkerReportOutcome
 from pandawms.protocol.bounds import BIGINT_MAX, INT_MAX
+from pandawms.protocol.times import UtcDateTime
 
 _STRICT = ConfigDict(extra="forbid")
 HARVESTER_ID = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")
@@ -23,6 +24,14 @@ class AddWorkersRequest(BaseModel):
     )
     max_queued: int = Field(ge=0, le=100_000, description="workers waiting for a job", strict=True)
     max_new: int = Field(0, ge=0, le=100_000, description="new workers this cycle; 0 = no cap", strict=True)
+    jobs_per_worker: int = Field(
+        1,
+        ge=1,
+        le=100_000,
+        description="single-core jobs one worker runs at once (a multi-job pilot on a multi-core or "
+        "whole-node worker): the queued target is activated jobs / this",
+        strict=True,
+    )
     request_id: str | None = Field(
         None,
         min_length=8,
@@ -46,6 +55,17 @@ class AddWorkersResponse(BaseModel):
     running: int
 
 
+def _batch_state(default: Any) -> Any:
+    return Field(
+        default,
+        min_length=1,
+        max_length=32,
+        pattern=r"^[A-Za-z0-9_.:\-]+$",
+        description="the worker's state in its batch system's own words (squeue/sacct: PENDING, RUNNING, "
+        "TIMEOUT, OUT_OF_MEMORY ...)",
+    )
+
+
 class WorkerUpdate(BaseModel):
     model_config = _STRICT
     worker_id: int = Field(ge=1, le=BIGINT_MAX, strict=True)
@@ -53,6 +73,7 @@ class WorkerUpdate(BaseModel):
     batch_id: str = Field("", max_length=80)
     exit_code: int | None = Field(None, ge=-INT_MAX, le=INT_MAX, strict=True)
     diag: str = Field("", max_length=2000)
+    batch_state: str | None = _batch_state(None)
 
 
 class UpdateWorkersRequest(BaseModel):
@@ -72,8 +93,34 @@ class WorkerUpdateResult(BaseModel):
 WorkerStats = dict[str, dict[WorkerStatus, int]]
 
 
+class WorkerBatchState(BaseModel):
+    """A live worker's native batch state, sent when it changed."""
+
+    model_config = _STRICT
+    worker_id: int = Field(ge=1, le=BIGINT_MAX, strict=True)
+    batch_state: str = _batch_state(...)
+
+
+class BatchError(BaseModel):
+    """A failed batch-system command of the factory (sbatch refused, squeue unreachable ...)."""
+
+    model_config = _STRICT
+    report_id: str = Field(
+        min_length=8,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.\-]+$",
+        description="the factory's id of this error: a re-sent heartbeat stores it once",
+    )
+    queue: str = Field(min_length=1, max_length=128)
+    time: UtcDateTime = Field(description="when the factory saw it (a later time is read as now)")
+    reason: str = Field(min_length=1, max_length=500)
+    exit_code: int | None = Field(None, ge=-INT_MAX, le=INT_MAX, strict=True)
+    batch_id: str = Field("", max_length=80)
+
+
 class HeartbeatRequest(BaseModel):
-    """A factory's liveness, sent every cycle: its workers stay trusted while it keeps calling."""
+    """A factory's liveness, sent every cycle: its workers stay trusted while it keeps calling. It carries
+    the native batch states that changed since the last delivered heartbeat and the new batch errors."""
 
     model_config = _STRICT
     harvester_id: str = HARVESTER_ID
@@ -81,8 +128,11 @@ class HeartbeatRequest(BaseModel):
     alive_workers: int = Field(
         0, ge=0, le=10_000_000, description="workers this factory is watching", strict=True
     )
+    batch_states: list[WorkerBatchState] = Field(default_factory=list, max_length=10_000)
+    batch_errors: list[BatchError] = Field(default_factory=list, max_length=100)
 
 
 class HeartbeatResponse(BaseModel):
     harvester_id: str
     last_seen: str = Field(description="server time of this heartbeat (UTC, ISO 8601)")
+    batch_states: int = Field(0, description="live workers of this factory whose batch state was recorded")

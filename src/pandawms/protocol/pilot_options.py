@@ -31,7 +31,11 @@ class PilotOptions:
     # resources advertised to acquire_jobs; 0 = from the queue (memory, cores) or free disk
     memory_mb: int = _option(0, "memory", "MB to advertise (0 = from the queue).", 0)
     disk_mb: int = _option(0, "disk", "MB of scratch to advertise (0 = free disk).", 0)
-    cores: int = _option(0, "cores", "Cores to advertise (0 = from the queue).", 0)
+    cores: int = _option(0, "cores", "Cores to advertise (0 = the batch allocation, else the queue).", 0)
+    # multi-job mode (pilot/slots.py): several jobs at once on a multi-core or whole-node worker
+    max_jobs: int = _option(
+        1, "max_jobs", "Jobs run at once (1 = one at a time; 0 = as many as cores and memory allow).", 0
+    )
     memory_limit_factor: float = _option(  # kill at factor x requested memory (pilot_rss_grace)
         2.0, "memory_factor", "Kill at this x the job's memory request.", 0.01
     )

@@ -36,7 +36,13 @@ def add_workers(body: AddWorkersRequest, ctx: Ctx) -> Response:
     limits = WorkerLimits(body.max_workers, body.max_queued, body.max_new)
     with ctx.db.write() as conn:
         grant = workers.add_workers(
-            conn, body.harvester_id, body.queue, limits, ctx.clock(), request_id=body.request_id
+            conn,
+            body.harvester_id,
+            body.queue,
+            limits,
+            ctx.clock(),
+            request_id=body.request_id,
+            jobs_per_worker=body.jobs_per_worker,
         )
     data = AddWorkersResponse(
         workers=[GrantedWorker(worker_id=w) for w in grant.worker_ids],
@@ -53,7 +59,9 @@ def add_workers(body: AddWorkersRequest, ctx: Ctx) -> Response:
 def update_workers(body: UpdateWorkersRequest, ctx: Ctx) -> Response:
     """Report workers' states (running, finished, failed, cancelled, missed); repeats are no-ops."""
     reports = [
-        workers.WorkerReport(w.worker_id, WorkerStatus(w.status), w.batch_id, w.exit_code, w.diag)
+        workers.WorkerReport(
+            w.worker_id, WorkerStatus(w.status), w.batch_id, w.exit_code, w.diag, w.batch_state
+        )
         for w in body.workers
     ]
     with ctx.db.write() as conn:
@@ -80,7 +88,15 @@ def get_worker_stats(ctx: Ctx, queue: Annotated[str | None, Query(max_length=128
 @router.post(paths.HARVESTER_HEARTBEAT, response_model=Envelope[HeartbeatResponse])
 def heartbeat(body: HeartbeatRequest, ctx: Ctx) -> Response:
     """A factory is alive (send every cycle). Workers of a factory silent for the watchdog's
-    ``factory_silence`` end as missed; add_workers and update_workers count as calls too."""
+    ``factory_silence`` end as missed; add_workers and update_workers count as calls too. The native
+    batch states that changed and new batch-command errors ride along (the monitor's site page)."""
+    states = [(s.worker_id, s.batch_state) for s in body.batch_states]
+    errors = [
+        workers.BatchCommandError(e.report_id, e.queue, e.time, e.reason, e.exit_code, e.batch_id)
+        for e in body.batch_errors
+    ]
+    now = ctx.clock()
     with ctx.db.write() as conn:
-        seen = workers.heartbeat(conn, body.harvester_id, body.host, body.alive_workers, ctx.clock())
-    return envelope(HeartbeatResponse(harvester_id=body.harvester_id, last_seen=seen.isoformat()))
+        n = workers.heartbeat(conn, body.harvester_id, body.host, body.alive_workers, now, states, errors)
+    data = HeartbeatResponse(harvester_id=body.harvester_id, last_seen=now.isoformat(), batch_states=n)
+    return envelope(data)

@@ -35,6 +35,7 @@ def add_workers(
     limits: WorkerLimits,
     now: datetime,
     request_id: str | None = None,
+    jobs_per_worker: int = 1,
 ) -> Grant:
     """Create as many submitted workers as the queue needs now, counting every factory's workers.
 
@@ -56,7 +57,7 @@ def add_workers(
         return Grant([], SizingDecision(0, f"queue {queue} is offline"), activated, queued, running)
     if spec.max_running:
         limits = WorkerLimits(min(limits.max_workers, spec.max_running), limits.max_queued, limits.max_new)
-    decision = size_workers(activated, queued, running, limits)
+    decision = size_workers(activated, queued, running, limits, jobs_per_worker)
     ids = lifecycle.create_workers(conn, harvester_id, queue, decision.n_new, now, request_id)
     return Grant(ids, decision, activated, queued, running)
 
@@ -68,6 +69,11 @@ class WorkerReport:
     batch_id: str = ""
     exit_code: int | None = None
     diag: str = ""
+    batch_state: str | None = None  # native, e.g. TIMEOUT
+
+
+# a worker reported ending this way is one of its queue's batch errors (the monitor's site page)
+_BATCH_ERROR_STATES = frozenset({WorkerStatus.FAILED, WorkerStatus.MISSED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +91,42 @@ def update_workers(
     return [_update_one(conn, harvester_id, r, now) for r in reports]
 
 
-def heartbeat(conn: Connection, harvester_id: str, host: str, alive: int, now: datetime) -> datetime:
-    """A factory says it is alive (every cycle); its workers are trusted while it keeps saying so."""
+@dataclass(frozen=True, slots=True)
+class BatchCommandError:
+    """A failed batch-system command a factory reports (its own id makes the report repeat-safe)."""
+
+    report_id: str
+    queue: str
+    time: datetime
+    reason: str
+    exit_code: int | None = None
+    batch_id: str = ""
+
+
+def heartbeat(
+    conn: Connection,
+    harvester_id: str,
+    host: str,
+    alive: int,
+    now: datetime,
+    batch_states: Sequence[tuple[int, str]] = (),
+    batch_errors: Sequence[BatchCommandError] = (),
+) -> int:
+    """A factory says it is alive (every cycle); its workers are trusted while it keeps saying so.
+
+    It also brings the native batch states of its live workers that changed (ended or foreign workers
+    are skipped) and its new batch-command errors (stored once per report id; a time after ``now`` is
+    read as now). Returns how many workers took a batch state.
+    """
     workers_db.touch_harvester(conn, harvester_id, now, host=host, alive=alive)
-    return now
+    rows = [
+        workers_db.BatchErrorRow(
+            e.report_id, e.queue, min(e.time, now), None, e.batch_id, "", e.exit_code, e.reason
+        )
+        for e in batch_errors
+    ]
+    workers_db.insert_batch_errors(conn, harvester_id, rows)
+    return workers_db.set_batch_states(conn, harvester_id, batch_states)
 
 
 def mark_missed(conn: Connection, now: datetime, silence: int, limit: int) -> int:
@@ -119,8 +157,22 @@ def _update_one(conn: Connection, harvester_id: str, r: WorkerReport, now: datet
             row.status.value,
             f"worker {r.worker_id} belongs to factory {row.harvester_id}",
         )
-    change = WorkerChange(diag=r.diag, batch_id=r.batch_id or None, exit_code=r.exit_code)
+    change = WorkerChange(
+        diag=r.diag, batch_id=r.batch_id or None, exit_code=r.exit_code, batch_state=r.batch_state
+    )
     outcome, status, reason = lifecycle.transition_worker(conn, r.worker_id, r.status, now, change)
+    if outcome is Outcome.ACCEPTED and status in _BATCH_ERROR_STATES:
+        error = workers_db.BatchErrorRow(
+            f"worker:{r.worker_id}",
+            row.queue,
+            now,
+            r.worker_id,
+            r.batch_id,
+            r.batch_state or "",
+            r.exit_code,
+            r.diag or status.value,
+        )
+        workers_db.insert_batch_errors(conn, harvester_id, [error])
     return ReportResult(r.worker_id, outcome.value, status.value, reason)
 
 

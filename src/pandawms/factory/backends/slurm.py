@@ -63,6 +63,8 @@ class SlurmBackendConfig:
         sbatch_args = ["--constraint=ssd"]
         signal_lead = 60                # SIGTERM to the pilot 60 s before the time limit (0: at it)
         sacct_args = ["--completion"]   # no slurmdbd: read the job completion file
+        whole_node = true               # a node per worker: with [queue.pilot] max_jobs = 0 its pilot
+                                        # runs as many jobs at once as the node's cores and memory hold
     """
 
     type: Literal["slurm"] = "slurm"
@@ -70,6 +72,7 @@ class SlurmBackendConfig:
     account: str | None = None
     qos: str | None = None
     sbatch_args: tuple[str, ...] = ()
+    whole_node: bool = False  # one node per worker (--exclusive --mem=0) instead of the queue's cores
     script_template: Path | None = None  # string.Template file with $directives and $pilot
     job_name: str = "pandawms"  # + "-<first worker id>" per submission
     signal_lead: int = field(default=60, metadata={"min": 0})  # s: SIGTERM this long before the limit
@@ -143,6 +146,7 @@ class SlurmBackend:
         self._absent: dict[str, int] = {}  # batch id -> polls in a row neither squeue nor sacct knew it
         self._to_cancel: set[str] = set()  # scancel failed: tried again at every poll
         self.last_errors: list[str] = []  # the latest command failures, newest last (operator view)
+        self.errors_noted = 0  # command failures since start (the factory sends the new ones)
         self.states: dict[str, str] = {}  # batch id -> its latest native Slurm state
 
     # -- commands --------------------------------------------------------------------------------------
@@ -187,6 +191,7 @@ class SlurmBackend:
 
     def _note(self, error: str) -> None:
         self.last_errors = [*self.last_errors[-9:], error]
+        self.errors_noted += 1
 
     # -- submit ----------------------------------------------------------------------------------------
 
@@ -217,9 +222,12 @@ class SlurmBackend:
         """The sbatch options of one submission (all specs of an array share the first one's resources)."""
         first, c = specs[0], self.config
         args = [f"--job-name={job_name}", "--output=/dev/null", "--no-requeue", f"--chdir={first.workdir}"]
-        args += ["--ntasks=1", f"--cpus-per-task={first.cores}"]
-        if first.memory_mb > 0:
-            args.append(f"--mem={first.memory_mb}M")
+        if c.whole_node:  # every core and all memory of one node; the pilot reads them from its env
+            args += ["--nodes=1", "--ntasks=1", "--exclusive", "--mem=0"]
+        else:
+            args += ["--ntasks=1", f"--cpus-per-task={first.cores}"]
+            if first.memory_mb > 0:
+                args.append(f"--mem={first.memory_mb}M")
         if first.walltime > 0:
             args.append(f"--time={slurm_script.time_limit_minutes(first.walltime)}")
         if c.signal_lead > 0:
