@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0015"  # 0016 is made on another branch at the same time: re-chained at merge
+down_revision = "0016"  # re-chained at merge onto the agent leases
 branch_labels = None
 depends_on = None
 
