@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pandawms.core.auth import Role
 from pandawms.core.errors import InvalidInput
 from pandawms.core.shares import DEFAULT_TREE, Share, parse_shares
 
@@ -98,7 +99,10 @@ class AuthConfig:
     ``access_lifetime`` s, refresh tokens ``refresh_lifetime`` s. ``monitor``: "public" (anyone reads
     the monitor) or "login" (a token, or the ``panda_token`` cookie). ``write_rate``/``write_burst``:
     writes per second per identity (token bucket, 0 = no limit; 429 with Retry-After past it).
-    ``audit``: record every state-changing call."""
+    ``audit``: record every state-changing call. ``oidc_*``: an external OIDC issuer whose tokens are
+    accepted too (server/federation.py): its URL, the audience its tokens must carry (default
+    ``audience``), the claim with the groups, ``GROUP=ROLE`` mappings, the roles every one of its tokens
+    gets, and how long its key set is cached (s)."""
 
     enabled: bool = False
     issuer: str = ""
@@ -109,6 +113,12 @@ class AuthConfig:
     write_rate: float = 0.0
     write_burst: int = 50
     audit: bool = True
+    oidc_issuer: str = ""
+    oidc_audience: str = ""
+    oidc_groups_claim: str = "groups"
+    oidc_roles: tuple[str, ...] = ()
+    oidc_default_roles: tuple[str, ...] = ("user",)
+    oidc_jwks_cache: int = 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,6 +336,27 @@ def _check_auth(a: AuthConfig) -> None:
         raise ValueError(f"auth.write_rate: must be >= 0 (0 = no limit), got {a.write_rate}")
     if not a.audience:
         raise ValueError("auth.audience: must not be empty")
+    _check_federation(a)
+
+
+FEDERATED_ROLES = frozenset(r.value for r in Role) - {Role.PILOT.value}  # pilot tokens are ours only
+
+
+def _check_federation(a: AuthConfig) -> None:
+    known = ", ".join(sorted(FEDERATED_ROLES))
+    if a.oidc_issuer and not a.oidc_issuer.startswith(("https://", "http://")):
+        raise ValueError(f"auth.oidc_issuer: must be the issuer's URL, got {a.oidc_issuer!r}")
+    if a.oidc_issuer and a.oidc_issuer == a.issuer:
+        raise ValueError("auth.oidc_issuer: must differ from auth.issuer (pandawms's own)")
+    if a.oidc_jwks_cache < 1:
+        raise ValueError(f"auth.oidc_jwks_cache: must be >= 1, got {a.oidc_jwks_cache}")
+    for entry in a.oidc_roles:
+        group, sep, role = entry.rpartition("=")
+        if not sep or not group.strip() or role.strip() not in FEDERATED_ROLES:
+            raise ValueError(f"auth.oidc_roles: {entry!r} is not GROUP=ROLE (a role of {known})")
+    for role in a.oidc_default_roles:
+        if role not in FEDERATED_ROLES:
+            raise ValueError(f"auth.oidc_default_roles: {role!r} is not one of {known}")
 
 
 def _check_lease(lease: LeaseConfig) -> None:

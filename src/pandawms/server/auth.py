@@ -22,12 +22,13 @@ import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pandawms.core.access import Action, Resource
-from pandawms.core.auth import Caller
+from pandawms.core.auth import Caller, parse_roles
 from pandawms.core.errors import Forbidden, InvalidInput, PandaError, RateLimited, Unauthenticated
 from pandawms.db import auth as auth_db
 from pandawms.server.bodies import replay
 from pandawms.server.context import ServerContext
 from pandawms.server.fastpath import _read_body as read_body
+from pandawms.server.federation import FederatedIssuer, FederationSettings, parse_role_mapping, token_issuer
 from pandawms.server.issuer import settings_of
 from pandawms.server.policies import RoutePolicy, policy_for
 from pandawms.server.responses import error_response
@@ -67,6 +68,22 @@ class WriteLimiter:
             return (1.0 - tokens) / self.rate
 
 
+def federated_issuer(ctx: ServerContext) -> FederatedIssuer | None:
+    """The external OIDC issuer of ``[server.auth] oidc_issuer``, or None when none is configured."""
+    a = ctx.config.auth
+    if not a.oidc_issuer:
+        return None
+    settings = FederationSettings(
+        issuer=a.oidc_issuer,
+        audience=a.oidc_audience or a.audience,
+        groups_claim=a.oidc_groups_claim,
+        roles=parse_role_mapping(a.oidc_roles),
+        default_roles=parse_roles(a.oidc_default_roles, "auth.oidc_default_roles"),
+        jwks_cache_s=float(a.oidc_jwks_cache),
+    )
+    return FederatedIssuer(settings)
+
+
 def bearer(scope: Scope) -> str | None:
     """The token of ``Authorization: Bearer``, else the monitor's cookie."""
     cookie = ""
@@ -93,6 +110,7 @@ class AuthGate:
         self.monitor_login = ctx.config.auth.monitor == "login"
         self.limiter = WriteLimiter(ctx.config.auth.write_rate, ctx.config.auth.write_burst)
         self._reloaded = 0.0
+        self.federation = federated_issuer(ctx)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -127,6 +145,8 @@ class AuthGate:
         token = bearer(scope)
         if token is None:
             raise Unauthenticated("Authorization: a Bearer token is required (panda login, or a token file)")
+        if self.federation is not None and token_issuer(token) == self.federation.settings.issuer:
+            return await anyio.to_thread.run_sync(self.federation.verify, token, self.ctx.clock())
         ring = self.ring
         if not ring.knows(token) and time.monotonic() - self._reloaded > RELOAD_EVERY_S:
             self._reloaded = time.monotonic()
