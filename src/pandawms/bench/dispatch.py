@@ -4,7 +4,9 @@ Phases, each timed separately on a fresh server process:
 1. submit: N jobs in batches (``submit_per_s``);
 2. dispatch: K pilots only claim (activated -> sent) until the queue is empty (``dispatch_per_s``);
 3. cycle: N more jobs; K pilots do acquire -> update(running) -> update(finished) (``cycles_per_s``),
-   with p50/p99 latency over every request of this phase.
+   with p50/p99 latency over every request of this phase, and the server's CPU time per cycle
+   (``server_cpu_ms_per_cycle``: user + system time of the server process and its children, read from
+   the kernel before and after the phase, so the pilots' own CPU on the shared cores is not counted).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from pandawms.bench.httpclient import MiniHTTP
 from pandawms.protocol import paths
@@ -39,6 +42,7 @@ class BenchResult:
     submit_per_s: float
     dispatch_per_s: float
     cycles_per_s: float
+    server_cpu_ms_per_cycle: float
     p50_ms: float
     p99_ms: float
     requests: int
@@ -47,6 +51,22 @@ class BenchResult:
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` and its live children (server workers), from the
+    kernel (/proc via psutil), plus the children it already reaped."""
+    proc = psutil.Process(pid)
+    procs = [proc, *proc.children(recursive=True)]
+    own = proc.cpu_times()
+    total = own.children_user + own.children_system
+    for p in procs:
+        try:
+            t = p.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += t.user + t.system
+    return total
 
 
 def free_port() -> int:
@@ -198,16 +218,26 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def bench_dispatch(
-    backend: str, db_url: str, jobs: int, pilots: int, workdir: Path, auth: bool = False
+    backend: str,
+    db_url: str,
+    jobs: int,
+    pilots: int,
+    workdir: Path,
+    auth: bool = False,
+    env: dict[str, str] | None = None,
 ) -> BenchResult:
-    """``auth``: the server checks a token on every call (a user's for submit, a pilot's for the rest)."""
+    """``auth``: the server checks a token on every call (a user's for submit, a pilot's for the rest);
+    ``env``: the server's environment (bench.jedi.server_env: another checkout's code, side by side)."""
     user = make_token(db_url, "--role", "user", "--sub", "bench") if auth else None
     pilot = make_token(db_url, "--role", "pilot", "--queue", QUEUE) if auth else None
-    with server_process(db_url, workdir, auth=auth) as base:
+    pids: list[int] = []
+    with server_process(db_url, workdir, auth=auth, env=env, pids=pids) as base:
         submit_rate = submit_jobs(base, jobs, token=user)
         dispatched, d_elapsed, _ = asyncio.run(run_pilots(base, pilots, full_cycle=False, token=pilot))
         submit_jobs(base, jobs, token=user)
+        cpu_before = server_cpu_seconds(pids[0])
         cycled, c_elapsed, lat = asyncio.run(run_pilots(base, pilots, full_cycle=True, token=pilot))
+        cpu_cycle = server_cpu_seconds(pids[0]) - cpu_before
     if dispatched != jobs or cycled != jobs:
         raise RuntimeError(f"lost jobs: dispatched {dispatched}, cycled {cycled}, expected {jobs} each")
     return BenchResult(
@@ -217,6 +247,7 @@ def bench_dispatch(
         submit_per_s=round(submit_rate, 1),
         dispatch_per_s=round(dispatched / d_elapsed, 1),
         cycles_per_s=round(cycled / c_elapsed, 1),
+        server_cpu_ms_per_cycle=round(cpu_cycle * 1000 / max(cycled, 1), 3),
         p50_ms=round(percentile(lat, 0.50) * 1000, 2),
         p99_ms=round(percentile(lat, 0.99) * 1000, 2),
         requests=len(lat),

@@ -291,23 +291,28 @@ def bench_dispatch(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     auth: Annotated[bool, typer.Option("--auth", help="Server requires tokens; clients send them.")] = False,
+    server_path: Annotated[
+        str | None,
+        typer.Option(help="Run the server from this checkout's src (old vs new in one sitting)."),
+    ] = None,
 ) -> None:
     """Submit N jobs, then K pilots claim and cycle them over real HTTP against a real server process."""
     import json
 
     from pandawms.bench.dispatch import bench_dispatch as run
     from pandawms.bench.dispatch import database_for
+    from pandawms.bench.jedi import server_env
 
     if backend not in ("sqlite", "postgresql"):
         typer.echo(f"panda bench dispatch: --backend must be sqlite or postgresql, not {backend!r}", err=True)
         raise typer.Exit(2)
     with database_for(backend, db) as (url, workdir):
-        result = run(backend, url, jobs, pilots, workdir, auth=auth)
+        result = run(backend, url, jobs, pilots, workdir, auth=auth, env=server_env(server_path))
     if as_json:
         typer.echo(json.dumps(result.as_dict()))
         return
     for key, value in result.as_dict().items():
-        typer.echo(f"{key:>15}: {value}")
+        typer.echo(f"{key:>23}: {value}")
 
 
 bench_app.command("submit-inputs")(bench_submit_inputs)

@@ -150,14 +150,15 @@ def _write_status_stmt(names: frozenset[str]) -> Update:
 
 def claim_activated(
     conn: Connection, criteria: ClaimCriteria, n_jobs: int, now: datetime, host: str, pilot_id: str = ""
-) -> list[PandaID]:
-    """Atomically move up to n activated jobs matching ``criteria`` to sent: the jobs of
-    ``criteria.shares`` first, share by share (ix_jobs_dispatch_share), then any (ix_jobs_dispatch);
-    priority then age inside each.
+) -> list[Job]:
+    """Atomically move up to n activated jobs matching ``criteria`` to sent and return them as claimed
+    (with their files): the jobs of ``criteria.shares`` first, share by share (ix_jobs_dispatch_share),
+    then any (ix_jobs_dispatch); priority then age inside each.
 
     PostgreSQL: candidates are locked FOR UPDATE SKIP LOCKED, so concurrent pilots skip each other's rows.
     SQLite: the caller's BEGIN IMMEDIATE serialises writers. Both: the UPDATE re-checks
-    job_status='activated' (compare-and-set), so a row is never claimed twice.
+    job_status='activated' (compare-and-set), so a row is never claimed twice. The UPDATE returns the
+    claimed rows whole, so the description is not read again.
     """
     shape = (bool(criteria.memory), bool(criteria.disk), bool(criteria.cores), bool(criteria.remaining_time))
     params: dict[str, Any] = {
@@ -182,10 +183,11 @@ def claim_activated(
         ids += [i for i in (int(r[0]) for r in rows) if i not in taken][: n_jobs - len(ids)]
     if not ids:
         return []
-    claimed = conn.execute(
-        _CLAIM, {"b_ids": ids, "b_now": now, "b_host": host[:128], "b_pilot": pilot_id[:200]}
-    )
-    return sorted((PandaID(r[0]) for r in claimed), key=ids.index)
+    params = {"b_ids": ids, "b_now": now, "b_host": host[:128], "b_pilot": pilot_id[:200]}
+    rows = {r["panda_id"]: r for r in conn.execute(_CLAIM, params).mappings()}
+    claimed = [i for i in ids if i in rows]
+    files = files_of(conn, claimed) if claimed else {}
+    return [row_to_job(rows[i], files.get(i, ())) for i in claimed]
 
 
 _CLAIM = (
@@ -201,7 +203,7 @@ _CLAIM = (
         modification_host=bindparam("b_host"),
         pilot_id=bindparam("b_pilot"),
     )
-    .returning(jobs.c.panda_id)
+    .returning(*jobs.c)
 )
 
 

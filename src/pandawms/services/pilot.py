@@ -72,12 +72,11 @@ def acquire_jobs(conn: Connection, query: AcquireQuery, now: datetime) -> Acquir
     )
     if query.worker_id is not None and query.harvester_id:
         workers.check_owner(conn, query.worker_id, query.harvester_id)
-    ids = lifecycle.claim_for_dispatch(conn, criteria, query.n_jobs, now, query.node, query.pilot_id)
-    if not ids:
+    jobs = lifecycle.claim_for_dispatch(conn, criteria, query.n_jobs, now, query.node, query.pilot_id)
+    if not jobs:
         return Acquired([], f"no jobs for queue {query.queue}")
     if query.worker_id is not None:
-        workers.pilot_took_job(conn, query.worker_id, ids[0], now)
-    jobs = jobs_db.get_jobs(conn, ids, with_files=True)
+        workers.pilot_took_job(conn, query.worker_id, jobs[0].panda_id, now)
     return Acquired(jobs, locations=staging.locate(conn, queue, jobs))
 
 
