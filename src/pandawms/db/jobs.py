@@ -184,10 +184,10 @@ def claim_activated(
     if not ids:
         return []
     params = {"b_ids": ids, "b_now": now, "b_host": host[:128], "b_pilot": pilot_id[:200]}
-    rows = {r["panda_id"]: r for r in conn.execute(_CLAIM, params).mappings()}
-    claimed = [i for i in ids if i in rows]
+    by_id = {r["panda_id"]: r for r in conn.execute(_CLAIM, params).mappings()}
+    claimed = [i for i in ids if i in by_id]
     files = files_of(conn, claimed) if claimed else {}
-    return [row_to_job(rows[i], files.get(i, ())) for i in claimed]
+    return [row_to_job(by_id[i], files.get(i, ())) for i in claimed]
 
 
 _CLAIM = (
