@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from pandawms.core.errors import InvalidInput
+from pandawms.core.errors import InvalidInput, PandaError
 from pandawms.core.specs import ErrorComponent, JobErrors, JobMetrics
 from pandawms.core.updates import PilotReport
 from pandawms.protocol import paths
 from pandawms.protocol.bounds import MAX_QUERY_IDS, QueryId
 from pandawms.protocol.commands import PilotCommand, StatusCode
 from pandawms.protocol.envelope import Envelope
-from pandawms.protocol.pilot import AcquireRequest, AcquireResponse, PilotJob, UpdateRequest, UpdateResponse
+from pandawms.protocol.pilot import (
+    MAX_BULK_UPDATES,
+    AcquireRequest,
+    AcquireResponse,
+    BulkUpdateResult,
+    PilotJob,
+    UpdateBulkRequest,
+    UpdateBulkResponse,
+    UpdateRequest,
+    UpdateResponse,
+)
 from pandawms.protocol.status import PilotJobStatusEntry
 from pandawms.server.context import ServerContext, get_ctx
-from pandawms.server.responses import envelope
+from pandawms.server.responses import envelope, validation_message
 from pandawms.services import pilot, queries
 
 router = APIRouter(tags=["pilot"])
@@ -126,6 +139,81 @@ def handle_update(ctx: ServerContext, body: UpdateRequest) -> Response:
         message=res.message,
     )
     return envelope(resp, message=res.message)
+
+
+class _BulkShape(BaseModel):
+    """The outer shape of an update_jobs_bulk body; its entries are validated one by one."""
+
+    model_config = ConfigDict(extra="forbid")
+    job_list: list[Any] = Field(min_length=1, max_length=MAX_BULK_UPDATES)
+    harvester_id: str = Field("", max_length=50, strict=True)
+
+
+def _bulk_body() -> dict[str, Any]:
+    """The documented body (protocol.pilot.UpdateBulkRequest); the route reads it raw to answer per entry."""
+    schema = UpdateBulkRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+@router.post(
+    paths.PILOT_UPDATE_JOBS_BULK, response_model=Envelope[UpdateBulkResponse], openapi_extra=_bulk_body()
+)
+async def update_jobs_bulk(request: Request, ctx: Ctx) -> Response:
+    """Many update_job bodies at once (``job_list``, PanDA's updateJobsInBulk): one result per entry in
+    order. A bad entry is refused with the reason and nothing of it stored; the good ones are applied."""
+    return await run_in_threadpool(handle_update_bulk, ctx, await request.body())
+
+
+def handle_update_bulk(ctx: ServerContext, body: bytes) -> Response:
+    try:
+        shape = _BulkShape.model_validate(json.loads(body) if body else None)
+    except ValueError as exc:  # not JSON, or a ValidationError of the outer shape
+        decode: list[Any] = [{"loc": ("body",), "msg": "JSON decode error"}]
+        errors = list(exc.errors()) if isinstance(exc, ValidationError) else decode
+        return envelope(success=False, message=validation_message(errors), status_code=422)
+    results: dict[int, BulkUpdateResult] = {}
+    reports: list[tuple[int, PilotReport]] = []
+    for i, entry in enumerate(shape.job_list):
+        try:
+            reports.append((i, to_report(UpdateRequest.model_validate(entry))))
+        except ValidationError as exc:
+            found = [{**e, "loc": ("job_list", i, *e.get("loc", ()))} for e in exc.errors()]
+            results[i] = _refused(i, entry, validation_message(found))
+        except InvalidInput as exc:
+            results[i] = _refused(i, entry, f"job_list.{i}.{exc}")
+    if reports:
+        with ctx.db.write() as conn:
+            done = pilot.update_jobs(
+                conn, [r for _, r in reports], ctx.clock(), ctx.policy, shape.harvester_id
+            )
+        for (i, report), res in zip(reports, done, strict=True):
+            results[i] = _applied(i, report.panda_id, res)
+    return envelope(UpdateBulkResponse(results=[results[i] for i in range(len(shape.job_list))]))
+
+
+def _refused(index: int, entry: object, message: str) -> BulkUpdateResult:
+    job_id = entry.get("job_id") if isinstance(entry, dict) else None
+    known = job_id if isinstance(job_id, int) and not isinstance(job_id, bool) and job_id >= 1 else None
+    return BulkUpdateResult(
+        index=index, job_id=known, success=False, StatusCode=StatusCode.INVALID, message=message
+    )
+
+
+def _applied(index: int, job_id: int, res: pilot.UpdateResult | PandaError) -> BulkUpdateResult:
+    if isinstance(res, PandaError):
+        return BulkUpdateResult(
+            index=index, job_id=job_id, success=False, StatusCode=StatusCode.FAILED, message=str(res)
+        )
+    return BulkUpdateResult(
+        index=index,
+        job_id=job_id,
+        success=True,
+        StatusCode=StatusCode.OK,
+        command=res.command or PilotCommand.NONE.value,
+        jobStatus=res.status,
+        message=res.message,
+    )
 
 
 @router.get(paths.PILOT_GET_JOB_STATUS, response_model=Envelope[list[PilotJobStatusEntry]])
