@@ -295,6 +295,12 @@ def bench_dispatch(
         str | None,
         typer.Option(help="Run the server from this checkout's src (old vs new in one sitting)."),
     ] = None,
+    bulk: Annotated[
+        int,
+        typer.Option(
+            min=0, max=500, help="K > 0: each pilot is a factory acquiring and updating K jobs per call."
+        ),
+    ] = 0,
 ) -> None:
     """Submit N jobs, then K pilots claim and cycle them over real HTTP against a real server process."""
     import json
@@ -307,7 +313,7 @@ def bench_dispatch(
         typer.echo(f"panda bench dispatch: --backend must be sqlite or postgresql, not {backend!r}", err=True)
         raise typer.Exit(2)
     with database_for(backend, db) as (url, workdir):
-        result = run(backend, url, jobs, pilots, workdir, auth=auth, env=server_env(server_path))
+        result = run(backend, url, jobs, pilots, workdir, auth=auth, env=server_env(server_path), bulk=bulk)
     if as_json:
         typer.echo(json.dumps(result.as_dict()))
         return
