@@ -54,32 +54,44 @@ def test_bulk_update_runs_and_finishes_every_job_with_a_result_each(client: Test
 
 def test_bad_entries_are_refused_alone_and_store_nothing(client: TestClient) -> None:
     submit(client, 3, computingSite="SMALL")
-    good, bad_time, bad_status = (j["PandaID"] for j in acquire(client, "SMALL", n=3))
-    before = {i: _history(client, i) for i in (bad_time, bad_status)}
+    good, bad_time, bad_end = (j["PandaID"] for j in acquire(client, "SMALL", n=3))
+    before = {i: _history(client, i) for i in (bad_time, bad_end)}
     results = _bulk(
         client,
         [
             {"job_id": bad_time, "job_status": "running", "start_time": "yesterday", "max_rss": 5},
             {"job_id": good, "job_status": "running", "max_rss": 7},
-            {"job_id": bad_status, "job_status": "exploded"},
-            {"job_status": "running"},
-            "not an object",
-            {"job_id": good, "job_status": "running", "surprise": 1},
+            {"job_id": bad_end, "job_status": "finished", "end_time": "2026-13-45 99:00:00", "max_rss": 5},
         ],
     )
-    assert [r["success"] for r in results] == [False, True, False, False, False, False]
-    assert results[0]["job_id"] == bad_time and results[0]["StatusCode"] == 50
+    assert [r["success"] for r in results] == [False, True, False]
+    assert [r["job_id"] for r in results] == [bad_time, good, bad_end]
+    assert results[0]["StatusCode"] == 50 and results[2]["StatusCode"] == 50
     assert "job_list.0.start_time" in results[0]["message"] and "yesterday" in results[0]["message"]
+    assert "job_list.2.end_time" in results[2]["message"]
     assert results[1]["jobStatus"] == "running"
-    assert "job_list.2.job_status" in results[2]["message"] and "exploded" in results[2]["message"]
-    assert "job_list.3.job_id" in results[3]["message"] and results[3]["job_id"] is None
-    assert results[4]["message"].startswith("job_list.4")
-    assert "job_list.5.surprise" in results[5]["message"]
     assert status_of(client, good) == "running"
     assert describe(client, good)["job"]["maxRSS"] == 7
-    for i in (bad_time, bad_status):  # nothing of a refused entry is stored
+    for i in (bad_time, bad_end):  # nothing of a refused entry is stored
         assert status_of(client, i) == "sent" and _history(client, i) == before[i]
         assert describe(client, i)["job"]["maxRSS"] in (None, 0)
+
+
+def test_an_entry_against_the_schema_is_a_422_naming_it_and_nothing_is_stored(client: TestClient) -> None:
+    submit(client, 2, computingSite="SMALL")
+    good, other = (j["PandaID"] for j in acquire(client, "SMALL", n=2))
+    entries: list[tuple[Any, str]] = [
+        ({"job_id": other, "job_status": "exploded"}, "job_list.1.job_status"),
+        ({"job_status": "running"}, "job_list.1.job_id"),
+        ("not an object", "job_list.1"),
+        ({"job_id": other, "job_status": "running", "surprise": 1}, "job_list.1.surprise"),
+        ({"job_id": True, "job_status": "running"}, "job_list.1.job_id"),
+    ]
+    for bad, named in entries:
+        resp = client.post(BULK, json={"job_list": [{"job_id": good, "job_status": "running"}, bad]})
+        assert resp.status_code == 422, (bad, resp.text)
+        assert named in resp.json()["message"], resp.text
+    assert status_of(client, good) == "sent" and status_of(client, other) == "sent"
 
 
 def test_refusals_and_repeats_answer_per_job_like_update_job(client: TestClient) -> None:

@@ -142,7 +142,7 @@ CASES: dict[tuple[str, str], Call] = {
             "job_list": [
                 {"job_id": w.running, "job_status": "running", "attempt_nr": 1},
                 {"job_id": UNKNOWN_ID, "job_status": "running"},
-                {"job_id": w.running, "job_status": "exploded"},
+                {"job_id": w.running, "job_status": "running", "start_time": "yesterday"},
             ],
             "harvester_id": "h1",
         },

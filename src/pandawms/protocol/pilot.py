@@ -239,8 +239,9 @@ MAX_BULK_UPDATES = 500  # updates per update_jobs_bulk call (Harvester sends 100
 
 class UpdateBulkRequest(BaseModel):
     """Many update_job bodies in one call (PanDA's ``updateJobsInBulk``, as a factory sends them for its
-    pilots). Each entry is validated and applied on its own: a bad entry gets its error in ``results``
-    and the good ones are still applied (all in one transaction, each entry in a savepoint)."""
+    pilots). Typed like update_job's body (a violation anywhere is a 422); each well-formed entry is
+    applied on its own: one the server refuses gets its reason in ``results`` and the others are still
+    applied (all in one transaction, each entry in a savepoint)."""
 
     model_config = _STRICT
     job_list: list[UpdateRequest] = Field(min_length=1, max_length=MAX_BULK_UPDATES)
@@ -252,7 +253,7 @@ class BulkUpdateResult(BaseModel):
     (``success``), else why the entry was refused (``StatusCode`` 50, nothing of it stored)."""
 
     index: int = Field(ge=0, le=MAX_BULK_UPDATES)
-    job_id: int | None = Field(None, ge=1, le=BIGINT_MAX)
+    job_id: int = Field(ge=1, le=BIGINT_MAX)
     success: bool
     StatusCode: int = Field(ge=0, le=INT_MAX)
     command: str = ""

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
 from pandawms.core.errors import InvalidInput, PandaError
@@ -19,7 +16,6 @@ from pandawms.protocol.bounds import MAX_QUERY_IDS, QueryId
 from pandawms.protocol.commands import PilotCommand, StatusCode
 from pandawms.protocol.envelope import Envelope
 from pandawms.protocol.pilot import (
-    MAX_BULK_UPDATES,
     AcquireRequest,
     AcquireResponse,
     BulkUpdateResult,
@@ -31,7 +27,7 @@ from pandawms.protocol.pilot import (
 )
 from pandawms.protocol.status import PilotJobStatusEntry
 from pandawms.server.context import ServerContext, get_ctx
-from pandawms.server.responses import envelope, validation_message
+from pandawms.server.responses import envelope
 from pandawms.services import pilot, queries
 
 router = APIRouter(tags=["pilot"])
@@ -141,62 +137,36 @@ def handle_update(ctx: ServerContext, body: UpdateRequest) -> Response:
     return envelope(resp, message=res.message)
 
 
-class _BulkShape(BaseModel):
-    """The outer shape of an update_jobs_bulk body; its entries are validated one by one."""
-
-    model_config = ConfigDict(extra="forbid")
-    job_list: list[Any] = Field(min_length=1, max_length=MAX_BULK_UPDATES)
-    harvester_id: str = Field("", max_length=50, strict=True)
-
-
-def _bulk_body() -> dict[str, Any]:
-    """The documented body (protocol.pilot.UpdateBulkRequest); the route reads it raw to answer per entry."""
-    schema = UpdateBulkRequest.model_json_schema(ref_template="#/components/schemas/{model}")
-    schema.pop("$defs", None)
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+@router.post(paths.PILOT_UPDATE_JOBS_BULK, response_model=Envelope[UpdateBulkResponse])
+def update_jobs_bulk(body: UpdateBulkRequest, ctx: Ctx) -> Response:
+    """Many update_job bodies at once (``job_list``, PanDA's updateJobsInBulk): one result per entry, in
+    order. The body is typed like update_job's (a schema violation anywhere is a 422 naming
+    ``job_list.N.field``, nothing stored); a well-formed entry the server refuses (a bad time, an update
+    that fails) gets its reason in its result with nothing of it stored, and the others are applied."""
+    return handle_update_bulk(ctx, body)
 
 
-@router.post(
-    paths.PILOT_UPDATE_JOBS_BULK, response_model=Envelope[UpdateBulkResponse], openapi_extra=_bulk_body()
-)
-async def update_jobs_bulk(request: Request, ctx: Ctx) -> Response:
-    """Many update_job bodies at once (``job_list``, PanDA's updateJobsInBulk): one result per entry in
-    order. A bad entry is refused with the reason and nothing of it stored; the good ones are applied."""
-    return await run_in_threadpool(handle_update_bulk, ctx, await request.body())
-
-
-def handle_update_bulk(ctx: ServerContext, body: bytes) -> Response:
-    try:
-        shape = _BulkShape.model_validate(json.loads(body) if body else None)
-    except ValueError as exc:  # not JSON, or a ValidationError of the outer shape
-        decode: list[Any] = [{"loc": ("body",), "msg": "JSON decode error"}]
-        errors = list(exc.errors()) if isinstance(exc, ValidationError) else decode
-        return envelope(success=False, message=validation_message(errors), status_code=422)
+def handle_update_bulk(ctx: ServerContext, body: UpdateBulkRequest) -> Response:
     results: dict[int, BulkUpdateResult] = {}
     reports: list[tuple[int, PilotReport]] = []
-    for i, entry in enumerate(shape.job_list):
+    for i, entry in enumerate(body.job_list):
         try:
-            reports.append((i, to_report(UpdateRequest.model_validate(entry))))
-        except ValidationError as exc:
-            found = [{**e, "loc": ("job_list", i, *e.get("loc", ()))} for e in exc.errors()]
-            results[i] = _refused(i, entry, validation_message(found))
+            reports.append((i, to_report(entry)))
         except InvalidInput as exc:
-            results[i] = _refused(i, entry, f"job_list.{i}.{exc}")
+            results[i] = _refused(i, entry.job_id, f"job_list.{i}.{exc}")
     if reports:
         with ctx.db.write() as conn:
             done = pilot.update_jobs(
-                conn, [r for _, r in reports], ctx.clock(), ctx.policy, shape.harvester_id
+                conn, [r for _, r in reports], ctx.clock(), ctx.policy, body.harvester_id
             )
         for (i, report), res in zip(reports, done, strict=True):
             results[i] = _applied(i, report.panda_id, res)
-    return envelope(UpdateBulkResponse(results=[results[i] for i in range(len(shape.job_list))]))
+    return envelope(UpdateBulkResponse(results=[results[i] for i in range(len(body.job_list))]))
 
 
-def _refused(index: int, entry: object, message: str) -> BulkUpdateResult:
-    job_id = entry.get("job_id") if isinstance(entry, dict) else None
-    known = job_id if isinstance(job_id, int) and not isinstance(job_id, bool) and job_id >= 1 else None
+def _refused(index: int, job_id: int, message: str) -> BulkUpdateResult:
     return BulkUpdateResult(
-        index=index, job_id=known, success=False, StatusCode=StatusCode.INVALID, message=message
+        index=index, job_id=job_id, success=False, StatusCode=StatusCode.INVALID, message=message
     )
 
 
