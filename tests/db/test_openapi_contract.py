@@ -136,6 +136,17 @@ CASES: dict[tuple[str, str], Call] = {
     ("POST", f"{API}/pilot/update_job"): _post(
         f"{API}/pilot/update_job", lambda w: {"job_id": w.running, "job_status": "running", "attempt_nr": 1}
     ),
+    ("POST", f"{API}/pilot/update_jobs_bulk"): _post(
+        f"{API}/pilot/update_jobs_bulk",
+        lambda w: {
+            "job_list": [
+                {"job_id": w.running, "job_status": "running", "attempt_nr": 1},
+                {"job_id": UNKNOWN_ID, "job_status": "running"},
+                {"job_id": w.running, "job_status": "running", "start_time": "yesterday"},
+            ],
+            "harvester_id": "h1",
+        },
+    ),
     ("GET", f"{API}/pilot/get_job_status"): lambda c, w: c.get(
         f"{API}/pilot/get_job_status", params={"job_ids": [w.to_kill, w.running, UNKNOWN_ID]}
     ),

@@ -38,7 +38,7 @@ def test_dispatch_and_stale_scans_use_indexes(db: Database) -> None:
     )
     with db.read() as conn:
         for stmt, index in (
-            (cand.params(cand_params), "ix_jobs_dispatch"),
+            (cand.stmt.params(cand_params), "ix_jobs_dispatch"),
             (stale, "ix_jobs_status_modtime"),
         ):
             sql = _compiled(db, stmt)

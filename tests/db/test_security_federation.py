@@ -95,7 +95,7 @@ def test_bad_claims_are_refused_with_the_reason_and_change_nothing(
 def test_a_token_signed_by_another_key_under_a_known_kid_does_not_verify(
     secure: Secure, provider: OidcProvider
 ) -> None:
-    forger = RSAKey.generate_key(2048, parameters={"kid": provider.keys[-1].kid, "alg": "RS256"})
+    forger = RSAKey.generate_key(2048, parameters={"kid": str(provider.keys[-1].kid), "alg": "RS256"})
     refused = call(secure, provider.token(key=forger))
     assert refused.status_code == 401 and "does not verify" in refused.json()["message"], refused.text
 

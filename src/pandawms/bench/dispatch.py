@@ -4,7 +4,9 @@ Phases, each timed separately on a fresh server process:
 1. submit: N jobs in batches (``submit_per_s``);
 2. dispatch: K pilots only claim (activated -> sent) until the queue is empty (``dispatch_per_s``);
 3. cycle: N more jobs; K pilots do acquire -> update(running) -> update(finished) (``cycles_per_s``),
-   with p50/p99 latency over every request of this phase.
+   with p50/p99 latency over every request of this phase, and the server's CPU time per cycle
+   (``server_cpu_ms_per_cycle``: user + system time of the server process and its children, read from
+   the kernel before and after the phase, so the pilots' own CPU on the shared cores is not counted).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from pandawms.bench.httpclient import MiniHTTP
 from pandawms.protocol import paths
@@ -36,9 +39,11 @@ class BenchResult:
     backend: str
     jobs: int
     pilots: int
+    bulk: int
     submit_per_s: float
     dispatch_per_s: float
     cycles_per_s: float
+    server_cpu_ms_per_cycle: float
     p50_ms: float
     p99_ms: float
     requests: int
@@ -47,6 +52,22 @@ class BenchResult:
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` and its live children (server workers), from the
+    kernel (/proc via psutil), plus the children it already reaped."""
+    proc = psutil.Process(pid)
+    procs = [proc, *proc.children(recursive=True)]
+    own = proc.cpu_times()
+    total = own.children_user + own.children_system
+    for p in procs:
+        try:
+            t = p.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += t.user + t.system
+    return total
 
 
 def free_port() -> int:
@@ -153,11 +174,14 @@ def submit_jobs(base: str, n: int, batch: int = 5000, token: str | None = None) 
     return n / (time.perf_counter() - started)
 
 
-async def _pilot(base: str, full_cycle: bool, lat: list[float], node: str, token: str | None) -> int:
-    """One simulated pilot on its own keep-alive connection: acquire -> running -> finished."""
+async def _pilot(
+    base: str, full_cycle: bool, lat: list[float], node: str, token: str | None, bulk: int = 0
+) -> int:
+    """One simulated pilot on its own keep-alive connection: acquire -> running -> finished. ``bulk`` K:
+    a factory instead, acquiring K jobs per call and updating them K at once (pilot/update_jobs_bulk)."""
     http = MiniHTTP(base, token)
     done = 0
-    acquire = {"site_name": QUEUE, "n_jobs": 1, "node": node}
+    acquire = {"site_name": QUEUE, "n_jobs": max(bulk, 1), "node": node}
     try:
         while True:
             t0 = time.perf_counter()
@@ -169,12 +193,19 @@ async def _pilot(base: str, full_cycle: bool, lat: list[float], node: str, token
                 return done
             if full_cycle:
                 for state in ("running", "finished"):
-                    update = {"job_id": jobs[0]["PandaID"], "job_status": state}
+                    updates = [{"job_id": j["PandaID"], "job_status": state} for j in jobs]
                     t0 = time.perf_counter()
-                    status, body = await http.post_json(paths.PILOT_UPDATE_JOB, update)
+                    if bulk:
+                        status, body = await http.post_json(
+                            paths.PILOT_UPDATE_JOBS_BULK, {"job_list": updates}
+                        )
+                    else:
+                        status, body = await http.post_json(paths.PILOT_UPDATE_JOB, updates[0])
                     lat.append(time.perf_counter() - t0)
                     _check(status, body)
-            done += 1
+                    if bulk and not all(r["success"] for r in body["data"]["results"]):
+                        raise RuntimeError(f"bulk update refused: {body['data']['results']}")
+            done += len(jobs)
     finally:
         await http.close()
 
@@ -185,11 +216,13 @@ def _check(status: int, body: Any) -> None:
 
 
 async def run_pilots(
-    base: str, pilots: int, full_cycle: bool, token: str | None = None
+    base: str, pilots: int, full_cycle: bool, token: str | None = None, bulk: int = 0
 ) -> tuple[int, float, list[float]]:
     lat: list[float] = []
     started = time.perf_counter()
-    counts = await asyncio.gather(*(_pilot(base, full_cycle, lat, f"wn{i}", token) for i in range(pilots)))
+    counts = await asyncio.gather(
+        *(_pilot(base, full_cycle, lat, f"wn{i}", token, bulk) for i in range(pilots))
+    )
     return sum(counts), time.perf_counter() - started, lat
 
 
@@ -201,25 +234,40 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def bench_dispatch(
-    backend: str, db_url: str, jobs: int, pilots: int, workdir: Path, auth: bool = False, workers: int = 1
+    backend: str,
+    db_url: str,
+    jobs: int,
+    pilots: int,
+    workdir: Path,
+    auth: bool = False,
+    env: dict[str, str] | None = None,
+    bulk: int = 0,
+    workers: int = 1,
 ) -> BenchResult:
-    """``auth``: the server checks a token on every call (a user's for submit, a pilot's for the rest)."""
+    """``auth``: the server checks a token on every call (a user's for submit, a pilot's for the rest);
+    ``env``: the server's environment (bench.jedi.server_env: another checkout's code, side by side);
+    ``bulk`` K: each simulated pilot is a factory acquiring and updating K jobs per call."""
     user = make_token(db_url, "--role", "user", "--sub", "bench") if auth else None
     pilot = make_token(db_url, "--role", "pilot", "--queue", QUEUE) if auth else None
-    with server_process(db_url, workdir, auth=auth, workers=workers) as base:
+    pids: list[int] = []
+    with server_process(db_url, workdir, auth=auth, env=env, pids=pids, workers=workers) as base:
         submit_rate = submit_jobs(base, jobs, token=user)
-        dispatched, d_elapsed, _ = asyncio.run(run_pilots(base, pilots, full_cycle=False, token=pilot))
+        dispatched, d_elapsed, _ = asyncio.run(run_pilots(base, pilots, False, pilot, bulk))
         submit_jobs(base, jobs, token=user)
-        cycled, c_elapsed, lat = asyncio.run(run_pilots(base, pilots, full_cycle=True, token=pilot))
+        cpu_before = server_cpu_seconds(pids[0])
+        cycled, c_elapsed, lat = asyncio.run(run_pilots(base, pilots, True, pilot, bulk))
+        cpu_cycle = server_cpu_seconds(pids[0]) - cpu_before
     if dispatched != jobs or cycled != jobs:
         raise RuntimeError(f"lost jobs: dispatched {dispatched}, cycled {cycled}, expected {jobs} each")
     return BenchResult(
         backend=backend,
         jobs=jobs,
         pilots=pilots,
+        bulk=bulk,
         submit_per_s=round(submit_rate, 1),
         dispatch_per_s=round(dispatched / d_elapsed, 1),
         cycles_per_s=round(cycled / c_elapsed, 1),
+        server_cpu_ms_per_cycle=round(cpu_cycle * 1000 / max(cycled, 1), 3),
         p50_ms=round(percentile(lat, 0.50) * 1000, 2),
         p99_ms=round(percentile(lat, 0.99) * 1000, 2),
         requests=len(lat),

@@ -354,23 +354,35 @@ def bench_dispatch(
     workers: Annotated[
         int, typer.Option(min=1, max=256, help="Server processes (panda server --workers; >1: PostgreSQL).")
     ] = 1,
+    server_path: Annotated[
+        str | None,
+        typer.Option(help="Run the server from this checkout's src (old vs new in one sitting)."),
+    ] = None,
+    bulk: Annotated[
+        int,
+        typer.Option(
+            min=0, max=500, help="K > 0: each pilot is a factory acquiring and updating K jobs per call."
+        ),
+    ] = 0,
 ) -> None:
     """Submit N jobs, then K pilots claim and cycle them over real HTTP against a real server process."""
     import json
 
     from pandawms.bench.dispatch import bench_dispatch as run
     from pandawms.bench.dispatch import database_for
+    from pandawms.bench.jedi import server_env
 
     if backend not in ("sqlite", "postgresql"):
         typer.echo(f"panda bench dispatch: --backend must be sqlite or postgresql, not {backend!r}", err=True)
         raise typer.Exit(2)
     with database_for(backend, db) as (url, workdir):
-        result = run(backend, url, jobs, pilots, workdir, auth=auth, workers=workers)
+        env = server_env(server_path)
+        result = run(backend, url, jobs, pilots, workdir, auth=auth, env=env, bulk=bulk, workers=workers)
     if as_json:
         typer.echo(json.dumps(result.as_dict()))
         return
     for key, value in result.as_dict().items():
-        typer.echo(f"{key:>15}: {value}")
+        typer.echo(f"{key:>23}: {value}")
 
 
 bench_app.command("submit-inputs")(bench_submit_inputs)

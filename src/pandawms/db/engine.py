@@ -268,7 +268,12 @@ def _sqlite_engine(url: str, begin_sql: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql(begin_sql)
+        # on the DBAPI connection: every pilot call begins one, and exec_driver_sql's execution context
+        # cost more than the BEGIN itself; a driver error still surfaces as SQLAlchemy's (lock -> 503)
+        try:
+            conn.connection.dbapi_connection.execute(begin_sql)  # type: ignore[union-attr]
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(begin_sql, (), exc, sqlite3.Error) from exc
 
     return engine
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Integer, Select, Update, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Integer, bindparam, func, insert, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from pandawms.core.changes import JobChange
@@ -21,6 +21,7 @@ from pandawms.core.dispatch import ClaimCriteria
 from pandawms.core.ids import PandaID, QueueName
 from pandawms.core.specs import FileSpec, Job, JobQuery, QueueLoad
 from pandawms.core.states import ACTIVE_STATES, JobStatus
+from pandawms.db.direct import Direct
 from pandawms.db.lean import LeanInsert
 from pandawms.db.rows import change_columns, file_to_row, row_to_file, row_to_job
 from pandawms.db.schema import job_files, job_status_history, jobs
@@ -63,20 +64,21 @@ def insert_files(conn: Connection, files: Iterable[tuple[int, FileSpec]]) -> Non
 
 
 def insert_history(conn: Connection, entries: Sequence[HistoryEntry]) -> None:
-    _INSERT_HISTORY.execute(
-        conn,
-        [
-            {
-                "panda_id": e.panda_id,
-                "job_status": e.status,
-                "previous_status": e.previous,
-                "change_time": e.time,
-                "modification_host": e.host[:128],
-                "reason": e.reason[:500],
-            }
-            for e in entries
-        ],
-    )
+    rows = [
+        {
+            "panda_id": e.panda_id,
+            "job_status": e.status,
+            "previous_status": e.previous,
+            "change_time": e.time,
+            "modification_host": e.host[:128],
+            "reason": e.reason[:500],
+        }
+        for e in entries
+    ]
+    if len(rows) == 1:  # a transition's or a claim's one row: on the DBAPI (db/direct.py)
+        _INSERT_HISTORY_ROW.execute(conn, rows[0])
+    else:
+        _INSERT_HISTORY.execute(conn, rows)
 
 
 # -- status writes (lifecycle only) --------------------------------------------------------------------
@@ -98,6 +100,8 @@ _LOCK_STATUS = (
 )
 # The inserts of a submission's chunks: lean on SQLite (db/lean.py), where they were most of its CPU.
 _INSERT_HISTORY = LeanInsert(insert(job_status_history))
+_HISTORY_COLUMNS = ("panda_id", "job_status", "previous_status", "change_time", "modification_host", "reason")
+_INSERT_HISTORY_ROW = Direct(insert(job_status_history).values({c: bindparam(c) for c in _HISTORY_COLUMNS}))
 _INSERT_JOBS = LeanInsert(insert(jobs), key="panda_id")
 _INSERT_FILES = LeanInsert(insert(job_files))
 _JOBS_BY_IDS = select(jobs).where(jobs.c.panda_id.in_(bindparam("b_ids", expanding=True)))
@@ -106,6 +110,10 @@ _FILES_BY_IDS = _FILES_BY_IDS.order_by(job_files.c.row_id)
 
 
 _EXISTS = select(jobs.c.panda_id).where(jobs.c.panda_id == bindparam("b_id"))
+# the pilot calls' statements on the DBAPI (db/direct.py)
+_LOCK_STATUS_DIRECT = Direct(_LOCK_STATUS)
+_FILES_BY_IDS_DIRECT = Direct(_FILES_BY_IDS, expanding=("b_ids",))
+_FILE_KEYS = tuple(c.key for c in job_files.c)
 
 
 def exists(conn: Connection, panda_id: int) -> bool:
@@ -115,9 +123,10 @@ def exists(conn: Connection, panda_id: int) -> bool:
 
 def lock_status(conn: Connection, panda_id: int) -> StatusRow | None:
     """Read and lock (PostgreSQL FOR UPDATE; SQLite holds the writer lock already) the job's status."""
-    row = conn.execute(_LOCK_STATUS, {"b_id": panda_id}).first()
-    if row is None:
+    rows, _ = _LOCK_STATUS_DIRECT.execute(conn, {"b_id": panda_id})
+    if not rows:
         return None
+    row = rows[0]
     return StatusRow(PandaID(row[0]), JobStatus(row[1]), row[2], row[3], row[4], row[5])
 
 
@@ -140,24 +149,25 @@ def write_status(
     values = {**change_columns(change, now), "modification_time": now}
     params = {"b_id": panda_id, "b_expected": expected.value, "b_status": status.value, "b_now": now}
     params.update({f"v_{k}": v for k, v in values.items()})
-    return conn.execute(_write_status_stmt(frozenset(values)), params).rowcount == 1
+    return _write_status_stmt(frozenset(values)).execute(conn, params)[1] == 1
 
 
 @functools.lru_cache(maxsize=256)
-def _write_status_stmt(names: frozenset[str]) -> Update:
-    return _WRITE_STATUS.values({name: bindparam(f"v_{name}") for name in sorted(names)})
+def _write_status_stmt(names: frozenset[str]) -> Direct:
+    return Direct(_WRITE_STATUS.values({name: bindparam(f"v_{name}") for name in sorted(names)}))
 
 
 def claim_activated(
     conn: Connection, criteria: ClaimCriteria, n_jobs: int, now: datetime, host: str, pilot_id: str = ""
-) -> list[PandaID]:
-    """Atomically move up to n activated jobs matching ``criteria`` to sent: the jobs of
-    ``criteria.shares`` first, share by share (ix_jobs_dispatch_share), then any (ix_jobs_dispatch);
-    priority then age inside each.
+) -> list[Job]:
+    """Atomically move up to n activated jobs matching ``criteria`` to sent and return them as claimed
+    (with their files): the jobs of ``criteria.shares`` first, share by share (ix_jobs_dispatch_share),
+    then any (ix_jobs_dispatch); priority then age inside each.
 
     PostgreSQL: candidates are locked FOR UPDATE SKIP LOCKED, so concurrent pilots skip each other's rows.
     SQLite: the caller's BEGIN IMMEDIATE serialises writers. Both: the UPDATE re-checks
-    job_status='activated' (compare-and-set), so a row is never claimed twice.
+    job_status='activated' (compare-and-set), so a row is never claimed twice. The UPDATE returns the
+    claimed rows whole, so the description is not read again.
     """
     shape = (bool(criteria.memory), bool(criteria.disk), bool(criteria.cores), bool(criteria.remaining_time))
     params: dict[str, Any] = {
@@ -172,23 +182,27 @@ def claim_activated(
     for share in criteria.shares:
         if len(ids) >= n_jobs:
             break
-        rows = conn.execute(
-            _claim_candidates_stmt(*shape, True), {**params, "b_share": share, "b_limit": n_jobs - len(ids)}
+        rows, _ = _claim_candidates_stmt(*shape, True).execute(
+            conn, {**params, "b_share": share, "b_limit": n_jobs - len(ids)}
         )
         ids += [int(r[0]) for r in rows]
     if len(ids) < n_jobs:  # any share (jobs of the other shares, or of none); ours may come back: skip them
-        rows = conn.execute(_claim_candidates_stmt(*shape), {**params, "b_limit": n_jobs})
+        rows, _ = _claim_candidates_stmt(*shape).execute(conn, {**params, "b_limit": n_jobs})
         taken = set(ids)
         ids += [i for i in (int(r[0]) for r in rows) if i not in taken][: n_jobs - len(ids)]
     if not ids:
         return []
-    claimed = conn.execute(
-        _CLAIM, {"b_ids": ids, "b_now": now, "b_host": host[:128], "b_pilot": pilot_id[:200]}
-    )
-    return sorted((PandaID(r[0]) for r in claimed), key=ids.index)
+    params = {"b_ids": ids, "b_now": now, "b_host": host[:128], "b_pilot": pilot_id[:200]}
+    by_id = {r[0]: dict(zip(_JOB_KEYS, r, strict=True)) for r in _CLAIM.execute(conn, params)[0]}
+    claimed = [i for i in ids if i in by_id]
+    files: dict[int, list[FileSpec]] = {}
+    if claimed:
+        for r in _FILES_BY_IDS_DIRECT.execute(conn, {"b_ids": claimed})[0]:
+            files.setdefault(r[1], []).append(row_to_file(dict(zip(_FILE_KEYS, r, strict=True))))
+    return [row_to_job(by_id[i], files.get(i, ())) for i in claimed]
 
 
-_CLAIM = (
+_CLAIM_STMT = (
     update(jobs)
     .where(
         jobs.c.panda_id.in_(bindparam("b_ids", expanding=True)),
@@ -201,14 +215,16 @@ _CLAIM = (
         modification_host=bindparam("b_host"),
         pilot_id=bindparam("b_pilot"),
     )
-    .returning(jobs.c.panda_id)
+    .returning(*jobs.c)
 )
+_CLAIM = Direct(_CLAIM_STMT, expanding=("b_ids",))
+_JOB_KEYS = tuple(c.key for c in jobs.c)
 
 
 @functools.lru_cache(maxsize=64)
 def _claim_candidates_stmt(
     memory: bool, disk: bool, cores: bool, remaining_time: bool, share: bool = False
-) -> Select[Any]:
+) -> Direct:
     """Candidates in priority-then-age order on ix_jobs_dispatch (``share``: of one share, on
     ix_jobs_dispatch_share); one statement per filter shape."""
     filters: list[ColumnElement[bool]] = [jobs.c.prod_source_label.in_(bindparam("b_labels", expanding=True))]
@@ -222,7 +238,7 @@ def _claim_candidates_stmt(
         filters.append(jobs.c.core_count <= bindparam("b_cores"))
     if remaining_time:
         filters.append(jobs.c.max_walltime <= bindparam("b_time"))
-    return (
+    stmt = (
         select(jobs.c.panda_id)
         .where(jobs.c.job_status == JobStatus.ACTIVATED.value, jobs.c.computing_site == bindparam("b_site"))
         .where(*filters)
@@ -230,6 +246,7 @@ def _claim_candidates_stmt(
         .limit(bindparam("b_limit", type_=Integer))
         .with_for_update(skip_locked=True)
     )
+    return Direct(stmt, expanding=("b_labels",))
 
 
 # -- non-status writes ---------------------------------------------------------------------------------
@@ -239,13 +256,13 @@ def update_fields(conn: Connection, panda_id: int, change: JobChange, now: datet
     """Write a change's non-status columns (heartbeat, metrics, command to pilot, diagnostics)."""
     values = change_columns(change, now)
     params = {"b_id": panda_id, **{f"v_{k}": v for k, v in values.items()}}
-    conn.execute(_update_fields_stmt(frozenset(values)), params)
+    _update_fields_stmt(frozenset(values)).execute(conn, params)
 
 
 @functools.lru_cache(maxsize=256)
-def _update_fields_stmt(names: frozenset[str]) -> Update:
+def _update_fields_stmt(names: frozenset[str]) -> Direct:
     stmt = update(jobs).where(jobs.c.panda_id == bindparam("b_id"))
-    return stmt.values({name: bindparam(f"v_{name}") for name in sorted(names)})
+    return Direct(stmt.values({name: bindparam(f"v_{name}") for name in sorted(names)}))
 
 
 # -- reads ---------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ JOB_RETRY = "/job/retry"
 
 PILOT_ACQUIRE_JOBS = "/pilot/acquire_jobs"
 PILOT_UPDATE_JOB = "/pilot/update_job"
+PILOT_UPDATE_JOBS_BULK = "/pilot/update_jobs_bulk"  # PanDA's updateJobsInBulk (a factory for its pilots)
 PILOT_GET_JOB_STATUS = "/pilot/get_job_status"
 
 QUEUE_LIST = "/queue/list"

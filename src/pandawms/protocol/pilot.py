@@ -232,3 +232,34 @@ class UpdateResponse(BaseModel):
     command: str
     jobStatus: str | None = None
     message: str = ""
+
+
+MAX_BULK_UPDATES = 500  # updates per update_jobs_bulk call (Harvester sends 100)
+
+
+class UpdateBulkRequest(BaseModel):
+    """Many update_job bodies in one call (PanDA's ``updateJobsInBulk``, as a factory sends them for its
+    pilots). Typed like update_job's body (a violation anywhere is a 422); each well-formed entry is
+    applied on its own: one the server refuses gets its reason in ``results`` and the others are still
+    applied (all in one transaction, each entry in a savepoint)."""
+
+    model_config = _STRICT
+    job_list: list[UpdateRequest] = Field(min_length=1, max_length=MAX_BULK_UPDATES)
+    harvester_id: str = Field("", max_length=50)
+
+
+class BulkUpdateResult(BaseModel):
+    """The outcome of one entry of ``job_list``, in its order: the update_job answer when it was applied
+    (``success``), else why the entry was refused (``StatusCode`` 50, nothing of it stored)."""
+
+    index: int = Field(ge=0, le=MAX_BULK_UPDATES)
+    job_id: int = Field(ge=1, le=BIGINT_MAX)
+    success: bool
+    StatusCode: int = Field(ge=0, le=INT_MAX)
+    command: str = ""
+    jobStatus: str | None = None
+    message: str = ""
+
+
+class UpdateBulkResponse(BaseModel):
+    results: list[BulkUpdateResult]

@@ -74,6 +74,16 @@ def _jobs_in_body(action: Action) -> Check:
     return check
 
 
+def _jobs_in_list(conn: Connection, caller: Caller, body: Any, _query: Mapping[str, str]) -> None:
+    """update_jobs_bulk: every well-formed ``job_id`` of ``job_list`` (bad entries are the route's)."""
+    entries = _body_field(body, "job_list")
+    if isinstance(entries, list):
+        ids = [e.get("job_id") for e in entries if isinstance(e, dict)]
+        ints = [i for i in ids if isinstance(i, int) and not isinstance(i, bool)]
+        if ints:
+            check_jobs(conn, caller, Action.UPDATE, ints)
+
+
 def _job_in_query(conn: Connection, caller: Caller, _body: Any, query: Mapping[str, str]) -> None:
     raw = query.get("job_id", "")
     if raw.isdigit():
@@ -124,6 +134,7 @@ ROUTE_POLICIES: dict[str, RoutePolicy] = {
     paths.JOB_RETRY: _p(J, M, HUMANS, _jobs_in_body(M)),
     paths.PILOT_ACQUIRE_JOBS: _p(J, A, PILOTS, _acquire_queue),
     paths.PILOT_UPDATE_JOB: _p(J, U, PILOTS, _jobs_in_body(U)),
+    paths.PILOT_UPDATE_JOBS_BULK: _p(J, U, PILOTS, _jobs_in_list),
     paths.PILOT_GET_JOB_STATUS: _p(J, R, PILOTS),
     # queues
     paths.QUEUE_LIST: _p(Q, R, ALL),

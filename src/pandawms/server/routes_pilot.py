@@ -8,14 +8,23 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
-from pandawms.core.errors import InvalidInput
+from pandawms.core.errors import InvalidInput, PandaError
 from pandawms.core.specs import ErrorComponent, JobErrors, JobMetrics
 from pandawms.core.updates import PilotReport
 from pandawms.protocol import paths
 from pandawms.protocol.bounds import MAX_QUERY_IDS, QueryId
 from pandawms.protocol.commands import PilotCommand, StatusCode
 from pandawms.protocol.envelope import Envelope
-from pandawms.protocol.pilot import AcquireRequest, AcquireResponse, PilotJob, UpdateRequest, UpdateResponse
+from pandawms.protocol.pilot import (
+    AcquireRequest,
+    AcquireResponse,
+    BulkUpdateResult,
+    PilotJob,
+    UpdateBulkRequest,
+    UpdateBulkResponse,
+    UpdateRequest,
+    UpdateResponse,
+)
 from pandawms.protocol.status import PilotJobStatusEntry
 from pandawms.server.context import ServerContext, get_ctx
 from pandawms.server.responses import envelope
@@ -126,6 +135,55 @@ def handle_update(ctx: ServerContext, body: UpdateRequest) -> Response:
         message=res.message,
     )
     return envelope(resp, message=res.message)
+
+
+@router.post(paths.PILOT_UPDATE_JOBS_BULK, response_model=Envelope[UpdateBulkResponse])
+def update_jobs_bulk(body: UpdateBulkRequest, ctx: Ctx) -> Response:
+    """Many update_job bodies at once (``job_list``, PanDA's updateJobsInBulk): one result per entry, in
+    order. The body is typed like update_job's (a schema violation anywhere is a 422 naming
+    ``job_list.N.field``, nothing stored); a well-formed entry the server refuses (a bad time, an update
+    that fails) gets its reason in its result with nothing of it stored, and the others are applied."""
+    return handle_update_bulk(ctx, body)
+
+
+def handle_update_bulk(ctx: ServerContext, body: UpdateBulkRequest) -> Response:
+    results: dict[int, BulkUpdateResult] = {}
+    reports: list[tuple[int, PilotReport]] = []
+    for i, entry in enumerate(body.job_list):
+        try:
+            reports.append((i, to_report(entry)))
+        except InvalidInput as exc:
+            results[i] = _refused(i, entry.job_id, f"job_list.{i}.{exc}")
+    if reports:
+        with ctx.db.write() as conn:
+            done = pilot.update_jobs(
+                conn, [r for _, r in reports], ctx.clock(), ctx.policy, body.harvester_id
+            )
+        for (i, report), res in zip(reports, done, strict=True):
+            results[i] = _applied(i, report.panda_id, res)
+    return envelope(UpdateBulkResponse(results=[results[i] for i in range(len(body.job_list))]))
+
+
+def _refused(index: int, job_id: int, message: str) -> BulkUpdateResult:
+    return BulkUpdateResult(
+        index=index, job_id=job_id, success=False, StatusCode=StatusCode.INVALID, message=message
+    )
+
+
+def _applied(index: int, job_id: int, res: pilot.UpdateResult | PandaError) -> BulkUpdateResult:
+    if isinstance(res, PandaError):
+        return BulkUpdateResult(
+            index=index, job_id=job_id, success=False, StatusCode=StatusCode.FAILED, message=str(res)
+        )
+    return BulkUpdateResult(
+        index=index,
+        job_id=job_id,
+        success=True,
+        StatusCode=StatusCode.OK,
+        command=res.command or PilotCommand.NONE.value,
+        jobStatus=res.status,
+        message=res.message,
+    )
 
 
 @router.get(paths.PILOT_GET_JOB_STATUS, response_model=Envelope[list[PilotJobStatusEntry]])

@@ -22,7 +22,7 @@ from pandawms.core.dispatch import ClaimCriteria
 from pandawms.core.errors import NotFound
 from pandawms.core.ids import PandaID
 from pandawms.core.rules import NO_RULE, Plan, Rule, plan_transition, rule_for
-from pandawms.core.specs import FileSpec
+from pandawms.core.specs import FileSpec, Job
 from pandawms.core.states import (
     FINAL_STATES,
     JobStatus,
@@ -208,18 +208,19 @@ def set_file_states(conn: Connection, panda_id: int, files: Sequence[FileSpec]) 
 
 def claim_for_dispatch(
     conn: Connection, criteria: ClaimCriteria, n_jobs: int, now: datetime, host: str, pilot_id: str = ""
-) -> list[PandaID]:
-    """activated -> sent for up to n matching jobs, atomically; each job is handed out at most once."""
+) -> list[Job]:
+    """activated -> sent for up to n matching jobs, atomically; each job is handed out at most once.
+    Returns the claimed jobs (as written, with their files)."""
     assert is_allowed(JobStatus.ACTIVATED, JobStatus.SENT)
-    ids = jobs_db.claim_activated(conn, criteria, n_jobs, now, host, pilot_id)
+    claimed = jobs_db.claim_activated(conn, criteria, n_jobs, now, host, pilot_id)
     jobs_db.insert_history(
         conn,
         [
-            HistoryEntry(pid, JobStatus.SENT.value, JobStatus.ACTIVATED.value, now, host, "dispatched")
-            for pid in ids
+            HistoryEntry(j.panda_id, JobStatus.SENT.value, JobStatus.ACTIVATED.value, now, host, "dispatched")
+            for j in claimed
         ],
     )
-    return ids
+    return claimed
 
 
 # -- factory workers -----------------------------------------------------------------------------------

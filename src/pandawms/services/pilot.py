@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,13 +12,14 @@ from sqlalchemy import Connection
 from pandawms.core.changes import JobChange, JobError
 from pandawms.core.commands import PilotCommand
 from pandawms.core.dispatch import ClaimCriteria, dispatch_refusal, served_labels
-from pandawms.core.errors import Conflict, InvalidInput
+from pandawms.core.errors import Conflict, InvalidInput, PandaError
 from pandawms.core.specs import ErrorComponent, Job
 from pandawms.core.states import JobStatus
 from pandawms.core.updates import PilotReport, UpdateKind, UpdatePlan, plan_update
 from pandawms.db import job_reports as reports_db
 from pandawms.db import jobs as jobs_db
 from pandawms.db import queues as queues_db
+from pandawms.db import workers as workers_db
 from pandawms.db.jobs import StatusRow
 from pandawms.protocol.errorcodes import DdmCode
 from pandawms.services import adder, lifecycle, staging, workers
@@ -72,12 +73,11 @@ def acquire_jobs(conn: Connection, query: AcquireQuery, now: datetime) -> Acquir
     )
     if query.worker_id is not None and query.harvester_id:
         workers.check_owner(conn, query.worker_id, query.harvester_id)
-    ids = lifecycle.claim_for_dispatch(conn, criteria, query.n_jobs, now, query.node, query.pilot_id)
-    if not ids:
+    jobs = lifecycle.claim_for_dispatch(conn, criteria, query.n_jobs, now, query.node, query.pilot_id)
+    if not jobs:
         return Acquired([], f"no jobs for queue {query.queue}")
     if query.worker_id is not None:
-        workers.pilot_took_job(conn, query.worker_id, ids[0], now)
-    jobs = jobs_db.get_jobs(conn, ids, with_files=True)
+        workers.pilot_took_job(conn, query.worker_id, jobs[0].panda_id, now)
     return Acquired(jobs, locations=staging.locate(conn, queue, jobs))
 
 
@@ -109,6 +109,28 @@ def update_job(conn: Connection, report: PilotReport, now: datetime, policy: Job
     if result.accepted:
         _keep_texts(conn, report, now)
     return UpdateResult(plan.command, result.current.value, "" if result.accepted else result.reason)
+
+
+def update_jobs(
+    conn: Connection,
+    reports: Sequence[PilotReport],
+    now: datetime,
+    policy: JobRetryPolicy,
+    harvester_id: str = "",
+) -> list[UpdateResult | PandaError]:
+    """Many pilot updates in one transaction (pilot/update_jobs_bulk), in order. Each runs in a savepoint:
+    one that raises is undone alone and answered with its error; the others stand. ``harvester_id``: the
+    factory sending them, whose liveness this call stamps like its other calls."""
+    if harvester_id:
+        workers_db.touch_harvester(conn, harvester_id, now)
+    out: list[UpdateResult | PandaError] = []
+    for report in reports:
+        try:
+            with conn.begin_nested():
+                out.append(update_job(conn, report, now, policy))
+        except PandaError as exc:
+            out.append(exc)
+    return out
 
 
 def _keep_texts(conn: Connection, report: PilotReport, now: datetime) -> None:
