@@ -29,6 +29,9 @@ from pandawms.core.errors import Fatal, Transient
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 CHUNK_BUDGET_S = 0.01  # a chunked batch aims at transactions this long (pilot calls wait at most that)
 MIN_FREE_DISK_BYTES = 4 * 2**20  # below this the SQLite folder counts as full (a WAL checkpoint needs room)
+# SQLite keeps a WAL file at its high-water mark (a burst of writes while readers held old snapshots left
+# it at 2.4x the database); past a checkpoint that resets it, the file is cut back to this size
+WAL_SIZE_LIMIT_BYTES = 64 * 2**20
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -264,6 +267,7 @@ def _sqlite_engine(url: str, begin_sql: str) -> Engine:
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA cache_size=-65536")
+        cur.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT_BYTES}")
         cur.close()
 
     @event.listens_for(engine, "begin")
