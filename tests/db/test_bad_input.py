@@ -267,3 +267,12 @@ def test_unknown_task_parameter_suggests_the_known_name(client: TestClient) -> N
     }
     message = refused(client.post(f"{API}/task/submit", json=params))
     assert "nFilesPerJobb: Extra inputs are not permitted - did you mean nFilesPerJob" in message, message
+
+
+def test_a_batch_error_time_must_be_a_date_time_string(client: TestClient) -> None:
+    error = {"report_id": "00000000", "queue": "SMALL", "time": 0, "reason": "sbatch: refused"}
+    body = {"harvester_id": "f1", "alive_workers": 0, "batch_errors": [error]}
+    message = refused(client.post(f"{API}/harvester/heartbeat", json=body), "batch_errors.0.time")
+    assert "date-time string" in message, message
+    error["time"] = "2026-01-01T12:00:00Z"
+    assert client.post(f"{API}/harvester/heartbeat", json=body).status_code == 200

@@ -269,3 +269,10 @@ def test_sandbox_upload_is_served_back_under_cache(client: TestClient) -> None:
     empty = {"file": ("sources.empty.tar.gz", b"", "application/octet-stream")}
     fails(client.post(f"{API}/file_server/upload_cache_file", files=empty), 400, "empty")
     assert client.get("/cache/sources.empty.tar.gz").status_code == 404
+
+
+def test_a_post_to_get_description_without_job_ids_is_a_405_as_for_pandawms(client: TestClient) -> None:
+    """Only panda-client's shape (a JSON body with job_ids) is its POST; anything else meets pandawms's GET
+    route, which answers an undeclared method 405 (the fuzzer's check)."""
+    bare = client.post(f"{API}/job/get_description", params={"job_id": 2})
+    assert bare.status_code == 405, bare.text

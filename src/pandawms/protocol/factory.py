@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pandawms.core.states import WorkerStatus
 from pandawms.protocol.actions import WorkerReportOutcome
 from pandawms.protocol.bounds import BIGINT_MAX, INT_MAX
-from pandawms.protocol.times import UtcDateTime
+from pandawms.protocol.times import BodyTime
 
 _STRICT = ConfigDict(extra="forbid")
 HARVESTER_ID = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")
@@ -112,7 +112,7 @@ class BatchError(BaseModel):
         description="the factory's id of this error: a re-sent heartbeat stores it once",
     )
     queue: str = Field(min_length=1, max_length=128)
-    time: UtcDateTime = Field(description="when the factory saw it (a later time is read as now)")
+    time: BodyTime = Field(description="when the factory saw it (a later time is read as now)")
     reason: str = Field(min_length=1, max_length=500)
     exit_code: int | None = Field(None, ge=-INT_MAX, le=INT_MAX, strict=True)
     batch_id: str = Field("", max_length=80)

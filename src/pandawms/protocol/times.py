@@ -31,7 +31,23 @@ def not_a_number(value: object) -> object:
     return value
 
 
+def a_time_text(value: object) -> object:
+    """A time in a request body is RFC 3339 text (the spec's ``format: date-time``), not a number."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected a date-time string (YYYY-MM-DDTHH:MM:SS[Z]), got {type(value).__name__}")
+    return not_a_number(value)
+
+
 QueryTime = Annotated[datetime, BeforeValidator(not_a_number), AfterValidator(naive_utc)]
+BodyTime = Annotated[
+    datetime,
+    BeforeValidator(a_time_text),
+    AfterValidator(naive_utc),
+    PlainSerializer(wire_time, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
 UtcDateTime = Annotated[
     datetime,
     AfterValidator(naive_utc),

@@ -85,6 +85,7 @@ def _has(key: str) -> Callable[[bytes], bool]:
 POST_SHAPES: dict[str, Callable[[bytes], bool]] = {
     paths.JOB_SUBMIT: lambda body: _JOBS_TEXT.match(body[:64]) is not None,
     paths.TASK_SUBMIT: _has("task_parameters"),
+    paths.JOB_GET_DESCRIPTION: _has("job_ids"),  # POST; pandawms's own is GET (a bare POST: 405)
     **{p: _has("task_id") for p in COMMANDS.values()},
 }
 GET_SHAPES = frozenset({paths.TASK_GET_STATUS, paths.TASK_GET_DETAILS})
@@ -147,7 +148,7 @@ def _descriptions(ctx: ServerContext, body: lc.JobIdsRequest) -> Response:
     return envelope(data)
 
 
-@router.post(paths.JOB_GET_DESCRIPTION)
+@router.post(lc.SHAPE_PREFIX + paths.JOB_GET_DESCRIPTION)
 def get_description(body: lc.JobIdsRequest, ctx: Ctx) -> Response:
     """Client.getJobStatus: JobSpec dicts with ``Files``; null for an unknown PandaID (as PanDA)."""
     return _descriptions(ctx, body)
