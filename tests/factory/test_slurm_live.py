@@ -162,7 +162,8 @@ def test_time_limit_and_scancel_are_classified_and_their_jobs_retried(
     # and the server keeps their native states; the time-out is one of the queue's batch errors
     assert (cancelled["batch_state"], timed_out["batch_state"]) == ("CANCELLED", "TIMEOUT")
     site = httpx.get(f"{srv.url}/site/{queue}/", params={"json": "1"}, timeout=10).json()
-    assert site["batchStatesEnded"].get("TIMEOUT") == 1, site["batchStatesEnded"]
+    # (the retries' own workers may have ended at the time limit too before the factory stopped)
+    assert site["batchStatesEnded"].get("TIMEOUT", 0) >= 1, site["batchStatesEnded"]
     assert "TIMEOUT" in [e["batchState"] for e in site["batchErrors"]], site["batchErrors"]
     # and both jobs failed with the pilot's SIGTERM code (it had the signal first) and were retried
     for panda_id in ids:
