@@ -131,3 +131,40 @@ def test_bad_bodies_are_422_naming_the_problem_and_store_nothing(client: TestCli
     resp = client.post(BULK, content=b"{not json", headers={"Content-Type": "application/json"})
     assert resp.status_code == 422 and "JSON" in resp.json()["message"]
     assert status_of(client, j["PandaID"]) == "sent"
+
+
+def test_a_mixed_bulk_answers_and_stores_exactly_what_single_updates_would(client: TestClient) -> None:
+    """Heartbeats are written together (db/heartbeats.py) and the other entries alone: a job's later entries
+    in the same call see its earlier ones, and the answers and stored columns are those of update_job
+    called entry by entry."""
+    submit(client, 8, computingSite="SMALL")
+    ids = [j["PandaID"] for j in acquire(client, "SMALL", n=8)]
+    start = [{"job_id": i, "job_status": "running"} for i in ids]
+    assert {r["jobStatus"] for r in _bulk(client, start)} == {"running"}
+    a, b, c, d = ids[:4]
+    entries: list[dict[str, Any]] = [
+        {"job_id": a, "job_status": "running", "max_rss": 11},  # a heartbeat
+        {"job_id": b, "job_status": "running", "max_rss": 12, "cpu_consumption_time": 3},  # other columns
+        {"job_id": a, "job_status": "finished", "trans_exit_code": 0, "max_rss": 13},  # a's second: ends it
+        {"job_id": a, "job_status": "running", "max_rss": 14},  # after its end: refused, nothing stored
+        {"job_id": 999_999_999, "job_status": "running"},  # no such job
+        {"job_id": c, "job_status": "running", "pilot_log": "tail of the log"},  # texts: written alone
+        {"job_id": d, "job_status": "running", "attempt_nr": 7},  # wrong attempt: kill
+        {"job_id": b, "job_status": "running", "max_rss": 15},  # b's second heartbeat
+    ]
+    results = _bulk(client, entries)
+    # the same updates one by one on the other four jobs, mapped entry by entry
+    twin = dict(zip((a, b, c, d), ids[4:], strict=True))
+    single = []
+    for e in entries:
+        job = twin.get(e["job_id"], e["job_id"])
+        single.append(ok(client.post(f"{API}/pilot/update_job", json={**e, "job_id": job})))
+    keys = ("success", "command", "jobStatus", "StatusCode")
+    assert [tuple(r[k] for k in keys) for r in results] == [(True, *(s[k] for k in keys[1:])) for s in single]
+    assert [r["command"] for r in results][2:5] == ["NULL", "tobekilled", "tobekilled"]
+    for job, other in twin.items():
+        mine, theirs = describe(client, job)["job"], describe(client, other)["job"]
+        for field in ("jobStatus", "maxRSS", "cpuConsumptionTime", "attemptNr"):
+            assert mine[field] == theirs[field], (job, field)
+        assert _history(client, job) == _history(client, other)
+    assert describe(client, a)["job"]["maxRSS"] == 13 and describe(client, b)["job"]["maxRSS"] == 15

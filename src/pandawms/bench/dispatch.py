@@ -7,6 +7,11 @@ Phases, each timed separately on a fresh server process:
    with p50/p99 latency over every request of this phase, and the server's CPU time per cycle
    (``server_cpu_ms_per_cycle``: user + system time of the server process and its children, read from
    the kernel before and after the phase, so the pilots' own CPU on the shared cores is not counted).
+
+``backlog`` B (issue 15, "at scale"): before the phases, B more activated jobs are submitted and stay in
+the table throughout, as on a grid with a deep queue: 1/50 of them on the bench queue at a lower priority
+than the measured jobs (so every claim walks past them in the same index), the rest spread over 49 other
+queues. The pilots of each phase stop after their N jobs (a shared budget), so the backlog is never drained.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ from pandawms.protocol import paths
 
 QUEUE = "BENCH"
 QUEUE_FILE = f'[[queue]]\nname = "{QUEUE}"\ncores = 8\nmax_memory_per_core = 4000\n'
+BACKLOG_QUEUES = tuple(f"{QUEUE}_{i:02d}" for i in range(1, 50))
+BACKLOG_PRIORITY = -100  # below the measured jobs' default, so the pilots take those first
 
 
 @dataclass
@@ -49,6 +56,8 @@ class BenchResult:
     requests: int
     cpu_count: int
     python: str
+    backlog: int = 0
+    backlog_submit_s: float = 0.0
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -162,6 +171,23 @@ def make_token(db_url: str, *role_args: str) -> str:
     return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
 
 
+def queue_file(backlog: int) -> str:
+    """The queue file: the bench queue, plus the backlog's other queues when there is a backlog."""
+    if not backlog:
+        return QUEUE_FILE
+    extra = "".join(
+        f'[[queue]]\nname = "{q}"\ncores = 8\nmax_memory_per_core = 4000\n' for q in BACKLOG_QUEUES
+    )
+    return QUEUE_FILE + extra
+
+
+def bench_tokens(db_url: str) -> tuple[str, str]:
+    """A user's token (for submit) and a pilot's of the bench queue (for the pilot calls)."""
+    return make_token(db_url, "--role", "user", "--sub", "bench"), make_token(
+        db_url, "--role", "pilot", "--queue", QUEUE
+    )
+
+
 def submit_jobs(base: str, n: int, batch: int = 5000, token: str | None = None) -> float:
     job = {"transformation": "/bin/true", "computingSite": QUEUE, "prodUserName": "bench"}
     started = time.perf_counter()
@@ -174,21 +200,70 @@ def submit_jobs(base: str, n: int, batch: int = 5000, token: str | None = None) 
     return n / (time.perf_counter() - started)
 
 
+def backlog_jobs(n: int) -> Iterator[dict[str, object]]:
+    """The backlog's job descriptions: every 50th on the bench queue at a lower priority, the rest
+    round-robin over the other queues."""
+    for i in range(n):
+        slot = i % (len(BACKLOG_QUEUES) + 1)
+        job: dict[str, object] = {"transformation": "/bin/true", "prodUserName": "backlog"}
+        if slot == 0:
+            job.update(computingSite=QUEUE, currentPriority=BACKLOG_PRIORITY)
+        else:
+            job["computingSite"] = BACKLOG_QUEUES[slot - 1]
+        yield job
+
+
+def submit_backlog(base: str, n: int, batch: int = 5000, token: str | None = None) -> float:
+    """Submit the backlog (``backlog_jobs``) in batches; the seconds it took."""
+    started = time.perf_counter()
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    jobs = backlog_jobs(n)
+    with httpx.Client(timeout=600, headers=headers) as client:
+        for start in range(0, n, batch):
+            chunk = [next(jobs) for _ in range(min(batch, n - start))]
+            r = client.post(base + paths.JOB_SUBMIT, json={"jobs": chunk})
+            r.raise_for_status()
+    return time.perf_counter() - started
+
+
+class Budget:
+    """The jobs a phase's pilots may still take, shared by them (one event loop: no lock needed)."""
+
+    def __init__(self, jobs: int) -> None:
+        self.left = jobs
+
+    def take(self, want: int) -> int:
+        n = min(want, self.left)
+        self.left -= n
+        return n
+
+    def give_back(self, n: int) -> None:
+        self.left += n
+
+
 async def _pilot(
-    base: str, full_cycle: bool, lat: list[float], node: str, token: str | None, bulk: int = 0
+    base: str,
+    full_cycle: bool,
+    lat: list[float],
+    node: str,
+    token: str | None,
+    budget: Budget,
+    bulk: int = 0,
 ) -> int:
-    """One simulated pilot on its own keep-alive connection: acquire -> running -> finished. ``bulk`` K:
-    a factory instead, acquiring K jobs per call and updating them K at once (pilot/update_jobs_bulk)."""
+    """One simulated pilot on its own keep-alive connection: acquire -> running -> finished, until the
+    phase's ``budget`` is spent or the queue is empty. ``bulk`` K: a factory instead, acquiring K jobs
+    per call and updating them K at once (pilot/update_jobs_bulk)."""
     http = MiniHTTP(base, token)
     done = 0
-    acquire = {"site_name": QUEUE, "n_jobs": max(bulk, 1), "node": node}
     try:
-        while True:
+        while want := budget.take(max(bulk, 1)):
+            acquire = {"site_name": QUEUE, "n_jobs": want, "node": node}
             t0 = time.perf_counter()
             status, body = await http.post_json(paths.PILOT_ACQUIRE_JOBS, acquire)
             lat.append(time.perf_counter() - t0)
             _check(status, body)
             jobs = body["data"]["jobs"]
+            budget.give_back(want - len(jobs))
             if not jobs:
                 return done
             if full_cycle:
@@ -206,6 +281,7 @@ async def _pilot(
                     if bulk and not all(r["success"] for r in body["data"]["results"]):
                         raise RuntimeError(f"bulk update refused: {body['data']['results']}")
             done += len(jobs)
+        return done
     finally:
         await http.close()
 
@@ -216,12 +292,14 @@ def _check(status: int, body: Any) -> None:
 
 
 async def run_pilots(
-    base: str, pilots: int, full_cycle: bool, token: str | None = None, bulk: int = 0
+    base: str, pilots: int, full_cycle: bool, jobs: int, token: str | None = None, bulk: int = 0
 ) -> tuple[int, float, list[float]]:
+    """K pilots take (and with ``full_cycle`` run to finished) up to ``jobs`` jobs between them."""
     lat: list[float] = []
+    budget = Budget(jobs)
     started = time.perf_counter()
     counts = await asyncio.gather(
-        *(_pilot(base, full_cycle, lat, f"wn{i}", token, bulk) for i in range(pilots))
+        *(_pilot(base, full_cycle, lat, f"wn{i}", token, budget, bulk) for i in range(pilots))
     )
     return sum(counts), time.perf_counter() - started, lat
 
@@ -243,19 +321,24 @@ def bench_dispatch(
     env: dict[str, str] | None = None,
     bulk: int = 0,
     workers: int = 1,
+    backlog: int = 0,
 ) -> BenchResult:
     """``auth``: the server checks a token on every call (a user's for submit, a pilot's for the rest);
     ``env``: the server's environment (bench.jedi.server_env: another checkout's code, side by side);
-    ``bulk`` K: each simulated pilot is a factory acquiring and updating K jobs per call."""
-    user = make_token(db_url, "--role", "user", "--sub", "bench") if auth else None
-    pilot = make_token(db_url, "--role", "pilot", "--queue", QUEUE) if auth else None
+    ``bulk`` K: each simulated pilot is a factory acquiring and updating K jobs per call; ``backlog`` B:
+    B activated jobs stay in the table throughout (module docstring)."""
+    user, pilot = bench_tokens(db_url) if auth else (None, None)
     pids: list[int] = []
-    with server_process(db_url, workdir, auth=auth, env=env, pids=pids, workers=workers) as base:
+    queues = queue_file(backlog)
+    with server_process(
+        db_url, workdir, auth=auth, env=env, pids=pids, workers=workers, queues=queues
+    ) as base:
+        backlog_s = submit_backlog(base, backlog, token=user) if backlog else 0.0
         submit_rate = submit_jobs(base, jobs, token=user)
-        dispatched, d_elapsed, _ = asyncio.run(run_pilots(base, pilots, False, pilot, bulk))
+        dispatched, d_elapsed, _ = asyncio.run(run_pilots(base, pilots, False, jobs, pilot, bulk))
         submit_jobs(base, jobs, token=user)
         cpu_before = server_cpu_seconds(pids[0])
-        cycled, c_elapsed, lat = asyncio.run(run_pilots(base, pilots, True, pilot, bulk))
+        cycled, c_elapsed, lat = asyncio.run(run_pilots(base, pilots, True, jobs, pilot, bulk))
         cpu_cycle = server_cpu_seconds(pids[0]) - cpu_before
     if dispatched != jobs or cycled != jobs:
         raise RuntimeError(f"lost jobs: dispatched {dispatched}, cycled {cycled}, expected {jobs} each")
@@ -273,6 +356,8 @@ def bench_dispatch(
         requests=len(lat),
         cpu_count=os.cpu_count() or 0,
         python=sys.version.split()[0],
+        backlog=backlog,
+        backlog_submit_s=round(backlog_s, 1),
     )
 
 

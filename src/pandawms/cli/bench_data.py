@@ -1,5 +1,6 @@
-"""``panda bench submit-inputs`` (submission with catalog inputs beside plain submission) and ``panda bench
-jedi`` (a task through the feeder and the generator)."""
+"""``panda bench submit-inputs`` (submission with catalog inputs beside plain submission), ``panda bench
+jedi`` (a task through the feeder and the generator) and ``panda bench heartbeat`` (running -> running
+updates)."""
 
 from __future__ import annotations
 
@@ -78,6 +79,48 @@ def bench_jedi(
             result: Any = bench_jedi_run(backend, url, run_files, workdir, pilots, server_path=server_path)
         else:
             result = run(backend, url, files, files_per_job, workdir, server_path=server_path)
+    if as_json:
+        typer.echo(json.dumps(result.as_dict()))
+        return
+    for key, value in result.as_dict().items():
+        typer.echo(f"{key:>28}: {value}")
+
+
+def bench_heartbeat(
+    backend: Annotated[str, typer.Option(help="sqlite or postgresql.")] = "sqlite",
+    jobs: Annotated[int, typer.Option(min=1, help="Running jobs the heartbeats are for.")] = 2000,
+    pilots: Annotated[int, typer.Option(min=1, help="Concurrent simulated pilots.")] = 8,
+    beats: Annotated[int, typer.Option(min=1, help="Heartbeats to send, all pilots together.")] = 20_000,
+    bulk: Annotated[
+        int,
+        typer.Option(min=0, max=500, help="K > 0: heartbeats of K jobs per call (pilot/update_jobs_bulk)."),
+    ] = 0,
+    auth: Annotated[bool, typer.Option("--auth", help="Server requires tokens; clients send them.")] = False,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Database URL (default: a fresh private one).")
+    ] = None,
+    server_path: Annotated[
+        str | None,
+        typer.Option(help="Run the server from this checkout's src (old vs new in one sitting)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Start N jobs, then K pilots send running -> running updates for them over real HTTP against a real
+    server process: heartbeats/s, p50/p99 and the server's CPU per heartbeat."""
+    import json
+
+    from pandawms.bench.dispatch import database_for
+    from pandawms.bench.heartbeat import bench_heartbeat as run
+    from pandawms.bench.jedi import server_env
+
+    if backend not in ("sqlite", "postgresql"):
+        typer.echo(
+            f"panda bench heartbeat: --backend must be sqlite or postgresql, not {backend!r}", err=True
+        )
+        raise typer.Exit(2)
+    with database_for(backend, db) as (url, workdir):
+        env = server_env(server_path)
+        result = run(backend, url, jobs, pilots, beats, workdir, bulk=bulk, auth=auth, env=env)
     if as_json:
         typer.echo(json.dumps(result.as_dict()))
         return

@@ -10,7 +10,7 @@ import typer
 
 from pandawms import __version__
 from pandawms.cli.auth import register as register_auth_commands
-from pandawms.cli.bench_data import bench_jedi, bench_submit_inputs
+from pandawms.cli.bench_data import bench_heartbeat, bench_jedi, bench_submit_inputs
 from pandawms.cli.data import register as register_data_commands
 from pandawms.cli.tasks import register as register_task_commands
 from pandawms.cli.transfer_data import register as register_upload_commands
@@ -364,6 +364,15 @@ def bench_dispatch(
             min=0, max=500, help="K > 0: each pilot is a factory acquiring and updating K jobs per call."
         ),
     ] = 0,
+    backlog: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=10_000_000,
+            help="B activated jobs kept in the table throughout (1/50 on the bench queue at a lower "
+            "priority, the rest on 49 other queues), to measure dispatch at scale.",
+        ),
+    ] = 0,
 ) -> None:
     """Submit N jobs, then K pilots claim and cycle them over real HTTP against a real server process."""
     import json
@@ -377,7 +386,18 @@ def bench_dispatch(
         raise typer.Exit(2)
     with database_for(backend, db) as (url, workdir):
         env = server_env(server_path)
-        result = run(backend, url, jobs, pilots, workdir, auth=auth, env=env, bulk=bulk, workers=workers)
+        result = run(
+            backend,
+            url,
+            jobs,
+            pilots,
+            workdir,
+            auth=auth,
+            env=env,
+            bulk=bulk,
+            workers=workers,
+            backlog=backlog,
+        )
     if as_json:
         typer.echo(json.dumps(result.as_dict()))
         return
@@ -387,6 +407,7 @@ def bench_dispatch(
 
 bench_app.command("submit-inputs")(bench_submit_inputs)
 bench_app.command("jedi")(bench_jedi)
+bench_app.command("heartbeat")(bench_heartbeat)
 
 
 @bench_app.command("transfers")

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Integer, bindparam, func, insert, select, update
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.expression import Update
 
 from pandawms.core.changes import JobChange
 from pandawms.core.dispatch import ClaimCriteria
@@ -86,18 +87,15 @@ def insert_history(conn: Connection, entries: Sequence[HistoryEntry]) -> None:
 
 # Hot statements are built once: SQLAlchemy then reuses their compiled form and memoized cache key
 # (building them per call cost more CPU than executing them).
-_LOCK_STATUS = (
-    select(
-        jobs.c.panda_id,
-        jobs.c.job_status,
-        jobs.c.attempt_nr,
-        jobs.c.command_to_pilot,
-        jobs.c.computing_site,
-        jobs.c.task_id,
-    )
-    .where(jobs.c.panda_id == bindparam("b_id"))
-    .with_for_update()
+STATUS_COLUMNS = (  # a StatusRow, in its order
+    jobs.c.panda_id,
+    jobs.c.job_status,
+    jobs.c.attempt_nr,
+    jobs.c.command_to_pilot,
+    jobs.c.computing_site,
+    jobs.c.task_id,
 )
+_LOCK_STATUS = select(*STATUS_COLUMNS).where(jobs.c.panda_id == bindparam("b_id")).with_for_update()
 # The inserts of a submission's chunks: lean on SQLite (db/lean.py), where they were most of its CPU.
 _INSERT_HISTORY = LeanInsert(insert(job_status_history))
 _HISTORY_COLUMNS = ("panda_id", "job_status", "previous_status", "change_time", "modification_host", "reason")
@@ -261,8 +259,14 @@ def update_fields(conn: Connection, panda_id: int, change: JobChange, now: datet
 
 @functools.lru_cache(maxsize=256)
 def _update_fields_stmt(names: frozenset[str]) -> Direct:
+    return Direct(update_fields_sql(names))
+
+
+@functools.lru_cache(maxsize=256)
+def update_fields_sql(names: frozenset[str]) -> Update:
+    """UPDATE of the named columns (bound as ``v_<name>``) of the job ``b_id``, built once per column set."""
     stmt = update(jobs).where(jobs.c.panda_id == bindparam("b_id"))
-    return Direct(stmt.values({name: bindparam(f"v_{name}") for name in sorted(names)}))
+    return stmt.values({name: bindparam(f"v_{name}") for name in sorted(names)})
 
 
 # -- reads ---------------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from pandawms.core.states import (
     worker_allowed,
     worker_stamps,
 )
+from pandawms.db import heartbeats as heartbeats_db
 from pandawms.db import job_reports as reports_db
 from pandawms.db import jobs as jobs_db
 from pandawms.db import workers as workers_db
@@ -197,6 +198,11 @@ def transition(
 def update_job_fields(conn: Connection, panda_id: int, change: JobChange, now: datetime) -> None:
     """Write a change without a status change (heartbeat, pending kill, brokerage diagnostics)."""
     jobs_db.update_fields(conn, panda_id, change, now)
+
+
+def update_many_job_fields(conn: Connection, changes: Sequence[tuple[int, JobChange]], now: datetime) -> None:
+    """``update_job_fields`` for many jobs at once (a factory's bulk heartbeats)."""
+    heartbeats_db.update_fields_many(conn, changes, now)
 
 
 def set_file_states(conn: Connection, panda_id: int, files: Sequence[FileSpec]) -> None:

@@ -16,6 +16,7 @@ from pandawms.core.errors import Conflict, InvalidInput, PandaError
 from pandawms.core.specs import ErrorComponent, Job
 from pandawms.core.states import JobStatus
 from pandawms.core.updates import PilotReport, UpdateKind, UpdatePlan, plan_update
+from pandawms.db import heartbeats as heartbeats_db
 from pandawms.db import job_reports as reports_db
 from pandawms.db import jobs as jobs_db
 from pandawms.db import queues as queues_db
@@ -118,19 +119,79 @@ def update_jobs(
     policy: JobRetryPolicy,
     harvester_id: str = "",
 ) -> list[UpdateResult | PandaError]:
-    """Many pilot updates in one transaction (pilot/update_jobs_bulk), in order. Each runs in a savepoint:
-    one that raises is undone alone and answered with its error; the others stand. ``harvester_id``: the
-    factory sending them, whose liveness this call stamps like its other calls."""
+    """Many pilot updates in one transaction (pilot/update_jobs_bulk), in order; the same answers as
+    ``update_job`` one by one. ``harvester_id``: the factory sending them, whose liveness this call stamps
+    like its other calls.
+
+    The status rows are read and locked in one query. Plain heartbeats (a job's first entry in the call,
+    no report texts) are written together, one executemany per column set, before the next entry that is
+    not one; every other entry runs alone in a savepoint: one that raises is undone alone and answered with
+    its error, and the others stand (a failing heartbeat batch is undone and its entries run alone too).
+    """
     if harvester_id:
         workers_db.touch_harvester(conn, harvester_id, now)
-    out: list[UpdateResult | PandaError] = []
-    for report in reports:
-        try:
-            with conn.begin_nested():
-                out.append(update_job(conn, report, now, policy))
-        except PandaError as exc:
-            out.append(exc)
-    return out
+    rows = heartbeats_db.lock_statuses(conn, (r.panda_id for r in reports))
+    out: list[UpdateResult | PandaError | None] = [None] * len(reports)
+    beats: list[int] = []  # indexes of the heartbeats not written yet
+    alone: set[int] = set()  # jobs with an entry already written: their later entries run alone
+    for i, report in enumerate(reports):
+        row = rows.get(report.panda_id)
+        plan = (
+            None
+            if row is None
+            else plan_update(row.status, row.attempt_nr, row.command_to_pilot, report, row.computing_site)
+        )
+        if row is not None and plan is not None and _plain_heartbeat(plan, report, alone):
+            out[i] = UpdateResult(plan.command, row.status.value)
+            beats.append(i)
+            alone.add(report.panda_id)
+            continue
+        _write_beats(conn, reports, beats, out, now, policy)
+        out[i] = _alone(conn, report, now, policy)
+        alone.add(report.panda_id)
+    _write_beats(conn, reports, beats, out, now, policy)
+    return [r for r in out if r is not None]
+
+
+def _plain_heartbeat(plan: UpdatePlan, report: PilotReport, alone: set[int]) -> bool:
+    return (
+        plan.kind is UpdateKind.HEARTBEAT
+        and report.meta_data is None
+        and report.pilot_log is None
+        and report.panda_id not in alone
+    )
+
+
+def _write_beats(
+    conn: Connection,
+    reports: Sequence[PilotReport],
+    beats: list[int],
+    out: list[UpdateResult | PandaError | None],
+    now: datetime,
+    policy: JobRetryPolicy,
+) -> None:
+    """Write the pending heartbeats together (their answers are already in ``out``); if that fails, undo
+    it and run each alone, as ``update_job`` would."""
+    if not beats:
+        return
+    try:
+        with conn.begin_nested():
+            changes = [(reports[i].panda_id, JobChange(report=reports[i])) for i in beats]
+            lifecycle.update_many_job_fields(conn, changes, now)
+    except Exception:
+        for i in beats:
+            out[i] = _alone(conn, reports[i], now, policy)
+    beats.clear()
+
+
+def _alone(
+    conn: Connection, report: PilotReport, now: datetime, policy: JobRetryPolicy
+) -> UpdateResult | PandaError:
+    try:
+        with conn.begin_nested():
+            return update_job(conn, report, now, policy)
+    except PandaError as exc:
+        return exc
 
 
 def _keep_texts(conn: Connection, report: PilotReport, now: datetime) -> None:
