@@ -4,33 +4,44 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from pandawms.core.access import JobFacts, TaskFacts
 from pandawms.core.states import JobStatus
 from pandawms.db.bulk import chunks
+from pandawms.db.direct import Direct
 from pandawms.db.schema import jobs, tasks
+
+_JOB_FACTS_STMT = (
+    select(
+        jobs.c.panda_id,
+        jobs.c.prod_user_id,
+        tasks.c.owner_sub,
+        jobs.c.prod_source_label,
+        jobs.c.computing_site,
+        jobs.c.job_status,
+    )
+    .select_from(jobs.outerjoin(tasks, tasks.c.task_id == jobs.c.task_id))
+    .where(jobs.c.panda_id.in_(bindparam("b_ids", expanding=True)))
+)
+# every pilot update's policy check reads one job: on the DBAPI (db/direct.py compiles a plan per list
+# length, so only short lists go that way)
+_JOB_FACTS = Direct(_JOB_FACTS_STMT, expanding=("b_ids",))
+DIRECT_MAX_IDS = 8
 
 
 def job_facts(conn: Connection, ids: Sequence[int]) -> list[JobFacts]:
     """Owner, its task's owner, label, queue and status of each known job."""
     out: list[JobFacts] = []
     for part in chunks(sorted(set(ids))):
-        stmt = (
-            select(
-                jobs.c.panda_id,
-                jobs.c.prod_user_id,
-                tasks.c.owner_sub,
-                jobs.c.prod_source_label,
-                jobs.c.computing_site,
-                jobs.c.job_status,
-            )
-            .select_from(jobs.outerjoin(tasks, tasks.c.task_id == jobs.c.task_id))
-            .where(jobs.c.panda_id.in_(part))
+        params = {"b_ids": list(part)}
+        rows = (
+            _JOB_FACTS.execute(conn, params)[0]
+            if len(part) <= DIRECT_MAX_IDS
+            else conn.execute(_JOB_FACTS_STMT, params)
         )
         out += [
-            JobFacts(int(r[0]), r[1] or "", r[2] or "", r[3] or "", r[4] or "", JobStatus(r[5]))
-            for r in conn.execute(stmt)
+            JobFacts(int(r[0]), r[1] or "", r[2] or "", r[3] or "", r[4] or "", JobStatus(r[5])) for r in rows
         ]
     return out
 

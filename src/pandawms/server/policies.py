@@ -3,7 +3,8 @@
 One table, ``ROUTE_POLICIES`` (API path -> RoutePolicy); a path under /api/v1 missing from it is refused
 (deny by default) and tests/unit/test_route_policies.py fails until every route has an entry or the
 explicit ``PUBLIC`` mark. The monitor's pages share one policy (public or login, by configuration).
-A check receives the request's JSON body (or None) and query and raises Forbidden.
+A check receives the request's JSON body (or None) and query and raises Forbidden; a ``pure`` check
+(the pilot's queue on acquire) decides from the token and the body alone, without a database read.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pandawms.protocol import legacy_client, legacy_pilot, paths
 from pandawms.services.access import check_jobs, check_tasks
 
 Check = Callable[[Connection, Caller, Any, Mapping[str, str]], None]
+PureCheck = Callable[[Caller, Any], None]  # decides from the token and the body alone: no database read
 
 ALL = frozenset(Role)
 HUMANS = frozenset({Role.USER, Role.PRODUCTION, Role.ADMIN})
@@ -37,6 +39,7 @@ class RoutePolicy:
     roles: frozenset[Role] | None  # None: public, no token needed
     check: Check | None = None  # the resource policy on the request's ids (needs the body when ``body``)
     body: bool = False
+    pure: PureCheck | None = None  # a check that reads no database (the gate runs it on the event loop)
 
     @property
     def public(self) -> bool:
@@ -96,15 +99,23 @@ def _task_in_body(conn: Connection, caller: Caller, body: Any, _query: Mapping[s
         check_tasks(conn, caller, Action.MANAGE, _ints(value, "jediTaskID"))
 
 
-def _acquire_queue(_conn: Connection, caller: Caller, body: Any, _query: Mapping[str, str]) -> None:
+def _acquire_queue(caller: Caller, body: Any) -> None:
     queue = _body_field(body, "site_name", "siteName")
     if isinstance(queue, str):
         why = queue_refusal(caller, Action.ACQUIRE, queue)
         refuse("pilot acquire", [(queue, why)] if why else [])
 
 
-def _p(resource: Resource, action: Action, roles: frozenset[Role], check: Check | None = None) -> RoutePolicy:
-    return RoutePolicy(resource, action, roles, check, body=check is not None and check is not _job_in_query)
+def _p(
+    resource: Resource,
+    action: Action,
+    roles: frozenset[Role],
+    check: Check | None = None,
+    *,
+    pure: PureCheck | None = None,
+) -> RoutePolicy:
+    body = pure is not None or (check is not None and check is not _job_in_query)
+    return RoutePolicy(resource, action, roles, check, body=body, pure=pure)
 
 
 J, T, D, Q, W, L = (Resource.JOBS, Resource.TASKS, Resource.DATASETS, Resource.QUEUES, Resource.WORKERS,
@@ -132,7 +143,7 @@ ROUTE_POLICIES: dict[str, RoutePolicy] = {
     paths.JOB_KILL: _p(J, M, HUMANS, _jobs_in_body(M)),
     paths.JOB_REASSIGN: _p(J, M, HUMANS, _jobs_in_body(M)),
     paths.JOB_RETRY: _p(J, M, HUMANS, _jobs_in_body(M)),
-    paths.PILOT_ACQUIRE_JOBS: _p(J, A, PILOTS, _acquire_queue),
+    paths.PILOT_ACQUIRE_JOBS: _p(J, A, PILOTS, pure=_acquire_queue),
     paths.PILOT_UPDATE_JOB: _p(J, U, PILOTS, _jobs_in_body(U)),
     paths.PILOT_UPDATE_JOBS_BULK: _p(J, U, PILOTS, _jobs_in_list),
     paths.PILOT_GET_JOB_STATUS: _p(J, R, PILOTS),
