@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pandawms.core.auth import Role
+from pandawms.core.certs import parse_cert_roles
 from pandawms.core.errors import InvalidInput
 from pandawms.core.shares import DEFAULT_TREE, Share, parse_shares
 
@@ -102,7 +103,9 @@ class AuthConfig:
     ``audit``: record every state-changing call. ``oidc_*``: an external OIDC issuer whose tokens are
     accepted too (server/federation.py): its URL, the audience its tokens must carry (default
     ``audience``), the claim with the groups, ``GROUP=ROLE`` mappings, the roles every one of its tokens
-    gets, and how long its key set is cached (s)."""
+    gets, and how long its key set is cached (s). ``cert_roles``: ``SUBJECT=ROLE`` (``pilot@QUEUE``)
+    for clients that present a TLS certificate verified by ``ssl_ca_certs`` instead of a token, and
+    ``cert_default_roles`` for a verified subject with no entry (none: refused); core/certs.py."""
 
     enabled: bool = False
     issuer: str = ""
@@ -119,6 +122,8 @@ class AuthConfig:
     oidc_roles: tuple[str, ...] = ()
     oidc_default_roles: tuple[str, ...] = ("user",)
     oidc_jwks_cache: int = 3600
+    cert_roles: tuple[str, ...] = ()
+    cert_default_roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,6 +342,10 @@ def _check_auth(a: AuthConfig) -> None:
     if not a.audience:
         raise ValueError("auth.audience: must not be empty")
     _check_federation(a)
+    try:
+        parse_cert_roles(a.cert_roles, a.cert_default_roles)
+    except InvalidInput as exc:
+        raise ValueError(str(exc)) from None
 
 
 FEDERATED_ROLES = frozenset(r.value for r in Role) - {Role.PILOT.value}  # pilot tokens are ours only

@@ -175,6 +175,7 @@ class PandaClient(EnvelopeClient):
         rng: RandomSource | None = None,
         auth: TokenSource | None = None,
         verify: bool | str = True,
+        client_cert: str | None = None,
     ) -> None:
         if retries < 0:
             raise ValueError(f"retries must be >= 0, got {retries}")
@@ -188,6 +189,7 @@ class PandaClient(EnvelopeClient):
             pause=_sleeping(sleep),
             auth=auth,
             verify=verify,
+            client_cert=client_cert,
         )
         self.api_url = self.base_url
 

@@ -70,7 +70,8 @@ def session(command: str, server: str | None) -> Iterator[PandaClient]:
         auth = token_source(
             os.environ
         )  # PANDA_TOKEN_FILE, else the stored login (panda token create --login)
-        with PandaClient(url, auth=auth, verify=os.environ.get("PANDA_CA_FILE") or True) as client:
+        verify, cert = os.environ.get("PANDA_CA_FILE") or True, os.environ.get("PANDA_CERT_FILE") or None
+        with PandaClient(url, auth=auth, verify=verify, client_cert=cert) as client:
             yield client
     except PandaClientError as exc:
         fail(command, exc.message, exit_code(exc))

@@ -72,13 +72,19 @@ def server(
     ] = None,
     ssl_certfile: Annotated[Path | None, typer.Option(help="TLS certificate (PEM) to serve https.")] = None,
     ssl_keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
-    ssl_ca_certs: Annotated[Path | None, typer.Option(help="CA bundle for client certificates.")] = None,
+    ssl_ca_certs: Annotated[
+        Path | None,
+        typer.Option(
+            help="CA bundle: clients may present a certificate it verifies ([server.auth] cert_roles)."
+        ),
+    ] = None,
 ) -> None:
     """Serve the REST API under /api/v1/ (and run the watchdog agents)."""
     import ssl
 
     from pandawms.config import load_config
     from pandawms.server.processes import check_workers, configure_logging, serve
+    from pandawms.server.tls import ClientCertProtocol
 
     overrides = {
         "host": host,
@@ -120,6 +126,7 @@ def server(
         ssl_keyfile=str(cfg.ssl_keyfile) if cfg.ssl_keyfile else None,
         ssl_ca_certs=str(cfg.ssl_ca_certs) if cfg.ssl_ca_certs else None,
         ssl_cert_reqs=ssl.CERT_OPTIONAL if cfg.ssl_ca_certs else ssl.CERT_NONE,
+        **({"http": ClientCertProtocol} if cfg.ssl_ca_certs else {}),
     )
     if status:
         raise typer.Exit(status)
@@ -194,6 +201,7 @@ def pilot(
     storage_config: Annotated[Path | None, _pilot_flag("storage_config")] = _PILOT.storage_config,
     token_file: Annotated[Path | None, _pilot_flag("token_file")] = _PILOT.token_file,
     ca_file: Annotated[Path | None, _pilot_flag("ca_file")] = _PILOT.ca_file,
+    cert_file: Annotated[Path | None, _pilot_flag("cert_file")] = _PILOT.cert_file,
     stageout_attempts: Annotated[int, _pilot_flag("stageout_attempts")] = _PILOT.stageout_attempts,
     max_empty: Annotated[int, _pilot_flag("max_empty")] = _PILOT.max_empty_acquires,
     label: Annotated[str | None, _pilot_flag("label")] = _PILOT.prod_source_label,
@@ -220,6 +228,7 @@ def pilot(
         storage_config=storage_config,
         token_file=token_file,
         ca_file=ca_file,
+        cert_file=cert_file,
         stageout_attempts=stageout_attempts,
         max_empty_acquires=max_empty,
         prod_source_label=label,

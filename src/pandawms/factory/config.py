@@ -66,6 +66,7 @@ class FactoryConfig:
     pilot: PilotOptions = field(default_factory=PilotOptions)  # defaults for every queue
     token_file: Path | None = None  # the factory's Bearer token (a factory-role `panda token create`)
     ca_file: Path | None = None  # CA bundle for the server's TLS certificate (default: the system's)
+    cert_file: Path | None = None  # PEM client certificate and key (servers with --ssl-ca-certs)
 
     def pilot_options(self, queue: FactoryQueue) -> PilotOptions:
         return queue.pilot if queue.pilot is not None else self.pilot
@@ -127,7 +128,7 @@ def _factory_value(key: str, value: object, where: Where) -> Any:
         if not _HARVESTER_ID.match(hid):
             raise where.error(key, f"must be 1-64 of A-Z a-z 0-9 _ . : -, got {value!r}")
         return hid
-    if key in ("workdir", "token_file", "ca_file"):
+    if key in ("workdir", "token_file", "ca_file", "cert_file"):
         return Path(text(value, key, where)).expanduser()
     if key == "max_new_workers":
         return integer(value, key, where, minimum=1)

@@ -64,6 +64,7 @@ def run_factory(config: FactoryConfig, *, stop: threading.Event | None = None) -
         timeout=config.http_timeout,
         auth=FileToken(config.token_file) if config.token_file else None,
         verify=str(config.ca_file) if config.ca_file else True,
+        client_cert=str(config.cert_file) if config.cert_file else None,
     ) as client:
         factory = Factory(config, client, backends, stop=stop)
         log.info(

@@ -374,6 +374,7 @@ def run_pilot(config: PilotConfig, *, client: ServerClient | None = None) -> int
         timeout=config.http_timeout,
         auth=FileToken(config.token_file) if config.token_file else None,
         verify=str(config.ca_file) if config.ca_file else True,
+        client_cert=str(config.cert_file) if config.cert_file else None,
     )
     log.info(
         "pilot %s on %s for queue %s, server %s", config.pilot_id, config.node, config.queue, server.base_url

@@ -251,6 +251,26 @@ class FileToken:
         return self._seen[1] or None
 
 
+def tls_context(verify: bool | str, client_cert: str | None = None) -> bool | ssl.SSLContext:
+    """httpx's ``verify``: the system's CAs (True), none (False) or a CA bundle file; with the client's
+    certificate loaded when one is given (ValueError names a file that is not a certificate and key)."""
+    if client_cert is None:
+        return ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
+    ctx = (
+        ssl.create_default_context(cafile=verify) if isinstance(verify, str) else ssl.create_default_context()
+    )
+    if verify is False:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    try:
+        ctx.load_cert_chain(client_cert)
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(
+            f"client certificate {client_cert}: not a PEM certificate with its key ({exc})"
+        ) from None
+    return ctx
+
+
 class EnvelopeClient:
     """One v1 server: base URL, httpx client, retry policy, clock, jitter and pause (injectable for tests).
     Safe to share between threads (httpx.Client is). Subclasses set their defaults as class attributes."""
@@ -272,10 +292,12 @@ class EnvelopeClient:
         auth: TokenSource | None = None,
         verify: bool | str = True,
         origin: str | None = None,
+        client_cert: str | None = None,
     ) -> None:
         """``auth``: the Bearer token of every call; ``verify``: check the server's TLS certificate
         (default), or the CA bundle file to check it with; ``origin``: the VO, sent as PanDA's pilots
-        send it (``Origin`` header)."""
+        send it (``Origin`` header); ``client_cert``: a PEM file with a certificate and its key to present
+        to a server that asks for one (``panda server --ssl-ca-certs``)."""
         self.base_url = api_base(url)
         self._auth = auth
         self._origin = origin
@@ -284,9 +306,7 @@ class EnvelopeClient:
         self._clock = clock
         self._pause = pause
         timeout = self.default_timeout if timeout is None else timeout
-        tls: bool | ssl.SSLContext = (
-            ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
-        )
+        tls = tls_context(verify, client_cert)
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport, verify=tls)
 
     def close(self) -> None:

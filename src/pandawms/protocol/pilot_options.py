@@ -55,6 +55,11 @@ class PilotOptions:
     ca_file: Path | None = _option(  # noqa: RUF009 (a field() with metadata)
         None, "ca_file", "CA bundle to verify the server's TLS certificate with (default: the system's)."
     )
+    cert_file: Path | None = _option(  # noqa: RUF009 (a field() with metadata)
+        None,
+        "cert_file",
+        "PEM file with a client certificate and its key, for servers started with --ssl-ca-certs.",
+    )
     stageout_attempts: int = _option(3, "stageout_attempts", "Tries per output upload (with backoff).", 1)
     max_empty_acquires: int = _option(3, "max_empty", "Empty acquires (with backoff) before exiting.", 1)
     prod_source_label: str | None = _option(None, "label", "prodSourceLabel to ask for (default: any).")

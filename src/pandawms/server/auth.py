@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pandawms.core.access import Action, Resource
 from pandawms.core.auth import Caller, parse_roles
+from pandawms.core.certs import cert_caller, parse_cert_roles
 from pandawms.core.errors import Forbidden, InvalidInput, PandaError, RateLimited, Unauthenticated
 from pandawms.db import auth as auth_db
 from pandawms.server.bodies import replay
@@ -32,6 +33,7 @@ from pandawms.server.federation import FederatedIssuer, FederationSettings, pars
 from pandawms.server.issuer import settings_of
 from pandawms.server.policies import RoutePolicy, policy_for
 from pandawms.server.responses import error_response
+from pandawms.server.tls import client_certificate
 from pandawms.services.tokens import IssuerSettings, KeyRing
 
 log = logging.getLogger("pandawms.server.auth")
@@ -112,6 +114,7 @@ class AuthGate:
         self.limiter = WriteLimiter(ctx.config.auth.write_rate, ctx.config.auth.write_burst)
         self._reloaded = 0.0
         self.federation = federated_issuer(ctx)
+        self.certs = parse_cert_roles(ctx.config.auth.cert_roles, ctx.config.auth.cert_default_roles)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -144,6 +147,9 @@ class AuthGate:
 
     async def _authenticate(self, scope: Scope) -> Caller:
         token = bearer(scope)
+        if token is None and (cert := client_certificate(scope)) is not None:
+            subject, common_name, expires = cert
+            return cert_caller(self.certs, subject, common_name, expires)
         if token is None:
             raise Unauthenticated("Authorization: a Bearer token is required (panda login, or a token file)")
         if self.federation is not None and token_issuer(token) == self.federation.settings.issuer:
