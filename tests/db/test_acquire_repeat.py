@@ -7,6 +7,7 @@ on, the pilot token's queue still bounds the repeat.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from pandawms.agents.watchdogs import acquire_requests_agent
 from pandawms.config import WatchdogConfig
 from pandawms.db.engine import Database
 from pandawms.db.schema import acquire_requests, job_status_history
+from pandawms.services import pilot
 from tests.conftest import FrozenClock
 from tests.db.helpers import API, describe, ok, status_of, submit, update
 from tests.db.security_helpers import Secure, secure_server
@@ -151,3 +153,35 @@ def test_with_auth_the_pilot_token_queue_still_bounds_a_repeat(sec: Secure) -> N
         )
     )
     assert again["jobs"] == got["jobs"]
+
+
+def test_two_copies_of_one_request_at_once_share_one_claim(
+    client: TestClient, db: Database, clock: FrozenClock
+) -> None:
+    # given three jobs and the same keyed call sent twice at the same moment (a resend racing the first)
+    submit(client, 3, computingSite="SMALL")
+    query = pilot.AcquireQuery(queue="SMALL", n_jobs=2, node="wn01", pilot_id="p", request_id="race")
+    start = threading.Barrier(2)
+    got: list[list[int]] = []
+
+    def call() -> None:
+        start.wait(timeout=30)
+        with db.write() as conn:
+            got.append([j.panda_id for j in pilot.acquire_jobs(conn, query, clock()).jobs])
+
+    threads = [threading.Thread(target=call) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    # then both got the same two jobs and the third is still waiting
+    assert len(got) == 2 and got[0] == got[1] and len(got[0]) == 2
+    with db.read() as conn:
+        assert (
+            conn.execute(
+                select(func.count())
+                .select_from(job_status_history)
+                .where(job_status_history.c.job_status == "sent")
+            ).scalar_one()
+            == 2
+        )
