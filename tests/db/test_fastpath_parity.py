@@ -82,6 +82,10 @@ def test_every_pilot_answer_is_the_same_on_both_paths(pair: tuple[TestClient, Te
     ):
         assert both(pair, UPD, update)[0] == 200
     both(pair, ACQ, {"site_name": "NOWHERE"})  # no jobs
+    # an acquire with a request id, then its repeat (the answer was lost): the same job, twice
+    keyed = {"site_name": "SMALL", "node": "wn2", "request_id": "r-1"}
+    first = both(pair, ACQ, keyed)
+    assert first == both(pair, ACQ, keyed) and b'"PandaID":3' in first[2]
     both(pair, ACQ, {"site_name": "SMALL", "n_jobs": 3})
 
 
@@ -91,6 +95,9 @@ def test_every_pilot_answer_is_the_same_on_both_paths(pair: tuple[TestClient, Te
         (ACQ, {"site_name": "SMALL", "n_jobs": 0}, 422),
         (ACQ, {"n_jobs": 1}, 422),
         (ACQ, [], 422),
+        (ACQ, {"site_name": "SMALL", "node": "wn1", "request_id": "no spaces"}, 422),
+        (ACQ, {"site_name": "SMALL", "node": "wn1", "request_id": "r" * 65}, 422),
+        (ACQ, {"site_name": "SMALL", "request_id": "whose"}, 400),
         (UPD, {"job_id": 1, "job_status": "exploded"}, 422),
         (UPD, {"job_id": 1, "job_status": "running", "start_time": "yesterday"}, 400),
         (UPD, b"{not json", 422),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from pandawms.core.changes import JobError
+from pandawms.core.specs import ErrorComponent
 from pandawms.core.states import JobStatus
 from pandawms.core.tasks import TaskFileStatus, TaskStatus
 from pandawms.db import task_files as tf_db
@@ -77,6 +79,15 @@ def test_out_of_attempts_the_file_fails(db: Database) -> None:
 def test_closed_job_costs_an_attempt_but_no_failure(db: Database) -> None:
     task_id, master = _running_task(db, 1)
     h.end_job(db, _job_of(db, task_id, "in.000000.root"), JobStatus.CLOSED, NOW)
+    [row] = h.rows(db, master)
+    assert (row.status, row.attempt_nr, row.failed_attempt) == (F.READY, 1, 0)
+
+
+def test_a_job_lost_in_dispatch_costs_an_attempt_but_no_failure(db: Database) -> None:
+    # the sent timeout's closure (jobdispatcher 102) is the system's, like a closed job
+    task_id, master = _running_task(db, 1, maxAttempt=2)
+    lost = JobError(ErrorComponent.JOBDISPATCHER, 102, "sent to a pilot but no update within 1800 s")
+    h.end_job(db, _job_of(db, task_id, "in.000000.root"), JobStatus.FAILED, NOW, lost)
     [row] = h.rows(db, master)
     assert (row.status, row.attempt_nr, row.failed_attempt) == (F.READY, 1, 0)
 

@@ -131,7 +131,8 @@ CASES: dict[tuple[str, str], Call] = {
     ),
     ("POST", f"{API}/job/retry"): _post(f"{API}/job/retry", lambda w: {"job_ids": [w.killed, w.finished]}),
     ("POST", f"{API}/pilot/acquire_jobs"): _post(
-        f"{API}/pilot/acquire_jobs", lambda w: {"site_name": "BIG", "n_jobs": 2, "core_count": 8}
+        f"{API}/pilot/acquire_jobs",
+        lambda w: {"site_name": "BIG", "n_jobs": 2, "core_count": 8, "node": "wn", "request_id": "r-1"},
     ),
     ("POST", f"{API}/pilot/update_job"): _post(
         f"{API}/pilot/update_job", lambda w: {"job_id": w.running, "job_status": "running", "attempt_nr": 1}

@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 from pandawms.agents.brokerage import brokerage_agent
 from pandawms.agents.watchdogs import watchdog_agents
 from pandawms.config import WatchdogConfig
+from pandawms.core.retry import SYSTEM_CLOSURE_CAP
 from pandawms.db.engine import Database
 from pandawms.services.termination import JobRetryPolicy
 from tests.conftest import FrozenClock
@@ -54,6 +55,26 @@ def test_sent_timeout_code_102(client: TestClient, db: Database, clock: FrozenCl
     assert run_watchdogs(db, clock)["sent_timeout"] == 1
     errs = {e["component"]: e["code"] for e in describe(client, j["PandaID"])["job"]["errors"]}
     assert errs == {"jobdispatcher": 102}
+
+
+def test_sent_timeouts_are_system_closures_bounded_by_the_cap(
+    client: TestClient, db: Database, clock: FrozenClock
+) -> None:
+    # given a maxAttempt=1 job whose every attempt is claimed by a pilot that is then lost
+    [j] = submit(client, computingSite="SMALL", maxAttempt=1)
+    pid, seen = j["PandaID"], []
+    for _ in range(SYSTEM_CLOSURE_CAP + 2):
+        assert [x["PandaID"] for x in acquire(client, "SMALL")] == [pid]
+        clock.advance(seconds=1801)
+        assert run_watchdogs(db, clock)["sent_timeout"] == 1
+        d = describe(client, pid)
+        seen.append((d["job"]["attemptNr"], d["job"]["maxAttempt"], d["job"]["jobStatus"]))
+        if not d["retries"]:
+            break
+        [pid] = d["retries"]
+    # then each closure was retried with one more attempt, up to the cap; the next one ended the job
+    assert seen == [(1, 1, "failed"), (2, 2, "failed"), (3, 3, "failed"), (4, 4, "failed")]
+    assert acquire(client, "SMALL") == []
 
 
 def test_holding_timeout_code_103(client: TestClient, db: Database, clock: FrozenClock) -> None:
@@ -133,3 +154,7 @@ def test_a_job_lost_in_dispatch_is_retried_even_with_max_attempt_1(
     assert job["jobStatus"] == "failed"
     [retry] = acquire(client, "SMALL")
     assert retry["PandaID"] != j["PandaID"] and retry["attemptNr"] == 2
+    # and the closure did not use up the user's one attempt, which a failure of the retry now does
+    update(client, retry["PandaID"], "failed", pilot_error_code=1305, pilot_error_diag="payload failed")
+    d = describe(client, retry["PandaID"])
+    assert (d["job"]["maxAttempt"], d["job"]["jobStatus"], d["retries"]) == (2, "failed", [])

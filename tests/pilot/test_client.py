@@ -1,6 +1,6 @@
-"""The pilot's server client: which calls are resent (acquire_jobs only when it never arrived, updates and
-log uploads also after a lost answer), a clear error for refusals, and a real server that comes up late.
-The client's pause is injected, so nothing sleeps."""
+"""The pilot's server client: which calls are resent (acquire_jobs without a request_id only when it never
+arrived; with one, updates and log uploads also after a lost answer), a clear error for refusals, and a
+real server that comes up late. The client's pause is injected, so nothing sleeps."""
 
 from __future__ import annotations
 
@@ -98,6 +98,26 @@ def test_acquire_jobs_is_not_resent_after_a_lost_answer() -> None:
         client.acquire_jobs(_acquire())
     assert len(seen) == 1 and fake.pauses == []
     assert err.value.failure is Failure.LOST
+
+
+def test_acquire_jobs_with_a_request_id_is_resent_unchanged_after_a_lost_answer() -> None:
+    # given a server whose first answer is lost (a read timeout, then a dropped connection)
+    bodies: list[bytes] = []
+    failures: list[Exception] = [httpx.ReadTimeout("slow"), httpx.RemoteProtocolError("disconnected")]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(request.content)
+        if failures:
+            raise failures.pop(0)
+        return httpx.Response(200, json=_envelope({"StatusCode": 0, "jobs": []}))
+
+    client, fake = _pilot_client(httpx.MockTransport(handler))
+    # when the pilot asks with a request id, then the same call goes again (the server answers a repeat
+    # with the jobs it claimed the first time)
+    req = AcquireRequest(site_name="Q", node="n", pilot_id="p", request_id="r-1")
+    assert client.acquire_jobs(req).jobs == []
+    assert len(bodies) == 3 and len(set(bodies)) == 1 and json.loads(bodies[0])["request_id"] == "r-1"
+    assert len(fake.pauses) == 2
 
 
 def test_acquire_jobs_is_resent_when_it_never_arrived_or_the_server_was_busy() -> None:

@@ -7,35 +7,69 @@ from pathlib import Path
 import pytest
 
 from pandawms.config import load_config
-from pandawms.core.retry import decide_retry, parse_error_keys
+from pandawms.core.retry import SYSTEM_CLOSURE_CAP, decide_retry, parse_error_keys
 from pandawms.core.specs import ErrorComponent, JobErrors
 
 NR = parse_error_keys(["pilot:1346", "exe:65"])
 
 
+JD = ErrorComponent.JOBDISPATCHER
+
+
 @pytest.mark.parametrize(
-    ("attempt", "max_attempt", "codes", "killed", "retry"),
+    ("attempt", "max_attempt", "codes", "killed", "closures", "retry", "extra"),
     [
-        (1, 3, {ErrorComponent.PILOT: 1305}, False, True),
-        (3, 3, {ErrorComponent.PILOT: 1305}, False, False),
-        (1, 3, {ErrorComponent.PILOT: 1346}, False, False),
-        (1, 3, {ErrorComponent.EXE: 65}, False, False),
-        (1, 3, {}, True, False),
-        (1, 1, {}, False, False),
-        # a job lost in dispatch (sent, no pilot reply) is a system closure: retried beyond maxAttempt...
-        (1, 1, {ErrorComponent.JOBDISPATCHER: 102}, False, True),
-        (3, 1, {ErrorComponent.JOBDISPATCHER: 102}, False, True),
-        # ... a bounded number of times, and not when the job also failed for a reason of its own
-        (4, 1, {ErrorComponent.JOBDISPATCHER: 102}, False, False),
-        (1, 1, {ErrorComponent.JOBDISPATCHER: 102, ErrorComponent.PILOT: 1305}, False, False),
-        (1, 1, {ErrorComponent.JOBDISPATCHER: 100}, False, False),  # a lost heartbeat ran the payload
-        (1, 1, {ErrorComponent.JOBDISPATCHER: 102}, True, False),
+        (1, 3, {ErrorComponent.PILOT: 1305}, False, 0, True, False),
+        (3, 3, {ErrorComponent.PILOT: 1305}, False, 0, False, False),
+        (1, 3, {ErrorComponent.PILOT: 1346}, False, 0, False, False),
+        (1, 3, {ErrorComponent.EXE: 65}, False, 0, False, False),
+        (1, 3, {}, True, 0, False, False),
+        (1, 1, {}, False, 0, False, False),
+        # a job lost in dispatch (sent, no pilot reply) is a system closure: retried with one more attempt
+        (1, 1, {JD: 102}, False, 0, True, True),
+        (3, 3, {JD: 102}, False, 2, True, True),
+        # ... at most SYSTEM_CLOSURE_CAP times in a chain; the next one is an ordinary failure
+        (4, 4, {JD: 102}, False, 3, False, False),
+        (4, 6, {JD: 102}, False, 3, True, False),
+        # not when the job also failed for a reason of its own, was killed, or ran (a lost heartbeat)
+        (1, 1, {JD: 102, ErrorComponent.PILOT: 1305}, False, 0, False, False),
+        (1, 1, {JD: 100}, False, 0, False, False),
+        (1, 1, {JD: 102}, True, 0, False, False),
+        (1, 1, {JD: 102}, False, 0, True, True),
     ],
 )
 def test_decide_retry(
-    attempt: int, max_attempt: int, codes: dict[ErrorComponent, int], killed: bool, retry: bool
+    attempt: int,
+    max_attempt: int,
+    codes: dict[ErrorComponent, int],
+    killed: bool,
+    closures: int,
+    retry: bool,
+    extra: bool,
 ) -> None:
-    assert decide_retry(attempt, max_attempt, JobErrors(codes=codes), NR, killed).retry is retry
+    got = decide_retry(attempt, max_attempt, JobErrors(codes=codes), NR, killed, system_closures=closures)
+    assert (got.retry, got.extra_attempt) == (retry, extra), got.reason
+
+
+def test_a_job_lost_in_dispatch_again_and_again_ends_after_the_cap() -> None:
+    # given a maxAttempt=1 job closed by the sent timeout at every attempt, each retry as termination makes it
+    attempt, max_attempt, closures = 1, 1, 0
+    while True:
+        got = decide_retry(attempt, max_attempt, JobErrors(codes={JD: 102}), NR, system_closures=closures)
+        if not got.retry:
+            break
+        attempt, max_attempt, closures = attempt + 1, max_attempt + int(got.extra_attempt), closures + 1
+        assert attempt < 20, "never ends"
+    # then it ends after SYSTEM_CLOSURE_CAP free closures and the user's one attempt
+    assert (attempt, closures) == (1 + SYSTEM_CLOSURE_CAP, SYSTEM_CLOSURE_CAP)
+    assert "no attempts left" in got.reason
+
+
+def test_a_system_closure_does_not_use_up_a_user_attempt() -> None:
+    # maxAttempt=1, lost in dispatch once: the retry (attempt 2 of 2) may not fail and retry again
+    first = decide_retry(1, 1, JobErrors(codes={JD: 102}), NR)
+    assert first.retry and first.extra_attempt and "attempt 2 of 2" in first.reason
+    assert not decide_retry(2, 2, JobErrors(codes={ErrorComponent.PILOT: 1305}), NR, system_closures=1).retry
 
 
 def test_parse_error_keys_rejects_bad_entries() -> None:

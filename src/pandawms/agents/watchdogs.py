@@ -1,10 +1,11 @@
 """Watchdog agents: one per timeout rule (lost heartbeat, sent/holding/transferring timeouts, expiry),
-and one ending the workers of silent factories as missed. A batch runs as short write transactions
-(``Database.write_until_short``) so pilot calls never queue behind a thousand-job batch on SQLite."""
+one ending the workers of silent factories as missed, and one dropping old acquire request records.
+A batch runs as short write transactions (``Database.write_until_short``) so pilot calls never queue
+behind a thousand-job batch on SQLite."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from sqlalchemy import Connection
@@ -13,7 +14,7 @@ from pandawms.agents.runner import Agent
 from pandawms.config import WatchdogConfig
 from pandawms.core.timeouts import TimeoutRule, default_rules
 from pandawms.db.engine import Database
-from pandawms.services import watchdog, workers
+from pandawms.services import acquire_repeat, watchdog, workers
 from pandawms.services.termination import JobRetryPolicy
 
 
@@ -55,3 +56,16 @@ def missed_workers_agent(db: Database, cfg: WatchdogConfig) -> Agent:
         return db.write_until_short(step, cfg.batch_size)
 
     return Agent("missed_workers", cfg.interval, run_once)
+
+
+def acquire_requests_agent(db: Database, cfg: WatchdogConfig) -> Agent:
+    """Records of acquire calls older than ``sent_timeout`` go: their jobs are no longer sent to anyone."""
+    keep = timedelta(seconds=cfg.sent_timeout)
+
+    def run_once(now: datetime) -> int:
+        def step(conn: Connection, limit: int) -> int:
+            return acquire_repeat.clean(conn, now, keep, limit)
+
+        return db.write_until_short(step, cfg.batch_size)
+
+    return Agent("acquire_requests", cfg.interval, run_once)

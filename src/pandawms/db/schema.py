@@ -26,6 +26,11 @@ Tables
   squeue ...). Idempotent by (harvester_id, report_id) (``ux_batch_errors_report``: a re-sent report is
   stored once); at most BATCH_ERRORS_KEPT rows per queue, pruned on insert along ``ix_batch_errors_queue``
   (queue, error_id), which also serves the newest-first page read.
+- ``acquire_requests``: the jobs an acquire_jobs call with a ``request_id`` claimed, keyed (claimant,
+  request_id); the claimant is the pilot's worker id, else its pilot id and node. A repeat of that call (the
+  pilot lost the answer) gets the same jobs back while they are still sent/starting to it
+  (services/acquire_repeat.py). ``panda_ids`` is the comma-joined ids; ``ix_acquire_requests_time``
+  (created_at) serves the cleaning agent, which drops rows older than the sent timeout.
 
 Data catalog (Rucio's vocabulary; db/catalog.py, db/rses.py, db/replicas.py)
 - ``scopes``: the namespaces of DIDs (``user.alice``, ``mc23``).
@@ -312,6 +317,17 @@ harvesters = Table(
     Column("first_seen", DateTime, nullable=False),
     Column("last_seen", DateTime, nullable=False),
 )
+
+acquire_requests = Table(
+    "acquire_requests",
+    metadata,
+    Column("claimant", String(340), primary_key=True),
+    Column("request_id", String(64), primary_key=True),
+    Column("queue", String(128), nullable=False),
+    Column("panda_ids", Text, nullable=False, server_default=""),
+    Column("created_at", DateTime, nullable=False),
+)
+Index("ix_acquire_requests_time", acquire_requests.c.created_at)
 
 batch_errors = Table(
     "batch_errors",

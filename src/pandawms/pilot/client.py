@@ -1,7 +1,9 @@
 """The pilot's HTTP client for the v1 API: typed calls over protocol.http's EnvelopeClient (one retry loop,
-full-jitter backoff inside a time budget). acquire_jobs is not idempotent (a resend could claim a second
-batch), so it is resent only when the request never left or the server refused it before acting; updates
-and log uploads are repeat-safe and are retried on lost answers too.
+full-jitter backoff inside a time budget). acquire_jobs with a ``request_id`` is repeat-safe (the server
+answers a repeat with the jobs it already claimed for it), so its lost answers are resent with the same
+body; without one a resend could claim a second batch, so it is resent only when the request never left
+or the server refused it before acting. Updates and log uploads are repeat-safe and are retried on lost
+answers too.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ class ServerClient(EnvelopeClient):
             "POST",
             paths.PILOT_ACQUIRE_JOBS,
             json=req.model_dump(mode="json", exclude_none=True),
-            idempotent=False,
+            idempotent=req.request_id is not None,
             cancel=cancel,
         )
         try:

@@ -237,6 +237,7 @@ class Pilot:
             node=cfg.node[:128],
             pilot_id=cfg.pilot_id[:200],
             worker_id=cfg.worker_id,
+            request_id=self._request_id(),
         )
         try:
             answer = self.client.acquire_jobs(req, cancel=self.stop)
@@ -246,14 +247,23 @@ class Pilot:
         except ServerUnreachable as exc:
             if exc.failure is not Failure.LOST:
                 raise
-            # A lost answer is not resent (it could hand out a second batch); a job claimed for us meanwhile
-            # is ended by the server's sent timeout and retried. Count it as an empty acquire and back off
-            # (reference pilot.md §10.2: a bounded getJob budget instead of exiting).
+            # The client resent the call with the same request_id until its budget ran out (a repeat gets
+            # the jobs the server claimed for the first); a job claimed for us is then ended by the sent
+            # timeout, as a system closure. Count it as an empty acquire and back off (reference pilot.md
+            # §10.2: a bounded getJob budget instead of exiting); the next acquire has a fresh request_id.
             log.warning("acquire_jobs answer lost; trying again later: %s", exc)
             return []
         if not answer.jobs:
             log.info("no job: %s (StatusCode %d)", answer.message, answer.StatusCode)
         return answer.jobs
+
+    def _request_id(self) -> str | None:
+        """Fresh for each acquire; resends of that call keep it. None when the pilot names nobody (the
+        server keys repeats on the worker id, else pilot id and node)."""
+        cfg = self.cfg
+        if cfg.worker_id is None and not cfg.pilot_id and not cfg.node:
+            return None
+        return f"{self._rng.getrandbits(128):032x}"
 
     def _start_job(self, queue: QueueConfig, job: PilotJob, capacity: Capacity) -> None:
         state = JobState(job.panda_id)

@@ -9,7 +9,7 @@ OpenAPI spec, so clients and the fuzzer see the limits the server enforces (test
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 
@@ -23,3 +23,10 @@ Id = Annotated[int, Field(ge=1, le=BIGINT_MAX, strict=True)]  # an id in a reque
 QueryId = Annotated[int, Field(ge=1, le=BIGINT_MAX)]  # an id in a query string
 REAL_MAX = 1e18  # below 2**63 with room for float rounding
 Real = Annotated[float, Field(ge=-REAL_MAX, le=REAL_MAX, allow_inf_nan=False)]
+
+
+def request_id_field(description: str, min_length: int = 1) -> Any:
+    """An optional client-chosen id that makes a call safe to repeat (add_workers, acquire_jobs)."""
+    return Field(
+        None, min_length=min_length, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$", description=description
+    )

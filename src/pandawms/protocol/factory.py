@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pandawms.core.states import WorkerStatus
 from pandawms.protocol.actions import WorkerReportOutcome
-from pandawms.protocol.bounds import BIGINT_MAX, INT_MAX
+from pandawms.protocol.bounds import BIGINT_MAX, INT_MAX, request_id_field
 from pandawms.protocol.times import BodyTime
 
 _STRICT = ConfigDict(extra="forbid")
@@ -32,13 +32,10 @@ class AddWorkersRequest(BaseModel):
         "whole-node worker): the queued target is activated jobs / this",
         strict=True,
     )
-    request_id: str | None = Field(
-        None,
-        min_length=8,
-        max_length=64,
-        pattern=r"^[A-Za-z0-9_.:\-]+$",
-        description="makes the call safe to repeat: a repeated request_id of this factory gets the workers "
+    request_id: str | None = request_id_field(
+        "makes the call safe to repeat: a repeated request_id of this factory gets the workers "
         "granted the first time instead of new ones",
+        min_length=8,
     )
 
 

@@ -13,7 +13,7 @@ from pandawms.core.data import FileLocation
 from pandawms.core.fields import PILOT_FIELDS, job_values
 from pandawms.core.specs import FileSpec, FileType, Job
 from pandawms.core.states import PILOT_REPORTABLE, JobStatus
-from pandawms.protocol.bounds import BIGINT_MAX, INT_MAX
+from pandawms.protocol.bounds import BIGINT_MAX, INT_MAX, request_id_field
 
 _STRICT = ConfigDict(extra="forbid", populate_by_name=True)
 MAX_REPORT_TEXT = 1_000_000  # characters of job report (metadata) or pilot log kept per job
@@ -55,6 +55,10 @@ class AcquireRequest(BaseModel):
     worker_id: int | None = Field(None, ge=1, le=BIGINT_MAX, strict=True)
     harvester_id: str = Field("", max_length=50)
     timeout: int = Field(60, ge=1, le=600, strict=True)
+    request_id: str | None = request_id_field(
+        "fresh per call; a repeat by the same pilot (worker_id, else pilot_id and node) after a lost answer "
+        "gets the same jobs back while they are still sent to it"
+    )
 
 
 class PilotFile(BaseModel):

@@ -22,7 +22,7 @@ from pandawms.agents.lease import LeaseKeeper
 from pandawms.agents.queue_file import load_rses, queue_file_agent, rse_file_agent
 from pandawms.agents.runner import Agent, AgentRunner, utcnow
 from pandawms.agents.transfers import rule_expiry_agent, transfer_agent
-from pandawms.agents.watchdogs import missed_workers_agent, watchdog_agents
+from pandawms.agents.watchdogs import acquire_requests_agent, missed_workers_agent, watchdog_agents
 from pandawms.config import ServerConfig
 from pandawms.core.errors import PandaError
 from pandawms.core.retry import parse_error_keys
@@ -83,6 +83,7 @@ ROUTERS = (
 def build_agents(db: Database, config: ServerConfig, policy: JobRetryPolicy) -> list[Agent]:
     agents = watchdog_agents(db, config.watchdog, policy)
     agents.append(missed_workers_agent(db, config.watchdog))
+    agents.append(acquire_requests_agent(db, config.watchdog))
     agents.append(brokerage_agent(db, config.watchdog.interval, config.watchdog.batch_size))
     agents += data_agents(db, config.watchdog.interval, config.watchdog.batch_size, policy)
     if config.transfers.enabled:

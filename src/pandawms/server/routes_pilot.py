@@ -54,6 +54,7 @@ def handle_acquire(ctx: ServerContext, body: AcquireRequest) -> Response:
         pilot_id=body.pilot_id,
         worker_id=body.worker_id,
         harvester_id=body.harvester_id,
+        request_id=body.request_id,
         shares=ctx.shares.dispatch_order(ctx.db.read, body.site_name, ctx.clock()),
     )
     with ctx.db.write() as conn:

@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from pandawms.core.errors import Conflict
+from pandawms.core.retry import is_system_closure
 from pandawms.core.retry_rules import DEFAULT_RULES, FileAttempt, JobOutcome, RamPolicy, after_job, match
 from pandawms.core.specs import JobErrors
 from pandawms.core.states import JobStatus
@@ -170,18 +171,26 @@ def _ram_policy(conn: Connection, task_id: int) -> RamPolicy:
     return RamPolicy(base=task.spec.ram_count, offset=int(codes.get("RX", 0)), step=int(codes.get("RY", 0)))
 
 
+def _system_closure(conn: Connection, panda_id: int) -> bool:
+    job = jobs_db.get_job(conn, panda_id)
+    return job is not None and is_system_closure(job.errors)
+
+
 def job_ended(conn: Connection, panda_id: int, status: JobStatus, now: datetime) -> FilesEnded:
     """Flow step 4: a task job reached a final ``status``. Its running input rows go finished, ready
-    (attempt + 1, failure + 1 if it failed, ramCount raised by the retry rule) or failed (out of
-    attempts), per core.retry_rules.after_job; its outputs finished (a pre-merge piece: prepared) or
-    failed; the pieces a merge job took finished, or back to prepared (failed when out of attempts). A job
-    without rows (already accounted, or not a task job) changes nothing."""
+    (attempt + 1, failure + 1 if it failed - not a system closure, which counts as closed - ramCount
+    raised by the retry rule) or failed (out of attempts), per core.retry_rules.after_job; its outputs
+    finished (a pre-merge piece: prepared) or failed; the pieces a merge job took finished, or back to
+    prepared (failed when out of attempts). A job without rows (already accounted, or not a task job)
+    changes nothing."""
     mine = tf_db.rows_of_job(conn, panda_id)
     rows = [r for r in mine if r.status is F.RUNNING]
     pieces = [r for r in mine if r.status is F.MERGING]
     outcome = _JOB_OUTCOME.get(status)
     if not (rows or pieces) or outcome is None:
         return FilesEnded()
+    if outcome is JobOutcome.FAILED and _system_closure(conn, panda_id):
+        outcome = JobOutcome.CLOSED  # lost in dispatch: an attempt, not a failure (core/retry.py)
     task_id = (rows or pieces)[0].task_id
     kinds = {d.dataset_id: d.type for d in tasks_db.datasets_of(conn, task_id)}
     inputs = [r for r in rows if kinds.get(r.dataset_id) in INPUT_TYPES]

@@ -23,7 +23,7 @@ from pandawms.db import queues as queues_db
 from pandawms.db import workers as workers_db
 from pandawms.db.jobs import StatusRow
 from pandawms.protocol.errorcodes import DdmCode
-from pandawms.services import adder, lifecycle, staging, workers
+from pandawms.services import acquire_repeat, adder, lifecycle, staging, workers
 from pandawms.services.lifecycle import Move
 from pandawms.services.termination import JobRetryPolicy, end_job
 
@@ -42,6 +42,7 @@ class AcquireQuery:
     worker_id: int | None = None
     harvester_id: str = ""  # the factory of ``worker_id``; checked when both are given
     shares: tuple[str, ...] = ()  # the queue's global shares to serve first (services.shares.ShareCache)
+    request_id: str | None = None  # a repeat of this id by the same pilot gets the same jobs (acquire_repeat)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,14 @@ def acquire_jobs(conn: Connection, query: AcquireQuery, now: datetime) -> Acquir
     queue = queues_db.get(conn, query.queue)
     if queue is None:
         raise InvalidInput(f"site_name: unknown queue {query.queue!r}", "site_name")
+    if query.worker_id is not None and query.harvester_id:
+        workers.check_owner(conn, query.worker_id, query.harvester_id)
+    who = ""
+    if query.request_id is not None:
+        who = acquire_repeat.claimant(query.worker_id, query.pilot_id, query.node)
+        again = acquire_repeat.repeated(conn, who, query.request_id, query.queue, now)
+        if again:
+            return Acquired(again, locations=staging.locate(conn, queue, again))
     refusal = dispatch_refusal(queue)
     if refusal:
         return Acquired([], refusal)
@@ -72,9 +81,9 @@ def acquire_jobs(conn: Connection, query: AcquireQuery, now: datetime) -> Acquir
         remaining_time=query.remaining_time,
         shares=query.shares,
     )
-    if query.worker_id is not None and query.harvester_id:
-        workers.check_owner(conn, query.worker_id, query.harvester_id)
     jobs = lifecycle.claim_for_dispatch(conn, criteria, query.n_jobs, now, query.node, query.pilot_id)
+    if query.request_id is not None:
+        acquire_repeat.remember(conn, who, query.request_id, query.queue, jobs, now)
     if not jobs:
         return Acquired([], f"no jobs for queue {query.queue}")
     if query.worker_id is not None:

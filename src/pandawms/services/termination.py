@@ -17,7 +17,7 @@ from pandawms.core.changes import Lineage
 from pandawms.core.commands import PilotCommand
 from pandawms.core.errors import NotFound
 from pandawms.core.ids import PandaID, QueueName
-from pandawms.core.retry import decide_retry
+from pandawms.core.retry import decide_retry, is_system_closure
 from pandawms.core.specs import ErrorComponent, FileSpec, FileType, Job
 from pandawms.db import jobs as jobs_db
 from pandawms.db.jobs import StatusRow
@@ -70,11 +70,26 @@ def retry_failed(
         job.errors,
         policy.non_retryable,
         killed=job.command_to_pilot == PilotCommand.TOBEKILLED,
+        system_closures=earlier_system_closures(conn, job) if is_system_closure(job.errors) else 0,
     )
     # a task's job is never retried as a job: JEDI retries its files (lifecycle_taskfiles.job_ended)
     if not decision.retry or job.spec.task_id is not None or jobs_db.children(conn, panda_id):
         return None
-    return new_attempt(conn, job, now, relation="retry", brokers=brokers)
+    extra = 1 if decision.extra_attempt else 0
+    return new_attempt(conn, job, now, relation="retry", brokers=brokers, extra_attempts=extra)
+
+
+def earlier_system_closures(conn: Connection, job: Job) -> int:
+    """How many of ``job``'s ancestors (parent, its parent ...) were system closures; the walk is
+    bounded by the attempt number, so a broken chain cannot loop."""
+    found, parent = 0, job.parent_id
+    for _ in range(max(job.attempt_nr, 1)):
+        ancestor = jobs_db.get_job(conn, parent) if parent is not None else None
+        if ancestor is None:
+            break
+        found += is_system_closure(ancestor.errors)
+        parent = ancestor.parent_id
+    return found
 
 
 def new_attempt(
@@ -87,11 +102,13 @@ def new_attempt(
     site: str | None = None,
     keep_pin: bool = True,
     brokers: BrokerSource | None = None,
+    extra_attempts: int = 0,
 ) -> PandaID:
     """A fresh job for the same work: attempt + 1, linked to ``job``; re-brokered unless pinned.
 
     ``site`` pins the new attempt to a queue; ``exclude`` keeps brokerage away from one; with
     ``keep_pin=False`` a job pinned at submission is re-brokered (reassignment moves it).
+    ``extra_attempts`` raises maxAttempt (a system closure does not use up one of the user's attempts).
     """
     pinned = job.spec.computing_site if keep_pin else None
     excluded = job.spec.excluded_sites + (
@@ -102,7 +119,7 @@ def new_attempt(
         files=_fresh_files(job.files),
         excluded_sites=excluded,
         computing_site=QueueName(site) if site else pinned,
-        max_attempt=max(job.spec.max_attempt, job.attempt_nr + 1),
+        max_attempt=max(job.spec.max_attempt + extra_attempts, job.attempt_nr + 1),
     )
     lineage = Lineage(attempt_nr=job.attempt_nr + 1, parent_id=job.panda_id, relation_type=relation)
     broker_ = (brokers or placement.load_once(conn))(spec.computing_site is None)
