@@ -102,7 +102,12 @@ class AuthConfig:
     ``audit``: record every state-changing call. ``oidc_*``: an external OIDC issuer whose tokens are
     accepted too (server/federation.py): its URL, the audience its tokens must carry (default
     ``audience``), the claim with the groups, ``GROUP=ROLE`` mappings, the roles every one of its tokens
-    gets, and how long its key set is cached (s)."""
+    gets, and how long its key set is cached (s). ``oidc_client_id``/``oidc_client_secret``: this server
+    as a client of that issuer, for ``panda login`` (the device flow's browser login, authorization code
+    with PKCE; the secret may be empty for a public client). ``device_lifetime``: how long a device
+    login's codes live (s); ``device_interval``: the polling interval it asks for (s);
+    ``device_rate``: device logins started and verification pages opened per second per client
+    address (bursts of ``write_burst``; 0 = no limit)."""
 
     enabled: bool = False
     issuer: str = ""
@@ -119,6 +124,11 @@ class AuthConfig:
     oidc_roles: tuple[str, ...] = ()
     oidc_default_roles: tuple[str, ...] = ("user",)
     oidc_jwks_cache: int = 3600
+    oidc_client_id: str = "pandawms"
+    oidc_client_secret: str = ""
+    device_lifetime: int = 600
+    device_interval: int = 5
+    device_rate: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,6 +347,15 @@ def _check_auth(a: AuthConfig) -> None:
     if not a.audience:
         raise ValueError("auth.audience: must not be empty")
     _check_federation(a)
+    _check_device(a)
+
+
+def _check_device(a: AuthConfig) -> None:
+    for name in ("device_lifetime", "device_interval"):
+        if getattr(a, name) < 1:
+            raise ValueError(f"auth.{name}: must be >= 1, got {getattr(a, name)}")
+    if a.device_rate < 0:
+        raise ValueError(f"auth.device_rate: must be >= 0 (0 = no limit), got {a.device_rate}")
 
 
 FEDERATED_ROLES = frozenset(r.value for r in Role) - {Role.PILOT.value}  # pilot tokens are ours only
