@@ -55,6 +55,17 @@ class DeviceError(BaseModel):
     interval: int | None = None
 
 
+class TokenErrorAnswer(BaseModel):
+    """The token endpoint's 400: the error envelope, with a device poll's RFC 8628 answer in ``data``
+    and (for RFC clients) ``error``/``error_description`` at the top level too; other bad input has none."""
+
+    success: bool = False
+    message: str
+    data: DeviceError | None = None
+    error: str | None = None
+    error_description: str | None = None
+
+
 class RevokeRequest(BaseModel):
     model_config = _STRICT
     refresh_token: str = Field(min_length=16, max_length=256)

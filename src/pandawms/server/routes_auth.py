@@ -18,6 +18,7 @@ from pandawms.protocol.auth import (
     OidcConfiguration,
     RevokeRequest,
     TokenAnswer,
+    TokenErrorAnswer,
     TokenRequest,
     WhoAmI,
 )
@@ -74,7 +75,10 @@ def _answer(pair: TokenPair) -> TokenAnswer:
     )
 
 
-@router.post(paths.AUTH_TOKEN, response_model=Envelope[TokenAnswer])
+TOKEN_400 = {400: {"model": TokenErrorAnswer, "description": "bad input, or a device poll's RFC 8628 answer"}}
+
+
+@router.post(paths.AUTH_TOKEN, response_model=Envelope[TokenAnswer], responses=TOKEN_400)
 def token(body: Grant, ctx: Ctx) -> Response:
     """Refresh: the presented refresh token is revoked and a new pair issued. A revoked one presented
     again revokes every refresh token of its subject (401). Device code (RFC 8628, ``panda login``): the

@@ -21,7 +21,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from pandawms.core.auth import Caller
-from pandawms.core.device import PollOutcome
+from pandawms.core.device import PollError, PollOutcome
 from pandawms.core.errors import InvalidInput, NotFound, PandaError, RateLimited, Unauthenticated
 from pandawms.protocol import paths
 from pandawms.protocol.auth import DeviceAnswer, DeviceError, DeviceRequest, DeviceTokenRequest
@@ -107,7 +107,9 @@ def poll(ctx: ServerContext, body: DeviceTokenRequest) -> TokenPair | Response:
 
 def _poll_refusal(outcome: PollOutcome) -> Response:
     assert outcome.error is not None
-    err = DeviceError(error=outcome.error.value, error_description=outcome.message, interval=outcome.interval)
+    waiting = outcome.error in (PollError.AUTHORIZATION_PENDING, PollError.SLOW_DOWN)
+    interval = outcome.interval if waiting else None  # the interval from now on, for a device still waiting
+    err = DeviceError(error=outcome.error.value, error_description=outcome.message, interval=interval)
     doc = {
         "success": False,
         "message": f"{err.error}: {err.error_description}",
@@ -150,10 +152,11 @@ def device_page(request: Request, ctx: Ctx, user_code: UserCode = None) -> Respo
             return _html("log in to pandawms", CODE_FORM)
         federation = _federation(request, ctx)
         now = ctx.clock()
-        with ctx.db.write() as conn:
-            if federation is None:
+        if federation is None:
+            with ctx.db.read() as conn:
                 device_service.pending(conn, user_code, now)
-                return _admin_page(user_code)
+            return _admin_page(user_code)
+        with ctx.db.write() as conn:
             login = device_service.begin_login(conn, user_code, now)
         back = _page_url(request, paths.DEVICE_COMPLETE)
         target = federation[0].authorize_url(back, login.state, login.code_challenge)
