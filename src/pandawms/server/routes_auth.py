@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from starlette.responses import JSONResponse, Response
@@ -75,7 +75,7 @@ def _answer(pair: TokenPair) -> TokenAnswer:
     )
 
 
-TOKEN_400 = {400: {"model": TokenErrorAnswer, "description": "bad input, or a device poll's RFC 8628 answer"}}
+TOKEN_400: dict[int | str, dict[str, Any]] = {400: {"model": TokenErrorAnswer, "description": "bad input, or a device poll's RFC 8628 answer"}}
 
 
 @router.post(paths.AUTH_TOKEN, response_model=Envelope[TokenAnswer], responses=TOKEN_400)
