@@ -75,7 +75,9 @@ def _answer(pair: TokenPair) -> TokenAnswer:
     )
 
 
-TOKEN_400: dict[int | str, dict[str, Any]] = {400: {"model": TokenErrorAnswer, "description": "bad input, or a device poll's RFC 8628 answer"}}
+TOKEN_400: dict[int | str, dict[str, Any]] = {
+    400: {"model": TokenErrorAnswer, "description": "bad input, or a device poll's RFC 8628 answer"}
+}
 
 
 @router.post(paths.AUTH_TOKEN, response_model=Envelope[TokenAnswer], responses=TOKEN_400)
