@@ -17,7 +17,7 @@ from pandawms.core.auth import Identity, Role
 from pandawms.core.device import ALPHABET, DEVICE_GRANT
 from pandawms.core.errors import Conflict, InvalidInput, NotFound
 from pandawms.db.engine import Database
-from pandawms.db.schema import device_codes
+from pandawms.db.schema import audit_log, device_codes
 from pandawms.server.issuer import decide_device
 from tests.conftest import FrozenClock
 from tests.db.helpers import API, ok
@@ -101,6 +101,14 @@ def test_an_approved_login_gets_a_pair_once_and_its_refresh_rotates(sec: Secure)
     assert renewed["refresh_token"] != pair["refresh_token"]
     with sec.db.read() as conn:
         assert conn.execute(select(device_codes.c.state)).scalar_one() == "used"
+    assert audited(sec) == [("bob-at-site", "production,user", "LOGIN", "panda token approve", 200)]
+
+
+def audited(s: Secure) -> list[tuple[object, ...]]:
+    """The audit rows of login decisions."""
+    cols = (audit_log.c.sub, audit_log.c.roles, audit_log.c.method, audit_log.c.path, audit_log.c.status_code)
+    with s.db.read() as conn:
+        return [tuple(r) for r in conn.execute(select(*cols).where(audit_log.c.method == "LOGIN"))]
 
 
 def test_an_unapproved_login_expires(sec: Secure) -> None:
@@ -127,6 +135,7 @@ def test_a_denied_login_answers_access_denied(sec: Secure) -> None:
     got = start(sec)
     approve(sec, got["user_code"], None)
     assert refusal(poll(sec, got["device_code"])) == "access_denied"
+    assert audited(sec) == [("", "", "LOGIN", "panda token approve", 403)]
     with pytest.raises(Conflict, match="already denied"):
         approve(sec, got["user_code"])
 

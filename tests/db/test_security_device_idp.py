@@ -16,7 +16,7 @@ from pandawms.db.engine import Database
 from tests.conftest import FrozenClock
 from tests.db.helpers import API, ok
 from tests.db.security_helpers import Secure, secure_server
-from tests.db.test_security_device import poll, refusal, start
+from tests.db.test_security_device import audited, poll, refusal, start
 from tests.livesupport.browser import log_in_at_provider
 from tests.livesupport.oidc_provider import ALICE, OidcProvider, User, oidc_provider
 
@@ -72,6 +72,7 @@ def test_a_login_at_the_provider_approves_the_device_with_mapped_roles(
     )
     assert (who["sub"], who["name"]) == (ALICE.sub, "Alice Atlas")
     assert sorted(who["roles"]) == ["production", "user"] and who["issuer"] == sec.config.resolved_issuer
+    assert audited(sec) == [(ALICE.sub, "production,user", "LOGIN", "/auth/device/complete", 200)]
     replayed = sec.client.get(back.headers["location"])  # the same redirect again: the state is spent
     assert replayed.status_code in (404, 409) and "login not possible" in replayed.text
 

@@ -206,7 +206,7 @@ def _complete(
     now = ctx.clock()
     if error:  # the user refused, or the provider did: the device's next poll gets access_denied
         with ctx.db.write() as conn:
-            device_service.finish_login(conn, state, None, now)
+            device_service.finish_login(conn, state, None, paths.DEVICE_COMPLETE, now)
         return None
     if not code:
         raise InvalidInput("code: missing from the identity provider's answer", "code")
@@ -217,5 +217,5 @@ def _complete(
     token = client.exchange(code, _page_url(request, paths.DEVICE_COMPLETE), row.code_verifier)
     caller = verifier.verify(token, now)
     with ctx.db.write() as conn:
-        device_service.finish_login(conn, state, caller.identity, now)
+        device_service.finish_login(conn, state, caller.identity, paths.DEVICE_COMPLETE, now)
     return caller

@@ -5,13 +5,15 @@ no login. The user approves the user code in a browser (the external OIDC issuer
 and PKCE verifier are stored on the row and used once) or an admin does (``panda token approve``);
 the device's next poll then gets an access + refresh token pair from the issuer, once: the code is
 spent in the same transaction. A poll's refusal (pending, slow_down ...) is an answer, not an error:
-the caller commits the recorded poll time before answering it.
+the caller commits the recorded poll time before answering it. Every approval or refusal writes an
+audit row in its transaction (the subject, how it was decided, the client).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +31,7 @@ from pandawms.core.device import (
     show_user_code,
 )
 from pandawms.core.errors import Conflict, NotFound, Transient
+from pandawms.db import auth as auth_db
 from pandawms.db import device_codes as codes_db
 from pandawms.services import tokens
 from pandawms.services.tokens import IssuerSettings, KeyRing, TokenPair
@@ -122,18 +125,37 @@ def _check_pending(row: codes_db.DeviceRow | None, what: str, now: datetime) -> 
     return row
 
 
+ADMIN_VIA = "panda token approve"
+
+
+def _decide(
+    conn: Connection, row: codes_db.DeviceRow, identity: Identity | None, via: str, now: datetime
+) -> None:
+    """Approve (``identity``) or deny (None) a pending login, with its audit row."""
+    to = DeviceState.APPROVED if identity is not None else DeviceState.DENIED
+    if not codes_db.decide(conn, row.device_hash, DeviceState.PENDING, to, identity):
+        raise Conflict("the login was decided meanwhile")
+    audit = {
+        "time": now,
+        "sub": identity.sub if identity is not None else "",
+        "roles": ",".join(sorted(r.value for r in identity.roles)) if identity is not None else "",
+        "method": "LOGIN",
+        "path": via[:128],
+        "ids": json.dumps({"client_id": row.client_id, "login": to.value}),
+        "status_code": 200 if identity is not None else 403,
+    }
+    auth_db.insert_audit(conn, [audit])
+
+
 def approve(conn: Connection, user_code: str, identity: Identity, now: datetime) -> codes_db.DeviceRow:
     """An admin's approval of a user code for ``identity`` (a site without an identity provider)."""
     row = pending(conn, user_code, now)
-    if not codes_db.decide(conn, row.device_hash, DeviceState.PENDING, DeviceState.APPROVED, identity):
-        raise Conflict("user_code: the login was decided meanwhile")
+    _decide(conn, row, identity, ADMIN_VIA, now)
     return row
 
 
 def deny(conn: Connection, user_code: str, now: datetime) -> None:
-    row = pending(conn, user_code, now)
-    if not codes_db.decide(conn, row.device_hash, DeviceState.PENDING, DeviceState.DENIED):
-        raise Conflict("user_code: the login was decided meanwhile")
+    _decide(conn, pending(conn, user_code, now), None, ADMIN_VIA, now)
 
 
 def begin_login(conn: Connection, user_code: str, now: datetime) -> LoginStart:
@@ -154,9 +176,6 @@ def login_of(conn: Connection, state: str, now: datetime) -> codes_db.DeviceRow:
     return row
 
 
-def finish_login(conn: Connection, state: str, identity: Identity | None, now: datetime) -> None:
-    """Approve (``identity``) or deny (None) the login of a callback ``state``."""
-    row = login_of(conn, state, now)
-    to = DeviceState.APPROVED if identity is not None else DeviceState.DENIED
-    if not codes_db.decide(conn, row.device_hash, DeviceState.PENDING, to, identity):
-        raise Conflict("state: the login was decided meanwhile")
+def finish_login(conn: Connection, state: str, identity: Identity | None, via: str, now: datetime) -> None:
+    """Approve (``identity``) or deny (None) the login of a callback ``state`` (``via``: its route)."""
+    _decide(conn, login_of(conn, state, now), identity, via, now)
