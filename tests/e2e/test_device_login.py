@@ -111,7 +111,8 @@ def _code(line: str) -> str:
 
 
 def test_without_a_provider_an_admin_approves_the_login(plain_server: Server, tmp_path: Path) -> None:
-    with login_process(["--server", plain_server.root], user_env(tmp_path)) as login:
+    env = {**user_env(tmp_path), "PANDA_TOKEN_FILE": str(tmp_path / "pilot.token")}  # it wins: say so
+    with login_process(["--server", plain_server.root], env) as login:
         code = _code(login.expect("enter the code"))
         page = httpx.get(f"{plain_server.root}/auth/device", params={"user_code": code}, timeout=30)
         assert page.status_code == 200 and f"panda token approve {code}" in page.text
@@ -121,6 +122,7 @@ def test_without_a_provider_an_admin_approves_the_login(plain_server: Server, tm
         )
         rc, out, err = login.finish(60)
     assert rc == 0 and "logged in as bob (Bob, roles: user)" in out, out + err
+    assert "PANDA_TOKEN_FILE is set" in err
 
 
 def test_a_refused_login_says_so(plain_server: Server, tmp_path: Path) -> None:

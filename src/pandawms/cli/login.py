@@ -140,6 +140,8 @@ def login(
         path = login_path(os.environ)
         save_login(path, api, data["access_token"], int(data["expires_in"]), data.get("refresh_token"))
         typer.echo(f"logged in as {_whoami(http, api, data['access_token'])}; token stored in {path}")
+    if os.environ.get("PANDA_TOKEN_FILE"):
+        typer.echo("note: PANDA_TOKEN_FILE is set, so commands send that token, not this login", err=True)
 
 
 def _minutes(seconds: int) -> str:
