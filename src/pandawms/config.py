@@ -105,7 +105,13 @@ class AuthConfig:
     ``audience``), the claim with the groups, ``GROUP=ROLE`` mappings, the roles every one of its tokens
     gets, and how long its key set is cached (s). ``cert_roles``: ``SUBJECT=ROLE`` (``pilot@QUEUE``)
     for clients that present a TLS certificate verified by ``ssl_ca_certs`` instead of a token, and
-    ``cert_default_roles`` for a verified subject with no entry (none: refused); core/certs.py."""
+    ``cert_default_roles`` for a verified subject with no entry (none: refused); core/certs.py.
+    ``oidc_client_id``/``oidc_client_secret``: this server
+    as a client of that issuer, for ``panda login`` (the device flow's browser login, authorization code
+    with PKCE; the secret may be empty for a public client). ``device_lifetime``: how long a device
+    login's codes live (s); ``device_interval``: the polling interval it asks for (s);
+    ``device_rate``: device logins started and verification pages opened per second per client
+    address (bursts of ``write_burst``; 0 = no limit)."""
 
     enabled: bool = False
     issuer: str = ""
@@ -124,6 +130,11 @@ class AuthConfig:
     oidc_jwks_cache: int = 3600
     cert_roles: tuple[str, ...] = ()
     cert_default_roles: tuple[str, ...] = ()
+    oidc_client_id: str = "pandawms"
+    oidc_client_secret: str = ""
+    device_lifetime: int = 600
+    device_interval: int = 5
+    device_rate: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,6 +357,15 @@ def _check_auth(a: AuthConfig) -> None:
         parse_cert_roles(a.cert_roles, a.cert_default_roles)
     except InvalidInput as exc:
         raise ValueError(str(exc)) from None
+    _check_device(a)
+
+
+def _check_device(a: AuthConfig) -> None:
+    for name in ("device_lifetime", "device_interval"):
+        if getattr(a, name) < 1:
+            raise ValueError(f"auth.{name}: must be >= 1, got {getattr(a, name)}")
+    if a.device_rate < 0:
+        raise ValueError(f"auth.device_rate: must be >= 0 (0 = no limit), got {a.device_rate}")
 
 
 FEDERATED_ROLES = frozenset(r.value for r in Role) - {Role.PILOT.value}  # pilot tokens are ours only

@@ -41,6 +41,11 @@ def _whoami(client: TestClient, _world: object) -> httpx.Response:
     return resp
 
 
+def _device(client: TestClient, _world: object) -> httpx.Response:
+    resp: httpx.Response = client.post(f"{API}/auth/device", json={"client_id": "panda-cli"})
+    return resp
+
+
 def _get(path: str) -> Call:
     def call(client: TestClient, _world: object) -> httpx.Response:
         resp: httpx.Response = client.get(path)
@@ -54,6 +59,7 @@ AUTH_CASES: dict[tuple[str, str], Call] = {
     ("GET", "/.well-known/openid-configuration"): _get("/.well-known/openid-configuration"),
     ("POST", f"{API}/auth/token"): _token,
     ("POST", f"{API}/auth/revoke"): _revoke,
+    ("POST", f"{API}/auth/device"): _device,
     ("GET", f"{API}/auth/whoami"): _whoami,
     ("GET", f"{API}/audit/list"): _get(f"{API}/audit/list"),
 }

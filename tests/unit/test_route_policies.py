@@ -40,10 +40,14 @@ def test_an_undeclared_api_path_is_denied_and_the_monitor_follows_the_config() -
     login = policy_for("/jobs/", True)
     assert not login.public and login.roles == frozenset(Role)
     assert policy_for(paths.JWKS, True) is PUBLIC
+    # panda login's verification page and the identity provider's redirect back: before any token
+    assert policy_for(paths.DEVICE_PAGE, True) is PUBLIC
+    assert policy_for(paths.DEVICE_COMPLETE, True) is PUBLIC
+    assert policy_for(paths.DEVICE_COMPLETE + "/x", True) is not PUBLIC
 
 
 def test_public_routes_change_nothing_but_tokens() -> None:
-    """Only reads and the token grants themselves go without a token."""
+    """Only reads and the token grants themselves (and the start of a device login) go without a token."""
     public = {p for p, pol in ROUTE_POLICIES.items() if pol.public}
     assert public == {
         paths.HEALTH,
@@ -53,6 +57,7 @@ def test_public_routes_change_nothing_but_tokens() -> None:
         "/docs",
         paths.AUTH_TOKEN,
         paths.AUTH_REVOKE,
+        paths.AUTH_DEVICE,  # rate-limited per client address; it hands out nothing until approved
     }
 
 

@@ -138,6 +138,43 @@ def create(
         typer.echo(pair.access_token)
 
 
+@token_app.command("approve")
+def approve(
+    user_code: Annotated[str, typer.Argument(help="The code `panda login` shows (XXXX-XXXX).")],
+    sub: Annotated[str | None, typer.Option(help="Subject of the login (unless --deny).")] = None,
+    role: Annotated[list[str] | None, typer.Option(help="Role(s): user, production, admin.")] = None,
+    name: Annotated[str, typer.Option(help="Display name (prodUserName).")] = "",
+    vo: Annotated[str, typer.Option(help="Virtual organisation.")] = "atlas",
+    deny: Annotated[bool, typer.Option("--deny", help="Refuse the login instead.")] = False,
+    config: Annotated[Path | None, typer.Option(help="Server config file (TOML, [server] table).")] = None,
+    db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL of the server's database.")] = None,
+) -> None:
+    """Approve a pending ``panda login`` for a named subject (a site without an identity provider)."""
+    from pandawms.config import load_config
+    from pandawms.core.auth import Identity, Role, parse_roles
+    from pandawms.core.errors import PandaError
+    from pandawms.server.issuer import decide_device
+
+    try:
+        cfg = load_config(config, overrides={"db_url": db})
+        identity = None
+        if not deny:
+            if not sub:
+                raise ValueError("--sub: name the subject the login is for")
+            roles = parse_roles(role or ["user"], "--role")
+            if Role.PILOT in roles or Role.FACTORY in roles:
+                raise ValueError("--role: pilot and factory tokens come from panda token create")
+            identity = Identity(sub=sub, name=name, vo=vo, roles=roles)
+        decide_device(cfg, user_code, identity, datetime.utcnow())
+    except (ValueError, PandaError) as exc:
+        typer.echo(f"panda token approve: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if identity is None:
+        typer.echo(f"login {user_code} refused")
+    else:
+        typer.echo(f"login {user_code} approved for {identity.sub} ({', '.join(sorted(identity.roles))})")
+
+
 @token_app.command("rotate-keys")
 def rotate(
     config: Annotated[Path | None, typer.Option(help="Server config file (TOML, [server] table).")] = None,

@@ -12,6 +12,7 @@ from pandawms import __version__
 from pandawms.cli.auth import register as register_auth_commands
 from pandawms.cli.bench_data import bench_heartbeat, bench_jedi, bench_submit_inputs
 from pandawms.cli.data import register as register_data_commands
+from pandawms.cli.login import register as register_login_command
 from pandawms.cli.tasks import register as register_task_commands
 from pandawms.cli.transfer_data import register as register_upload_commands
 from pandawms.cli.transfers import register as register_transfer_commands
@@ -516,6 +517,7 @@ register_transfer_commands(app)
 register_upload_commands(app)
 register_task_commands(app)
 register_auth_commands(app)
+register_login_command(app)
 
 
 if __name__ == "__main__":

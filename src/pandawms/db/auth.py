@@ -64,7 +64,7 @@ def insert_refresh(
             token_hash=token_hash,
             family=family,
             sub=identity.sub,
-            identity=_identity_json(identity),
+            identity=identity_json(identity),
             created_at=now,
             expires_at=expires_at,
         )
@@ -76,7 +76,8 @@ def lock_refresh(conn: Connection, token_hash: str) -> RefreshRow | None:
     r = conn.execute(stmt).first()
     if r is None:
         return None
-    return RefreshRow(r.token_hash, r.family, _identity(r.sub, r.identity), r.expires_at, r.revoked_at)
+    identity = identity_from_json(r.sub, r.identity)
+    return RefreshRow(r.token_hash, r.family, identity, r.expires_at, r.revoked_at)
 
 
 def revoke_refresh(conn: Connection, token_hash: str, now: datetime, replaced_by: str | None = None) -> bool:
@@ -117,7 +118,7 @@ def audit_rows(conn: Connection, sub: str | None, limit: int, before: int | None
     ]
 
 
-def _identity_json(identity: Identity) -> str:
+def identity_json(identity: Identity) -> str:
     return json.dumps(
         {
             "name": identity.name,
@@ -129,7 +130,7 @@ def _identity_json(identity: Identity) -> str:
     )
 
 
-def _identity(sub: str, text: str) -> Identity:
+def identity_from_json(sub: str, text: str) -> Identity:
     d = json.loads(text)
     return Identity(
         sub=sub,

@@ -91,6 +91,12 @@ Security (db/auth.py; issue 11)
   ``family`` (the login it descends from), expiry, ``revoked_at`` and ``replaced_by`` (rotated on every
   use). ``ix_refresh_tokens_sub`` finds a subject's tokens to revoke them all when a revoked one is
   presented again.
+- ``device_codes``: one row per device login (RFC 8628; services/device.py): the device code and the user
+  code by SHA-256 only (``ux_device_codes_user`` looks the user code up), client, scope, ``state``
+  pending/approved/denied/used, expiry, the polling ``interval`` (grown by slow_down) and the last poll;
+  ``login_hash``/``code_verifier`` hold the state and PKCE verifier of the identity provider's login
+  (``ix_device_codes_login`` finds the row on its callback); ``sub``/``identity`` the approved identity.
+  ``ix_device_codes_expires`` prunes old rows.
 - ``audit_log``: every state-changing call (who, route, ids, HTTP status) for admins;
   ``ix_audit_log_sub_time`` per-identity listings.
 
@@ -655,6 +661,27 @@ refresh_tokens = Table(
     Column("replaced_by", String(64), nullable=True),
 )
 Index("ix_refresh_tokens_sub", refresh_tokens.c.sub)
+
+device_codes = Table(
+    "device_codes",
+    metadata,
+    Column("device_hash", String(64), primary_key=True),
+    Column("user_hash", String(64), nullable=False),
+    Column("client_id", String(64), nullable=False),
+    Column("scope", String(256), nullable=False, server_default=""),
+    Column("state", String(16), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("interval", Integer, nullable=False),
+    Column("last_polled_at", DateTime, nullable=True),
+    Column("login_hash", String(64), nullable=True),
+    Column("code_verifier", String(128), nullable=True),
+    Column("sub", String(128), nullable=True),
+    Column("identity", Text, nullable=True),  # JSON as refresh_tokens.identity
+)
+Index("ux_device_codes_user", device_codes.c.user_hash, unique=True)
+Index("ix_device_codes_login", device_codes.c.login_hash)
+Index("ix_device_codes_expires", device_codes.c.expires_at)
 
 audit_log = Table(
     "audit_log",

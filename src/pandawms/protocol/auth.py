@@ -18,6 +18,54 @@ class TokenRequest(BaseModel):
     refresh_token: str = Field(min_length=16, max_length=256)
 
 
+class DeviceTokenRequest(BaseModel):
+    """RFC 8628 §3.4: the device's poll with its device code."""
+
+    model_config = _STRICT
+    grant_type: Literal["urn:ietf:params:oauth:grant-type:device_code"]
+    device_code: str = Field(min_length=16, max_length=256)
+    client_id: str = Field(default="", max_length=64)
+
+
+class DeviceRequest(BaseModel):
+    """RFC 8628 §3.1: start a device login."""
+
+    model_config = _STRICT
+    client_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+    scope: str = Field(default="", max_length=256)
+
+
+class DeviceAnswer(BaseModel):
+    """RFC 8628 §3.2: what the device shows the user, and how it polls."""
+
+    device_code: str
+    user_code: str
+    verification_uri: str
+    verification_uri_complete: str
+    expires_in: int
+    interval: int
+
+
+class DeviceError(BaseModel):
+    """An RFC 8628 §3.5 answer to a poll (also in the envelope's ``data``): ``error`` is one of
+    authorization_pending, slow_down, expired_token, access_denied, invalid_grant."""
+
+    error: str
+    error_description: str
+    interval: int | None = None
+
+
+class TokenErrorAnswer(BaseModel):
+    """The token endpoint's 400: the error envelope, with a device poll's RFC 8628 answer in ``data``
+    and (for RFC clients) ``error``/``error_description`` at the top level too; other bad input has none."""
+
+    success: bool = False
+    message: str
+    data: DeviceError | None = None
+    error: str | None = None
+    error_description: str | None = None
+
+
 class RevokeRequest(BaseModel):
     model_config = _STRICT
     refresh_token: str = Field(min_length=16, max_length=256)
@@ -60,6 +108,7 @@ class OidcConfiguration(BaseModel):
     token_endpoint: str
     id_token_signing_alg_values_supported: list[str]
     grant_types_supported: list[str]
+    device_authorization_endpoint: str = ""
 
 
 class AuditEntry(BaseModel):

@@ -85,4 +85,7 @@ OIDC_CONFIGURATION = "/.well-known/openid-configuration"
 AUTH_TOKEN = "/auth/token"
 AUTH_REVOKE = "/auth/revoke"
 AUTH_WHOAMI = "/auth/whoami"
+AUTH_DEVICE = "/auth/device"  # POST under the API prefix: start a device login (RFC 8628)
+DEVICE_PAGE = "/auth/device"  # at the root: the verification page the user opens in a browser
+DEVICE_COMPLETE = "/auth/device/complete"  # at the root: the identity provider's redirect back
 AUDIT_LIST = "/audit/list"

@@ -37,6 +37,7 @@ from pandawms.server import (
     compat_pilot,
     routes_auth,
     routes_data,
+    routes_device,
     routes_files,
     routes_harvester,
     routes_jobs,
@@ -77,6 +78,7 @@ ROUTERS = (
     routes_tasks.router,
     routes_task_commands.router,
     routes_auth.router,
+    routes_device.router,
 )
 
 
@@ -152,6 +154,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router, prefix=paths.API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(routes_auth.well_known)
+    app.include_router(routes_device.pages)  # panda login's verification page, at the root
     app.include_router(compat_pilot.router)  # PanDA's legacy pilot API, for an unchanged pilot3
     app.include_router(compat_pilot.v1_router, prefix=paths.API_PREFIX)
     app.add_exception_handler(PandaError, panda_error_handler)

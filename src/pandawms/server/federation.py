@@ -86,7 +86,7 @@ class FederatedIssuer:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
-        self._fetch = fetch or _get_json
+        self._fetch = fetch or get_json
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._keys: KeySet | None = None
@@ -155,7 +155,7 @@ class FederatedIssuer:
         self._fetched = self._monotonic()
 
 
-def _get_json(url: str) -> Any:
+def get_json(url: str) -> Any:
     try:
         resp = httpx.get(url, timeout=FETCH_TIMEOUT_S, follow_redirects=True)
         resp.raise_for_status()

@@ -9,7 +9,7 @@ from pandawms.config import ServerConfig
 from pandawms.core.auth import Identity
 from pandawms.db import migrate
 from pandawms.db.engine import Database
-from pandawms.services import tokens
+from pandawms.services import device, tokens
 from pandawms.services.tokens import IssuerSettings, KeyRing, TokenPair
 
 
@@ -48,3 +48,16 @@ def rotate_keys(config: ServerConfig, now: datetime, db: Database | None = None)
     migrate.upgrade(db)
     with db.write() as conn:
         return tokens.rotate_keys(conn, now)
+
+
+def decide_device(
+    config: ServerConfig, user_code: str, identity: Identity | None, now: datetime, db: Database | None = None
+) -> None:
+    """``panda token approve``: approve a pending device login for ``identity`` (None: deny it)."""
+    db = db or Database(config.resolved_db_url)
+    migrate.upgrade(db)
+    with db.write() as conn:
+        if identity is None:
+            device.deny(conn, user_code, now)
+        else:
+            device.approve(conn, user_code, identity, now)

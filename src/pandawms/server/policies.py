@@ -133,6 +133,7 @@ ROUTE_POLICIES: dict[str, RoutePolicy] = {
     "/docs": PUBLIC,
     paths.AUTH_TOKEN: PUBLIC,  # the grant itself (refresh token, device code) is the credential
     paths.AUTH_REVOKE: PUBLIC,  # possession of the refresh token is the credential
+    paths.AUTH_DEVICE: PUBLIC,  # starts a device login; limited per client address (routes_device)
     paths.AUTH_WHOAMI: _p(Resource.SYSTEM, R, ALL),
     paths.AUDIT_LIST: _p(Resource.AUDIT, R, ADMINS),
     # jobs
@@ -241,6 +242,8 @@ MONITOR_PUBLIC = PUBLIC
 MONITOR_LOGIN = RoutePolicy(Resource.JOBS, Action.READ, ALL)
 DENIED = RoutePolicy(Resource.SYSTEM, Action.READ, frozenset())  # an API path nobody declared
 WELL_KNOWN = "/.well-known/"
+# panda login's verification page and the identity provider's redirect back: the person has no token yet
+DEVICE_PAGES = frozenset({paths.DEVICE_PAGE, paths.DEVICE_COMPLETE})
 
 
 def policy_for(path: str, monitor_login: bool) -> RoutePolicy:
@@ -252,6 +255,8 @@ def policy_for(path: str, monitor_login: bool) -> RoutePolicy:
         return ROUTE_POLICIES.get(sub) or CLIENT_POLICIES.get(sub, DENIED)
     if path.startswith(legacy_pilot.LEGACY_PREFIX + "/"):
         return LEGACY_POLICIES.get(path, DENIED)
+    if path in DEVICE_PAGES:
+        return PUBLIC
     if path.startswith(WELL_KNOWN) or path.startswith(LEGACY_CACHE):
         return PUBLIC
     return MONITOR_LOGIN if monitor_login else MONITOR_PUBLIC

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from starlette.responses import JSONResponse, Response
 
+from pandawms.core.device import DEVICE_GRANT
 from pandawms.core.errors import Unauthenticated
 from pandawms.db import auth as auth_db
 from pandawms.protocol import paths
 from pandawms.protocol.auth import (
     AuditEntry,
+    DeviceTokenRequest,
     Jwks,
     OidcConfiguration,
     RevokeRequest,
     TokenAnswer,
+    TokenErrorAnswer,
     TokenRequest,
     WhoAmI,
 )
@@ -24,8 +27,11 @@ from pandawms.protocol.envelope import Envelope
 from pandawms.server.auth import bearer, issuer_settings
 from pandawms.server.context import ServerContext, get_caller, get_ctx
 from pandawms.server.responses import envelope
+from pandawms.server.routes_device import poll as device_poll
 from pandawms.services import tokens
 from pandawms.services.tokens import ALGORITHM, KeyRing, TokenPair
+
+Grant = Annotated[TokenRequest | DeviceTokenRequest, Body(discriminator="grant_type")]
 
 router = APIRouter(tags=["auth"])
 well_known = APIRouter(tags=["auth"])
@@ -57,7 +63,8 @@ def discovery(request: Request, ctx: Ctx) -> Response:
         jwks_uri=base + paths.JWKS,
         token_endpoint=base + paths.API_PREFIX + paths.AUTH_TOKEN,
         id_token_signing_alg_values_supported=[ALGORITHM],
-        grant_types_supported=["refresh_token"],
+        grant_types_supported=["refresh_token", DEVICE_GRANT],
+        device_authorization_endpoint=base + paths.API_PREFIX + paths.AUTH_DEVICE,
     )
     return JSONResponse(doc.model_dump())
 
@@ -68,10 +75,22 @@ def _answer(pair: TokenPair) -> TokenAnswer:
     )
 
 
-@router.post(paths.AUTH_TOKEN, response_model=Envelope[TokenAnswer])
-def token(body: TokenRequest, ctx: Ctx) -> Response:
+TOKEN_400: dict[int | str, dict[str, Any]] = {
+    400: {"model": TokenErrorAnswer, "description": "bad input, or a device poll's RFC 8628 answer"}
+}
+
+
+@router.post(paths.AUTH_TOKEN, response_model=Envelope[TokenAnswer], responses=TOKEN_400)
+def token(body: Grant, ctx: Ctx) -> Response:
     """Refresh: the presented refresh token is revoked and a new pair issued. A revoked one presented
-    again revokes every refresh token of its subject (401)."""
+    again revokes every refresh token of its subject (401). Device code (RFC 8628, ``panda login``): the
+    pair once the login is approved, else 400 with ``error`` authorization_pending, slow_down,
+    expired_token, access_denied or invalid_grant."""
+    if isinstance(body, DeviceTokenRequest):
+        answer = device_poll(ctx, body)
+        if isinstance(answer, TokenPair):
+            return envelope(_answer(answer), message="logged in")
+        return answer
     now = ctx.clock()
     try:
         with ctx.db.write() as conn:

@@ -1,0 +1,221 @@
+"""``panda login``'s server side (RFC 8628 device authorization grant, after DiracX's device flow).
+
+``POST /api/v1/auth/device`` starts a login: a device code for the CLI and a user code for the person.
+The person opens ``/auth/device`` (the verification page, at the root) and types the code, or follows
+the complete URI. With an external OIDC issuer configured the page redirects to the issuer's login
+(authorization code + PKCE); its redirect back to ``/auth/device/complete`` exchanges the code, verifies
+the access token as every federated token is verified (groups -> roles) and approves the login for
+that identity. Without one, the page tells the person to ask an admin (``panda token approve``). The
+CLI meanwhile polls the token endpoint (routes_auth.token with the device grant): ``poll`` answers.
+The start and the pages are public, limited per client address (``[server.auth] device_rate``).
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import timedelta
+from typing import Annotated
+
+import pydantic_core
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from pandawms.core.auth import Caller
+from pandawms.core.device import PollError, PollOutcome
+from pandawms.core.errors import InvalidInput, NotFound, PandaError, RateLimited, Unauthenticated
+from pandawms.protocol import paths
+from pandawms.protocol.auth import DeviceAnswer, DeviceError, DeviceRequest, DeviceTokenRequest
+from pandawms.protocol.envelope import Envelope
+from pandawms.server.auth import WriteLimiter, federated_issuer, issuer_settings
+from pandawms.server.context import ServerContext, get_ctx
+from pandawms.server.federation import FederatedIssuer
+from pandawms.server.oidc_login import OidcClient
+from pandawms.server.responses import ERROR_STATUS, envelope
+from pandawms.services import device as device_service
+from pandawms.services.device import DeviceSettings
+from pandawms.services.tokens import TokenPair
+
+router = APIRouter(tags=["auth"])
+pages = APIRouter(tags=["auth"], include_in_schema=False)
+Ctx = Annotated[ServerContext, Depends(get_ctx)]
+UserCode = Annotated[str | None, Query(max_length=32)]
+Param = Annotated[str | None, Query(max_length=2048)]
+
+
+def device_settings(ctx: ServerContext) -> DeviceSettings:
+    a = ctx.config.auth
+    return DeviceSettings(lifetime=timedelta(seconds=a.device_lifetime), interval=a.device_interval)
+
+
+def _limit(request: Request, ctx: ServerContext) -> None:
+    state = request.app.state
+    limiter: WriteLimiter | None = getattr(state, "device_limiter", None)
+    if limiter is None:
+        a = ctx.config.auth
+        limiter = state.device_limiter = WriteLimiter(a.device_rate, a.write_burst)
+    wait = limiter.wait_for(request.client.host if request.client else "")
+    if wait > 0:
+        raise RateLimited(wait)
+
+
+def _federation(request: Request, ctx: ServerContext) -> tuple[OidcClient, FederatedIssuer] | None:
+    """The external issuer as a login client and as the verifier of its tokens (None: not configured)."""
+    state = request.app.state
+    if not hasattr(state, "device_federation"):
+        issuer = federated_issuer(ctx)
+        a = ctx.config.auth
+        client = OidcClient(a.oidc_issuer, a.oidc_client_id, a.oidc_client_secret)
+        state.device_federation = (client, issuer) if issuer is not None else None
+    found: tuple[OidcClient, FederatedIssuer] | None = state.device_federation
+    return found
+
+
+def _page_url(request: Request, path: str) -> str:
+    return str(request.base_url).rstrip("/") + path
+
+
+@router.post(paths.AUTH_DEVICE, response_model=Envelope[DeviceAnswer])
+def device(body: DeviceRequest, request: Request, ctx: Ctx) -> Response:
+    """Start a device login: show the user ``user_code`` and ``verification_uri``, then poll the token
+    endpoint with ``device_code`` every ``interval`` s (grant_type urn:ietf:params:oauth:grant-type:
+    device_code) until it answers tokens or expired_token / access_denied."""
+    _limit(request, ctx)
+    with ctx.db.write() as conn:
+        started = device_service.start(conn, device_settings(ctx), body.client_id, body.scope, ctx.clock())
+    page = _page_url(request, paths.DEVICE_PAGE)
+    answer = DeviceAnswer(
+        device_code=started.device_code,
+        user_code=started.user_code,
+        verification_uri=page,
+        verification_uri_complete=f"{page}?user_code={started.user_code}",
+        expires_in=started.expires_in,
+        interval=started.interval,
+    )
+    return envelope(answer, message=f"open {page} and enter the code {started.user_code}")
+
+
+def poll(ctx: ServerContext, body: DeviceTokenRequest) -> TokenPair | Response:
+    """The token endpoint's device grant: the pair, or RFC 8628's 400 answer (after the poll committed)."""
+    if ctx.keys is None:
+        raise Unauthenticated("issuer: keys not loaded yet")
+    with ctx.db.write() as conn:
+        result = device_service.poll(conn, ctx.keys, issuer_settings(ctx), body.device_code, ctx.clock())
+    if isinstance(result, TokenPair):
+        return result
+    return _poll_refusal(result)
+
+
+def _poll_refusal(outcome: PollOutcome) -> Response:
+    assert outcome.error is not None
+    waiting = outcome.error in (PollError.AUTHORIZATION_PENDING, PollError.SLOW_DOWN)
+    interval = outcome.interval if waiting else None  # the interval from now on, for a device still waiting
+    err = DeviceError(error=outcome.error.value, error_description=outcome.message, interval=interval)
+    doc = {
+        "success": False,
+        "message": f"{err.error}: {err.error_description}",
+        "data": err.model_dump(),
+        "error": err.error,  # RFC 8628 clients read the error at the top level
+        "error_description": err.error_description,
+    }
+    body = pydantic_core.to_json(doc)
+    headers = {"Cache-Control": "no-store"}
+    return Response(content=body, status_code=400, media_type="application/json", headers=headers)
+
+
+def _html(title: str, body: str, status: int = 200) -> HTMLResponse:
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>pandawms login: {html.escape(title)}</title></head>"
+        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
+    )
+    return HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def _error_page(exc: PandaError) -> HTMLResponse:
+    status = next((code for cls, code in ERROR_STATUS.items() if isinstance(exc, cls)), 500)
+    return _html("login not possible", f"<p class='error'>{html.escape(str(exc))}</p>", status)
+
+
+CODE_FORM = (
+    "<form method='get' action='/auth/device'><label>Code shown by <code>panda login</code>: "
+    "<input name='user_code' autocomplete='off' autofocus placeholder='XXXX-XXXX'></label> "
+    "<button type='submit'>Continue</button></form>"
+)
+
+
+@pages.get(paths.DEVICE_PAGE)
+def device_page(request: Request, ctx: Ctx, user_code: UserCode = None) -> Response:
+    """The verification page: type the code, then log in at the identity provider (or ask an admin)."""
+    try:
+        _limit(request, ctx)
+        if not user_code:
+            return _html("log in to pandawms", CODE_FORM)
+        federation = _federation(request, ctx)
+        now = ctx.clock()
+        if federation is None:
+            with ctx.db.read() as conn:
+                device_service.pending(conn, user_code, now)
+            return _admin_page(user_code)
+        with ctx.db.write() as conn:
+            login = device_service.begin_login(conn, user_code, now)
+        back = _page_url(request, paths.DEVICE_COMPLETE)
+        target = federation[0].authorize_url(back, login.state, login.code_challenge)
+    except PandaError as exc:
+        return _error_page(exc)
+    return RedirectResponse(target, status_code=303)
+
+
+def _admin_page(user_code: str) -> HTMLResponse:
+    code = html.escape(user_code.strip().upper())
+    return _html(
+        "waiting for an administrator",
+        f"<p>This server has no identity provider. Ask an administrator to approve the code "
+        f"<strong>{code}</strong>:</p><pre>panda token approve {code} --sub YOUR-NAME --role user</pre>"
+        "<p>then return to your terminal.</p>",
+    )
+
+
+@pages.get(paths.DEVICE_COMPLETE)
+def device_complete(
+    request: Request, ctx: Ctx, state: Param = None, code: Param = None, error: Param = None
+) -> Response:
+    """The identity provider's redirect back: exchange the code, verify its token, approve the login."""
+    try:
+        caller = _complete(request, ctx, state, code, error)
+    except PandaError as exc:
+        return _error_page(exc)
+    if caller is None:
+        return _html("login refused", f"<p>The identity provider answered {html.escape(str(error))}.</p>")
+    roles = ", ".join(sorted(r.value for r in caller.roles))
+    who = html.escape(caller.display_name)
+    return _html(
+        "login approved",
+        f"<p>You are <strong>{who}</strong> ({html.escape(caller.sub)}; roles: {html.escape(roles)}).</p>"
+        "<p>Return to your terminal: <code>panda login</code> finishes by itself.</p>",
+    )
+
+
+def _complete(
+    request: Request, ctx: ServerContext, state: str | None, code: str | None, error: str | None
+) -> Caller | None:
+    federation = _federation(request, ctx)
+    if federation is None:
+        raise NotFound("no identity provider is configured on this server ([server.auth] oidc_issuer)")
+    if not state:
+        raise InvalidInput("state: missing from the identity provider's answer", "state")
+    now = ctx.clock()
+    if error:  # the user refused, or the provider did: the device's next poll gets access_denied
+        with ctx.db.write() as conn:
+            device_service.finish_login(conn, state, None, paths.DEVICE_COMPLETE, now)
+        return None
+    if not code:
+        raise InvalidInput("code: missing from the identity provider's answer", "code")
+    with ctx.db.read() as conn:
+        row = device_service.login_of(conn, state, now)
+    assert row.code_verifier is not None
+    client, verifier = federation
+    token = client.exchange(code, _page_url(request, paths.DEVICE_COMPLETE), row.code_verifier)
+    caller = verifier.verify(token, now)
+    with ctx.db.write() as conn:
+        device_service.finish_login(conn, state, caller.identity, paths.DEVICE_COMPLETE, now)
+    return caller
