@@ -30,6 +30,7 @@ from pandawms.db import leases as leases_db
 from pandawms.db import migrate
 from pandawms.db.engine import Database
 from pandawms.monitor import mount_monitor
+from pandawms.monitor.refusals import page_refusal
 from pandawms.protocol import paths
 from pandawms.protocol.queues import parse_queue_file
 from pandawms.server import (
@@ -161,7 +162,8 @@ def create_app(
     compat_client.install(app)  # panda-client's shapes and calls (outside the fast path, inside the gate)
     if config.auth.enabled:  # outside the fast path: the hot calls pass the same gate
         app.add_middleware(AuthGate, ctx=ctx)
-    app.add_middleware(RequestGuard, max_body=MAX_DECODED_BODY)  # size and NUL checks on plain bodies
+    # size and NUL checks on plain bodies (a monitor page refuses in its own shape)
+    app.add_middleware(RequestGuard, max_body=MAX_DECODED_BODY, pages=page_refusal)
     app.add_middleware(GzipBodies)  # outside the guard: every route and the fast path see plain bodies
     app.add_middleware(ErrorEnvelope)  # no error leaves without the envelope
     app.add_middleware(SecurityHeaders)  # added last = outermost: CSP and friends on every answer
