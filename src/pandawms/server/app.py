@@ -22,6 +22,7 @@ from pandawms.agents.lease import LeaseKeeper
 from pandawms.agents.queue_file import load_rses, queue_file_agent, rse_file_agent
 from pandawms.agents.runner import Agent, AgentRunner, utcnow
 from pandawms.agents.transfers import rule_expiry_agent, transfer_agent
+from pandawms.agents.wal import wal_checkpoint_agent
 from pandawms.agents.watchdogs import missed_workers_agent, watchdog_agents
 from pandawms.config import ServerConfig
 from pandawms.core.errors import PandaError
@@ -95,6 +96,9 @@ def build_agents(db: Database, config: ServerConfig, policy: JobRetryPolicy) -> 
         agents.append(rse_file_agent(db, config.rses_file))
     if config.queues_file is not None:
         agents.append(queue_file_agent(db, config.queues_file))
+    wal = wal_checkpoint_agent(db, config.wal_checkpoint_interval)  # SQLite only
+    if wal is not None:
+        agents.append(wal)
     return agents
 
 
