@@ -57,6 +57,17 @@ def test_the_redirecting_pages_document_their_302_and_their_parameters(mon: Test
     assert mon.get("/search/", follow_redirects=False).status_code == 400
 
 
+def test_the_id_pages_document_the_ids_they_take(mon: TestClient) -> None:
+    # given the job and task pages (generated ids were mostly refused: the spec said any string)
+    pages = monitor_operations(mon)
+    for path, name in (("/job/{pandaid}/", "pandaid"), ("/task/{jeditaskid}/", "jeditaskid")):
+        [param] = [p for p in pages[path]["parameters"] if p["name"] == name]
+        # then the spec says digits, and only digits are read as an id
+        assert param["schema"]["pattern"] == "^[1-9][0-9]{0,17}$"
+    assert mon.get("/job/17/?json").status_code == 404
+    assert mon.get("/job/+17/?json").json() == {"error": "pandaid: '+17' is not a PanDA job id"}
+
+
 def test_the_spec_says_a_value_may_not_be_empty_but_a_flag_may(mon: TestClient) -> None:
     # given every query parameter of every page
     for path, op in monitor_operations(mon).items():

@@ -8,10 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Annotated, Protocol
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
+from fastapi import Path as PathParam
 from pydantic import BaseModel
 from sqlalchemy import Connection
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -37,6 +38,7 @@ from pandawms.monitor.render import render
 from pandawms.services.logstore import LogStore
 
 Builder = Callable[[Connection, Mapping[str, str], datetime], BaseModel]
+DIGITS = "^[1-9][0-9]{0,17}$"  # ids up to 10**18 (the database's integers end a little past 9 * 10**18)
 _UNCACHED = frozenset({"json", "_", "timestamp"})  # parameters that do not change the page's data
 
 
@@ -87,20 +89,24 @@ def serve(
     return HTMLResponse(html, headers=headers)
 
 
+def _db_id(raw: str, name: str, what: str) -> int:
+    """A positive database id written in ASCII digits (what the spec's pattern says), else a 400."""
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_DB_INT:
+        raise InvalidInput(f"{name}: {raw!r} is not {what}", name)
+    return int(raw)
+
+
 def _pid(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput(f"pandaid: {raw!r} is not a PanDA job id", "pandaid") from None
-    if not 1 <= value <= MAX_DB_INT:
-        raise InvalidInput(f"pandaid: {value} is not a PanDA job id", "pandaid")
-    return value
+    return _db_id(raw, "pandaid", "a PanDA job id")
 
 
 def _task_id(raw: str) -> int:
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_DB_INT:
-        raise InvalidInput(f"jeditaskid: {raw!r} is not a task id", "jeditaskid")
-    return int(raw)
+    return _db_id(raw, "jeditaskid", "a task id")
+
+
+# documented, not validated by FastAPI (its 422 would not be the page's 400 naming the parameter)
+JobId = Annotated[str, PathParam(description="a PanDA job id", json_schema_extra={"pattern": DIGITS})]
+TaskId = Annotated[str, PathParam(description="a jediTaskID", json_schema_extra={"pattern": DIGITS})]
 
 
 def build_router(ctx: MonitorContext, cache: PageCache) -> APIRouter:
@@ -153,7 +159,7 @@ def build_router(ctx: MonitorContext, cache: PageCache) -> APIRouter:
         responses=page_responses(),
         openapi_extra=query_params(frozenset()),
     )
-    def job(request: Request, pandaid: str) -> Response:
+    def job(request: Request, pandaid: JobId) -> Response:
         """One job: every attribute, history, resources, files, errors with advice, retries and log files."""
 
         def build(conn: Connection, _p: Mapping[str, str], _now: datetime) -> BaseModel:
@@ -245,7 +251,7 @@ def _data_routes(router: APIRouter, ctx: MonitorContext, cache: PageCache) -> No
         responses=page_responses(),
         openapi_extra=query_params(frozenset()),
     )
-    def task(request: Request, jeditaskid: str) -> Response:
+    def task(request: Request, jeditaskid: TaskId) -> Response:
         """One task: parameters, datasets with file counts, jobs, scouts, retries, errors, progress."""
         return serve(
             request,
