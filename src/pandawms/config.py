@@ -179,6 +179,8 @@ class ServerConfig:
     ssl_keyfile: Path | None = None
     ssl_ca_certs: Path | None = None  # CA bundle for client certificates (asked for, not required)
     monitor_cache_seconds: float = 5.0  # a built monitor page is shared by every viewer this long; 0 = off
+    # SQLite: a TRUNCATE checkpoint of the WAL this often (agents/wal.py), seconds; 0 = off
+    wal_checkpoint_interval: float = 60.0
     watchdog: WatchdogConfig = field(default_factory=WatchdogConfig)
     transfers: TransferConfig = field(default_factory=TransferConfig)
     storage: StorageSettings = field(default_factory=StorageSettings)
@@ -261,6 +263,10 @@ def _build(values: dict[str, Any]) -> ServerConfig:
         raise ValueError(f"max_active_tasks_per_user: must be >= 1, got {config.max_active_tasks_per_user}")
     if config.monitor_cache_seconds < 0:
         raise ValueError(f"monitor_cache_seconds: must be >= 0 (0 = off), got {config.monitor_cache_seconds}")
+    if config.wal_checkpoint_interval < 0:
+        raise ValueError(
+            f"wal_checkpoint_interval: must be >= 0 (0 = off), got {config.wal_checkpoint_interval}"
+        )
     return config
 
 

@@ -39,6 +39,8 @@ BAD = [
     ("/errors/?days=-1", "days", "out of range"),
     ("/users/?hours=x", "hours", "not a number"),
     ("/job/abc/", "pandaid", "not a PanDA job id"),
+    ("/job/+1/", "pandaid", "not a PanDA job id"),  # the spec's pattern: digits only
+    ("/task/0/", "jeditaskid", "not a task id"),
     ("/job?pandaid=x", "pandaid", "not a PanDA job id"),
     ("/job/", "pandaid", "required"),
 ]

@@ -47,6 +47,29 @@ def test_windows() -> None:
     assert (w.since, w.until, w.hours) == (datetime(2026, 1, 1), datetime(2026, 1, 1, 6, 30), 6.5)
 
 
+@pytest.mark.parametrize(
+    ("raw", "since"),
+    [
+        ("2026-01-01T06:30:00Z", datetime(2026, 1, 1, 6, 30)),  # a time copied from a JSON twin
+        ("2026-01-01T06:30:15.5Z", datetime(2026, 1, 1, 6, 30, 15, 500_000)),
+        ("2026-01-01T08:30+02:00", datetime(2026, 1, 1, 6, 30)),  # an offset is turned into UTC
+        ("2026-01-01 06:30", datetime(2026, 1, 1, 6, 30)),
+    ],
+)
+def test_a_window_start_may_be_an_rfc3339_time(raw: str, since: datetime) -> None:
+    # fuzz finding: the JSON twins write times with Z, and date_from refused them
+    assert parse_window({"date_from": raw}, NOW, 12).since == since
+
+
+NOT_DATES = ["20260101", "2026-W01", "2026-01-01T06", "2026-01-01Z", "2026-01-01T06:30 Z"]
+
+
+@pytest.mark.parametrize("raw", NOT_DATES)
+def test_other_iso_forms_are_not_window_dates(raw: str) -> None:
+    with pytest.raises(InvalidInput, match=r"^date_to: .* is not a date"):
+        parse_window({"date_to": raw}, NOW, 12)
+
+
 def test_query_dict_refuses_unknown_and_repeated() -> None:
     assert query_dict([("hours", "3"), ("json", "")], frozenset({"hours"})) == {"hours": "3", "json": ""}
     with pytest.raises(InvalidInput, match=r"^bogus: unknown parameter"):

@@ -136,6 +136,19 @@ class Database:
                 lock.release()
 
     @contextmanager
+    def writer_turn(self) -> Iterator[None]:
+        """Hold this process's SQLite writer turn without a transaction (a checkpoint runs outside one);
+        a no-op on PostgreSQL."""
+        lock = self._write_lock
+        if lock is not None:
+            lock.acquire()
+        try:
+            yield
+        finally:
+            if lock is not None:
+                lock.release()
+
+    @contextmanager
     def writer_if_free(self) -> Iterator[bool]:
         """Hold this process's SQLite writer turn if it is free right now (yields True), else yield False.
 

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from pandawms.core.states import ACTIVE_STATES, JobStatus
 from pandawms.db.monitor import Cursor, Match, Selection, SortKey, Term
 from pandawms.protocol.bounds import BIGINT_MAX
 from pandawms.protocol.errorcodes import parse_component
+from pandawms.protocol.times import naive_utc
 
 TEXT_PARAMS: Mapping[str, str] = {
     "computingsite": "computing_site",
@@ -42,6 +44,7 @@ ALWAYS = frozenset({"json", "timestamp", "_"})
 FILTER_PARAMS = frozenset({*TEXT_PARAMS, *INT_PARAMS, "jobstatus", "errorcode", "jobtype"})
 LIST_PARAMS = frozenset({*FILTER_PARAMS, *WINDOW_PARAMS, "limit", "display_limit", "sortby", "cursor"})
 MAX_HOURS = 24 * 366
+DATE = re.compile(r"\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d{1,6})?)?(?:Z|[+-]\d\d:\d\d)?)?")
 FIRST_YEAR, LAST_YEAR = 1970, 9998  # dates outside cannot be binned or shifted by a window
 MAX_DB_INT = BIGINT_MAX  # larger ids cannot be stored, so they are bad input, not a server error
 DEFAULT_LIMIT = 10_000
@@ -120,18 +123,21 @@ def parse_limits(q: Mapping[str, str]) -> tuple[int, int]:
 
 
 def _parse_date(q: Mapping[str, str], name: str) -> datetime | None:
+    """``YYYY-MM-DD[THH:MM[:SS[.f]]]`` in UTC, or with ``Z`` or an offset as the JSON twins write times."""
     raw = q.get(name)
     if raw is None:
         return None
-    for fmt in ("%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"):
-        try:
-            value = datetime.strptime(raw, fmt)
-        except ValueError:
-            continue
-        if not FIRST_YEAR <= value.year <= LAST_YEAR:
-            raise InvalidInput(f"{name}: {raw!r} is outside the years {FIRST_YEAR}..{LAST_YEAR}", name)
-        return value
-    raise InvalidInput(f"{name}: {raw!r} is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM)", name)
+    try:
+        if DATE.fullmatch(raw) is None:
+            raise ValueError(raw)
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(
+            f"{name}: {raw!r} is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][Z])", name
+        ) from None
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise InvalidInput(f"{name}: {raw!r} is outside the years {FIRST_YEAR}..{LAST_YEAR}", name)
+    return naive_utc(value)
 
 
 def _id(name: str, raw: str) -> int:

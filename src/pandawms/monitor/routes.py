@@ -8,10 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Annotated, Protocol
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
+from fastapi import Path as PathParam
 from pydantic import BaseModel
 from sqlalchemy import Connection
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -30,42 +31,15 @@ from pandawms.monitor import (
     pages_tasks,
 )
 from pandawms.monitor.cache import PageCache
+from pandawms.monitor.pagedocs import page_responses, query_params, redirect_doc
 from pandawms.monitor.params import FILTER_PARAMS, LIST_PARAMS, MAX_DB_INT, WINDOW_PARAMS, query_dict
+from pandawms.monitor.refusals import error_page, wants_json
 from pandawms.monitor.render import render
 from pandawms.services.logstore import LogStore
 
 Builder = Callable[[Connection, Mapping[str, str], datetime], BaseModel]
+DIGITS = "^[1-9][0-9]{0,17}$"  # ids up to 10**18 (the database's integers end a little past 9 * 10**18)
 _UNCACHED = frozenset({"json", "_", "timestamp"})  # parameters that do not change the page's data
-PARAM_DOCS = {
-    "jobstatus": "job states; | ORs, , ANDs, ! negates, * is a wildcard (e.g. run*|fail*)",
-    "computingsite": "queue name pattern",
-    "produsername": "user name pattern (alias: user)",
-    "prodsourcelabel": "managed, user, test, ... (jobtype=analysis|production|test is a shortcut)",
-    "errorcode": "component:code, | ORs (e.g. pilot:1099|exe:65)",
-    "pandaid": "PanDA ids, comma separated (lifts the default time window)",
-    "hours": "time window on last modification: last N hours, decimals allowed (0.5 = 30 min); default 12",
-    "days": "time window: last N days",
-    "date_from": "window start YYYY-MM-DD[THH:MM]",
-    "date_to": "window end YYYY-MM-DD[THH:MM]",
-    "limit": "at most this many jobs (the newest of the selection): the summaries read them and the list"
-    " shows at most them (default 10,000)",
-    "display_limit": "rows listed per page (default 100, never more than limit)",
-    "sortby": "time-descending (default), time-ascending, pandaid-descending, pandaid-ascending",
-    "cursor": "keyset position of the next page (from nextUrl)",
-    "scope": "datasets of this scope",
-    "name": "dataset/container name pattern (* is a wildcard)",
-    "state": "open, closed, frozen; | ORs",
-    "type": "dataset or container; | ORs",
-    "status": "task states; | ORs, ! negates, * is a wildcard (e.g. running|scouting)",
-    "username": "task owner pattern",
-    "taskname": "task name pattern (* is a wildcard)",
-    "workinggroup": "working group pattern",
-    "processingtype": "processing type pattern",
-    "tasktype": "task type pattern",
-    "jeditaskid": "jediTaskIDs, comma separated (lifts the default time window)",
-    "json": "answer with the JSON twin (same as Accept: application/json)",
-    "timestamp": "any value: build the page now instead of taking it from the few-seconds page cache",
-}
 
 
 class MonitorContext(Protocol):
@@ -79,21 +53,6 @@ class MonitorContext(Protocol):
 
     @property
     def clock(self) -> Callable[[], datetime]: ...
-
-
-def wants_json(request: Request) -> bool:
-    if "json" in request.query_params:
-        return True
-    accept = request.headers.get("accept", "")
-    return "application/json" in accept or "text/json" in accept
-
-
-def _error(request: Request, status: int, message: str) -> Response:
-    if wants_json(request):
-        return Response(
-            models.ErrorBody(error=message).model_dump_json(), status, media_type="application/json"
-        )
-    return HTMLResponse(render("error.html", status=status, message=message, params={}, path=""), status)
 
 
 def serve(
@@ -119,9 +78,9 @@ def serve(
             key = (request.url.path, tuple(sorted((k, v) for k, v in params.items() if k not in _UNCACHED)))
             page = cache.get_or_build(key, fresh)
     except InvalidInput as exc:
-        return _error(request, 400, str(exc))
+        return error_page(request, 400, str(exc))
     except NotFound as exc:
-        return _error(request, 404, str(exc))
+        return error_page(request, 404, str(exc))
     headers = {"Cache-Control": "no-store"}
     if wants_json(request):
         body = page.model_dump_json(by_alias=True)
@@ -130,44 +89,24 @@ def serve(
     return HTMLResponse(html, headers=headers)
 
 
-def _doc(names: frozenset[str]) -> dict[str, Any]:
-    return {
-        "parameters": [
-            {
-                "name": n,
-                "in": "query",
-                "required": False,
-                "schema": {"type": "string"},
-                "description": PARAM_DOCS[n],
-            }
-            for n in sorted(names)
-            if n in PARAM_DOCS
-        ]
-    }
-
-
-def _responses() -> dict[int | str, dict[str, Any]]:
-    return {
-        200: {"content": {"text/html": {"schema": {"type": "string"}}}},
-        400: {"model": models.ErrorBody, "description": "a bad parameter, named in the message"},
-        404: {"model": models.ErrorBody, "description": "no such job, task, queue, user, dataset or RSE"},
-    }
+def _db_id(raw: str, name: str, what: str) -> int:
+    """A positive database id written in ASCII digits (what the spec's pattern says), else a 400."""
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_DB_INT:
+        raise InvalidInput(f"{name}: {raw!r} is not {what}", name)
+    return int(raw)
 
 
 def _pid(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput(f"pandaid: {raw!r} is not a PanDA job id", "pandaid") from None
-    if not 1 <= value <= MAX_DB_INT:
-        raise InvalidInput(f"pandaid: {value} is not a PanDA job id", "pandaid")
-    return value
+    return _db_id(raw, "pandaid", "a PanDA job id")
 
 
 def _task_id(raw: str) -> int:
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_DB_INT:
-        raise InvalidInput(f"jeditaskid: {raw!r} is not a task id", "jeditaskid")
-    return int(raw)
+    return _db_id(raw, "jeditaskid", "a task id")
+
+
+# documented, not validated by FastAPI (its 422 would not be the page's 400 naming the parameter)
+JobId = Annotated[str, PathParam(description="a PanDA job id", json_schema_extra={"pattern": DIGITS})]
+TaskId = Annotated[str, PathParam(description="a jediTaskID", json_schema_extra={"pattern": DIGITS})]
 
 
 def build_router(ctx: MonitorContext, cache: PageCache) -> APIRouter:
@@ -217,10 +156,10 @@ def build_router(ctx: MonitorContext, cache: PageCache) -> APIRouter:
     @router.get(
         "/job/{pandaid}/",
         response_model=models.JobPage,
-        responses=_responses(),
-        openapi_extra=_doc(frozenset({"json"})),
+        responses=page_responses(),
+        openapi_extra=query_params(frozenset()),
     )
-    def job(request: Request, pandaid: str) -> Response:
+    def job(request: Request, pandaid: JobId) -> Response:
         """One job: every attribute, history, resources, files, errors with advice, retries and log files."""
 
         def build(conn: Connection, _p: Mapping[str, str], _now: datetime) -> BaseModel:
@@ -231,8 +170,8 @@ def build_router(ctx: MonitorContext, cache: PageCache) -> APIRouter:
     @router.get(
         "/site/{name}/",
         response_model=models.SitePage,
-        responses=_responses(),
-        openapi_extra=_doc(WINDOW_PARAMS),
+        responses=page_responses(),
+        openapi_extra=query_params(WINDOW_PARAMS),
     )
     def site(request: Request, name: str) -> Response:
         """One queue: job counts, failure %, workers, limits, brokerage rejections and a diagnosis."""
@@ -248,8 +187,8 @@ def build_router(ctx: MonitorContext, cache: PageCache) -> APIRouter:
     @router.get(
         "/user/{name:path}/",
         response_model=models.UserPage,
-        responses=_responses(),
-        openapi_extra=_doc(WINDOW_PARAMS),
+        responses=page_responses(),
+        openapi_extra=query_params(WINDOW_PARAMS),
     )
     def user(request: Request, name: str) -> Response:
         """One user: jobs by state, failure %, CPU hours, errors and plots."""
@@ -265,7 +204,7 @@ def build_router(ctx: MonitorContext, cache: PageCache) -> APIRouter:
     _data_routes(router, ctx, cache)
 
     @router.get("/job", include_in_schema=False)
-    @router.get("/job/", summary="Job by id", response_class=RedirectResponse)
+    @router.get("/job/", summary="Job by id", **redirect_doc("/job/N/", {"pandaid"}, required={"pandaid"}))
     def job_by_id(request: Request) -> Response:
         """``/job?pandaid=N`` redirects to ``/job/N/`` (keeps ``json``)."""
         return _job_by_id(request)
@@ -274,7 +213,11 @@ def build_router(ctx: MonitorContext, cache: PageCache) -> APIRouter:
     def favicon() -> Response:
         return FileResponse(Path(__file__).parent / "static" / "favicon.svg", media_type="image/svg+xml")
 
-    @router.get("/search/", summary="Quick search", response_class=RedirectResponse)
+    @router.get(
+        "/search/",
+        summary="Quick search",
+        **redirect_doc("the job, dataset, queue or user page", {"q", "pandaid", "queue", "user"}),
+    )
     def search(request: Request) -> Response:
         """``q`` (or ``pandaid``, ``queue``, ``user``): a job id, a scope:name DID, a queue, else a user."""
         return _search(request, ctx)
@@ -288,8 +231,8 @@ def _data_routes(router: APIRouter, ctx: MonitorContext, cache: PageCache) -> No
     @router.get(
         "/dataset/{did}/",
         response_model=models_data.DatasetPage,
-        responses=_responses(),
-        openapi_extra=_doc(pages_data.DATASET_PAGE_PARAMS | {"json"}),
+        responses=page_responses(),
+        openapi_extra=query_params(pages_data.DATASET_PAGE_PARAMS),
     )
     def dataset(request: Request, did: str) -> Response:
         """One dataset or container (scope:name): state, files, replicas per RSE, jobs, contents."""
@@ -305,10 +248,10 @@ def _data_routes(router: APIRouter, ctx: MonitorContext, cache: PageCache) -> No
     @router.get(
         "/task/{jeditaskid}/",
         response_model=models_tasks.TaskPage,
-        responses=_responses(),
-        openapi_extra=_doc(frozenset({"json"})),
+        responses=page_responses(),
+        openapi_extra=query_params(frozenset()),
     )
-    def task(request: Request, jeditaskid: str) -> Response:
+    def task(request: Request, jeditaskid: TaskId) -> Response:
         """One task: parameters, datasets with file counts, jobs, scouts, retries, errors, progress."""
         return serve(
             request,
@@ -322,8 +265,8 @@ def _data_routes(router: APIRouter, ctx: MonitorContext, cache: PageCache) -> No
     @router.get(
         "/rse/{name}/",
         response_model=models_data.RSEPage,
-        responses=_responses(),
-        openapi_extra=_doc(frozenset({"json"})),
+        responses=page_responses(),
+        openapi_extra=query_params(frozenset()),
     )
     def rse(request: Request, name: str) -> Response:
         """One RSE: space, availability, replicas per state, the queues that use it."""
@@ -353,8 +296,8 @@ def _add(
         response_model=model,
         summary=summary,
         description=summary + " HTML by default; the JSON twin with ?json or Accept: application/json.",
-        responses=_responses(),
-        openapi_extra=_doc(allowed | {"json"}),
+        responses=page_responses(),
+        openapi_extra=query_params(allowed),
         name=f"monitor{path.replace('/', '_')}",
     )
 
@@ -366,7 +309,7 @@ def _job_by_id(request: Request) -> Response:
             raise InvalidInput("pandaid: required (/job?pandaid=N)", "pandaid")
         pid = _pid(raw)
     except InvalidInput as exc:
-        return _error(request, 400, str(exc))
+        return error_page(request, 400, str(exc))
     return RedirectResponse(f"/job/{pid}/" + ("?json" if "json" in request.query_params else ""), 302)
 
 
@@ -386,7 +329,7 @@ def _search(request: Request, ctx: MonitorContext) -> Response:
         try:
             return RedirectResponse(f"/job/{_pid(pandaid)}/", 302)
         except InvalidInput as exc:
-            return _error(request, 400, str(exc))
+            return error_page(request, 400, str(exc))
     if text and not queue and not user:
         with ctx.db.read() as conn:
             is_queue = queues_db.get(conn, text) is not None
@@ -395,4 +338,4 @@ def _search(request: Request, ctx: MonitorContext) -> Response:
         return RedirectResponse(f"/site/{quote(queue, safe='')}/", 302)
     if user:
         return RedirectResponse(f"/user/{quote(user, safe='')}/", 302)
-    return _error(request, 400, "q: give a PanDA id, a queue or a user name")
+    return error_page(request, 400, "q: give a PanDA id, a queue or a user name")

@@ -6,12 +6,26 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from pandawms.protocol.times import UtcDateTime
+
 
 class AgentCounters(BaseModel):
     runs: int
     errors: int
     acted: int = Field(description="items the agent changed, over all runs")
     last_error: str = Field(description="the last run's error, '' when it succeeded")
+
+
+class WalCheckpointOut(BaseModel):
+    """The last TRUNCATE checkpoint of the SQLite WAL (the wal_checkpoint agent)."""
+
+    at: UtcDateTime
+    busy: bool = Field(
+        description="a reader on an old snapshot kept it from completing; the next pass retries"
+    )
+    log_frames: int = Field(description="frames in the WAL when it ran")
+    checkpointed_frames: int = Field(description="of them, copied back into the database")
+    wal_bytes: int = Field(description="the WAL file's size after it (0 once truncated)")
 
 
 class Health(BaseModel):
@@ -25,6 +39,9 @@ class Health(BaseModel):
     database_ok: bool = Field(description="answers queries")
     writable: bool = Field(True, description="a write probe succeeded (disk not full, database writable)")
     agents: dict[str, AgentCounters] = Field(description="by agent name; empty when agents are off")
+    wal_checkpoint: WalCheckpointOut | None = Field(
+        None, description="SQLite: the last WAL checkpoint pass of this process's agents (None: none yet)"
+    )
 
 
 class Ready(BaseModel):

@@ -22,6 +22,7 @@ from pandawms.agents.lease import LeaseKeeper
 from pandawms.agents.queue_file import load_rses, queue_file_agent, rse_file_agent
 from pandawms.agents.runner import Agent, AgentRunner, utcnow
 from pandawms.agents.transfers import rule_expiry_agent, transfer_agent
+from pandawms.agents.wal import wal_checkpoint_agent
 from pandawms.agents.watchdogs import acquire_requests_agent, missed_workers_agent, watchdog_agents
 from pandawms.config import ServerConfig
 from pandawms.core.errors import PandaError
@@ -30,6 +31,7 @@ from pandawms.db import leases as leases_db
 from pandawms.db import migrate
 from pandawms.db.engine import Database
 from pandawms.monitor import mount_monitor
+from pandawms.monitor.refusals import page_refusal
 from pandawms.protocol import paths
 from pandawms.protocol.queues import parse_queue_file
 from pandawms.server import (
@@ -97,6 +99,9 @@ def build_agents(db: Database, config: ServerConfig, policy: JobRetryPolicy) -> 
         agents.append(rse_file_agent(db, config.rses_file))
     if config.queues_file is not None:
         agents.append(queue_file_agent(db, config.queues_file))
+    wal = wal_checkpoint_agent(db, config.wal_checkpoint_interval)  # SQLite only
+    if wal is not None:
+        agents.append(wal)
     return agents
 
 
@@ -165,7 +170,8 @@ def create_app(
     compat_client.install(app)  # panda-client's shapes and calls (outside the fast path, inside the gate)
     if config.auth.enabled:  # outside the fast path: the hot calls pass the same gate
         app.add_middleware(AuthGate, ctx=ctx)
-    app.add_middleware(RequestGuard, max_body=MAX_DECODED_BODY)  # size and NUL checks on plain bodies
+    # size and NUL checks on plain bodies (a monitor page refuses in its own shape)
+    app.add_middleware(RequestGuard, max_body=MAX_DECODED_BODY, pages=page_refusal)
     app.add_middleware(GzipBodies)  # outside the guard: every route and the fast path see plain bodies
     app.add_middleware(ErrorEnvelope)  # no error leaves without the envelope
     app.add_middleware(SecurityHeaders)  # added last = outermost: CSP and friends on every answer

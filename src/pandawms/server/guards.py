@@ -4,7 +4,8 @@ into memory.
 ``RequestGuard``: a body larger than ``max_body`` bytes (declared or streamed; gzip bodies are decoded and
 bounded before, in server/bodies.py) gets a 413 as soon as the limit is passed. A NUL character is refused
 in one place, the same way on both back ends (PostgreSQL cannot store one in text; SQLite can, so without
-this the two would disagree): query strings and paths with ``%00`` get a 400 naming the parameter; a JSON
+this the two would disagree): query strings and paths with ``%00`` get a 400 naming the parameter (on a
+monitor page in the page's own shape, JSON ``{"error": ...}`` or HTML, as its spec says); a JSON
 body that carries ``\\u0000`` gets a 400 naming the field, except in the free-text reports a pilot or
 factory sends (diagnostics, logs, metadata), where each NUL becomes U+FFFD: a payload's stderr may hold
 one, and refusing it would keep the job from ever finishing.
@@ -19,10 +20,11 @@ from __future__ import annotations
 import errno
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qsl
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pandawms.db.engine import unavailable_reason
@@ -46,10 +48,15 @@ class BodyTooLarge(Exception):
         super().__init__(f"body: larger than {limit} bytes (the limit)")
 
 
+# A refusal in another shape for some paths (the monitor's pages answer in their own): None = the envelope.
+Refusal = Callable[[Scope, int, str], Response | None]
+
+
 class RequestGuard:
-    def __init__(self, app: ASGIApp, max_body: int = MAX_DECODED_BODY) -> None:
+    def __init__(self, app: ASGIApp, max_body: int = MAX_DECODED_BODY, pages: Refusal | None = None) -> None:
         self.app = app
         self.max_body = max_body
+        self.pages = pages
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -57,7 +64,8 @@ class RequestGuard:
             return
         problem = _url_problem(scope)
         if problem is not None:
-            await envelope(success=False, message=problem, status_code=400)(scope, receive, send)
+            page = self.pages(scope, 400, problem) if self.pages is not None else None
+            await (page or envelope(success=False, message=problem, status_code=400))(scope, receive, send)
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_body:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from starlette.responses import Response
 
 from pandawms import __version__
+from pandawms.agents.runner import Agent
+from pandawms.agents.wal import last_pass
 from pandawms.protocol import PROTOCOL_VERSION, paths
 from pandawms.protocol.envelope import Envelope
-from pandawms.protocol.system import AgentCounters, Alive, Health, Ready
+from pandawms.protocol.system import AgentCounters, Alive, Health, Ready, WalCheckpointOut
 from pandawms.server.context import ServerContext, get_ctx
 from pandawms.server.responses import envelope
 
@@ -31,7 +34,9 @@ def health(ctx: Ctx) -> Response:
     """Server version, whether the database answers and takes writes, and the agents' counters."""
     db_ok, writable, problems = _problems(ctx)
     agents: dict[str, AgentCounters] = {}
+    wal = None
     if ctx.runner is not None:
+        wal = _wal_checkpoint(ctx.runner.agents)
         agents = {
             a.name: AgentCounters(
                 runs=a.stats.runs, errors=a.stats.errors, acted=a.stats.acted, last_error=a.stats.last_error
@@ -48,8 +53,16 @@ def health(ctx: Ctx) -> Response:
         database_ok=db_ok,
         writable=writable,
         agents=agents,
+        wal_checkpoint=wal,
     )
     return envelope(data, success=healthy, status_code=200 if healthy else 503)
+
+
+def _wal_checkpoint(agents: list[Agent]) -> WalCheckpointOut | None:
+    last = last_pass(agents)
+    if last is None:
+        return None
+    return WalCheckpointOut(at=last.at, **asdict(last.result))
 
 
 @router.get(paths.READY, response_model=Envelope[Ready])
