@@ -3,9 +3,10 @@ tasks of the most under-served share first, and the dispatcher serves that share
 priority orders work only inside a share.
 
 Usage is the cores of the jobs pilots hold (sent, starting, running) per leaf of the configured tree
-(``ServerConfig.shares``). ``ShareCache`` keeps one snapshot per server process for ``ttl`` seconds, so a
-pilot's acquire never counts anything: it reads the cached share order of its queue (only the shares
-that had activated jobs there at the snapshot) and db/jobs.claim_activated walks them in that order.
+(``ServerConfig.shares``). ``ShareCache`` keeps one snapshot per server process for ``ttl`` seconds, and
+per queue which shares had activated jobs there (asked when a pilot of that queue first acquires after
+the ``ttl``), so a pilot's acquire never counts anything: it reads the cached share order of its queue
+and db/jobs.claim_activated walks those shares in that order.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection
@@ -23,12 +24,12 @@ from sqlalchemy import Connection
 from pandawms.core import shares as core_shares
 from pandawms.core.shares import DEFAULT_TREE, Share
 from pandawms.core.specs import JobSpec
-from pandawms.core.states import JobStatus
 from pandawms.core.tasks import TaskStatus
 from pandawms.db import shares as shares_db
 from pandawms.db.shares import ShareLoad
 
 DISPATCH_TTL = 5.0  # seconds a snapshot serves the dispatcher
+MAX_QUEUES = 10_000  # queues whose waiting shares are kept (a bound against made-up queue names)
 Reader = Callable[[], AbstractContextManager[Connection]]
 
 
@@ -44,36 +45,24 @@ def assign(specs: Sequence[JobSpec], tree: Share) -> list[JobSpec]:
 
 @dataclass(frozen=True, slots=True)
 class ShareSnapshot:
-    """The shares at one moment: cores used per leaf, the leaves most under-served first, and which
-    leaves had activated jobs at each queue."""
+    """The shares at one moment: cores used per leaf and the leaves most under-served first."""
 
     taken: datetime
     usage: Mapping[str, float]
     order: tuple[str, ...]
-    waiting_at: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
-    def dispatch_order(self, queue: str) -> tuple[str, ...]:
-        """The leaves to serve first at ``queue``, most under-served first (those with activated jobs)."""
-        waiting = self.waiting_at.get(queue)
-        return tuple(s for s in self.order if s in waiting) if waiting else ()
+    def dispatch_order(self, waiting: frozenset[str]) -> tuple[str, ...]:
+        """The leaves to serve first at a queue where ``waiting`` have activated jobs, most under-served
+        first."""
+        return tuple(s for s in self.order if s in waiting)
 
 
 def snapshot(tree: Share, loads: Sequence[ShareLoad], now: datetime) -> ShareSnapshot:
     """Pure: the snapshot of ``loads`` (db/shares.share_load) under ``tree``."""
     usage: dict[str, float] = defaultdict(float)
-    waiting: dict[str, set[str]] = defaultdict(set)
-    for row in loads:
-        if row.status == JobStatus.ACTIVATED.value:
-            if row.gshare:  # jobs without a share are claimed after the shares (db/jobs.claim_activated)
-                waiting[row.queue].add(row.gshare)
-        else:  # a job stored before shares were recorded counts in the leaf its label and user give
-            usage[row.gshare or core_shares.leaf_for(tree, row.label, "", row.user)] += row.cores
-    return ShareSnapshot(
-        now,
-        dict(usage),
-        tuple(core_shares.order(tree, usage)),
-        {q: frozenset(s) for q, s in waiting.items()},
-    )
+    for row in loads:  # a job stored before shares were recorded counts in the leaf its label and user give
+        usage[row.gshare or core_shares.leaf_for(tree, row.label, "", row.user)] += row.cores
+    return ShareSnapshot(now, dict(usage), tuple(core_shares.order(tree, usage)))
 
 
 def usage(conn: Connection, tree: Share, now: datetime) -> ShareSnapshot:
@@ -83,13 +72,15 @@ def usage(conn: Connection, tree: Share, now: datetime) -> ShareSnapshot:
 
 class ShareCache:
     """One snapshot per server process, refreshed at most every ``ttl`` seconds (by one caller at a
-    time; the others keep using the previous snapshot meanwhile)."""
+    time; the others keep using the previous snapshot meanwhile), and per queue the shares waiting there,
+    as old at most."""
 
     def __init__(self, tree: Share = DEFAULT_TREE, ttl: float = DISPATCH_TTL) -> None:
         self.tree = tree
         self.ttl = ttl
         self._snap: ShareSnapshot | None = None
         self._lock = threading.Lock()
+        self._waiting: dict[str, tuple[datetime, frozenset[str]]] = {}
 
     def get(self, read: Reader, now: datetime) -> ShareSnapshot:
         snap = self._snap
@@ -107,7 +98,17 @@ class ShareCache:
             self._lock.release()
 
     def dispatch_order(self, read: Reader, queue: str, now: datetime) -> tuple[str, ...]:
-        return self.get(read, now).dispatch_order(queue)
+        """The shares to serve first at ``queue`` (those with activated jobs there), most under-served
+        first."""
+        snap = self.get(read, now)
+        cached = self._waiting.get(queue)
+        if cached is None or not 0 <= (now - cached[0]).total_seconds() < self.ttl:
+            if len(self._waiting) >= MAX_QUEUES:
+                self._waiting.clear()
+            with read() as conn:
+                cached = (now, shares_db.shares_waiting_at(conn, queue, snap.order))
+            self._waiting[queue] = cached
+        return snap.dispatch_order(cached[1])
 
 
 def task_order(conn: Connection, tree: Share, statuses: Sequence[TaskStatus], limit: int) -> list[int]:
