@@ -5,6 +5,9 @@ no facts (unknown) is not refused here, so the handler answers "not found" as wi
 (reference protocol.md §9): users act on their own jobs and tasks (ownership keyed on the token's
 ``sub``, a job's own or its task's); production on managed work and its own; a pilot acquires for the
 queue its token names and updates only jobs dispatched there; factories manage workers; admin all.
+Catalog writes are owned per scope, as in Rucio (a scope's ``account`` is its owner's ``sub``): users
+write only in scopes they own and add scopes only for themselves, under ``user.``; a rule belongs to the
+``sub`` that made it; production and admin write everywhere.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pandawms.core.states import PRE_DISPATCH_STATES, JobStatus
 
 MANAGED_LABELS = frozenset({"managed", "ptest", "prod_test", "rc_test"})  # production work
 MAX_NAMED = 10  # refused ids named in one message
+USER_SCOPE_PREFIX = "user."  # the namespace users may add scopes in (the rest is production's)
 
 
 class Resource(StrEnum):
@@ -58,6 +62,12 @@ class TaskFacts:
     label: str
 
 
+@dataclass(frozen=True, slots=True)
+class ScopeFacts:
+    scope: str
+    account: str  # the owner's sub ("" = nobody's: production's and admins')
+
+
 def _owns(caller: Caller, *owners: str) -> bool:
     return any(o and o == caller.sub for o in owners)
 
@@ -91,6 +101,44 @@ def task_refusal(caller: Caller, action: Action, task: TaskFacts) -> str | None:
     if caller.has(Role.PRODUCTION) and task.label in MANAGED_LABELS:
         return None
     return "not your task"
+
+
+def _writes_everywhere(caller: Caller) -> bool:
+    return caller.has(Role.ADMIN, Role.PRODUCTION)
+
+
+def scope_refusal(caller: Caller, action: Action, scope: ScopeFacts) -> str | None:
+    """Catalog writes (datasets, files, replicas) in a scope: its owner, production and admin."""
+    if action is Action.READ or _writes_everywhere(caller) or _owns(caller, scope.account):
+        return None
+    return "not your scope" if scope.account else "not your scope (it belongs to production)"
+
+
+def scope_add_refusal(caller: Caller, scope: str, account: str) -> str | None:
+    """A new scope: production and admin add any for anyone; a user only ``user.*`` for their own sub."""
+    if _writes_everywhere(caller):
+        return None
+    if owner_of_new(caller, account, scope=True) != caller.sub:
+        return f"a user adds scopes only for their own account {caller.sub!r}, not {account!r}"
+    if not scope.startswith(USER_SCOPE_PREFIX) or len(scope) == len(USER_SCOPE_PREFIX):
+        return f"a user adds scopes only under {USER_SCOPE_PREFIX!r} (user.<name>)"
+    return None
+
+
+def owner_of_new(caller: Caller, requested: str, *, scope: bool) -> str:
+    """The account a new scope or rule is recorded for: the one asked for, else the caller's ``sub``
+    (a scope an operator adds with none is production's: "")."""
+    if requested:
+        return requested
+    return "" if scope and _writes_everywhere(caller) else caller.sub
+
+
+def rule_refusal(caller: Caller, account: str) -> str | None:
+    """Adding (for ``account``) or deleting (a rule of ``account``) a replication rule, as Rucio: a user
+    only rules of their own; production and admin any."""
+    if _writes_everywhere(caller) or _owns(caller, account):
+        return None
+    return "not your rule" if account else "not your rule (it belongs to production)"
 
 
 def queue_refusal(caller: Caller, action: Action, queue: str) -> str | None:

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, bindparam, select
 
-from pandawms.core.access import JobFacts, TaskFacts
+from pandawms.core.access import JobFacts, ScopeFacts, TaskFacts
 from pandawms.core.states import JobStatus
 from pandawms.db.bulk import chunks
 from pandawms.db.direct import Direct
-from pandawms.db.schema import jobs, tasks
+from pandawms.db.schema import jobs, rules, scopes, tasks
 
 _JOB_FACTS_STMT = (
     select(
@@ -53,4 +53,22 @@ def task_facts(conn: Connection, ids: Sequence[int]) -> list[TaskFacts]:
             tasks.c.task_id.in_(part)
         )
         out += [TaskFacts(int(r[0]), r[1] or "", r[2] or "") for r in conn.execute(stmt)]
+    return out
+
+
+def scope_facts(conn: Connection, names: Sequence[str]) -> list[ScopeFacts]:
+    """The owner of each known scope."""
+    out: list[ScopeFacts] = []
+    for part in chunks(sorted(set(names))):
+        stmt = select(scopes.c.scope, scopes.c.account).where(scopes.c.scope.in_(part))
+        out += [ScopeFacts(str(r[0]), r[1] or "") for r in conn.execute(stmt)]
+    return out
+
+
+def rule_accounts(conn: Connection, rule_ids: Sequence[int]) -> dict[int, str]:
+    """The account of each known rule."""
+    out: dict[int, str] = {}
+    for part in chunks(sorted(set(rule_ids))):
+        stmt = select(rules.c.rule_id, rules.c.account).where(rules.c.rule_id.in_(part))
+        out.update((int(r[0]), r[1] or "") for r in conn.execute(stmt))
     return out

@@ -56,6 +56,12 @@ def known_scopes(conn: Connection, names: Iterable[str]) -> set[str]:
     }
 
 
+def scope_account(conn: Connection, scope: str) -> str | None:
+    """A scope's owner (None: no such scope)."""
+    row = conn.execute(select(scopes.c.account).where(scopes.c.scope == scope)).first()
+    return None if row is None else str(row.account)
+
+
 def list_scopes(conn: Connection) -> list[tuple[str, str]]:
     rows = conn.execute(select(scopes.c.scope, scopes.c.account).order_by(scopes.c.scope))
     return [(r.scope, r.account) for r in rows]

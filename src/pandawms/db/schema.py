@@ -359,7 +359,7 @@ scopes = Table(
     "scopes",
     metadata,
     Column("scope", String(25), primary_key=True),
-    Column("account", String(64), nullable=False, server_default=""),
+    Column("account", String(128), nullable=False, server_default=""),
     Column("created_at", DateTime, nullable=False),
 )
 
@@ -445,7 +445,7 @@ rules = Table(
     Column("rse", String(64), nullable=False),
     Column("status", String(16), nullable=False),
     Column("activity", String(64), nullable=False, server_default="User Subscriptions"),
-    Column("account", String(64), nullable=False, server_default=""),
+    Column("account", String(128), nullable=False, server_default=""),
     Column("expires_at", DateTime, nullable=True),
     Column("files_ok", Integer, nullable=False, server_default="0"),
     Column("files_replicating", Integer, nullable=False, server_default="0"),

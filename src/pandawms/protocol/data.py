@@ -37,7 +37,9 @@ class _Strict(BaseModel):
 
 class ScopeRequest(_Strict):
     scope: str = Field(min_length=1, max_length=25)
-    account: str = Field("", max_length=64)
+    account: str = Field(
+        "", max_length=128, description="the owner's token sub; empty: the caller's (an operator's: nobody's)"
+    )
 
 
 class ScopeInfo(_Strict):

@@ -27,7 +27,7 @@ class RuleAddRequest(_Strict):
         None, ge=1, le=MAX_LIFETIME, description="seconds; none = forever", strict=True
     )
     activity: str = Field(DEFAULT_ACTIVITY, min_length=1, max_length=64)
-    account: str = Field("", max_length=64)
+    account: str = Field("", max_length=128, description="the owner's token sub; empty: the caller's")
 
 
 class RuleIdRequest(_Strict):

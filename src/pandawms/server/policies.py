@@ -15,11 +15,19 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from pandawms.core.access import Action, Resource, queue_refusal, refuse
+from pandawms.core.access import (
+    Action,
+    Resource,
+    owner_of_new,
+    queue_refusal,
+    refuse,
+    rule_refusal,
+    scope_add_refusal,
+)
 from pandawms.core.auth import Caller, Role
 from pandawms.core.errors import InvalidInput
 from pandawms.protocol import legacy_client, legacy_pilot, paths
-from pandawms.services.access import check_jobs, check_tasks
+from pandawms.services.access import check_jobs, check_rules, check_scopes, check_tasks
 
 Check = Callable[[Connection, Caller, Any, Mapping[str, str]], None]
 PureCheck = Callable[[Caller, Any], None]  # decides from the token and the body alone: no database read
@@ -106,6 +114,81 @@ def _acquire_queue(caller: Caller, body: Any) -> None:
         refuse("pilot acquire", [(queue, why)] if why else [])
 
 
+def _scope_of(did: object) -> list[str]:
+    """The scope of a ``scope:name`` text ([] when it is not one: the route's 400)."""
+    if isinstance(did, str):
+        scope, sep, name = did.partition(":")
+        if sep and scope and name:
+            return [scope]
+    return []
+
+
+def _scopes_of(items: object, key: str | None) -> list[str]:
+    """The scopes of a list of DID texts (``key`` None) or of objects with a ``scope`` field."""
+    if not isinstance(items, list):
+        return []
+    if key is None:
+        return [s for i in items for s in _scope_of(i)]
+    return [i[key] for i in items if isinstance(i, dict) and isinstance(i.get(key), str)]
+
+
+# per catalog write: the scopes it writes in, from the body (Rucio: a dataset's scope for its content)
+ScopesOf = Callable[[dict[str, Any]], list[str]]
+
+
+def _new_dids(body: dict[str, Any]) -> list[str]:
+    return _scopes_of(body.get("dids"), "scope")
+
+
+def _did_texts(body: dict[str, Any]) -> list[str]:
+    return _scopes_of(body.get("dids"), None)
+
+
+def _parent(body: dict[str, Any]) -> list[str]:
+    return _scope_of(body.get("did"))
+
+
+def _dataset_and_files(body: dict[str, Any]) -> list[str]:
+    """A dataset's new files are registered in their own scopes too (existing ones: did/attach)."""
+    return [*_scope_of(body.get("dataset")), *_scopes_of(body.get("files"), "scope")]
+
+
+def _file_texts(body: dict[str, Any]) -> list[str]:
+    return _scopes_of(body.get("files"), None)
+
+
+def _new_files(body: dict[str, Any]) -> list[str]:
+    return _scopes_of(body.get("files"), "scope")
+
+
+def _scopes_in_body(scopes_of: ScopesOf) -> Check:
+    def check(conn: Connection, caller: Caller, body: Any, _query: Mapping[str, str]) -> None:
+        if isinstance(body, dict) and (names := scopes_of(body)):
+            check_scopes(conn, caller, Action.WRITE, names)
+
+    return check
+
+
+def _new_scope(caller: Caller, body: Any) -> None:
+    scope, account = _body_field(body, "scope"), _body_field(body, "account")
+    if isinstance(scope, str) and isinstance(account, str | None):
+        why = scope_add_refusal(caller, scope, account or "")
+        refuse("scope add", [(scope, why)] if why else [])
+
+
+def _new_rule(caller: Caller, body: Any) -> None:
+    account = _body_field(body, "account")
+    if isinstance(account, str | None):
+        why = rule_refusal(caller, owner_of_new(caller, account or "", scope=False))
+        refuse("rule add", [("account", why)] if why else [])
+
+
+def _rule_in_body(conn: Connection, caller: Caller, body: Any, _query: Mapping[str, str]) -> None:
+    value = _body_field(body, "id")
+    if isinstance(value, int) and not isinstance(value, bool):
+        check_rules(conn, caller, [value])
+
+
 def _p(
     resource: Resource,
     action: Action,
@@ -122,7 +205,12 @@ J, T, D, Q, W, L = (Resource.JOBS, Resource.TASKS, Resource.DATASETS, Resource.Q
                     Resource.LOGS)  # fmt: skip
 R, S, M, A, U, WR = Action.READ, Action.SUBMIT, Action.MANAGE, Action.ACQUIRE, Action.UPDATE, Action.WRITE
 _READ_DATA = _p(D, R, ALL)
-_WRITE_DATA = _p(D, WR, HUMANS)
+
+
+def _catalog_write(scopes_of: ScopesOf) -> RoutePolicy:
+    return _p(D, WR, HUMANS, _scopes_in_body(scopes_of))
+
+
 _ADMIN_DATA = _p(D, WR, OPERATORS)
 
 ROUTE_POLICIES: dict[str, RoutePolicy] = {
@@ -162,31 +250,31 @@ ROUTE_POLICIES: dict[str, RoutePolicy] = {
     paths.HARVESTER_GET_WORKER_STATS: _p(W, R, FACTORIES | OPERATORS),
     paths.HARVESTER_HEARTBEAT: _p(W, WR, FACTORIES),
     # data catalog and transfers
-    paths.SCOPE_ADD: _ADMIN_DATA,
+    paths.SCOPE_ADD: _p(D, WR, HUMANS, pure=_new_scope),
     paths.SCOPE_LIST: _READ_DATA,
-    paths.DID_ADD: _WRITE_DATA,
+    paths.DID_ADD: _catalog_write(_new_dids),
     paths.DID_GET: _READ_DATA,
     paths.DID_LIST: _READ_DATA,
-    paths.DID_ADD_FILES: _WRITE_DATA,
-    paths.DID_ATTACH: _WRITE_DATA,
-    paths.DID_DETACH: _WRITE_DATA,
+    paths.DID_ADD_FILES: _catalog_write(_dataset_and_files),
+    paths.DID_ATTACH: _catalog_write(_parent),
+    paths.DID_DETACH: _catalog_write(_parent),
     paths.DID_LIST_CONTENTS: _READ_DATA,
-    paths.DID_CLOSE: _WRITE_DATA,
-    paths.DID_FREEZE: _WRITE_DATA,
-    paths.DID_DELETE: _WRITE_DATA,
+    paths.DID_CLOSE: _catalog_write(_did_texts),
+    paths.DID_FREEZE: _catalog_write(_did_texts),
+    paths.DID_DELETE: _catalog_write(_did_texts),
     paths.DID_GET_FILES: _READ_DATA,
     paths.RSE_LIST: _READ_DATA,
     paths.RSE_UPSERT: _ADMIN_DATA,
     paths.RSE_DISTANCES: _READ_DATA,
     paths.RSE_SET_DISTANCES: _ADMIN_DATA,
     paths.REPLICA_LIST: _READ_DATA,
-    paths.REPLICA_ADD: _WRITE_DATA,
-    paths.REPLICA_ADD_FILES: _WRITE_DATA,
+    paths.REPLICA_ADD: _catalog_write(_file_texts),
+    paths.REPLICA_ADD_FILES: _catalog_write(_new_files),
     paths.REPLICA_DECLARE_BAD: _ADMIN_DATA,
-    paths.RULE_ADD: _WRITE_DATA,
+    paths.RULE_ADD: _p(D, WR, HUMANS, pure=_new_rule),
     paths.RULE_GET: _READ_DATA,
     paths.RULE_LIST: _READ_DATA,
-    paths.RULE_DELETE: _WRITE_DATA,
+    paths.RULE_DELETE: _p(D, WR, HUMANS, _rule_in_body),
     paths.TRANSFER_LIST: _READ_DATA,
     paths.TRANSFER_SUMMARY: _READ_DATA,
     # tasks

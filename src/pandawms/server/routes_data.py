@@ -8,6 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
+from pandawms.core.access import owner_of_new
+from pandawms.core.auth import Caller
 from pandawms.core.data import DID, DIDType, parse_did
 from pandawms.core.states import DatasetStatus, ReplicaStatus
 from pandawms.protocol import paths
@@ -35,13 +37,14 @@ from pandawms.protocol.data import (
 )
 from pandawms.protocol.envelope import Envelope
 from pandawms.protocol.rses import DistancesBody, RSEConfig, RSEUpsertRequest
-from pandawms.server.context import ServerContext, get_ctx
+from pandawms.server.context import ServerContext, get_caller, get_ctx
 from pandawms.server.responses import envelope
 from pandawms.services import catalog, replicas, rses
 from pandawms.services.lifecycle_data import DataTransition
 
 router = APIRouter(tags=["data"])
 Ctx = Annotated[ServerContext, Depends(get_ctx)]
+CallerDep = Annotated[Caller | None, Depends(get_caller)]
 Limit = Annotated[int, Query(ge=1, le=catalog.MAX_PAGE)]
 DIDParam = Annotated[str, Query(min_length=3, description="scope:name")]
 After = Annotated[str | None, Query(description="the previous page's 'next'")]
@@ -51,10 +54,14 @@ After = Annotated[str | None, Query(description="the previous page's 'next'")]
 
 
 @router.post(paths.SCOPE_ADD, response_model=Envelope[ScopeInfo])
-def add_scope(body: ScopeRequest, ctx: Ctx) -> Response:
+def add_scope(body: ScopeRequest, ctx: Ctx, caller: CallerDep) -> Response:
+    """Add a scope owned by ``account`` (a token ``sub``; a user's own when empty); a repeat is a no-op
+    that answers the existing owner."""
+    account = owner_of_new(caller, body.account, scope=True) if caller is not None else body.account
     with ctx.db.write() as conn:
-        created = catalog.add_scope(conn, body.scope, body.account, ctx.clock())
-    return envelope(ScopeInfo(scope=body.scope, account=body.account, created=created))
+        created = catalog.add_scope(conn, body.scope, account, ctx.clock())
+        owner = account if created else catalog.scope_account(conn, body.scope)
+    return envelope(ScopeInfo(scope=body.scope, account=owner, created=created))
 
 
 @router.get(paths.SCOPE_LIST, response_model=Envelope[list[ScopeInfo]])

@@ -76,6 +76,8 @@ def place(ctx: ServerContext, body: SubmitRequest, caller: Caller | None = None)
     submission.validate(specs, ctx.config.max_submit_batch)
     with ctx.db.read() as conn:
         submission.check_queues(conn, specs)
+        if caller is not None:
+            submission.check_output_scopes(conn, caller, specs)
         broker_ = Broker.load(conn)
         broker_.prefetch(conn, specs)
 

@@ -95,7 +95,7 @@ def store_task(ctx: ServerContext, body: TaskParams, caller: Caller | None) -> S
             ctx.clock(),
             max_active_per_user=ctx.config.max_active_tasks_per_user,
             shares=ctx.config.shares,
-            owner=caller.sub if caller is not None else "",
+            writer=caller,
         )
 
 

@@ -9,6 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
+from pandawms.core.access import owner_of_new
+from pandawms.core.auth import Caller
 from pandawms.core.data import parse_did
 from pandawms.core.states import RuleStatus, TransferStatus
 from pandawms.protocol import paths
@@ -25,13 +27,14 @@ from pandawms.protocol.transfers import (
     TransferInfo,
     TransferPage,
 )
-from pandawms.server.context import ServerContext, get_ctx
+from pandawms.server.context import ServerContext, get_caller, get_ctx
 from pandawms.server.responses import envelope
 from pandawms.services import rules
 from pandawms.services import transfers as transfer_service
 
 router = APIRouter(tags=["transfers"])
 Ctx = Annotated[ServerContext, Depends(get_ctx)]
+CallerDep = Annotated[Caller | None, Depends(get_caller)]
 Limit = Annotated[int, Query(ge=1, le=rules.MAX_PAGE)]
 After = Annotated[int, Query(ge=0, le=BIGINT_MAX, description="the previous page's 'next'")]
 RuleId = Annotated[int, Query(ge=1, le=BIGINT_MAX)]
@@ -39,9 +42,13 @@ RSEName = Annotated[str | None, Query(min_length=1, max_length=64)]
 
 
 @router.post(paths.RULE_ADD, response_model=Envelope[RuleInfo])
-def add_rule(body: RuleAddRequest, ctx: Ctx) -> Response:
+def add_rule(
+    body: RuleAddRequest, ctx: Ctx, caller: Annotated[Caller | None, Depends(get_caller)]
+) -> Response:
     """A replication rule DID -> RSE: one transfer request per file not yet there (nothing written when
-    the DID or RSE is unknown or the RSE is not writable)."""
+    the DID or RSE is unknown or the RSE is not writable). It belongs to ``account`` (the caller's
+    ``sub`` when empty); a user may add and delete only rules of their own."""
+    account = owner_of_new(caller, body.account, scope=False) if caller is not None else body.account
     lifetime = timedelta(seconds=body.lifetime) if body.lifetime is not None else None
     with ctx.db.write() as conn:
         rec = rules.add_rule(
@@ -51,7 +58,7 @@ def add_rule(body: RuleAddRequest, ctx: Ctx) -> Response:
             ctx.clock(),
             lifetime=lifetime,
             activity=body.activity,
-            account=body.account,
+            account=account,
             max_attempts=ctx.config.transfers.max_attempts,
         )
     return envelope(RuleInfo.of(rec), message=f"rule {rec.id}: {rec.did} -> {rec.rse} is {rec.status.value}")

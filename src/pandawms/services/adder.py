@@ -107,8 +107,9 @@ def _register(
     now: datetime,
 ) -> Added:
     found = [(_metadata(o, report), o) for o in outputs]
+    owner = job.spec.prod_user_id or job.spec.prod_user_name  # the token sub (the name when auth is off)
     for scope in sorted({sub.scope} | {o.did.scope for o in outputs} | {o.dataset.scope for o in outputs}):
-        catalog.add_scope(conn, scope, job.spec.prod_user_name, now)
+        catalog.add_scope(conn, scope, owner, now)
     datasets = sorted({o.dataset for o in outputs})
     catalog.add_dids(conn, [(d, DIDType.DATASET) for d in [sub, *datasets]], now)
     catalog.add_files(conn, sub, [f for (f, _e), _o in found], None, now)
@@ -123,7 +124,12 @@ def _register(
     if outputs_at_destination(destination, endpoints):
         return Added(JobStatus.FINISHED, sub, _states(outputs, FileState.READY))
     rule = rules.add_rule(
-        conn, sub, destination, now, activity=OUTPUT_ACTIVITY, account=job.spec.prod_user_name
+        conn,
+        sub,
+        destination,
+        now,
+        activity=OUTPUT_ACTIVITY,
+        account=job.spec.prod_user_id or job.spec.prod_user_name,
     )
     if rule.status is RuleStatus.OK:
         return Added(JobStatus.FINISHED, sub, _states(outputs, FileState.READY))

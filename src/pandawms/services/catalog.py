@@ -50,6 +50,14 @@ def add_scope(conn: Connection, scope: str, account: str, now: datetime) -> bool
     return catalog_db.insert_scope(conn, scope, account, now)
 
 
+def scope_account(conn: Connection, scope: str) -> str:
+    """A scope's owner ("" when it has none); NotFound when there is no such scope."""
+    account = catalog_db.scope_account(conn, scope)
+    if account is None:
+        raise NotFound(f"no scope {scope!r}")
+    return account
+
+
 def list_scopes(conn: Connection) -> list[tuple[str, str]]:
     """(scope, account) of every scope."""
     return catalog_db.list_scopes(conn)

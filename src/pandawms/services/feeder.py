@@ -297,7 +297,7 @@ def _register_outputs(conn: Connection, task: Task, now: datetime) -> None:
     """The TaskSetupper: each output and log dataset exists (open) in the catalog, its scope too."""
     outs = [d for d in tasks_db.datasets_of(conn, task.task_id) if d.type not in INPUT_TYPES]
     for scope in sorted({d.scope for d in outs}):
-        catalog.add_scope(conn, scope, task.spec.user_name, now)
+        catalog.add_scope(conn, scope, task.spec.owner_sub or task.spec.user_name, now)  # sub: the owner
     if outs:
         catalog.add_dids(conn, [(DID(d.scope, d.name), DIDType.DATASET) for d in outs], now)
 

@@ -39,6 +39,7 @@ from pandawms.services import lifecycle_data
 DEFAULT_MAX_ATTEMPTS = 3
 MAX_PAGE = 10_000
 MAX_LABEL = 64
+MAX_ACCOUNT = 128  # a token sub
 
 
 def _check_rse(conn: Connection, rse: str) -> None:
@@ -52,8 +53,8 @@ def _check_rse(conn: Connection, rse: str) -> None:
 def _check_labels(activity: str, account: str, lifetime: timedelta | None, max_attempts: int) -> None:
     if not activity or len(activity) > MAX_LABEL:
         raise InvalidInput(f"activity must be 1..{MAX_LABEL} characters, got {activity!r}", "activity")
-    if len(account) > MAX_LABEL:
-        raise InvalidInput(f"account must be at most {MAX_LABEL} characters", "account")
+    if len(account) > MAX_ACCOUNT:
+        raise InvalidInput(f"account must be at most {MAX_ACCOUNT} characters", "account")
     if lifetime is not None and lifetime <= timedelta(0):
         raise InvalidInput(f"lifetime must be > 0 seconds, got {lifetime.total_seconds():g}", "lifetime")
     if not 1 <= max_attempts <= 100:

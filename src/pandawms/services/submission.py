@@ -7,12 +7,14 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
+from pandawms.core.auth import Caller
 from pandawms.core.changes import Lineage
 from pandawms.core.errors import InvalidInput
 from pandawms.core.shares import DEFAULT_TREE, Share
 from pandawms.core.specs import JobSpec
 from pandawms.db import queues as queues_db
-from pandawms.services import shares
+from pandawms.services import access, shares
+from pandawms.services.adder import catalog_outputs
 from pandawms.services.placement import Broker, Placement, create_and_place
 
 
@@ -39,6 +41,15 @@ def check_queues(conn: Connection, specs: Sequence[JobSpec]) -> None:
             raise InvalidInput(
                 f"jobs[{i}].computingSite: unknown queue {spec.computing_site!r}", f"jobs[{i}].computingSite"
             )
+
+
+def check_output_scopes(conn: Connection, caller: Caller, specs: Sequence[JobSpec]) -> None:
+    """Forbidden when a job's catalog outputs go to a scope the caller may not write in (the Adder adds
+    new ones when the job ends; a user's may only be ``user.*``)."""
+    scopes = {
+        s for spec in specs for o in catalog_outputs(spec.files) for s in (o.did.scope, o.dataset.scope)
+    }
+    access.check_new_scopes(conn, caller, sorted(scopes))
 
 
 def validate(specs: Sequence[JobSpec], max_batch: int) -> None:

@@ -14,14 +14,15 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
+from pandawms.core.auth import Caller
 from pandawms.core.errors import Conflict, InvalidInput, NotFound
 from pandawms.core.shares import DEFAULT_TREE, Share, leaf_for
-from pandawms.core.tasks import TASK_FINAL_STATES, FileCounts, TaskStatus
+from pandawms.core.tasks import INPUT_TYPES, TASK_FINAL_STATES, FileCounts, TaskStatus
 from pandawms.core.taskspecs import Task, TaskDataset, TaskQuery
 from pandawms.db import tasks as tasks_db
 from pandawms.db.tasks import TaskHistoryEntry
 from pandawms.protocol.tasks import TaskParams, refine
-from pandawms.services import lifecycle_tasks
+from pandawms.services import access, lifecycle_tasks
 
 MAX_LIST_LIMIT = 1000
 
@@ -39,12 +40,17 @@ def submit(
     *,
     max_active_per_user: int,
     shares: Share = DEFAULT_TREE,
-    owner: str = "",
+    writer: Caller | None = None,
 ) -> SubmittedTask:
-    """Store a new task from its parameters, in its global share of ``shares``; InvalidInput naming the
-    field, Conflict for a duplicate or a user over the cap (PanDA's return codes 2 and 10)."""
+    """Store a new task from its parameters, in its global share of ``shares``, owned by ``writer``'s
+    ``sub`` (none: auth is off); InvalidInput naming the field, Conflict for a duplicate or a user over the
+    cap (PanDA's return codes 2 and 10), Forbidden for outputs in a scope the writer may not write in."""
     parent_mutable = _parent_mutable(conn, params.parent_tid)
     refined = refine(params, parent_mutable=parent_mutable)
+    owner = writer.sub if writer is not None else ""
+    if writer is not None:  # the outputs are written in their scopes (the feeder adds new ones)
+        outputs = {d.scope for d in refined.datasets if d.type not in INPUT_TYPES}
+        access.check_new_scopes(conn, writer, sorted(outputs))
     spec = refined.spec
     share = leaf_for(shares, spec.prod_source_label.value, spec.working_group, spec.user_name)
     spec = dataclasses.replace(spec, global_share=share, owner_sub=owner)
