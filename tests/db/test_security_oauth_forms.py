@@ -1,21 +1,24 @@
 """The token and revocation endpoints take the OAuth 2 form body (RFC 6749 §4.1.3/§6, RFC 8628 §3.4,
 RFC 7009) as well as JSON, both back ends: the same answers field for field, the same 422 naming the
 field, a 400 naming a repeated or NUL-carrying parameter, a 415 for other content types; the spec says
-so."""
+so. And ``public_url``: the links a login hands out start there, whatever host the request came to."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from pandawms.core.device import DEVICE_GRANT
 from pandawms.db.engine import Database
+from pandawms.server.app import create_app
 from tests.conftest import FrozenClock
 from tests.db.helpers import API, ok
-from tests.db.security_helpers import Secure, secure_server
+from tests.db.security_helpers import Secure, secure_config, secure_server
 from tests.db.test_security_device import approve, refusal, start
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -107,3 +110,23 @@ def test_the_spec_gives_both_bodies_the_same_schema(sec: Secure) -> None:
         assert set(content) == {"application/json", "application/x-www-form-urlencoded"}
         as_json = {k: v for k, v in content["application/json"]["schema"].items() if k != "title"}
         assert content["application/x-www-form-urlencoded"]["schema"] == as_json, path
+
+
+@pytest.fixture
+def behind_proxy(db: Database, clock: FrozenClock, tmp_path: Path) -> Iterator[TestClient]:
+    config = secure_config(db, tmp_path, device_rate=0)
+    config = dataclasses.replace(config, public_url="https://panda.example.org/wms")
+    with TestClient(create_app(config, db, clock=clock)) as client:
+        yield client
+
+
+def test_with_a_public_url_the_links_start_there(behind_proxy: TestClient) -> None:
+    got = ok(behind_proxy.post(f"{API}/auth/device", json={"client_id": "panda-cli"}))
+    assert got["verification_uri"] == "https://panda.example.org/wms/auth/device"
+    assert got["verification_uri_complete"] == (
+        f"https://panda.example.org/wms/auth/device?user_code={got['user_code']}"
+    )
+    doc = behind_proxy.get("/.well-known/openid-configuration").json()
+    assert doc["token_endpoint"] == "https://panda.example.org/wms/api/v1/auth/token"
+    assert doc["device_authorization_endpoint"] == "https://panda.example.org/wms/api/v1/auth/device"
+    assert doc["jwks_uri"] == "https://panda.example.org/wms/.well-known/jwks.json"

@@ -141,3 +141,10 @@ def test_ctrl_c_stops_the_wait_with_a_message(plain_server: Server, tmp_path: Pa
         rc, out, err = login.finish(30)
     assert rc == 130 and "panda login: cancelled" in err, out + err
     assert "Traceback" not in err
+
+
+def test_a_bad_public_url_stops_the_server_at_start_naming_the_setting(tmp_path: Path) -> None:
+    env = {**os.environ, "PANDA_PUBLIC_URL": "https://panda.example.org/?next=1"}
+    run = panda("server", "--data-dir", str(tmp_path), "--port", "1", env=env)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "panda server: public_url (PANDA_PUBLIC_URL): must have no query" in run.stderr

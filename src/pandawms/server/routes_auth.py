@@ -1,7 +1,8 @@
 """The issuer's endpoints: JWKS and discovery (at the root), token refresh and revocation, whoami, audit.
 
 The token and revocation endpoints take the OAuth 2 form body (``application/x-www-form-urlencoded``)
-as well as JSON, with the same validation and answers (server/oauth_bodies.py)."""
+as well as JSON, with the same validation and answers (server/oauth_bodies.py). URLs in the discovery
+document start at ``public_url`` when it is set (a server behind a proxy), else at the asked URL."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from pandawms.server.auth import bearer, issuer_settings
 from pandawms.server.context import ServerContext, get_caller, get_ctx
 from pandawms.server.oauth_bodies import FormOrJsonRoute, ref, with_form
 from pandawms.server.responses import envelope
+from pandawms.server.routes_device import external_base
 from pandawms.server.routes_device import poll as device_poll
 from pandawms.services import tokens
 from pandawms.services.tokens import ALGORITHM, KeyRing, TokenPair
@@ -61,8 +63,9 @@ def jwks(ctx: Ctx) -> Response:
 
 @well_known.get(paths.OIDC_CONFIGURATION, response_model=OidcConfiguration)
 def discovery(request: Request, ctx: Ctx) -> Response:
-    """OIDC discovery: the issuer, where its keys and token endpoint are (at the URL this was asked at)."""
-    base = str(request.base_url).rstrip("/")
+    """OIDC discovery: the issuer, where its keys and token endpoint are (under ``public_url``, else at
+    the URL this was asked at)."""
+    base = external_base(request, ctx)
     doc = OidcConfiguration(
         issuer=ctx.config.resolved_issuer,
         jwks_uri=base + paths.JWKS,

@@ -7,7 +7,8 @@ the complete URI. With an external OIDC issuer configured the page redirects to 
 the access token as every federated token is verified (groups -> roles) and approves the login for
 that identity. Without one, the page tells the person to ask an admin (``panda token approve``). The
 CLI meanwhile polls the token endpoint (routes_auth.token with the device grant): ``poll`` answers.
-The start and the pages are public, limited per client address (``[server.auth] device_rate``).
+Links start at ``public_url`` when it is set (a server behind a proxy), else at the URL the request
+came to. The start and the pages are public, limited per client address (``[server.auth] device_rate``).
 """
 
 from __future__ import annotations
@@ -70,8 +71,13 @@ def _federation(request: Request, ctx: ServerContext) -> tuple[OidcClient, Feder
     return found
 
 
-def _page_url(request: Request, path: str) -> str:
-    return str(request.base_url).rstrip("/") + path
+def external_base(request: Request, ctx: ServerContext) -> str:
+    """Where users reach this server: ``public_url``, else the URL this request came to (no slash)."""
+    return ctx.config.public_url or str(request.base_url).rstrip("/")
+
+
+def _page_url(request: Request, ctx: ServerContext, path: str) -> str:
+    return external_base(request, ctx) + path
 
 
 @router.post(paths.AUTH_DEVICE, response_model=Envelope[DeviceAnswer])
@@ -82,7 +88,7 @@ def device(body: DeviceRequest, request: Request, ctx: Ctx) -> Response:
     _limit(request, ctx)
     with ctx.db.write() as conn:
         started = device_service.start(conn, device_settings(ctx), body.client_id, body.scope, ctx.clock())
-    page = _page_url(request, paths.DEVICE_PAGE)
+    page = _page_url(request, ctx, paths.DEVICE_PAGE)
     answer = DeviceAnswer(
         device_code=started.device_code,
         user_code=started.user_code,
@@ -158,7 +164,7 @@ def device_page(request: Request, ctx: Ctx, user_code: UserCode = None) -> Respo
             return _admin_page(user_code)
         with ctx.db.write() as conn:
             login = device_service.begin_login(conn, user_code, now)
-        back = _page_url(request, paths.DEVICE_COMPLETE)
+        back = _page_url(request, ctx, paths.DEVICE_COMPLETE)
         target = federation[0].authorize_url(back, login.state, login.code_challenge)
     except PandaError as exc:
         return _error_page(exc)
@@ -214,7 +220,7 @@ def _complete(
         row = device_service.login_of(conn, state, now)
     assert row.code_verifier is not None
     client, verifier = federation
-    token = client.exchange(code, _page_url(request, paths.DEVICE_COMPLETE), row.code_verifier)
+    token = client.exchange(code, _page_url(request, ctx, paths.DEVICE_COMPLETE), row.code_verifier)
     caller = verifier.verify(token, now)
     with ctx.db.write() as conn:
         device_service.finish_login(conn, state, caller.identity, paths.DEVICE_COMPLETE, now)
