@@ -130,3 +130,5 @@ def test_with_a_public_url_the_links_start_there(behind_proxy: TestClient) -> No
     assert doc["token_endpoint"] == "https://panda.example.org/wms/api/v1/auth/token"
     assert doc["device_authorization_endpoint"] == "https://panda.example.org/wms/api/v1/auth/device"
     assert doc["jwks_uri"] == "https://panda.example.org/wms/.well-known/jwks.json"
+    page = behind_proxy.get("/auth/device", params={"user_code": got["user_code"]})
+    assert page.status_code == 200 and "Secure" in page.headers["set-cookie"]  # https for the browser
