@@ -130,3 +130,16 @@ def test_behind_a_proxy_the_provider_redirects_to_the_public_url(
             assert f"{location.scheme}://{location.netloc}" == public
             done = client.get(f"{location.path}?{location.query}")  # what the proxy passes on
             assert done.status_code == 200 and "login approved" in done.text, done.text
+
+
+def test_the_confirmation_page_lets_its_form_go_on_to_the_provider_only(
+    sec: Secure, provider: OidcProvider
+) -> None:
+    got = start(sec)
+    page = sec.client.get(got["verification_uri_complete"])
+    assert page.status_code == 200
+    origin = provider.issuer.split("/realms/")[0]
+    (policy,) = [v for k, v in page.headers.multi_items() if k == "content-security-policy"]
+    assert f"form-action 'self' {origin};" in policy and "script-src 'self';" in policy
+    other = sec.client.get("/auth/device")  # every other page keeps the server's own policy
+    assert "form-action 'self';" in other.headers["content-security-policy"]

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from pandawms.server import device_pages as pages
+from pandawms.server.headers import CSP, with_form_action
 
 NOW = datetime(2026, 12, 3, 20, 0, 0)
 
@@ -81,3 +82,9 @@ def test_only_the_confirmation_pages_own_post_passes(
 ) -> None:
     problem = pages.csrf_problem(cookie, field, origin, fetch_site, "panda.example.org")
     assert problem == why if why is None else (problem is not None and why in problem)
+
+
+def test_only_the_form_action_is_widened() -> None:
+    widened = with_form_action("https://iam.example:8443")
+    assert widened == CSP.replace("form-action 'self'", "form-action 'self' https://iam.example:8443")
+    assert "script-src 'self';" in widened

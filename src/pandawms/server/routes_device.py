@@ -36,6 +36,7 @@ from pandawms.server import device_pages as pages_html
 from pandawms.server.auth import WriteLimiter, federated_issuer, issuer_settings
 from pandawms.server.context import ServerContext, get_ctx
 from pandawms.server.federation import FederatedIssuer
+from pandawms.server.headers import with_form_action
 from pandawms.server.oidc_login import OidcClient
 from pandawms.server.responses import envelope
 from pandawms.services import device as device_service
@@ -148,10 +149,14 @@ def device_page(request: Request, ctx: Ctx, user_code: UserCode = None) -> Respo
         with ctx.db.read() as conn:
             row = device_service.pending(conn, user_code, now)
         consent = _consent(ctx, user_code, row, now)
+        federation = _federation(request, ctx)
+        idp = federation[0].authorization_origin() if federation is not None else None
     except PandaError as exc:
         return pages_html.error_page(exc)
     token = pages_html.csrf_token(request.cookies.get(pages_html.CSRF_COOKIE))
     resp = pages_html.page("confirm the login", pages_html.confirm_body(consent, token))
+    if idp is not None:  # Approve is a POST redirected to the provider: the form's policy must allow it
+        resp.headers["Content-Security-Policy"] = with_form_action(idp)
     secure = external_base(request, ctx).startswith("https://")
     life = max(ctx.config.auth.device_lifetime, 60)
     # no Path: the browser scopes it to this page's directory, whatever prefix a proxy adds
