@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pandawms.core.auth import Role
 from pandawms.core.certs import parse_cert_roles
@@ -164,6 +165,10 @@ SECTIONS: dict[str, type] = {
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 25080
+    # the URL users reach this server at (behind a proxy or load balancer: the proxy's), e.g.
+    # https://panda.example.org; panda login's verification link, the identity provider's redirect URI
+    # and the discovery document start there. Empty: the URL each request came to.
+    public_url: str = ""
     db_url: str = ""
     data_dir: Path = Path("~/.local/share/pandawms")
     queues_file: Path | None = None
@@ -255,6 +260,7 @@ def _build(values: dict[str, Any]) -> ServerConfig:
     _check_jedi(config.jedi)
     _check_auth(config.auth)
     _check_lease(config.lease)
+    config = dataclasses.replace(config, public_url=check_public_url(config.public_url))
     if not 1 <= config.workers <= 256:
         raise ValueError(f"workers: must be 1..256, got {config.workers}")
     if not 1 <= config.default_max_attempt <= 50:
@@ -392,6 +398,30 @@ def _check_federation(a: AuthConfig) -> None:
     for role in a.oidc_default_roles:
         if role not in FEDERATED_ROLES:
             raise ValueError(f"auth.oidc_default_roles: {role!r} is not one of {known}")
+
+
+def check_public_url(url: str) -> str:
+    """``public_url`` without its trailing slash ("" stays ""); ValueError naming the setting unless it is
+    an absolute http(s) URL with a host and no query, fragment or user."""
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError as exc:
+        raise ValueError(f"public_url (PANDA_PUBLIC_URL): not a URL: {url!r} ({exc})") from None
+    problem = ""
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        problem = "must be an absolute http:// or https:// URL with a host"
+    elif parts.query or parts.fragment or "?" in url or "#" in url:
+        problem = "must have no query (?) or fragment (#)"
+    elif parts.username is not None or parts.password is not None:
+        problem = "must not carry a user or password"
+    elif any(c.isspace() for c in url):
+        problem = "must not contain spaces"
+    if problem:
+        raise ValueError(f"public_url (PANDA_PUBLIC_URL): {problem}, got {url!r}")
+    return url.rstrip("/")
 
 
 def _check_lease(lease: LeaseConfig) -> None:

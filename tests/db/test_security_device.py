@@ -22,6 +22,7 @@ from pandawms.server.issuer import decide_device
 from tests.conftest import FrozenClock
 from tests.db.helpers import API, ok
 from tests.db.security_helpers import Secure, secure_server
+from tests.livesupport.browser import confirm_login
 
 BOB = Identity(sub="bob-at-site", name="Bob", vo="atlas", roles=frozenset({Role.USER, Role.PRODUCTION}))
 
@@ -156,12 +157,15 @@ def test_unknown_codes_and_bad_requests_are_refused_naming_the_field(sec: Secure
         approve(sec, "ABCD-1234")
 
 
-def test_without_an_identity_provider_the_page_asks_for_an_admin(sec: Secure) -> None:
+def test_without_an_identity_provider_approve_asks_for_an_admin(sec: Secure) -> None:
     got = start(sec)
     form = sec.client.get("/auth/device")
     assert form.status_code == 200 and "name='user_code'" in form.text
-    page = sec.client.get(got["verification_uri_complete"])
+    page = confirm_login(sec.client, got["verification_uri_complete"])
     assert page.status_code == 200 and f"panda token approve {got['user_code']}" in page.text
+    assert refusal(poll(sec, got["device_code"])) == "authorization_pending"  # nothing decided yet
+    approve(sec, got["user_code"])  # the admin's path is unchanged
+    assert ok(poll(sec, got["device_code"]))["refresh_token"]
     unknown = sec.client.get("/auth/device", params={"user_code": "BCDF-GHJK"})
     assert unknown.status_code == 404 and "no such login" in unknown.text
     bad = sec.client.get("/auth/device", params={"user_code": "<b>1234</b>"})

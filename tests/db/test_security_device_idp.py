@@ -1,23 +1,26 @@
 """``panda login``'s browser half with an external identity provider (the suite's OIDC provider on
-loopback), both back ends: the verification page redirects to the provider's authorize endpoint with a
-PKCE challenge; the provider's redirect back is exchanged for its token, verified as federation does
+loopback), both back ends: the confirmation page's Approve redirects to the provider's authorize endpoint
+with a PKCE challenge; the provider's redirect back is exchanged for its token, verified as federation does
 (groups -> roles), and approves the device login once; a refusal at the provider is access_denied."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from fastapi.testclient import TestClient
 
 from pandawms.db.engine import Database
+from pandawms.server.app import create_app
 from tests.conftest import FrozenClock
 from tests.db.helpers import API, ok
 from tests.db.security_helpers import Secure, secure_server
 from tests.db.test_security_device import audited, poll, refusal, start
-from tests.livesupport.browser import log_in_at_provider
+from tests.livesupport.browser import confirm_login, log_in_at_provider
 from tests.livesupport.oidc_provider import ALICE, OidcProvider, User, oidc_provider
 
 CALLBACK = "http://testserver/auth/device/complete"
@@ -46,8 +49,8 @@ def sec(db: Database, provider: OidcProvider, tmp_path: Path) -> Iterator[Secure
 
 
 def to_provider(sec: Secure, complete_uri: str) -> str:
-    """Open the complete verification URI: the page redirects to the provider's login."""
-    resp = sec.client.get(complete_uri, follow_redirects=False)
+    """Open the complete verification URI and Approve: the page redirects to the provider's login."""
+    resp = confirm_login(sec.client, complete_uri)
     assert resp.status_code == 303, resp.text
     return str(resp.headers["location"])
 
@@ -102,3 +105,41 @@ def test_a_forged_code_or_state_approves_nothing(sec: Secure, provider: OidcProv
     assert sec.client.get(back.headers["location"]).status_code == 200
     sec.clock.advance(seconds=10)
     assert ok(poll(sec, got["device_code"]))["refresh_token"]
+
+
+def test_behind_a_proxy_the_provider_redirects_to_the_public_url(
+    db: Database, provider: OidcProvider, tmp_path: Path
+) -> None:
+    public = "https://panda.example.org"
+    provider.register_client("pandawms", public + "/auth/device/complete", secret="s3cret")
+    clock = FrozenClock(datetime.now(UTC).replace(tzinfo=None))
+    for s in secure_server(
+        db, clock, tmp_path, oidc_issuer=provider.issuer, oidc_client_secret="s3cret", device_rate=0
+    ):
+        config = dataclasses.replace(s.config, public_url=public)
+        # the proxy ends TLS; the browser speaks https, so the Secure CSRF cookie comes back
+        with TestClient(create_app(config, db, clock=clock), base_url="https://testserver") as client:
+            s.client = client
+            got = start(s)
+            assert got["verification_uri"] == public + "/auth/device"
+            local = got["verification_uri_complete"].replace(public, "https://testserver")
+            login_page = to_provider(s, local)
+            assert parse_qs(urlsplit(login_page).query)["redirect_uri"] == [public + "/auth/device/complete"]
+            back = log_in_at_provider(login_page, "alice", "alice-secret")
+            location = urlsplit(back.headers["location"])
+            assert f"{location.scheme}://{location.netloc}" == public
+            done = client.get(f"{location.path}?{location.query}")  # what the proxy passes on
+            assert done.status_code == 200 and "login approved" in done.text, done.text
+
+
+def test_the_confirmation_page_lets_its_form_go_on_to_the_provider_only(
+    sec: Secure, provider: OidcProvider
+) -> None:
+    got = start(sec)
+    page = sec.client.get(got["verification_uri_complete"])
+    assert page.status_code == 200
+    origin = provider.issuer.split("/realms/")[0]
+    (policy,) = [v for k, v in page.headers.multi_items() if k == "content-security-policy"]
+    assert f"form-action 'self' {origin};" in policy and "script-src 'self';" in policy
+    other = sec.client.get("/auth/device")  # every other page keeps the server's own policy
+    assert "form-action 'self';" in other.headers["content-security-policy"]

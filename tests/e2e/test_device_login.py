@@ -1,7 +1,8 @@
 """``panda login`` end to end: a real ``panda server`` process, the suite's OIDC provider, and ``panda
 login`` run as the person would, with the test playing the person's browser through httpx (follow the
-verification URI, log in at the provider) or, on a server without a provider, the admin's ``panda
-token approve``; then ``panda whoami`` shows the federated identity and the stored login refreshes."""
+verification URI, Approve on the confirmation page, log in at the provider) or, on a server without a
+provider, Approve and then the admin's ``panda token approve``; then ``panda whoami`` shows the
+federated identity and the stored login refreshes."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import PANDA, Server, serving
-from tests.livesupport.browser import log_in_at_provider
+from tests.livesupport.browser import confirm_login, log_in_at_provider
 from tests.livesupport.login_process import login_process
 from tests.livesupport.oidc_provider import ALICE, OidcProvider, User, oidc_provider
 
@@ -59,8 +60,9 @@ def test_panda_login_through_the_identity_provider_then_whoami_and_a_refresh(
             assert code is not None and f"{srv.root}/auth/device " in first, first
             complete = login.expect("(or open").strip().removeprefix("(or open ").removesuffix(")")
             assert complete == f"{srv.root}/auth/device?user_code={code.group(1)}"
-            # the person's browser: the verification page sends it to the provider's login
-            page = httpx.get(complete, timeout=30)
+            # the person's browser: the confirmation page's Approve sends it to the provider's login
+            with httpx.Client(timeout=30) as browser:
+                page = confirm_login(browser, complete)
             assert page.status_code == 303 and page.headers["location"].startswith(provider.issuer)
             back = log_in_at_provider(page.headers["location"], "alice", "alice-secret")
             done = httpx.get(back.headers["location"], timeout=30)
@@ -114,7 +116,8 @@ def test_without_a_provider_an_admin_approves_the_login(plain_server: Server, tm
     env = {**user_env(tmp_path), "PANDA_TOKEN_FILE": str(tmp_path / "pilot.token")}  # it wins: say so
     with login_process(["--server", plain_server.root], env) as login:
         code = _code(login.expect("enter the code"))
-        page = httpx.get(f"{plain_server.root}/auth/device", params={"user_code": code}, timeout=30)
+        with httpx.Client(timeout=30) as browser:
+            page = confirm_login(browser, f"{plain_server.root}/auth/device", user_code=code)
         assert page.status_code == 200 and f"panda token approve {code}" in page.text
         approved = _approve(plain_server, code, "--sub", "bob", "--role", "user", "--name", "Bob")
         assert approved.returncode == 0 and f"login {code} approved for bob" in approved.stdout, (
@@ -141,3 +144,10 @@ def test_ctrl_c_stops_the_wait_with_a_message(plain_server: Server, tmp_path: Pa
         rc, out, err = login.finish(30)
     assert rc == 130 and "panda login: cancelled" in err, out + err
     assert "Traceback" not in err
+
+
+def test_a_bad_public_url_stops_the_server_at_start_naming_the_setting(tmp_path: Path) -> None:
+    env = {**os.environ, "PANDA_PUBLIC_URL": "https://panda.example.org/?next=1"}
+    run = panda("server", "--data-dir", str(tmp_path), "--port", "1", env=env)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "panda server: public_url (PANDA_PUBLIC_URL): must have no query" in run.stderr

@@ -1,5 +1,6 @@
-"""The person's browser in a device login, played with httpx: open the identity provider's login page
-the verification page redirected to, fill in its form, and hand back where the provider redirects."""
+"""The person's browser in a device login, played with httpx: confirm the login on the verification
+page (Approve / Deny, with its CSRF cookie and field), open the identity provider's login page it
+redirected to, fill in its form, and hand back where the provider redirects."""
 
 from __future__ import annotations
 
@@ -23,3 +24,18 @@ def log_in_at_provider(
     match = ACTION.search(page.text)
     assert match is not None, page.text
     return httpx.post(urljoin(login_page, match.group(1)), data=form, timeout=10)
+
+
+CONFIRM = re.compile(r"<form method='post' action='device'>")
+
+
+def confirm_login(
+    browser: httpx.Client, verification_uri: str, decision: str = "approve", **page_params: str
+) -> httpx.Response:
+    """Open the verification page (``verification_uri`` may carry ``?user_code=``), then press Approve
+    or Deny on its confirmation form: the server's answer, redirects not followed (Approve with an
+    identity provider: a 303 to its login). ``browser`` keeps the page's CSRF cookie."""
+    page = browser.get(verification_uri, params=page_params or None, follow_redirects=False)
+    assert page.status_code == 200 and CONFIRM.search(page.text), page.text
+    form = {name: value for name, value in HIDDEN.findall(page.text)} | {"decision": decision}
+    return browser.post(urljoin(str(page.url), "device"), data=form, follow_redirects=False)

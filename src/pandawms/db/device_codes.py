@@ -19,6 +19,7 @@ class DeviceRow:
     device_hash: str
     client_id: str
     scope: str
+    created_at: datetime
     poll: PollView
     code_verifier: str | None
     identity: Identity | None
@@ -28,7 +29,9 @@ def _row(r: object) -> DeviceRow:
     m = r._mapping  # type: ignore[attr-defined]
     poll = PollView(DeviceState(m["state"]), m["expires_at"], m["interval"], m["last_polled_at"])
     identity = identity_from_json(m["sub"], m["identity"]) if m["sub"] is not None else None
-    return DeviceRow(m["device_hash"], m["client_id"], m["scope"], poll, m["code_verifier"], identity)
+    return DeviceRow(
+        m["device_hash"], m["client_id"], m["scope"], m["created_at"], poll, m["code_verifier"], identity
+    )
 
 
 def insert_code(

@@ -1,5 +1,8 @@
 """Security headers on every answer: a Content-Security-Policy that forbids inline script (the monitor's
-only script is /static/monitor.js), no MIME sniffing, no framing, no referrer leaks to other sites."""
+only script is /static/monitor.js), no MIME sniffing, no framing, no referrer leaks to other sites.
+An answer that sets its own Content-Security-Policy keeps it: ``panda login``'s confirmation page widens
+``form-action`` to the identity provider (its Approve is a form POST redirected there; browsers hold
+the redirect to the form's policy), with everything else as here (``with_form_action``)."""
 
 from __future__ import annotations
 
@@ -9,12 +12,17 @@ CSP = (
     "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'"
 )
+CSP_HEADER = (b"content-security-policy", CSP.encode())
 HEADERS: tuple[tuple[bytes, bytes], ...] = (
-    (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"same-origin"),
 )
+
+
+def with_form_action(origin: str) -> str:
+    """The policy above with forms also allowed to go to ``origin`` (scheme://host[:port])."""
+    return CSP.replace("form-action 'self'", f"form-action 'self' {origin}")
 
 
 class SecurityHeaders:
@@ -28,7 +36,9 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), *HEADERS]
+                headers = list(message.get("headers", ()))
+                own = any(bytes(k).lower() == CSP_HEADER[0] for k, _ in headers)
+                message["headers"] = [*headers, *HEADERS] if own else [*headers, CSP_HEADER, *HEADERS]
             await send(message)
 
         await self.app(scope, receive, with_headers)

@@ -5,9 +5,10 @@ access token is then verified exactly as any federated token is (server/federati
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
@@ -15,6 +16,7 @@ from pandawms.core.errors import Transient, Unauthenticated
 from pandawms.server.federation import FETCH_TIMEOUT_S, get_json
 
 SCOPE = "openid profile"
+ORIGIN_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")  # safe in a CSP
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,13 @@ class OidcClient:
         if not isinstance(url, str) or not url.startswith(("https://", "http://")):
             raise Unauthenticated(f"issuer {self.issuer}: its discovery document has no {name}")
         return url
+
+    def authorization_origin(self) -> str:
+        """scheme://host[:port] of the issuer's authorization endpoint (where the login form goes)."""
+        parts = urlsplit(self._endpoint("authorization_endpoint"))
+        if not ORIGIN_HOST.fullmatch(parts.netloc):
+            raise Unauthenticated(f"issuer {self.issuer}: its authorization_endpoint has an odd host")
+        return f"{parts.scheme}://{parts.netloc}"
 
     def authorize_url(self, redirect_uri: str, state: str, code_challenge: str) -> str:
         query = {

@@ -1,4 +1,8 @@
-"""The issuer's endpoints: JWKS and discovery (at the root), token refresh and revocation, whoami, audit."""
+"""The issuer's endpoints: JWKS and discovery (at the root), token refresh and revocation, whoami, audit.
+
+The token and revocation endpoints take the OAuth 2 form body (``application/x-www-form-urlencoded``)
+as well as JSON, with the same validation and answers (server/oauth_bodies.py). URLs in the discovery
+document start at ``public_url`` when it is set (a server behind a proxy), else at the asked URL."""
 
 from __future__ import annotations
 
@@ -26,7 +30,9 @@ from pandawms.protocol.bounds import BIGINT_MAX
 from pandawms.protocol.envelope import Envelope
 from pandawms.server.auth import bearer, issuer_settings
 from pandawms.server.context import ServerContext, get_caller, get_ctx
+from pandawms.server.oauth_bodies import FormOrJsonRoute, ref, with_form
 from pandawms.server.responses import envelope
+from pandawms.server.routes_device import external_base
 from pandawms.server.routes_device import poll as device_poll
 from pandawms.services import tokens
 from pandawms.services.tokens import ALGORITHM, KeyRing, TokenPair
@@ -34,6 +40,7 @@ from pandawms.services.tokens import ALGORITHM, KeyRing, TokenPair
 Grant = Annotated[TokenRequest | DeviceTokenRequest, Body(discriminator="grant_type")]
 
 router = APIRouter(tags=["auth"])
+oauth = APIRouter(tags=["auth"], route_class=FormOrJsonRoute)  # form or JSON bodies; part of ``router``
 well_known = APIRouter(tags=["auth"])
 Ctx = Annotated[ServerContext, Depends(get_ctx)]
 
@@ -56,8 +63,9 @@ def jwks(ctx: Ctx) -> Response:
 
 @well_known.get(paths.OIDC_CONFIGURATION, response_model=OidcConfiguration)
 def discovery(request: Request, ctx: Ctx) -> Response:
-    """OIDC discovery: the issuer, where its keys and token endpoint are (at the URL this was asked at)."""
-    base = str(request.base_url).rstrip("/")
+    """OIDC discovery: the issuer, where its keys and token endpoint are (under ``public_url``, else at
+    the URL this was asked at)."""
+    base = external_base(request, ctx)
     doc = OidcConfiguration(
         issuer=ctx.config.resolved_issuer,
         jwks_uri=base + paths.JWKS,
@@ -80,12 +88,30 @@ TOKEN_400: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post(paths.AUTH_TOKEN, response_model=Envelope[TokenAnswer], responses=TOKEN_400)
+GRANT_SCHEMA = {
+    "oneOf": [ref(TokenRequest), ref(DeviceTokenRequest)],
+    "discriminator": {
+        "propertyName": "grant_type",
+        "mapping": {
+            "refresh_token": ref(TokenRequest)["$ref"],
+            DEVICE_GRANT: ref(DeviceTokenRequest)["$ref"],
+        },
+    },
+}
+
+
+@oauth.post(
+    paths.AUTH_TOKEN,
+    response_model=Envelope[TokenAnswer],
+    responses=TOKEN_400,
+    openapi_extra=with_form(GRANT_SCHEMA),
+)
 def token(body: Grant, ctx: Ctx) -> Response:
     """Refresh: the presented refresh token is revoked and a new pair issued. A revoked one presented
     again revokes every refresh token of its subject (401). Device code (RFC 8628, ``panda login``): the
     pair once the login is approved, else 400 with ``error`` authorization_pending, slow_down,
-    expired_token, access_denied or invalid_grant."""
+    expired_token, access_denied or invalid_grant. The body is JSON or the RFC's form
+    (``grant_type=...&device_code=...``), the same fields either way."""
     if isinstance(body, DeviceTokenRequest):
         answer = device_poll(ctx, body)
         if isinstance(answer, TokenPair):
@@ -102,12 +128,16 @@ def token(body: Grant, ctx: Ctx) -> Response:
     return envelope(_answer(pair), message="token refreshed")
 
 
-@router.post(paths.AUTH_REVOKE, response_model=Envelope[bool])
+@oauth.post(paths.AUTH_REVOKE, response_model=Envelope[bool], openapi_extra=with_form(ref(RevokeRequest)))
 def revoke(body: RevokeRequest, ctx: Ctx) -> Response:
-    """Log out: revoke one refresh token (answers whether it was live; unknown tokens answer false)."""
+    """Log out: revoke one refresh token (answers whether it was live; unknown tokens answer false).
+    JSON or form body."""
     with ctx.db.write() as conn:
         done = tokens.revoke(conn, body.refresh_token, ctx.clock())
     return envelope(done, message="revoked" if done else "not a live refresh token")
+
+
+router.include_router(oauth)
 
 
 @router.get(paths.AUTH_WHOAMI, response_model=Envelope[WhoAmI])

@@ -2,35 +2,43 @@
 
 ``POST /api/v1/auth/device`` starts a login: a device code for the CLI and a user code for the person.
 The person opens ``/auth/device`` (the verification page, at the root) and types the code, or follows
-the complete URI. With an external OIDC issuer configured the page redirects to the issuer's login
-(authorization code + PKCE); its redirect back to ``/auth/device/complete`` exchanges the code, verifies
-the access token as every federated token is verified (groups -> roles) and approves the login for
-that identity. Without one, the page tells the person to ask an admin (``panda token approve``). The
-CLI meanwhile polls the token endpoint (routes_auth.token with the device grant): ``poll`` answers.
-The start and the pages are public, limited per client address (``[server.auth] device_rate``).
+the complete URI, and gets a confirmation page: what asks (the client, the code, when it started,
+what it will be able to do) with Approve and Deny, POSTed back to ``/auth/device`` with a CSRF token
+(server/device_pages.py). Deny refuses the login (the device's poll gets access_denied). Approve, with
+an external OIDC issuer configured, redirects to the issuer's login (authorization code + PKCE); its
+redirect back to ``/auth/device/complete`` exchanges the code, verifies the access token as every
+federated token is verified (groups -> roles) and approves the login for that identity. Without one,
+Approve tells the person to ask an admin (``panda token approve``). The CLI meanwhile polls the token
+endpoint (routes_auth.token with the device grant): ``poll`` answers. Links start at ``public_url``
+when it is set (a server behind a proxy), else at the URL the request came to. The start and the
+pages are public, limited per client address (``[server.auth] device_rate``).
 """
 
 from __future__ import annotations
 
-import html
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import pydantic_core
 from fastapi import APIRouter, Depends, Query, Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 from pandawms.core.auth import Caller
-from pandawms.core.device import PollError, PollOutcome
-from pandawms.core.errors import InvalidInput, NotFound, PandaError, RateLimited, Unauthenticated
+from pandawms.core.device import PollError, PollOutcome, parse_user_code, show_user_code
+from pandawms.core.errors import Forbidden, InvalidInput, NotFound, PandaError, RateLimited, Unauthenticated
+from pandawms.db.device_codes import DeviceRow
 from pandawms.protocol import paths
 from pandawms.protocol.auth import DeviceAnswer, DeviceError, DeviceRequest, DeviceTokenRequest
 from pandawms.protocol.envelope import Envelope
+from pandawms.protocol.forms import parse_form
+from pandawms.server import device_pages as pages_html
 from pandawms.server.auth import WriteLimiter, federated_issuer, issuer_settings
 from pandawms.server.context import ServerContext, get_ctx
 from pandawms.server.federation import FederatedIssuer
+from pandawms.server.headers import with_form_action
 from pandawms.server.oidc_login import OidcClient
-from pandawms.server.responses import ERROR_STATUS, envelope
+from pandawms.server.responses import envelope
 from pandawms.services import device as device_service
 from pandawms.services.device import DeviceSettings
 from pandawms.services.tokens import TokenPair
@@ -70,8 +78,13 @@ def _federation(request: Request, ctx: ServerContext) -> tuple[OidcClient, Feder
     return found
 
 
-def _page_url(request: Request, path: str) -> str:
-    return str(request.base_url).rstrip("/") + path
+def external_base(request: Request, ctx: ServerContext) -> str:
+    """Where users reach this server: ``public_url``, else the URL this request came to (no slash)."""
+    return ctx.config.public_url or str(request.base_url).rstrip("/")
+
+
+def _page_url(request: Request, ctx: ServerContext, path: str) -> str:
+    return external_base(request, ctx) + path
 
 
 @router.post(paths.AUTH_DEVICE, response_model=Envelope[DeviceAnswer])
@@ -82,7 +95,7 @@ def device(body: DeviceRequest, request: Request, ctx: Ctx) -> Response:
     _limit(request, ctx)
     with ctx.db.write() as conn:
         started = device_service.start(conn, device_settings(ctx), body.client_id, body.scope, ctx.clock())
-    page = _page_url(request, paths.DEVICE_PAGE)
+    page = _page_url(request, ctx, paths.DEVICE_PAGE)
     answer = DeviceAnswer(
         device_code=started.device_code,
         user_code=started.user_code,
@@ -122,57 +135,113 @@ def _poll_refusal(outcome: PollOutcome) -> Response:
     return Response(content=body, status_code=400, media_type="application/json", headers=headers)
 
 
-def _html(title: str, body: str, status: int = 200) -> HTMLResponse:
-    page = (
-        "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>pandawms login: {html.escape(title)}</title></head>"
-        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
-    )
-    return HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store"})
-
-
-def _error_page(exc: PandaError) -> HTMLResponse:
-    status = next((code for cls, code in ERROR_STATUS.items() if isinstance(exc, cls)), 500)
-    return _html("login not possible", f"<p class='error'>{html.escape(str(exc))}</p>", status)
-
-
-CODE_FORM = (
-    "<form method='get' action='/auth/device'><label>Code shown by <code>panda login</code>: "
-    "<input name='user_code' autocomplete='off' autofocus placeholder='XXXX-XXXX'></label> "
-    "<button type='submit'>Continue</button></form>"
-)
+MAX_FORM_BYTES = 4096  # the confirmation form: a code, a token and a decision
 
 
 @pages.get(paths.DEVICE_PAGE)
 def device_page(request: Request, ctx: Ctx, user_code: UserCode = None) -> Response:
-    """The verification page: type the code, then log in at the identity provider (or ask an admin)."""
+    """The verification page: type the code, then confirm what asks (Approve / Deny); nothing changes."""
     try:
         _limit(request, ctx)
         if not user_code:
-            return _html("log in to pandawms", CODE_FORM)
-        federation = _federation(request, ctx)
+            return pages_html.page("log in to pandawms", pages_html.CODE_FORM)
         now = ctx.clock()
-        if federation is None:
-            with ctx.db.read() as conn:
-                device_service.pending(conn, user_code, now)
-            return _admin_page(user_code)
-        with ctx.db.write() as conn:
-            login = device_service.begin_login(conn, user_code, now)
-        back = _page_url(request, paths.DEVICE_COMPLETE)
-        target = federation[0].authorize_url(back, login.state, login.code_challenge)
+        with ctx.db.read() as conn:
+            row = device_service.pending(conn, user_code, now)
+        consent = _consent(ctx, user_code, row, now)
+        federation = _federation(request, ctx)
+        idp = federation[0].authorization_origin() if federation is not None else None
     except PandaError as exc:
-        return _error_page(exc)
-    return RedirectResponse(target, status_code=303)
-
-
-def _admin_page(user_code: str) -> HTMLResponse:
-    code = html.escape(user_code.strip().upper())
-    return _html(
-        "waiting for an administrator",
-        f"<p>This server has no identity provider. Ask an administrator to approve the code "
-        f"<strong>{code}</strong>:</p><pre>panda token approve {code} --sub YOUR-NAME --role user</pre>"
-        "<p>then return to your terminal.</p>",
+        return pages_html.error_page(exc)
+    token = pages_html.csrf_token(request.cookies.get(pages_html.CSRF_COOKIE))
+    resp = pages_html.page("confirm the login", pages_html.confirm_body(consent, token))
+    if idp is not None:  # Approve is a POST redirected to the provider: the form's policy must allow it
+        resp.headers["Content-Security-Policy"] = with_form_action(idp)
+    secure = external_base(request, ctx).startswith("https://")
+    life = max(ctx.config.auth.device_lifetime, 60)
+    # no Path: the browser scopes it to this page's directory, whatever prefix a proxy adds
+    resp.set_cookie(
+        pages_html.CSRF_COOKIE, token, max_age=life, path=None, secure=secure, httponly=True, samesite="lax"
     )
+    return resp
+
+
+def _consent(ctx: ServerContext, user_code: str, row: DeviceRow, now: datetime) -> pages_html.Consent:
+    return pages_html.Consent(
+        user_code=show_user_code(parse_user_code(user_code)),
+        client_id=row.client_id,
+        scope=row.scope,
+        created_at=row.created_at,
+        expires_at=row.poll.expires_at,
+        now=now,
+        refresh_lifetime=ctx.config.auth.refresh_lifetime,
+        identity_provider=ctx.config.auth.oidc_issuer,
+    )
+
+
+async def _form_body(request: Request) -> bytes | None:
+    """The POSTed form, None when it is larger than any confirmation form."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_FORM_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@pages.post(paths.DEVICE_PAGE)
+def device_decision(
+    request: Request, ctx: Ctx, raw: Annotated[bytes | None, Depends(_form_body)]
+) -> Response:
+    """The confirmation page's Approve or Deny (CSRF-checked): Deny refuses the login; Approve goes to
+    the identity provider's login (or, without one, says how an admin approves)."""
+    try:
+        _limit(request, ctx)
+        if raw is None:
+            raise InvalidInput(f"body: larger than {MAX_FORM_BYTES} bytes", "body")
+        fields = parse_form(raw)
+        _check_csrf(request, ctx, fields)
+        user_code = fields.get("user_code")
+        if not user_code:
+            raise InvalidInput("user_code: missing from the form", "user_code")
+        return _decision(request, ctx, user_code, fields.get("decision", ""))
+    except PandaError as exc:
+        return pages_html.error_page(exc)
+
+
+def _check_csrf(request: Request, ctx: ServerContext, fields: dict[str, str]) -> None:
+    host = urlsplit(ctx.config.public_url).netloc if ctx.config.public_url else request.url.netloc
+    problem = pages_html.csrf_problem(
+        request.cookies.get(pages_html.CSRF_COOKIE),
+        fields.get(pages_html.CSRF_FIELD),
+        request.headers.get("origin"),
+        request.headers.get("sec-fetch-site"),
+        host,
+    )
+    if problem is not None:
+        raise Forbidden(f"login not confirmed: {problem}")
+
+
+def _decision(request: Request, ctx: ServerContext, user_code: str, decision: str) -> Response:
+    now = ctx.clock()
+    if decision == pages_html.DENY:
+        with ctx.db.write() as conn:
+            device_service.deny(conn, user_code, now, via=paths.DEVICE_PAGE)
+        return pages_html.page("login refused", pages_html.DENIED_BODY)
+    if decision != pages_html.APPROVE:
+        raise InvalidInput(f"decision: expected approve or deny, got {decision[:16]!r}", "decision")
+    federation = _federation(request, ctx)
+    if federation is None:
+        with ctx.db.read() as conn:
+            device_service.pending(conn, user_code, now)
+        return pages_html.page("waiting for an administrator", pages_html.admin_body(user_code))
+    with ctx.db.write() as conn:
+        login = device_service.begin_login(conn, user_code, now)
+    back = _page_url(request, ctx, paths.DEVICE_COMPLETE)
+    target = federation[0].authorize_url(back, login.state, login.code_challenge)
+    return RedirectResponse(target, status_code=303)
 
 
 @pages.get(paths.DEVICE_COMPLETE)
@@ -183,16 +252,10 @@ def device_complete(
     try:
         caller = _complete(request, ctx, state, code, error)
     except PandaError as exc:
-        return _error_page(exc)
+        return pages_html.error_page(exc)
     if caller is None:
-        return _html("login refused", f"<p>The identity provider answered {html.escape(str(error))}.</p>")
-    roles = ", ".join(sorted(r.value for r in caller.roles))
-    who = html.escape(caller.display_name)
-    return _html(
-        "login approved",
-        f"<p>You are <strong>{who}</strong> ({html.escape(caller.sub)}; roles: {html.escape(roles)}).</p>"
-        "<p>Return to your terminal: <code>panda login</code> finishes by itself.</p>",
-    )
+        return pages_html.page("login refused", pages_html.refused_body(str(error)))
+    return pages_html.page("login approved", pages_html.approved_body(caller))
 
 
 def _complete(
@@ -214,7 +277,7 @@ def _complete(
         row = device_service.login_of(conn, state, now)
     assert row.code_verifier is not None
     client, verifier = federation
-    token = client.exchange(code, _page_url(request, paths.DEVICE_COMPLETE), row.code_verifier)
+    token = client.exchange(code, _page_url(request, ctx, paths.DEVICE_COMPLETE), row.code_verifier)
     caller = verifier.verify(token, now)
     with ctx.db.write() as conn:
         device_service.finish_login(conn, state, caller.identity, paths.DEVICE_COMPLETE, now)

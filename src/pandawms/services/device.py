@@ -1,8 +1,9 @@
 """Device logins (RFC 8628, after DiracX's device flow): start one, approve or deny it, and poll it.
 
 A device code and its user code are random; only their SHA-256 is stored, so a database dump hands out
-no login. The user approves the user code in a browser (the external OIDC issuer's login: its state
-and PKCE verifier are stored on the row and used once) or an admin does (``panda token approve``);
+no login. The user confirms the user code in a browser (Approve or Deny) and then logs in at the external OIDC
+issuer (its state and PKCE verifier are stored on the row and used once), or an admin approves
+(``panda token approve``);
 the device's next poll then gets an access + refresh token pair from the issuer, once: the code is
 spent in the same transaction. A poll's refusal (pending, slow_down ...) is an answer, not an error:
 the caller commits the recorded poll time before answering it. Every approval or refusal writes an
@@ -154,8 +155,10 @@ def approve(conn: Connection, user_code: str, identity: Identity, now: datetime)
     return row
 
 
-def deny(conn: Connection, user_code: str, now: datetime) -> None:
-    _decide(conn, pending(conn, user_code, now), None, ADMIN_VIA, now)
+def deny(conn: Connection, user_code: str, now: datetime, via: str = ADMIN_VIA) -> None:
+    """Refuse a pending login (an admin's ``--deny``, or the person's Deny on the confirmation page:
+    ``via`` its route); the device's next poll gets access_denied."""
+    _decide(conn, pending(conn, user_code, now), None, via, now)
 
 
 def begin_login(conn: Connection, user_code: str, now: datetime) -> LoginStart:
