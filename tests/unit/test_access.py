@@ -6,7 +6,20 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from pandawms.core.access import Action, JobFacts, TaskFacts, job_refusal, label_refusal, refuse, task_refusal
+from pandawms.core.access import (
+    Action,
+    JobFacts,
+    ScopeFacts,
+    TaskFacts,
+    job_refusal,
+    label_refusal,
+    owner_of_new,
+    refuse,
+    rule_refusal,
+    scope_add_refusal,
+    scope_refusal,
+    task_refusal,
+)
 from pandawms.core.auth import (
     Caller,
     Identity,
@@ -110,3 +123,54 @@ def test_task_and_label_policies_and_the_refusal_message() -> None:
     refuse("x", [])
     with pytest.raises(Forbidden, match=r"jobs manage: 12 refused: 0: no; 1: no.*\(and 2 more\)"):
         refuse("jobs manage", [(i, "no") for i in range(12)])
+
+
+USER, OTHER, PROD, ADMIN = (
+    _caller(Role.USER),
+    _caller(Role.USER, sub="bob"),
+    _caller(Role.PRODUCTION, sub="prod"),
+    _caller(Role.ADMIN, sub="root"),
+)
+
+
+@pytest.mark.parametrize(
+    ("caller", "scope", "refused"),
+    [
+        (USER, ScopeFacts("user.alice", "alice"), None),
+        (OTHER, ScopeFacts("user.alice", "alice"), "not your scope"),
+        (USER, ScopeFacts("mc23", ""), "not your scope (it belongs to production)"),
+        (PROD, ScopeFacts("user.alice", "alice"), None),
+        (ADMIN, ScopeFacts("mc23", ""), None),
+    ],
+)
+def test_scope_policy(caller: Caller, scope: ScopeFacts, refused: str | None) -> None:
+    assert scope_refusal(caller, Action.WRITE, scope) == refused
+    assert scope_refusal(caller, Action.READ, scope) is None
+
+
+@pytest.mark.parametrize(
+    ("caller", "scope", "account", "refused"),
+    [
+        (USER, "user.alice", "", None),  # for herself
+        (USER, "user.alice", "alice", None),
+        (USER, "user.x", "bob", "own account 'alice', not 'bob'"),
+        (USER, "mc23", "", "only under 'user.'"),
+        (USER, "user.", "", "only under 'user.'"),
+        (PROD, "mc23", "", None),
+        (ADMIN, "user.bob", "bob", None),
+    ],
+)
+def test_scope_add_policy(caller: Caller, scope: str, account: str, refused: str | None) -> None:
+    why = scope_add_refusal(caller, scope, account)
+    assert (why is None) if refused is None else (why is not None and refused in why)
+
+
+def test_new_owners_and_the_rule_policy() -> None:
+    assert owner_of_new(USER, "", scope=True) == "alice"
+    assert owner_of_new(PROD, "", scope=True) == ""  # an operator's scope with no account: production's
+    assert owner_of_new(PROD, "", scope=False) == "prod"  # a rule is always somebody's
+    assert owner_of_new(USER, "bob", scope=False) == "bob"  # asked for: the rule policy decides
+    assert rule_refusal(USER, "alice") is None
+    assert rule_refusal(OTHER, "alice") == "not your rule"
+    assert rule_refusal(USER, "") == "not your rule (it belongs to production)"
+    assert rule_refusal(PROD, "alice") is None and rule_refusal(ADMIN, "") is None
