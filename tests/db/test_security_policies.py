@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from pandawms.core.auth import Identity, Role
 from pandawms.db.engine import Database
 from pandawms.protocol import paths
 from pandawms.server.policies import ROUTE_POLICIES
@@ -144,6 +146,38 @@ def test_a_pilot_acquires_for_its_queue_and_updates_only_jobs_dispatched_there(s
         f"{API}/file_server/upload_log", params=logs, content=b"x", headers=sec.headers("pilot")
     )
     assert resp.status_code == 403
+
+
+def test_the_gates_dispatched_cache_never_widens_what_a_pilot_may_update(sec: Secure) -> None:
+    """The gate keeps the jobs it read past dispatch; a second update of one is answered from that, but
+    another queue's pilot, an unknown id and a job not yet dispatched are still decided by a read."""
+    big_pilot = sec.token(Identity(sub="pilot-big", roles=frozenset({Role.PILOT}), queue="BIG"))
+    later = _submit(sec, "alice", n=2, computingSite="SMALL")
+    acquire = {"site_name": "SMALL", "n_jobs": 1}
+    [job] = [int(j["PandaID"]) for j in ok(_pilot(sec, "/pilot/acquire_jobs", acquire))["jobs"]]
+    waiting = next(i for i in later if i != job)
+    for status in ("starting", "running", "running"):  # the first read fills the cache; the rest use it
+        ok(_pilot(sec, "/pilot/update_job", {"job_id": job, "job_status": status, "attempt_nr": 1}))
+    before = snapshot(sec.db)
+    as_big = {"Authorization": f"Bearer {big_pilot}"}
+    update = {"job_id": job, "job_status": "running", "attempt_nr": 1}
+    resp = sec.client.post(f"{API}/pilot/update_job", json=update, headers=as_big)
+    assert resp.status_code == 403 and "dispatched to SMALL" in resp.json()["message"]
+    bulk: dict[str, object] = {"job_list": [update, {**update, "job_id": waiting}]}
+    resp = _pilot(sec, "/pilot/update_jobs_bulk", bulk)  # one id is cached, the other is read and refused
+    assert resp.status_code == 403 and f"{waiting}: not dispatched yet" in resp.json()["message"]
+    assert snapshot(sec.db) == before
+    unknown = max(later) + 1000
+    missing = _pilot(sec, "/pilot/update_job", {**update, "job_id": unknown})
+    assert missing.status_code not in (401, 403)  # unknown ids pass the policy (and are never kept)
+    [other] = _submit(sec, "alice", computingSite="BIG")
+    ok(sec.client.post(f"{API}/pilot/acquire_jobs", json={"site_name": "BIG"}, headers=as_big))
+    resp = _pilot(sec, "/pilot/update_job", {**update, "job_id": other})
+    assert resp.status_code == 403 and "dispatched to BIG" in resp.json()["message"]
+
+
+def _pilot(sec: Secure, route: str, body: dict[str, object]) -> Any:
+    return sec.client.post(f"{API}{route}", json=body, headers=sec.headers("pilot"))
 
 
 def test_users_command_only_their_own_tasks(sec: Secure) -> None:

@@ -31,9 +31,10 @@ from pandawms.server.context import ServerContext
 from pandawms.server.fastpath import _read_body as read_body
 from pandawms.server.federation import FederatedIssuer, FederationSettings, parse_role_mapping, token_issuer
 from pandawms.server.issuer import settings_of
-from pandawms.server.policies import RoutePolicy, policy_for
+from pandawms.server.policies import Check, RoutePolicy, policy_for
 from pandawms.server.responses import error_response
 from pandawms.server.tls import client_certificate
+from pandawms.services.access import DispatchedQueues
 from pandawms.services.tokens import IssuerSettings, KeyRing
 
 log = logging.getLogger("pandawms.server.auth")
@@ -115,6 +116,7 @@ class AuthGate:
         self._reloaded = 0.0
         self.federation = federated_issuer(ctx)
         self.certs = parse_cert_roles(ctx.config.auth.cert_roles, ctx.config.auth.cert_default_roles)
+        self.dispatched = DispatchedQueues()  # pilots' jobs known dispatched to their queues
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -197,6 +199,8 @@ class AuthGate:
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
         if self._audited(policy):
             scope.setdefault("state", {})["audit_ids"] = _ids_text(body, query)
+        if policy.job_ids is not None and self.dispatched.allows(caller, policy.job_ids(body, query)):
+            return receive  # a pilot's update of jobs already seen dispatched to its queue
         if self.ctx.db.is_sqlite and len(raw) <= INLINE_CHECK_BYTES:
             self._run_check(policy.check, caller, body, query)
         else:
@@ -209,9 +213,11 @@ class AuthGate:
             policy.writes and (policy.resource, policy.action) not in UNAUDITED and self.ctx.config.auth.audit
         )
 
-    def _run_check(self, check: Any, caller: Caller, body: Any, query: Mapping[str, str]) -> None:
+    def _run_check(self, check: Check, caller: Caller, body: Any, query: Mapping[str, str]) -> None:
         with self.ctx.db.read() as conn:
-            check(conn, caller, body, query)
+            facts = check(conn, caller, body, query)
+        if facts:
+            self.dispatched.learn(facts)
 
     def _audit(self, row: dict[str, object]) -> None:
         try:

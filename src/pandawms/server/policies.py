@@ -9,7 +9,7 @@ A check receives the request's JSON body (or None) and query and raises Forbidde
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 
 from pandawms.core.access import (
     Action,
+    JobFacts,
     Resource,
     owner_of_new,
     queue_refusal,
@@ -29,7 +30,9 @@ from pandawms.core.errors import InvalidInput
 from pandawms.protocol import legacy_client, legacy_pilot, paths
 from pandawms.services.access import check_jobs, check_rules, check_scopes, check_tasks
 
-Check = Callable[[Connection, Caller, Any, Mapping[str, str]], None]
+# a check raises Forbidden; a job check returns the facts it read (the gate keeps the dispatched ones)
+Check = Callable[[Connection, Caller, Any, Mapping[str, str]], Sequence[JobFacts] | None]
+IdsOf = Callable[[Any, Mapping[str, str]], list[int]]  # the job ids a request names
 PureCheck = Callable[[Caller, Any], None]  # decides from the token and the body alone: no database read
 
 ALL = frozenset(Role)
@@ -48,6 +51,7 @@ class RoutePolicy:
     check: Check | None = None  # the resource policy on the request's ids (needs the body when ``body``)
     body: bool = False
     pure: PureCheck | None = None  # a check that reads no database (the gate runs it on the event loop)
+    job_ids: IdsOf | None = None  # a pilot update's job ids: the gate answers from its dispatched cache
 
     @property
     def public(self) -> bool:
@@ -76,29 +80,31 @@ def _body_field(body: Any, *names: str) -> object:
     return next((body[n] for n in names if n in body), None)
 
 
-def _jobs_in_body(action: Action) -> Check:
-    def check(conn: Connection, caller: Caller, body: Any, _query: Mapping[str, str]) -> None:
-        value = _body_field(body, "job_ids", "jobId", "job_id")
-        if value is not None:  # a malformed body is the route's 422
-            check_jobs(conn, caller, action, _ints(value, "job_ids"))
-
-    return check
+def _body_ids(body: Any, _query: Mapping[str, str]) -> list[int]:
+    value = _body_field(body, "job_ids", "jobId", "job_id")
+    return [] if value is None else _ints(value, "job_ids")  # a missing field is the route's 422
 
 
-def _jobs_in_list(conn: Connection, caller: Caller, body: Any, _query: Mapping[str, str]) -> None:
+def _list_ids(body: Any, _query: Mapping[str, str]) -> list[int]:
     """update_jobs_bulk: every well-formed ``job_id`` of ``job_list`` (bad entries are the route's)."""
     entries = _body_field(body, "job_list")
-    if isinstance(entries, list):
-        ids = [e.get("job_id") for e in entries if isinstance(e, dict)]
-        ints = [i for i in ids if isinstance(i, int) and not isinstance(i, bool)]
-        if ints:
-            check_jobs(conn, caller, Action.UPDATE, ints)
+    if not isinstance(entries, list):
+        return []
+    ids = [e.get("job_id") for e in entries if isinstance(e, dict)]
+    return [i for i in ids if isinstance(i, int) and not isinstance(i, bool)]
 
 
-def _job_in_query(conn: Connection, caller: Caller, _body: Any, query: Mapping[str, str]) -> None:
+def _query_ids(_body: Any, query: Mapping[str, str]) -> list[int]:
     raw = query.get("job_id", "")
-    if raw.isdigit():
-        check_jobs(conn, caller, Action.UPDATE, [int(raw)])
+    return [int(raw)] if raw.isdigit() else []
+
+
+def _jobs(action: Action, ids_of: IdsOf) -> Check:
+    def check(conn: Connection, caller: Caller, body: Any, query: Mapping[str, str]) -> Sequence[JobFacts]:
+        ids = ids_of(body, query)
+        return check_jobs(conn, caller, action, ids) if ids else ()
+
+    return check
 
 
 def _task_in_body(conn: Connection, caller: Caller, body: Any, _query: Mapping[str, str]) -> None:
@@ -196,9 +202,14 @@ def _p(
     check: Check | None = None,
     *,
     pure: PureCheck | None = None,
+    jobs: IdsOf | None = None,
 ) -> RoutePolicy:
-    body = pure is not None or (check is not None and check is not _job_in_query)
-    return RoutePolicy(resource, action, roles, check, body=body, pure=pure)
+    """A route's policy; ``jobs`` names the job ids its body (or query) carries, checked for ``action``."""
+    if jobs is not None:
+        check = _jobs(action, jobs)
+    body = pure is not None or (check is not None and jobs is not _query_ids)
+    job_ids = jobs if action is Action.UPDATE else None
+    return RoutePolicy(resource, action, roles, check, body=body, pure=pure, job_ids=job_ids)
 
 
 J, T, D, Q, W, L = (Resource.JOBS, Resource.TASKS, Resource.DATASETS, Resource.QUEUES, Resource.WORKERS,
@@ -229,12 +240,12 @@ ROUTE_POLICIES: dict[str, RoutePolicy] = {
     paths.JOB_GET_STATUS: _p(J, R, ALL),
     paths.JOB_GET_DESCRIPTION: _p(J, R, ALL),
     paths.JOB_LIST: _p(J, R, ALL),
-    paths.JOB_KILL: _p(J, M, HUMANS, _jobs_in_body(M)),
-    paths.JOB_REASSIGN: _p(J, M, HUMANS, _jobs_in_body(M)),
-    paths.JOB_RETRY: _p(J, M, HUMANS, _jobs_in_body(M)),
+    paths.JOB_KILL: _p(J, M, HUMANS, jobs=_body_ids),
+    paths.JOB_REASSIGN: _p(J, M, HUMANS, jobs=_body_ids),
+    paths.JOB_RETRY: _p(J, M, HUMANS, jobs=_body_ids),
     paths.PILOT_ACQUIRE_JOBS: _p(J, A, PILOTS, pure=_acquire_queue),
-    paths.PILOT_UPDATE_JOB: _p(J, U, PILOTS, _jobs_in_body(U)),
-    paths.PILOT_UPDATE_JOBS_BULK: _p(J, U, PILOTS, _jobs_in_list),
+    paths.PILOT_UPDATE_JOB: _p(J, U, PILOTS, jobs=_body_ids),
+    paths.PILOT_UPDATE_JOBS_BULK: _p(J, U, PILOTS, jobs=_list_ids),
     paths.PILOT_GET_JOB_STATUS: _p(J, R, PILOTS),
     # queues
     paths.QUEUE_LIST: _p(Q, R, ALL),
@@ -242,7 +253,7 @@ ROUTE_POLICIES: dict[str, RoutePolicy] = {
     paths.QUEUE_UPSERT: _p(Q, WR, ADMINS),
     paths.QUEUE_SET_STATUS: _p(Q, WR, ADMINS),
     # logs
-    paths.FILE_UPLOAD_LOG: _p(L, U, PILOTS, _job_in_query),
+    paths.FILE_UPLOAD_LOG: _p(L, U, PILOTS, jobs=_query_ids),
     paths.FILE_DOWNLOAD_LOG: _p(L, R, ALL),
     # workers (the factory)
     paths.HARVESTER_ADD_WORKERS: _p(W, WR, FACTORIES),

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection
 
 from pandawms.core.access import (
     Action,
+    JobFacts,
     job_refusal,
     refuse,
     rule_refusal,
@@ -16,15 +17,51 @@ from pandawms.core.access import (
     task_refusal,
 )
 from pandawms.core.auth import Caller, Role
+from pandawms.core.states import PRE_DISPATCH_STATES
 from pandawms.db import access as access_db
 
 
-def check_jobs(conn: Connection, caller: Caller, action: Action, ids: Sequence[int]) -> None:
-    """Forbidden naming the jobs the caller may not ``action`` (unknown ids pass: the handler says so)."""
+def check_jobs(conn: Connection, caller: Caller, action: Action, ids: Sequence[int]) -> list[JobFacts]:
+    """Forbidden naming the jobs the caller may not ``action`` (unknown ids pass: the handler says so);
+    else the facts read (none when the caller needs no read)."""
     if caller.has(Role.ADMIN) or action is Action.READ or not ids:
-        return
+        return []
     facts = access_db.job_facts(conn, ids)
     refuse(f"jobs {action.value}", [(f.panda_id, r) for f in facts if (r := job_refusal(caller, action, f))])
+    return facts
+
+
+class DispatchedQueues:
+    """PandaID -> queue of the jobs seen past dispatch, so a pilot's next updates of its job need no read.
+
+    These facts never change: a job never returns to a pre-dispatch state, and only a ``defined`` job is
+    re-brokered (core/states.JOB_TRANSITIONS, services/placement.rebroker); so for a pilot whose token
+    names that queue ``job_refusal`` on ``update`` is None for good. Only jobs read from the database are
+    kept (an unknown id is never), per server process; bounded: the older half goes at ``MAX``.
+    """
+
+    MAX = 200_000
+
+    def __init__(self) -> None:
+        self._queue: dict[int, str] = {}
+
+    def allows(self, caller: Caller, ids: Sequence[int]) -> bool:
+        """True when every id is known to be dispatched to this pilot's queue (False: read and decide)."""
+        queue = caller.identity.queue
+        if not ids or not queue or not caller.has(Role.PILOT):
+            return False
+        return all(self._queue.get(i) == queue for i in ids)
+
+    def learn(self, facts: Iterable[JobFacts]) -> None:
+        for f in facts:
+            if f.status not in PRE_DISPATCH_STATES and f.queue:
+                self._queue[f.panda_id] = f.queue
+        if len(self._queue) > self.MAX:
+            for old in list(self._queue)[: self.MAX // 2]:
+                self._queue.pop(old, None)
+
+    def __len__(self) -> int:
+        return len(self._queue)
 
 
 def check_tasks(conn: Connection, caller: Caller, action: Action, ids: Sequence[int]) -> None:
