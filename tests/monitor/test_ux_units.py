@@ -13,6 +13,7 @@ from pandawms.db.monitor import ErrorFact, Fact
 from pandawms.monitor import summaries as sm
 from pandawms.monitor.common import epoch, error_entry, time_charts
 from pandawms.monitor.error_style import shade
+from pandawms.monitor.gather import Gathered
 from pandawms.monitor.models import Chart, ChartSeries
 from pandawms.monitor.params import parse_limits, parse_window
 from pandawms.monitor.render import short_transformation
@@ -79,7 +80,7 @@ def test_a_short_burst_zooms_the_time_charts_to_the_data() -> None:
     end = epoch(NOW)
     facts = [_fact(end - 240 + 10 * i) for i in range(24)]
     # when the charts are built
-    states = time_charts(facts, [], window, NOW)[0]
+    states = time_charts(Gathered(facts, []), window, NOW)[0]
     # then they span minutes with bins of seconds, not one bar at the right edge
     assert 10 <= len(states.labels) <= 60
     assert states.labels[0] >= "11:55:00" and re.fullmatch(r"\d\d:\d\d:\d\d", states.labels[-1])
@@ -154,7 +155,7 @@ def test_failure_bars_take_the_colour_of_their_category_badge() -> None:
         ErrorFact(3, "failed", "Q", "u", end - 40, (("pilot", 1099),)),
     ]
     # when the failures chart is drawn
-    chart = time_charts([], errors, parse_window({}, NOW, 12), NOW)[1]
+    chart = time_charts(Gathered([], errors), parse_window({}, NOW, 12), NOW)[1]
     colours = {s.name: s.color for s in chart.series}
     # then the first code of a category has its badge's border colour, the next a lighter shade of it
     badge = {c: error_entry("pilot", int(c.split(":")[1])).strong for c in colours}

@@ -117,6 +117,7 @@ class Fact(NamedTuple):
     max_pss: int | None
     cores: int
     cpu: int | None
+    n: int = 1  # jobs this fact stands for: 1, or an hourly aggregate's count (monitor/gather.py)
 
 
 class ErrorFact(NamedTuple):
@@ -128,6 +129,7 @@ class ErrorFact(NamedTuple):
     user: str
     modified: int
     errors: tuple[tuple[str, int], ...]  # (component, code) of each component that set one
+    n: int = 1  # jobs this fact stands for (1, or an hourly aggregate's count)
 
 
 ERROR_STATES = ("failed", "holding")
@@ -154,11 +156,15 @@ def term_clause(col: Any, term: Term) -> ColumnElement[bool]:
     return not_(func.coalesce(cond, false())) if term.negate else cond
 
 
+def match_clause(col: Any, m: Match) -> ColumnElement[bool]:
+    """``m``'s groups on ``col`` (a jobs column, or the same column of the hourly aggregates)."""
+    return or_(*(and_(*(term_clause(col, t) for t in group)) for group in m.any_of))
+
+
 def _match(m: Match) -> ColumnElement[bool]:
     if m.column not in TEXT_COLUMNS:
         raise ValueError(f"column {m.column!r} cannot be filtered")
-    col = jobs.c[m.column]
-    return or_(*(and_(*(term_clause(col, t) for t in group)) for group in m.any_of))
+    return match_clause(jobs.c[m.column], m)
 
 
 def _filters(sel: Selection, *, with_status: bool = True) -> list[ColumnElement[bool]]:
@@ -278,7 +284,7 @@ def facts(conn: Connection, sel: Selection, cap: int) -> list[Fact]:
         c.core_count,
         c.cpu_consumption_time,
     ]
-    return [Fact._make(r) for r in conn.execute(_newest(cols, sel, cap)).all()]
+    return [Fact(*r) for r in conn.execute(_newest(cols, sel, cap)).all()]
 
 
 def error_facts(conn: Connection, sel: Selection, cap: int) -> list[ErrorFact]:

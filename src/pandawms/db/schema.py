@@ -137,6 +137,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -259,6 +260,89 @@ job_status_history = Table(
 )
 Index("ix_job_status_history_panda_id", job_status_history.c.panda_id)
 Index("ix_job_status_history_time", job_status_history.c.change_time)
+
+# -- the monitor's hourly aggregates of final jobs (db/job_stats.py; kept by triggers, migration 0021) -----
+
+STATS_WALL = tuple(f"w{i}" for i in range(11))  # walltime histogram (monitor/summaries.WALLTIME_EDGES)
+STATS_MEM = tuple(f"m{i}" for i in range(11))  # max PSS per core histogram (summaries.MEMORY_EDGES)
+
+
+def _stats_key(time: str = "hour") -> list[Column[Any]]:
+    return [
+        Column(time, BigInteger, nullable=False),  # epoch seconds of the hour (day) of modification_time
+        Column("computing_site", String(128), nullable=False),  # '' for none
+        Column("prod_user_name", String(128), nullable=False),
+        Column("prod_source_label", String(20), nullable=False),
+    ]
+
+
+def _stats_values() -> list[Column[Any]]:
+    return [
+        Column("job_status", String(32), nullable=False),
+        Column("attempt_nr", Integer, nullable=False),
+        Column("jobs", BigInteger, nullable=False),
+        Column("cpu_seconds", BigInteger, nullable=False),
+        *(Column(name, BigInteger, nullable=False) for name in STATS_WALL + STATS_MEM),
+    ]
+
+
+def _error_stats_values() -> list[Column[Any]]:
+    return [
+        Column("component", String(16), nullable=False),
+        Column("code", Integer, nullable=False),
+        Column("jobs", BigInteger, nullable=False),
+        Column("latest", BigInteger, nullable=False),  # epoch seconds of the latest occurrence
+        Column("sample_panda_id", BigInteger, nullable=False),  # the job of that occurrence
+    ]
+
+
+def _delta_id() -> Column[Any]:
+    return Column(
+        "row_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+
+
+_KEY = ("hour", "computing_site", "prod_user_name", "prod_source_label")
+job_stats = Table(
+    "job_stats",
+    metadata,
+    *_stats_key(),
+    *_stats_values(),
+    PrimaryKeyConstraint(*_KEY, "job_status", "attempt_nr"),
+)
+Index("ix_job_stats_hour_status", job_stats.c.hour, job_stats.c.job_status, job_stats.c.jobs)
+job_stats_daily = Table(
+    "job_stats_daily",
+    metadata,
+    *_stats_key("day"),
+    *_stats_values(),
+    PrimaryKeyConstraint("day", *_KEY[1:], "job_status", "attempt_nr"),
+)
+job_stats_delta = Table("job_stats_delta", metadata, _delta_id(), *_stats_key(), *_stats_values())
+job_error_stats = Table(
+    "job_error_stats",
+    metadata,
+    *_stats_key(),
+    *_error_stats_values(),
+    PrimaryKeyConstraint(*_KEY, "component", "code"),
+)
+Index(
+    "ix_job_error_stats_hour_code",
+    job_error_stats.c.hour,
+    job_error_stats.c.component,
+    job_error_stats.c.code,
+    job_error_stats.c.jobs,
+)
+job_error_stats_daily = Table(
+    "job_error_stats_daily",
+    metadata,
+    *_stats_key("day"),
+    *_error_stats_values(),
+    PrimaryKeyConstraint("day", *_KEY[1:], "component", "code"),
+)
+job_error_stats_delta = Table(
+    "job_error_stats_delta", metadata, _delta_id(), *_stats_key(), *_error_stats_values()
+)
 
 brokerage_decisions = Table(
     "brokerage_decisions",

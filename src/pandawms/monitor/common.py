@@ -6,13 +6,13 @@ import calendar
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from sqlalchemy import Connection
 
 from pandawms.core.specs import Job
-from pandawms.db.monitor import ErrorFact, Fact, error_diags
+from pandawms.db.monitor import Fact, error_diags
 from pandawms.db.rows import row_to_job
 from pandawms.monitor import summaries as sm
 from pandawms.monitor.error_style import category_style, code_colours
@@ -28,6 +28,9 @@ from pandawms.monitor.models import (
 from pandawms.monitor.params import WINDOW_PARAMS, Window
 from pandawms.monitor.style import STATE_ORDER, chart_color
 from pandawms.protocol.errorcodes import describe
+
+if TYPE_CHECKING:
+    from pandawms.monitor.gather import Gathered
 
 
 def link(path: str, params: Mapping[str, str], **changes: str | None) -> str:
@@ -177,18 +180,20 @@ def _state_order(data: Mapping[str, list[int]]) -> dict[str, list[int]]:
     }
 
 
-def time_charts(
-    facts: Sequence[Fact], errors: Sequence[ErrorFact], window: Window, now: datetime
-) -> list[Chart]:
-    """Jobs by state over time and failures by code over time (by last modification)."""
+def time_charts(g: Gathered, window: Window, now: datetime) -> list[Chart]:
+    """Jobs by state over time and failures by code over time (by last modification); bins of an hour
+    or more when the summaries come from the hourly aggregates."""
+    facts = g.facts if g.chart_facts is None else g.chart_facts
+    errors = g.errors if g.chart_errors is None else g.chart_errors
     end = epoch(window.until) if window.until else epoch(now)
     times = [f.modified for f in facts]
     since = epoch(window.since) if window.since else min(times, default=end - 3600)
     start = sm.data_start(since, end, times)
-    bins = sm.make_bins(start, end)
+    bins = sm.make_bins(start, end, min_width=3600 if g.hourly else 0)
     by_state = _state_order(sm.series(facts, bins, lambda f: (f.status,), top=20))
     failures = sm.series(errors, bins, sm.failure_labels, top=8)
     note = f" · since {from_epoch(start):%H:%M:%S}, when the data begins" if start > since else ""
+    note += " · hourly totals" if g.hourly else ""
     colours = code_colours(list(failures))
     return [
         time_chart("states", f"Jobs by state over time (last modification){note}", bins, by_state),
@@ -196,8 +201,8 @@ def time_charts(
     ]
 
 
-def histograms(facts: Sequence[Fact]) -> list[Chart]:
-    """Walltime and max PSS per core of ended jobs, finished vs failed."""
+def histograms(g: Gathered) -> list[Chart]:
+    """Walltime and max PSS per core of ended jobs, finished vs failed (live facts plus aggregates)."""
     out = []
     specs: tuple[tuple[str, str, Sequence[float], Sequence[str], _Values], ...] = (
         ("walltime", "Walltime of ended jobs", sm.WALLTIME_EDGES, sm.WALLTIME_LABELS, sm.walltimes),
@@ -210,10 +215,12 @@ def histograms(facts: Sequence[Fact]) -> list[Chart]:
         ),
     )
     for name, title, edges, labels, values in specs:
-        series = [
-            ChartSeries(name=st, color=chart_color(st, 0), values=sm.histogram(values(facts, st), edges))
-            for st in ("finished", "failed")
-        ]
+        series = []
+        for st in ("finished", "failed"):
+            counts = sm.histogram(values(g.facts, st), edges)
+            extra = g.hists.get((name, st), ())
+            counts = [a + b for a, b in zip(counts, extra, strict=True)] if extra else counts
+            series.append(ChartSeries(name=st, color=chart_color(st, 0), values=counts))
         out.append(Chart(name=name, title=title, kind="bars", labels=list(labels), series=series))
     return out
 

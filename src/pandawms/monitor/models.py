@@ -96,6 +96,11 @@ class JobsPage(_Model):
     total: int
     total_exact: bool
     summarised: int = Field(description="jobs the summaries cover (the newest `limit` of the selection)")
+    hourly: bool = Field(
+        default=False,
+        description="summaries of final jobs from the hourly aggregates (all of them; charts in bins of "
+        "an hour or more), of active jobs from their newest `limit`",
+    )
     state_counts: list[StateCount]
     selectionsummary: list[Attribute]
     errs_by_count: list[ErrorEntry]

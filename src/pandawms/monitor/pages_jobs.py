@@ -23,6 +23,7 @@ from pandawms.monitor.common import (
     time_charts,
     with_samples,
 )
+from pandawms.monitor.gather import gather
 from pandawms.monitor.logs import read_log
 from pandawms.monitor.models import (
     Attribute,
@@ -71,9 +72,8 @@ def describe_selection(params: Mapping[str, str], what: str = "jobs") -> str:
 def home_page(conn: Connection, params: Mapping[str, str], now: datetime) -> HomePage:
     window = parse_window(params, now, HOME_HOURS)
     sel = mdb.Selection(tuple(s.value for s in JobStatus), since=window.since, until=window.until)
-    counts = mdb.count_by_status(conn, sel)
-    facts = mdb.facts(conn, sel, DEFAULT_LIMIT)
-    errors = mdb.error_facts(conn, sel, DEFAULT_LIMIT)
+    g = gather(conn, sel, DEFAULT_LIMIT, now)
+    counts = g.counts if g.counts is not None else mdb.count_by_status(conn, sel)
     failed = mdb.Selection(("failed",), since=window.since, until=window.until)
     recent = mdb.list_page(conn, failed, mdb.SortKey.TIME_DESC, None, RECENT_FAILURES)
     return HomePage(
@@ -81,8 +81,8 @@ def home_page(conn: Connection, params: Mapping[str, str], now: datetime) -> Hom
         state_counts=state_counts(counts, params),
         total=sum(counts.values()),
         failure_rate=sm.failure_rate(counts.get("finished", 0), counts.get("failed", 0)),
-        charts=time_charts(facts, errors, window, now),
-        queues=_queue_counts(facts, params),
+        charts=time_charts(g, window, now),
+        queues=_queue_counts(g.facts, params),
         recent_failures=[job_row(r) for r in recent],
     )
 
@@ -127,25 +127,27 @@ def jobs_page(conn: Connection, params: Mapping[str, str], now: datetime) -> Job
         by_time = order in (mdb.SortKey.TIME_DESC, mdb.SortKey.TIME_ASC)
         cursor = format_cursor(last["modification_time"] if by_time else None, int(last["panda_id"]))
         next_url = link("/jobs/", params, cursor=cursor)
-    facts = mdb.facts(conn, sel, limit)
-    errors = mdb.error_facts(conn, sel, limit)
-    if sel.status_only:
+    g = gather(conn, sel, limit, now)
+    if g.counts is not None:
+        counts, total, exact = g.counts, sum(g.counts.values()), sel.status_only or g.exact
+    elif sel.status_only:
         counts = mdb.count_by_status(conn, sel)
         total, exact = sum(counts.values()), True
     else:
-        counts = dict(sm.state_counts(facts, lambda f: "").get("", {}))
-        total, exact = len(facts), len(facts) < limit
+        counts = dict(sm.state_counts(g.facts, lambda f: "").get("", {}))
+        total, exact = g.summarised, g.exact
     return JobsPage(
         selection=selection_out(params, window, describe_selection(params), limit),
         total=total,
         total_exact=exact,
-        summarised=len(facts),
+        summarised=g.summarised,
+        hourly=g.hourly,
         state_counts=state_counts(counts, params),
-        selectionsummary=_attributes(facts, errors, params),
-        errs_by_count=error_entries(with_samples(conn, sm.error_groups(errors)), params),
+        selectionsummary=_attributes(g.facts, g.errors, params),
+        errs_by_count=error_entries(with_samples(conn, sm.error_groups(g.errors)), params),
         jobs=page,
         next_url=next_url,
-        charts=[*time_charts(facts, errors, window, now), *histograms(facts)],
+        charts=[*time_charts(g, window, now), *histograms(g)],
     )
 
 

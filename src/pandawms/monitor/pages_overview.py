@@ -28,6 +28,7 @@ from pandawms.monitor.common import (
     with_samples,
 )
 from pandawms.monitor.diagnosis import diagnose
+from pandawms.monitor.gather import gather
 from pandawms.monitor.models import (
     BatchErrorOut,
     ErrorsPage,
@@ -95,9 +96,11 @@ def _groups(
 def errors_page(conn: Connection, params: Mapping[str, str], now: datetime) -> ErrorsPage:
     sel, window = parse_selection(params, now, ERRORS_HOURS)
     limit = parse_int(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-    facts = mdb.facts(conn, sel, limit)
-    errors = mdb.error_facts(conn, sel, limit)
-    if sel.status_only:
+    g = gather(conn, sel, limit, now)
+    facts, errors = g.facts, g.errors
+    if g.counts is not None:
+        counts = Counter(g.counts)
+    elif sel.status_only:
         counts = Counter(mdb.count_by_status(conn, sel))
     else:
         counts = sm.state_counts(facts, lambda f: "").get("", Counter())
@@ -108,7 +111,7 @@ def errors_page(conn: Connection, params: Mapping[str, str], now: datetime) -> E
         errs_by_count=error_entries(with_samples(conn, sm.error_groups(errors)), params),
         errs_by_site=_groups(conn, facts, errors, "site", params, "computingsite", "/site/"),
         errs_by_user=_groups(conn, facts, errors, "user", params, "produsername", "/user/"),
-        charts=time_charts(facts, errors, window, now)[::-1],
+        charts=time_charts(g, window, now)[::-1],
     )
 
 
@@ -177,8 +180,7 @@ def site_page(conn: Connection, name: str, params: Mapping[str, str], now: datet
     batch_live, batch_ended = mqdb.batch_state_counts(conn, name, since)
     site_term = mdb.Match("computing_site", ((mdb.Term(name),),))
     sel = mdb.Selection(ALL_STATES, (site_term,), since=window.since, until=window.until)
-    facts = mdb.facts(conn, sel, DEFAULT_LIMIT)
-    errors = mdb.error_facts(conn, sel, DEFAULT_LIMIT)
+    g = gather(conn, sel, DEFAULT_LIMIT, now)
     jobs_params = {**window_params(params), "computingsite": name}
     row = _site_row(spec, counts, workers, params)
     return SitePage(
@@ -196,8 +198,8 @@ def site_page(conn: Connection, name: str, params: Mapping[str, str], now: datet
             RejectionOut(panda_id=pid, time=now, reason=diag, permanent=False)
             for pid, diag in mqdb.unbrokered(conn, name)
         ],
-        errs_by_count=error_entries(with_samples(conn, sm.error_groups(errors)), jobs_params),
-        charts=[*time_charts(facts, errors, window, now), *histograms(facts)],
+        errs_by_count=error_entries(with_samples(conn, sm.error_groups(g.errors)), jobs_params),
+        charts=[*time_charts(g, window, now), *histograms(g)],
         batch_states=batch_live,
         batch_states_ended=batch_ended,
         batch_errors=[BatchErrorOut.model_validate(asdict(e)) for e in mqdb.last_batch_errors(conn, name)],
@@ -249,12 +251,11 @@ def user_page(conn: Connection, name: str, params: Mapping[str, str], now: datet
         since=window.since,
         until=window.until,
     )
-    facts = mdb.facts(conn, sel, DEFAULT_LIMIT)
-    errors = mdb.error_facts(conn, sel, DEFAULT_LIMIT)
+    g = gather(conn, sel, DEFAULT_LIMIT, now)
     jobs_params = {**window_params(params), "produsername": name}
     return UserPage(
         selection=selection_out(params, window, f"user {name}"),
         user=user,
-        errs_by_count=error_entries(with_samples(conn, sm.error_groups(errors)), jobs_params),
-        charts=[*time_charts(facts, errors, window, now), *histograms(facts)],
+        errs_by_count=error_entries(with_samples(conn, sm.error_groups(g.errors)), jobs_params),
+        charts=[*time_charts(g, window, now), *histograms(g)],
     )

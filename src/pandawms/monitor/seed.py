@@ -29,6 +29,7 @@ from pandawms.core.specs import (
     ResourceRequest,
 )
 from pandawms.core.states import JobStatus, WorkerStatus
+from pandawms.db import job_stats as job_stats_db
 from pandawms.db import migrate
 from pandawms.db import monitor as monitor_db
 from pandawms.db import seeding as seeding_db
@@ -282,6 +283,9 @@ class _Seeder:
             _flush(conn, self.pending)
 
 
+FOLD_ROWS = 50_000
+
+
 def seed_jobs(db: Database, n: int, *, now: datetime, seed: int = 1) -> int:
     """Create ``n`` jobs (with retries, history, files, brokerage decisions and workers); returns n."""
     rng = random.Random(seed)
@@ -294,10 +298,19 @@ def seed_jobs(db: Database, n: int, *, now: datetime, seed: int = 1) -> int:
             for i in range(first, min(n, first + COMMIT_EVERY)):
                 seeder.add(conn, i, times[i])
             _flush(conn, seeder.pending)
+        _fold(db)
     with db.write() as conn:
         _decisions(conn)
         _workers(conn, rng, now)
     return n
+
+
+def _fold(db: Database) -> None:
+    """The triggers' deltas into the hourly aggregates (the server's job_stats agent does it later too)."""
+    while True:
+        with db.write() as conn:
+            if job_stats_db.fold(conn, FOLD_ROWS) < FOLD_ROWS:
+                return
 
 
 def _flush(conn: Connection, pending: list[tuple[_Plan, ImportedJob]]) -> None:

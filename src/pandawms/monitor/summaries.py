@@ -26,14 +26,30 @@ def failure_rate(finished: int, failed: int) -> float | None:
 
 def attribute_counts(facts: Sequence[Fact], errors: Iterable[ErrorFact]) -> dict[str, Counter[str]]:
     """Per attribute (URL parameter name) the distinct values and their counts."""
-    return {
-        "jobstatus": Counter(f.status for f in facts),
-        "computingsite": Counter(f.site or "Not specified" for f in facts),
-        "produsername": Counter(f.user or "Not specified" for f in facts),
-        "prodsourcelabel": Counter(f.label for f in facts),
-        "attemptnr": Counter(str(f.attempt) for f in facts),
-        "errorcode": Counter(f"{c}:{code}" for e in errors for c, code in e.errors),
+    out: dict[str, Counter[str]] = {
+        name: Counter()
+        for name in (
+            "jobstatus",
+            "computingsite",
+            "produsername",
+            "prodsourcelabel",
+            "attemptnr",
+            "errorcode",
+        )
     }
+    status, site, user = out["jobstatus"], out["computingsite"], out["produsername"]
+    label, attempt, code_count = out["prodsourcelabel"], out["attemptnr"], out["errorcode"]
+    for f in facts:
+        n = f.n
+        status[f.status] += n
+        site[f.site or "Not specified"] += n
+        user[f.user or "Not specified"] += n
+        label[f.label] += n
+        attempt[str(f.attempt)] += n
+    for e in errors:
+        for c, code in e.errors:
+            code_count[f"{c}:{code}"] += e.n
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +75,7 @@ def error_groups(
         group = key(f)
         for comp, code in f.errors:
             k = (group, comp, code)
-            counts[k] += 1
+            counts[k] += f.n
             seen = (f.modified, f.panda_id)
             if seen > latest.get(k, (-1, -1)):
                 latest[k] = seen
@@ -71,7 +87,9 @@ def error_groups(
 
 def state_counts(facts: Iterable[Fact], key: Callable[[Fact], str]) -> dict[str, Counter[str]]:
     """Per key value, the number of jobs in each state."""
-    pairs = Counter((key(f), f.status) for f in facts)  # one pass, no Counter built per fact
+    pairs: Counter[tuple[str, str]] = Counter()  # one pass, no Counter built per fact
+    for f in facts:
+        pairs[(key(f), f.status)] += f.n
     out: dict[str, Counter[str]] = {}
     for (k, status), n in pairs.items():
         if k not in out:
@@ -114,10 +132,11 @@ def data_start(window_start: int, end: int, times: Sequence[int]) -> int:
     return max(window_start, first - margin)
 
 
-def make_bins(start: int, end: int, max_bins: int = 60) -> Bins:
-    """At most ``max_bins`` bins of a round width covering [start, end], aligned on the width."""
+def make_bins(start: int, end: int, max_bins: int = 60, min_width: int = 0) -> Bins:
+    """At most ``max_bins`` bins of a round width (at least ``min_width``: 3600 for hourly aggregates)
+    covering [start, end], aligned on the width."""
     span = max(end - start, 60)
-    width = next((s for s in _STEPS if span / s <= max_bins), _STEPS[-1])
+    width = next((s for s in _STEPS if span / s <= max_bins and s >= min_width), _STEPS[-1])
     first = start - start % width
     return Bins(first, width, (end - first) // width + 1)
 
@@ -136,7 +155,7 @@ def series(
             row = raw.get(name)
             if row is None:
                 row = raw[name] = [0] * count
-            row[i] += 1
+            row[i] += f.n
     ranked = sorted(raw, key=lambda n: -sum(raw[n]))
     out = {n: raw[n] for n in ranked[:top]}
     if len(ranked) > top:

@@ -18,6 +18,7 @@ from pandawms.agents.brokerage import brokerage_agent
 from pandawms.agents.data import data_agents
 from pandawms.agents.jedi import jedi_agents
 from pandawms.agents.jedi_control import control_settings, jedi_control_agents
+from pandawms.agents.job_stats import job_stats_agent
 from pandawms.agents.lease import LeaseKeeper
 from pandawms.agents.queue_file import load_rses, queue_file_agent, rse_file_agent
 from pandawms.agents.runner import Agent, AgentRunner, utcnow
@@ -88,6 +89,7 @@ def build_agents(db: Database, config: ServerConfig, policy: JobRetryPolicy) -> 
     agents = watchdog_agents(db, config.watchdog, policy)
     agents.append(missed_workers_agent(db, config.watchdog))
     agents.append(acquire_requests_agent(db, config.watchdog))
+    agents.append(job_stats_agent(db))
     agents.append(brokerage_agent(db, config.watchdog.interval, config.watchdog.batch_size))
     agents += data_agents(db, config.watchdog.interval, config.watchdog.batch_size, policy)
     if config.transfers.enabled:

@@ -1,0 +1,35 @@
+"""The job-stats agent: folds the triggers' deltas into the monitor's hourly aggregates (db/job_stats.py).
+
+Readers add pending deltas themselves, so folding only keeps their number small: a page reads the
+aggregate rows of its hours plus the deltas written since the last pass.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from pandawms.agents.runner import Agent
+from pandawms.db import job_stats as stats_db
+from pandawms.db.engine import Database
+
+NAME = "job_stats"
+PASS_ROWS = 200_000  # at most this many deltas per pass (a pass is writer turns of adaptive size)
+INTERVAL_S = 5.0  # readers add the pending deltas: a short interval keeps them few
+
+
+def fold_all(db: Database, total: int = PASS_ROWS) -> int:
+    """Fold up to ``total`` pending deltas of each table in short writer turns; returns how many."""
+
+    def step(conn: Connection, limit: int) -> int:
+        return stats_db.fold(conn, limit)
+
+    return db.write_until_short(step, total)
+
+
+def job_stats_agent(db: Database, interval: float = INTERVAL_S) -> Agent:
+    def run_once(now: datetime) -> int:
+        return fold_all(db)
+
+    return Agent(NAME, interval, run_once)

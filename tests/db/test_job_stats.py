@@ -1,0 +1,195 @@
+"""The hourly aggregates of final jobs equal a GROUP BY over the jobs table, before and after the fold,
+whatever moved (seeded retimes, a final job's later update, a job leaving a final state)."""
+
+from __future__ import annotations
+
+import calendar
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+
+from pandawms.agents.job_stats import fold_all
+from pandawms.db import job_stats as js
+from pandawms.db.engine import Database
+from pandawms.monitor import summaries as sm
+from pandawms.monitor.seed import seed_jobs
+from tests.conftest import FrozenClock
+
+FINAL = ("finished", "failed", "cancelled", "closed")
+COMPONENTS = ("pilot", "exe", "ddm", "jobdispatcher", "taskbuffer", "brokerage", "sup")
+
+
+def _epoch(t: datetime | str | None) -> int | None:
+    if t is None:
+        return None
+    if isinstance(t, str):  # SQLite's text form
+        t = datetime.fromisoformat(t)
+    return calendar.timegm(t.timetuple())
+
+
+def _expected(db: Database) -> tuple[dict[tuple[Any, ...], list[int]], Counter[tuple[Any, ...]]]:
+    """(stats key -> [jobs, cpu, *wall, *mem], error key -> jobs) computed here from the jobs rows."""
+    codes = ", ".join(f"{c}_error_code" for c in COMPONENTS)
+    sql = (
+        "SELECT job_status, modification_time, computing_site, prod_user_name, prod_source_label, "
+        f"attempt_nr, cpu_consumption_time, start_time, end_time, max_pss, core_count, {codes} FROM jobs"
+    )
+    stats: dict[tuple[Any, ...], list[int]] = {}
+    errors: Counter[tuple[Any, ...]] = Counter()
+    with db.read() as conn:
+        rows = conn.execute(text(sql)).all()
+    for status, mod, site, user, label, attempt, cpu, start, end, pss, cores, *values in rows:
+        if status not in FINAL:
+            continue
+        t = _epoch(mod)
+        assert t is not None
+        hour = t - t % 3600
+        key = (hour, site or "", user, label, status, attempt)
+        acc = stats.setdefault(key, [0] * (2 + 22))
+        acc[0] += 1
+        acc[1] += cpu or 0
+        s, e = _epoch(start), _epoch(end)
+        if s is not None and e is not None and e >= s:
+            acc[2 + sm.histogram([e - s], sm.WALLTIME_EDGES).index(1)] += 1
+        if pss:
+            acc[13 + sm.histogram([pss / 1024 / max(cores, 1)], sm.MEMORY_EDGES).index(1)] += 1
+        if status == "failed":
+            for comp, code in zip(COMPONENTS, values, strict=True):
+                if code:
+                    errors[(hour, site or "", user, label, comp, code)] += 1
+    return stats, errors
+
+
+def _aggregated(db: Database) -> tuple[dict[tuple[Any, ...], list[int]], Counter[tuple[Any, ...]]]:
+    with db.read() as conn:
+        rows = js.stats(conn, None, 2**40, FINAL)
+        errs = js.error_stats(conn, None, 2**40)
+    stats = {
+        (r.hour, r.site, r.user, r.label, r.status, r.attempt): [r.jobs, r.cpu, *r.wall, *r.mem] for r in rows
+    }
+    errors = Counter({(r.hour, r.site, r.user, r.label, r.component, r.code): r.jobs for r in errs})
+    return stats, errors
+
+
+def test_aggregates_equal_the_jobs_table(db: Database, clock: FrozenClock) -> None:
+    # given a seeded history (inserted, then re-timed: every final job moved hour once)
+    seed_jobs(db, 500, now=clock(), seed=3)
+    expected = _expected(db)
+    assert sum(v[0] for v in expected[0].values()) > 300 and expected[1]
+    # then the aggregates (with any pending deltas) equal the table, and the fold changes nothing
+    assert _aggregated(db) == expected
+    fold_all(db)
+    with db.read() as conn:
+        assert js.pending(conn) == 0
+    assert _aggregated(db) == expected
+
+
+def test_changes_to_final_jobs_move_their_counts(db: Database, clock: FrozenClock) -> None:
+    # given
+    seed_jobs(db, 300, now=clock(), seed=5)
+    fold_all(db)
+    later = clock() + timedelta(hours=3)
+    # when final jobs are re-timed, moved to another queue, given a new code, and one leaves a final state
+    with db.write() as conn:
+        conn.execute(
+            text("UPDATE jobs SET modification_time = :t WHERE job_status = 'finished' AND panda_id % 3 = 0"),
+            {"t": later},
+        )
+        conn.execute(
+            text(
+                "UPDATE jobs SET computing_site = 'ELSEWHERE' "
+                "WHERE job_status = 'failed' AND panda_id % 2 = 0"
+            )
+        )
+        conn.execute(
+            text("UPDATE jobs SET pilot_error_code = 1234 WHERE job_status = 'failed' AND panda_id % 5 = 0")
+        )
+        first = text("SELECT min(panda_id) FROM jobs WHERE job_status = 'cancelled'")
+        one = conn.execute(first).scalar_one()
+        conn.execute(text("UPDATE jobs SET job_status = 'running' WHERE panda_id = :p"), {"p": one})
+        conn.execute(
+            text("UPDATE jobs SET max_pss = 999999 WHERE job_status = 'running'")
+        )  # not final: no delta
+    # then the aggregates follow, with the deltas pending and once folded
+    expected = _expected(db)
+    assert _aggregated(db) == expected
+    fold_all(db)
+    assert _aggregated(db) == expected
+    with db.read() as conn:  # a decrement that emptied a row removed it
+        zero = conn.execute(text("SELECT count(*) FROM job_stats WHERE jobs = 0")).scalar_one()
+    assert zero == 0
+
+
+def test_the_latest_occurrence_and_its_job(db: Database, clock: FrozenClock) -> None:
+    seed_jobs(db, 400, now=clock(), seed=11)
+    fold_all(db)
+    with db.read() as conn:
+        rows = js.error_stats(conn, None, 2**40)
+        codes = ", ".join(f"{c}_error_code" for c in COMPONENTS)
+        failed = conn.execute(
+            text(
+                "SELECT panda_id, modification_time, computing_site, prod_user_name, prod_source_label, "
+                f"{codes} FROM jobs WHERE job_status = 'failed'"
+            )
+        ).all()
+    assert rows
+    for r in rows:
+        seen = [
+            (_epoch(mod), pid)
+            for pid, mod, site, user, label, *values in failed
+            if ((site or ""), user, label) == (r.site, r.user, r.label)
+            and dict(zip(COMPONENTS, values, strict=True))[r.component] == r.code
+            and (_epoch(mod) or 0) // 3600 * 3600 == r.hour
+        ]
+        assert max(seen) <= (r.latest, r.sample_pid)
+        assert (r.latest, r.sample_pid) in seen
+
+
+def _rollup(
+    expected: dict[tuple[Any, ...], list[int]], start: int | None, end: int
+) -> dict[tuple[Any, ...], list[int]]:
+    out: dict[tuple[Any, ...], list[int]] = {}
+    for (hour, *rest), values in expected.items():
+        if (start is None or hour >= start) and hour < end:
+            acc = out.setdefault(tuple(rest), [0] * len(values))
+            for i, v in enumerate(values):
+                acc[i] += v
+    return out
+
+
+def test_windows_read_days_and_hours_alike(db: Database, clock: FrozenClock) -> None:
+    # given a history over days, folded (hourly and daily rows) with a few deltas still pending
+    seed_jobs(db, 600, now=clock(), seed=13)
+    fold_all(db)
+    with db.write() as conn:
+        conn.execute(text("UPDATE jobs SET attempt_nr = attempt_nr + 10 WHERE job_status = 'closed'"))
+    stats, errors = _expected(db)
+    hours = sorted({k[0] for k in stats})
+    first, last = hours[0], hours[-1] + 3600
+    windows = [(None, last), (first, last), (first + 5 * 3600, last - 7 * 3600), (last - 30 * 3600, last)]
+    for start, end in windows:
+        w = js.Window(start, end, FINAL)
+        with db.read() as conn:
+            keyed = js.by_key(conn, w)
+            got = {(r.site, r.user, r.label, r.status, r.attempt): [r.jobs, r.cpu] for r in keyed}
+            hists = js.histograms(keyed)
+            per_hour = {(h, s): n for h, s, n in js.by_hour(conn, w)}
+            errs = {(r.site, r.user, r.label, r.component, r.code): r.jobs for r in js.errors_by_key(conn, w)}
+        want = _rollup(stats, start, end)
+        # then every grouping equals the table's over exactly that window
+        assert got == {k: v[:2] for k, v in want.items()}, (start, end)
+        for status in FINAL:
+            rows = [v for k, v in want.items() if k[3] == status]
+            if rows:
+                assert hists[status] == (
+                    tuple(sum(v[2 + i] for v in rows) for i in range(11)),
+                    tuple(sum(v[13 + i] for v in rows) for i in range(11)),
+                )
+        assert sum(per_hour.values()) == sum(v[0] for v in want.values())
+        want_errors: Counter[tuple[Any, ...]] = Counter()
+        for (hour, *rest), n in errors.items():
+            if (start is None or hour >= start) and hour < end:
+                want_errors[tuple(rest)] += n
+        assert errs == dict(want_errors)
