@@ -37,7 +37,7 @@ from pandawms.db.schema import (
 HOUR = 3600
 DAY = 86400
 KEY = ("hour", "computing_site", "prod_user_name", "prod_source_label")
-STATS_KEY = (*KEY, "job_status", "attempt_nr")
+STATS_KEY = (*KEY, "state", "attempt_nr")
 STATS_SUMS = ("jobs", "cpu_seconds", *STATS_WALL, *STATS_MEM)
 ERROR_KEY = (*KEY, "component", "code")
 MATCHABLE = frozenset({"computing_site", "prod_user_name", "prod_source_label"})
@@ -103,9 +103,9 @@ def ceil_day(t: int) -> int:
 # -- fold ----------------------------------------------------------------------------------------------
 
 
-def _insert(conn: Connection, table: Table) -> Any:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
+def _dialect(conn: Connection) -> Any:
+    """The dialect module whose ``insert`` has ON CONFLICT (an upsert)."""
+    return postgresql if conn.dialect.name == "postgresql" else sqlite
 
 
 def _greatest(conn: Connection, a: Any, b: Any) -> ColumnElement[Any]:
@@ -134,31 +134,35 @@ def fold(conn: Connection, limit: int) -> int:
         acc = daily.setdefault((floor_day(k[0]), *k[1:]), [0] * len(STATS_SUMS))
         for i, x in enumerate(v):
             acc[i] += x
-    _upsert_stats(conn, job_stats, ("hour", *STATS_KEY[1:]), sums)
-    _upsert_stats(conn, job_stats_daily, ("day", *STATS_KEY[1:]), daily)
+    dialect = _dialect(conn)
+    _upsert_stats(conn, dialect.insert(job_stats), ("hour", *STATS_KEY[1:]), sums)
+    _upsert_stats(conn, dialect.insert(job_stats_daily), ("day", *STATS_KEY[1:]), daily)
     errors = _take(conn, job_error_stats_delta, limit)
     signed = [(tuple(r[k] for k in ERROR_KEY), r["jobs"], r["latest"], r["sample_panda_id"]) for r in errors]
-    _upsert_errors(conn, job_error_stats, ("hour", *ERROR_KEY[1:]), _fold_errors(signed))
+    _upsert_errors(conn, dialect.insert(job_error_stats), ("hour", *ERROR_KEY[1:]), _fold_errors(signed))
     by_day = [((floor_day(k[0]), *k[1:]), n, t, pid) for k, n, t, pid in signed]
-    _upsert_errors(conn, job_error_stats_daily, ("day", *ERROR_KEY[1:]), _fold_errors(by_day))
+    _upsert_errors(conn, dialect.insert(job_error_stats_daily), ("day", *ERROR_KEY[1:]), _fold_errors(by_day))
     return max(len(stats), len(errors))
 
 
 def _upsert_stats(
-    conn: Connection, table: Table, key: Sequence[str], sums: dict[tuple[Any, ...], list[int]]
+    conn: Connection, stmt: Any, key: Sequence[str], sums: dict[tuple[Any, ...], list[int]]
 ) -> None:
+    """Add ``sums`` to the rows of ``stmt``'s table (an INSERT of the dialect, for ON CONFLICT)."""
     if not sums:
         return
+    table: Table = stmt.table
     rows = [dict(zip(key, k, strict=True)) | dict(zip(STATS_SUMS, v, strict=True)) for k, v in sums.items()]
-    stmt = _insert(conn, table)
     add = {name: table.c[name] + stmt.excluded[name] for name in STATS_SUMS}
     conn.execute(stmt.on_conflict_do_update(index_elements=list(key), set_=add), rows)
     _drop_empty(conn, table, key, [k for k, v in sums.items() if v[0] <= 0])
 
 
 def _upsert_errors(
-    conn: Connection, table: Table, key: Sequence[str], folded: dict[tuple[Any, ...], list[int]]
+    conn: Connection, stmt: Any, key: Sequence[str], folded: dict[tuple[Any, ...], list[int]]
 ) -> None:
+    """Add ``folded`` (jobs, latest, sample) to the rows of ``stmt``'s table."""
+    table: Table = stmt.table
     folded = {k: v for k, v in folded.items() if v[0] or v[1]}
     if not folded:
         return
@@ -166,7 +170,6 @@ def _upsert_errors(
         dict(zip(key, k, strict=True)) | {"jobs": v[0], "latest": v[1], "sample_panda_id": v[2]}
         for k, v in folded.items()
     ]
-    stmt = _insert(conn, table)
     t, x = table.c, stmt.excluded
     newer = (x.latest > t.latest) | and_(x.latest == t.latest, x.sample_panda_id > t.sample_panda_id)
     update = {
@@ -232,7 +235,7 @@ def stats(
     sums: dict[tuple[Any, ...], list[int]] = {}
     for table in (job_stats, job_stats_delta):
         cols = [table.c[k] for k in STATS_KEY]
-        where = [*_where(table, start, end, matches), table.c.job_status.in_(statuses)]
+        where = [*_where(table, start, end, matches), table.c.state.in_(statuses)]
         if table is job_stats:
             stmt = select(*cols, *(table.c[s] for s in STATS_SUMS)).where(*where)
         else:
@@ -321,7 +324,7 @@ def _grouped(
     for table, start, end in parts:
         where = _where(table, start, end, w.matches)
         if by_status:
-            where.append(table.c.job_status.in_(w.statuses))
+            where.append(table.c.state.in_(w.statuses))
         cols = [table.c[c] for c in group]
         stmt = select(*cols, *(func.sum(table.c[s]) for s in sums)).where(*where).group_by(*cols)
         for r in conn.execute(stmt):
@@ -346,14 +349,14 @@ def _error_parts(w: Window, *, days: bool = True) -> list[Part]:
 
 def by_hour(conn: Connection, w: Window) -> list[tuple[int, str, int]]:
     """(hour, state, jobs): the charts' series and the counts by state."""
-    rows = _grouped(conn, _stats_parts(w, days=False), w, ("hour", "job_status"), ("jobs",))
+    rows = _grouped(conn, _stats_parts(w, days=False), w, ("hour", "state"), ("jobs",))
     return [(int(h), str(s), int(n)) for h, s, n in rows]
 
 
 def by_key(conn: Connection, w: Window) -> list[StatRow]:
     """Per (queue, user, label, state, attempt) over the whole window (``hour`` is its start): the
     summaries' counts, CPU seconds and histograms, in one read of each part."""
-    group = ("computing_site", "prod_user_name", "prod_source_label", "job_status", "attempt_nr")
+    group = ("computing_site", "prod_user_name", "prod_source_label", "state", "attempt_nr")
     rows = _grouped(conn, _stats_parts(w), w, group, STATS_SUMS)
     return [_stat_row(w.start or 0, r[:5], r[5:]) for r in rows]
 

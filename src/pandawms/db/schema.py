@@ -278,7 +278,7 @@ def _stats_key(time: str = "hour") -> list[Column[Any]]:
 
 def _stats_values() -> list[Column[Any]]:
     return [
-        Column("job_status", String(32), nullable=False),
+        Column("state", String(32), nullable=False),  # the jobs' final status (a copy: not written here)
         Column("attempt_nr", Integer, nullable=False),
         Column("jobs", BigInteger, nullable=False),
         Column("cpu_seconds", BigInteger, nullable=False),
@@ -308,15 +308,15 @@ job_stats = Table(
     metadata,
     *_stats_key(),
     *_stats_values(),
-    PrimaryKeyConstraint(*_KEY, "job_status", "attempt_nr"),
+    PrimaryKeyConstraint(*_KEY, "state", "attempt_nr"),
 )
-Index("ix_job_stats_hour_status", job_stats.c.hour, job_stats.c.job_status, job_stats.c.jobs)
+Index("ix_job_stats_hour_state", job_stats.c.hour, job_stats.c.state, job_stats.c.jobs)
 job_stats_daily = Table(
     "job_stats_daily",
     metadata,
     *_stats_key("day"),
     *_stats_values(),
-    PrimaryKeyConstraint("day", *_KEY[1:], "job_status", "attempt_nr"),
+    PrimaryKeyConstraint("day", *_KEY[1:], "state", "attempt_nr"),
 )
 job_stats_delta = Table("job_stats_delta", metadata, _delta_id(), *_stats_key(), *_stats_values())
 job_error_stats = Table(

@@ -69,7 +69,7 @@ def _key_columns(time: str) -> list[sa.Column[Any]]:
 def _stats_columns(time: str = "hour") -> list[sa.Column[Any]]:
     return [
         *_key_columns(time),
-        sa.Column("job_status", sa.String(length=32), nullable=False),
+        sa.Column("state", sa.String(length=32), nullable=False),
         sa.Column("attempt_nr", sa.Integer(), nullable=False),
         sa.Column("jobs", sa.BigInteger(), nullable=False),
         sa.Column("cpu_seconds", sa.BigInteger(), nullable=False),
@@ -110,7 +110,7 @@ def _keys(pg: bool, rec: str) -> str:
     )
 
 
-_STATS_KEYS = ("hour", "computing_site", "prod_user_name", "prod_source_label", "job_status", "attempt_nr")
+_STATS_KEYS = ("hour", "computing_site", "prod_user_name", "prod_source_label", "state", "attempt_nr")
 _STATS_COLUMNS = (*_STATS_KEYS, "jobs", "cpu_seconds", *WALL, *MEM)
 _ERROR_KEYS = ("hour", "computing_site", "prod_user_name", "prod_source_label", "component", "code")
 _ERROR_COLUMNS = (*_ERROR_KEYS, "jobs", "latest", "sample_panda_id")
@@ -139,7 +139,7 @@ def _stats_rows(pg: bool, rec: str, sign: int, table: str = "") -> str:
     )
     return (
         f"SELECT hour, site AS computing_site, usr AS prod_user_name, label AS prod_source_label, "
-        f"st AS job_status, att AS attempt_nr, {sign} AS jobs, {sign} * cpu AS cpu_seconds, {hist} "
+        f"st AS state, att AS attempt_nr, {sign} AS jobs, {sign} * cpu AS cpu_seconds, {hist} "
         f"FROM ({inner}) AS k"
     )
 
@@ -255,7 +255,7 @@ def _backfill(pg: bool) -> None:
 
 def upgrade() -> None:
     for name, columns, tail in (
-        ("job_stats", _stats_columns, ("job_status", "attempt_nr")),
+        ("job_stats", _stats_columns, ("state", "attempt_nr")),
         ("job_error_stats", _error_columns, ("component", "code")),
     ):
         for suffix, time in (("", "hour"), ("_daily", "day")):
@@ -268,7 +268,7 @@ def upgrade() -> None:
             sa.PrimaryKeyConstraint("row_id"),
         )
     # the charts' per-hour reads, index-only
-    op.create_index("ix_job_stats_hour_status", "job_stats", ["hour", "job_status", "jobs"])
+    op.create_index("ix_job_stats_hour_state", "job_stats", ["hour", "state", "jobs"])
     op.create_index("ix_job_error_stats_hour_code", "job_error_stats", ["hour", "component", "code", "jobs"])
     pg = op.get_bind().dialect.name == "postgresql"
     for statement in _pg_triggers() if pg else _sqlite_triggers():
