@@ -89,7 +89,7 @@ class Server:
 
 
 @contextlib.contextmanager
-def serving(data: Path, args: list[str], env: dict[str, str], start_timeout: float = 30) -> Iterator[Server]:
+def serving(data: Path, args: list[str], env: dict[str, str], start_timeout: float = 120) -> Iterator[Server]:
     """A real ``panda server`` on the data dir ``data`` (created) with extra ``args`` and environment,
     stopped after; a server that does not come up fails with its log."""
     data.mkdir(parents=True, exist_ok=True)
