@@ -14,6 +14,7 @@ from pandawms.agents.job_stats import fold_all
 from pandawms.db import job_stats as js
 from pandawms.db.engine import Database
 from pandawms.monitor import summaries as sm
+from pandawms.monitor.gather import histograms
 from pandawms.monitor.seed import seed_jobs
 from tests.conftest import FrozenClock
 
@@ -64,8 +65,8 @@ def _expected(db: Database) -> tuple[dict[tuple[Any, ...], list[int]], Counter[t
 
 def _aggregated(db: Database) -> tuple[dict[tuple[Any, ...], list[int]], Counter[tuple[Any, ...]]]:
     with db.read() as conn:
-        rows = js.stats(conn, None, 2**40, FINAL)
-        errs = js.error_stats(conn, None, 2**40)
+        rows = js.hourly(conn, js.Window(None, 2**40, FINAL))
+        errs = js.error_hourly(conn, js.Window(None, 2**40, FINAL))
     stats = {
         (r.hour, r.site, r.user, r.label, r.status, r.attempt): [r.jobs, r.cpu, *r.wall, *r.mem] for r in rows
     }
@@ -126,7 +127,7 @@ def test_the_latest_occurrence_and_its_job(db: Database, clock: FrozenClock) -> 
     seed_jobs(db, 400, now=clock(), seed=11)
     fold_all(db)
     with db.read() as conn:
-        rows = js.error_stats(conn, None, 2**40)
+        rows = js.error_hourly(conn, js.Window(None, 2**40, FINAL))
         codes = ", ".join(f"{c}_error_code" for c in COMPONENTS)
         failed = conn.execute(
             text(
@@ -174,7 +175,7 @@ def test_windows_read_days_and_hours_alike(db: Database, clock: FrozenClock) -> 
         with db.read() as conn:
             keyed = js.by_key(conn, w)
             got = {(r.site, r.user, r.label, r.status, r.attempt): [r.jobs, r.cpu] for r in keyed}
-            hists = js.histograms(keyed)
+            hists = histograms(keyed)
             per_hour = {(h, s): n for h, s, n in js.by_hour(conn, w)}
             errs = {(r.site, r.user, r.label, r.component, r.code): r.jobs for r in js.errors_by_key(conn, w)}
         want = _rollup(stats, start, end)

@@ -228,54 +228,6 @@ def _where(table: Table, start: int | None, end: int, matches: Iterable[Match]) 
     return out
 
 
-def stats(
-    conn: Connection, start: int | None, end: int, statuses: Sequence[str], matches: Sequence[Match] = ()
-) -> list[StatRow]:
-    """Final jobs in ``statuses`` per key over the hours [start, end) (start None: from the first)."""
-    sums: dict[tuple[Any, ...], list[int]] = {}
-    for table in (job_stats, job_stats_delta):
-        cols = [table.c[k] for k in STATS_KEY]
-        where = [*_where(table, start, end, matches), table.c.state.in_(statuses)]
-        if table is job_stats:
-            stmt = select(*cols, *(table.c[s] for s in STATS_SUMS)).where(*where)
-        else:
-            values = (func.sum(table.c[s]) for s in STATS_SUMS)
-            stmt = select(*cols, *values).where(*where).group_by(*cols)
-        for r in conn.execute(stmt):
-            key = tuple(r[: len(STATS_KEY)])
-            acc = sums.get(key)
-            if acc is None:
-                sums[key] = [int(v) for v in r[len(STATS_KEY) :]]
-            else:
-                for i, v in enumerate(r[len(STATS_KEY) :]):
-                    acc[i] += int(v)
-    return [_stat_row(int(k[0]), k[1:], v) for k, v in sums.items() if v[0]]
-
-
-def error_stats(
-    conn: Connection,
-    start: int | None,
-    end: int,
-    matches: Sequence[Match] = (),
-    errors: Sequence[tuple[str, int]] = (),
-) -> list[ErrorStatRow]:
-    """Failed jobs per (key, component, code) over the hours [start, end); ``errors``: only these codes."""
-    rows: list[tuple[tuple[Any, ...], int, int, int]] = []
-    for table in (job_error_stats, job_error_stats_delta):
-        where = _where(table, start, end, matches)
-        if errors:
-            where.append(tuple_(table.c.component, table.c.code).in_(list(errors)))
-        cols = [table.c[k] for k in ERROR_KEY]
-        stmt = select(*cols, table.c.jobs, table.c.latest, table.c.sample_panda_id).where(*where)
-        rows += [(tuple(r[: len(ERROR_KEY)]), int(r[-3]), int(r[-2]), int(r[-1])) for r in conn.execute(stmt)]
-    folded = _fold_errors(rows)
-    return [
-        ErrorStatRow(int(k[0]), str(k[1]), str(k[2]), str(k[3]), str(k[4]), int(k[5]), v[0], v[1], v[2])
-        for k, v in folded.items()
-        if v[0]
-    ]
-
-
 # -- grouped reads: what the pages summarise, grouped in SQL so a week of hours returns few rows ----------
 
 
@@ -361,16 +313,27 @@ def by_key(conn: Connection, w: Window) -> list[StatRow]:
     return [_stat_row(w.start or 0, r[:5], r[5:]) for r in rows]
 
 
-def histograms(rows: Iterable[StatRow]) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
-    """state -> (walltime bins, memory-per-core bins) of ``rows``."""
-    out: dict[str, tuple[list[int], list[int]]] = {}
-    for r in rows:
-        wall, mem = out.setdefault(r.status, ([0] * len(r.wall), [0] * len(r.mem)))
-        for i, v in enumerate(r.wall):
-            wall[i] += v
-        for i, v in enumerate(r.mem):
-            mem[i] += v
-    return {k: (tuple(a), tuple(b)) for k, (a, b) in out.items()}
+def hourly(conn: Connection, w: Window) -> list[StatRow]:
+    """Every hourly row of the window (pending deltas added), at full key: what the triggers keep."""
+    return [
+        _stat_row(int(r[0]), r[1:6], r[6:])
+        for r in _grouped(conn, _stats_parts(w, days=False), w, STATS_KEY, STATS_SUMS)
+    ]
+
+
+def error_hourly(conn: Connection, w: Window) -> list[ErrorStatRow]:
+    """Every hourly error row of the window (pending deltas added), with its latest occurrence."""
+    rows: list[tuple[tuple[Any, ...], int, int, int]] = []
+    for table, start, end in _error_parts(w, days=False):
+        cols = [table.c[k] for k in ERROR_KEY]
+        stmt = select(*cols, table.c.jobs, table.c.latest, table.c.sample_panda_id)
+        stmt = stmt.where(*_where(table, start, end, w.matches))
+        rows += [(tuple(r[: len(ERROR_KEY)]), int(r[-3]), int(r[-2]), int(r[-1])) for r in conn.execute(stmt)]
+    return [
+        ErrorStatRow(int(k[0]), str(k[1]), str(k[2]), str(k[3]), str(k[4]), int(k[5]), v[0], v[1], v[2])
+        for k, v in _fold_errors(rows).items()
+        if v[0]
+    ]
 
 
 def errors_by_hour(conn: Connection, w: Window) -> list[tuple[int, str, int, int]]:

@@ -9,6 +9,10 @@ Tables
 - ``job_reports``: the latest job report (the payload's metadata, JSON text) and pilot-log tail a pilot
   sent for a job (update_job ``meta_data``/``pilot_log``); shown by job/get_description and the monitor.
 - ``job_status_history``: every status change (PanDA's jobs_StatusLog), written by services/lifecycle.py.
+- ``job_stats``/``job_stats_daily`` and ``job_error_stats``/``job_error_stats_daily``: the monitor's hourly
+  and daily aggregates of final jobs, kept by triggers on ``jobs`` through the insert-only ``*_delta``
+  tables and folded by agents/job_stats.py (db/job_stats.py; migration 0021). ``state`` there is a copy
+  of the jobs' final status, never written as a status.
 - ``brokerage_decisions``: the latest brokerage outcome per job (chosen queue, why each other was rejected).
 - ``queues``: PanDA queues (computingSite) with status and limits; synced from the queue file or the API.
   ``ddm_input``/``ddm_output`` name the RSE the queue reads from / writes to (PanDA's SiteSpec names).

@@ -16,6 +16,7 @@ and label, so selections that also filter on other columns, ids or error codes s
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -77,7 +78,7 @@ def gather(conn: Connection, sel: mdb.Selection, limit: int, now: datetime) -> G
     chart_facts = [_hour_fact(h, status, n) for h, status, n in hours]
     chart_errors = [_hour_error(*row) for row in js.errors_by_hour(conn, w)] if "failed" in final else []
     hists: dict[tuple[str, str], tuple[int, ...]] = {}
-    for status, (wall, mem) in js.histograms(keyed).items():
+    for status, (wall, mem) in histograms(keyed).items():
         hists[("walltime", status)], hists[("memory", status)] = wall, mem
     counts: Counter[str] = Counter()
     for _h, status, n in hours:
@@ -129,3 +130,15 @@ def _error_fact(r: js.ErrorStatRow) -> mdb.ErrorFact:
 
 def _hour_error(hour: int, component: str, code: int, n: int) -> mdb.ErrorFact:
     return mdb.ErrorFact(0, "failed", None, "", hour, ((component, code),), n)
+
+
+def histograms(rows: Iterable[js.StatRow]) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
+    """state -> (walltime bins, memory-per-core bins) summed over ``rows``."""
+    out: dict[str, tuple[list[int], list[int]]] = {}
+    for r in rows:
+        wall, mem = out.setdefault(r.status, ([0] * len(r.wall), [0] * len(r.mem)))
+        for i, v in enumerate(r.wall):
+            wall[i] += v
+        for i, v in enumerate(r.mem):
+            mem[i] += v
+    return {k: (tuple(a), tuple(b)) for k, (a, b) in out.items()}
