@@ -55,10 +55,13 @@ def secure_config(db: Database, tmp_path: Path, **auth: Any) -> ServerConfig:
     )
 
 
-def secure_server(db: Database, clock: FrozenClock, tmp_path: Path, **auth: Any) -> Iterator[Secure]:
+def secure_server(
+    db: Database, clock: FrozenClock, tmp_path: Path, *, fast_path: bool = True, **auth: Any
+) -> Iterator[Secure]:
+    """``fast_path=False``: the pilot's hot calls go to the FastAPI routes, checked by the gate alone."""
     add_queues(db, DEFAULT_QUEUES, clock())
     config = secure_config(db, tmp_path, **auth)
-    app = create_app(config, db, clock=clock)
+    app = create_app(config, db, clock=clock, fast_path=fast_path)
     with TestClient(app) as client:
         s = Secure(client, config, db, clock)
         s.tokens = {who: s.token(i) for who, i in IDENTITIES.items()}

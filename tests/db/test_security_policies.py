@@ -13,9 +13,12 @@ from typing import Any
 import pytest
 
 from pandawms.core.auth import Identity, Role
+from pandawms.db import access as access_db
 from pandawms.db.engine import Database
 from pandawms.protocol import paths
+from pandawms.server.context import ServerContext
 from pandawms.server.policies import ROUTE_POLICIES
+from pandawms.services.access import DispatchedQueues
 from tests.conftest import FrozenClock
 from tests.db.contract import operations
 from tests.db.helpers import API, ok
@@ -28,6 +31,14 @@ CALLERS = (None, *ROLE_OF)  # None: no token
 @pytest.fixture
 def sec(db: Database, clock: FrozenClock, tmp_path: Path) -> Iterator[Secure]:
     yield from secure_server(db, clock, tmp_path)
+
+
+@pytest.fixture(params=["fast path", "routes"])
+def pilot_sec(
+    request: pytest.FixtureRequest, db: Database, clock: FrozenClock, tmp_path: Path
+) -> Iterator[Secure]:
+    """The pilot's hot calls checked on the fast path's parsed request, and by the gate before the routes."""
+    yield from secure_server(db, clock, tmp_path, fast_path=request.param == "fast path")
 
 
 def _probe(sec: Secure, method: str, path: str, who: str | None) -> int:
@@ -115,7 +126,8 @@ def test_a_user_may_not_submit_production_work(sec: Secure) -> None:
     assert snapshot(sec.db) == before
 
 
-def test_a_pilot_acquires_for_its_queue_and_updates_only_jobs_dispatched_there(sec: Secure) -> None:
+def test_a_pilot_acquires_for_its_queue_and_updates_only_jobs_dispatched_there(pilot_sec: Secure) -> None:
+    sec = pilot_sec
     small = _submit(sec, "alice", computingSite="SMALL")
     [big] = _submit(sec, "alice", computingSite="BIG")
     before = snapshot(sec.db)
@@ -148,15 +160,17 @@ def test_a_pilot_acquires_for_its_queue_and_updates_only_jobs_dispatched_there(s
     assert resp.status_code == 403
 
 
-def test_the_gates_dispatched_cache_never_widens_what_a_pilot_may_update(sec: Secure) -> None:
-    """The gate keeps the jobs it read past dispatch; a second update of one is answered from that, but
-    another queue's pilot, an unknown id and a job not yet dispatched are still decided by a read."""
+def test_the_gates_dispatched_cache_never_widens_what_a_pilot_may_update(pilot_sec: Secure) -> None:
+    """The server keeps the jobs it dispatched or read past dispatch; an update of one is answered from
+    that, but another queue's pilot, an unknown id and a job not yet dispatched are still decided by a
+    read."""
+    sec = pilot_sec
     big_pilot = sec.token(Identity(sub="pilot-big", roles=frozenset({Role.PILOT}), queue="BIG"))
     later = _submit(sec, "alice", n=2, computingSite="SMALL")
     acquire = {"site_name": "SMALL", "n_jobs": 1}
     [job] = [int(j["PandaID"]) for j in ok(_pilot(sec, "/pilot/acquire_jobs", acquire))["jobs"]]
     waiting = next(i for i in later if i != job)
-    for status in ("starting", "running", "running"):  # the first read fills the cache; the rest use it
+    for status in ("starting", "running", "running"):  # the acquire filled the cache: no read
         ok(_pilot(sec, "/pilot/update_job", {"job_id": job, "job_status": status, "attempt_nr": 1}))
     before = snapshot(sec.db)
     as_big = {"Authorization": f"Bearer {big_pilot}"}
@@ -174,6 +188,40 @@ def test_the_gates_dispatched_cache_never_widens_what_a_pilot_may_update(sec: Se
     ok(sec.client.post(f"{API}/pilot/acquire_jobs", json={"site_name": "BIG"}, headers=as_big))
     resp = _pilot(sec, "/pilot/update_job", {**update, "job_id": other})
     assert resp.status_code == 403 and "dispatched to BIG" in resp.json()["message"]
+
+
+def test_a_pilots_updates_of_the_jobs_it_acquired_read_no_ownership_facts(
+    pilot_sec: Secure, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The acquire's own claim (job -> queue) is what the update's check needs; a job this server did not
+    dispatch (another server's, or before a restart) is still read once."""
+    sec = pilot_sec
+    reads: list[list[int]] = []
+    real = access_db.job_facts
+
+    def counted(conn: Any, ids: Any) -> Any:
+        reads.append(list(ids))
+        return real(conn, ids)
+
+    monkeypatch.setattr(access_db, "job_facts", counted)
+    [first, second] = _submit(sec, "alice", n=2, computingSite="SMALL")
+    [job] = [
+        int(j["PandaID"]) for j in ok(_pilot(sec, "/pilot/acquire_jobs", {"site_name": "SMALL"}))["jobs"]
+    ]
+    for status in ("starting", "running", "finished"):
+        ok(_pilot(sec, "/pilot/update_job", {"job_id": job, "job_status": status, "attempt_nr": 1}))
+    assert reads == []
+    other = second if job == first else first
+    ok(
+        sec.client.post(
+            f"{API}/pilot/acquire_jobs", json={"site_name": "SMALL"}, headers=sec.headers("admin")
+        )
+    )
+    ctx: ServerContext = sec.client.app.state.ctx  # type: ignore[attr-defined]
+    ctx.dispatched = DispatchedQueues()  # as after a restart
+    ok(_pilot(sec, "/pilot/update_job", {"job_id": other, "job_status": "running", "attempt_nr": 1}))
+    ok(_pilot(sec, "/pilot/update_job", {"job_id": other, "job_status": "running", "attempt_nr": 1}))
+    assert reads == [[other]]  # not known after the restart: read once, then known
 
 
 def _pilot(sec: Secure, route: str, body: dict[str, object]) -> Any:

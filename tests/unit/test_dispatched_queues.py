@@ -42,3 +42,11 @@ def test_the_cache_is_bounded() -> None:
     seen.learn(_job(i, "A", JobStatus.RUNNING) for i in range(11))
     assert len(seen) == 6  # the older half went
     assert seen.allows(_pilot("A"), [10]) and not seen.allows(_pilot("A"), [0])
+
+
+def test_the_acquires_own_claims_are_kept() -> None:
+    seen = DispatchedQueues()
+    seen.sent([(1, "A"), (2, None), (3, "B")])  # a job without a queue is never kept
+    assert len(seen) == 2
+    assert seen.allows(_pilot("A"), [1]) and not seen.allows(_pilot("A"), [2])
+    assert not seen.allows(_pilot("A"), [3]) and seen.allows(_pilot("B"), [3])

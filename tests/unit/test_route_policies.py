@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fastapi.routing import APIRoute
 
 from pandawms.config import ServerConfig
@@ -11,6 +12,8 @@ from pandawms.core.access import Action
 from pandawms.core.auth import Role
 from pandawms.protocol import paths
 from pandawms.server.app import ROUTERS, create_app
+from pandawms.server.auth import AuthGate
+from pandawms.server.fastpath import PATHS as FAST_PATHS
 from pandawms.server.policies import DENIED, PUBLIC, ROUTE_POLICIES, policy_for
 
 
@@ -67,3 +70,16 @@ def test_writes_need_a_role_that_owns_them() -> None:
             assert pol.roles is not None and Role.USER not in pol.roles, path
         if pol.action is Action.MANAGE:
             assert pol.check is not None, f"{path}: manage needs an ownership check"
+
+
+def test_every_fast_path_call_has_its_check_on_the_parsed_request(tmp_path: Path) -> None:
+    """The gate leaves the resource check of the fast path's calls to it (one parse): each needs a
+    ``parsed`` check, and a gate told to defer a path without one refuses to start."""
+    for path in FAST_PATHS:
+        policy = policy_for(path, False)
+        assert policy.parsed is not None and not policy.public, path
+        assert policy.check is not None or policy.pure is not None  # the routes' own check stays
+    config = ServerConfig(agents=False, db_url=f"sqlite:///{tmp_path / 'x.db'}")
+    ctx = create_app(config).state.ctx
+    with pytest.raises(ValueError, match=r"without a parsed check.*job/kill"):
+        AuthGate(create_app(config), ctx, deferred=frozenset({paths.API_PREFIX + paths.JOB_KILL}))

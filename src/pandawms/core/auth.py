@@ -8,7 +8,7 @@ is keyed on ``sub``; ``name`` is only for display (PanDA's prodUserName).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -66,7 +66,6 @@ class Caller:
     jti: str
     expires: datetime
     issuer: str = ""
-    extra_roles: frozenset[Role] = field(default_factory=frozenset)
 
     @property
     def sub(self) -> str:
@@ -74,10 +73,10 @@ class Caller:
 
     @property
     def roles(self) -> frozenset[Role]:
-        return self.identity.roles | self.extra_roles
+        return self.identity.roles
 
     def has(self, *roles: Role) -> bool:
-        return not self.roles.isdisjoint(roles)
+        return not self.identity.roles.isdisjoint(roles)
 
     @property
     def display_name(self) -> str:

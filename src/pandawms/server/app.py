@@ -56,6 +56,7 @@ from pandawms.server.auth import AuthGate
 from pandawms.server.bodies import MAX_DECODED_BODY, GzipBodies
 from pandawms.server.context import ServerContext
 from pandawms.server.errordocs import ERROR_RESPONSES
+from pandawms.server.fastpath import PATHS as FAST_PATHS
 from pandawms.server.fastpath import PilotFastPath
 from pandawms.server.guards import ErrorEnvelope, RequestGuard, describe_failure
 from pandawms.server.headers import SecurityHeaders
@@ -171,7 +172,7 @@ def create_app(
         app.add_middleware(PilotFastPath, ctx=ctx)
     compat_client.install(app)  # panda-client's shapes and calls (outside the fast path, inside the gate)
     if config.auth.enabled:  # outside the fast path: the hot calls pass the same gate
-        app.add_middleware(AuthGate, ctx=ctx)
+        app.add_middleware(AuthGate, ctx=ctx, deferred=FAST_PATHS if fast_path else frozenset())
     # size and NUL checks on plain bodies (a monitor page refuses in its own shape)
     app.add_middleware(RequestGuard, max_body=MAX_DECODED_BODY, pages=page_refusal)
     app.add_middleware(GzipBodies)  # outside the guard: every route and the fast path see plain bodies

@@ -12,6 +12,7 @@ from pandawms.agents.runner import AgentRunner
 from pandawms.config import ServerConfig
 from pandawms.core.auth import Caller
 from pandawms.db.engine import Database
+from pandawms.services.access import DispatchedQueues
 from pandawms.services.logstore import LogStore
 from pandawms.services.shares import ShareCache
 from pandawms.services.termination import JobRetryPolicy
@@ -28,6 +29,8 @@ class ServerContext:
     runner: AgentRunner | None = None
     shares: ShareCache = field(default_factory=ShareCache)  # the dispatcher's share order, per process
     keys: KeyRing | None = None  # the issuer's keys, loaded at startup (services/tokens.py)
+    # the jobs known dispatched to each queue, per process: a pilot's update of them needs no ownership read
+    dispatched: DispatchedQueues = field(default_factory=DispatchedQueues)
 
 
 def get_ctx(request: Request) -> ServerContext:

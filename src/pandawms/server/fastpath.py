@@ -11,6 +11,11 @@ takes about a millisecond); when another writer holds or waits for it (a
 big submit chunk, an agent batch) the call goes to a worker thread and waits its turn there, so the
 loop never blocks on the lock. On PostgreSQL it always runs in a worker thread.
 
+With auth on, the gate in front (server/auth.AuthGate) has checked the token, the role and the rate
+for these calls and left the caller in the scope; their resource check (``RoutePolicy.parsed``: the
+pilot's queue, the jobs dispatched to it) runs here on the validated request, where the handler runs,
+so the body is parsed once.
+
 job/submit takes 10,000 jobs: FastAPI would validate that body on the event loop in one ~100 ms
 pydantic call that holds the GIL. Here it is decoded and validated in a worker thread in slices of
 ``SUBMIT_SLICE`` jobs, so the loop gets the GIL back between slices; errors are the route's, with the
@@ -35,11 +40,17 @@ from pandawms.protocol.jobs import SubmitRequest
 from pandawms.protocol.pilot import AcquireRequest, UpdateRequest
 from pandawms.server.bodies import MAX_DECODED_BODY
 from pandawms.server.context import ServerContext
+from pandawms.server.policies import ParsedCheck, policy_for
 from pandawms.server.responses import envelope, error_response, validation_message
 from pandawms.server.routes_jobs import handle_submit
 from pandawms.server.routes_pilot import handle_acquire, handle_update
 
-Handler = tuple[type[BaseModel], Callable[[ServerContext, Any], Response]]
+Handler = tuple[type[BaseModel], Callable[[ServerContext, Any], Response], ParsedCheck | None]
+_CALLS: dict[str, tuple[type[BaseModel], Callable[[ServerContext, Any], Response]]] = {
+    paths.API_PREFIX + paths.PILOT_ACQUIRE_JOBS: (AcquireRequest, handle_acquire),
+    paths.API_PREFIX + paths.PILOT_UPDATE_JOB: (UpdateRequest, handle_update),
+}
+PATHS = frozenset(_CALLS)  # the gate (server/auth.AuthGate) leaves their resource check to this middleware
 MAX_BODY = 16 * 1024 * 1024
 SUBMIT_SLICE = 250
 INLINE_MAX_JOBS = 4  # acquires of more jobs always run in a worker thread
@@ -49,9 +60,9 @@ class PilotFastPath:
     def __init__(self, app: ASGIApp, ctx: ServerContext) -> None:
         self.app = app
         self.ctx = ctx
+        # with each, its policy's check on the validated request (the gate skips the body for PATHS)
         self.handlers: dict[str, Handler] = {
-            paths.API_PREFIX + paths.PILOT_ACQUIRE_JOBS: (AcquireRequest, handle_acquire),
-            paths.API_PREFIX + paths.PILOT_UPDATE_JOB: (UpdateRequest, handle_update),
+            path: (model, func, policy_for(path, False).parsed) for path, (model, func) in _CALLS.items()
         }
         self.submit_path = paths.API_PREFIX + paths.JOB_SUBMIT
 
@@ -59,7 +70,8 @@ class PilotFastPath:
         path = scope["path"] if scope["type"] == "http" and scope["method"] == "POST" else ""
         handler = self.handlers.get(path)
         if handler is not None:
-            response = await self._respond(handler, await _read_body(receive))
+            caller = scope.get("state", {}).get("caller")  # the gate's (its resource check is ours)
+            response = await self._respond(handler, await _read_body(receive), caller)
         elif path == self.submit_path:
             body = await _read_body(receive, MAX_DECODED_BODY)
             caller = scope.get("state", {}).get("caller")  # server/auth.AuthGate's, None when auth is off
@@ -85,21 +97,35 @@ class PilotFastPath:
         except PandaError as exc:
             return error_response(exc)
 
-    async def _respond(self, handler: Handler, body: bytes | None) -> Response:
-        model, func = handler
+    async def _respond(self, handler: Handler, body: bytes | None, caller: Caller | None) -> Response:
+        model, func, check = handler
         if body is None:
             return _too_large(MAX_BODY)
         try:
             request = model.model_validate_json(body)
         except ValidationError:
             return envelope(success=False, message=_route_error(model, body), status_code=422)
+        checked = None if caller is None or check is None else (check, caller)
         try:
             with self.ctx.db.writer_if_free() as free:
                 if free and _short(request):
-                    return func(self.ctx, request)
-            return await anyio.to_thread.run_sync(func, self.ctx, request)
+                    return self._run(func, checked, request)
+            return await anyio.to_thread.run_sync(self._run, func, checked, request)
         except PandaError as exc:
             return error_response(exc)
+
+    def _run(
+        self,
+        func: Callable[[ServerContext, Any], Response],
+        checked: tuple[ParsedCheck, Caller] | None,
+        request: BaseModel,
+    ) -> Response:
+        """The resource check (Forbidden naming why; a read only for a job not known dispatched), then
+        the handler, on the same thread."""
+        if checked is not None:
+            check, caller = checked
+            check(self.ctx.db.read, self.ctx.dispatched, caller, request)
+        return func(self.ctx, request)
 
 
 def _short(request: BaseModel) -> bool:

@@ -5,11 +5,14 @@ One table, ``ROUTE_POLICIES`` (API path -> RoutePolicy); a path under /api/v1 mi
 explicit ``PUBLIC`` mark. The monitor's pages share one policy (public or login, by configuration).
 A check receives the request's JSON body (or None) and query and raises Forbidden; a ``pure`` check
 (the pilot's queue on acquire) decides from the token and the body alone, without a database read.
+The pilot's two hot calls also carry a ``parsed`` check: the same decision on the request the fast path
+(server/fastpath.py) has already validated, so the gate reads no body for them and each is parsed once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,12 +31,16 @@ from pandawms.core.access import (
 from pandawms.core.auth import Caller, Role
 from pandawms.core.errors import InvalidInput
 from pandawms.protocol import legacy_client, legacy_pilot, paths
-from pandawms.services.access import check_jobs, check_rules, check_scopes, check_tasks
+from pandawms.protocol.pilot import AcquireRequest, UpdateRequest
+from pandawms.services.access import DispatchedQueues, check_jobs, check_rules, check_scopes, check_tasks
 
 # a check raises Forbidden; a job check returns the facts it read (the gate keeps the dispatched ones)
 Check = Callable[[Connection, Caller, Any, Mapping[str, str]], Sequence[JobFacts] | None]
 IdsOf = Callable[[Any, Mapping[str, str]], list[int]]  # the job ids a request names
 PureCheck = Callable[[Caller, Any], None]  # decides from the token and the body alone: no database read
+Reader = Callable[[], AbstractContextManager[Connection]]  # Database.read
+# the check on a validated request of the fast path: a reader for the facts, the cache of dispatched jobs
+ParsedCheck = Callable[[Reader, DispatchedQueues, Caller, Any], None]
 
 ALL = frozenset(Role)
 HUMANS = frozenset({Role.USER, Role.PRODUCTION, Role.ADMIN})
@@ -52,6 +59,7 @@ class RoutePolicy:
     body: bool = False
     pure: PureCheck | None = None  # a check that reads no database (the gate runs it on the event loop)
     job_ids: IdsOf | None = None  # a pilot update's job ids: the gate answers from its dispatched cache
+    parsed: ParsedCheck | None = None  # the same check on the fast path's validated request
 
     @property
     def public(self) -> bool:
@@ -116,8 +124,25 @@ def _task_in_body(conn: Connection, caller: Caller, body: Any, _query: Mapping[s
 def _acquire_queue(caller: Caller, body: Any) -> None:
     queue = _body_field(body, "site_name", "siteName")
     if isinstance(queue, str):
-        why = queue_refusal(caller, Action.ACQUIRE, queue)
-        refuse("pilot acquire", [(queue, why)] if why else [])
+        _may_acquire(caller, queue)
+
+
+def _may_acquire(caller: Caller, queue: str) -> None:
+    why = queue_refusal(caller, Action.ACQUIRE, queue)
+    refuse("pilot acquire", [(queue, why)] if why else [])
+
+
+def _acquire_parsed(_read: Reader, _seen: DispatchedQueues, caller: Caller, request: AcquireRequest) -> None:
+    _may_acquire(caller, request.site_name)
+
+
+def _update_parsed(read: Reader, seen: DispatchedQueues, caller: Caller, request: UpdateRequest) -> None:
+    """A pilot's update: allowed at once for a job known dispatched to its queue, else read and decide."""
+    ids = [request.job_id]
+    if seen.allows(caller, ids):
+        return
+    with read() as conn:
+        seen.learn(check_jobs(conn, caller, Action.UPDATE, ids))
 
 
 def _scope_of(did: object) -> list[str]:
@@ -203,13 +228,14 @@ def _p(
     *,
     pure: PureCheck | None = None,
     jobs: IdsOf | None = None,
+    parsed: ParsedCheck | None = None,
 ) -> RoutePolicy:
     """A route's policy; ``jobs`` names the job ids its body (or query) carries, checked for ``action``."""
     if jobs is not None:
         check = _jobs(action, jobs)
     body = pure is not None or (check is not None and jobs is not _query_ids)
     job_ids = jobs if action is Action.UPDATE else None
-    return RoutePolicy(resource, action, roles, check, body=body, pure=pure, job_ids=job_ids)
+    return RoutePolicy(resource, action, roles, check, body=body, pure=pure, job_ids=job_ids, parsed=parsed)
 
 
 J, T, D, Q, W, L = (Resource.JOBS, Resource.TASKS, Resource.DATASETS, Resource.QUEUES, Resource.WORKERS,
@@ -243,8 +269,8 @@ ROUTE_POLICIES: dict[str, RoutePolicy] = {
     paths.JOB_KILL: _p(J, M, HUMANS, jobs=_body_ids),
     paths.JOB_REASSIGN: _p(J, M, HUMANS, jobs=_body_ids),
     paths.JOB_RETRY: _p(J, M, HUMANS, jobs=_body_ids),
-    paths.PILOT_ACQUIRE_JOBS: _p(J, A, PILOTS, pure=_acquire_queue),
-    paths.PILOT_UPDATE_JOB: _p(J, U, PILOTS, jobs=_body_ids),
+    paths.PILOT_ACQUIRE_JOBS: _p(J, A, PILOTS, pure=_acquire_queue, parsed=_acquire_parsed),
+    paths.PILOT_UPDATE_JOB: _p(J, U, PILOTS, jobs=_body_ids, parsed=_update_parsed),
     paths.PILOT_UPDATE_JOBS_BULK: _p(J, U, PILOTS, jobs=_list_ids),
     paths.PILOT_GET_JOB_STATUS: _p(J, R, PILOTS),
     # queues

@@ -36,8 +36,9 @@ class DispatchedQueues:
 
     These facts never change: a job never returns to a pre-dispatch state, and only a ``defined`` job is
     re-brokered (core/states.JOB_TRANSITIONS, services/placement.rebroker); so for a pilot whose token
-    names that queue ``job_refusal`` on ``update`` is None for good. Only jobs read from the database are
-    kept (an unknown id is never), per server process; bounded: the older half goes at ``MAX``.
+    names that queue ``job_refusal`` on ``update`` is None for good. Only jobs read from the database in
+    a dispatched state, or claimed by this server's own acquire, are kept (an unknown id never is), per
+    server process; bounded: the older half goes at ``MAX``.
     """
 
     MAX = 200_000
@@ -56,6 +57,16 @@ class DispatchedQueues:
         for f in facts:
             if f.status not in PRE_DISPATCH_STATES and f.queue:
                 self._queue[f.panda_id] = f.queue
+        self._bound()
+
+    def sent(self, jobs: Iterable[tuple[int, str | None]]) -> None:
+        """(PandaID, queue) of jobs this server just dispatched (the acquire's own claim: no read needed)."""
+        for panda_id, queue in jobs:
+            if queue:
+                self._queue[panda_id] = queue
+        self._bound()
+
+    def _bound(self) -> None:
         if len(self._queue) > self.MAX:
             for old in list(self._queue)[: self.MAX // 2]:
                 self._queue.pop(old, None)
