@@ -56,3 +56,9 @@ def test_panda_agents_takes_the_lease_runs_and_releases_it_on_sigterm(tmp_path: 
             proc.wait(10)
         log.close()
         db.dispose()
+
+
+def test_a_public_url_that_is_not_one_is_refused_naming_the_setting(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["server", "--public-url", "ftp://x.org", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 2 and "public_url (PANDA_PUBLIC_URL)" in result.output, result.output
+    assert not (tmp_path / "panda.db").exists()

@@ -334,3 +334,20 @@ def test_a_pilot_with_a_certificate_runs_a_job(cert_server: CertServer) -> None:
     with _client(cert_server, cert_server.admin) as admin:
         (status,) = admin.request("GET", paths.JOB_GET_STATUS, params={"job_ids": str(panda_id)})
     assert status["jobStatus"] == "finished"
+
+
+def test_behind_a_proxy_the_public_url_option_starts_every_login_link(tmp_path: Path) -> None:
+    ca, cert, key = make_certificates(tmp_path)
+    public = "https://panda.example.org/wms"
+    with _server(tmp_path, cert, key, ca, "--public-url", public + "/") as url:
+        tls = ssl.create_default_context(cafile=str(ca))
+        resp = httpx.post(
+            url + paths.API_PREFIX + paths.AUTH_DEVICE,
+            json={"client_id": "panda-cli"},
+            verify=tls,
+            timeout=30,
+        )
+        assert resp.status_code == 200, resp.text
+        links = resp.json()["data"]
+        assert links["verification_uri"] == public + paths.DEVICE_PAGE
+        assert links["verification_uri_complete"].startswith(public + paths.DEVICE_PAGE + "?user_code=")

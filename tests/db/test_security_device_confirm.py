@@ -6,6 +6,7 @@ as the page's; opening the page changes nothing; every value is escaped and no p
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -144,3 +145,22 @@ def test_an_expired_login_cannot_be_confirmed(sec: Secure) -> None:
     late = sec.client.post("/auth/device", data={**form, "decision": "approve"})
     assert late.status_code == 409 and "expired" in late.text
     assert not re.search(r"<script", late.text)
+
+
+def test_with_the_identity_provider_down_the_page_still_denies_and_approve_says_why(
+    db: Database, clock: FrozenClock, tmp_path: Path
+) -> None:
+    with socket.socket() as reserved:  # bound, never listening: connections to it are refused
+        reserved.bind(("127.0.0.1", 0))
+        issuer = f"http://127.0.0.1:{reserved.getsockname()[1]}"
+        for s in secure_server(db, clock, tmp_path, oidc_issuer=issuer, device_rate=0):
+            got = start(s)
+            page = s.client.get("/auth/device", params={"user_code": got["user_code"]})
+            assert page.status_code == 200 and "not reachable right now" in page.text, page.text
+            assert issuer in page.text and "form-action 'self'" in page.headers["content-security-policy"]
+            approved = confirm_login(s.client, got["verification_uri_complete"])
+            assert approved.status_code == 503 and "unreachable" in approved.text, approved.text
+            assert state(s) == "pending"  # nothing decided: the person may try again, or Deny
+            denied = confirm_login(s.client, got["verification_uri_complete"], "deny")
+            assert denied.status_code == 200 and "login refused" in denied.text
+            assert refusal(poll(s, got["device_code"])) == "access_denied"

@@ -1,7 +1,8 @@
 """The token and revocation endpoints take the OAuth 2 form body (RFC 6749 §4.1.3/§6, RFC 8628 §3.4,
-RFC 7009) as well as JSON, both back ends: the same answers field for field, the same 422 naming the
-field, a 400 naming a repeated or NUL-carrying parameter, a 415 for other content types; the spec says
-so. And ``public_url``: the links a login hands out start there, whatever host the request came to."""
+RFC 7009, with its ``token`` and ``token_type_hint``) as well as JSON, both back ends: the same answers
+field for field, the same 422 naming the field, a 400 naming a repeated or NUL-carrying parameter, a 415
+for other content types; the spec says so. And ``public_url``: the links a login hands out start there,
+whatever host the request came to."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from pandawms.db.engine import Database
 from pandawms.server.app import create_app
 from tests.conftest import FrozenClock
 from tests.db.helpers import API, ok
-from tests.db.security_helpers import Secure, secure_config, secure_server
+from tests.db.security_helpers import Secure, secure_config, secure_server, snapshot
 from tests.db.test_security_device import approve, refusal, start
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -61,8 +62,29 @@ def test_revoke_takes_a_form_too(sec: Secure) -> None:
     body = {"refresh_token": pair["refresh_token"]}
     assert ok(sec.client.post(f"{API}/auth/revoke", data=body)) is True
     assert ok(sec.client.post(f"{API}/auth/revoke", data=body)) is False
-    extra = sec.client.post(f"{API}/auth/revoke", data={**body, "token_type_hint": "refresh_token"})
-    assert extra.status_code == 422 and "token_type_hint" in extra.json()["message"]
+    extra = sec.client.post(f"{API}/auth/revoke", data={**body, "scope": "all"})
+    assert extra.status_code == 422 and "scope" in extra.json()["message"]
+
+
+def test_revoke_takes_rfc_7009s_token_and_hint_and_refuses_access_tokens(sec: Secure) -> None:
+    got = start(sec)
+    approve(sec, got["user_code"])
+    pair = ok(form_poll(sec, got["device_code"]))
+    access = {"token": pair["access_token"], "token_type_hint": "access_token"}
+    before = snapshot(sec.db)
+    resp = sec.client.post(f"{API}/auth/revoke", data=access)
+    assert resp.status_code == 400 and resp.json()["error"] == "unsupported_token_type", resp.text
+    assert "revoke the refresh token" in resp.json()["error_description"]
+    for bad in ({}, {"token": pair["refresh_token"], "refresh_token": pair["refresh_token"]}):
+        resp = sec.client.post(f"{API}/auth/revoke", data={**bad, "token_type_hint": "refresh_token"})
+        assert resp.status_code == 422 and "token" in resp.json()["message"], resp.text
+    assert snapshot(sec.db) == before
+    # the hint is only a hint (RFC 7009 §2.1): a wrong or unknown one still finds the refresh token
+    hinted = {"token": pair["refresh_token"], "token_type_hint": "access_token"}
+    assert ok(sec.client.post(f"{API}/auth/revoke", data=hinted)) is True
+    assert ok(sec.client.post(f"{API}/auth/revoke", json={**hinted, "token_type_hint": "x"})) is False
+    renew = {"grant_type": "refresh_token", "refresh_token": pair["refresh_token"]}
+    assert sec.client.post(f"{API}/auth/token", data=renew).status_code == 401  # revoked for good
 
 
 @pytest.mark.parametrize(

@@ -75,10 +75,10 @@ def test_panda_login_through_the_identity_provider_then_whoami_and_a_refresh(
             in out
         )
         assert stat.S_IMODE(stored.stat().st_mode) == 0o600
-        _whoami_then_refresh(srv, home, stored)
+        _whoami_refresh_then_logout(srv, home, stored)
 
 
-def _whoami_then_refresh(srv: Server, home: Path, stored: Path) -> None:
+def _whoami_refresh_then_logout(srv: Server, home: Path, stored: Path) -> None:
     who = panda("whoami", "--server", srv.root, env=user_env(home))
     assert who.returncode == 0, who.stderr
     data = json.loads(who.stdout)
@@ -91,6 +91,11 @@ def _whoami_then_refresh(srv: Server, home: Path, stored: Path) -> None:
     assert after["refresh_token"] != before["refresh_token"]
     assert after["access_token"] != before["access_token"]
     assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+    out = panda("logout", env=user_env(home))  # RFC 7009's form: token and token_type_hint
+    assert out.returncode == 0 and "logged out" in out.stdout, out.stderr
+    assert not stored.exists()
+    again_revoked = httpx.post(srv.api + "/auth/revoke", data={"token": after["refresh_token"]}, timeout=30)
+    assert again_revoked.status_code == 200 and again_revoked.json()["data"] is False  # not live any more
 
 
 @pytest.fixture(scope="module")

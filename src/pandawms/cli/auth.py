@@ -69,7 +69,7 @@ class LoginToken:
         body = {"grant_type": "refresh_token", "refresh_token": doc["refresh_token"]}
         url = api_base(str(doc["server"])) + paths.AUTH_TOKEN
         with httpx.Client(transport=self.transport, timeout=30) as http:
-            resp = http.post(url, json=body)
+            resp = http.post(url, data=body)  # RFC 6749 §6: a form
         if resp.status_code != 200:
             raise ClientError(
                 f"login expired ({resp.json().get('message', resp.status_code)}): panda login again"
@@ -212,7 +212,8 @@ def logout() -> None:
     if doc.get("refresh_token"):
         url = api_base(str(doc["server"])) + paths.AUTH_REVOKE
         try:
-            httpx.post(url, json={"refresh_token": doc["refresh_token"]}, timeout=30)
+            form = {"token": doc["refresh_token"], "token_type_hint": "refresh_token"}  # RFC 7009 §2.1
+            httpx.post(url, data=form, timeout=30)
         except httpx.HTTPError as exc:
             typer.echo(f"server not reached ({exc}); the login file is removed anyway", err=True)
     path.unlink()

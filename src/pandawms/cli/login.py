@@ -63,7 +63,7 @@ def wait(
     while monotonic() < deadline:
         sleep(interval)
         try:
-            resp = http.post(api + paths.AUTH_TOKEN, json=body)
+            resp = http.post(api + paths.AUTH_TOKEN, data=body)  # RFC 8628 §3.4: a form
         except httpx.HTTPError as exc:
             unreachable += 1
             if unreachable >= MAX_UNREACHABLE:

@@ -79,6 +79,13 @@ def server(
             help="CA bundle: clients may present a certificate it verifies ([server.auth] cert_roles)."
         ),
     ] = None,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            help="The URL users reach this server at, behind a proxy (https://host/prefix): the links "
+            "panda login hands out start there ([server] public_url, PANDA_PUBLIC_URL)."
+        ),
+    ] = None,
 ) -> None:
     """Serve the REST API under /api/v1/ (and run the watchdog agents)."""
     import ssl
@@ -100,6 +107,7 @@ def server(
         "ssl_certfile": ssl_certfile,
         "ssl_keyfile": ssl_keyfile,
         "ssl_ca_certs": ssl_ca_certs,
+        "public_url": public_url,
         "auth": {"enabled": auth} if auth is not None else None,
     }
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -67,8 +67,23 @@ class TokenErrorAnswer(BaseModel):
 
 
 class RevokeRequest(BaseModel):
+    """RFC 7009 §2.1: the ``token`` to revoke and an optional ``token_type_hint`` (any value: only a hint,
+    every type is searched). ``refresh_token`` is this API's older name for ``token``; give one of them."""
+
     model_config = _STRICT
-    refresh_token: str = Field(min_length=16, max_length=256)
+    token: str | None = Field(None, min_length=16, max_length=8192)
+    refresh_token: str | None = Field(None, min_length=16, max_length=256)
+    token_type_hint: str | None = Field(None, max_length=64)
+
+    @model_validator(mode="after")
+    def _one_token(self) -> RevokeRequest:
+        if (self.token is None) == (self.refresh_token is None):
+            raise ValueError("token: give the token to revoke, as token (RFC 7009) or refresh_token")
+        return self
+
+    @property
+    def presented(self) -> str:
+        return self.token if self.token is not None else str(self.refresh_token)
 
 
 class TokenAnswer(BaseModel):

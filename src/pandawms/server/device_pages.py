@@ -68,6 +68,7 @@ class Consent:
     now: datetime
     refresh_lifetime: int  # s: how long the login lasts without panda logout
     identity_provider: str  # the issuer's URL, "" when an admin approves
+    provider_down: str = ""  # why the identity provider is not reachable now ("" when it is, or none)
 
 
 def _ago(delta: timedelta) -> str:
@@ -102,7 +103,7 @@ def confirm_body(c: Consent, csrf: str) -> str:
         "<p>If you approve, that program gets tokens that act as you on this server: everything your "
         "roles allow (submit, follow, retry and kill your jobs and tasks, register and move your data) "
         f"for up to {e(_lasting(c.refresh_lifetime))}, or until you run <code>panda logout</code>. "
-        f"{then} is the one it acts as.</p>"
+        f"{then} is the one it acts as.</p>{_down(c)}"
         "<p><strong>Approve only if you started this yourself</strong> by running <code>panda login</code>"
         " just now. If someone sent you this link or the code, press Deny.</p>"
         "<form method='post' action='device'>"
@@ -110,6 +111,15 @@ def confirm_body(c: Consent, csrf: str) -> str:
         f"<input type='hidden' name='{CSRF_FIELD}' value='{e(csrf)}'>"
         f"<button type='submit' name='decision' value='{APPROVE}'>Approve</button> "
         f"<button type='submit' name='decision' value='{DENY}'>Deny</button></form>"
+    )
+
+
+def _down(c: Consent) -> str:
+    if not c.provider_down:
+        return ""
+    return (
+        "<p><strong>The identity provider is not reachable right now</strong> "
+        f"(<code>{e(c.provider_down)}</code>): Approve fails until it is back; Deny works now.</p>"
     )
 
 

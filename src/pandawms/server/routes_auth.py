@@ -31,7 +31,7 @@ from pandawms.protocol.envelope import Envelope
 from pandawms.server.auth import bearer, issuer_settings
 from pandawms.server.context import ServerContext, get_caller, get_ctx
 from pandawms.server.oauth_bodies import FormOrJsonRoute, ref, with_form
-from pandawms.server.responses import envelope
+from pandawms.server.responses import envelope, oauth_error
 from pandawms.server.routes_device import external_base
 from pandawms.server.routes_device import poll as device_poll
 from pandawms.services import tokens
@@ -130,10 +130,16 @@ def token(body: Grant, ctx: Ctx) -> Response:
 
 @oauth.post(paths.AUTH_REVOKE, response_model=Envelope[bool], openapi_extra=with_form(ref(RevokeRequest)))
 def revoke(body: RevokeRequest, ctx: Ctx) -> Response:
-    """Log out: revoke one refresh token (answers whether it was live; unknown tokens answer false).
-    JSON or form body."""
+    """Log out (RFC 7009): revoke one refresh token; answers whether it was live (an unknown token
+    answers false, with 200 as the RFC wants). An access token (a JWT) is 400 ``unsupported_token_type``:
+    it is not stored, and expires within minutes. JSON or form body."""
+    token = body.presented
+    if token.count(".") == 2:  # a JWS compact token: ours are access tokens, refresh tokens are opaque
+        lifetime = ctx.config.auth.access_lifetime
+        why = f"access tokens are not revocable (they expire within {lifetime} s): revoke the refresh token"
+        return oauth_error("unsupported_token_type", why)
     with ctx.db.write() as conn:
-        done = tokens.revoke(conn, body.refresh_token, ctx.clock())
+        done = tokens.revoke(conn, token, ctx.clock())
     return envelope(done, message="revoked" if done else "not a live refresh token")
 
 

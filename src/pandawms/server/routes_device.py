@@ -16,17 +16,25 @@ pages are public, limited per client address (``[server.auth] device_rate``).
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 from typing import Annotated
 from urllib.parse import urlsplit
 
-import pydantic_core
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from pandawms.core.auth import Caller
 from pandawms.core.device import PollError, PollOutcome, parse_user_code, show_user_code
-from pandawms.core.errors import Forbidden, InvalidInput, NotFound, PandaError, RateLimited, Unauthenticated
+from pandawms.core.errors import (
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PandaError,
+    RateLimited,
+    Transient,
+    Unauthenticated,
+)
 from pandawms.db.device_codes import DeviceRow
 from pandawms.protocol import paths
 from pandawms.protocol.auth import DeviceAnswer, DeviceError, DeviceRequest, DeviceTokenRequest
@@ -38,7 +46,7 @@ from pandawms.server.context import ServerContext, get_ctx
 from pandawms.server.federation import FederatedIssuer
 from pandawms.server.headers import with_form_action
 from pandawms.server.oidc_login import OidcClient
-from pandawms.server.responses import envelope
+from pandawms.server.responses import envelope, oauth_error
 from pandawms.services import device as device_service
 from pandawms.services.device import DeviceSettings
 from pandawms.services.tokens import TokenPair
@@ -123,16 +131,7 @@ def _poll_refusal(outcome: PollOutcome) -> Response:
     waiting = outcome.error in (PollError.AUTHORIZATION_PENDING, PollError.SLOW_DOWN)
     interval = outcome.interval if waiting else None  # the interval from now on, for a device still waiting
     err = DeviceError(error=outcome.error.value, error_description=outcome.message, interval=interval)
-    doc = {
-        "success": False,
-        "message": f"{err.error}: {err.error_description}",
-        "data": err.model_dump(),
-        "error": err.error,  # RFC 8628 clients read the error at the top level
-        "error_description": err.error_description,
-    }
-    body = pydantic_core.to_json(doc)
-    headers = {"Cache-Control": "no-store"}
-    return Response(content=body, status_code=400, media_type="application/json", headers=headers)
+    return oauth_error(err.error, err.error_description, err.model_dump())  # RFC 8628 §3.5
 
 
 MAX_FORM_BYTES = 4096  # the confirmation form: a code, a token and a decision
@@ -150,7 +149,12 @@ def device_page(request: Request, ctx: Ctx, user_code: UserCode = None) -> Respo
             row = device_service.pending(conn, user_code, now)
         consent = _consent(ctx, user_code, row, now)
         federation = _federation(request, ctx)
-        idp = federation[0].authorization_origin() if federation is not None else None
+        idp = None
+        if federation is not None:
+            try:
+                idp = federation[0].authorization_origin()
+            except Transient as exc:  # the page still lets the person Deny; Approve says it again
+                consent = dataclasses.replace(consent, provider_down=str(exc))
     except PandaError as exc:
         return pages_html.error_page(exc)
     token = pages_html.csrf_token(request.cookies.get(pages_html.CSRF_COOKIE))
