@@ -70,8 +70,8 @@ def body_model(request: Request) -> type[BaseModel] | None:
     return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
 
 
-def oauth_error(error: str, description: str, data: Any = None, status_code: int = 400) -> Response:
-    """An OAuth 2 error (RFC 6749 §5.2): ``error`` and ``error_description`` at the top level, where
+def oauth_error(error: str, description: str, data: Any = None) -> Response:
+    """An OAuth 2 error (RFC 6749 §5.2, a 400): ``error`` and ``error_description`` at the top level, where
     OAuth clients read them, inside this API's envelope; never cached."""
     doc = {
         "success": False,
@@ -81,7 +81,7 @@ def oauth_error(error: str, description: str, data: Any = None, status_code: int
         "error_description": description,
     }
     headers = {"Cache-Control": "no-store"}
-    return Response(pydantic_core.to_json(doc), status_code, media_type="application/json", headers=headers)
+    return Response(pydantic_core.to_json(doc), 400, media_type="application/json", headers=headers)
 
 
 def error_response(exc: PandaError) -> Response:
