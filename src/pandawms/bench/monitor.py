@@ -39,6 +39,15 @@ PAGES: tuple[tuple[str, str], ...] = (
     ("jobs HTML", "/jobs/"),
     ("errors HTML", "/errors/"),
     ("site HTML", "/site/{queue}/"),
+    # every summary page over a week, and the job list over the whole seeded history (four weeks)
+    ("home 7 days", "/?days=7&json"),
+    ("jobs 30 days", "/jobs/?days=30&json"),
+    ("jobs 7 days HTML", "/jobs/?days=7"),
+    ("errors 7 days", "/errors/?days=7&json"),
+    ("sites 7 days", "/sites/?days=7&json"),
+    ("site 7 days", "/site/{queue}/?days=7&json"),
+    ("users 7 days", "/users/?days=7&json"),
+    ("user 7 days", "/user/{user}/?days=7&json"),
 )
 
 

@@ -12,9 +12,11 @@ Hours are epoch seconds of the start of the hour of ``modification_time`` (which
 
 from __future__ import annotations
 
+import calendar
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, and_, case, delete, func, select, tuple_
@@ -82,6 +84,18 @@ def _stat_row(time: int, key: Sequence[Any], sums: Sequence[int]) -> StatRow:
     return StatRow(
         time, str(site), str(user), str(label), str(status), int(attempt), sums[0], sums[1], wall, mem
     )
+
+
+def seconds(t: datetime, *, up: bool = False) -> int:
+    """Epoch seconds of a naive UTC time, rounded down (``up``: up, so the whole hours from
+    ``ceil_hour(seconds(t, up=True))`` never start before ``t``)."""
+    s = calendar.timegm(t.timetuple())
+    return s + 1 if up and t.microsecond else s
+
+
+def at(t: int) -> datetime:
+    """The naive UTC time of epoch seconds ``t``."""
+    return datetime.fromtimestamp(t, UTC).replace(tzinfo=None)
 
 
 def floor_hour(t: int) -> int:
@@ -266,6 +280,7 @@ def _grouped(
     sums: Sequence[str],
     *,
     by_status: bool = True,
+    equal: Mapping[str, str] | None = None,
 ) -> list[tuple[Any, ...]]:
     """``group`` columns and sum(``sums``) over ``parts`` (aggregates and pending deltas), rows with jobs.
 
@@ -277,6 +292,7 @@ def _grouped(
         where = _where(table, start, end, w.matches)
         if by_status:
             where.append(table.c.state.in_(w.statuses))
+        where.extend(table.c[k] == v for k, v in (equal or {}).items())
         cols = [table.c[c] for c in group]
         stmt = select(*cols, *(func.sum(table.c[s]) for s in sums)).where(*where).group_by(*cols)
         for r in conn.execute(stmt):
@@ -303,6 +319,17 @@ def by_hour(conn: Connection, w: Window) -> list[tuple[int, str, int]]:
     """(hour, state, jobs): the charts' series and the counts by state."""
     rows = _grouped(conn, _stats_parts(w, days=False), w, ("hour", "state"), ("jobs",))
     return [(int(h), str(s), int(n)) for h, s, n in rows]
+
+
+def counts(
+    conn: Connection, w: Window, column: str, only: str | None = None
+) -> list[tuple[str, str, int, int]]:
+    """(``column`` value, state, jobs, CPU s) over the window (``only``: that value alone); NULL is ''."""
+    if column not in MATCHABLE:
+        raise ValueError(f"column {column!r} is not in the hourly aggregates")
+    equal = {column: only} if only is not None else None
+    rows = _grouped(conn, _stats_parts(w), w, (column, "state"), ("jobs", "cpu_seconds"), equal=equal)
+    return [(str(v), str(s), int(n), int(c)) for v, s, n, c in rows]
 
 
 def by_key(conn: Connection, w: Window) -> list[StatRow]:

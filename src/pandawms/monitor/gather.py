@@ -62,7 +62,7 @@ def gather(conn: Connection, sel: mdb.Selection, limit: int, now: datetime) -> G
     final = tuple(s for s in sel.statuses if s in FINAL)
     if not final or not aggregatable(sel):
         return live(conn, sel, limit)
-    start = epoch(sel.since) if sel.since is not None else None
+    start = js.seconds(sel.since, up=True) if sel.since is not None else None  # hours from it: >= since
     end = epoch(sel.until) if sel.until is not None else epoch(now) + 1
     h0 = js.ceil_hour(start) if start is not None else None
     h1 = js.floor_hour(end)

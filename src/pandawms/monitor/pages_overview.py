@@ -157,7 +157,7 @@ def _since(window: Window, now: datetime) -> datetime:
 
 def sites_page(conn: Connection, params: Mapping[str, str], now: datetime) -> SitesPage:
     window = parse_window(params, now, SITES_HOURS)
-    counts = _by_key(mqdb.counts_by(conn, "computing_site", _since(window, now), window.until))
+    counts = _by_key(mqdb.counts_by(conn, "computing_site", _since(window, now), window.until, now))
     workers = _workers(mqdb.worker_counts(conn, _since(window, now)))
     rows = [
         _site_row(q, counts.get(q.name, Counter()), workers.get(q.name, Counter()), params)
@@ -172,7 +172,7 @@ def site_page(conn: Connection, name: str, params: Mapping[str, str], now: datet
         raise NotFound(f"queue {name!r} not found")
     window = parse_window(params, now, SITES_HOURS)
     since = _since(window, now)
-    counts = _by_key(mqdb.counts_by(conn, "computing_site", since, window.until, only=name)).get(
+    counts = _by_key(mqdb.counts_by(conn, "computing_site", since, window.until, now, only=name)).get(
         name, Counter()
     )
     workers = _workers(mqdb.worker_counts(conn, since, queue=name)).get(name, Counter())
@@ -230,13 +230,13 @@ def _user_rows(rows: list[tuple[str | None, str, int, int]], params: Mapping[str
 
 def users_page(conn: Connection, params: Mapping[str, str], now: datetime) -> UsersPage:
     window = parse_window(params, now, USERS_HOURS)
-    rows = mqdb.counts_by(conn, "prod_user_name", _since(window, now), window.until)
+    rows = mqdb.counts_by(conn, "prod_user_name", _since(window, now), window.until, now)
     return UsersPage(selection=selection_out(params, window, "users"), users=_user_rows(rows, params))
 
 
 def user_page(conn: Connection, name: str, params: Mapping[str, str], now: datetime) -> UserPage:
     window = parse_window(params, now, USER_HOURS)
-    rows = mqdb.counts_by(conn, "prod_user_name", _since(window, now), window.until, only=name)
+    rows = mqdb.counts_by(conn, "prod_user_name", _since(window, now), window.until, now, only=name)
     users = _user_rows(rows, params)
     user = (
         users[0]
