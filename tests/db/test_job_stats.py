@@ -8,10 +8,12 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
+from alembic import command
 from sqlalchemy import text
 
 from pandawms.agents.job_stats import fold_all
 from pandawms.db import job_stats as js
+from pandawms.db import migrate
 from pandawms.db.engine import Database
 from pandawms.monitor import summaries as sm
 from pandawms.monitor.gather import histograms
@@ -160,6 +162,65 @@ def _rollup(
     return out
 
 
+def _per_hour(
+    stats: dict[tuple[Any, ...], list[int]], start: int | None, end: int
+) -> dict[tuple[Any, ...], int]:
+    out: Counter[tuple[Any, ...]] = Counter()
+    for (hour, _site, _user, _label, state, _attempt), values in stats.items():
+        if (start is None or hour >= start) and hour < end:
+            out[(hour, state)] += values[0]
+    return {k: n for k, n in out.items() if n}
+
+
+def _codes_per_hour(
+    errors: Counter[tuple[Any, ...]], start: int | None, end: int
+) -> dict[tuple[Any, ...], int]:
+    out: Counter[tuple[Any, ...]] = Counter()
+    for (hour, _site, _user, _label, comp, code), n in errors.items():
+        if (start is None or hour >= start) and hour < end:
+            out[(hour, comp, code)] += n
+    return {k: n for k, n in out.items() if n}
+
+
+def _charted(db: Database) -> tuple[dict[tuple[Any, ...], int], dict[tuple[Any, ...], int]]:
+    """The unfiltered per-hour reads (pending deltas plus the per-hour totals) over all time."""
+    w = js.Window(None, 2**40, FINAL)
+    with db.read() as conn:
+        states = {(h, s): n for h, s, n in js.by_hour(conn, w)}
+        codes = {(h, c, code): n for h, c, code, n in js.errors_by_hour(conn, w)}
+    return states, codes
+
+
+def test_per_hour_totals_follow_moves_and_the_migration(db: Database, clock: FrozenClock) -> None:
+    # given a folded history whose final jobs then move hour, queue, code and state (deltas pending)
+    seed_jobs(db, 300, now=clock(), seed=17)
+    fold_all(db)
+    with db.write() as conn:
+        conn.execute(
+            text("UPDATE jobs SET modification_time = :t WHERE job_status = 'failed' AND panda_id % 3 = 0"),
+            {"t": clock() + timedelta(hours=2)},
+        )
+        conn.execute(text("UPDATE jobs SET pilot_error_code = 4321 WHERE job_status = 'failed'"))
+        conn.execute(text("UPDATE jobs SET job_status = 'running' WHERE job_status = 'closed'"))
+    stats, errors = _expected(db)
+    want = (_per_hour(stats, None, 2**40), _codes_per_hour(errors, None, 2**40))
+    assert want[0] and want[1]
+    # then the per-hour reads equal the table pending and folded, and no emptied row stays
+    assert _charted(db) == want
+    fold_all(db)
+    assert _charted(db) == want
+    with db.read() as conn:
+        for table in ("job_stats_by_hour", "job_error_stats_by_hour"):
+            assert conn.execute(text(f"SELECT count(*) FROM {table} WHERE jobs = 0")).scalar_one() == 0
+    # when migration 0022 is undone and redone, its backfill (from the hourly rows) gives the same totals
+    cfg = migrate.alembic_config()
+    with db.writer.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0021")
+    migrate.upgrade(db)
+    assert _charted(db) == want
+
+
 def test_windows_read_days_and_hours_alike(db: Database, clock: FrozenClock) -> None:
     # given a history over days, folded (hourly and daily rows) with a few deltas still pending
     seed_jobs(db, 600, now=clock(), seed=13)
@@ -189,6 +250,10 @@ def test_windows_read_days_and_hours_alike(db: Database, clock: FrozenClock) -> 
                     tuple(sum(v[13 + i] for v in rows) for i in range(11)),
                 )
         assert sum(per_hour.values()) == sum(v[0] for v in want.values())
+        assert per_hour == _per_hour(stats, start, end), (start, end)
+        with db.read() as conn:
+            codes = {(h, c, code): n for h, c, code, n in js.errors_by_hour(conn, w)}
+        assert codes == _codes_per_hour(errors, start, end), (start, end)
         want_errors: Counter[tuple[Any, ...]] = Counter()
         for (hour, *rest), n in errors.items():
             if (start is None or hour >= start) and hour < end:

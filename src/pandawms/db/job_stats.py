@@ -2,7 +2,8 @@
 
 Triggers on ``jobs`` (migration 0021) append a signed row to ``job_stats_delta`` (and one per error code
 of a failed job to ``job_error_stats_delta``) whenever a row enters, leaves or changes in a final state.
-``fold`` moves pending deltas into ``job_stats`` / ``job_error_stats`` (DELETE ... RETURNING, then one
+``fold`` moves pending deltas into ``job_stats`` / ``job_error_stats``, their daily rollups and their
+per-hour totals (``job_stats_by_hour``, ``job_error_stats_by_hour``) (DELETE ... RETURNING, then one
 upsert per key, in one transaction: a delta is folded exactly once, and on PostgreSQL a delta committed
 during the fold stays for the next one). Readers add the pending deltas, so an aggregate read is exact
 whether or not the fold has run: ``stats`` equals a GROUP BY over the final jobs at any moment.
@@ -29,9 +30,11 @@ from pandawms.db.schema import (
     STATS_MEM,
     STATS_WALL,
     job_error_stats,
+    job_error_stats_by_hour,
     job_error_stats_daily,
     job_error_stats_delta,
     job_stats,
+    job_stats_by_hour,
     job_stats_daily,
     job_stats_delta,
 )
@@ -151,11 +154,19 @@ def fold(conn: Connection, limit: int) -> int:
     dialect = _dialect(conn)
     _upsert_stats(conn, dialect.insert(job_stats), ("hour", *STATS_KEY[1:]), sums)
     _upsert_stats(conn, dialect.insert(job_stats_daily), ("day", *STATS_KEY[1:]), daily)
+    states: Counter[tuple[Any, ...]] = Counter()
+    for k, v in sums.items():
+        states[(k[0], k[4])] += v[0]  # (hour, state)
+    _upsert_totals(conn, dialect.insert(job_stats_by_hour), ("hour", "state"), states)
     errors = _take(conn, job_error_stats_delta, limit)
     signed = [(tuple(r[k] for k in ERROR_KEY), r["jobs"], r["latest"], r["sample_panda_id"]) for r in errors]
     _upsert_errors(conn, dialect.insert(job_error_stats), ("hour", *ERROR_KEY[1:]), _fold_errors(signed))
     by_day = [((floor_day(k[0]), *k[1:]), n, t, pid) for k, n, t, pid in signed]
     _upsert_errors(conn, dialect.insert(job_error_stats_daily), ("day", *ERROR_KEY[1:]), _fold_errors(by_day))
+    codes: Counter[tuple[Any, ...]] = Counter()
+    for k, n, _t, _pid in signed:
+        codes[(k[0], k[4], k[5])] += int(n)  # (hour, component, code)
+    _upsert_totals(conn, dialect.insert(job_error_stats_by_hour), ("hour", "component", "code"), codes)
     return max(len(stats), len(errors))
 
 
@@ -170,6 +181,20 @@ def _upsert_stats(
     add = {name: table.c[name] + stmt.excluded[name] for name in STATS_SUMS}
     conn.execute(stmt.on_conflict_do_update(index_elements=list(key), set_=add), rows)
     _drop_empty(conn, table, key, [k for k, v in sums.items() if v[0] <= 0])
+
+
+def _upsert_totals(
+    conn: Connection, stmt: Any, key: Sequence[str], totals: Mapping[tuple[Any, ...], int]
+) -> None:
+    """Add ``totals`` (key -> jobs) to the rows of ``stmt``'s per-hour totals table."""
+    totals = {k: n for k, n in totals.items() if n}
+    if not totals:
+        return
+    table: Table = stmt.table
+    rows = [dict(zip(key, k, strict=True)) | {"jobs": n} for k, n in totals.items()]
+    add = {"jobs": table.c.jobs + stmt.excluded.jobs}
+    conn.execute(stmt.on_conflict_do_update(index_elements=list(key), set_=add), rows)
+    _drop_empty(conn, table, key, [k for k, n in totals.items() if n < 0])
 
 
 def _upsert_errors(
@@ -315,9 +340,16 @@ def _error_parts(w: Window, *, days: bool = True) -> list[Part]:
     return _parts(w, job_error_stats, job_error_stats_daily, job_error_stats_delta, days=days)
 
 
+def _hour_parts(w: Window, hourly: Table, totals: Table, delta: Table) -> list[Part]:
+    """Per-hour reads: the pending deltas plus the per-hour totals (a window filtered on queue, user or
+    label: the hourly rows, which hold those keys)."""
+    return [(delta, w.start, w.end), (hourly if w.matches else totals, w.start, w.end)]
+
+
 def by_hour(conn: Connection, w: Window) -> list[tuple[int, str, int]]:
     """(hour, state, jobs): the charts' series and the counts by state."""
-    rows = _grouped(conn, _stats_parts(w, days=False), w, ("hour", "state"), ("jobs",))
+    parts = _hour_parts(w, job_stats, job_stats_by_hour, job_stats_delta)
+    rows = _grouped(conn, parts, w, ("hour", "state"), ("jobs",))
     return [(int(h), str(s), int(n)) for h, s, n in rows]
 
 
@@ -366,7 +398,8 @@ def error_hourly(conn: Connection, w: Window) -> list[ErrorStatRow]:
 def errors_by_hour(conn: Connection, w: Window) -> list[tuple[int, str, int, int]]:
     """(hour, component, code, failed jobs): the failures chart."""
     group = ("hour", "component", "code")
-    rows = _grouped(conn, _error_parts(w, days=False), w, group, ("jobs",), by_status=False)
+    parts = _hour_parts(w, job_error_stats, job_error_stats_by_hour, job_error_stats_delta)
+    rows = _grouped(conn, parts, w, group, ("jobs",), by_status=False)
     return [(int(h), str(c), int(code), int(n)) for h, c, code, n in rows]
 
 

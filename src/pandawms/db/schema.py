@@ -12,7 +12,9 @@ Tables
 - ``job_stats``/``job_stats_daily`` and ``job_error_stats``/``job_error_stats_daily``: the monitor's hourly
   and daily aggregates of final jobs, kept by triggers on ``jobs`` through the insert-only ``*_delta``
   tables and folded by agents/job_stats.py (db/job_stats.py; migration 0021). ``state`` there is a copy
-  of the jobs' final status, never written as a status.
+  of the jobs' final status, never written as a status. ``job_stats_by_hour`` (hour, state) and
+  ``job_error_stats_by_hour`` (hour, component, code) are the same folds with only those keys: the
+  unfiltered charts' per-hour totals (migration 0022).
 - ``brokerage_decisions``: the latest brokerage outcome per job (chosen queue, why each other was rejected).
 - ``queues``: PanDA queues (computingSite) with status and limits; synced from the queue file or the API.
   ``ddm_input``/``ddm_output`` name the RSE the queue reads from / writes to (PanDA's SiteSpec names).
@@ -314,7 +316,15 @@ job_stats = Table(
     *_stats_values(),
     PrimaryKeyConstraint(*_KEY, "state", "attempt_nr"),
 )
-Index("ix_job_stats_hour_state", job_stats.c.hour, job_stats.c.state, job_stats.c.jobs)
+# the charts' per-hour totals of the whole history (unfiltered pages), a few rows an hour (migration 0022)
+job_stats_by_hour = Table(
+    "job_stats_by_hour",
+    metadata,
+    Column("hour", BigInteger, nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("jobs", BigInteger, nullable=False),
+    PrimaryKeyConstraint("hour", "state"),
+)
 job_stats_daily = Table(
     "job_stats_daily",
     metadata,
@@ -330,12 +340,14 @@ job_error_stats = Table(
     *_error_stats_values(),
     PrimaryKeyConstraint(*_KEY, "component", "code"),
 )
-Index(
-    "ix_job_error_stats_hour_code",
-    job_error_stats.c.hour,
-    job_error_stats.c.component,
-    job_error_stats.c.code,
-    job_error_stats.c.jobs,
+job_error_stats_by_hour = Table(
+    "job_error_stats_by_hour",
+    metadata,
+    Column("hour", BigInteger, nullable=False),
+    Column("component", String(16), nullable=False),
+    Column("code", Integer, nullable=False),
+    Column("jobs", BigInteger, nullable=False),
+    PrimaryKeyConstraint("hour", "component", "code"),
 )
 job_error_stats_daily = Table(
     "job_error_stats_daily",
