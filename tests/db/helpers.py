@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import Connection, event
+
+from pandawms.config import ServerConfig
+from pandawms.db.engine import Database
+from pandawms.server.app import create_app
+from tests.conftest import DEFAULT_QUEUES, FrozenClock, add_queues
 
 API = "/api/v1"
 
@@ -42,3 +50,20 @@ def describe(client: TestClient, job_id: int) -> dict[str, Any]:
 
 def status_of(client: TestClient, job_id: int) -> str:
     return str(describe(client, job_id)["job"]["jobStatus"])
+
+
+def count_commits(db: Database) -> list[int]:
+    """A counter (``[n]``) of the commits of ``db``'s writer engine from now on."""
+    commits = [0]
+
+    @event.listens_for(db.writer, "commit")
+    def _on_commit(_conn: Connection) -> None:
+        commits[0] += 1
+
+    return commits
+
+
+def queue_app(db: Database, clock: FrozenClock, data_dir: Path) -> FastAPI:
+    """A server app on ``db`` (no agents) with the default queues, for an ASGI client on the test's loop."""
+    add_queues(db, DEFAULT_QUEUES, clock())
+    return create_app(ServerConfig(agents=False, db_url=db.url, data_dir=data_dir), db, clock=clock)

@@ -11,16 +11,15 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection
 
 from pandawms.agents.watchdogs import watchdog_agents
-from pandawms.config import ServerConfig, WatchdogConfig
+from pandawms.config import WatchdogConfig
 from pandawms.core.errors import Fatal
 from pandawms.db.engine import Database, WriterLock
-from pandawms.server.app import create_app
 from pandawms.services.termination import JobRetryPolicy
-from tests.conftest import DEFAULT_QUEUES, FrozenClock, add_queues
-from tests.db.helpers import API, acquire, ok, submit
+from tests.conftest import FrozenClock
+from tests.db.helpers import API, acquire, count_commits, ok, queue_app, submit
 
 
 def wait_for(condition: object, timeout: float = 10.0) -> None:
@@ -29,16 +28,6 @@ def wait_for(condition: object, timeout: float = 10.0) -> None:
     while not condition():  # type: ignore[operator]
         assert time.monotonic() < deadline, "condition not reached"
         time.sleep(0.001)
-
-
-def count_commits(db: Database) -> list[int]:
-    commits = [0]
-
-    @event.listens_for(db.writer, "commit")
-    def _on_commit(_conn: Connection) -> None:
-        commits[0] += 1
-
-    return commits
 
 
 def test_writer_lock_is_first_come_first_served_and_reentrant() -> None:
@@ -74,10 +63,7 @@ def test_writer_lock_is_first_come_first_served_and_reentrant() -> None:
 def test_fast_path_waits_in_a_thread_while_another_writer_holds_the_turn(
     sqlite_db: Database, clock: FrozenClock, tmp_path: Path
 ) -> None:
-    add_queues(sqlite_db, DEFAULT_QUEUES, clock())
-    app = create_app(
-        ServerConfig(agents=False, db_url=sqlite_db.url, data_dir=tmp_path), sqlite_db, clock=clock
-    )
+    app = queue_app(sqlite_db, clock, tmp_path)
     held, release = threading.Event(), threading.Event()
 
     def long_writer() -> None:

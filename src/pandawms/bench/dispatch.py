@@ -58,6 +58,7 @@ class BenchResult:
     python: str
     backlog: int = 0
     backlog_submit_s: float = 0.0
+    calls_per_commit: float = 0.0  # SQLite group commit in the cycle phase (0: not reported)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -338,8 +339,10 @@ def bench_dispatch(
         dispatched, d_elapsed, _ = asyncio.run(run_pilots(base, pilots, False, jobs, pilot, bulk))
         submit_jobs(base, jobs, token=user)
         cpu_before = server_cpu_seconds(pids[0])
+        groups_before = write_groups(base)
         cycled, c_elapsed, lat = asyncio.run(run_pilots(base, pilots, True, jobs, pilot, bulk))
         cpu_cycle = server_cpu_seconds(pids[0]) - cpu_before
+        groups_after = write_groups(base)
     if dispatched != jobs or cycled != jobs:
         raise RuntimeError(f"lost jobs: dispatched {dispatched}, cycled {cycled}, expected {jobs} each")
     return BenchResult(
@@ -358,7 +361,21 @@ def bench_dispatch(
         python=sys.version.split()[0],
         backlog=backlog,
         backlog_submit_s=round(backlog_s, 1),
+        calls_per_commit=_per_commit(groups_before, groups_after),
     )
+
+
+def write_groups(base: str) -> tuple[int, int] | None:
+    """(transactions, calls) of the server's group commit from its health (None: not reported: a
+    PostgreSQL server, or an older one)."""
+    groups = httpx.get(base + paths.HEALTH, timeout=30).json().get("data", {}).get("write_groups")
+    return (int(groups["transactions"]), int(groups["calls"])) if groups else None
+
+
+def _per_commit(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float:
+    if before is None or after is None or after[0] == before[0]:
+        return 0.0
+    return round((after[1] - before[1]) / (after[0] - before[0]), 2)
 
 
 @contextmanager

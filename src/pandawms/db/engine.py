@@ -6,11 +6,14 @@ transaction where rows are locked explicitly (``FOR UPDATE [SKIP LOCKED]``). Rea
 
 SQLite has one writer, so a long transaction stalls every pilot call behind it. Writers of this process
 queue first come, first served (``WriterLock``), and long batches run as a series of short
-transactions (``write_chunks``) that each stay within ``CHUNK_BUDGET_S``.
+transactions (``write_chunks``) that each stay within ``CHUNK_BUDGET_S``. Short calls that arrive
+together can share one transaction (``group()``, group commit): each runs in its own savepoint, so a
+failing one is undone alone, and they commit together.
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sqlite3
 import threading
@@ -18,11 +21,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
 
 from pandawms.core.errors import Fatal, Transient
 
@@ -34,6 +38,7 @@ MIN_FREE_DISK_BYTES = 4 * 2**20  # below this the SQLite folder counts as full (
 WAL_SIZE_LIMIT_BYTES = 64 * 2**20
 T = TypeVar("T")
 R = TypeVar("R")
+log = logging.getLogger(__name__)
 
 
 class WriterLock:
@@ -86,6 +91,90 @@ class WriterLock:
             return self._owner is not None or bool(self._queue)
 
 
+@dataclass
+class GroupStats:
+    """Group commit so far in this process: transactions committed and the calls they carried."""
+
+    transactions: int = 0
+    calls: int = 0
+
+
+class GroupAborted(Exception):
+    """The shared transaction of a ``WriteGroup`` cannot go on (SQLite rolled it back after an I/O or
+    disk-full error): none of its calls is stored. ``error`` is the driver's error as SQLAlchemy's (an
+    OperationalError answers 503)."""
+
+    def __init__(self, error: StatementError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class WriteGroup:
+    """One SQLite write transaction that several callers share (``Database.group()``).
+
+    ``call(fn)`` isolates ``fn`` with a savepoint, taken by its first ``write()`` (a call that writes
+    nothing costs none): when ``fn`` raises, its writes and the ``after_commit`` callbacks it registered
+    are undone and the other calls' are kept. A ``write()`` block that raises is undone alone, as a
+    transaction of its own would be. Nothing is stored until the group commits, so answers go out only
+    after that.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.calls = 0
+        self.after: list[Callable[[], None]] = []
+        self._dbapi: Any = conn.connection.dbapi_connection
+        self._saved = False  # the running call's savepoint is taken
+
+    def call(self, fn: Callable[[], T]) -> T:
+        self.calls += 1
+        mark = len(self.after)
+        self._saved = False
+        try:
+            out = fn()
+        except BaseException:
+            del self.after[mark:]
+            if self._saved:
+                self._sql("ROLLBACK TO grouped_call")
+                self._sql("RELEASE grouped_call")
+            raise
+        finally:
+            saved, self._saved = self._saved, False
+        if saved:
+            self._sql("RELEASE grouped_call")
+        return out
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write block of the running call: the call's savepoint if it is its first, else a nested one."""
+        if self._saved:
+            self._sql("SAVEPOINT grouped_write")
+            try:
+                yield self.conn
+            except BaseException:
+                self._sql("ROLLBACK TO grouped_write")
+                self._sql("RELEASE grouped_write")
+                raise
+            self._sql("RELEASE grouped_write")
+            return
+        self._sql("SAVEPOINT grouped_call")
+        self._saved = True
+        try:
+            yield self.conn
+        except BaseException:
+            self._sql("ROLLBACK TO grouped_call")  # kept: the call may go on writing
+            raise
+
+    def _sql(self, sql: str) -> None:
+        """A savepoint statement on the DBAPI connection (SQLAlchemy's begin_nested names each savepoint
+        anew, so compiles every time). If SQLite has rolled the whole transaction back meanwhile (an I/O
+        or disk-full error), the savepoint is gone: GroupAborted."""
+        try:
+            self._dbapi.execute(sql)
+        except sqlite3.Error as exc:
+            raise GroupAborted(DBAPIError.instance(sql, (), exc, sqlite3.Error)) from exc
+
+
 class Database:
     """A task buffer connection: the dialect, a writer engine and a reader engine."""
 
@@ -97,6 +186,8 @@ class Database:
         # SQLite's busy handler, which sleeps in growing steps (ms to 100 ms) and wrecks tail latency;
         # other processes still wait through busy_timeout.
         self._write_lock: WriterLock | None = None
+        self._group: tuple[int, WriteGroup] | None = None  # (thread, group) while a group is open
+        self.group_stats = GroupStats()
         if self.dialect == "sqlite":
             _ensure_parent_dir(parsed.database)
             self.writer = _sqlite_engine(url, "BEGIN IMMEDIATE")
@@ -120,7 +211,16 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """One write transaction; commits on success, rolls back on error. Lock timeouts become Transient."""
+        """One write transaction; commits on success, rolls back on error. Lock timeouts become Transient.
+
+        Inside ``group()`` on the same thread: a savepoint of the group's transaction instead (an error
+        undoes this block's writes only; the group commits them later).
+        """
+        group = self._group
+        if group is not None and group[0] == threading.get_ident():
+            with group[1].write() as conn:
+                yield conn
+            return
         lock = self._write_lock
         if lock is not None:
             lock.acquire()
@@ -134,6 +234,50 @@ class Database:
         finally:
             if lock is not None:
                 lock.release()
+
+    @contextmanager
+    def group(self) -> Iterator[WriteGroup]:
+        """SQLite: one write transaction for several calls (group commit), in this process's writer turn.
+
+        Run each call through ``WriteGroup.call``; ``write()`` on this thread joins the group. Commits
+        when the block ends, then runs the ``after_commit`` callbacks; an error out of the block rolls
+        every call back. Lock timeouts become Transient, as in ``write()``.
+        """
+        lock = self._write_lock
+        if lock is None:
+            raise RuntimeError("group commit is for SQLite's single writer")
+        lock.acquire()
+        try:
+            with self.writer.begin() as conn:
+                group = WriteGroup(conn)
+                self._group = (threading.get_ident(), group)
+                try:
+                    yield group
+                finally:
+                    self._group = None
+            self.group_stats.transactions += 1  # committed; still in the writer turn
+            self.group_stats.calls += group.calls
+        except OperationalError as exc:
+            if _is_lock_error(exc):
+                raise Transient(f"database busy: {exc.orig}") from exc
+            raise
+        finally:
+            lock.release()
+        for callback in group.after:
+            try:
+                callback()
+            except Exception:  # the calls are stored: a failing in-memory update must not un-answer them
+                log.exception("after-commit callback failed")
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the caller's writes are committed: now, or when this thread's open
+        ``group()`` commits (never, if its call or the group is rolled back). For in-memory facts that
+        must not run ahead of the database."""
+        group = self._group
+        if group is not None and group[0] == threading.get_ident():
+            group[1].after.append(callback)
+        else:
+            callback()
 
     @contextmanager
     def writer_turn(self) -> Iterator[None]:

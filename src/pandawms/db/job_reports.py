@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from pandawms.core.specs import FileSpec
+from pandawms.db.direct import Direct
 from pandawms.db.rows import row_to_file
 from pandawms.db.schema import job_files, job_reports
 
@@ -77,9 +78,14 @@ _OUTPUTS = (
 )
 
 
+_OUTPUTS_DIRECT = Direct(_OUTPUTS)
+_FILE_KEYS = tuple(c.key for c in job_files.c)
+
+
 def output_files(conn: Connection, panda_id: int) -> list[FileSpec]:
-    """A job's output and log rows (built once: every final update reads them)."""
-    return [row_to_file(r) for r in conn.execute(_OUTPUTS, {"b_id": panda_id}).mappings()]
+    """A job's output and log rows (built once, on the DBAPI: every final update reads them)."""
+    rows, _ = _OUTPUTS_DIRECT.execute(conn, {"b_id": panda_id})
+    return [row_to_file(dict(zip(_FILE_KEYS, r, strict=True))) for r in rows]
 
 
 def _checksum(meta: Mapping[str, Any]) -> str:

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from pandawms.core.ids import QueueName
 from pandawms.core.specs import QueueSpec, QueueStatus
+from pandawms.db.direct import Direct
 from pandawms.db.schema import queues
 
 _FIELDS = [f.name for f in dataclasses.fields(QueueSpec)]
 
 
 def _to_spec(row: object) -> QueueSpec:
-    m = row._mapping  # type: ignore[attr-defined]
+    return _spec_of(row._mapping)  # type: ignore[attr-defined]
+
+
+def _spec_of(m: Mapping[str, Any]) -> QueueSpec:
     values = {name: m[name] for name in _FIELDS}
     values["status"] = QueueStatus(values["status"])
     values["name"] = QueueName(values["name"])
@@ -31,13 +37,14 @@ def upsert(conn: Connection, spec: QueueSpec, now: datetime) -> None:
         conn.execute(insert(queues).values(**values))
 
 
-# Built once: every acquire_jobs reads its queue, and building the SELECT cost a third of the lookup.
-_GET = select(queues).where(queues.c.name == bindparam("b_name"))
+# Built once, on the DBAPI (db/direct.py): every acquire_jobs reads its queue.
+_GET = Direct(select(queues).where(queues.c.name == bindparam("b_name")))
+_KEYS = tuple(c.key for c in queues.c)
 
 
 def get(conn: Connection, name: str) -> QueueSpec | None:
-    row = conn.execute(_GET, {"b_name": name}).first()
-    return _to_spec(row) if row is not None else None
+    rows, _ = _GET.execute(conn, {"b_name": name})
+    return _spec_of(dict(zip(_KEYS, rows[0], strict=True))) if rows else None
 
 
 def list_all(conn: Connection) -> list[QueueSpec]:

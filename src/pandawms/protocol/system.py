@@ -28,6 +28,14 @@ class WalCheckpointOut(BaseModel):
     wal_bytes: int = Field(description="the WAL file's size after it (0 once truncated)")
 
 
+class WriteGroupsOut(BaseModel):
+    """SQLite group commit in this server process (server/groupcommit.py): short pilot calls sharing
+    one write transaction."""
+
+    transactions: int = Field(description="group transactions committed")
+    calls: int = Field(description="calls they carried (calls / transactions: the mean group size)")
+
+
 class Health(BaseModel):
     """``degraded`` (with HTTP 503) when the database does not answer or no write can succeed."""
 
@@ -41,6 +49,9 @@ class Health(BaseModel):
     agents: dict[str, AgentCounters] = Field(description="by agent name; empty when agents are off")
     wal_checkpoint: WalCheckpointOut | None = Field(
         None, description="SQLite: the last WAL checkpoint pass of this process's agents (None: none yet)"
+    )
+    write_groups: WriteGroupsOut | None = Field(
+        None, description="SQLite: group commit so far (None: PostgreSQL)"
     )
 
 

@@ -5,11 +5,12 @@ FastAPI most of their CPU went to routing, dependency solving and threadpool hop
 buffer. This middleware answers exactly those two POSTs with the same handlers, models, envelope and
 error table as the documented FastAPI routes (which stay in the OpenAPI spec and serve as fallback;
 tests/db/test_fastpath_parity.py holds the two to the same answers). Bodies arrive already decoded
-(server/bodies.py). On SQLite the handler runs on the event loop only when this process's writer turn
-is free and the call is short (an update, or an acquire of at most ``INLINE_MAX_JOBS``: the write then
-takes about a millisecond); when another writer holds or waits for it (a
-big submit chunk, an agent batch) the call goes to a worker thread and waits its turn there, so the
-loop never blocks on the lock. On PostgreSQL it always runs in a worker thread.
+(server/bodies.py). On SQLite a short call (an update, or an acquire of at most ``INLINE_MAX_JOBS``: the
+write takes about a millisecond) joins the short calls that arrived with it in one transaction
+(server/groupcommit.py), run on the event loop when this process's writer turn is free; when another
+writer holds or waits for it (a big submit chunk, an agent batch) the group goes to a worker thread and
+waits its turn there, so the loop never blocks on the lock. Longer acquires run alone in a worker
+thread. On PostgreSQL every call runs in a worker thread.
 
 With auth on, the gate in front (server/auth.AuthGate) has checked the token, the role and the rate
 for these calls and left the caller in the scope; their resource check (``RoutePolicy.parsed``: the
@@ -40,6 +41,7 @@ from pandawms.protocol.jobs import SubmitRequest
 from pandawms.protocol.pilot import AcquireRequest, UpdateRequest
 from pandawms.server.bodies import MAX_DECODED_BODY
 from pandawms.server.context import ServerContext
+from pandawms.server.groupcommit import GroupCommit
 from pandawms.server.policies import ParsedCheck, policy_for
 from pandawms.server.responses import envelope, error_response, validation_message
 from pandawms.server.routes_jobs import handle_submit
@@ -65,6 +67,7 @@ class PilotFastPath:
             path: (model, func, policy_for(path, False).parsed) for path, (model, func) in _CALLS.items()
         }
         self.submit_path = paths.API_PREFIX + paths.JOB_SUBMIT
+        self.groups = GroupCommit(ctx.db) if ctx.db.is_sqlite else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"] if scope["type"] == "http" and scope["method"] == "POST" else ""
@@ -107,9 +110,8 @@ class PilotFastPath:
             return envelope(success=False, message=_route_error(model, body), status_code=422)
         checked = None if caller is None or check is None else (check, caller)
         try:
-            with self.ctx.db.writer_if_free() as free:
-                if free and _short(request):
-                    return self._run(func, checked, request)
+            if self.groups is not None and _short(request):
+                return await self.groups.run(lambda: self._run(func, checked, request))
             return await anyio.to_thread.run_sync(self._run, func, checked, request)
         except PandaError as exc:
             return error_response(exc)

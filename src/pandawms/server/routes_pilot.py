@@ -59,8 +59,9 @@ def handle_acquire(ctx: ServerContext, body: AcquireRequest) -> Response:
     )
     with ctx.db.write() as conn:
         got = pilot.acquire_jobs(conn, query, ctx.clock())
-    if ctx.config.auth.enabled:  # the pilot's updates of these jobs need no ownership read
-        ctx.dispatched.sent((j.panda_id, j.computing_site) for j in got.jobs)
+    if ctx.config.auth.enabled:  # the pilot's updates of these jobs need no ownership read, once stored
+        sent = [(j.panda_id, j.computing_site) for j in got.jobs]
+        ctx.db.after_commit(lambda: ctx.dispatched.sent(sent))
     jobs = [PilotJob.from_job(j, got.locations.get(j.panda_id)) for j in got.jobs]
     code = StatusCode.OK if jobs else StatusCode.NO_JOBS
     return envelope(AcquireResponse(jobs=jobs, StatusCode=code, message=got.message), message=got.message)

@@ -13,7 +13,7 @@ from pandawms.agents.runner import Agent
 from pandawms.agents.wal import last_pass
 from pandawms.protocol import PROTOCOL_VERSION, paths
 from pandawms.protocol.envelope import Envelope
-from pandawms.protocol.system import AgentCounters, Alive, Health, Ready, WalCheckpointOut
+from pandawms.protocol.system import AgentCounters, Alive, Health, Ready, WalCheckpointOut, WriteGroupsOut
 from pandawms.server.context import ServerContext, get_ctx
 from pandawms.server.responses import envelope
 
@@ -54,6 +54,7 @@ def health(ctx: Ctx) -> Response:
         writable=writable,
         agents=agents,
         wal_checkpoint=wal,
+        write_groups=WriteGroupsOut(**asdict(ctx.db.group_stats)) if ctx.db.is_sqlite else None,
     )
     return envelope(data, success=healthy, status_code=200 if healthy else 503)
 
