@@ -11,7 +11,8 @@ import pytest
 from starlette.responses import Response
 
 from pandawms.core.errors import InvalidInput
-from pandawms.db.engine import Database, GroupAborted
+from pandawms.db.engine import Database
+from pandawms.db.write_groups import GroupAborted
 from pandawms.protocol import paths
 from pandawms.server.groupcommit import GroupCommit
 from tests.conftest import FrozenClock

@@ -26,7 +26,8 @@ import anyio.to_thread
 from starlette.responses import Response
 
 from pandawms.core.errors import PandaError
-from pandawms.db.engine import CHUNK_BUDGET_S, Database, GroupAborted
+from pandawms.db.engine import CHUNK_BUDGET_S, Database
+from pandawms.db.write_groups import GroupAborted
 from pandawms.server.responses import error_response
 
 Call = Callable[[], Response]
