@@ -2,12 +2,14 @@
 
 SQLite has one writer and every pilot call was its own transaction: BEGIN IMMEDIATE, a few statements,
 COMMIT, where the commit writes every page the call touched to the WAL (the job row, its ~12 index
-pages, the history). Under load several pilots' calls are waiting at once, so a call joins the calls
-that arrived in the same turn of the event loop; they run one after another in one transaction
+pages, the history). Under load several pilots' calls are waiting at once, so a call waits for the
+calls that keep arriving: turns of the event loop while the group still grows, at most ``MAX_TURNS``
+(a request read in one turn reaches the handler only in the next; with one turn a group of 8 pilots
+averaged 2.7 calls, with up to 4 all 8). They run one after another in one transaction
 (``Database.group``), each in its own savepoint, so a call that fails is undone alone and answers as it
 would have alone. The group commits and only then are the answers sent: an answer still means stored.
 A group stops taking calls once it has run ``CHUNK_BUDGET_S`` (other writers wait at most that long);
-the rest go into the next group. A lone call waits one turn of the loop, nothing more.
+the rest go into the next group. A lone call waits two turns of the loop (microseconds), nothing more.
 
 Where the group runs: on the event loop when this process's writer turn is free (a group of short calls
 takes a few milliseconds), otherwise in a worker thread that waits its turn there, as a single call did.
