@@ -15,7 +15,8 @@ from sqlalchemy import Connection
 
 from pandawms.agents.watchdogs import watchdog_agents
 from pandawms.config import WatchdogConfig
-from pandawms.core.errors import Fatal
+from pandawms.core.errors import Fatal, Transient
+from pandawms.db import engine
 from pandawms.db.engine import Database, WriterLock
 from pandawms.services.termination import JobRetryPolicy
 from tests.conftest import FrozenClock
@@ -150,3 +151,31 @@ def test_only_short_pilot_calls_may_run_on_the_event_loop() -> None:
     assert _short(AcquireRequest(site_name="Q", n_jobs=INLINE_MAX_JOBS))
     assert not _short(AcquireRequest(site_name="Q", n_jobs=INLINE_MAX_JOBS + 1))  # tens of ms: a thread
     assert _short(UpdateRequest(job_id=1, job_status="running"))
+
+
+def test_another_process_holding_the_writer_past_the_busy_timeout_is_transient(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process (its own Database, so its own writer turns) holds SQLite's write lock: after
+    busy_timeout both a write and a group answer Transient (503, resend), and nothing is half stored."""
+    monkeypatch.setattr(engine, "SQLITE_BUSY_TIMEOUT_MS", 50)
+    other = Database(sqlite_db.url)
+    with sqlite_db.write() as conn:
+        conn.exec_driver_sql("CREATE TABLE scratch (k TEXT NOT NULL)")
+    try:
+        with sqlite_db.write() as conn:  # holds the lock while the other process tries
+            conn.exec_driver_sql("INSERT INTO scratch (k) VALUES ('held')")
+            with pytest.raises(Transient, match="database busy: database is locked"), other.write() as c:
+                c.exec_driver_sql("INSERT INTO scratch (k) VALUES ('write')")
+            with pytest.raises(Transient, match="database busy"), other.group() as group:
+                group.call(lambda: None)
+        with other.write() as conn:  # its writer turn and connection are free again
+            conn.exec_driver_sql("INSERT INTO scratch (k) VALUES ('after')")
+        with other.read() as conn:
+            assert [r[0] for r in conn.exec_driver_sql("SELECT k FROM scratch ORDER BY rowid")] == [
+                "held",
+                "after",
+            ]
+        assert other.group_stats.transactions == 0
+    finally:
+        other.dispose()

@@ -141,12 +141,8 @@ class Database:
         if lock is not None:
             lock.acquire()
         try:
-            with self.writer.begin() as conn:
+            with _BUSY_AS_TRANSIENT, self.writer.begin() as conn:
                 yield conn
-        except OperationalError as exc:
-            if _is_lock_error(exc):
-                raise Transient(f"database busy: {exc.orig}") from exc
-            raise
         finally:
             if lock is not None:
                 lock.release()
@@ -164,7 +160,7 @@ class Database:
             raise RuntimeError("group commit is for SQLite's single writer")
         lock.acquire()
         try:
-            with self.writer.begin() as conn:
+            with _BUSY_AS_TRANSIENT, self.writer.begin() as conn:
                 group = WriteGroup(conn)
                 self._group = (threading.get_ident(), group)
                 try:
@@ -173,10 +169,6 @@ class Database:
                     self._group = None
             self.group_stats.transactions += 1  # committed; still in the writer turn
             self.group_stats.calls += group.calls
-        except OperationalError as exc:
-            if _is_lock_error(exc):
-                raise Transient(f"database busy: {exc.orig}") from exc
-            raise
         finally:
             lock.release()
         for callback in group.after:
@@ -358,6 +350,21 @@ def _sqlite_engine(url: str, begin_sql: str) -> Engine:
 def _is_lock_error(exc: OperationalError) -> bool:
     text = str(exc.orig).lower()
     return "database is locked" in text or "lock timeout" in text or "deadlock" in text
+
+
+class _BusyAsTransient:
+    """A lock timeout or deadlock out of the block becomes Transient (the client backs off and resends);
+    other errors pass unchanged. Stateless: one instance serves every thread."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        if isinstance(exc, OperationalError) and _is_lock_error(exc):
+            raise Transient(f"database busy: {exc.orig}") from exc
+
+
+_BUSY_AS_TRANSIENT = _BusyAsTransient()
 
 
 def unavailable_reason(exc: BaseException) -> str | None:
