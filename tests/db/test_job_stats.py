@@ -125,6 +125,33 @@ def test_changes_to_final_jobs_move_their_counts(db: Database, clock: FrozenCloc
     assert zero == 0
 
 
+def test_a_fold_takes_the_oldest_deltas_a_limit_at_a_time(db: Database, clock: FrozenClock) -> None:
+    # given pending deltas (final jobs moved an hour after the seed's fold)
+    seed_jobs(db, 300, now=clock(), seed=9)
+    with db.write() as conn:
+        conn.execute(
+            text("UPDATE jobs SET modification_time = :t WHERE job_status IN ('finished', 'failed')"),
+            {"t": clock() + timedelta(hours=1)},
+        )
+    ids = text("SELECT row_id FROM job_stats_delta ORDER BY row_id")
+    with db.read() as conn:
+        before = [int(r) for r in conn.execute(ids).scalars()]
+    assert len(before) > 40
+    # when one fold of 7 runs
+    with db.write() as conn:
+        assert js.fold(conn, 7) == 7
+        after = [int(r) for r in conn.execute(ids).scalars()]
+    # then exactly the 7 oldest went, and folds of 7 until a short one leave the aggregates right
+    assert after == before[7:]
+    while True:
+        with db.write() as conn:
+            if js.fold(conn, 7) < 7:
+                break
+    with db.read() as conn:
+        assert js.pending(conn) == 0
+    assert _aggregated(db) == _expected(db)
+
+
 def test_the_latest_occurrence_and_its_job(db: Database, clock: FrozenClock) -> None:
     seed_jobs(db, 400, now=clock(), seed=11)
     fold_all(db)

@@ -24,20 +24,20 @@ def running_count(conn: Connection, queue: str) -> int:
     return int(conn.execute(stmt).scalar_one())
 
 
-def seed_retime(conn: Connection, first_id: int, last_id: int) -> None:
-    """Seeded jobs: move time columns and history from the creation instant to the job's own times.
+def retime_history(conn: Connection, first_id: int, last_id: int) -> None:
+    """Seeded jobs: move their history rows from the import instant to the job's own start and end.
 
-    ``create_jobs`` stamps every time with its ``now``; a seeded history needs start/end-based times.
+    ``import_jobs`` stamps every history row with its ``now``; a seeded history needs start/end-based
+    times (the jobs rows come with their own).
     """
-    when = func.coalesce(jobs.c.end_time, jobs.c.start_time, jobs.c.creation_time)
     in_range = jobs.c.panda_id.between(first_id, last_id)
-    conn.execute(update(jobs).where(in_range).values(modification_time=when, state_change_time=when))
     h = job_status_history.c
     late = ("holding", "transferring", *(s.value for s in FINAL_STATES))
     for states, col in ((("starting", "running"), jobs.c.start_time), (late, jobs.c.end_time)):
         stmt = (
             update(job_status_history)
-            .where(h.panda_id == jobs.c.panda_id, h.panda_id.between(first_id, last_id))
+            # The range on both sides: PostgreSQL otherwise hashes all of jobs for every batch.
+            .where(h.panda_id == jobs.c.panda_id, h.panda_id.between(first_id, last_id), in_range)
             .where(h.job_status.in_(states), col.is_not(None))
             .values(change_time=col)
         )

@@ -8,6 +8,7 @@ to weeks (about 35,000 a day), run with lognormal waits and walltimes, fail with
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import math
 import random
@@ -317,11 +318,21 @@ def _flush(conn: Connection, pending: list[tuple[_Plan, ImportedJob]]) -> None:
     if not pending:
         return
     batch_time = pending[0][0].created
-    ids = lifecycle.import_jobs(conn, [nj for _, nj in pending], batch_time, host="seed")
+    # A job's last change is its end (or start): inserted so, its stats trigger writes one delta for the
+    # right hour and no UPDATE of the batch has to fire the trigger again (half of PostgreSQL's work).
+    timed = [
+        dataclasses.replace(nj, columns={**nj.columns, **_last_change(nj, batch_time)}) for _, nj in pending
+    ]
+    ids = lifecycle.import_jobs(conn, timed, batch_time, host="seed")
     for (plan, _), pid in zip(pending, ids, strict=True):
         plan.panda_id = int(pid)
-    seeding_db.seed_retime(conn, int(ids[0]), int(ids[-1]))
+    seeding_db.retime_history(conn, int(ids[0]), int(ids[-1]))
     pending.clear()
+
+
+def _last_change(job: ImportedJob, created: datetime) -> dict[str, datetime]:
+    when = job.columns.get("end_time") or job.columns.get("start_time") or created
+    return {"modification_time": when, "state_change_time": when}
 
 
 def _decisions(conn: Connection) -> None:
