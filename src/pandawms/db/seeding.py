@@ -1,4 +1,4 @@
-"""`panda seed` support: read the newest jobs and re-time a seeded range (non-status columns only)."""
+"""`panda seed` support: read the newest jobs and re-time a seeded range's history."""
 
 from __future__ import annotations
 
