@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from pandawms.agents.job_stats import fold_all
 from pandawms.db import job_stats as js
-from pandawms.db import migrate
+from pandawms.db import job_stats_fold, migrate
 from pandawms.db.engine import Database
 from pandawms.monitor import summaries as sm
 from pandawms.monitor.gather import histograms
@@ -85,7 +85,7 @@ def test_aggregates_equal_the_jobs_table(db: Database, clock: FrozenClock) -> No
     assert _aggregated(db) == expected
     fold_all(db)
     with db.read() as conn:
-        assert js.pending(conn) == 0
+        assert job_stats_fold.pending(conn) == 0
     assert _aggregated(db) == expected
 
 
@@ -139,16 +139,16 @@ def test_a_fold_takes_the_oldest_deltas_a_limit_at_a_time(db: Database, clock: F
     assert len(before) > 40
     # when one fold of 7 runs
     with db.write() as conn:
-        assert js.fold(conn, 7) == 7
+        assert job_stats_fold.fold(conn, 7) == 7
         after = [int(r) for r in conn.execute(ids).scalars()]
     # then exactly the 7 oldest went, and folds of 7 until a short one leave the aggregates right
     assert after == before[7:]
     while True:
         with db.write() as conn:
-            if js.fold(conn, 7) < 7:
+            if job_stats_fold.fold(conn, 7) < 7:
                 break
     with db.read() as conn:
-        assert js.pending(conn) == 0
+        assert job_stats_fold.pending(conn) == 0
     assert _aggregated(db) == _expected(db)
 
 

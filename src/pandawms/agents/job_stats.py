@@ -1,4 +1,4 @@
-"""The job-stats agent: folds the triggers' deltas into the monitor's hourly aggregates (db/job_stats.py).
+"""The job-stats agent: folds the triggers' deltas into the monitor's aggregates (db/job_stats_fold.py).
 
 Readers add pending deltas themselves, so folding only keeps their number small: a page reads the
 aggregate rows of its hours plus the deltas written since the last pass.
@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from pandawms.agents.runner import Agent
-from pandawms.db import job_stats as stats_db
+from pandawms.db import job_stats_fold
 from pandawms.db.engine import Database
 
 NAME = "job_stats"
@@ -23,7 +23,7 @@ def fold_all(db: Database, total: int = PASS_ROWS) -> int:
     """Fold up to ``total`` pending deltas of each table in short writer turns; returns how many."""
 
     def step(conn: Connection, limit: int) -> int:
-        return stats_db.fold(conn, limit)
+        return job_stats_fold.fold(conn, limit)
 
     return db.write_until_short(step, total)
 

@@ -1,12 +1,10 @@
-"""The monitor's hourly aggregates of final jobs: folding the triggers' deltas, and reading windows.
+"""The monitor's hourly aggregates of final jobs: their keys and rows, and reading windows.
 
 Triggers on ``jobs`` (migration 0021) append a signed row to ``job_stats_delta`` (and one per error code
-of a failed job to ``job_error_stats_delta``) whenever a row enters, leaves or changes in a final state.
-``fold`` moves pending deltas into ``job_stats`` / ``job_error_stats``, their daily rollups and their
-per-hour totals (``job_stats_by_hour``, ``job_error_stats_by_hour``) (DELETE ... RETURNING, then one
-upsert per key, in one transaction: a delta is folded exactly once, and on PostgreSQL a delta committed
-during the fold stays for the next one). Readers add the pending deltas, so an aggregate read is exact
-whether or not the fold has run: ``stats`` equals a GROUP BY over the final jobs at any moment.
+of a failed job to ``job_error_stats_delta``) whenever a row enters, leaves or changes in a final state;
+db/job_stats_fold.py folds them into ``job_stats`` / ``job_error_stats``, their daily rollups and their
+per-hour totals. Readers add the pending deltas, so an aggregate read is exact whether or not the fold
+has run: ``stats`` equals a GROUP BY over the final jobs at any moment.
 
 Hours are epoch seconds of the start of the hour of ``modification_time`` (which a final job keeps).
 """
@@ -20,8 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Table, and_, case, cast, delete, func, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import BigInteger, Connection, Table, case, cast, func, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -117,119 +114,10 @@ def ceil_day(t: int) -> int:
     return floor_day(t + DAY - 1)
 
 
-# -- fold ----------------------------------------------------------------------------------------------
+# -- merging signed error rows (the fold and the hourly reads) ------------------------------------------
 
 
-def _dialect(conn: Connection) -> Any:
-    """The dialect module whose ``insert`` has ON CONFLICT (an upsert)."""
-    return postgresql if conn.dialect.name == "postgresql" else sqlite
-
-
-def _greatest(conn: Connection, a: Any, b: Any) -> ColumnElement[Any]:
-    return func.greatest(a, b) if conn.dialect.name == "postgresql" else func.max(a, b)
-
-
-def _take(conn: Connection, delta: Table, limit: int) -> list[Any]:
-    """Delete and return the oldest ``limit`` deltas (a few more when concurrent writers commit out of
-    row_id order).
-
-    A range, not ``row_id IN (SELECT ... LIMIT n)``: PostgreSQL planned that as a nested-loop semi-join
-    when its statistics still saw the table empty, n x n comparisons (a 50,000-row fold took minutes).
-    """
-    oldest = select(delta.c.row_id).order_by(delta.c.row_id).limit(limit).subquery()
-    last = conn.execute(select(func.max(oldest.c.row_id))).scalar()
-    if last is None:
-        return []
-    stmt = delete(delta).where(delta.c.row_id <= last).returning(*delta.c)
-    return list(conn.execute(stmt).mappings())
-
-
-def fold(conn: Connection, limit: int) -> int:
-    """Move up to ``limit`` pending deltas of each table into the hourly and daily aggregates; returns the
-    most taken from one table."""
-    stats = _take(conn, job_stats_delta, limit)
-    sums: dict[tuple[Any, ...], list[int]] = {}
-    for r in stats:
-        key = tuple(r[k] for k in STATS_KEY)
-        acc = sums.setdefault(key, [0] * len(STATS_SUMS))
-        for i, name in enumerate(STATS_SUMS):
-            acc[i] += int(r[name])
-    sums = {k: v for k, v in sums.items() if any(v)}  # a job inserted and moved within one batch: nothing
-    daily: dict[tuple[Any, ...], list[int]] = {}
-    for k, v in sums.items():
-        acc = daily.setdefault((floor_day(k[0]), *k[1:]), [0] * len(STATS_SUMS))
-        for i, x in enumerate(v):
-            acc[i] += x
-    dialect = _dialect(conn)
-    _upsert_stats(conn, dialect.insert(job_stats), ("hour", *STATS_KEY[1:]), sums)
-    _upsert_stats(conn, dialect.insert(job_stats_daily), ("day", *STATS_KEY[1:]), daily)
-    states: Counter[tuple[Any, ...]] = Counter()
-    for k, v in sums.items():
-        states[(k[0], k[4])] += v[0]  # (hour, state)
-    _upsert_totals(conn, dialect.insert(job_stats_by_hour), ("hour", "state"), states)
-    errors = _take(conn, job_error_stats_delta, limit)
-    signed = [(tuple(r[k] for k in ERROR_KEY), r["jobs"], r["latest"], r["sample_panda_id"]) for r in errors]
-    _upsert_errors(conn, dialect.insert(job_error_stats), ("hour", *ERROR_KEY[1:]), _fold_errors(signed))
-    by_day = [((floor_day(k[0]), *k[1:]), n, t, pid) for k, n, t, pid in signed]
-    _upsert_errors(conn, dialect.insert(job_error_stats_daily), ("day", *ERROR_KEY[1:]), _fold_errors(by_day))
-    codes: Counter[tuple[Any, ...]] = Counter()
-    for k, n, _t, _pid in signed:
-        codes[(k[0], k[4], k[5])] += int(n)  # (hour, component, code)
-    _upsert_totals(conn, dialect.insert(job_error_stats_by_hour), ("hour", "component", "code"), codes)
-    return max(len(stats), len(errors))
-
-
-def _upsert_stats(
-    conn: Connection, stmt: Any, key: Sequence[str], sums: dict[tuple[Any, ...], list[int]]
-) -> None:
-    """Add ``sums`` to the rows of ``stmt``'s table (an INSERT of the dialect, for ON CONFLICT)."""
-    if not sums:
-        return
-    table: Table = stmt.table
-    rows = [dict(zip(key, k, strict=True)) | dict(zip(STATS_SUMS, v, strict=True)) for k, v in sums.items()]
-    add = {name: table.c[name] + stmt.excluded[name] for name in STATS_SUMS}
-    conn.execute(stmt.on_conflict_do_update(index_elements=list(key), set_=add), rows)
-    _drop_empty(conn, table, key, [k for k, v in sums.items() if v[0] <= 0])
-
-
-def _upsert_totals(
-    conn: Connection, stmt: Any, key: Sequence[str], totals: Mapping[tuple[Any, ...], int]
-) -> None:
-    """Add ``totals`` (key -> jobs) to the rows of ``stmt``'s per-hour totals table."""
-    totals = {k: n for k, n in totals.items() if n}
-    if not totals:
-        return
-    table: Table = stmt.table
-    rows = [dict(zip(key, k, strict=True)) | {"jobs": n} for k, n in totals.items()]
-    add = {"jobs": table.c.jobs + stmt.excluded.jobs}
-    conn.execute(stmt.on_conflict_do_update(index_elements=list(key), set_=add), rows)
-    _drop_empty(conn, table, key, [k for k, n in totals.items() if n < 0])
-
-
-def _upsert_errors(
-    conn: Connection, stmt: Any, key: Sequence[str], folded: dict[tuple[Any, ...], list[int]]
-) -> None:
-    """Add ``folded`` (jobs, latest, sample) to the rows of ``stmt``'s table."""
-    table: Table = stmt.table
-    folded = {k: v for k, v in folded.items() if v[0] or v[1]}
-    if not folded:
-        return
-    rows = [
-        dict(zip(key, k, strict=True)) | {"jobs": v[0], "latest": v[1], "sample_panda_id": v[2]}
-        for k, v in folded.items()
-    ]
-    t, x = table.c, stmt.excluded
-    newer = (x.latest > t.latest) | and_(x.latest == t.latest, x.sample_panda_id > t.sample_panda_id)
-    update = {
-        "jobs": t.jobs + x.jobs,
-        "latest": _greatest(conn, t.latest, x.latest),
-        "sample_panda_id": case((newer, x.sample_panda_id), else_=t.sample_panda_id),
-    }
-    conn.execute(stmt.on_conflict_do_update(index_elements=list(key), set_=update), rows)
-    _drop_empty(conn, table, key, [k for k, v in folded.items() if v[0] <= 0])
-
-
-def _fold_errors(rows: Iterable[tuple[tuple[Any, ...], int, int, int]]) -> dict[tuple[Any, ...], list[int]]:
+def merge_errors(rows: Iterable[tuple[tuple[Any, ...], int, int, int]]) -> dict[tuple[Any, ...], list[int]]:
     """key -> [jobs, latest, sample] of signed error rows (key, jobs, latest, pid). A job whose rows of a key
     cancel out (it entered and left the key: a re-timed or moved job) is no candidate for the latest."""
     rows = list(rows)
@@ -244,21 +132,6 @@ def _fold_errors(rows: Iterable[tuple[tuple[Any, ...], int, int, int]]) -> dict[
         if jobs > 0 and net[(key, int(pid))] > 0 and seen > (acc[1], acc[2]):
             acc[1], acc[2] = seen
     return out
-
-
-def _drop_empty(conn: Connection, table: Table, key: Sequence[str], keys: list[tuple[Any, ...]]) -> None:
-    """Aggregate rows a decrement left at zero jobs go (a final job that moved to another hour or key)."""
-    cols = tuple_(*(table.c[k] for k in key))
-    for start in range(0, len(keys), 500):
-        conn.execute(delete(table).where(cols.in_(keys[start : start + 500]), table.c.jobs == 0))
-
-
-def pending(conn: Connection) -> int:
-    """Deltas not yet folded (both tables)."""
-    n = 0
-    for delta in (job_stats_delta, job_error_stats_delta):
-        n += int(conn.execute(select(func.count()).select_from(delta)).scalar_one())
-    return n
 
 
 # -- reads ---------------------------------------------------------------------------------------------
@@ -405,7 +278,7 @@ def error_hourly(conn: Connection, w: Window) -> list[ErrorStatRow]:
         rows += [(tuple(r[: len(ERROR_KEY)]), int(r[-3]), int(r[-2]), int(r[-1])) for r in conn.execute(stmt)]
     return [
         ErrorStatRow(int(k[0]), str(k[1]), str(k[2]), str(k[3]), str(k[4]), int(k[5]), v[0], v[1], v[2])
-        for k, v in _fold_errors(rows).items()
+        for k, v in merge_errors(rows).items()
         if v[0]
     ]
 

@@ -11,7 +11,7 @@ Tables
 - ``job_status_history``: every status change (PanDA's jobs_StatusLog), written by services/lifecycle.py.
 - ``job_stats``/``job_stats_daily`` and ``job_error_stats``/``job_error_stats_daily``: the monitor's hourly
   and daily aggregates of final jobs, kept by triggers on ``jobs`` through the insert-only ``*_delta``
-  tables and folded by agents/job_stats.py (db/job_stats.py; migration 0021). ``state`` there is a copy
+  tables and folded by agents/job_stats.py (db/job_stats_fold.py; migration 0021). ``state`` there is a copy
   of the jobs' final status, never written as a status. ``job_stats_by_hour`` (hour, state) and
   ``job_error_stats_by_hour`` (hour, component, code) are the same folds with only those keys: the
   unfiltered charts' per-hour totals (migration 0022).

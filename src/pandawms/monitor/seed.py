@@ -30,8 +30,7 @@ from pandawms.core.specs import (
     ResourceRequest,
 )
 from pandawms.core.states import JobStatus, WorkerStatus
-from pandawms.db import job_stats as job_stats_db
-from pandawms.db import migrate
+from pandawms.db import job_stats_fold, migrate
 from pandawms.db import monitor as monitor_db
 from pandawms.db import seeding as seeding_db
 from pandawms.db.brokerage import StoredDecision, save
@@ -310,7 +309,7 @@ def _fold(db: Database) -> None:
     """The triggers' deltas into the hourly aggregates (the server's job_stats agent does it later too)."""
     while True:
         with db.write() as conn:
-            if job_stats_db.fold(conn, FOLD_ROWS) < FOLD_ROWS:
+            if job_stats_fold.fold(conn, FOLD_ROWS) < FOLD_ROWS:
                 return
 
 
