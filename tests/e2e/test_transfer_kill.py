@@ -1,13 +1,19 @@
 """The transfer agent of a real ``panda server`` process is SIGKILLed in the middle of a rule's copies,
 the server is started again on the same task buffer, and every file arrives exactly once: the right
 adler32 at the destination, one available replica row and one done request per file, nothing
-half-written registered."""
+half-written registered.
+
+One source file is a named pipe the test writes: the first server's copy of it reads half the bytes
+and then waits for the rest, so the kill always lands with that copy in flight (a kill timed by
+polling the summary missed the few milliseconds a local copy is in flight on a loaded machine); the
+restarted server claims it again once its lease expires, and its copy reads the whole file."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
+import threading
 import time
 import uuid
 import zlib
@@ -21,6 +27,7 @@ from tests.e2e.conftest import PANDA, free_port, wait_healthy
 
 N_FILES = 120
 SIZE = 512 * 1024
+PIPE = 30  # the file whose source is a named pipe
 SLOW_AGENT = {  # a few files per cycle, so the kill lands mid-rule; a short lease so a restart resumes soon
     "PANDA_TRANSFERS_INTERVAL": "0.3",
     "PANDA_TRANSFERS_BATCH_SIZE": "5",
@@ -60,7 +67,10 @@ def register(api: str, root: Path) -> None:
         name = f"f.{i:04d}.root"
         path = root / "SRC" / "user.e2e" / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content(i))
+        if i == PIPE:
+            os.mkfifo(path)
+        else:
+            path.write_bytes(content(i))
         guid = str(uuid.uuid5(uuid.NAMESPACE_URL, name))
         entries.append(
             {
@@ -93,6 +103,46 @@ def copying_after_20(api: str) -> bool:
     return bool(sum(p["done"] for p in pairs) >= 20 and sum(p["submitted"] for p in pairs) > 0)
 
 
+class PipeWriter(threading.Thread):
+    """Writes the named pipe to the next copy that opens it: ``limit`` bytes of the file, then (if that
+    is not all of it) waits until ``release`` with the pipe held open, so the copy stays mid-file."""
+
+    def __init__(self, path: Path, limit: int, timeout: float) -> None:
+        super().__init__(daemon=True)
+        self.path, self.limit, self.timeout = path, limit, timeout
+        self.written, self.release = threading.Event(), threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            fd = self._open()
+            try:
+                data = memoryview(content(PIPE)[: self.limit])
+                while data:
+                    data = data[os.write(fd, data) :]
+                self.written.set()
+                if self.limit < SIZE:  # the copy has not seen the end of the file: it waits, mid-file
+                    self.release.wait(self.timeout)
+            finally:
+                os.close(fd)
+        except OSError as exc:  # the reader was killed mid-file: expected for the first writer only
+            self.error = exc
+
+    def _open(self) -> int:
+        """The write end, once a copy holds the read end (a non-blocking open fails until then)."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:  # ENXIO: no reader yet
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+                continue
+            os.set_blocking(fd, True)
+            return fd
+
+
 def wait(predicate: Any, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -105,14 +155,20 @@ def wait(predicate: Any, timeout: float, what: str) -> None:
 def test_sigkilled_transfer_agent_resumes_and_every_file_arrives_once(tmp_path: Path) -> None:
     data, storage = tmp_path / "server", tmp_path / "storage"
     data.mkdir()
+    pipe = storage / "SRC" / "user.e2e" / f"f.{PIPE:04d}.root"
+    half, whole = PipeWriter(pipe, SIZE // 2, 60), PipeWriter(pipe, SIZE, 120)
     first, api = start(data, "server-1.log")
     try:
         register(api, storage)
         rule = call(api, "POST", "/rule/add", json={"did": "user.e2e:data", "rse": "DST_DISK"})
-        wait(lambda: copying_after_20(api), 60, "20 files copied and more copying")
+        half.start()
+        wait(lambda: half.written.is_set() and copying_after_20(api), 60, "20 files copied, one half")
     finally:
         os.kill(first.pid, signal.SIGKILL)
         first.wait(10)
+        half.release.set()
+        half.join(10)
+    whole.start()
     second, api = start(data, "server-2.log")
     try:
         killed_at = done_count(api)
@@ -123,6 +179,11 @@ def test_sigkilled_transfer_agent_resumes_and_every_file_arrives_once(tmp_path: 
     finally:
         second.terminate()
         second.wait(20)
+        whole.release.set()
+        whole.join(10)
+    assert whole.error is None, f"the restarted server's copy of the pipe: {whole.error}"
+    piped = next(r for r in requests if r["did"] == f"user.e2e:f.{PIPE:04d}.root")
+    assert piped["attempt"] == 2, "the copy in flight at the kill is claimed again after its lease"
     assert len(requests) == N_FILES and {r["state"] for r in requests} == {"done"}
     assert sorted(r["did"] for r in requests) == [f"user.e2e:f.{i:04d}.root" for i in range(N_FILES)]
     at_dst = [r for r in replicas if r["rse"] == "DST_DISK"]
