@@ -186,6 +186,9 @@ class ServerConfig:
     monitor_cache_seconds: float = 5.0  # a built monitor page is shared by every viewer this long; 0 = off
     # SQLite: a TRUNCATE checkpoint of the WAL this often (agents/wal.py), seconds; 0 = off
     wal_checkpoint_interval: float = 60.0
+    # PostgreSQL: ANALYZE the tables changed by 1,000 + 10 % of their rows this often
+    # (agents/planner_stats.py), seconds; 0 = off (autovacuum alone, once a minute)
+    planner_stats_interval: float = 5.0
     watchdog: WatchdogConfig = field(default_factory=WatchdogConfig)
     transfers: TransferConfig = field(default_factory=TransferConfig)
     storage: StorageSettings = field(default_factory=StorageSettings)
@@ -272,6 +275,10 @@ def _build(values: dict[str, Any]) -> ServerConfig:
     if config.wal_checkpoint_interval < 0:
         raise ValueError(
             f"wal_checkpoint_interval: must be >= 0 (0 = off), got {config.wal_checkpoint_interval}"
+        )
+    if config.planner_stats_interval < 0:
+        raise ValueError(
+            f"planner_stats_interval: must be >= 0 (0 = off), got {config.planner_stats_interval}"
         )
     return config
 

@@ -24,6 +24,21 @@ def test_every_job_is_dispatched_and_cycled_and_the_server_cpu_is_measured(bulk:
     assert result.requests == calls * 3
 
 
+def test_the_bench_runs_with_the_servers_agents_on() -> None:
+    with database_for("sqlite", None) as (url, workdir):
+        result = bench_dispatch("sqlite", url, 20, 2, workdir, agents=True)  # raises when a job is lost
+        assert (workdir / "server.toml").exists()  # started with a config, not --no-agents
+    assert result.agents and result.requests == 20 * 3
+
+
+def test_on_the_private_postgresql_its_cpu_is_measured_too() -> None:
+    with database_for("postgresql", None) as (url, workdir):
+        result = bench_dispatch("postgresql", url, 20, 2, workdir)  # raises when a job is lost
+    assert result.database_cpu_ms_per_cycle > 0 and result.server_cpu_ms_per_cycle > 0
+    with database_for("sqlite", None) as (url, workdir):
+        assert bench_dispatch("sqlite", url, 5, 1, workdir).database_cpu_ms_per_cycle == 0  # in the server
+
+
 def test_server_cpu_counts_this_process() -> None:
     before = server_cpu_seconds(os.getpid())
     sum(i * i for i in range(2_000_000))

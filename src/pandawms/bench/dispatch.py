@@ -6,12 +6,18 @@ Phases, each timed separately on a fresh server process:
 3. cycle: N more jobs; K pilots do acquire -> update(running) -> update(finished) (``cycles_per_s``),
    with p50/p99 latency over every request of this phase, and the server's CPU time per cycle
    (``server_cpu_ms_per_cycle``: user + system time of the server process and its children, read from
-   the kernel before and after the phase, so the pilots' own CPU on the shared cores is not counted).
+   the kernel before and after the phase, so the pilots' own CPU on the shared cores is not counted);
+   on the private PostgreSQL also its processes' (``database_cpu_ms_per_cycle``: the postmaster, its
+   backends and the ones it reaped).
 
 ``backlog`` B (issue 15, "at scale"): before the phases, B more activated jobs are submitted and stay in
 the table throughout, as on a grid with a deep queue: 1/50 of them on the bench queue at a lower priority
 than the measured jobs (so every claim walks past them in the same index), the rest spread over 49 other
 queues. The pilots of each phase stop after their N jobs (a shared budget), so the backlog is never drained.
+
+The server runs no periodic agents unless ``agents`` (``--agents``): then all of them, with their default
+settings, as in production (on PostgreSQL that includes the planner statistics agent, which changes
+the figures: docs/benchmarks.md, "Planner statistics on PostgreSQL").
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from pandawms.protocol import paths
 QUEUE = "BENCH"
 QUEUE_FILE = f'[[queue]]\nname = "{QUEUE}"\ncores = 8\nmax_memory_per_core = 4000\n'
 BACKLOG_QUEUES = tuple(f"{QUEUE}_{i:02d}" for i in range(1, 50))
+PRIVATE_POSTMASTERS: dict[str, int] = {}  # database_for's private PostgreSQL by URL: its postmaster
 BACKLOG_PRIORITY = -100  # below the measured jobs' default, so the pilots take those first
 
 
@@ -59,6 +66,8 @@ class BenchResult:
     backlog: int = 0
     backlog_submit_s: float = 0.0
     calls_per_commit: float = 0.0  # SQLite group commit in the cycle phase (0: not reported)
+    agents: bool = False  # the server ran its periodic agents
+    database_cpu_ms_per_cycle: float = 0.0  # the private PostgreSQL's processes (0: not measured)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -323,25 +332,31 @@ def bench_dispatch(
     bulk: int = 0,
     workers: int = 1,
     backlog: int = 0,
+    agents: bool = False,
 ) -> BenchResult:
     """``auth``: the server checks a token on every call (a user's for submit, a pilot's for the rest);
     ``env``: the server's environment (bench.jedi.server_env: another checkout's code, side by side);
     ``bulk`` K: each simulated pilot is a factory acquiring and updating K jobs per call; ``backlog`` B:
-    B activated jobs stay in the table throughout (module docstring)."""
+    B activated jobs stay in the table throughout (module docstring); ``agents``: the server runs its
+    periodic agents (default settings), as in production, instead of none."""
     user, pilot = bench_tokens(db_url) if auth else (None, None)
     pids: list[int] = []
     queues = queue_file(backlog)
+    config = "" if agents else None
     with server_process(
-        db_url, workdir, auth=auth, env=env, pids=pids, workers=workers, queues=queues
+        db_url, workdir, config=config, auth=auth, env=env, pids=pids, workers=workers, queues=queues
     ) as base:
         backlog_s = submit_backlog(base, backlog, token=user) if backlog else 0.0
         submit_rate = submit_jobs(base, jobs, token=user)
         dispatched, d_elapsed, _ = asyncio.run(run_pilots(base, pilots, False, jobs, pilot, bulk))
         submit_jobs(base, jobs, token=user)
+        postmaster = PRIVATE_POSTMASTERS.get(db_url)
         cpu_before = server_cpu_seconds(pids[0])
+        db_before = server_cpu_seconds(postmaster) if postmaster else 0.0
         groups_before = write_groups(base)
         cycled, c_elapsed, lat = asyncio.run(run_pilots(base, pilots, True, jobs, pilot, bulk))
         cpu_cycle = server_cpu_seconds(pids[0]) - cpu_before
+        db_cycle = server_cpu_seconds(postmaster) - db_before if postmaster else 0.0
         groups_after = write_groups(base)
     if dispatched != jobs or cycled != jobs:
         raise RuntimeError(f"lost jobs: dispatched {dispatched}, cycled {cycled}, expected {jobs} each")
@@ -362,6 +377,8 @@ def bench_dispatch(
         backlog=backlog,
         backlog_submit_s=round(backlog_s, 1),
         calls_per_commit=_per_commit(groups_before, groups_after),
+        agents=agents,
+        database_cpu_ms_per_cycle=round(db_cycle * 1000 / max(cycled, 1), 3),
     )
 
 
@@ -391,4 +408,10 @@ def database_for(backend: str, db_url: str | None) -> Iterator[tuple[str, Path]]
             from pandawms.bench.pgserver import PostgresServer
 
             with PostgresServer(workdir / "pg") as pg:
-                yield pg.create_database("bench"), workdir
+                url = pg.create_database("bench")
+                if pg.pid is not None:
+                    PRIVATE_POSTMASTERS[url] = pg.pid
+                try:
+                    yield url, workdir
+                finally:
+                    PRIVATE_POSTMASTERS.pop(url, None)

@@ -391,6 +391,12 @@ def bench_dispatch(
             "priority, the rest on 49 other queues), to measure dispatch at scale.",
         ),
     ] = 0,
+    agents: Annotated[
+        bool,
+        typer.Option(
+            "--agents", help="The server runs its periodic agents (default settings), as in production."
+        ),
+    ] = False,
 ) -> None:
     """Submit N jobs, then K pilots claim and cycle them over real HTTP against a real server process."""
     import json
@@ -415,12 +421,13 @@ def bench_dispatch(
             bulk=bulk,
             workers=workers,
             backlog=backlog,
+            agents=agents,
         )
     if as_json:
         typer.echo(json.dumps(result.as_dict()))
         return
     for key, value in result.as_dict().items():
-        typer.echo(f"{key:>23}: {value}")
+        typer.echo(f"{key:>25}: {value}")
 
 
 bench_app.command("submit-inputs")(bench_submit_inputs)

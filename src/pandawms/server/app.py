@@ -20,6 +20,7 @@ from pandawms.agents.jedi import jedi_agents
 from pandawms.agents.jedi_control import control_settings, jedi_control_agents
 from pandawms.agents.job_stats import job_stats_agent
 from pandawms.agents.lease import LeaseKeeper
+from pandawms.agents.planner_stats import planner_stats_agent
 from pandawms.agents.queue_file import load_rses, queue_file_agent, rse_file_agent
 from pandawms.agents.runner import Agent, AgentRunner, utcnow
 from pandawms.agents.transfers import rule_expiry_agent, transfer_agent
@@ -105,6 +106,9 @@ def build_agents(db: Database, config: ServerConfig, policy: JobRetryPolicy) -> 
     wal = wal_checkpoint_agent(db, config.wal_checkpoint_interval)  # SQLite only
     if wal is not None:
         agents.append(wal)
+    planner = planner_stats_agent(db, config.planner_stats_interval)  # PostgreSQL only
+    if planner is not None:
+        agents.append(planner)
     return agents
 
 
