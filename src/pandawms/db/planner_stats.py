@@ -49,8 +49,11 @@ def activity(db: Database) -> list[TableActivity]:
 
 
 def analyze(db: Database, names: Sequence[str]) -> None:
-    """ANALYZE the named task-buffer tables in one statement (KeyError for a name not in db/schema.py,
-    so nothing else is ever interpolated); nothing on SQLite or for no names."""
+    """ANALYZE the named task-buffer tables in one statement (ValueError naming a name not in
+    db/schema.py, so nothing else is ever interpolated); nothing on SQLite or for no names."""
+    unknown = [name for name in names if name not in metadata.tables]
+    if unknown:
+        raise ValueError(f"not task-buffer tables: {', '.join(map(repr, unknown))}")
     if db.is_sqlite or not names:
         return
     quote = db.writer.dialect.identifier_preparer.format_table
