@@ -8,8 +8,9 @@ import sqlite3
 
 import pytest
 
-from pandawms.bench.dispatch import BACKLOG_QUEUES, QUEUE, bench_dispatch, database_for, server_cpu_seconds
+from pandawms.bench.dispatch import BACKLOG_QUEUES, bench_dispatch
 from pandawms.bench.heartbeat import bench_heartbeat
+from pandawms.bench.servers import QUEUE, database_for, server_cpu_seconds
 
 
 @pytest.mark.parametrize("bulk", [0, 7])

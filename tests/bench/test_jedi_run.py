@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from pandawms.bench.dispatch import database_for
 from pandawms.bench.jedi_run import _check, bench_jedi_run
+from pandawms.bench.servers import database_for
 
 
 def test_fifty_files_run_to_done_with_every_file_accounted_for() -> None:

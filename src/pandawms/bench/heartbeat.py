@@ -19,16 +19,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pandawms.bench.dispatch import (
-    QUEUE,
-    Budget,
-    bench_tokens,
-    percentile,
-    server_cpu_seconds,
-    server_process,
-    submit_jobs,
-)
+from pandawms.bench.dispatch import Budget, bench_tokens, percentile, submit_jobs
 from pandawms.bench.httpclient import MiniHTTP
+from pandawms.bench.servers import QUEUE, server_cpu_seconds, server_process
 from pandawms.protocol import paths
 
 

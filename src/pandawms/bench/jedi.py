@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from pandawms.bench.dispatch import server_process
+from pandawms.bench.servers import server_process
 from pandawms.bench.submit_inputs import QUEUES, RSES, SCOPE, register
 from pandawms.protocol import paths
 

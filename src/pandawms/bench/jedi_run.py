@@ -19,9 +19,9 @@ from typing import Any
 
 import httpx
 
-from pandawms.bench.dispatch import server_process
 from pandawms.bench.jedi import DATASET, details, lfn, server_env, task_params
 from pandawms.bench.pilots import PilotRun, Pilots
+from pandawms.bench.servers import server_process
 from pandawms.bench.submit_inputs import RSES, register
 from pandawms.protocol import paths
 

@@ -24,8 +24,9 @@ from typing import Any
 
 import httpx
 
-from pandawms.bench.dispatch import QUEUE, percentile, server_process, submit_jobs
+from pandawms.bench.dispatch import percentile, submit_jobs
 from pandawms.bench.httpclient import MiniHTTP
+from pandawms.bench.servers import QUEUE, server_process
 from pandawms.protocol import paths
 
 WATCHDOG_CONFIG = "[server.watchdog]\ninterval = 0.5\nsent_timeout = 3\nbatch_size = 1000\n"

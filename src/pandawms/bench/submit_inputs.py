@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from pandawms.bench.dispatch import QUEUE, QUEUE_FILE, server_process
+from pandawms.bench.servers import QUEUE, QUEUE_FILE, server_process
 from pandawms.protocol import paths
 
 SCOPE = "bench"

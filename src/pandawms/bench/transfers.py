@@ -26,7 +26,7 @@ from typing import Any
 import boto3
 import httpx
 
-from pandawms.bench.dispatch import server_process
+from pandawms.bench.servers import server_process
 from pandawms.bench.storageservers import S3Server, XRootDServer
 
 SCOPE = "bench"

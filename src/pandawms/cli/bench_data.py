@@ -22,7 +22,7 @@ def bench_submit_inputs(
     HTTP against a real server process; jobs/s of each, side by side."""
     import json
 
-    from pandawms.bench.dispatch import database_for
+    from pandawms.bench.servers import database_for
     from pandawms.bench.submit_inputs import bench_submit_inputs as run
 
     if backend not in ("sqlite", "postgresql"):
@@ -67,9 +67,9 @@ def bench_jedi(
     during generation, peak). With --run N: a task run end to end by simulated pilots."""
     import json
 
-    from pandawms.bench.dispatch import database_for
     from pandawms.bench.jedi import bench_jedi as run
     from pandawms.bench.jedi_run import bench_jedi_run
+    from pandawms.bench.servers import database_for
 
     if backend not in ("sqlite", "postgresql"):
         typer.echo(f"panda bench jedi: --backend must be sqlite or postgresql, not {backend!r}", err=True)
@@ -109,9 +109,9 @@ def bench_heartbeat(
     server process: heartbeats/s, p50/p99 and the server's CPU per heartbeat."""
     import json
 
-    from pandawms.bench.dispatch import database_for
     from pandawms.bench.heartbeat import bench_heartbeat as run
     from pandawms.bench.jedi import server_env
+    from pandawms.bench.servers import database_for
 
     if backend not in ("sqlite", "postgresql"):
         typer.echo(

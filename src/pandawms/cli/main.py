@@ -402,8 +402,8 @@ def bench_dispatch(
     import json
 
     from pandawms.bench.dispatch import bench_dispatch as run
-    from pandawms.bench.dispatch import database_for
     from pandawms.bench.jedi import server_env
+    from pandawms.bench.servers import database_for
 
     if backend not in ("sqlite", "postgresql"):
         typer.echo(f"panda bench dispatch: --backend must be sqlite or postgresql, not {backend!r}", err=True)
@@ -477,8 +477,8 @@ def bench_latency(
     import json
     import os
 
-    from pandawms.bench.dispatch import database_for
     from pandawms.bench.latency import bench_latency as run
+    from pandawms.bench.servers import database_for
 
     env = None if server_pythonpath is None else {**os.environ, "PYTHONPATH": server_pythonpath}
     with database_for("sqlite", None) as (url, workdir):
