@@ -1,8 +1,9 @@
 """The planner statistics agent: on PostgreSQL, every ``planner_stats_interval`` seconds, ANALYZE the
 task-buffer tables that changed by ``MIN_CHANGES`` + ``FRACTION`` of their rows since their last
-analysis: autovacuum's own rule (50 + 10 %), looked at every few seconds instead of once a minute, so a
-table filled in a burst (a fresh server's first big submit) has statistics before its cached generic
-plans do harm (db/planner_stats.py says which). Not registered on SQLite or with an interval of 0."""
+analysis: autovacuum's rule (its floor is 50 changes), looked at every few seconds instead of once a
+minute, so a table filled in a burst (a fresh server's first big submit) has statistics before its
+cached generic plans do harm (db/planner_stats.py says which). Not registered on SQLite or with an
+interval of 0."""
 
 from __future__ import annotations
 

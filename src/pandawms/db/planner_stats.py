@@ -4,8 +4,8 @@ last ANALYZE, and ANALYZE itself (agents/planner_stats.py decides when).
 Autovacuum analyzes a table once 50 + 10 % of its rows changed, but looks only once a minute
 (``autovacuum_naptime``). A table filled since its last analysis meanwhile has no statistics, and a
 server's connections cache generic plans made for a table the planner thinks empty: on a fresh task
-buffer filled with 3,000 jobs, the primary-key UPDATE of a pilot's heartbeat walked all of
-ix_jobs_task_id (1,481 buffers per call at 3,000 jobs, 2,684 at 5,000; 58 once analyzed). ANALYZE
+buffer filled with 3,000 jobs, the primary-key UPDATE of a job to running walked all of
+ix_jobs_task_id (1,481 buffers per call at 3,000 jobs, 2,684 at 5,000; 30 once analyzed). ANALYZE
 invalidates those plans. SQLite has no cached generic plans: nothing here runs there.
 """
 
@@ -24,13 +24,11 @@ from pandawms.db.schema import metadata
 class TableActivity:
     name: str
     live_rows: int
-    changed: int  # rows inserted, updated or deleted since the last ANALYZE (PostgreSQL's estimate)
-    analyzed: bool  # ANALYZEd at least once (by anyone, or autovacuum)
+    changed: int  # rows inserted, updated or deleted since the last ANALYZE (all of them if none yet)
 
 
 _ACTIVITY = text(
-    "SELECT relname, n_live_tup, n_mod_since_analyze,"
-    " (last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL)"
+    "SELECT relname, n_live_tup, n_mod_since_analyze"
     " FROM pg_stat_user_tables WHERE schemaname = current_schema() ORDER BY relname"
 )
 
@@ -42,9 +40,7 @@ def activity(db: Database) -> list[TableActivity]:
     with db.read() as conn:
         rows = conn.execute(_ACTIVITY).all()
     return [
-        TableActivity(str(n), int(live), int(changed), bool(done))
-        for n, live, changed, done in rows
-        if n in metadata.tables
+        TableActivity(str(n), int(live), int(changed)) for n, live, changed in rows if n in metadata.tables
     ]
 
 
