@@ -33,6 +33,7 @@ class _Plan:
     processors: Mapping[str, Convert]  # rendered name -> bind processor
     defaults: Mapping[str, Any]  # the statement's own values (literals such as job_status = 'sent')
     results: tuple[tuple[int, Convert], ...]  # result column index -> result processor
+    returns_rows: bool  # a SELECT or a statement with RETURNING (psycopg's description costs a Column each)
 
     def parameters(self, params: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         flat = {**self.defaults, **params}
@@ -74,7 +75,7 @@ class Direct:
         try:
             try:
                 cursor.execute(plan.sql, values)
-                rows = [plan.row(r) for r in cursor.fetchall()] if cursor.description else []
+                rows = [plan.row(r) for r in cursor.fetchall()] if plan.returns_rows else []
             except dialect.loaded_dbapi.Error as exc:
                 raise DBAPIError.instance(plan.sql, values, exc, dialect.loaded_dbapi.Error) from exc
             return rows, int(cursor.rowcount)
@@ -102,7 +103,8 @@ class Direct:
             for rendered in state.parameter_expansion.get(name, [name]):
                 processors[rendered] = proc
         results: list[tuple[int, Convert]] = []
-        for i, col in enumerate(getattr(self.stmt, "exported_columns", ())):
+        columns = tuple(getattr(self.stmt, "exported_columns", ()))
+        for i, col in enumerate(columns):
             rproc = col.type.dialect_impl(dialect).result_processor(dialect, None)
             if rproc is not None:
                 results.append((i, rproc))
@@ -111,4 +113,6 @@ class Direct:
         expansion = {n: tuple(state.parameter_expansion[n]) for n in self.expanding}
         given = set(params) | {r for n in self.expanding for r in expansion[n]}
         defaults = {k: v for k, v in state.parameters.items() if k not in given}
-        return _Plan(state.statement, positional, names, expansion, processors, defaults, tuple(results))
+        return _Plan(
+            state.statement, positional, names, expansion, processors, defaults, tuple(results), bool(columns)
+        )

@@ -13,7 +13,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Integer, bindparam, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Select,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import Update
 
@@ -142,12 +153,29 @@ def write_status(
     status: JobStatus,
     now: datetime,
     change: JobChange,
+    history: Sequence[HistoryEntry] = (),
 ) -> bool:
-    """Compare-and-set the status (plus the change's columns); True when the row was in ``expected``."""
+    """Compare-and-set the status (plus the change's columns) and add its ``history`` rows (entries of
+    this job); True when the row was in ``expected``, and only then is the history written.
+
+    PostgreSQL: one statement (the UPDATE in a data-modifying CTE that the history INSERT reads), so a
+    transition is one round trip instead of two. SQLite: the UPDATE, then ``insert_history``.
+    """
+    if any(e.panda_id != panda_id for e in history):
+        raise ValueError(f"history entries of another job than {panda_id}: {[e.panda_id for e in history]}")
     values = {**change_columns(change, now), "modification_time": now}
     params = {"b_id": panda_id, "b_expected": expected.value, "b_status": status.value, "b_now": now}
     params.update({f"v_{k}": v for k, v in values.items()})
-    return _write_status_stmt(frozenset(values)).execute(conn, params)[1] == 1
+    names = frozenset(values)
+    if history and conn.dialect.name == "postgresql":
+        for i, e in enumerate(history):
+            params.update(_history_params(e, f"h{i}_"))
+        return _write_status_logged_stmt(names, len(history)).execute(conn, params)[1] == len(history)
+    if _write_status_stmt(names).execute(conn, params)[1] != 1:
+        return False
+    if history:
+        insert_history(conn, history)
+    return True
 
 
 @functools.lru_cache(maxsize=256)
@@ -155,14 +183,58 @@ def _write_status_stmt(names: frozenset[str]) -> Direct:
     return Direct(_WRITE_STATUS.values({name: bindparam(f"v_{name}") for name in sorted(names)}))
 
 
-def claim_activated(
-    conn: Connection, criteria: ClaimCriteria, n_jobs: int, now: datetime, host: str, pilot_id: str = ""
-) -> list[Job]:
-    """Atomically move up to n activated jobs matching ``criteria`` to sent and return them as claimed
-    (with their files): the jobs of ``criteria.shares`` first, share by share (ix_jobs_dispatch_share),
-    then any (ix_jobs_dispatch); priority then age inside each.
+def _history_params(e: HistoryEntry, prefix: str) -> dict[str, Any]:
+    return {
+        f"{prefix}status": e.status,
+        f"{prefix}previous": e.previous,
+        f"{prefix}time": e.time,
+        f"{prefix}host": e.host[:128],
+        f"{prefix}reason": e.reason[:500],
+    }
 
-    PostgreSQL: candidates are locked FOR UPDATE SKIP LOCKED, so concurrent pilots skip each other's rows.
+
+def _history_select(panda_id: ColumnElement[Any], prefix: str) -> Select[Any]:
+    """The history row of ``panda_id`` with its other columns bound as ``<prefix><column>``."""
+    h = job_status_history.c
+    return select(
+        panda_id,
+        bindparam(f"{prefix}status", type_=h.job_status.type),
+        bindparam(f"{prefix}previous", type_=h.previous_status.type),
+        bindparam(f"{prefix}time", type_=h.change_time.type),
+        bindparam(f"{prefix}host", type_=h.modification_host.type),
+        bindparam(f"{prefix}reason", type_=h.reason.type),
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _write_status_logged_stmt(names: frozenset[str], n_history: int) -> Direct:
+    """PostgreSQL: ``WITH u AS (UPDATE ... RETURNING panda_id) INSERT INTO job_status_history SELECT ...
+    FROM u`` with ``n_history`` rows; its rowcount is ``n_history`` when the UPDATE matched, else 0."""
+    written = (
+        _WRITE_STATUS.values({name: bindparam(f"v_{name}") for name in sorted(names)})
+        .returning(jobs.c.panda_id)
+        .cte("written")
+    )
+    rows = [_history_select(written.c.panda_id, f"h{i}_") for i in range(n_history)]
+    source = rows[0] if n_history == 1 else union_all(*rows)
+    return Direct(insert(job_status_history).from_select(_HISTORY_COLUMNS, source).add_cte(written))
+
+
+def claim_activated(
+    conn: Connection,
+    criteria: ClaimCriteria,
+    n_jobs: int,
+    now: datetime,
+    host: str,
+    pilot_id: str = "",
+    reason: str = "dispatched",
+) -> list[Job]:
+    """Atomically move up to n activated jobs matching ``criteria`` to sent, each with its history row
+    (``reason``), and return them as claimed (with their files): the jobs of ``criteria.shares`` first,
+    share by share (ix_jobs_dispatch_share), then any (ix_jobs_dispatch); priority then age inside each.
+
+    PostgreSQL: candidates are locked FOR UPDATE SKIP LOCKED, so concurrent pilots skip each other's rows;
+    the candidates, the UPDATE and the history INSERT are one statement (data-modifying CTEs) per share.
     SQLite: the caller's BEGIN IMMEDIATE serialises writers. Both: the UPDATE re-checks
     job_status='activated' (compare-and-set), so a row is never claimed twice. The UPDATE returns the
     claimed rows whole, so the description is not read again.
@@ -176,8 +248,52 @@ def claim_activated(
         "b_cores": criteria.cores,
         "b_time": criteria.remaining_time,
     }
+    stamp = {"b_now": now, "b_host": host[:128], "b_pilot": pilot_id[:200]}
+    if conn.dialect.name == "postgresql":
+        rows = _claim_logged(
+            conn, shape, criteria.shares, n_jobs, {**params, **stamp, "b_reason": reason[:500]}
+        )
+    else:
+        rows = _claim_then_log(conn, shape, criteria.shares, n_jobs, params, stamp, reason)
+    files: dict[int, list[FileSpec]] = {}
+    if rows:
+        for r in _FILES_BY_IDS_DIRECT.execute(conn, {"b_ids": [r["panda_id"] for r in rows]})[0]:
+            files.setdefault(r[1], []).append(row_to_file(dict(zip(_FILE_KEYS, r, strict=True))))
+    return [row_to_job(r, files.get(r["panda_id"], ())) for r in rows]
+
+
+def _claim_logged(
+    conn: Connection,
+    shape: tuple[bool, bool, bool, bool],
+    shares: Sequence[str],
+    n_jobs: int,
+    params: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """PostgreSQL: one claiming statement per share, then one for any share (the jobs this transaction
+    claimed are no longer activated, so they are not candidates again)."""
+    claimed: list[dict[str, Any]] = []
+    for share in (*shares, None):
+        if len(claimed) >= n_jobs:
+            break
+        stmt = _claim_logged_stmt(*shape, share is not None)
+        rows, _ = stmt.execute(conn, {**params, "b_share": share, "b_limit": n_jobs - len(claimed)})
+        got = [dict(zip(_JOB_KEYS, r, strict=True)) for r in rows]
+        claimed += sorted(got, key=_dispatch_order)  # RETURNING has no order: the candidates' again
+    return claimed
+
+
+def _claim_then_log(
+    conn: Connection,
+    shape: tuple[bool, bool, bool, bool],
+    shares: Sequence[str],
+    n_jobs: int,
+    params: dict[str, Any],
+    stamp: dict[str, Any],
+    reason: str,
+) -> list[dict[str, Any]]:
+    """SQLite: the candidates share by share, then one UPDATE ... RETURNING, then their history rows."""
     ids: list[int] = []
-    for share in criteria.shares:
+    for share in shares:
         if len(ids) >= n_jobs:
             break
         rows, _ = _claim_candidates_stmt(*shape, True).execute(
@@ -190,22 +306,19 @@ def claim_activated(
         ids += [i for i in (int(r[0]) for r in rows) if i not in taken][: n_jobs - len(ids)]
     if not ids:
         return []
-    params = {"b_ids": ids, "b_now": now, "b_host": host[:128], "b_pilot": pilot_id[:200]}
-    by_id = {r[0]: dict(zip(_JOB_KEYS, r, strict=True)) for r in _CLAIM.execute(conn, params)[0]}
-    claimed = [i for i in ids if i in by_id]
-    files: dict[int, list[FileSpec]] = {}
-    if claimed:
-        for r in _FILES_BY_IDS_DIRECT.execute(conn, {"b_ids": claimed})[0]:
-            files.setdefault(r[1], []).append(row_to_file(dict(zip(_FILE_KEYS, r, strict=True))))
-    return [row_to_job(by_id[i], files.get(i, ())) for i in claimed]
+    by_id = {
+        r[0]: dict(zip(_JOB_KEYS, r, strict=True)) for r in _CLAIM.execute(conn, {"b_ids": ids, **stamp})[0]
+    }
+    claimed = [by_id[i] for i in ids if i in by_id]
+    sent, activated = JobStatus.SENT.value, JobStatus.ACTIVATED.value
+    when, where = stamp["b_now"], stamp["b_host"]
+    insert_history(conn, [HistoryEntry(r["panda_id"], sent, activated, when, where, reason) for r in claimed])
+    return claimed
 
 
-_CLAIM_STMT = (
+_CLAIM_VALUES = (
     update(jobs)
-    .where(
-        jobs.c.panda_id.in_(bindparam("b_ids", expanding=True)),
-        jobs.c.job_status == JobStatus.ACTIVATED.value,
-    )
+    .where(jobs.c.job_status == JobStatus.ACTIVATED.value)
     .values(
         job_status=JobStatus.SENT.value,
         state_change_time=bindparam("b_now"),
@@ -213,10 +326,39 @@ _CLAIM_STMT = (
         modification_host=bindparam("b_host"),
         pilot_id=bindparam("b_pilot"),
     )
-    .returning(*jobs.c)
 )
-_CLAIM = Direct(_CLAIM_STMT, expanding=("b_ids",))
+_CLAIM = Direct(
+    _CLAIM_VALUES.where(jobs.c.panda_id.in_(bindparam("b_ids", expanding=True))).returning(*jobs.c),
+    expanding=("b_ids",),
+)
 _JOB_KEYS = tuple(c.key for c in jobs.c)
+
+
+def _dispatch_order(row: Mapping[str, Any]) -> tuple[int, int]:
+    """The candidates' ORDER BY (priority, then age) as a sort key."""
+    return -int(row["current_priority"]), int(row["panda_id"])
+
+
+@functools.lru_cache(maxsize=64)
+def _claim_logged_stmt(
+    memory: bool, disk: bool, cores: bool, remaining_time: bool, share: bool = False
+) -> Direct:
+    """PostgreSQL: ``WITH candidates AS (SELECT ... FOR UPDATE SKIP LOCKED), claimed AS (UPDATE ... FROM
+    candidates RETURNING *), logged AS (INSERT INTO job_status_history SELECT ... FROM claimed) SELECT *
+    FROM claimed``."""
+    candidates = _candidates(memory, disk, cores, remaining_time, share).cte("candidates")
+    claimed = _CLAIM_VALUES.where(jobs.c.panda_id == candidates.c.panda_id).returning(*jobs.c).cte("claimed")
+    h = job_status_history.c
+    history = select(
+        claimed.c.panda_id,
+        literal(JobStatus.SENT.value, h.job_status.type),
+        literal(JobStatus.ACTIVATED.value, h.previous_status.type),
+        bindparam("b_now", type_=h.change_time.type),
+        bindparam("b_host", type_=h.modification_host.type),
+        bindparam("b_reason", type_=h.reason.type),
+    )
+    logged = insert(job_status_history).from_select(_HISTORY_COLUMNS, history).cte("logged")
+    return Direct(select(*claimed.c).add_cte(logged), expanding=("b_labels",))
 
 
 @functools.lru_cache(maxsize=64)
@@ -225,6 +367,10 @@ def _claim_candidates_stmt(
 ) -> Direct:
     """Candidates in priority-then-age order on ix_jobs_dispatch (``share``: of one share, on
     ix_jobs_dispatch_share); one statement per filter shape."""
+    return Direct(_candidates(memory, disk, cores, remaining_time, share), expanding=("b_labels",))
+
+
+def _candidates(memory: bool, disk: bool, cores: bool, remaining_time: bool, share: bool) -> Select[Any]:
     filters: list[ColumnElement[bool]] = [jobs.c.prod_source_label.in_(bindparam("b_labels", expanding=True))]
     if share:
         filters.append(jobs.c.gshare == bindparam("b_share"))
@@ -236,7 +382,7 @@ def _claim_candidates_stmt(
         filters.append(jobs.c.core_count <= bindparam("b_cores"))
     if remaining_time:
         filters.append(jobs.c.max_walltime <= bindparam("b_time"))
-    stmt = (
+    return (
         select(jobs.c.panda_id)
         .where(jobs.c.job_status == JobStatus.ACTIVATED.value, jobs.c.computing_site == bindparam("b_site"))
         .where(*filters)
@@ -244,7 +390,6 @@ def _claim_candidates_stmt(
         .limit(bindparam("b_limit", type_=Integer))
         .with_for_update(skip_locked=True)
     )
-    return Direct(stmt, expanding=("b_labels",))
 
 
 # -- non-status writes ---------------------------------------------------------------------------------

@@ -183,13 +183,12 @@ def transition(
     change = move.change.stamped(
         start=now if plan.rule.stamp_start else None, end=now if plan.rule.stamp_end else None
     )
-    if not jobs_db.write_status(conn, panda_id, current, target, now, change):
-        return result(Outcome.REJECTED, current, f"job {panda_id} changed concurrently")
     history = [
         HistoryEntry(PandaID(panda_id), b.value, a.value, now, move.host, move.reason if b is target else "")
         for a, b in itertools.pairwise(plan.path)
     ]
-    jobs_db.insert_history(conn, history)
+    if not jobs_db.write_status(conn, panda_id, current, target, now, change, history):
+        return result(Outcome.REJECTED, current, f"job {panda_id} changed concurrently")
     if row.task_id is not None and target in FINAL_STATES:  # flow step 4: the task's files follow
         lifecycle_taskfiles.job_ended(conn, panda_id, target, now)
     return result(Outcome.ACCEPTED, target, move.reason, plan.rule.retry and target is JobStatus.FAILED)
@@ -218,15 +217,7 @@ def claim_for_dispatch(
     """activated -> sent for up to n matching jobs, atomically; each job is handed out at most once.
     Returns the claimed jobs (as written, with their files)."""
     assert is_allowed(JobStatus.ACTIVATED, JobStatus.SENT)
-    claimed = jobs_db.claim_activated(conn, criteria, n_jobs, now, host, pilot_id)
-    jobs_db.insert_history(
-        conn,
-        [
-            HistoryEntry(j.panda_id, JobStatus.SENT.value, JobStatus.ACTIVATED.value, now, host, "dispatched")
-            for j in claimed
-        ],
-    )
-    return claimed
+    return jobs_db.claim_activated(conn, criteria, n_jobs, now, host, pilot_id, reason="dispatched")
 
 
 # -- factory workers -----------------------------------------------------------------------------------
