@@ -286,3 +286,54 @@ def test_windows_read_days_and_hours_alike(db: Database, clock: FrozenClock) -> 
             if (start is None or hour >= start) and hour < end:
                 want_errors[tuple(rest)] += n
         assert errs == dict(want_errors)
+
+
+def test_the_0023_trigger_function_writes_the_rows_0021s_did(db: Database, clock: FrozenClock) -> None:
+    # given a folded history; each variant of the function then sees the same changes in a transaction
+    # that is rolled back: final jobs moving hour, queue and code, one leaving a final state
+    seed_jobs(db, 300, now=clock(), seed=23)
+    fold_all(db)
+    later = clock() + timedelta(hours=2)
+    changes: tuple[tuple[str, dict[str, Any]], ...] = (
+        (
+            "UPDATE jobs SET modification_time = :t WHERE job_status = 'finished' AND panda_id % 2 = 0",
+            {"t": later},
+        ),
+        (
+            "UPDATE jobs SET computing_site = 'ELSEWHERE', pilot_error_code = 77 WHERE job_status = 'failed'",
+            {},
+        ),
+        ("UPDATE jobs SET job_status = 'running' WHERE job_status = 'closed'", {}),
+        ("UPDATE jobs SET max_pss = 4000000, core_count = 3 WHERE job_status = 'cancelled'", {}),
+    )
+    columns = (
+        "hour, computing_site, prod_user_name, prod_source_label, state, attempt_nr, jobs, cpu_seconds, "
+    )
+    columns += ", ".join([f"w{i}" for i in range(11)] + [f"m{i}" for i in range(11)])
+    errors = "hour, computing_site, prod_user_name, prod_source_label, component, code, jobs, latest"
+
+    def deltas() -> tuple[list[Any], list[Any]]:
+        with db.writer.connect() as conn, conn.begin() as tx:
+            for sql, params in changes:
+                conn.execute(text(sql), params)
+            stats = conn.execute(text(f"SELECT {columns} FROM job_stats_delta ORDER BY row_id")).all()
+            errs = conn.execute(text(f"SELECT {errors} FROM job_error_stats_delta ORDER BY row_id")).all()
+            tx.rollback()
+        return [tuple(r) for r in stats], [tuple(r) for r in errs]
+
+    # when the rows of 0023's function (the head) and of 0021's (0023 undone) are compared
+    fenced = deltas()
+    cfg = migrate.alembic_config()
+    with db.writer.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0022")
+    unfenced = deltas()
+    migrate.upgrade(db)
+    # then they are the same rows, hundreds of them, with walltime and memory buckets filled
+    assert fenced == unfenced
+    assert len(fenced[0]) > 200 and fenced[1]
+    assert any(sum(r[8:19]) for r in fenced[0]) and any(sum(r[19:30]) for r in fenced[0])
+    if not db.is_sqlite:  # and the head's function is the fenced one
+        with db.read() as conn:
+            source = conn.execute(text("SELECT pg_get_functiondef('job_stats_delta'::regproc)")).scalar_one()
+        assert "OFFSET 0" in source
