@@ -21,6 +21,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     select,
     union_all,
     update,
@@ -275,8 +276,9 @@ def _claim_logged(
     for share in (*shares, None):
         if len(claimed) >= n_jobs:
             break
-        stmt = _claim_logged_stmt(*shape, share is not None)
-        rows, _ = stmt.execute(conn, {**params, "b_share": share, "b_limit": n_jobs - len(claimed)})
+        want = n_jobs - len(claimed)
+        stmt = _claim_logged_stmt(*shape, share is not None, want if want <= LITERAL_LIMIT_MAX else None)
+        rows, _ = stmt.execute(conn, {**params, "b_share": share, "b_limit": want})
         got = [dict(zip(_JOB_KEYS, r, strict=True)) for r in rows]
         claimed += sorted(got, key=_dispatch_order)  # RETURNING has no order: the candidates' again
     return claimed
@@ -316,9 +318,13 @@ def _claim_then_log(
     return claimed
 
 
+# 'activated' as an SQL literal, not a bound value: a cached generic plan can then use the partial
+# indexes (WHERE job_status = 'activated'); a pilot's claim of up to this many jobs has its LIMIT in the SQL
+_ACTIVATED: ColumnElement[Any] = literal_column(f"'{JobStatus.ACTIVATED.value}'")
+LITERAL_LIMIT_MAX = 16
 _CLAIM_VALUES = (
     update(jobs)
-    .where(jobs.c.job_status == JobStatus.ACTIVATED.value)
+    .where(jobs.c.job_status == _ACTIVATED)
     .values(
         job_status=JobStatus.SENT.value,
         state_change_time=bindparam("b_now"),
@@ -339,14 +345,21 @@ def _dispatch_order(row: Mapping[str, Any]) -> tuple[int, int]:
     return -int(row["current_priority"]), int(row["panda_id"])
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=256)
 def _claim_logged_stmt(
-    memory: bool, disk: bool, cores: bool, remaining_time: bool, share: bool = False
+    memory: bool, disk: bool, cores: bool, remaining_time: bool, share: bool, limit: int | None
 ) -> Direct:
     """PostgreSQL: ``WITH candidates AS (SELECT ... FOR UPDATE SKIP LOCKED), claimed AS (UPDATE ... FROM
     candidates RETURNING *), logged AS (INSERT INTO job_status_history SELECT ... FROM claimed) SELECT *
-    FROM claimed``."""
-    candidates = _candidates(memory, disk, cores, remaining_time, share).cte("candidates")
+    FROM claimed``.
+
+    Its status test is an SQL literal and a small ``limit`` is written in the SQL, so the plan that the
+    prepared statement caches (a generic plan, made without the parameters' values) can prove the partial
+    dispatch indexes' ``job_status = 'activated'`` and knows the row count: with both bound, that plan was
+    a bitmap scan, a sort and a hash join over the table (8 ms at 5,000 jobs), so PostgreSQL planned every
+    claim anew (0.4 ms of its CPU each).
+    """
+    candidates = _candidates(memory, disk, cores, remaining_time, share, limit).cte("candidates")
     claimed = _CLAIM_VALUES.where(jobs.c.panda_id == candidates.c.panda_id).returning(*jobs.c).cte("claimed")
     h = job_status_history.c
     history = select(
@@ -370,7 +383,10 @@ def _claim_candidates_stmt(
     return Direct(_candidates(memory, disk, cores, remaining_time, share), expanding=("b_labels",))
 
 
-def _candidates(memory: bool, disk: bool, cores: bool, remaining_time: bool, share: bool) -> Select[Any]:
+def _candidates(
+    memory: bool, disk: bool, cores: bool, remaining_time: bool, share: bool, limit: int | None = None
+) -> Select[Any]:
+    """``limit`` None: bound as ``b_limit``; a number: written in the SQL (see ``_claim_logged_stmt``)."""
     filters: list[ColumnElement[bool]] = [jobs.c.prod_source_label.in_(bindparam("b_labels", expanding=True))]
     if share:
         filters.append(jobs.c.gshare == bindparam("b_share"))
@@ -384,10 +400,10 @@ def _candidates(memory: bool, disk: bool, cores: bool, remaining_time: bool, sha
         filters.append(jobs.c.max_walltime <= bindparam("b_time"))
     return (
         select(jobs.c.panda_id)
-        .where(jobs.c.job_status == JobStatus.ACTIVATED.value, jobs.c.computing_site == bindparam("b_site"))
+        .where(jobs.c.job_status == _ACTIVATED, jobs.c.computing_site == bindparam("b_site"))
         .where(*filters)
         .order_by(jobs.c.current_priority.desc(), jobs.c.panda_id)
-        .limit(bindparam("b_limit", type_=Integer))
+        .limit(bindparam("b_limit", type_=Integer) if limit is None else literal_column(str(int(limit))))
         .with_for_update(skip_locked=True)
     )
 
