@@ -33,9 +33,10 @@ def _sql_literal(value: Any) -> str:
 @pytest.mark.parametrize("backend", ["postgresql"])
 @pytest.mark.parametrize("share", [False, True])
 def test_the_claims_generic_plan_is_an_ordered_dispatch_index_range(db: Database, share: bool) -> None:
-    # given 6,000 activated jobs over three queues, analyzed
+    # given 6,000 activated jobs over three queues and six shares, analyzed
+    shares = ("analysis", "production", "express", "validation", "merge", "test")
     new = [
-        NewJob(JobSpec("x", gshare="analysis"), JobStatus.ACTIVATED, QueueName(f"Q{i % 3}"))
+        NewJob(JobSpec("x", gshare=shares[i % 6]), JobStatus.ACTIVATED, QueueName(f"Q{i % 3}"))
         for i in range(6000)
     ]
     with db.write() as conn:
@@ -56,7 +57,8 @@ def test_the_claims_generic_plan_is_an_ordered_dispatch_index_range(db: Database
         conn.exec_driver_sql("PREPARE claim_plan AS " + state.statement)
         plan = "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN EXECUTE claim_plan({args})"))
         conn.exec_driver_sql("DEALLOCATE claim_plan")
-    # then it reads a dispatch index in order and joins the claimed rows by key
-    assert "Index Scan using ix_jobs_dispatch" in plan, plan
+    # then it reads a dispatch index in order (the share's, for a share) and joins the claimed rows by key
+    index = "ix_jobs_dispatch_share" if share else "ix_jobs_dispatch"
+    assert f"Index Scan using {index} on jobs" in plan, plan
     assert "Nested Loop" in plan, plan
     assert "Sort" not in plan and "Seq Scan" not in plan and "Hash" not in plan and "Bitmap" not in plan, plan
