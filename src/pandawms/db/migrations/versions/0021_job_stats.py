@@ -206,27 +206,37 @@ def _pg_deltas(rec: str, sign: int, fence: bool = False) -> str:
     )
 
 
-def pg_function(*, fence: bool = False, replace: bool = False) -> str:
-    """The trigger function (``fence``: as migration 0023 replaces it; ``replace``: CREATE OR REPLACE)."""
+def pg_function(*, fence: bool = False, test_inside: bool = False, replace: bool = False) -> str:
+    """The trigger function; ``fence`` and ``test_inside`` as migration 0023 replaces it (``test_inside``:
+    an UPDATE that changed none of ``WATCHED`` returns at once, the test having left the trigger's WHEN);
+    ``replace``: CREATE OR REPLACE."""
     new, old = _pg_deltas("NEW", 1, fence), _pg_deltas("OLD", -1, fence)
+    test = f"IF TG_OP = 'UPDATE' THEN IF NOT ({_changed(True)}) THEN RETURN NULL; END IF; END IF; "
     return (
         f"CREATE {'OR REPLACE ' if replace else ''}FUNCTION job_stats_delta() RETURNS trigger "
-        "LANGUAGE plpgsql AS $$ BEGIN "
+        f"LANGUAGE plpgsql AS $$ BEGIN {test if test_inside else ''}"
         f"IF TG_OP <> 'INSERT' THEN IF {_final('OLD')} THEN {old} END IF; END IF; "
         f"IF TG_OP <> 'DELETE' THEN IF {_final('NEW')} THEN {new} END IF; END IF; "
         "RETURN NULL; END $$"
     )
 
 
+def pg_update_trigger(*, test_inside: bool = False) -> str:
+    """The UPDATE trigger; ``test_inside`` (0023): its WHEN only asks whether the row was or is final."""
+    finals = f"{_final('OLD')} OR {_final('NEW')}"
+    when = finals if test_inside else f"({finals}) AND ({_changed(True)})"
+    return f"CREATE TRIGGER job_stats_update AFTER UPDATE ON jobs {_RUN.format(when)}"
+
+
+_RUN = "FOR EACH ROW WHEN ({}) EXECUTE FUNCTION job_stats_delta()"
+
+
 def _pg_triggers() -> list[str]:
-    function = pg_function()
-    when_update = f"({_final('OLD')} OR {_final('NEW')}) AND ({_changed(True)})"
-    run = "FOR EACH ROW WHEN ({}) EXECUTE FUNCTION job_stats_delta()"
     return [
-        function,
-        f"CREATE TRIGGER job_stats_insert AFTER INSERT ON jobs {run.format(_final('NEW'))}",
-        f"CREATE TRIGGER job_stats_update AFTER UPDATE ON jobs {run.format(when_update)}",
-        f"CREATE TRIGGER job_stats_delete AFTER DELETE ON jobs {run.format(_final('OLD'))}",
+        pg_function(),
+        f"CREATE TRIGGER job_stats_insert AFTER INSERT ON jobs {_RUN.format(_final('NEW'))}",
+        pg_update_trigger(),
+        f"CREATE TRIGGER job_stats_delete AFTER DELETE ON jobs {_RUN.format(_final('OLD'))}",
     ]
 
 
