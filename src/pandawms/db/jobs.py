@@ -209,8 +209,9 @@ def _history_select(panda_id: ColumnElement[Any], prefix: str) -> Select[Any]:
 
 @functools.lru_cache(maxsize=256)
 def _write_status_logged_stmt(names: frozenset[str], n_history: int) -> Direct:
-    """PostgreSQL: ``WITH u AS (UPDATE ... RETURNING panda_id) INSERT INTO job_status_history SELECT ...
-    FROM u`` with ``n_history`` rows; its rowcount is ``n_history`` when the UPDATE matched, else 0."""
+    """PostgreSQL: ``WITH written AS (UPDATE ... RETURNING panda_id) INSERT INTO job_status_history
+    SELECT ... FROM written`` with ``n_history`` rows; its rowcount is ``n_history`` when the UPDATE
+    matched, else 0."""
     written = (
         _WRITE_STATUS.values({name: bindparam(f"v_{name}") for name in sorted(names)})
         .returning(jobs.c.panda_id)
