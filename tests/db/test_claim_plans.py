@@ -1,5 +1,5 @@
 """PostgreSQL caches a prepared statement's plan as a generic plan (made without the parameters' values)
-once it is no dearer than the custom ones. The pilot's claim (db/jobs.claim_activated) must have a good
+once it is no dearer than the custom ones. The pilot's claim (db/claims.claim_activated) must have a good
 generic plan, or every claim is planned anew: an ordered range of a partial dispatch index, a nested loop
 on the claimed rows, no sort and no table scan."""
 
@@ -17,7 +17,7 @@ from pandawms.core.changes import NewJob
 from pandawms.core.ids import QueueName
 from pandawms.core.specs import JobSpec
 from pandawms.core.states import JobStatus
-from pandawms.db import jobs as jobs_db
+from pandawms.db import claims as claims_db
 from pandawms.db.engine import Database
 from pandawms.services import lifecycle
 
@@ -43,7 +43,7 @@ def test_the_claims_generic_plan_is_an_ordered_dispatch_index_range(db: Database
         lifecycle.create_jobs(conn, new, T0, "h")
         conn.execute(text("ANALYZE jobs"))
     # when the claim of one job is prepared and planned without its parameters' values
-    stmt = jobs_db._claim_logged_stmt(False, False, False, False, share, 1).stmt
+    stmt = claims_db._claim_logged_stmt(False, False, False, False, share, 1).stmt
     dialect = postgresql.psycopg.dialect(paramstyle="numeric_dollar")  # type: ignore[no-untyped-call]
     compiled = stmt.compile(dialect=dialect)
     assert isinstance(compiled, SQLCompiler)

@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import select, text
 
 from pandawms.core.states import JobStatus
-from pandawms.db import jobs as jobs_db
+from pandawms.db import claims as claims_db
 from pandawms.db.engine import Database
 from pandawms.db.schema import jobs, metadata
 
@@ -28,7 +28,7 @@ def _compiled(db: Database, stmt: object) -> str:
 
 
 def test_dispatch_and_stale_scans_use_indexes(db: Database) -> None:
-    cand = jobs_db._claim_candidates_stmt(memory=True, disk=False, cores=False, remaining_time=False)
+    cand = claims_db._claim_candidates_stmt(memory=True, disk=False, cores=False, remaining_time=False)
     cand_params = {"b_site": "Q", "b_labels": ["user", "managed"], "b_memory": 2000, "b_limit": 10}
     stale = (
         select(jobs.c.panda_id)

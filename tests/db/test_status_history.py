@@ -1,6 +1,6 @@
-"""A status write and its history rows are written together (db/jobs.write_status, claim_activated): on
-PostgreSQL one statement (data-modifying CTEs), on SQLite two. Both back ends: the rows, their order,
-and nothing written when the compare-and-set fails."""
+"""A status write and its history rows are written together (db/jobs.write_status,
+db/claims.claim_activated): on PostgreSQL one statement (data-modifying CTEs), on SQLite two. Both back
+ends: the rows, their order, and nothing written when the compare-and-set fails."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pandawms.core.dispatch import ClaimCriteria
 from pandawms.core.ids import PandaID, QueueName
 from pandawms.core.specs import JobSpec, ProdSourceLabel
 from pandawms.core.states import JobStatus
+from pandawms.db import claims as claims_db
 from pandawms.db import jobs as jobs_db
 from pandawms.db.engine import Database
 from pandawms.db.jobs import HistoryEntry
@@ -39,7 +40,7 @@ def test_claim_writes_each_job_sent_with_its_row_share_first_then_priority_then_
     )
     now = T0 + timedelta(seconds=5)
     with db.write() as conn:
-        got = jobs_db.claim_activated(
+        got = claims_db.claim_activated(
             conn, ClaimCriteria("Q", LABELS, shares=("A",)), 4, now, "wn1", "p-1", "why"
         )
     assert [j.panda_id for j in got] == [a_high, a_low, b_high, b_high2]

@@ -153,7 +153,7 @@ OTHER_WRITERS |= {
 KNOWN_WRITERS = {
     ("db/jobs.py", "insert_jobs"),
     ("db/jobs.py", "write_status"),
-    ("db/jobs.py", "claim_activated"),
+    ("db/claims.py", "claim_activated"),
     ("db/workers.py", "insert_workers"),
     ("db/workers.py", "write_status"),
     ("db/catalog.py", "insert_dids"),

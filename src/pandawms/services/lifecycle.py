@@ -31,6 +31,7 @@ from pandawms.core.states import (
     worker_allowed,
     worker_stamps,
 )
+from pandawms.db import claims as claims_db
 from pandawms.db import heartbeats as heartbeats_db
 from pandawms.db import job_reports as reports_db
 from pandawms.db import jobs as jobs_db
@@ -217,7 +218,7 @@ def claim_for_dispatch(
     """activated -> sent for up to n matching jobs, atomically; each job is handed out at most once.
     Returns the claimed jobs (as written, with their files)."""
     assert is_allowed(JobStatus.ACTIVATED, JobStatus.SENT)
-    return jobs_db.claim_activated(conn, criteria, n_jobs, now, host, pilot_id, reason="dispatched")
+    return claims_db.claim_activated(conn, criteria, n_jobs, now, host, pilot_id, reason="dispatched")
 
 
 # -- factory workers -----------------------------------------------------------------------------------

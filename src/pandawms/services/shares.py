@@ -6,7 +6,7 @@ Usage is the cores of the jobs pilots hold (sent, starting, running) per leaf of
 (``ServerConfig.shares``). ``ShareCache`` keeps one snapshot per server process for ``ttl`` seconds, and
 per queue which shares had activated jobs there (asked when a pilot of that queue first acquires after
 the ``ttl``), so a pilot's acquire never counts anything: it reads the cached share order of its queue
-and db/jobs.claim_activated walks those shares in that order.
+and db/claims.claim_activated walks those shares in that order.
 """
 
 from __future__ import annotations
