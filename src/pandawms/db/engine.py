@@ -229,7 +229,7 @@ class Database:
         while sizer.done < len(items):
             chunk = items[sizer.done : sizer.done + sizer.size]
             try:
-                with sizer.timed(len(chunk)), self.write() as conn:  # counted once committed
+                with self._chunk(sizer, len(chunk)) as conn:
                     out.extend(step(conn, chunk))
             except Exception as exc:
                 if not sizer.done:
@@ -243,11 +243,23 @@ class Database:
         sizer = _ChunkSizer(total if self._write_lock is None else 1)
         while sizer.done < total:
             limit = min(sizer.size, total - sizer.done)
-            with sizer.timed(limit), self.write() as conn:  # counted once committed
+            with self._chunk(sizer, limit) as conn:
                 acted = step(conn, limit)
             if acted < limit:
                 return sizer.done - limit + acted
         return sizer.done
+
+    @contextmanager
+    def _chunk(self, sizer: _ChunkSizer, n: int) -> Iterator[Connection]:
+        """``write()`` for one chunk of ``n`` items of a batch. The sizer learns how long this process's
+        writer turn was held (from the turn's start to the commit; not the wait for the turn, which under
+        load is other writers' time and once shrank the job-stats agent's chunks to one delta each), and
+        counts the items once committed."""
+        with self.writer_turn():
+            started = time.perf_counter()
+            with self.write() as conn:  # the writer lock is reentrant: no second wait
+                yield conn
+            sizer.record(n, time.perf_counter() - started)
 
     def ping(self) -> bool:
         """True when the database answers a trivial query (for health checks; never raises)."""
@@ -304,11 +316,8 @@ class _ChunkSizer:
         self.size = max(1, first)
         self.done = 0
 
-    @contextmanager
-    def timed(self, n: int) -> Iterator[None]:
-        started = time.perf_counter()
-        yield
-        elapsed = time.perf_counter() - started
+    def record(self, n: int, elapsed: float) -> None:
+        """``n`` items were stored (committed) in a transaction of ``elapsed`` seconds."""
         self.done += n
         wanted = int(n * CHUNK_BUDGET_S / elapsed) if elapsed > 0 else 2 * n
         self.size = min(max(wanted, n // 2, 1), 2 * n)
