@@ -20,12 +20,19 @@ INTERVAL_S = 5.0  # readers add the pending deltas: a short interval keeps them 
 
 
 def fold_all(db: Database, total: int = PASS_ROWS) -> int:
-    """Fold up to ``total`` pending deltas of each table in short writer turns; returns how many."""
+    """Fold the deltas pending when the pass begins (at most ``total``) in short writer turns; returns
+    how many.
+
+    Deltas written during the pass wait for the next one: the agents run one after another, and a pass
+    that chased a stream of final jobs would never end (it once ran for minutes while the watchdogs
+    waited)."""
+    with db.read() as conn:
+        pending = job_stats_fold.pending(conn)
 
     def step(conn: Connection, limit: int) -> int:
         return job_stats_fold.fold(conn, limit)
 
-    return db.write_until_short(step, total)
+    return db.write_until_short(step, min(total, pending)) if pending else 0
 
 
 def job_stats_agent(db: Database, interval: float = INTERVAL_S) -> Agent:
