@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import types
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -112,10 +113,14 @@ def test_watchdog_batch_runs_in_short_transactions_on_sqlite_and_one_on_postgres
 def test_chunks_are_sized_by_the_writer_turn_not_by_the_wait_for_it(
     sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # given another writer of this process that takes the turn for 0.5 s before each chunk
-    monkeypatch.setattr(engine, "CHUNK_BUDGET_S", 0.2)
+    # given the sizer's clock, which only another writer of this process moves: by 50 budgets each time
+    # it holds the turn, while a chunk waits for it
+    clock = [0.0]
+    monkeypatch.setattr(engine, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
+    lock = sqlite_db._write_lock
+    assert lock is not None
     limits: list[int] = []
-    go, taken = threading.Event(), threading.Event()
+    go = threading.Event()
     stop = False
 
     def other_writer() -> None:
@@ -123,26 +128,27 @@ def test_chunks_are_sized_by_the_writer_turn_not_by_the_wait_for_it(
             if go.wait(0.05):
                 go.clear()
                 with sqlite_db.writer_turn():
-                    taken.set()
-                    time.sleep(0.5)
+                    # the batch's next chunk waits behind us (none after the last)
+                    wait_for(lambda: len(lock._queue) == 1 or stop)
+                    clock[0] += 50 * engine.CHUNK_BUDGET_S
 
     def step(conn: Connection, limit: int) -> int:
         limits.append(limit)
-        go.set()  # the other writer queues for the turn behind this chunk
-        wait_for(lambda: len(sqlite_db._write_lock._queue) == 1)  # type: ignore[union-attr]
+        go.set()
+        wait_for(lambda: len(lock._queue) == 1)  # the other writer queues behind this chunk
         return limit
 
     thread = threading.Thread(target=other_writer)
     thread.start()
     try:
-        # when an agent batch of 7 runs: each chunk after the first waits 0.5 s, past the 0.2 s budget
+        # when an agent batch of 7 runs, each chunk after the first waiting for that writer
         assert sqlite_db.write_until_short(step, 7) == 7
     finally:
         stop = True
         thread.join(10)
-    # then its chunks still double (the wait is not the chunk's time: a wait of 2.5 budgets once kept
-    # the job-stats agent at one delta per transaction while pilots held the writer)
-    assert taken.is_set() and limits == [1, 2, 4]
+    # then its chunks still double: the wait is not the chunk's time (counting it once kept the
+    # job-stats agent at one delta per transaction while pilots held the writer)
+    assert clock[0] > 0 and limits == [1, 2, 4]
 
 
 def _store(conn: Connection, chunk: Sequence[int]) -> list[int]:

@@ -7,8 +7,8 @@ PostgreSQL a delta committed during the fold stays for the next one. The job-sta
 (agents/job_stats.py) and ``panda seed`` call it.
 
 Its statements are built once per dialect and table (``_statement``): building an upsert's SET clause
-of 22 sums (``table.c[x] + excluded[x]``) cost 4 ms of CPU per fold, more than folding a thousand deltas,
-and on SQLite the job-stats agent folds in short writer turns, every few seconds.
+of 22 sums (``table.c[x] + excluded[x]``) cost about 5 ms of CPU per fold, more than folding a thousand
+deltas, and on SQLite the job-stats agent folds in short writer turns, every few seconds.
 """
 
 from __future__ import annotations
