@@ -2,7 +2,8 @@
 
 Every write runs in ``Database.write()``: on SQLite that is ``BEGIN IMMEDIATE`` (the writer lock is
 taken up front, so two writers never deadlock on a lock upgrade); on PostgreSQL a READ COMMITTED
-transaction where rows are locked explicitly (``FOR UPDATE [SKIP LOCKED]``). Reads use ``read()``.
+transaction where rows are locked explicitly (``FOR UPDATE [SKIP LOCKED]``). Reads use ``read()``
+(on PostgreSQL each statement commits on its own, as do the one-statement writes of ``autocommit()``).
 
 SQLite has one writer, so a long transaction stalls every pilot call behind it. Writers of this process
 queue first come, first served (``WriterLock``), and long batches run as a series of short
@@ -115,7 +116,10 @@ class Database:
             self.writer = create_engine(
                 url, pool_size=pool_size, max_overflow=pool_size * 2, pool_recycle=1800
             )
-            self.reader = self.writer
+            # Reads, and the one-statement writes of ``autocommit()``, commit each statement: under READ
+            # COMMITTED every statement takes its own snapshot anyway, so wrapping them in a transaction
+            # only added BEGIN and ROLLBACK (or COMMIT), two round trips. Same pool as the writer.
+            self.reader = self.writer.execution_options(isolation_level="AUTOCOMMIT")
         else:
             raise ValueError(
                 f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql+psycopg://..."
@@ -146,6 +150,17 @@ class Database:
         finally:
             if lock is not None:
                 lock.release()
+
+    @contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """PostgreSQL: a connection on which each statement commits on its own, for a write that is one
+        statement (a compare-and-set such as ``db.jobs.write_status``): no BEGIN, no COMMIT, two round
+        trips fewer than ``write()``. A block of several writes belongs in ``write()``, where they
+        commit together. SQLite has no use for it (its writes share group commits): RuntimeError."""
+        if self.is_sqlite:
+            raise RuntimeError("autocommit() is for PostgreSQL; SQLite writes go through write()")
+        with self.reader.connect() as conn:
+            yield conn
 
     @contextmanager
     def group(self) -> Iterator[WriteGroup]:
@@ -304,7 +319,7 @@ class Database:
 
     def dispose(self) -> None:
         self.writer.dispose()
-        if self.reader is not self.writer:
+        if self.is_sqlite:  # PostgreSQL's reader shares the writer's pool
             self.reader.dispose()
 
 

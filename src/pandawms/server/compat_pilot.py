@@ -32,7 +32,7 @@ from pandawms.protocol.commands import PilotCommand, StatusCode
 from pandawms.protocol.pilot import AcquireRequest, PilotJob, UpdateRequest
 from pandawms.server.context import ServerContext, get_caller, get_ctx
 from pandawms.server.responses import ERROR_STATUS, validation_message
-from pandawms.server.routes_pilot import to_report
+from pandawms.server.routes_pilot import apply_update, to_report
 from pandawms.services import pilot, queries, queues, rses, workers
 from pandawms.services.access import check_jobs
 
@@ -119,9 +119,7 @@ def _update_job(ctx: ServerContext, caller: Caller | None, fields: legacy.Fields
             check_jobs(conn, caller, Action.UPDATE, [body["job_id"]])
     if "job_output_report" in body:
         body["job_output_report"] = _with_endpoints(ctx, body["job_id"], body["job_output_report"])
-    report = to_report(_model(UpdateRequest, body))
-    with ctx.db.write() as conn:
-        res = pilot.update_job(conn, report, ctx.clock(), ctx.policy)
+    res = apply_update(ctx, to_report(_model(UpdateRequest, body)))
     reply: dict[str, Any] = {"StatusCode": StatusCode.OK, "command": res.command or PilotCommand.NONE.value}
     notes = [n for n in (res.message, *dropped) if n]
     if notes:

@@ -129,9 +129,7 @@ def update_job(body: UpdateRequest, ctx: Ctx) -> Response:
 
 
 def handle_update(ctx: ServerContext, body: UpdateRequest) -> Response:
-    report = to_report(body)
-    with ctx.db.write() as conn:
-        res = pilot.update_job(conn, report, ctx.clock(), ctx.policy)
+    res = apply_update(ctx, to_report(body))
     resp = UpdateResponse(
         StatusCode=StatusCode.OK,
         command=res.command or PilotCommand.NONE.value,
@@ -139,6 +137,21 @@ def handle_update(ctx: ServerContext, body: UpdateRequest) -> Response:
         message=res.message,
     )
     return envelope(resp, message=res.message)
+
+
+def apply_update(ctx: ServerContext, report: PilotReport) -> pilot.UpdateResult:
+    """One pilot update. On PostgreSQL a heartbeat or a move that is not final is one compare-and-set
+    statement in autocommit (services.pilot.update_job_unlocked), and only a job that changed between
+    its read and that write, or a report with more to write, takes the transaction with the row lock.
+    SQLite runs every update in a transaction (or a group commit's savepoint)."""
+    now = ctx.clock()
+    if not ctx.db.is_sqlite and pilot.one_statement(report):
+        with ctx.db.autocommit() as conn:
+            res = pilot.update_job_unlocked(conn, report, now, ctx.policy)
+        if not res.raced:
+            return res
+    with ctx.db.write() as conn:
+        return pilot.update_job(conn, report, now, ctx.policy)
 
 
 @router.post(paths.PILOT_UPDATE_JOBS_BULK, response_model=Envelope[UpdateBulkResponse])

@@ -56,6 +56,7 @@ class TransitionResult:
     attempt_nr: int = 0
     command_to_pilot: str = ""
     retry_due: bool = False  # the rule of this transition asks for a retry decision (termination.end_job)
+    raced: bool = False  # rejected because the job changed since ``locked`` was read (nothing written)
 
     @property
     def accepted(self) -> bool:
@@ -164,7 +165,9 @@ def transition(
     Every step of current -> via... -> target must be in the table; the job is written once and each
     step gets its history row (a pilot's final update is running -> holding -> finished in one write).
     A pending kill redirects an ending to cancelled, and the rule's time stamps are added. ``locked`` is
-    the row the caller already locked with ``db.jobs.lock_status`` in this transaction. A task's job
+    the row the caller already locked with ``db.jobs.lock_status`` in this transaction, or read without a
+    lock (``db.jobs.read_status``): the write is a compare-and-set on its status either way, and a job that
+    changed since is rejected with ``raced`` set and nothing written. A task's job
     reaching a final state updates its task files in the same transaction (lifecycle_taskfiles).
     """
     row = locked or jobs_db.lock_status(conn, panda_id)
@@ -172,8 +175,12 @@ def transition(
         raise NotFound(f"job {panda_id} not found")
     current = row.status
 
-    def result(outcome: Outcome, status: JobStatus, why: str, retry: bool = False) -> TransitionResult:
-        return TransitionResult(outcome, status, current, why, row.attempt_nr, row.command_to_pilot, retry)
+    def result(
+        outcome: Outcome, status: JobStatus, why: str, retry: bool = False, raced: bool = False
+    ) -> TransitionResult:
+        return TransitionResult(
+            outcome, status, current, why, row.attempt_nr, row.command_to_pilot, retry, raced
+        )
 
     if current is move.target and not move.via:
         return result(Outcome.NOOP, current, f"job {panda_id} is already {current.value}")
@@ -189,15 +196,18 @@ def transition(
         for a, b in itertools.pairwise(plan.path)
     ]
     if not jobs_db.write_status(conn, panda_id, current, target, now, change, history):
-        return result(Outcome.REJECTED, current, f"job {panda_id} changed concurrently")
+        return result(Outcome.REJECTED, current, f"job {panda_id} changed concurrently", raced=True)
     if row.task_id is not None and target in FINAL_STATES:  # flow step 4: the task's files follow
         lifecycle_taskfiles.job_ended(conn, panda_id, target, now)
     return result(Outcome.ACCEPTED, target, move.reason, plan.rule.retry and target is JobStatus.FAILED)
 
 
-def update_job_fields(conn: Connection, panda_id: int, change: JobChange, now: datetime) -> None:
-    """Write a change without a status change (heartbeat, pending kill, brokerage diagnostics)."""
-    jobs_db.update_fields(conn, panda_id, change, now)
+def update_job_fields(
+    conn: Connection, panda_id: int, change: JobChange, now: datetime, expected: JobStatus | None = None
+) -> bool:
+    """Write a change without a status change (heartbeat, pending kill, brokerage diagnostics); with
+    ``expected``, only while the job is in that status. True when written."""
+    return jobs_db.update_fields(conn, panda_id, change, now, expected)
 
 
 def update_many_job_fields(conn: Connection, changes: Sequence[tuple[int, JobChange]], now: datetime) -> None:

@@ -96,11 +96,39 @@ class UpdateResult:
     command: str
     status: str | None
     message: str = ""
+    raced: bool = False  # update_job_unlocked: the job changed after it was read; nothing was written
 
 
 def update_job(conn: Connection, report: PilotReport, now: datetime, policy: JobRetryPolicy) -> UpdateResult:
-    """Apply one pilot update; refusals and repeats answer with a command instead of an error."""
-    row = jobs_db.lock_status(conn, report.panda_id)
+    """Apply one pilot update in the caller's transaction, the job's row locked first; refusals and
+    repeats answer with a command instead of an error."""
+    return _apply(conn, report, jobs_db.lock_status(conn, report.panda_id), now, policy)
+
+
+def one_statement(report: PilotReport) -> bool:
+    """Whether applying ``report`` writes at most one statement: a heartbeat or a move that is not
+    final (starting, running, transferring), with no job report or pilot log to keep."""
+    return not report.is_final and report.meta_data is None and report.pilot_log is None
+
+
+def update_job_unlocked(
+    conn: Connection, report: PilotReport, now: datetime, policy: JobRetryPolicy
+) -> UpdateResult:
+    """``update_job`` for a report that is ``one_statement``, on a connection where each statement
+    commits on its own (PostgreSQL, ``Database.autocommit``): the status is read without a lock and the
+    one write is a compare-and-set on it, two round trips instead of BEGIN, SELECT ... FOR UPDATE, the
+    write and COMMIT. ``raced`` in the result: the job changed between the read and the write, nothing
+    was written, and the caller applies the report with ``update_job`` in a transaction instead."""
+    if not one_statement(report):
+        raise ValueError(f"update of job {report.panda_id} to {report.status} is more than one statement")
+    return _apply(conn, report, jobs_db.read_status(conn, report.panda_id), now, policy)
+
+
+def _apply(
+    conn: Connection, report: PilotReport, row: StatusRow | None, now: datetime, policy: JobRetryPolicy
+) -> UpdateResult:
+    """The update against ``row``, the job's status as read or locked; each write is a compare-and-set
+    on that status, so a job that changed since is answered ``raced`` with nothing written."""
     if row is None:
         return UpdateResult(PilotCommand.TOBEKILLED, None, f"job {report.panda_id} not found")
     plan = plan_update(row.status, row.attempt_nr, row.command_to_pilot, report, row.computing_site)
@@ -108,7 +136,10 @@ def update_job(conn: Connection, report: PilotReport, now: datetime, policy: Job
         return UpdateResult(plan.command, row.status.value, plan.message)
     change = JobChange(report=report)
     if plan.kind is UpdateKind.HEARTBEAT:
-        lifecycle.update_job_fields(conn, report.panda_id, change, now)
+        if not lifecycle.update_job_fields(conn, report.panda_id, change, now, expected=row.status):
+            return UpdateResult(
+                plan.command, row.status.value, f"job {report.panda_id} changed concurrently", raced=True
+            )
         _keep_texts(conn, report, now)
         return UpdateResult(plan.command, row.status.value)
     assert plan.target is not None
@@ -118,7 +149,8 @@ def update_job(conn: Connection, report: PilotReport, now: datetime, policy: Job
     result = lifecycle.transition(conn, report.panda_id, move, now, locked=row)
     if result.accepted:
         _keep_texts(conn, report, now)
-    return UpdateResult(plan.command, result.current.value, "" if result.accepted else result.reason)
+    message = "" if result.accepted else result.reason
+    return UpdateResult(plan.command, result.current.value, message, raced=result.raced)
 
 
 def update_jobs(
