@@ -5,7 +5,6 @@ job as it now is. Reads on PostgreSQL commit each statement (db/engine.Database.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -105,19 +104,18 @@ def test_a_guarded_field_write_needs_the_expected_status(
 
 
 def test_reads_and_autocommit_on_postgresql_commit_each_statement(db: Database) -> None:
-    """now() is the transaction's start: equal within a transaction, apart between autocommit
-    statements. SQLite has no autocommit() (its writes go through write() and group commits)."""
+    """txid_current() names the statement's transaction: the same twice within a transaction, a new one
+    for each autocommit statement. SQLite has no autocommit() (its writes go through write() and group
+    commits)."""
     if db.is_sqlite:
         with pytest.raises(RuntimeError, match="autocommit"), db.autocommit():
             pass
         return
     for block in (db.read, db.autocommit):
         with block() as conn:
-            first = conn.execute(text("SELECT now()")).scalar_one()
-            time.sleep(0.01)
-            second = conn.execute(text("SELECT now()")).scalar_one()
-        assert second > first, block
+            first = conn.execute(text("SELECT txid_current()")).scalar_one()
+            second = conn.execute(text("SELECT txid_current()")).scalar_one()
+        assert second != first, block
     with db.write() as conn:
-        first = conn.execute(text("SELECT now()")).scalar_one()
-        time.sleep(0.01)
-        assert conn.execute(text("SELECT now()")).scalar_one() == first
+        first = conn.execute(text("SELECT txid_current()")).scalar_one()
+        assert conn.execute(text("SELECT txid_current()")).scalar_one() == first
